@@ -1,0 +1,120 @@
+"""Start and stop the local cloud's child processes: free ports, readiness by condition, no leaks.
+
+Every service runs in its own process group so that stopping it also stops anything it spawned
+(Azurite runs under node; a shell wrapper would otherwise leave it behind).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback TCP port that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02,
+               what: str = "condition") -> None:
+    """Poll `condition` until it holds; raise TimeoutError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Service:
+    """A child process listening on `port`, started in its own process group."""
+
+    name: str
+    argv: Sequence[str]
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = ROOT
+    log_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout: float = 15.0) -> Service:
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            list(self.argv), cwd=self.cwd, env={**os.environ, **self.env},
+            stdout=out, stderr=subprocess.STDOUT if self.log_path else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            wait_until(self._ready, ready_timeout, what=f"{self.name} on port {self.port}")
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with code {self.proc.returncode} before it was ready"
+                               + (f"; see {self.log_path}" if self.log_path else ""))
+        return port_open(self.port)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once: a crash, as the chaos tests need."""
+        self._signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait()
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self._signal(signal.SIGKILL)  # reap anything left in the group
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.proc.wait()
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self) -> Service:
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """argv to run `python -m module args` with this interpreter."""
+    return [sys.executable, "-m", module, *args]
