@@ -1,0 +1,78 @@
+"""Azure Functions bindings only: decode the trigger, call one service, encode the result."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import azure.functions as func
+
+from interconnect import messages
+from interconnect.armid import parse_cloud_id
+from interconnect.bootstrap import Services, build_services
+from interconnect.errors import ValidationError
+from interconnect.http import api_caller, correlation_id, handles_errors, json_response
+from interconnect.model import Status
+from interconnect.settings import QUEUE_SETTING, SERVICEBUS_CONNECTION
+from interconnect.validation import parse_json, parse_submit
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+log = logging.getLogger("interconnect")
+
+
+@functools.cache
+def services() -> Services:
+    # Built on first use, not at import: indexing stays fast and a bad setting cannot hide every function.
+    return build_services()
+
+
+@app.route(route="requests", methods=["POST"])
+@handles_errors
+def submit_request(req: func.HttpRequest) -> func.HttpResponse:
+    command = parse_submit(parse_json(req.get_body()), caller=api_caller(req))
+    request, created = services().intake.submit(command, idempotency_key=req.headers.get("Idempotency-Key"),
+                                                correlation_id=correlation_id(req))
+    status_url = f"{req.url.split('/api/')[0]}/api/requests/{request.id}"
+    return json_response({"requestId": request.id, "status": request.status.value, "statusUrl": status_url},
+                         202 if created else 200, {"Location": status_url})
+
+
+@app.route(route="requests/{id}", methods=["GET"])
+@handles_errors
+def get_request(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(services().queries.request(req.route_params["id"]))
+
+
+@app.route(route="requests", methods=["GET"])
+@handles_errors
+def list_requests(req: func.HttpRequest) -> func.HttpResponse:
+    cloud = req.params.get("cloud")
+    status = req.params.get("status")
+    if status is not None and status not in Status.__members__.values():
+        raise ValidationError(f"status must be one of {', '.join(Status)}", code="INVALID_STATUS")
+    try:
+        limit = int(req.params.get("limit", "50"))
+    except ValueError:
+        raise ValidationError("limit must be a whole number", code="INVALID_LIMIT") from None
+    return json_response(services().queries.recent(
+        cloud=parse_cloud_id(cloud, field_name="cloud") if cloud else None,
+        status=Status(status) if status else None, limit=limit, continuation=req.params.get("continuation")))
+
+
+@app.route(route="links", methods=["GET"])
+@handles_errors
+def list_links(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(services().queries.links(parse_cloud_id(req.params.get("cloud"), field_name="cloud")))
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    ok, report = services().queries.health()
+    return json_response({"status": "ok" if ok else "degraded", "checks": report}, 200 if ok else 503)
+
+
+@app.service_bus_queue_trigger(arg_name="msg", queue_name=f"%{QUEUE_SETTING}%", connection=SERVICEBUS_CONNECTION)
+def process_work_item(msg: func.ServiceBusMessage) -> None:
+    # Raising abandons the message so Service Bus redelivers it: only transient errors may escape.
+    services().worker.handle(messages.decode(msg.get_body()))

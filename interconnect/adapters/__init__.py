@@ -1,0 +1,1 @@
+"""Adapters: the only code that imports Azure SDKs. Each translates SDK errors into `interconnect.errors`."""

@@ -1,0 +1,149 @@
+"""In-memory implementations of every port, with the semantics the real ones promise (ETags, duplicate
+detection, link states), for fast unit tests of the services. Never used in the deployed app."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from interconnect.armid import CloudId
+from interconnect.errors import ArmError, ConflictError, NotFoundError
+from interconnect.facts import Cloud, Link, LinkStatus
+from interconnect.messages import WorkItem
+from interconnect.model import AuditEvent, LinkRequest, Status
+
+
+class InMemoryRequestStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, LinkRequest] = {}
+        self.trails: dict[str, list[AuditEvent]] = {}
+        self._etags = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _stamp(self, request: LinkRequest) -> LinkRequest:
+        stamped = request.with_changes(etag=f"e{next(self._etags)}")
+        self.rows[request.id] = stamped
+        return stamped
+
+    def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+        with self._lock:
+            if request.id in self.rows:
+                raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS")
+            self.trails[request.id] = [event]
+            return self._stamp(request)
+
+    def get(self, request_id: str) -> LinkRequest:
+        with self._lock:
+            if request_id not in self.rows:
+                raise NotFoundError(f"no request with id {request_id}", code="REQUEST_NOT_FOUND")
+            return self.rows[request_id]
+
+    def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+        with self._lock:
+            current = self.rows.get(request.id)
+            if current is None or current.etag != request.etag:
+                raise ConflictError(f"request {request.id} changed concurrently")
+            if any(e.sequence == event.sequence for e in self.trails[request.id]):
+                raise ConflictError(f"event {event.sequence} of {request.id} exists")
+            self.trails[request.id].append(event)
+            return self._stamp(request)
+
+    def events(self, request_id: str) -> list[AuditEvent]:
+        with self._lock:
+            return list(self.trails.get(request_id, []))
+
+    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
+               continuation: str | None) -> tuple[list[LinkRequest], str | None]:
+        with self._lock:
+            rows = sorted(self.rows.values(), key=lambda r: r.created_at, reverse=True)
+        rows = [r for r in rows if (cloud is None or cloud in (r.source, r.target))
+                and (status is None or r.status is status)]
+        start = int(continuation or 0)
+        page = rows[start:start + limit]
+        return page, str(start + limit) if start + limit < len(rows) else None
+
+    def discard(self, request_id: str) -> None:
+        with self._lock:
+            self.rows.pop(request_id, None)
+            self.trails.pop(request_id, None)
+
+    def ping(self) -> None:
+        pass
+
+
+@dataclass
+class InMemoryWorkQueue:
+    """Drops a repeated message id, as Service Bus duplicate detection does."""
+
+    sent: list[tuple[WorkItem, datetime | None]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def send(self, item: WorkItem) -> None:
+        self._put(item, None)
+
+    def schedule(self, item: WorkItem, at: datetime) -> None:
+        self._put(item, at)
+
+    def _put(self, item: WorkItem, at: datetime | None) -> None:
+        if item.message_id not in self.seen:
+            self.seen.add(item.message_id)
+            self.sent.append((item, at))
+
+    def take(self) -> tuple[WorkItem, datetime | None]:
+        return self.sent.pop(0)
+
+    def ping(self) -> None:
+        pass
+
+
+@dataclass
+class InMemoryAvs:
+    """Clouds and links as AVS keeps them: a link lives on its source; creates start `Building`."""
+
+    clouds: dict[CloudId, Cloud] = field(default_factory=dict)
+    links: dict[tuple[CloudId, str], Link] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    refuse: dict[str, ArmError] = field(default_factory=dict)  # verb -> error to raise
+
+    def add(self, cloud: Cloud) -> None:
+        self.clouds[cloud.id] = cloud
+
+    def get_cloud(self, cloud: CloudId) -> Cloud | None:
+        self.calls.append("get_cloud")
+        return self.clouds.get(cloud)
+
+    def list_links(self, cloud: CloudId) -> list[Link]:
+        self.calls.append("list_links")
+        return [link for (holder, _), link in self.links.items() if holder == cloud]
+
+    def get_link(self, cloud: CloudId, name: str) -> Link | None:
+        self.calls.append("get_link")
+        return self.links.get((cloud, name))
+
+    def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
+        self.calls.append("create_link")
+        if "create" in self.refuse:
+            raise self.refuse["create"]
+        existing = self.links.get((cloud, name))
+        if existing is None or existing.status != LinkStatus.ACTIVE:
+            self.links[(cloud, name)] = Link(cloud, name, target, LinkStatus.BUILDING)
+        return None
+
+    def delete_link(self, cloud: CloudId, name: str) -> float | None:
+        self.calls.append("delete_link")
+        if (cloud, name) in self.links:
+            self.links[(cloud, name)] = Link(cloud, name, self.links[(cloud, name)].target, LinkStatus.DELETING)
+        return None
+
+    def settle(self) -> None:
+        """Let AVS finish what it was doing: Building → Active, Deleting → gone."""
+        for key, link in list(self.links.items()):
+            if link.status == LinkStatus.BUILDING:
+                self.links[key] = Link(link.source, link.name, link.target, LinkStatus.ACTIVE)
+            elif link.status == LinkStatus.DELETING:
+                del self.links[key]
+
+    def ping(self) -> None:
+        pass

@@ -1,0 +1,98 @@
+"""The work queue on Azure Service Bus (azure-servicebus), sent with the SDK rather than an output binding.
+
+The Functions output binding takes only str/bytes, so it cannot set MessageId; we need MessageId = request
+id for the queue's duplicate detection (reference/functions-platform.md §0.5).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime
+
+from azure.core.credentials import TokenCredential
+from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSender
+from azure.servicebus.exceptions import ServiceBusError
+
+from interconnect.errors import DependencyError, InterconnectError
+from interconnect.messages import WorkItem
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ServiceBusError as exc:
+        raise DependencyError(f"{what}: Service Bus unavailable ({type(exc).__name__})", retry_after=5) from exc
+    except (OSError, TimeoutError) as exc:
+        raise DependencyError(f"{what}: Service Bus unreachable", retry_after=5) from exc
+
+
+def to_message(item: WorkItem) -> ServiceBusMessage:
+    return ServiceBusMessage(item.encode(), message_id=item.message_id, content_type="application/json",
+                             subject=item.kind, application_properties={"requestId": item.request_id})
+
+
+class ServiceBusWorkQueue:
+    """`WorkQueue` on a Service Bus queue. One sender, reused: opening one costs a CBS handshake."""
+
+    def __init__(self, client: ServiceBusClient, queue_name: str) -> None:
+        self._client = client
+        self._queue_name = queue_name
+        self._sender: ServiceBusSender | None = None
+        # SDK senders are not thread-safe, and the HTTP functions run on several threads.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, *, queue_name: str, connection_string: str = "", namespace: str = "",
+                      credential: TokenCredential | None = None) -> ServiceBusWorkQueue:
+        if connection_string:
+            client = ServiceBusClient.from_connection_string(connection_string, retry_total=2)
+        else:
+            if credential is None:
+                raise InterconnectError("a Service Bus namespace needs a credential", code="SETTINGS_INVALID")
+            client = ServiceBusClient(namespace, credential, retry_total=2)
+        return cls(client, queue_name)
+
+    def _get_sender(self) -> ServiceBusSender:
+        if self._sender is None:
+            self._sender = self._client.get_queue_sender(self._queue_name)
+        return self._sender
+
+    def _reset(self) -> None:
+        # A sender whose connection died stays broken for good in some failure modes; start afresh.
+        if self._sender is not None:
+            with suppress(Exception):
+                self._sender.close()
+            self._sender = None
+
+    def send(self, item: WorkItem) -> None:
+        with self._lock, translated(f"queueing {item.message_id}"):
+            try:
+                self._get_sender().send_messages(to_message(item))
+            except Exception:
+                self._reset()
+                raise
+
+    def schedule(self, item: WorkItem, at: datetime) -> None:
+        with self._lock, translated(f"scheduling {item.message_id}"):
+            try:
+                self._get_sender().schedule_messages(to_message(item), at)
+            except Exception:
+                self._reset()
+                raise
+
+    def ping(self) -> None:
+        # Building a batch needs the sender link open (it reads the link's max message size) and sends nothing.
+        with self._lock, translated("reaching Service Bus"):
+            try:
+                self._get_sender().create_message_batch()
+            except Exception:
+                self._reset()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+            self._client.close()

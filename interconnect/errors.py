@@ -1,0 +1,84 @@
+"""The error tree. Every error carries a stable machine-readable `code` and says whether a retry can help.
+
+    InterconnectError          INTERNAL                 (base: code, message, details, retryable)
+    ├── ValidationError        INVALID_REQUEST          bad input; nothing stored or queued
+    ├── NotFoundError          NOT_FOUND
+    ├── ConflictError          CONFLICT                 lost ETag race, key reused with another body
+    ├── TransitionError        INVALID_TRANSITION       a status change the lifecycle forbids
+    ├── ArmError               ARM_ERROR                ARM refused a call for good (4xx other than 409/429)
+    └── DependencyError        DEPENDENCY_UNAVAILABLE   retryable: Tables, Service Bus or ARM is down
+        └── ThrottledError     THROTTLED                retryable: 429, with the server's Retry-After
+
+HTTP statuses for these live only in `interconnect/http.py`. Codes never change once shipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InterconnectError(Exception):
+    """Base of every error the app raises on purpose."""
+
+    code = "INTERNAL"
+    retryable = False
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ValidationError(InterconnectError):
+    """The input is malformed or names something impossible."""
+
+    code = "INVALID_REQUEST"
+
+
+class NotFoundError(InterconnectError):
+    """The thing asked for does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class ConflictError(InterconnectError):
+    """A concurrent writer won, or an idempotency key was reused with a different request."""
+
+    code = "CONFLICT"
+
+
+class TransitionError(InterconnectError):
+    """The lifecycle does not allow this status change."""
+
+    code = "INVALID_TRANSITION"
+
+
+class ArmError(InterconnectError):
+    """ARM refused the call and a retry would not change its mind."""
+
+    code = "ARM_ERROR"
+
+
+class DependencyError(InterconnectError):
+    """A dependency (Tables, Service Bus, ARM) is unavailable; the same call may succeed later."""
+
+    code = "DEPENDENCY_UNAVAILABLE"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ThrottledError(DependencyError):
+    """The dependency asked us to slow down."""
+
+    code = "THROTTLED"

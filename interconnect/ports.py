@@ -1,0 +1,67 @@
+"""The ports the services talk to. Adapters implement them with Azure SDKs; tests use the in-memory fakes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from interconnect.armid import CloudId
+from interconnect.facts import Cloud, Link
+from interconnect.messages import WorkItem
+from interconnect.model import AuditEvent, LinkRequest, Status
+
+
+class RequestStore(Protocol):
+    """Request rows and their append-only audit trails."""
+
+    def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+        """Insert a new request with its first event. Raises ConflictError if the id exists."""
+
+    def get(self, request_id: str) -> LinkRequest:
+        """Raises NotFoundError."""
+
+    def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+        """Write `request` only if the stored row still has `request.etag`, together with `event`.
+
+        Raises ConflictError when another writer got there first.
+        """
+
+    def events(self, request_id: str) -> list[AuditEvent]:
+        """The audit trail, oldest first."""
+
+    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
+               continuation: str | None) -> tuple[list[LinkRequest], str | None]:
+        """Newest first; `continuation` pages on."""
+
+    def discard(self, request_id: str) -> None:
+        """Remove a request that was never queued (intake could not reach the queue)."""
+
+    def ping(self) -> None: ...
+
+
+class WorkQueue(Protocol):
+    """The Service Bus queue that carries work items to the worker."""
+
+    def send(self, item: WorkItem) -> None: ...
+
+    def schedule(self, item: WorkItem, at: datetime) -> None: ...
+
+    def ping(self) -> None: ...
+
+
+class AvsGateway(Protocol):
+    """Microsoft.AVS as the app needs it. Raises DependencyError/ThrottledError (retryable) or ArmError."""
+
+    def get_cloud(self, cloud: CloudId) -> Cloud | None: ...
+
+    def list_links(self, cloud: CloudId) -> list[Link]: ...
+
+    def get_link(self, cloud: CloudId, name: str) -> Link | None: ...
+
+    def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
+        """Start creating; returns the server's Retry-After in seconds when it gave one."""
+
+    def delete_link(self, cloud: CloudId, name: str) -> float | None:
+        """Start deleting; returns the server's Retry-After in seconds when it gave one."""
+
+    def ping(self) -> None: ...

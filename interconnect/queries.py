@@ -1,0 +1,61 @@
+"""Read-side use cases: a request with its audit trail, recent requests, a cloud's live links, health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from interconnect.armid import CloudId
+from interconnect.errors import InterconnectError, NotFoundError
+from interconnect.facts import LinkStatus
+from interconnect.model import Status
+from interconnect.ports import AvsGateway, RequestStore, WorkQueue
+
+MAX_PAGE = 100
+
+
+@dataclass
+class Queries:
+    store: RequestStore
+    avs: AvsGateway
+    queue: WorkQueue
+
+    def request(self, request_id: str) -> dict[str, Any]:
+        view = self.store.get(request_id).to_view()
+        view["events"] = [event.to_view() for event in self.store.events(request_id)]
+        return view
+
+    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
+               continuation: str | None) -> dict[str, Any]:
+        found, token = self.store.recent(cloud=cloud, status=status, limit=min(max(limit, 1), MAX_PAGE),
+                                         continuation=continuation)
+        return {"value": [r.to_view() for r in found], "continuation": token}
+
+    def links(self, cloud_id: CloudId) -> dict[str, Any]:
+        """Outgoing `cloudLinks` and incoming links (`externalCloudLinks`), read live from AVS."""
+        cloud = self.avs.get_cloud(cloud_id)
+        if cloud is None:
+            raise NotFoundError(f"private cloud {cloud_id} does not exist or cannot be read",
+                                code="CLOUD_NOT_FOUND", details={"cloud": str(cloud_id)})
+        value = [{"name": link.name, "direction": "outgoing", "otherCloud": str(link.target),
+                  "status": LinkStatus.normalize(link.status)} for link in self.avs.list_links(cloud.id)]
+        for source in cloud.external_links:
+            # The incoming link's status lives on the cloud that holds it.
+            held = [link for link in self.avs.list_links(source) if link.target == cloud.id]
+            value += [{"name": link.name, "direction": "incoming", "otherCloud": str(source),
+                       "status": LinkStatus.normalize(link.status)} for link in held] or [
+                {"name": "", "direction": "incoming", "otherCloud": str(source), "status": "Unknown"}]
+        return {"cloud": str(cloud.id), "location": cloud.location, "value": value}
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Callable[[], None]] = {"tables": self.store.ping, "serviceBus": self.queue.ping,
+                                                 "arm": self.avs.ping}
+        report: dict[str, Any] = {}
+        for name, ping in checks.items():
+            try:
+                ping()
+                report[name] = {"ok": True}
+            except InterconnectError as exc:
+                report[name] = {"ok": False, "code": exc.code, "message": exc.message}
+        return all(r["ok"] for r in report.values()), report

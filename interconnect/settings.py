@@ -1,0 +1,74 @@
+"""Every setting the app reads, from the environment, in one place.
+
+Locally the connections are connection strings to the local cloud; in Azure they are identity-based
+(a Service Bus namespace, a table endpoint, the function app's managed identity). README lists each one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from interconnect.errors import InterconnectError
+
+QUEUE_SETTING = "INTERCONNECT_QUEUE_NAME"
+SERVICEBUS_CONNECTION = "ServiceBusConnection"  # the trigger's connection prefix; the SDK reads the same
+
+
+class SettingsError(InterconnectError):
+    """A setting is missing or malformed."""
+
+    code = "SETTINGS_INVALID"
+
+
+@dataclass(frozen=True)
+class Settings:
+    tables_connection_string: str
+    tables_endpoint: str
+    table_prefix: str
+    servicebus_connection_string: str
+    servicebus_namespace: str
+    queue_name: str
+    arm_endpoint: str
+    managed_identity_client_id: str
+    poll_interval: timedelta
+    operation_timeout: timedelta
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(name, default).strip()
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise SettingsError(f"{name} must be a number; got {raw!r}") from None
+            if value <= 0:
+                raise SettingsError(f"{name} must be positive; got {raw!r}")
+            return value
+
+        settings = cls(
+            tables_connection_string=get("INTERCONNECT_TABLES_CONNECTION_STRING"),
+            tables_endpoint=get("INTERCONNECT_TABLES_ENDPOINT"),
+            table_prefix=get("INTERCONNECT_TABLE_PREFIX"),
+            servicebus_connection_string=get(SERVICEBUS_CONNECTION),
+            servicebus_namespace=get(f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace"),
+            queue_name=get(QUEUE_SETTING, "interconnect-requests"),
+            arm_endpoint=get("INTERCONNECT_ARM_ENDPOINT", "https://management.azure.com"),
+            managed_identity_client_id=get("AZURE_CLIENT_ID"),
+            poll_interval=timedelta(seconds=number("INTERCONNECT_POLL_INTERVAL_SECONDS", 30)),
+            operation_timeout=timedelta(minutes=number("INTERCONNECT_OPERATION_TIMEOUT_MINUTES", 120)),
+        )
+        if not (settings.tables_connection_string or settings.tables_endpoint):
+            raise SettingsError("set INTERCONNECT_TABLES_CONNECTION_STRING (local) or INTERCONNECT_TABLES_ENDPOINT "
+                                "(Azure, managed identity)")
+        if not (settings.servicebus_connection_string or settings.servicebus_namespace):
+            raise SettingsError(f"set {SERVICEBUS_CONNECTION} (local) or "
+                                f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace (Azure, managed identity)")
+        return settings

@@ -1,0 +1,213 @@
+"""The worker: validate a request on facts read from ARM, start the ARM operation, and follow it up.
+
+Nothing here blocks on ARM: the worker starts an operation, records it, and schedules a `check`
+message; each check reads the link once and either finishes the request or schedules the next.
+Every step can run twice (Service Bus delivers at least once) and a crash between any two steps loses
+nothing: transitions are ETag-guarded, link names are deterministic, and follow-up messages carry
+numbered ids that duplicate detection drops when re-sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from interconnect import lifecycle
+from interconnect.armid import CloudId
+from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError
+from interconnect.facts import Link, LinkStatus
+from interconnect.messages import WorkItem
+from interconnect.model import LinkRequest, Operation, Reason, Status
+from interconnect.ports import AvsGateway, RequestStore, WorkQueue
+from interconnect.rules import Decision, Facts, decide
+
+log = logging.getLogger(__name__)
+ACTOR = "worker"
+MAX_RACES = 5
+
+
+@dataclass
+class Worker:
+    store: RequestStore
+    queue: WorkQueue
+    avs: AvsGateway
+    clock: Callable[[], datetime]
+    poll_interval: timedelta = timedelta(seconds=30)
+    max_poll_interval: timedelta = timedelta(minutes=5)
+    operation_timeout: timedelta = timedelta(hours=2)
+
+    def handle(self, item: WorkItem) -> None:
+        """Process one work item. Raises only what a redelivery can fix (DependencyError)."""
+        for _ in range(MAX_RACES):
+            try:
+                request = self.store.get(item.request_id)
+            except NotFoundError:
+                # Intake takes a row back when it cannot queue; a message that got through anyway
+                # refers to a request the caller was told failed. Nothing to do.
+                log.warning("work item for unknown request %s dropped", item.request_id)
+                return
+            if request.status.is_terminal:
+                return
+            try:
+                if item.kind == "process":
+                    self._process(request)
+                else:
+                    self._check(request, item.attempt)
+                return
+            except ConflictError:
+                continue  # another delivery moved the row on: re-read and decide again
+        raise DependencyError(f"request {item.request_id} kept changing under the worker; retrying later")
+
+    # -- process --------------------------------------------------------------------------------------
+
+    def _process(self, request: LinkRequest) -> None:
+        if request.status is Status.ACCEPTED:
+            request = self._move(request, Status.VALIDATING, "validating on facts read from ARM")
+        if request.status is Status.VALIDATING:
+            self._validate_and_act(request)
+        elif request.status is Status.IN_PROGRESS and request.operation is not None:
+            # A redelivered first message after the operation started: make sure its check is queued
+            # (the scheduled one keeps its message id, so the broker drops this if it is already there).
+            self._schedule_check(request, self.poll_interval)
+
+    def _validate_and_act(self, request: LinkRequest) -> None:
+        decision = decide(self._facts(request))
+        if decision.kind == "reject":
+            self._finish(request, Status.REJECTED, decision.outcome, decision.reasons)
+        elif decision.kind == "noop":
+            self._finish(request, Status.SUCCEEDED, decision.outcome)
+        else:
+            self._start(request, decision)
+
+    def _facts(self, request: LinkRequest) -> Facts:
+        source, target = self.avs.get_cloud(request.source), self.avs.get_cloud(request.target)
+        links = [link for cloud in (source, target) if cloud is not None for link in self.avs.list_links(cloud.id)]
+        return Facts(request.action, request.source, request.target, source, target, tuple(links))
+
+    def _start(self, request: LinkRequest, decision: Decision) -> None:
+        assert decision.holder is not None
+        now = self.clock()
+        operation = Operation("create" if decision.kind == "create" else "delete", decision.holder,
+                              decision.link_name, now, now + self.operation_timeout)
+        # Record the intent before acting: a crash after the ARM call then resumes as a check, and
+        # the deterministic link name makes a repeated PUT or DELETE land on the same resource.
+        request = self._move(request, Status.IN_PROGRESS, decision.outcome, operation=operation)
+        self._act(request, operation, decision.target)
+
+    def _act(self, request: LinkRequest, operation: Operation, target: CloudId | None = None) -> None:
+        try:
+            if operation.verb == "create":
+                retry_after = self.avs.create_link(operation.cloud, operation.link_name,
+                                                   target or self._other_end(request, operation.cloud))
+            else:
+                retry_after = self.avs.delete_link(operation.cloud, operation.link_name)
+        except ArmError as exc:
+            self._finish(request, Status.FAILED, f"ARM refused to {operation.verb} link {operation.link_name}: "
+                         f"{exc.message}", (Reason(exc.code, exc.message, exc.details),))
+            return
+        self._schedule_check(request, self._delay(retry_after, operation.checks))
+
+    @staticmethod
+    def _other_end(request: LinkRequest, holder: CloudId) -> CloudId:
+        return request.target if holder == request.source else request.source
+
+    # -- check ----------------------------------------------------------------------------------------
+
+    def _check(self, request: LinkRequest, attempt: int) -> None:
+        operation = request.operation
+        if request.status is not Status.IN_PROGRESS or operation is None:
+            return
+        if attempt != operation.checks:
+            if attempt == operation.checks - 1:
+                # This check ran already, but a crash may have come before its successor was queued;
+                # re-queueing is safe because the broker drops a repeated message id.
+                self._schedule_check(request, self.poll_interval)
+            return  # otherwise a stale duplicate: a newer check already ran
+        now = self.clock()
+        if now >= operation.deadline:
+            self._finish(request, Status.FAILED, f"{operation.verb} of link {operation.link_name} did not finish "
+                         f"by {operation.deadline.isoformat()}",
+                         (Reason("OPERATION_TIMEOUT", f"gave up after {self.operation_timeout}",
+                                 {"link": operation.link_name, "cloud": str(operation.cloud)}),))
+            return
+        link = self.avs.get_link(operation.cloud, operation.link_name)
+        if operation.verb == "create":
+            self._check_create(request, operation, link)
+        else:
+            self._check_delete(request, operation, link)
+
+    def _check_create(self, request: LinkRequest, operation: Operation, link: Link | None) -> None:
+        status = LinkStatus.normalize(link.status) if link else None
+        if status == LinkStatus.ACTIVE:
+            self._finish(request, Status.SUCCEEDED, f"linked: {operation.cloud.short} → {link.target.short} "
+                         f"is Active")
+        elif status in (LinkStatus.FAILED, LinkStatus.DISCONNECTED, LinkStatus.DELETING):
+            code = {LinkStatus.FAILED: "LINK_FAILED", LinkStatus.DISCONNECTED: "LINK_DISCONNECTED",
+                    LinkStatus.DELETING: "LINK_DELETED"}[status]
+            self._finish(request, Status.FAILED, f"link {operation.link_name} ended {status}",
+                         (Reason(code, f"AVS reports link {operation.link_name} on {operation.cloud.short} as "
+                                       f"{status}", {"link": operation.link_name, "cloud": str(operation.cloud),
+                                                     "status": status}),))
+        else:
+            request = self._next_check(request, f"link {operation.link_name} is {status or 'absent'}")
+            if link is None:
+                # The PUT never landed (a crash between recording and acting): send it again.
+                self._act(request, self._operation(request))
+            else:
+                self._schedule_check(request, self._delay(None, operation.checks))
+
+    def _check_delete(self, request: LinkRequest, operation: Operation, link: Link | None) -> None:
+        if link is not None:
+            status = LinkStatus.normalize(link.status)
+            request = self._next_check(request, f"link {operation.link_name} is {status}")
+            if status == LinkStatus.DELETING:
+                self._schedule_check(request, self._delay(None, operation.checks))
+            else:
+                # The DELETE never landed (a crash between recording and acting): send it again.
+                self._act(request, self._operation(request))
+            return
+        remaining = self._facts(request).pair_links
+        if remaining:
+            # A link existed in both directions: remove the other one too.
+            nxt = remaining[0]
+            now = self.clock()
+            follow = Operation("delete", nxt.source, nxt.name, now, operation.deadline, operation.checks + 1)
+            request = self._move(request, Status.IN_PROGRESS, f"link {operation.link_name} removed; also "
+                                 f"removing {nxt.name} on {nxt.source.short}", operation=follow)
+            self._act(request, follow)
+            return
+        self._finish(request, Status.SUCCEEDED, f"unlinked: {request.source.short} and {request.target.short} "
+                     f"no longer linked")
+
+    def _next_check(self, request: LinkRequest, message: str) -> LinkRequest:
+        operation = self._operation(request)
+        return self._move(request, Status.IN_PROGRESS, message,
+                          operation=replace(operation, checks=operation.checks + 1))
+
+    @staticmethod
+    def _operation(request: LinkRequest) -> Operation:
+        assert request.operation is not None
+        return request.operation
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _delay(self, retry_after: float | None, checks: int) -> timedelta:
+        """Honour the server's Retry-After; otherwise back off from the poll interval, capped."""
+        if retry_after is not None and retry_after > 0:
+            return min(timedelta(seconds=retry_after), self.max_poll_interval)
+        return min(self.poll_interval * (2 ** min(checks // 5, 4)), self.max_poll_interval)
+
+    def _schedule_check(self, request: LinkRequest, delay: timedelta) -> None:
+        assert request.operation is not None
+        self.queue.schedule(WorkItem(request.id, "check", request.operation.checks), self.clock() + delay)
+
+    def _move(self, request: LinkRequest, to: Status, message: str, **changes: object) -> LinkRequest:
+        updated, event = lifecycle.transition(request, to, now=self.clock(), actor=ACTOR, message=message,
+                                              **changes)
+        return self.store.save(updated, event)
+
+    def _finish(self, request: LinkRequest, to: Status, outcome: str, reasons: tuple[Reason, ...] = ()) -> None:
+        self._move(request, to, outcome, reasons=reasons, outcome=outcome)
+        log.info("request %s %s: %s", request.id, to.value, outcome)

@@ -1,0 +1,41 @@
+"""The bindings function_app.py registers, asserted since `func start` cannot run here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import function_app
+
+FUNCTIONS = {f.get_function_name(): json.loads(f.get_function_json()) for f in function_app.app.get_functions()}
+
+
+def trigger(name: str) -> dict:
+    return next(b for b in FUNCTIONS[name]["bindings"] if b["direction"] == "IN")
+
+
+@pytest.mark.parametrize(("name", "route", "methods", "auth"), [
+    ("submit_request", "requests", ["POST"], "FUNCTION"),
+    ("get_request", "requests/{id}", ["GET"], "FUNCTION"),
+    ("list_requests", "requests", ["GET"], "FUNCTION"),
+    ("list_links", "links", ["GET"], "FUNCTION"),
+    ("health", "health", ["GET"], "ANONYMOUS"),
+])
+def test_http_routes(name: str, route: str, methods: list[str], auth: str) -> None:
+    binding = trigger(name)
+    assert binding["type"] == "httpTrigger"
+    assert (binding["route"], binding["methods"], binding["authLevel"]) == (route, methods, auth)
+
+
+def test_worker_is_triggered_by_the_queue_named_in_settings() -> None:
+    binding = trigger("process_work_item")
+    assert binding["type"] == "serviceBusTrigger"
+    assert binding["queueName"] == "%INTERCONNECT_QUEUE_NAME%"
+    assert binding["connection"] == "ServiceBusConnection"
+    assert not binding.get("isSessionsEnabled")
+
+
+def test_no_other_functions_are_registered() -> None:
+    assert set(FUNCTIONS) == {"submit_request", "get_request", "list_requests", "list_links", "health",
+                              "process_work_item"}

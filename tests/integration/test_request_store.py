@@ -1,0 +1,120 @@
+"""One contract for `RequestStore`, run against the in-memory fake and against Azurite through the SDK."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from interconnect import lifecycle
+from interconnect.adapters.memory import InMemoryRequestStore
+from interconnect.adapters.tables import TableRequestStore
+from interconnect.errors import ConflictError, NotFoundError, ValidationError
+from interconnect.intake import request_id_for
+from interconnect.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
+from tests.factories import Clock, cloud_id
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["memory", "azurite"])
+def store(request: pytest.FixtureRequest):
+    if request.param == "memory":
+        return InMemoryRequestStore()
+    conn = request.getfixturevalue("tables_connection_string")
+    prefix = request.getfixturevalue("table_prefix")
+    table_store = TableRequestStore(TableServiceClient.from_connection_string(conn), prefix)
+    table_store.ensure_tables()
+    return table_store
+
+
+CLOCK = Clock()
+
+
+def new_request(**changes) -> tuple[LinkRequest, AuditEvent]:
+    rid = request_id_for("api", None)
+    request = LinkRequest(id=rid, action=Action.CONNECT, source=cloud_id(), target=cloud_id(),
+                          requester=Requester("api", "alice", "Alice"), created_at=CLOCK(), updated_at=CLOCK(),
+                          reference="CHG-7", correlation_id="c-1", fingerprint="f", version=1)
+    request = request.with_changes(**changes)
+    event = AuditEvent(rid, 1, CLOCK(), "api:alice", "status", Status.ACCEPTED, None, "requested", "c-1")
+    return request, event
+
+
+def test_created_request_reads_back_equal(store) -> None:
+    request, event = new_request()
+    store.create(request, event)
+    got = store.get(request.id)
+    assert got.with_changes(etag=None) == request
+    assert store.events(request.id) == [event]
+
+
+def test_creating_the_same_id_twice_conflicts(store) -> None:
+    request, event = new_request()
+    store.create(request, event)
+    with pytest.raises(ConflictError):
+        store.create(request, event)
+
+
+def test_unknown_request_is_not_found(store) -> None:
+    with pytest.raises(NotFoundError):
+        store.get(request_id_for("api", None))
+
+
+def test_a_transition_from_a_stale_read_is_refused_and_adds_no_event(store) -> None:
+    request, event = new_request()
+    store.create(request, event)
+    first, second = store.get(request.id), store.get(request.id)
+    store.save(*lifecycle.transition(first, Status.VALIDATING, now=CLOCK(), actor="worker", message="one"))
+    with pytest.raises(ConflictError):
+        store.save(*lifecycle.transition(second, Status.REJECTED, now=CLOCK(), actor="worker", message="two"))
+    assert store.get(request.id).status is Status.VALIDATING
+    assert [e.message for e in store.events(request.id)] == ["requested", "one"]
+
+
+def test_operation_and_reasons_round_trip(store) -> None:
+    request, event = new_request()
+    store.create(request, event)
+    current = store.get(request.id)
+    op = Operation("create", current.source, "ic-x", CLOCK(), CLOCK() + timedelta(hours=2), 3)
+    reasons = (Reason("REGION_MISMATCH", "far apart", {"a": 1}),)
+    store.save(*lifecycle.transition(current, Status.VALIDATING, now=CLOCK(), actor="w", message="v",
+                                     reasons=reasons, operation=op))
+    got = store.get(request.id)
+    assert got.operation == op and got.reasons == reasons
+    assert store.events(request.id)[-1].reasons == reasons
+
+
+def test_recent_lists_newest_first_by_cloud_and_status_with_paging(store) -> None:
+    shared = cloud_id()
+    ids = []
+    for minutes in range(5):
+        request, event = new_request(source=shared, created_at=CLOCK() + timedelta(minutes=minutes))
+        store.create(request, event)
+        ids.append(request.id)
+    stray, stray_event = new_request()
+    store.create(stray, stray_event)
+    page, token = store.recent(cloud=shared, status=None, limit=3, continuation=None)
+    assert [r.id for r in page] == ids[::-1][:3] and token
+    rest, token = store.recent(cloud=shared, status=None, limit=3, continuation=token)
+    assert [r.id for r in rest] == ids[::-1][3:] and token is None
+    moved = store.get(ids[0])
+    store.save(*lifecycle.transition(moved, Status.VALIDATING, now=CLOCK(), actor="w", message="v"))
+    only, _ = store.recent(cloud=shared, status=Status.VALIDATING, limit=10, continuation=None)
+    assert [r.id for r in only] == [ids[0]]
+
+
+def test_discard_removes_the_request_everywhere(store) -> None:
+    request, event = new_request()
+    store.create(request, event)
+    store.discard(request.id)
+    with pytest.raises(NotFoundError):
+        store.get(request.id)
+    assert store.recent(cloud=request.source, status=None, limit=10, continuation=None)[0] == []
+
+
+def test_table_store_refuses_keys_the_service_would_refuse(tables_connection_string: str, table_prefix: str) -> None:
+    table_store = TableRequestStore(TableServiceClient.from_connection_string(tables_connection_string), table_prefix)
+    with pytest.raises(ValidationError):
+        table_store.get("a/b")

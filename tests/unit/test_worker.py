@@ -1,0 +1,221 @@
+"""The worker over in-memory ports: decisions, follow-up checks, and replays at every step."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
+from interconnect.armid import link_name
+from interconnect.errors import ArmError
+from interconnect.facts import Link, LinkStatus
+from interconnect.intake import Intake
+from interconnect.messages import WorkItem
+from interconnect.model import Action, Requester, Status
+from interconnect.validation import Submit
+from interconnect.worker import Worker
+from tests.factories import Clock, cloud, cloud_id
+
+ALICE = Requester("api", "alice")
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.store, self.queue, self.avs = InMemoryRequestStore(), InMemoryWorkQueue(), InMemoryAvs()
+        self.intake = Intake(self.store, self.queue, self.clock)
+        self.worker = Worker(self.store, self.queue, self.avs, self.clock, poll_interval=timedelta(seconds=10))
+        self.a, self.b, self.c = cloud_id("a"), cloud_id("b"), cloud_id("c")
+        for cid in (self.a, self.b):
+            self.avs.add(cloud(cid))
+        self.avs.add(cloud(self.c, location="eastus"))
+
+    def submit(self, action: Action, source=None, target=None, key: str | None = None) -> str:
+        request, _ = self.intake.submit(Submit(action, source or self.a, target or self.b, ALICE),
+                                        idempotency_key=key)
+        return request.id
+
+    def drain(self, settle: bool = True) -> None:
+        """Deliver every queued item, letting AVS finish operations between checks."""
+        while self.queue.sent:
+            item, at = self.queue.take()
+            if at is not None:
+                self.clock.now = max(self.clock.now, at)
+                if settle:
+                    self.avs.settle()
+            self.worker.handle(item)
+
+    def status(self, request_id: str) -> Status:
+        return self.store.get(request_id).status
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_connect_creates_the_link_on_the_source_and_succeeds_once_active(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.drain()
+    request = world.store.get(rid)
+    assert request.status is Status.SUCCEEDED and "Active" in request.outcome
+    assert world.avs.links[(world.a, link_name(world.b))].status == LinkStatus.ACTIVE
+    assert [e.status for e in world.store.events(rid)] == [
+        Status.ACCEPTED, Status.VALIDATING, Status.IN_PROGRESS, Status.SUCCEEDED]
+    assert [e.sequence for e in world.store.events(rid)] == [1, 2, 3, 4]
+
+
+def test_each_check_that_finds_the_link_still_building_is_recorded(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])
+    world.worker.handle(world.queue.take()[0])  # AVS has not finished yet
+    world.drain()
+    assert [e.status for e in world.store.events(rid)][-3:] == [Status.IN_PROGRESS, Status.IN_PROGRESS,
+                                                               Status.SUCCEEDED]
+    assert "Building" in world.store.events(rid)[3].message
+
+
+def test_the_worker_does_not_wait_for_the_link_but_schedules_a_check(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])
+    assert world.status(rid) is Status.IN_PROGRESS
+    (item, at), = world.queue.sent
+    assert item.kind == "check" and at == world.clock.now + timedelta(seconds=10)
+
+
+def test_connect_when_already_linked_either_way_is_a_noop(world: World) -> None:
+    world.avs.links[(world.b, "by-hand")] = Link(world.b, "by-hand", world.a, LinkStatus.ACTIVE)
+    rid = world.submit(Action.CONNECT)
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED
+    assert "already linked" in world.store.get(rid).outcome
+    assert "create_link" not in world.avs.calls
+
+
+def test_connect_repairs_a_failed_link_in_place(world: World) -> None:
+    world.avs.links[(world.b, "old")] = Link(world.b, "old", world.a, LinkStatus.FAILED)
+    rid = world.submit(Action.CONNECT)
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED
+    assert set(world.avs.links) == {(world.b, "old")}
+
+
+def test_disconnect_deletes_the_link_where_it_lives(world: World) -> None:
+    world.avs.links[(world.b, "held-by-b")] = Link(world.b, "held-by-b", world.a, LinkStatus.ACTIVE)
+    rid = world.submit(Action.DISCONNECT)
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED and world.avs.links == {}
+
+
+def test_disconnect_removes_links_in_both_directions(world: World) -> None:
+    world.avs.links[(world.a, "ab")] = Link(world.a, "ab", world.b, LinkStatus.ACTIVE)
+    world.avs.links[(world.b, "ba")] = Link(world.b, "ba", world.a, LinkStatus.ACTIVE)
+    rid = world.submit(Action.DISCONNECT)
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED and world.avs.links == {}
+
+
+def test_disconnect_when_not_linked_is_a_noop(world: World) -> None:
+    rid = world.submit(Action.DISCONNECT)
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED and "not linked" in world.store.get(rid).outcome
+
+
+def test_different_regions_are_rejected_with_both_locations(world: World) -> None:
+    rid = world.submit(Action.CONNECT, target=world.c)
+    world.drain()
+    request = world.store.get(rid)
+    assert request.status is Status.REJECTED
+    assert [r.code for r in request.reasons] == ["REGION_MISMATCH"]
+    assert "eastus" in request.reasons[0].message and "westeurope" in request.reasons[0].message
+    assert world.store.events(rid)[-1].reasons == request.reasons
+
+
+def test_unknown_clouds_are_each_reported(world: World) -> None:
+    rid = world.submit(Action.CONNECT, source=cloud_id("ghost-1"), target=cloud_id("ghost-2"))
+    world.drain()
+    request = world.store.get(rid)
+    assert request.status is Status.REJECTED
+    assert [r.code for r in request.reasons] == ["CLOUD_NOT_FOUND", "CLOUD_NOT_FOUND"]
+
+
+def test_a_cloud_that_is_not_ready_is_rejected(world: World) -> None:
+    busy = cloud_id("busy")
+    world.avs.add(cloud(busy, state="Updating"))
+    rid = world.submit(Action.CONNECT, target=busy)
+    world.drain()
+    assert [r.code for r in world.store.get(rid).reasons] == ["CLOUD_NOT_READY"]
+
+
+def test_a_link_that_ends_failed_fails_the_request(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])
+    key = (world.a, link_name(world.b))
+    world.avs.links[key] = Link(world.a, key[1], world.b, LinkStatus.FAILED)
+    world.drain(settle=False)
+    request = world.store.get(rid)
+    assert request.status is Status.FAILED and request.reasons[0].code == "LINK_FAILED"
+
+
+def test_a_link_stuck_building_times_out(world: World) -> None:
+    world.worker.operation_timeout = timedelta(minutes=3)
+    rid = world.submit(Action.CONNECT)
+    world.drain(settle=False)
+    request = world.store.get(rid)
+    assert request.status is Status.FAILED and request.reasons[0].code == "OPERATION_TIMEOUT"
+
+
+def test_arm_refusal_fails_the_request_with_its_code(world: World) -> None:
+    world.avs.refuse["create"] = ArmError("quota", code="ARM_CloudLinkLimitExceeded")
+    rid = world.submit(Action.CONNECT)
+    world.drain()
+    request = world.store.get(rid)
+    assert request.status is Status.FAILED and request.reasons[0].code == "ARM_CloudLinkLimitExceeded"
+
+
+def test_redelivering_every_message_changes_nothing(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    delivered: list[WorkItem] = []
+    while world.queue.sent:
+        item, at = world.queue.take()
+        if at is not None:
+            world.clock.now = max(world.clock.now, at)
+            world.avs.settle()
+        world.worker.handle(item)
+        delivered.append(item)
+        world.worker.handle(item)  # a second delivery of the same message
+    for item in delivered:  # and all of them again, late
+        world.worker.handle(item)
+    assert world.status(rid) is Status.SUCCEEDED
+    assert world.avs.calls.count("create_link") == 1
+    assert [e.sequence for e in world.store.events(rid)] == [1, 2, 3, 4]
+
+
+def test_a_crash_after_recording_the_operation_resumes_with_one_put(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    item, _ = world.queue.take()
+    world.avs.refuse["create"] = ArmError("boom")  # stands for a crash right before the PUT lands
+
+    class Crash(Exception):
+        pass
+
+    def crash(*args: object) -> None:
+        raise Crash
+
+    world.avs.create_link = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        world.worker.handle(item)
+    assert world.status(rid) is Status.IN_PROGRESS and world.queue.sent == []
+    del world.avs.create_link  # back to the real fake
+    world.avs.refuse.clear()
+    world.worker.handle(item)  # Service Bus redelivers the first message
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED
+    assert world.avs.calls.count("create_link") == 1
+
+
+def test_same_idempotency_key_returns_the_same_request_and_queues_once(world: World) -> None:
+    first = world.submit(Action.CONNECT, key="CHG-1")
+    again = world.submit(Action.CONNECT, key="CHG-1")
+    assert first == again and len(world.queue.sent) == 1
