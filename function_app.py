@@ -11,7 +11,7 @@ from interconnect import messages
 from interconnect.armid import parse_cloud_id
 from interconnect.bootstrap import Services, build_services
 from interconnect.errors import ValidationError
-from interconnect.http import api_caller, correlation_id, handles_errors, json_response
+from interconnect.http import api_caller, correlation_id, handles_errors, is_true, json_response
 from interconnect.model import Status
 from interconnect.settings import QUEUE_SETTING, SERVICEBUS_CONNECTION
 from interconnect.validation import parse_json, parse_submit
@@ -30,6 +30,8 @@ def services() -> Services:
 @handles_errors
 def submit_request(req: func.HttpRequest) -> func.HttpResponse:
     command = parse_submit(parse_json(req.get_body()), caller=api_caller(req))
+    if is_true(req.params.get("dryRun")):
+        return json_response(services().queries.plan(command))
     request, created = services().intake.submit(command, idempotency_key=req.headers.get("Idempotency-Key"),
                                                 correlation_id=correlation_id(req))
     status_url = f"{req.url.split('/api/')[0]}/api/requests/{request.id}"

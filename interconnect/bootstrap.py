@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from interconnect.intake import Intake
+from interconnect.policy import load_policy
 from interconnect.ports import AvsGateway, RequestStore, WorkQueue
+from interconnect.preflight import Preflight
 from interconnect.queries import Queries
 from interconnect.settings import Settings
 from interconnect.worker import Worker
@@ -27,11 +29,12 @@ class Services:
 def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGateway,
          clock: Callable[[], datetime] = utcnow) -> Services:
     """Services over the given ports (tests pass fakes here)."""
+    preflight = Preflight(avs, store, load_policy(settings.policy))
     return Services(
         intake=Intake(store, queue, clock),
-        worker=Worker(store, queue, avs, clock, poll_interval=settings.poll_interval,
+        worker=Worker(store, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
                       operation_timeout=settings.operation_timeout),
-        queries=Queries(store, avs, queue),
+        queries=Queries(store, avs, queue, preflight),
     )
 
 

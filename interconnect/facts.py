@@ -37,6 +37,23 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """An NSX segment: routed only when it has a connected gateway."""
+
+    name: str
+    gateway: str  # the gateway's interface CIDR, e.g. 10.1.2.1/24
+    connected_gateway: str = ""
+
+
+@dataclass(frozen=True)
+class PermissionEntry:
+    """One entry of the Microsoft.Authorization permissions answer for the app's identity."""
+
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Cloud:
     """A private cloud as read from ARM."""
 

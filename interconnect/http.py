@@ -73,6 +73,11 @@ def api_caller(req: func.HttpRequest) -> Requester:
     return Requester("api", principal_id or "function-key", name)
 
 
+def is_true(flag: str | None) -> bool:
+    """Query flags: `?dryRun=true` (also 1/yes); absent or anything else is false."""
+    return (flag or "").strip().lower() in ("true", "1", "yes")
+
+
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from interconnect.armid import CloudId
-from interconnect.facts import Cloud, Link
+from interconnect.facts import Cloud, Link, PermissionEntry, Segment
 from interconnect.messages import WorkItem
 from interconnect.model import AuditEvent, LinkRequest, Status
 
@@ -57,6 +57,14 @@ class AvsGateway(Protocol):
     def list_links(self, cloud: CloudId) -> list[Link]: ...
 
     def get_link(self, cloud: CloudId, name: str) -> Link | None: ...
+
+    def list_segments(self, cloud: CloudId) -> list[Segment]: ...
+
+    def list_global_reach(self, cloud: CloudId) -> list[str]:
+        """The Global Reach connections' address prefixes."""
+
+    def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
+        """What the app's own identity may do on `cloud` (Microsoft.Authorization permissions)."""
 
     def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
         """Start creating; returns the server's Retry-After in seconds when it gave one."""

@@ -11,6 +11,9 @@ from interconnect.errors import InterconnectError, NotFoundError
 from interconnect.facts import LinkStatus
 from interconnect.model import Status
 from interconnect.ports import AvsGateway, RequestStore, WorkQueue
+from interconnect.preflight import Preflight, facts_view
+from interconnect.rules import decide
+from interconnect.validation import Submit
 
 MAX_PAGE = 100
 
@@ -20,6 +23,14 @@ class Queries:
     store: RequestStore
     avs: AvsGateway
     queue: WorkQueue
+    preflight: Preflight
+
+    def plan(self, command: Submit) -> dict[str, Any]:
+        """The dry run: every rule on live facts, nothing recorded or queued."""
+        facts = self.preflight.gather(command.action, command.source, command.target, command.requester)
+        decision = decide(facts)
+        return {"allowed": decision.kind != "reject", "wouldDo": decision.kind, "outcome": decision.outcome,
+                "reasons": [r.to_dict() for r in decision.reasons], "facts": facts_view(facts)}
 
     def request(self, request_id: str) -> dict[str, Any]:
         view = self.store.get(request_id).to_view()

@@ -33,6 +33,7 @@ class Settings:
     queue_name: str
     arm_endpoint: str
     managed_identity_client_id: str
+    policy: str
     poll_interval: timedelta
     operation_timeout: timedelta
 
@@ -62,6 +63,7 @@ class Settings:
             queue_name=get(QUEUE_SETTING, "interconnect-requests"),
             arm_endpoint=get("INTERCONNECT_ARM_ENDPOINT", "https://management.azure.com"),
             managed_identity_client_id=get("AZURE_CLIENT_ID"),
+            policy=get("INTERCONNECT_POLICY"),
             poll_interval=timedelta(seconds=number("INTERCONNECT_POLL_INTERVAL_SECONDS", 30)),
             operation_timeout=timedelta(minutes=number("INTERCONNECT_OPERATION_TIMEOUT_MINUTES", 120)),
         )

@@ -21,6 +21,7 @@ from interconnect.facts import Link, LinkStatus
 from interconnect.messages import WorkItem
 from interconnect.model import LinkRequest, Operation, Reason, Status
 from interconnect.ports import AvsGateway, RequestStore, WorkQueue
+from interconnect.preflight import Preflight
 from interconnect.rules import Decision, Facts, decide
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Worker:
     store: RequestStore
     queue: WorkQueue
     avs: AvsGateway
+    preflight: Preflight
     clock: Callable[[], datetime]
     poll_interval: timedelta = timedelta(seconds=30)
     max_poll_interval: timedelta = timedelta(minutes=5)
@@ -82,9 +84,8 @@ class Worker:
             self._start(request, decision)
 
     def _facts(self, request: LinkRequest) -> Facts:
-        source, target = self.avs.get_cloud(request.source), self.avs.get_cloud(request.target)
-        links = [link for cloud in (source, target) if cloud is not None for link in self.avs.list_links(cloud.id)]
-        return Facts(request.action, request.source, request.target, source, target, tuple(links))
+        return self.preflight.gather(request.action, request.source, request.target, request.requester,
+                                     request_id=request.id, accepted_at=request.created_at)
 
     def _start(self, request: LinkRequest, decision: Decision) -> None:
         assert decision.holder is not None

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from interconnect.armid import CloudId
 from interconnect.errors import ArmError, ConflictError, NotFoundError
-from interconnect.facts import Cloud, Link, LinkStatus
+from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry, Segment
 from interconnect.messages import WorkItem
 from interconnect.model import AuditEvent, LinkRequest, Status
 
@@ -106,13 +106,20 @@ class InMemoryAvs:
     links: dict[tuple[CloudId, str], Link] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     refuse: dict[str, ArmError] = field(default_factory=dict)  # verb -> error to raise
+    segments: dict[CloudId, list[Segment]] = field(default_factory=dict)
+    global_reach: dict[CloudId, list[str]] = field(default_factory=dict)
+    grants: dict[CloudId, list[PermissionEntry]] = field(default_factory=dict)  # default: everything
 
     def add(self, cloud: Cloud) -> None:
         self.clouds[cloud.id] = cloud
 
     def get_cloud(self, cloud: CloudId) -> Cloud | None:
         self.calls.append("get_cloud")
-        return self.clouds.get(cloud)
+        found = self.clouds.get(cloud)
+        if found is None:
+            return None
+        incoming = tuple(link.source for link in self.links.values() if link.target == cloud)
+        return replace(found, external_links=incoming)
 
     def list_links(self, cloud: CloudId) -> list[Link]:
         self.calls.append("list_links")
@@ -121,6 +128,18 @@ class InMemoryAvs:
     def get_link(self, cloud: CloudId, name: str) -> Link | None:
         self.calls.append("get_link")
         return self.links.get((cloud, name))
+
+    def list_segments(self, cloud: CloudId) -> list[Segment]:
+        self.calls.append("list_segments")
+        return self.segments.get(cloud, [])
+
+    def list_global_reach(self, cloud: CloudId) -> list[str]:
+        self.calls.append("list_global_reach")
+        return self.global_reach.get(cloud, [])
+
+    def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
+        self.calls.append("permissions")
+        return self.grants.get(cloud, [PermissionEntry(("*",))])
 
     def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
         self.calls.append("create_link")

@@ -13,6 +13,7 @@ from interconnect.facts import Link, LinkStatus
 from interconnect.intake import Intake
 from interconnect.messages import WorkItem
 from interconnect.model import Action, Requester, Status
+from interconnect.preflight import Preflight
 from interconnect.validation import Submit
 from interconnect.worker import Worker
 from tests.factories import Clock, cloud, cloud_id
@@ -25,11 +26,12 @@ class World:
         self.clock = Clock()
         self.store, self.queue, self.avs = InMemoryRequestStore(), InMemoryWorkQueue(), InMemoryAvs()
         self.intake = Intake(self.store, self.queue, self.clock)
-        self.worker = Worker(self.store, self.queue, self.avs, self.clock, poll_interval=timedelta(seconds=10))
+        self.worker = Worker(self.store, self.queue, self.avs, Preflight(self.avs, self.store), self.clock,
+                             poll_interval=timedelta(seconds=10))
         self.a, self.b, self.c = cloud_id("a"), cloud_id("b"), cloud_id("c")
-        for cid in (self.a, self.b):
-            self.avs.add(cloud(cid))
-        self.avs.add(cloud(self.c, location="eastus"))
+        self.avs.add(cloud(self.a, block="10.0.0.0/22"))
+        self.avs.add(cloud(self.b, block="10.0.4.0/22"))
+        self.avs.add(cloud(self.c, location="eastus", block="10.0.8.0/22"))
 
     def submit(self, action: Action, source=None, target=None, key: str | None = None) -> str:
         request, _ = self.intake.submit(Submit(action, source or self.a, target or self.b, ALICE),
@@ -142,7 +144,7 @@ def test_unknown_clouds_are_each_reported(world: World) -> None:
 
 def test_a_cloud_that_is_not_ready_is_rejected(world: World) -> None:
     busy = cloud_id("busy")
-    world.avs.add(cloud(busy, state="Updating"))
+    world.avs.add(cloud(busy, state="Updating", block="10.9.0.0/22"))
     rid = world.submit(Action.CONNECT, target=busy)
     world.drain()
     assert [r.code for r in world.store.get(rid).reasons] == ["CLOUD_NOT_READY"]

@@ -1,0 +1,146 @@
+"""One local cloud: Azurite, the Service Bus stand-in and the ARM simulator, optionally with the app on the
+local Functions host. `python -m localdev.cloud --host` is what `make run` starts; tests and benchmarks use
+`LocalCloud` the same way, on free ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from localdev import armsim, azurite, host, servicebus
+from localdev.procs import ROOT, Service, free_port
+
+QUEUES = ROOT / "localdev" / "queues.json"
+DEMO_FLEET = ROOT / "localdev" / "fleets" / "demo.yaml"
+QUEUE_NAME = "interconnect-requests"
+
+
+@dataclass
+class LocalCloud:
+    """The three stand-ins (and the host when asked), started together and stopped together."""
+
+    fleet: Path = DEMO_FLEET
+    data_dir: Path | None = None  # None: in memory, nothing written to disk
+    host_port: int | None = None  # None: no host
+    extra_settings: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    services: list[Service] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tables_port, self.sb_port, self.sb_admin_port, self.arm_port = (free_port() for _ in range(4))
+
+    def _log(self, name: str) -> Path | None:
+        if self.log_dir is None:
+            return None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return self.log_dir / f"{name}.log"
+
+    @property
+    def arm_url(self) -> str:
+        return f"http://127.0.0.1:{self.arm_port}"
+
+    @property
+    def host_url(self) -> str:
+        return f"http://127.0.0.1:{self.host_port}"
+
+    def app_settings(self) -> dict[str, str]:
+        """The settings the app needs to run on this local cloud."""
+        return {
+            "INTERCONNECT_TABLES_CONNECTION_STRING": azurite.connection_string(self.tables_port),
+            "ServiceBusConnection": servicebus.connection_string(self.sb_port),
+            "INTERCONNECT_QUEUE_NAME": QUEUE_NAME,
+            "INTERCONNECT_ARM_ENDPOINT": self.arm_url,
+            "INTERCONNECT_POLL_INTERVAL_SECONDS": "1",
+            **self.extra_settings,
+        }
+
+    def start(self) -> LocalCloud:
+        try:
+            tables_dir = self.data_dir / "azurite" if self.data_dir else None
+            self.services.append(azurite.service(self.tables_port, tables_dir, self._log("azurite")).start())
+            self.services.append(servicebus.service(self.sb_port, self.sb_admin_port, QUEUES,
+                                                    self._log("servicebus")).start())
+            self.services.append(armsim.service(self.arm_port, self.fleet, self._log("armsim")).start())
+            if self.host_port is not None:
+                self.start_host()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_host(self) -> Service:
+        """Start (or restart, after a crash) the local Functions host with the app."""
+        assert self.host_port is not None
+        self.services = [s for s in self.services if s.name != "host"]
+        svc = host.service(self.host_port, self.app_settings(), log_path=self._log("host"))
+        svc.name = "host"
+        self.services.append(svc.start(ready_timeout=30))
+        return svc
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def stop(self) -> None:
+        for svc in reversed(self.services):
+            svc.stop()
+        self.services.clear()
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fleet", type=Path, default=DEMO_FLEET, help="fleet file for the ARM simulator")
+    parser.add_argument("--host", action="store_true", help="also run function_app.py on the local host")
+    parser.add_argument("--port", type=int, default=7071, help="local host port (with --host)")
+    parser.add_argument("--data", type=Path, default=ROOT / ".localcloud", help="Azurite data and logs")
+    args = parser.parse_args()
+
+    cloud = LocalCloud(fleet=args.fleet, data_dir=args.data, host_port=args.port if args.host else None,
+                       log_dir=args.data / "logs")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with cloud:
+        settings = cloud.app_settings()
+        env_file = args.data / "settings.env"
+        env_file.write_text("".join(f"{k}='{v}'\n" for k, v in settings.items()))
+        print("Local cloud is up. App settings (also in", env_file, "):")
+        for key, value in settings.items():
+            print(f"  {key}={value}")
+        print(f"  ARM simulator admin: {cloud.arm_url}/admin/state   Service Bus admin: "
+              f"http://127.0.0.1:{cloud.sb_admin_port}/admin/queues   logs: {args.data / 'logs'}")
+        if args.host:
+            example = (f"{args.fleet.name}" if args.fleet != DEMO_FLEET else "demo fleet")
+            print(f"\nThe app is serving {cloud.host_url}/api ({example}). Try:\n"
+                  f"  curl -s {cloud.host_url}/api/health\n"
+                  f"  curl -s -X POST {cloud.host_url}/api/requests -H 'Content-Type: application/json' \\\n"
+                  f"       -d '{{\"action\": \"connect\", \"source\": \"{DEMO_SOURCE}\", "
+                  f"\"target\": \"{DEMO_TARGET}\", \"reference\": \"CHG-1001\"}}'\n"
+                  f"  curl -s {cloud.host_url}/api/requests/<requestId>")
+        print("\nCtrl-C stops everything.", flush=True)
+        stop.wait()
+    print("stopped")
+
+
+# Two clouds of the demo fleet that may be linked (same region, no overlap, writable).
+DEMO_SOURCE = ("/subscriptions/00000000-0000-0000-0000-00000000d001/resourceGroups/rg-avs-weu/providers/"
+               "Microsoft.AVS/privateClouds/pc-weu-prod")
+DEMO_TARGET = ("/subscriptions/00000000-0000-0000-0000-00000000d001/resourceGroups/rg-avs-weu/providers/"
+               "Microsoft.AVS/privateClouds/pc-weu-dr")
+
+if __name__ == "__main__":
+    main()
