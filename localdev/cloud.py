@@ -137,10 +137,10 @@ def main() -> None:
 
 
 # Two clouds of the demo fleet that may be linked (same region, no overlap, writable).
-DEMO_SOURCE = ("/subscriptions/00000000-0000-0000-0000-00000000d001/resourceGroups/rg-avs-weu/providers/"
-               "Microsoft.AVS/privateClouds/pc-weu-prod")
-DEMO_TARGET = ("/subscriptions/00000000-0000-0000-0000-00000000d001/resourceGroups/rg-avs-weu/providers/"
-               "Microsoft.AVS/privateClouds/pc-weu-dr")
+DEMO_SOURCE = ("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"
+               "Microsoft.AVS/privateClouds/pc-sea-01")
+DEMO_TARGET = ("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"
+               "Microsoft.AVS/privateClouds/pc-sea-02")
 
 if __name__ == "__main__":
     main()

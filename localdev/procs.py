@@ -6,6 +6,7 @@ Every service runs in its own process group so that stopping it also stops anyth
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -59,12 +60,16 @@ class Service:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_timeout: float = 15.0) -> Service:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            list(self.argv), cwd=self.cwd, env={**os.environ, **self.env},
-            stdout=out, stderr=subprocess.STDOUT if self.log_path else subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - closed below
+        try:
+            self.proc = subprocess.Popen(
+                list(self.argv), cwd=self.cwd, env={**os.environ, **self.env},
+                stdout=out or subprocess.DEVNULL, stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        finally:
+            if out is not None:
+                out.close()  # the child holds its own copy of the descriptor
         try:
             wait_until(self._ready, ready_timeout, what=f"{self.name} on port {self.port}")
         except Exception:
@@ -103,10 +108,8 @@ class Service:
     def _signal(self, sig: int) -> None:
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def __enter__(self) -> Service:
         return self.start() if self.proc is None else self

@@ -31,6 +31,8 @@ from interconnect.errors import ArmError, DependencyError, ThrottledError, Valid
 from interconnect.facts import Cloud, Link, PermissionEntry, Segment
 
 PUBLIC_ARM = "https://management.azure.com"
+# 409s that go away by themselves. Others (CloudLinkConflict, CloudLinkAlreadyExists) never will.
+TRANSIENT_CONFLICTS = frozenset({"anotheroperationinprogress", "conflict", "privatecloudnotsucceeded"})
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -55,7 +57,7 @@ def translated(what: str) -> Iterator[None]:
         if status == 429:
             raise ThrottledError(f"{what}: ARM throttled the call", retry_after=retry_after,
                                  details=details) from exc
-        if status == 409 or status >= 500 or status == 408:
+        if (status == 409 and code.lower() in TRANSIENT_CONFLICTS) or status >= 500 or status == 408:
             raise DependencyError(f"{what}: ARM answered {status} {code}", retry_after=retry_after,
                                   details=details) from exc
         raise ArmError(f"{what}: {message}", code=f"ARM_{code}" if not code.startswith("ARM") else code,

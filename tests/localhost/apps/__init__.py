@@ -1,0 +1,1 @@
+"""Function apps used only by the local host's tests."""
