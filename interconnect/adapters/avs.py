@@ -80,13 +80,18 @@ def _cloud_of(resource_id: str) -> CloudId | None:
         return None
 
 
+def _text(value: Any) -> str:
+    """SDK enums are str subclasses whose str() is "Enum.MEMBER"; unknown values arrive as plain str."""
+    return str(getattr(value, "value", value) or "")
+
+
 def to_cloud(raw: Any) -> Cloud:
     props = raw.properties
     circuits = [c for c in (getattr(props, "circuit", None), getattr(props, "secondary_circuit", None)) if c]
     subnets = tuple(s for c in circuits for s in (c.primary_subnet, c.secondary_subnet) if s)
     external = tuple(c for c in (_cloud_of(i) for i in (props.external_cloud_links or [])) if c is not None)
     return Cloud(id=parse_cloud_id(raw.id), location=raw.location,
-                 provisioning_state=str(props.provisioning_state or ""), network_block=props.network_block or "",
+                 provisioning_state=_text(props.provisioning_state), network_block=props.network_block or "",
                  extended_network_blocks=tuple(props.extended_network_blocks or ()), circuit_subnets=subnets,
                  external_links=external)
 
@@ -102,6 +107,7 @@ class AvsSdkGateway:
         if is_local(self._base_url):
             # The local ARM simulator speaks plain HTTP, where the bearer policy refuses to send tokens.
             self._kwargs["authentication_policy"] = SansIOHTTPPolicy()
+            self._credential = credential or _NoToken()
         self._clients: dict[str, AVSClient] = {}
         self._lock = threading.Lock()
 
@@ -167,7 +173,7 @@ class AvsSdkGateway:
     @staticmethod
     def _link(cloud: CloudId, raw: Any) -> Link:
         return Link(source=cloud, name=raw.name, target=parse_cloud_id(raw.properties.linked_cloud),
-                    status=str(raw.properties.status or ""))
+                    status=_text(raw.properties.status))
 
     def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
         seen: dict[str, float | None] = {}
@@ -192,6 +198,13 @@ class AvsSdkGateway:
                                                        params={"api-version": "2026-03-01"}))
             if response.status_code >= 500:
                 raise DependencyError(f"ARM answered {response.status_code}")
+
+
+class _NoToken:
+    """The client requires a credential even when its authentication policy never asks for a token."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        raise RuntimeError("no token is sent to the local ARM simulator")
 
 
 def _capture_retry_after(seen: dict[str, float | None]) -> Any:

@@ -1,0 +1,115 @@
+"""The app on the local host on the local cloud, driven over HTTP as a user would.
+
+One local cloud and host per session (starting them costs seconds); each test loads its own fleet into
+the ARM simulator and uses unique clouds, so tests never depend on each other's leftovers.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from localdev import azurite
+from localdev.armsim import ArmSimAdmin
+from localdev.cloud import LocalCloud
+from localdev.procs import free_port, wait_until
+from localdev.servicebus import ServiceBusAdmin
+
+FUNCTION_KEY = "e2e-fake-function-key"
+TERMINAL = {"Succeeded", "Rejected", "Failed", "Expired"}
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+@dataclass
+class App:
+    cloud: LocalCloud
+    arm: ArmSimAdmin
+    bus: ServiceBusAdmin
+    tables: TableServiceClient
+
+    def call(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None,
+             raw: bytes | None = None, key: str | None = FUNCTION_KEY) -> Response:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if key:
+            all_headers["x-functions-key"] = key
+        request = urllib.request.Request(f"{self.cloud.host_url}/api/{path}", data=data, method=method,
+                                         headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, got_headers, text = response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as err:
+            status, got_headers, text = err.code, dict(err.headers), err.read()
+        return Response(status, got_headers, json.loads(text) if text else None)
+
+    def submit(self, action: str, source: str, target: str, **extra: Any) -> str:
+        response = self.call("POST", "requests", {"action": action, "source": source, "target": target, **extra})
+        assert response.status == 202, response.body
+        return response.body["requestId"]
+
+    def wait(self, request_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The request once it is terminal."""
+        found: dict[str, Any] = {}
+
+        def terminal() -> bool:
+            found.update(self.call("GET", f"requests/{request_id}").body)
+            return found.get("status") in TERMINAL
+
+        wait_until(terminal, timeout, interval=0.1, what=f"request {request_id} to finish")
+        return found
+
+    def links(self) -> list[dict[str, Any]]:
+        return self.arm.state()["links"]
+
+    def request_rows(self) -> int:
+        table = self.tables.get_table_client("requests")
+        return sum(1 for _ in table.query_entities("RowKey eq 'request'"))
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[App]:
+    cloud = LocalCloud(host_port=free_port(), extra_settings={"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY})
+    with cloud:
+        yield App(cloud, ArmSimAdmin(cloud.arm_url), ServiceBusAdmin(cloud.sb_admin_port),
+                  TableServiceClient.from_connection_string(azurite.connection_string(cloud.tables_port)))
+
+
+def cloud_ids(sub: str, rg: str, *names: str) -> list[str]:
+    return [f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.AVS/privateClouds/{n}" for n in names]
+
+
+@pytest.fixture
+def fleet(app: App) -> dict[str, str]:
+    """A fresh fleet of unique clouds: a, b (westeurope), far (eastus); fast simulated operations."""
+    sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
+    app.arm.load_fleet({
+        "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+        "subscriptions": [{"id": sub, "resourceGroups": [{"name": rg, "privateClouds": [
+            {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
+            {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+            {"name": "far", "location": "eastus", "networkBlock": "10.0.8.0/22"},
+        ]}]}],
+    })
+    app.arm.clear_calls()
+    a, b, far = cloud_ids(sub, rg, "a", "b", "far")
+    return {"a": a, "b": b, "far": far, "missing": cloud_ids(sub, rg, "missing")[0]}
+
+
+def puts(app: App) -> int:
+    return sum(1 for call in app.arm.calls("cloudLinks.put"))
+
+
