@@ -90,18 +90,20 @@ def main() -> None:
     endpoint = f"{base}/api/requests"
     run_id = uuid.uuid4().hex[:8]
 
-    def connect(i: int) -> tuple[bytes, dict[str, str]]:
-        body = {"action": "connect", "source": DEMO_SOURCE, "target": DEMO_TARGET, "reference": f"BENCH-{i}"}
-        return json.dumps(body).encode(), {"Content-Type": "application/json",
-                                           "Idempotency-Key": f"bench-{run_id}-{i}"}
+    def connect_as(phase: str) -> Callable[[int], tuple[bytes, dict[str, str]]]:
+        def connect(i: int) -> tuple[bytes, dict[str, str]]:
+            body = {"action": "connect", "source": DEMO_SOURCE, "target": DEMO_TARGET, "reference": f"BENCH-{i}"}
+            return json.dumps(body).encode(), {"Content-Type": "application/json",
+                                               "Idempotency-Key": f"bench-{run_id}-{phase}-{i}"}
+        return connect
 
     def malformed(i: int) -> tuple[bytes, dict[str, str]]:
         return b"{not json", {"Content-Type": "application/json"}
 
     try:
-        run(endpoint, args.rate, min(20, args.count), connect)  # warm-up: first connections, lazy clients
+        run(endpoint, args.rate, min(20, args.count), connect_as("warmup"))  # warm-up: first connections, lazy clients
         baseline = run(endpoint, args.rate, args.count, malformed)
-        intake = run(endpoint, args.rate, args.count, connect)
+        intake = run(endpoint, args.rate, args.count, connect_as("measured"))
     finally:
         if cloud is not None:
             cloud.stop()

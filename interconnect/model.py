@@ -31,6 +31,7 @@ class Status(enum.StrEnum):
 
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.REJECTED, Status.FAILED, Status.EXPIRED})
+UNFINISHED = (Status.ACCEPTED, Status.AWAITING_APPROVAL, Status.VALIDATING, Status.IN_PROGRESS)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,18 @@ class Operation:
     started_at: datetime
     deadline: datetime
     checks: int = 0
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """What the request index keeps about a request: enough to count it without reading its row."""
+
+    id: str
+    action: Action
+    source: CloudId
+    target: CloudId
+    status: Status
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Protocol
 from interconnect.armid import CloudId
 from interconnect.facts import Cloud, Link, PermissionEntry, Segment
 from interconnect.messages import WorkItem
-from interconnect.model import AuditEvent, LinkRequest, Status
+from interconnect.model import AuditEvent, LinkRequest, RequestSummary, Status
 
 
 class RequestStore(Protocol):
@@ -32,6 +32,9 @@ class RequestStore(Protocol):
     def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
                continuation: str | None) -> tuple[list[LinkRequest], str | None]:
         """Newest first; `continuation` pages on."""
+
+    def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
+        """Requests touching `cloud` that are not terminal yet (may lag the rows by one transition)."""
 
     def discard(self, request_id: str) -> None:
         """Remove a request that was never queued (intake could not reach the queue)."""

@@ -12,14 +12,11 @@ from typing import Any
 
 from interconnect.armid import CloudId
 from interconnect.facts import Link, LinkStatus
-from interconnect.model import Action, Requester, Status
+from interconnect.model import Action, Requester
 from interconnect.policy import DEFAULT, Policy
 from interconnect.ports import AvsGateway, RequestStore
 from interconnect.routed import routed_space
 from interconnect.rules import CloudFacts, Facts, Pending
-
-UNFINISHED = (Status.ACCEPTED, Status.VALIDATING, Status.IN_PROGRESS)
-MAX_PENDING = 100
 
 
 @dataclass
@@ -82,15 +79,10 @@ class Preflight:
 
     def _pending(self, ends: tuple[CloudId, CloudId], request_id: str,
                  accepted_at: datetime | None) -> tuple[Pending, ...]:
-        pending: dict[str, Pending] = {}
-        for cloud in ends:
-            for status in UNFINISHED:
-                found, _ = self.store.recent(cloud=cloud, status=status, limit=MAX_PENDING, continuation=None)
-                for r in found:
-                    if r.id != request_id and r.action is Action.CONNECT and (
-                            accepted_at is None or r.created_at < accepted_at):
-                        pending[r.id] = Pending(r.id, r.source, r.target)
-        return tuple(pending.values())
+        found = {r.id: Pending(r.id, r.source, r.target) for cloud in ends for r in self.store.unfinished(cloud)
+                 if r.id != request_id and r.action is Action.CONNECT
+                 and (accepted_at is None or r.created_at < accepted_at)}
+        return tuple(found.values())
 
 
 def facts_view(facts: Facts) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from interconnect.armid import CloudId
 from interconnect.errors import ArmError, ConflictError, NotFoundError
 from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry, Segment
 from interconnect.messages import WorkItem
-from interconnect.model import AuditEvent, LinkRequest, Status
+from interconnect.model import AuditEvent, LinkRequest, RequestSummary, Status
 
 
 class InMemoryRequestStore:
@@ -63,6 +63,11 @@ class InMemoryRequestStore:
         start = int(continuation or 0)
         page = rows[start:start + limit]
         return page, str(start + limit) if start + limit < len(rows) else None
+
+    def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
+        with self._lock:
+            return [RequestSummary(r.id, r.action, r.source, r.target, r.status, r.created_at)
+                    for r in self.rows.values() if cloud in (r.source, r.target) and not r.status.is_terminal]
 
     def discard(self, request_id: str) -> None:
         with self._lock:

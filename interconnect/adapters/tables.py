@@ -19,7 +19,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,17 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 
 from interconnect.armid import CloudId, parse_cloud_id
 from interconnect.errors import ConflictError, DependencyError, InterconnectError, NotFoundError, ValidationError
-from interconnect.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
+from interconnect.model import (
+    UNFINISHED,
+    Action,
+    AuditEvent,
+    LinkRequest,
+    Operation,
+    Reason,
+    Requester,
+    RequestSummary,
+    Status,
+)
 
 ROW = "request"
 _FORBIDDEN_KEY = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -203,10 +213,7 @@ class TableRequestStore:
                 if exc.status_code == 409:
                     raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS") from exc
                 raise
-            for partition in ("all", f"cloud-{request.source.key}", f"cloud-{request.target.key}"):
-                self._index.upsert_entity({"PartitionKey": partition,
-                                           "RowKey": f"{inverted_ticks(request.created_at)}-{request.id}",
-                                           "requestId": request.id, "status": request.status.value})
+            self._write_index(request)
         return request.with_changes(etag=result[0]["etag"])
 
     def get(self, request_id: str) -> LinkRequest:
@@ -231,18 +238,24 @@ class TableRequestStore:
                 if exc.status_code in (409, 412):
                     raise ConflictError(f"request {request.id} changed concurrently") from exc
                 raise
-            self._index_status(request)
+            # The row is the truth and is saved; a failed index write only lags until the next transition.
+            with suppress(AzureError):
+                self._write_index(request)
         return request.with_changes(etag=result[0]["etag"])
 
-    def _index_status(self, request: LinkRequest) -> None:
-        # The index is a hint for filtering; the request row stays the truth, so a failure here is harmless.
-        row_key = f"{inverted_ticks(request.created_at)}-{request.id}"
-        for partition in ("all", f"cloud-{request.source.key}", f"cloud-{request.target.key}"):
-            try:
-                self._index.upsert_entity({"PartitionKey": partition, "RowKey": row_key, "requestId": request.id,
-                                           "status": request.status.value}, mode=UpdateMode.MERGE)
-            except AzureError:
-                return
+    @staticmethod
+    def _index_keys(request: LinkRequest | RequestSummary) -> tuple[list[str], str]:
+        partitions = ["all", f"cloud-{request.source.key}", f"cloud-{request.target.key}"]
+        return partitions, f"{inverted_ticks(request.created_at)}-{request.id}"
+
+    def _write_index(self, request: LinkRequest) -> None:
+        """One index row per place the request is looked up from, each carrying its summary."""
+        partitions, row_key = self._index_keys(request)
+        for partition in partitions:
+            self._index.upsert_entity({
+                "PartitionKey": partition, "RowKey": row_key, "requestId": request.id,
+                "status": request.status.value, "action": request.action.value, "source": str(request.source),
+                "target": str(request.target), "createdAt": request.created_at})
 
     def events(self, request_id: str) -> list[AuditEvent]:
         with translated(f"reading events of {request_id}"):
@@ -271,13 +284,23 @@ class TableRequestStore:
                 found.append(request)
         return found, token
 
+    def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
+        """From the index alone: no point reads, since preflight asks this for every validation."""
+        states = " or ".join(f"status eq '{s.value}'" for s in UNFINISHED)
+        with translated("listing unfinished requests"):
+            rows = self._index.query_entities(f"PartitionKey eq @pk and ({states})",
+                                              parameters={"pk": f"cloud-{cloud.key}"})
+            return [RequestSummary(row["requestId"], Action(row["action"]), parse_cloud_id(row["source"]),
+                                   parse_cloud_id(row["target"]), Status(row["status"]), row["createdAt"])
+                    for row in rows]
+
     def discard(self, request_id: str) -> None:
         with translated(f"discarding request {request_id}"):
             request = self.get(request_id)
             for row in self._requests.query_entities("PartitionKey eq @pk", parameters={"pk": request_id}):
                 self._requests.delete_entity(row["PartitionKey"], row["RowKey"])
-            row_key = f"{inverted_ticks(request.created_at)}-{request.id}"
-            for partition in ("all", f"cloud-{request.source.key}", f"cloud-{request.target.key}"):
+            partitions, row_key = self._index_keys(request)
+            for partition in partitions:
                 self._index.delete_entity(partition, row_key)
 
     def ping(self) -> None:

@@ -118,3 +118,16 @@ def test_table_store_refuses_keys_the_service_would_refuse(tables_connection_str
     table_store = TableRequestStore(TableServiceClient.from_connection_string(tables_connection_string), table_prefix)
     with pytest.raises(ValidationError):
         table_store.get("a/b")
+
+
+def test_unfinished_lists_open_requests_of_a_cloud_from_the_index(store) -> None:
+    shared = cloud_id()
+    open_request, event = new_request(source=shared)
+    store.create(open_request, event)
+    done, done_event = new_request(target=shared)
+    store.create(done, done_event)
+    store.save(*lifecycle.transition(store.get(done.id), Status.REJECTED, now=CLOCK(), actor="w", message="no"))
+    (summary,) = store.unfinished(shared)
+    assert (summary.id, summary.action, summary.source, summary.target, summary.status) == (
+        open_request.id, Action.CONNECT, shared, open_request.target, Status.ACCEPTED)
+    assert summary.created_at == open_request.created_at
