@@ -34,19 +34,24 @@ CIRCUIT_CONNECTION_STATUSES = ("Connected", "Connecting", "Disconnected")
 LRO_COMPLETIONS = ("terminal", "accepted")
 
 
-def _check_network(text: str, where: str, max_prefix: int = 32) -> str:
+RAW = "!raw:"  # `!raw:<anything>` is served verbatim: tests use it to feed the app malformed ARM data
+
+
+def _check_network(text: str, where: str, max_prefix: int = 32, ipv6: bool = False) -> str:
+    if text.startswith(RAW):
+        return text[len(RAW):]
     try:
-        net = ipaddress.IPv4Network(text, strict=True)
+        net = ipaddress.ip_network(text, strict=True) if ipv6 else ipaddress.IPv4Network(text, strict=True)
     except ValueError as err:
-        raise ConfigError(f"{where}: not an IPv4 network CIDR ({err})") from None
-    if "/" not in text or net.prefixlen > max_prefix:
+        raise ConfigError(f"{where}: not an IP{'' if ipv6 else 'v4'} network CIDR ({err})") from None
+    if "/" not in text or (net.version == 4 and net.prefixlen > max_prefix):
         raise ConfigError(f"{where}: expected A.B.C.D/X with X <= {max_prefix}, got {text!r}")
     return text
 
 
-def network(doc: Doc, key: str, default: Any = REQUIRED, max_prefix: int = 32) -> str:
-    """An IPv4 network in CIDR form with no host bits set, as ARM requires for network blocks."""
-    return _check_network(doc.str(key, default), doc.at(key), max_prefix)
+def network(doc: Doc, key: str, default: Any = REQUIRED, max_prefix: int = 32, ipv6: bool = False) -> str:
+    """A network in CIDR form with no host bits set (IPv4 unless `ipv6`), as ARM requires for network blocks."""
+    return _check_network(doc.str(key, default), doc.at(key), max_prefix, ipv6)
 
 
 def networks(doc: Doc, key: str) -> list[str]:
@@ -54,12 +59,14 @@ def networks(doc: Doc, key: str) -> list[str]:
 
 
 def interface(doc: Doc, key: str, default: Any = REQUIRED) -> str:
-    """An interface address with its prefix (`10.1.2.1/24`), the form NSX uses for segment gateways."""
+    """An interface address with its prefix (`10.1.2.1/24`, `fd00::1/64`), the form NSX uses for segment gateways."""
     text = doc.str(key, default)
+    if text.startswith(RAW):
+        return text[len(RAW):]
     try:
-        ipaddress.IPv4Interface(text)
+        ipaddress.ip_interface(text)
     except ValueError as err:
-        raise ConfigError(f"{doc.at(key)}: not an IPv4 interface CIDR ({err})") from None
+        raise ConfigError(f"{doc.at(key)}: not an interface CIDR ({err})") from None
     if "/" not in text:
         raise ConfigError(f"{doc.at(key)}: expected A.B.C.D/X, got {text!r}")
     return text
@@ -147,7 +154,7 @@ class GlobalReachConnection:
     @classmethod
     def from_doc(cls, doc: Doc) -> GlobalReachConnection:
         connection = cls(
-            name=resource_name(doc, "name"), address_prefix=network(doc, "addressPrefix"),
+            name=resource_name(doc, "name"), address_prefix=network(doc, "addressPrefix", ipv6=True),
             circuit_connection_status=doc.choice("circuitConnectionStatus", CIRCUIT_CONNECTION_STATUSES,
                                                  "Connected"),
             peer_express_route_circuit=doc.opt_str("peerExpressRouteCircuit"),

@@ -1,0 +1,158 @@
+"""The pre-flight rule set on the ARM simulator, through the real AVS adapter: one small fleet per scenario.
+
+Each scenario describes a fleet (clouds in one subscription, two resource groups), a request, and what the
+worker must decide: the kind of decision and every reason code, in rule order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from interconnect.adapters.avs import AvsSdkGateway
+from interconnect.adapters.memory import InMemoryRequestStore, InMemoryWorkQueue
+from interconnect.armid import CloudId, parse_cloud_id
+from interconnect.intake import Intake
+from interconnect.model import Action, Requester
+from interconnect.policy import load_policy
+from interconnect.preflight import Preflight
+from interconnect.rules import decide
+from interconnect.validation import Submit
+from tests.factories import Clock
+
+pytestmark = pytest.mark.integration
+
+SUB = "33333333-3333-3333-3333-333333333333"
+API = Requester("api", "ops")
+CHAT = Requester("slack", "T1/U1")
+
+
+def cid(name: str) -> CloudId:
+    rg = "rg-other" if name.startswith("o-") else "rg-main"
+    return parse_cloud_id(f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.AVS/privateClouds/{name}")
+
+
+def pc(name: str, block: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "location": extra.pop("location", "westeurope"), "networkBlock": block, **extra}
+
+
+def routed(name: str, gateway: str) -> dict[str, Any]:
+    return {"name": name, "gatewayAddress": gateway, "connectedGateway": "/infra/tier-1s/t1"}
+
+
+@dataclass
+class Scenario:
+    name: str
+    clouds: list[dict[str, Any]]
+    expect: str  # decision kind
+    codes: list[str] = field(default_factory=list)
+    action: Action = Action.CONNECT
+    source: str = "a"
+    target: str = "b"
+    requester: Requester = API
+    policy: str = ""
+    pending: list[tuple[str, str]] = field(default_factory=list)  # connects accepted earlier
+
+
+A, B = pc("a", "10.0.0.0/22"), pc("b", "10.0.4.0/22")
+TEN_PEERS = [pc(f"p{i}", f"172.16.{i * 4}.0/22") for i in range(10)]
+
+SCENARIOS = [
+    Scenario("clean pair", [A, B], "create"),
+    Scenario("identical blocks", [A, pc("b", "10.0.0.0/22")], "reject", ["ADDRESS_OVERLAP"]),
+    Scenario("nested extended block", [A, pc("b", "10.0.4.0/22", extendedNetworkBlocks=["10.0.2.0/23"])],
+             "reject", ["ADDRESS_OVERLAP"]),
+    Scenario("circuit /30 inside the other block", [A, pc("b", "10.0.4.0/22", circuit={
+        "primarySubnet": "10.0.3.252/30", "secondarySubnet": "192.168.0.0/30"})], "reject", ["ADDRESS_OVERLAP"]),
+    Scenario("global reach prefix", [A, pc("b", "10.0.4.0/22", globalReach=[
+        {"name": "gr", "addressPrefix": "10.0.1.0/29"}])], "reject", ["ADDRESS_OVERLAP"]),
+    Scenario("routed segment", [A, pc("b", "10.0.4.0/22", segments=[routed("web", "10.0.2.1/24")])],
+             "reject", ["ADDRESS_OVERLAP"]),
+    Scenario("unrouted segment is ignored", [A, pc("b", "10.0.4.0/22", segments=[
+        {"name": "lab", "gatewayAddress": "10.0.2.1/24"}])], "create"),
+    Scenario("ipv6 segments overlap", [pc("a", "10.0.0.0/22", segments=[routed("v6", "fd00:1::1/48")]),
+                                       pc("b", "10.0.4.0/22", segments=[routed("v6", "fd00:1:0:5::1/64")])],
+             "reject", ["ADDRESS_OVERLAP"]),
+    Scenario("adjacent blocks", [A, B], "create"),
+    Scenario("malformed prefix from ARM", [A, pc("b", "10.0.4.0/22", globalReach=[
+        {"name": "gr", "addressPrefix": "!raw:10.0.300.0/29"}])], "reject", ["INVALID_PREFIX"]),
+    Scenario("different regions", [A, pc("b", "10.0.4.0/22", location="eastus")], "reject", ["REGION_MISMATCH"]),
+    Scenario("target missing", [A], "reject", ["CLOUD_NOT_FOUND"]),
+    Scenario("both missing", [], "reject", ["CLOUD_NOT_FOUND", "CLOUD_NOT_FOUND"]),
+    Scenario("cloud updating", [A, pc("b", "10.0.4.0/22", provisioningState="Updating")], "reject",
+             ["CLOUD_NOT_READY"]),
+    Scenario("read-only target", [A, pc("b", "10.0.4.0/22", permissions="read")], "reject", ["PERMISSION_DENIED"]),
+    Scenario("notActions exclude cloud links", [A, pc("b", "10.0.4.0/22", permissions={
+        "actions": ["Microsoft.AVS/*"], "notActions": ["Microsoft.AVS/privateClouds/cloudLinks/write"]})],
+             "reject", ["PERMISSION_DENIED"]),
+    Scenario("contributor wildcard", [A, pc("b", "10.0.4.0/22", permissions="contributor")], "create"),
+    Scenario("tenth link is allowed", [pc("a", "10.0.0.0/22", links=[{"target": f"p{i}"} for i in range(9)]),
+                                       B, *TEN_PEERS[:9]], "create"),
+    Scenario("eleventh link is refused", [pc("a", "10.0.0.0/22", links=[{"target": f"p{i}"} for i in range(5)]),
+                                          B, *[pc(f"p{i}", f"172.16.{i * 4}.0/22",
+                                                  links=[{"target": "a"}] if i >= 5 else []) for i in range(10)]],
+             "reject", ["LINK_LIMIT"]),
+    Scenario("accepted requests count toward the limit", [A, B, *TEN_PEERS], "reject", ["LINK_LIMIT"],
+             pending=[("a", f"p{i}") for i in range(10)]),
+    Scenario("peer of the source overlaps the target", [
+        pc("a", "10.0.0.0/22", links=[{"target": "c"}]), B, pc("c", "10.0.4.0/22")], "reject", ["NEIGHBOR_OVERLAP"]),
+    Scenario("incoming peer of the target overlaps the source", [
+        A, B, pc("c", "10.0.0.0/22", links=[{"target": "b", "status": "Building"}])], "reject", ["NEIGHBOR_OVERLAP"]),
+    Scenario("peer from an accepted request overlaps", [A, B, pc("c", "10.0.0.0/22")], "reject",
+             ["NEIGHBOR_OVERLAP"], pending=[("c", "b")]),
+    Scenario("peers that do not overlap are fine", [pc("a", "10.0.0.0/22", links=[{"target": "c"}]), B,
+                                                    pc("c", "10.0.8.0/22")], "create"),
+    Scenario("already linked this way", [pc("a", "10.0.0.0/22", links=[{"target": "b"}]), B], "noop"),
+    Scenario("already linked the other way", [A, pc("b", "10.0.4.0/22", links=[{"target": "a"}])], "noop"),
+    Scenario("failed link is repaired in place", [A, pc("b", "10.0.4.0/22", links=[
+        {"target": "a", "status": "Failed"}])], "create"),
+    Scenario("disconnect where the link lives on the target", [A, pc("b", "10.0.4.0/22", links=[{"target": "a"}])],
+             "delete", action=Action.DISCONNECT),
+    Scenario("disconnect not linked", [A, B], "noop", action=Action.DISCONNECT),
+    Scenario("disconnect ignores overlap and region", [
+        pc("a", "10.0.0.0/22", links=[{"target": "b"}]), pc("b", "10.0.0.0/22")], "delete",
+        action=Action.DISCONNECT),
+    Scenario("disconnect needs delete where the link lives", [
+        pc("a", "10.0.0.0/22", permissions="read", links=[{"target": "b"}]), B], "reject", ["PERMISSION_DENIED"],
+        action=Action.DISCONNECT),
+    Scenario("chat may not disconnect by default", [pc("a", "10.0.0.0/22", links=[{"target": "b"}]), B], "reject",
+             ["REQUESTER_NOT_ALLOWED"], action=Action.DISCONNECT, requester=CHAT),
+    Scenario("policy scopes a requester to one resource group", [A, pc("o-b", "10.0.4.0/22")], "reject",
+             ["REQUESTER_NOT_ALLOWED"], target="o-b", requester=CHAT,
+             policy='{"rules": [{"requesters": ["slack:T1/*"], "actions": ["connect"], '
+                    f'"scopes": ["/subscriptions/{SUB}/resourceGroups/rg-main"]}}]}}'),
+    Scenario("policy allows within scope", [A, B], "create", requester=CHAT,
+             policy='{"rules": [{"requesters": ["slack:T1/*"], "actions": ["connect"], '
+                    f'"scopes": ["/subscriptions/{SUB}/resourceGroups/rg-main"]}}]}}'),
+    Scenario("every failure at once", [A, pc("b", "10.0.0.0/22", location="eastus", permissions="read",
+                                             provisioningState="Updating")], "reject",
+             ["REQUESTER_NOT_ALLOWED", "CLOUD_NOT_READY", "REGION_MISMATCH", "PERMISSION_DENIED", "ADDRESS_OVERLAP"],
+             requester=CHAT, policy='{"rules": []}'),
+]
+
+
+def fleet(clouds: list[dict[str, Any]]) -> dict[str, Any]:
+    groups: dict[str, list[dict[str, Any]]] = {"rg-main": [], "rg-other": []}
+    for cloud in clouds:
+        groups["rg-other" if cloud["name"].startswith("o-") else "rg-main"].append(cloud)
+    return {"settings": {"retryAfter": 1}, "faults": {"throttle": {"reads": None, "writes": None, "deletes": None}},
+            "subscriptions": [{"id": SUB, "resourceGroups": [{"name": rg, "privateClouds": pcs}
+                                                              for rg, pcs in groups.items()]}]}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_scenario(armsim, scenario: Scenario) -> None:
+    armsim.load(fleet(scenario.clouds))
+    store = InMemoryRequestStore()
+    intake = Intake(store, InMemoryWorkQueue(), Clock())
+    for source, target in scenario.pending:
+        intake.submit(Submit(Action.CONNECT, cid(source), cid(target), API))
+    gateway = AvsSdkGateway(None, base_url=armsim.url, retry_total=0)
+    preflight = Preflight(gateway, store, load_policy(scenario.policy))
+    decision = decide(preflight.gather(scenario.action, cid(scenario.source), cid(scenario.target),
+                                       scenario.requester))
+    assert (decision.kind, [r.code for r in decision.reasons]) == (scenario.expect, scenario.codes), decision
+    for reason in decision.reasons:
+        assert reason.message and reason.details
