@@ -13,30 +13,42 @@ Kind = Literal["process", "check"]
 
 @dataclass(frozen=True)
 class WorkItem:
-    """`process` a newly accepted request, or `check` on an ARM operation already started for it."""
+    """`process` a newly accepted request, or `check` on an ARM operation already started for it.
+
+    `attempt` numbers a check (or, for `process`, a deferral while earlier requests are decided);
+    `retry` counts re-sends after a transient failure.
+    """
 
     request_id: str
     kind: Kind = "process"
     attempt: int = 0
+    retry: int = 0
 
     @property
     def message_id(self) -> str:
-        # Service Bus duplicate detection works on this id: the first message of a request uses the
-        # request id itself, each follow-up check its own number, so a re-sent one is dropped by the broker.
-        return self.request_id if self.kind == "process" else f"{self.request_id}:check:{self.attempt}"
+        # Service Bus duplicate detection works on this id: each distinct step has its own, so a step that
+        # is re-sent (after a crash, or by a redelivered message) is dropped by the broker.
+        base = self.request_id if self.kind == "process" else f"{self.request_id}:check"
+        if self.kind == "process" and self.attempt:
+            base += f":wait:{self.attempt}"
+        elif self.kind == "check":
+            base += f":{self.attempt}"
+        return base + (f":retry:{self.retry}" if self.retry else "")
 
     def encode(self) -> str:
-        return json.dumps({"requestId": self.request_id, "kind": self.kind, "attempt": self.attempt})
+        return json.dumps({"requestId": self.request_id, "kind": self.kind, "attempt": self.attempt,
+                           "retry": self.retry})
 
 
 def decode(body: bytes | str) -> WorkItem:
     """Raises ValidationError (MALFORMED_MESSAGE) for anything that is not a work item."""
     try:
         raw = json.loads(body)
-        request_id, kind, attempt = raw["requestId"], raw.get("kind", "process"), raw.get("attempt", 0)
-    except (ValueError, TypeError, KeyError) as exc:
+        request_id, kind = raw["requestId"], raw.get("kind", "process")
+        attempt, retry = raw.get("attempt", 0), raw.get("retry", 0)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValidationError(f"queue message is not a work item: {exc!r}", code="MALFORMED_MESSAGE") from exc
-    if not isinstance(request_id, str) or not request_id or kind not in ("process", "check") \
-            or not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
-        raise ValidationError("queue message has a bad requestId, kind or attempt", code="MALFORMED_MESSAGE")
-    return WorkItem(request_id, kind, attempt)
+    counters_ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (attempt, retry))
+    if not isinstance(request_id, str) or not request_id or kind not in ("process", "check") or not counters_ok:
+        raise ValidationError("queue message has a bad requestId, kind, attempt or retry", code="MALFORMED_MESSAGE")
+    return WorkItem(request_id, kind, attempt, retry)

@@ -27,6 +27,14 @@ from interconnect.rules import Decision, Facts, decide
 log = logging.getLogger(__name__)
 ACTOR = "worker"
 MAX_RACES = 5
+MAX_RETRIES = 8
+STALE_UNDECIDED = timedelta(minutes=15)
+
+
+def retry_delay(retry: int, retry_after: float | None) -> timedelta:
+    """Exponential backoff from 2 s, capped at 5 min; never sooner than the server's Retry-After."""
+    backoff = timedelta(seconds=min(2 * 2 ** retry, 300))
+    return max(backoff, timedelta(seconds=retry_after or 0))
 
 
 @dataclass
@@ -41,7 +49,30 @@ class Worker:
     operation_timeout: timedelta = timedelta(hours=2)
 
     def handle(self, item: WorkItem) -> None:
-        """Process one work item. Raises only what a redelivery can fix (DependencyError)."""
+        """Process one work item.
+
+        A transient failure (ARM, Tables or Service Bus unavailable) is retried by scheduling the same step
+        again with backoff rather than by raising: an abandoned message comes back at once, which would
+        spin. Raises DependencyError only when even that is impossible, so Service Bus redelivers.
+        """
+        try:
+            self._handle(item)
+        except DependencyError as exc:
+            if item.retry >= MAX_RETRIES:
+                self._give_up(item, exc)
+                return
+            delay = retry_delay(item.retry, exc.retry_after)
+            log.warning("request %s: %s; retry %d in %s", item.request_id, exc.message, item.retry + 1, delay,
+                        extra={"code": exc.code})
+            self.queue.schedule(replace(item, retry=item.retry + 1), self.clock() + delay)
+
+    def _give_up(self, item: WorkItem, exc: DependencyError) -> None:
+        request = self.store.get(item.request_id)
+        if not request.status.is_terminal:
+            self._finish(request, Status.FAILED, f"gave up after {MAX_RETRIES} retries: {exc.message}",
+                         (Reason(exc.code, exc.message, exc.details),))
+
+    def _handle(self, item: WorkItem) -> None:
         for _ in range(MAX_RACES):
             try:
                 request = self.store.get(item.request_id)
@@ -54,7 +85,7 @@ class Worker:
                 return
             try:
                 if item.kind == "process":
-                    self._process(request)
+                    self._process(request, item)
                 else:
                     self._check(request, item.attempt)
                 return
@@ -64,7 +95,16 @@ class Worker:
 
     # -- process --------------------------------------------------------------------------------------
 
-    def _process(self, request: LinkRequest) -> None:
+    def _process(self, request: LinkRequest, item: WorkItem) -> None:
+        if request.status in (Status.ACCEPTED, Status.VALIDATING):
+            earlier = self._undecided_earlier(request)
+            if earlier:
+                # Decisions that touch the same cloud are taken one at a time, in the order the requests
+                # were accepted: wait until the earlier ones have been decided.
+                delay = min(timedelta(seconds=2) * (1.5 ** item.attempt), timedelta(seconds=30))
+                log.info("request %s waits for %s", request.id, ", ".join(earlier))
+                self.queue.schedule(WorkItem(request.id, "process", item.attempt + 1), self.clock() + delay)
+                return
         if request.status is Status.ACCEPTED:
             request = self._move(request, Status.VALIDATING, "validating on facts read from ARM")
         if request.status is Status.VALIDATING:
@@ -73,6 +113,20 @@ class Worker:
             # A redelivered first message after the operation started: make sure its check is queued
             # (the scheduled one keeps its message id, so the broker drops this if it is already there).
             self._schedule_check(request, self.poll_interval)
+
+    def _undecided_earlier(self, request: LinkRequest) -> list[str]:
+        """Requests accepted before this one that it must wait for: those touching either cloud that are not
+        decided yet, and those on the same pair whose operation is still running (a disconnect must not
+        remove a link an earlier connect is still building).
+
+        One undecided for longer than STALE_UNDECIDED no longer holds others back; the sweeper re-drives it.
+        """
+        now = self.clock()
+        pair = {request.source, request.target}
+        return sorted({r.id for cloud in pair for r in self.store.unfinished(cloud)
+                       if r.id != request.id and (r.created_at, r.id) < (request.created_at, request.id)
+                       and ((r.status in (Status.ACCEPTED, Status.VALIDATING) and now - r.created_at < STALE_UNDECIDED)
+                            or (r.status is Status.IN_PROGRESS and {r.source, r.target} == pair))})
 
     def _validate_and_act(self, request: LinkRequest) -> None:
         decision = decide(self._facts(request))

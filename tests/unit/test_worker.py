@@ -8,14 +8,14 @@ import pytest
 
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.armid import link_name
-from interconnect.errors import ArmError
+from interconnect.errors import ArmError, DependencyError
 from interconnect.facts import Link, LinkStatus
 from interconnect.intake import Intake
 from interconnect.messages import WorkItem
 from interconnect.model import Action, Requester, Status
 from interconnect.preflight import Preflight
 from interconnect.validation import Submit
-from interconnect.worker import Worker
+from interconnect.worker import MAX_RETRIES, Worker, retry_delay
 from tests.factories import Clock, cloud, cloud_id
 
 ALICE = Requester("api", "alice")
@@ -221,3 +221,72 @@ def test_same_idempotency_key_returns_the_same_request_and_queues_once(world: Wo
     first = world.submit(Action.CONNECT, key="CHG-1")
     again = world.submit(Action.CONNECT, key="CHG-1")
     assert first == again and len(world.queue.sent) == 1
+
+
+def test_a_transient_arm_failure_is_retried_later_with_backoff_not_raised(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    item, _ = world.queue.take()
+    calls = {"n": 0}
+    real = world.avs.get_cloud
+
+    def flaky(cloud):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise DependencyError("ARM answered 503", retry_after=7)
+        return real(cloud)
+
+    world.avs.get_cloud = flaky  # type: ignore[method-assign]
+    world.worker.handle(item)
+    (retry, at), = world.queue.sent
+    assert (retry.kind, retry.retry) == ("process", 1) and at == world.clock.now + timedelta(seconds=7)
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED
+
+
+def test_a_dependency_that_never_recovers_fails_the_request_after_the_last_retry(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+
+    def down(cloud):  # type: ignore[no-untyped-def]
+        raise DependencyError("ARM unreachable")
+
+    world.avs.get_cloud = down  # type: ignore[method-assign]
+    world.drain()
+    request = world.store.get(rid)
+    assert request.status is Status.FAILED and request.reasons[0].code == "DEPENDENCY_UNAVAILABLE"
+    assert sum(1 for item in world.queue.seen if ":retry:" in item) == MAX_RETRIES
+
+
+def test_retry_delays_grow_and_honour_retry_after() -> None:
+    assert [retry_delay(n, None).total_seconds() for n in range(4)] == [2, 4, 8, 16]
+    assert retry_delay(10, None) == timedelta(minutes=5)
+    assert retry_delay(0, 30) == timedelta(seconds=30)
+
+
+def test_decisions_on_a_cloud_follow_the_order_requests_were_accepted(world: World) -> None:
+    c = cloud_id("c-overlaps-b")
+    world.avs.add(cloud(c, block="10.0.4.0/23"))
+    first = world.submit(Action.CONNECT, world.a, world.b)
+    world.clock.advance(seconds=1)
+    second = world.submit(Action.CONNECT, world.a, c)
+    first_item, _ = world.queue.take()
+    second_item, _ = world.queue.take()
+    world.worker.handle(second_item)  # delivered first, but accepted second: it must wait
+    assert world.status(second) is Status.ACCEPTED
+    world.worker.handle(first_item)
+    world.drain()
+    assert world.status(first) is Status.SUCCEEDED
+    assert [r.code for r in world.store.get(second).reasons] == ["NEIGHBOR_OVERLAP"]
+
+
+def test_connect_and_disconnect_of_one_pair_apply_in_order(world: World) -> None:
+    connect = world.submit(Action.CONNECT)
+    world.clock.advance(seconds=1)
+    disconnect = world.submit(Action.DISCONNECT)
+    connect_item, _ = world.queue.take()
+    disconnect_item, _ = world.queue.take()
+    world.worker.handle(disconnect_item)
+    world.worker.handle(connect_item)
+    world.drain()
+    assert (world.status(connect), world.status(disconnect)) == (Status.SUCCEEDED, Status.SUCCEEDED)
+    assert world.avs.links == {}
+    assert "unlinked" in world.store.get(disconnect).outcome
