@@ -7,6 +7,7 @@ so these tests are the promise that code written against azure-mgmt-avs behaves 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytest
@@ -16,8 +17,9 @@ from azure.mgmt.avs.models import CloudLink
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from localdev.armsim import ArmSimAdmin
-from localdev.procs import wait_until
+from localdev.armsim import ArmSimAdmin, service
+from localdev.cloud import DEMO_FLEET
+from localdev.procs import free_port, port_open, wait_until
 from tests.plugins.armsim import ArmSim, fleet_doc, sim_avs_client
 
 pytestmark = pytest.mark.contract
@@ -330,3 +332,12 @@ def test_call_log_counts_each_kind(armsim: ArmSim) -> None:
     assert entry["query"].startswith("api-version=")
     armsim.admin.clear_calls()
     assert armsim.admin.calls() == []
+
+
+def test_simulator_is_ready_in_under_two_seconds_with_the_demo_fleet() -> None:
+    port = free_port()
+    started = time.monotonic()
+    with service(port, DEMO_FLEET):
+        elapsed = time.monotonic() - started
+        assert port_open(port)
+    assert elapsed < 2.0, f"the ARM simulator took {elapsed:.2f}s to listen"
