@@ -13,7 +13,7 @@ from interconnect.bootstrap import Services, build_services
 from interconnect.errors import ValidationError
 from interconnect.http import api_caller, correlation_id, handles_errors, is_true, json_response
 from interconnect.model import Status
-from interconnect.settings import QUEUE_SETTING, SERVICEBUS_CONNECTION
+from interconnect.settings import QUEUE_SETTING, SERVICEBUS_CONNECTION, SWEEP_SCHEDULE_SETTING
 from interconnect.validation import parse_json, parse_submit
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -72,6 +72,12 @@ def list_links(req: func.HttpRequest) -> func.HttpResponse:
 def health(req: func.HttpRequest) -> func.HttpResponse:
     ok, report = services().queries.health()
     return json_response({"status": "ok" if ok else "degraded", "checks": report}, 200 if ok else 503)
+
+
+@app.timer_trigger(arg_name="timer", schedule=f"%{SWEEP_SCHEDULE_SETTING}%", run_on_startup=False)
+def sweep(timer: func.TimerRequest) -> None:
+    report = services().sweeper.sweep()
+    log.info("sweep: %s", report, extra={"pastDue": timer.past_due, **report})
 
 
 @app.service_bus_queue_trigger(arg_name="msg", queue_name=f"%{QUEUE_SETTING}%", connection=SERVICEBUS_CONNECTION)

@@ -12,6 +12,7 @@ from interconnect.ports import AvsGateway, RequestStore, WorkQueue
 from interconnect.preflight import Preflight
 from interconnect.queries import Queries
 from interconnect.settings import Settings
+from interconnect.sweeper import Sweeper
 from interconnect.worker import Worker
 
 
@@ -24,6 +25,7 @@ class Services:
     intake: Intake
     worker: Worker
     queries: Queries
+    sweeper: Sweeper
 
 
 def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGateway,
@@ -35,6 +37,7 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
         worker=Worker(store, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
                       operation_timeout=settings.operation_timeout),
         queries=Queries(store, avs, queue, preflight),
+        sweeper=Sweeper(store, queue, clock, stale_after=settings.stale_after),
     )
 
 

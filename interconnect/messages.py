@@ -23,6 +23,7 @@ class WorkItem:
     kind: Kind = "process"
     attempt: int = 0
     retry: int = 0
+    origin: str = ""  # set by the sweeper, so a re-drive is not mistaken for a duplicate of a lost message
 
     @property
     def message_id(self) -> str:
@@ -33,11 +34,11 @@ class WorkItem:
             base += f":wait:{self.attempt}"
         elif self.kind == "check":
             base += f":{self.attempt}"
-        return base + (f":retry:{self.retry}" if self.retry else "")
+        return base + (f":retry:{self.retry}" if self.retry else "") + (f":{self.origin}" if self.origin else "")
 
     def encode(self) -> str:
         return json.dumps({"requestId": self.request_id, "kind": self.kind, "attempt": self.attempt,
-                           "retry": self.retry})
+                           "retry": self.retry, "origin": self.origin})
 
 
 def decode(body: bytes | str) -> WorkItem:
@@ -45,10 +46,22 @@ def decode(body: bytes | str) -> WorkItem:
     try:
         raw = json.loads(body)
         request_id, kind = raw["requestId"], raw.get("kind", "process")
-        attempt, retry = raw.get("attempt", 0), raw.get("retry", 0)
+        attempt, retry, origin = raw.get("attempt", 0), raw.get("retry", 0), raw.get("origin", "")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValidationError(f"queue message is not a work item: {exc!r}", code="MALFORMED_MESSAGE") from exc
     counters_ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (attempt, retry))
-    if not isinstance(request_id, str) or not request_id or kind not in ("process", "check") or not counters_ok:
-        raise ValidationError("queue message has a bad requestId, kind, attempt or retry", code="MALFORMED_MESSAGE")
-    return WorkItem(request_id, kind, attempt, retry)
+    if not isinstance(request_id, str) or not request_id or kind not in ("process", "check") or not counters_ok \
+            or not isinstance(origin, str):
+        raise ValidationError("queue message has a bad requestId, kind, attempt, retry or origin",
+                              code="MALFORMED_MESSAGE")
+    return WorkItem(request_id, kind, attempt, retry, origin)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message Service Bus moved to the dead-letter queue, with the reason it gave."""
+
+    message_id: str
+    body: bytes
+    reason: str
+    description: str

@@ -84,6 +84,7 @@ class RequestSummary:
     target: CloudId
     status: Status
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

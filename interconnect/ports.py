@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 from interconnect.armid import CloudId
 from interconnect.facts import Cloud, Link, PermissionEntry, Segment
-from interconnect.messages import WorkItem
+from interconnect.messages import DeadLetter, WorkItem
 from interconnect.model import AuditEvent, LinkRequest, RequestSummary, Status
 
 
@@ -36,6 +37,9 @@ class RequestStore(Protocol):
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         """Requests touching `cloud` that are not terminal yet (may lag the rows by one transition)."""
 
+    def stale(self, before: datetime) -> list[RequestSummary]:
+        """Unfinished requests of any cloud whose last transition is older than `before`."""
+
     def discard(self, request_id: str) -> None:
         """Remove a request that was never queued (intake could not reach the queue)."""
 
@@ -48,6 +52,12 @@ class WorkQueue(Protocol):
     def send(self, item: WorkItem) -> None: ...
 
     def schedule(self, item: WorkItem, at: datetime) -> None: ...
+
+    def drain_dead_letters(self, handle: Callable[[DeadLetter], bool], limit: int) -> int:
+        """Pass each dead-lettered message to `handle`; remove it when `handle` returns True, else leave it.
+
+        Returns how many were looked at (each at most once per call).
+        """
 
     def ping(self) -> None: ...
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from interconnect.errors import InterconnectError
 
 QUEUE_SETTING = "INTERCONNECT_QUEUE_NAME"
+SWEEP_SCHEDULE_SETTING = "INTERCONNECT_SWEEP_SCHEDULE"  # read by the timer binding, not by this module
 SERVICEBUS_CONNECTION = "ServiceBusConnection"  # the trigger's connection prefix; the SDK reads the same
 
 
@@ -36,6 +37,7 @@ class Settings:
     policy: str
     poll_interval: timedelta
     operation_timeout: timedelta
+    stale_after: timedelta
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +68,7 @@ class Settings:
             policy=get("INTERCONNECT_POLICY"),
             poll_interval=timedelta(seconds=number("INTERCONNECT_POLL_INTERVAL_SECONDS", 30)),
             operation_timeout=timedelta(minutes=number("INTERCONNECT_OPERATION_TIMEOUT_MINUTES", 120)),
+            stale_after=timedelta(minutes=number("INTERCONNECT_STALE_MINUTES", 10)),
         )
         if not (settings.tables_connection_string or settings.tables_endpoint):
             raise SettingsError("set INTERCONNECT_TABLES_CONNECTION_STRING (local) or INTERCONNECT_TABLES_ENDPOINT "

@@ -56,6 +56,7 @@ class LocalCloud:
             "INTERCONNECT_QUEUE_NAME": QUEUE_NAME,
             "INTERCONNECT_ARM_ENDPOINT": self.arm_url,
             "INTERCONNECT_POLL_INTERVAL_SECONDS": "1",
+            "INTERCONNECT_SWEEP_SCHEDULE": "0 */5 * * * *",
             **self.extra_settings,
         }
 

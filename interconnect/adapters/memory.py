@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from interconnect.armid import CloudId
 from interconnect.errors import ArmError, ConflictError, NotFoundError
 from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry, Segment
-from interconnect.messages import WorkItem
+from interconnect.messages import DeadLetter, WorkItem
 from interconnect.model import AuditEvent, LinkRequest, RequestSummary, Status
+
+
+def _summary(r: LinkRequest) -> RequestSummary:
+    return RequestSummary(r.id, r.action, r.source, r.target, r.status, r.created_at, r.updated_at)
 
 
 class InMemoryRequestStore:
@@ -66,8 +71,12 @@ class InMemoryRequestStore:
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         with self._lock:
-            return [RequestSummary(r.id, r.action, r.source, r.target, r.status, r.created_at)
-                    for r in self.rows.values() if cloud in (r.source, r.target) and not r.status.is_terminal]
+            return [_summary(r) for r in self.rows.values()
+                    if cloud in (r.source, r.target) and not r.status.is_terminal]
+
+    def stale(self, before: datetime) -> list[RequestSummary]:
+        with self._lock:
+            return [_summary(r) for r in self.rows.values() if not r.status.is_terminal and r.updated_at < before]
 
     def discard(self, request_id: str) -> None:
         with self._lock:
@@ -84,6 +93,7 @@ class InMemoryWorkQueue:
 
     sent: list[tuple[WorkItem, datetime | None]] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    dead: list[DeadLetter] = field(default_factory=list)
 
     def send(self, item: WorkItem) -> None:
         self._put(item, None)
@@ -95,6 +105,11 @@ class InMemoryWorkQueue:
         if item.message_id not in self.seen:
             self.seen.add(item.message_id)
             self.sent.append((item, at))
+
+    def drain_dead_letters(self, handle: Callable[[DeadLetter], bool], limit: int) -> int:
+        looked = self.dead[:limit]
+        self.dead = [d for d in looked if not handle(d)] + self.dead[limit:]
+        return len(looked)
 
     def take(self) -> tuple[WorkItem, datetime | None]:
         return self.sent.pop(0)

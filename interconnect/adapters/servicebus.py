@@ -7,16 +7,16 @@ id for the queue's duplicate detection (reference/functions-platform.md §0.5).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 
 from azure.core.credentials import TokenCredential
-from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSender
+from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSender, ServiceBusSubQueue
 from azure.servicebus.exceptions import ServiceBusError
 
 from interconnect.errors import DependencyError, InterconnectError
-from interconnect.messages import WorkItem
+from interconnect.messages import DeadLetter, WorkItem
 
 
 @contextmanager
@@ -82,6 +82,30 @@ class ServiceBusWorkQueue:
             except Exception:
                 self._reset()
                 raise
+
+    def drain_dead_letters(self, handle: Callable[[DeadLetter], bool], limit: int) -> int:
+        looked: set[int] = set()
+        with translated("reading the dead-letter queue"), self._client.get_queue_receiver(
+                self._queue_name, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=1) as receiver:
+            while len(looked) < limit:
+                batch = receiver.receive_messages(max_message_count=min(50, limit - len(looked)), max_wait_time=1)
+                fresh = [m for m in batch if m.sequence_number not in looked]
+                if not fresh:
+                    for message in batch:
+                        receiver.abandon_message(message)
+                    break
+                for message in batch:
+                    if message.sequence_number in looked:
+                        receiver.abandon_message(message)  # one we left earlier in this pass
+                        continue
+                    looked.add(message.sequence_number)  # type: ignore[arg-type]
+                    letter = DeadLetter(str(message.message_id), b"".join(message.body),
+                                        message.dead_letter_reason or "", message.dead_letter_error_description or "")
+                    if handle(letter):
+                        receiver.complete_message(message)
+                    else:
+                        receiver.abandon_message(message)
+        return len(looked)
 
     def ping(self) -> None:
         # Building a batch needs the sender link open (it reads the link's max message size) and sends nothing.

@@ -167,6 +167,11 @@ def translated(what: str) -> Iterator[None]:
         raise DependencyError(f"{what}: Table Storage unreachable", retry_after=5) from exc
 
 
+def _summary(row: dict[str, Any]) -> RequestSummary:
+    return RequestSummary(row["requestId"], Action(row["action"]), parse_cloud_id(row["source"]),
+                          parse_cloud_id(row["target"]), Status(row["status"]), row["createdAt"], row.get("updatedAt"))
+
+
 def _encode_token(token: Any) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(token).encode()).decode() if token else None
 
@@ -255,7 +260,7 @@ class TableRequestStore:
             self._index.upsert_entity({
                 "PartitionKey": partition, "RowKey": row_key, "requestId": request.id,
                 "status": request.status.value, "action": request.action.value, "source": str(request.source),
-                "target": str(request.target), "createdAt": request.created_at})
+                "target": str(request.target), "createdAt": request.created_at, "updatedAt": request.updated_at})
 
     def events(self, request_id: str) -> list[AuditEvent]:
         with translated(f"reading events of {request_id}"):
@@ -290,9 +295,14 @@ class TableRequestStore:
         with translated("listing unfinished requests"):
             rows = self._index.query_entities(f"PartitionKey eq @pk and ({states})",
                                               parameters={"pk": f"cloud-{cloud.key}"})
-            return [RequestSummary(row["requestId"], Action(row["action"]), parse_cloud_id(row["source"]),
-                                   parse_cloud_id(row["target"]), Status(row["status"]), row["createdAt"])
-                    for row in rows]
+            return [_summary(row) for row in rows]
+
+    def stale(self, before: datetime) -> list[RequestSummary]:
+        states = " or ".join(f"status eq '{s.value}'" for s in UNFINISHED)
+        with translated("listing stale requests"):
+            rows = self._index.query_entities(f"PartitionKey eq 'all' and updatedAt lt @before and ({states})",
+                                              parameters={"before": before})
+            return [_summary(row) for row in rows]
 
     def discard(self, request_id: str) -> None:
         with translated(f"discarding request {request_id}"):

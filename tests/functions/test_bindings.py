@@ -36,6 +36,13 @@ def test_worker_is_triggered_by_the_queue_named_in_settings() -> None:
     assert not binding.get("isSessionsEnabled")
 
 
+def test_sweeper_runs_on_the_schedule_named_in_settings() -> None:
+    binding = trigger("sweep")
+    assert binding["type"] == "timerTrigger"
+    assert binding["schedule"] == "%INTERCONNECT_SWEEP_SCHEDULE%"
+    assert binding["runOnStartup"] is False
+
+
 def test_no_other_functions_are_registered() -> None:
     assert set(FUNCTIONS) == {"submit_request", "get_request", "list_requests", "list_links", "health",
-                              "process_work_item"}
+                              "process_work_item", "sweep"}

@@ -131,3 +131,12 @@ def test_unfinished_lists_open_requests_of_a_cloud_from_the_index(store) -> None
     assert (summary.id, summary.action, summary.source, summary.target, summary.status) == (
         open_request.id, Action.CONNECT, shared, open_request.target, Status.ACCEPTED)
     assert summary.created_at == open_request.created_at
+
+
+def test_stale_lists_unfinished_requests_not_updated_since(store) -> None:
+    old, event = new_request(updated_at=CLOCK() - timedelta(hours=1))
+    store.create(old, event)
+    fresh, fresh_event = new_request()
+    store.create(fresh, fresh_event)
+    stale_ids = {s.id for s in store.stale(CLOCK() - timedelta(minutes=10))}
+    assert old.id in stale_ids and fresh.id not in stale_ids

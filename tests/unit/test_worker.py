@@ -6,50 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.armid import link_name
 from interconnect.errors import ArmError, DependencyError
 from interconnect.facts import Link, LinkStatus
-from interconnect.intake import Intake
 from interconnect.messages import WorkItem
 from interconnect.model import Action, Requester, Status
-from interconnect.preflight import Preflight
-from interconnect.validation import Submit
-from interconnect.worker import MAX_RETRIES, Worker, retry_delay
-from tests.factories import Clock, cloud, cloud_id
+from interconnect.worker import MAX_RETRIES, retry_delay
+from tests.factories import cloud, cloud_id
+from tests.unit.world import World
 
 ALICE = Requester("api", "alice")
-
-
-class World:
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.store, self.queue, self.avs = InMemoryRequestStore(), InMemoryWorkQueue(), InMemoryAvs()
-        self.intake = Intake(self.store, self.queue, self.clock)
-        self.worker = Worker(self.store, self.queue, self.avs, Preflight(self.avs, self.store), self.clock,
-                             poll_interval=timedelta(seconds=10))
-        self.a, self.b, self.c = cloud_id("a"), cloud_id("b"), cloud_id("c")
-        self.avs.add(cloud(self.a, block="10.0.0.0/22"))
-        self.avs.add(cloud(self.b, block="10.0.4.0/22"))
-        self.avs.add(cloud(self.c, location="eastus", block="10.0.8.0/22"))
-
-    def submit(self, action: Action, source=None, target=None, key: str | None = None) -> str:
-        request, _ = self.intake.submit(Submit(action, source or self.a, target or self.b, ALICE),
-                                        idempotency_key=key)
-        return request.id
-
-    def drain(self, settle: bool = True) -> None:
-        """Deliver every queued item, letting AVS finish operations between checks."""
-        while self.queue.sent:
-            item, at = self.queue.take()
-            if at is not None:
-                self.clock.now = max(self.clock.now, at)
-                if settle:
-                    self.avs.settle()
-            self.worker.handle(item)
-
-    def status(self, request_id: str) -> Status:
-        return self.store.get(request_id).status
 
 
 @pytest.fixture
