@@ -25,6 +25,7 @@ class LocalCloud:
     """The three stand-ins (and the host when asked), started together and stopped together."""
 
     fleet: Path = DEMO_FLEET
+    queues: Path = QUEUES
     data_dir: Path | None = None  # None: in memory, nothing written to disk
     host_port: int | None = None  # None: no host
     extra_settings: dict[str, str] = field(default_factory=dict)
@@ -64,7 +65,7 @@ class LocalCloud:
         try:
             tables_dir = self.data_dir / "azurite" if self.data_dir else None
             self.services.append(azurite.service(self.tables_port, tables_dir, self._log("azurite")).start())
-            self.services.append(servicebus.service(self.sb_port, self.sb_admin_port, QUEUES,
+            self.services.append(servicebus.service(self.sb_port, self.sb_admin_port, self.queues,
                                                     self._log("servicebus")).start())
             self.services.append(armsim.service(self.arm_port, self.fleet, self._log("armsim")).start())
             if self.host_port is not None:
@@ -77,13 +78,16 @@ class LocalCloud:
     def start_host(self) -> Service:
         """Start (or restart, after a crash) the local Functions host with the app."""
         assert self.host_port is not None
-        self.services = [s for s in self.services if s.name != "host"]
+        for old in [s for s in self.services if s.name == "host"]:
+            old.stop()  # a no-op after a crash; otherwise two hosts would fight over the port
+            self.services.remove(old)
         svc = host.service(self.host_port, self.app_settings(), log_path=self._log("host"))
         svc.name = "host"
         self.services.append(svc.start(ready_timeout=30))
         return svc
 
     def service(self, name: str) -> Service:
+        """A running stand-in by name: azurite-table, servicebus, armsim or host."""
         return next(s for s in self.services if s.name == name)
 
     def stop(self) -> None:
