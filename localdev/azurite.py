@@ -8,6 +8,7 @@ and `/ \\ # ?` in keys (Azurite answers 500 where the service answers 400). See
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from localdev.procs import ROOT, Service
@@ -37,4 +38,5 @@ def service(port: int, location: Path | None = None, log_path: Path | None = Non
     else:
         location.mkdir(parents=True, exist_ok=True)
         argv += ["--location", str(location)]
-    return Service("azurite-table", argv, port, log_path=log_path)
+    # Azurite saves its on-disk database on SIGINT; on SIGTERM node exits at once and recent writes are lost.
+    return Service("azurite-table", argv, port, log_path=log_path, stop_signal=signal.SIGINT)

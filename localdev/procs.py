@@ -57,6 +57,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path = ROOT
     log_path: Path | None = None
+    stop_signal: int = signal.SIGTERM
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_timeout: float = 15.0) -> Service:
@@ -97,7 +98,7 @@ class Service:
         if self.proc is None or self.proc.poll() is not None:
             self._signal(signal.SIGKILL)  # reap anything left in the group
             return
-        self._signal(signal.SIGTERM)
+        self._signal(self.stop_signal)
         try:
             self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:

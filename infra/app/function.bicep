@@ -1,0 +1,139 @@
+// The function app on Flex Consumption (FC1), Python 3.11, running as the user-assigned identity.
+// On Flex the runtime and the package location live in functionAppConfig, not in app settings: do NOT add
+// FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENT*,
+// SCM_DO_BUILD_DURING_DEPLOYMENT (the platform rejects or ignores them; tests/infra forbids them).
+param name string
+param planName string
+param location string
+param tags object
+@description('azd service name (azure.yaml); azd finds the app by this tag.')
+param serviceName string
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param tablesEndpoint string
+param applicationInsightsName string
+param serviceBusNamespace string
+param queueName string
+param maximumInstanceCount int
+param instanceMemoryMB int
+param pollIntervalSeconds int
+param operationTimeoutMinutes int
+param staleMinutes int
+param sweepSchedule string
+param requesterPolicy string
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': serviceName
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    // Key Vault references (@Microsoft.KeyVault(...)) resolve with this identity, not a system one.
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+// Every setting the code reads (interconnect/settings.py, %NAME% and connection= in function_app.py) is set
+// here, and nothing else except the platform settings allow-listed in tests/infra/test_settings_drift.py.
+// Local-only settings (connection strings, the table prefix) are deliberately absent: shared keys are off.
+//
+// Channel secrets (later issue) follow one pattern: a setting holding a Key Vault reference, e.g.
+//   INTERCONNECT_SLACK_SIGNING_SECRET: '@Microsoft.KeyVault(VaultName=<vault>;SecretName=slack-signing-secret)'
+// with the secret stored in the vault from keyvault.bicep (AZURE_KEY_VAULT_NAME). Add such a setting only in
+// the same change as the code that reads it: the drift test fails on a setting nobody reads.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: {
+    // Host storage, identity-based. Blob: deployment package, function keys, timer and singleton leases.
+    // Table: the host's diagnostic events. No queueServiceUri: nothing in the app uses Storage queues
+    // (Service Bus carries the work), so the identity gets no Storage Queue role either.
+    AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+    AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+
+    // Telemetry with Entra auth (local auth is off on the component).
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+
+    // The trigger's connection (prefix ServiceBusConnection); the app's SDK sender reads the namespace too.
+    ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespace
+    ServiceBusConnection__credential: 'managedidentity'
+    ServiceBusConnection__clientId: identityClientId
+    INTERCONNECT_QUEUE_NAME: queueName
+
+    // The sweeper timer (%INTERCONNECT_SWEEP_SCHEDULE%); its singleton lease is a blob in host storage.
+    INTERCONNECT_SWEEP_SCHEDULE: sweepSchedule
+    INTERCONNECT_STALE_MINUTES: string(staleMinutes)
+
+    // The app's own clients (DefaultAzureCredential picks the identity by AZURE_CLIENT_ID).
+    AZURE_CLIENT_ID: identityClientId
+    INTERCONNECT_TABLES_ENDPOINT: tablesEndpoint
+    INTERCONNECT_ARM_ENDPOINT: environment().resourceManager
+    INTERCONNECT_POLL_INTERVAL_SECONDS: string(pollIntervalSeconds)
+    INTERCONNECT_OPERATION_TIMEOUT_MINUTES: string(operationTimeoutMinutes)
+    INTERCONNECT_POLICY: requesterPolicy
+  }
+}
+
+output name string = functionApp.name
+output uri string = 'https://${functionApp.properties.defaultHostName}'
