@@ -108,6 +108,9 @@ class AvsSdkGateway:
             # The local ARM simulator speaks plain HTTP, where the bearer policy refuses to send tokens.
             self._kwargs["authentication_policy"] = SansIOHTTPPolicy()
             self._credential = credential or _NoToken()
+        elif self._base_url != PUBLIC_ARM:
+            # A sovereign cloud's ARM wants a token for its own audience, not management.azure.com's.
+            self._kwargs.setdefault("credential_scopes", [f"{self._base_url}/.default"])
         self._clients: dict[str, AVSClient] = {}
         self._lock = threading.Lock()
 
