@@ -45,6 +45,20 @@ def get_request(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(services().queries.request(req.route_params["id"]))
 
 
+@app.route(route="requests/{id}/approve", methods=["POST"])
+@handles_errors
+def approve_request(req: func.HttpRequest) -> func.HttpResponse:
+    request = services().approvals.decide(req.route_params["id"], api_caller(req), approve=True)
+    return json_response(request.to_view())
+
+
+@app.route(route="requests/{id}/reject", methods=["POST"])
+@handles_errors
+def reject_request(req: func.HttpRequest) -> func.HttpResponse:
+    request = services().approvals.decide(req.route_params["id"], api_caller(req), approve=False)
+    return json_response(request.to_view())
+
+
 @app.route(route="requests", methods=["GET"])
 @handles_errors
 def list_requests(req: func.HttpRequest) -> func.HttpResponse:

@@ -25,7 +25,7 @@ from localdev.cloud import QUEUES, LocalCloud
 from localdev.procs import free_port
 
 SETTINGS = {"INTERCONNECT_POLL_INTERVAL_SECONDS": "1", "INTERCONNECT_STALE_MINUTES": "0.5",
-            "INTERCONNECT_SWEEP_SCHEDULE": "*/2 * * * * *"}
+            "INTERCONNECT_SWEEP_SCHEDULE": "*/2 * * * * *", "INTERCONNECT_APPROVALS": "off"}
 
 
 def run(cloud: LocalCloud, requests: int, *, faults: float = 0.0, kills: int = 0,

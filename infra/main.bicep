@@ -68,6 +68,13 @@ param staleMinutes int = 10
 @description('INTERCONNECT_SWEEP_SCHEDULE: NCRONTAB schedule of the sweeper timer (six fields, seconds first).')
 param sweepSchedule string = '0 */5 * * * *'
 
+@description('INTERCONNECT_APPROVALS: every disconnect waits for a second person (two-person rule) when true.')
+param approvals bool = true
+
+@minValue(1)
+@description('INTERCONNECT_APPROVAL_MINUTES: how long a disconnect may wait for approval before it expires.')
+param approvalMinutes int = 60
+
 @description('INTERCONNECT_POLICY: the requester policy as an object ({"rules": [...]}, see README); empty = the default policy.')
 param requesterPolicy object = {}
 
@@ -186,6 +193,8 @@ module api 'app/function.bicep' = {
     operationTimeoutMinutes: operationTimeoutMinutes
     staleMinutes: staleMinutes
     sweepSchedule: sweepSchedule
+    approvals: approvals
+    approvalMinutes: approvalMinutes
     requesterPolicy: empty(requesterPolicy) ? '' : string(requesterPolicy)
   }
 }

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from interconnect.approvals import Approvals
 from interconnect.intake import Intake
 from interconnect.policy import load_policy
 from interconnect.ports import AvsGateway, RequestStore, WorkQueue
@@ -26,6 +27,7 @@ class Services:
     worker: Worker
     queries: Queries
     sweeper: Sweeper
+    approvals: Approvals
 
 
 def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGateway,
@@ -35,7 +37,9 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
     return Services(
         intake=Intake(store, queue, clock),
         worker=Worker(store, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
-                      operation_timeout=settings.operation_timeout),
+                      operation_timeout=settings.operation_timeout, approvals=settings.approvals,
+                      approval_timeout=settings.approval_timeout),
+        approvals=Approvals(store, queue, clock, preflight.policy),
         queries=Queries(store, avs, queue, preflight),
         sweeper=Sweeper(store, queue, clock, stale_after=settings.stale_after),
     )

@@ -2,6 +2,7 @@
 
     InterconnectError          INTERNAL                 (base: code, message, details, retryable)
     ├── ValidationError        INVALID_REQUEST          bad input; nothing stored or queued
+    ├── ForbiddenError         FORBIDDEN                the caller may not do this (e.g. approve their own request)
     ├── NotFoundError          NOT_FOUND
     ├── ConflictError          CONFLICT                 lost ETag race, key reused with another body
     ├── TransitionError        INVALID_TRANSITION       a status change the lifecycle forbids
@@ -41,6 +42,12 @@ class ValidationError(InterconnectError):
     """The input is malformed or names something impossible."""
 
     code = "INVALID_REQUEST"
+
+
+class ForbiddenError(InterconnectError):
+    """The caller is known but not allowed to do this."""
+
+    code = "FORBIDDEN"
 
 
 class NotFoundError(InterconnectError):

@@ -20,6 +20,7 @@ from interconnect.errors import (
     ArmError,
     ConflictError,
     DependencyError,
+    ForbiddenError,
     InterconnectError,
     NotFoundError,
     TransitionError,
@@ -31,7 +32,7 @@ log = logging.getLogger("interconnect.http")
 
 # Looked up along the exception's MRO, so a subclass inherits its parent's status unless listed.
 STATUS: dict[type[InterconnectError], int] = {
-    ValidationError: 400, NotFoundError: 404, ConflictError: 409, TransitionError: 409,
+    ValidationError: 400, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409, TransitionError: 409,
     ArmError: 502, DependencyError: 503, InterconnectError: 500,
 }
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from interconnect.errors import ValidationError
 
-Kind = Literal["process", "check"]
+Kind = Literal["process", "check", "expire"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class WorkItem:
     def message_id(self) -> str:
         # Service Bus duplicate detection works on this id: each distinct step has its own, so a step that
         # is re-sent (after a crash, or by a redelivered message) is dropped by the broker.
-        base = self.request_id if self.kind == "process" else f"{self.request_id}:check"
+        base = self.request_id if self.kind == "process" else f"{self.request_id}:{self.kind}"
         if self.kind == "process" and self.attempt:
             base += f":wait:{self.attempt}"
         elif self.kind == "check":
@@ -50,7 +50,7 @@ def decode(body: bytes | str) -> WorkItem:
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValidationError(f"queue message is not a work item: {exc!r}", code="MALFORMED_MESSAGE") from exc
     counters_ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (attempt, retry))
-    if not isinstance(request_id, str) or not request_id or kind not in ("process", "check") or not counters_ok \
+    if not isinstance(request_id, str) or not request_id or kind not in get_args(Kind) or not counters_ok \
             or not isinstance(origin, str):
         raise ValidationError("queue message has a bad requestId, kind, attempt, retry or origin",
                               code="MALFORMED_MESSAGE")

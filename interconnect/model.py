@@ -75,6 +75,15 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """A disconnect waits for someone other than the requester to approve it before `deadline`."""
+
+    deadline: datetime
+    decided_by: str = ""
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class RequestSummary:
     """What the request index keeps about a request: enough to count it without reading its row."""
 
@@ -105,6 +114,7 @@ class LinkRequest:
     outcome: str = ""
     reasons: tuple[Reason, ...] = ()
     operation: Operation | None = None
+    approval: Approval | None = None
     version: int = 0  # bumped by every transition; numbers the audit events
     etag: str | None = None  # the store's concurrency token for this row, when read from a store
 
@@ -128,6 +138,9 @@ class LinkRequest:
                                  "startedAt": self.operation.started_at.isoformat(),
                                  "deadline": self.operation.deadline.isoformat(),
                                  "checks": self.operation.checks}
+        if self.approval is not None:
+            view["approval"] = {"deadline": self.approval.deadline.isoformat(), "decidedBy": self.approval.decided_by,
+                                "decidedAt": self.approval.decided_at.isoformat() if self.approval.decided_at else None}
         return view
 
 

@@ -8,6 +8,9 @@ A policy is a JSON document (setting INTERCONNECT_POLICY: inline JSON, or the pa
        "scopes": ["/subscriptions/<sub>/resourceGroups/rg-avs-prod"]}
     ]}
 
+An optional `"approvers": ["api:*", "slack:T01/U09"]` lists who may approve disconnects (default `api:*`);
+nobody may approve their own request.
+
 A requester is `<channel>:<id>` (api, slack, teams, jira, servicenow, webhook…) matched by case-insensitive
 globs. A scope is `*`, a subscription, a resource group or a private cloud id. A request is allowed when one
 rule matches the requester and the action, and both clouds lie within that rule's scopes.
@@ -55,6 +58,10 @@ class PolicyRule:
 class Policy:
     rules: tuple[PolicyRule, ...]
     source: str = "default"
+    approvers: tuple[str, ...] = ("api:*",)  # who may approve a disconnect (never the requester)
+
+    def may_approve(self, approver: Requester) -> bool:
+        return any(matches(glob, str(approver)) for glob in self.approvers)
 
     def check(self, requester: Requester, action: Action, clouds: tuple[CloudId, ...]) -> list[Reason]:
         if any(rule.allows(requester, action, clouds) for rule in self.rules):
@@ -67,8 +74,11 @@ class Policy:
 
 def parse_policy(raw: Any, source: str) -> Policy:
     """Raises PolicyError naming the offending rule."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list):
-        raise PolicyError(f"policy {source}: expected an object with a 'rules' list")
+    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list) or set(raw) - {"rules", "approvers"}:
+        raise PolicyError(f"policy {source}: expected an object with a 'rules' list and optional 'approvers'")
+    approvers = raw.get("approvers", ["api:*"])
+    if not isinstance(approvers, list) or not all(isinstance(a, str) and a for a in approvers):
+        raise PolicyError(f"policy {source}: approvers must be a list of requester globs")
     rules = []
     for i, rule in enumerate(raw["rules"]):
         where = f"policy {source}: rules[{i}]"
@@ -86,7 +96,7 @@ def parse_policy(raw: Any, source: str) -> Policy:
         if not all(s == "*" or s.startswith("/subscriptions/") for s in scopes):
             raise PolicyError(f"{where}.scopes: each scope is '*' or an ARM id starting with /subscriptions/")
         rules.append(PolicyRule(tuple(lists["requesters"]), actions, scopes))
-    return Policy(tuple(rules), source)
+    return Policy(tuple(rules), source, tuple(approvers))
 
 
 DEFAULT = parse_policy({"rules": [

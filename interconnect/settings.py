@@ -38,6 +38,8 @@ class Settings:
     poll_interval: timedelta
     operation_timeout: timedelta
     stale_after: timedelta
+    approvals: bool
+    approval_timeout: timedelta
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +58,14 @@ class Settings:
                 raise SettingsError(f"{name} must be positive; got {raw!r}")
             return value
 
+        def switch(name: str, default: bool) -> bool:
+            raw = get(name).lower()
+            if raw in ("", "on", "true", "1", "yes"):
+                return default if raw == "" else True
+            if raw in ("off", "false", "0", "no"):
+                return False
+            raise SettingsError(f"{name} must be on or off; got {raw!r}")
+
         settings = cls(
             tables_connection_string=get("INTERCONNECT_TABLES_CONNECTION_STRING"),
             tables_endpoint=get("INTERCONNECT_TABLES_ENDPOINT"),
@@ -69,6 +79,8 @@ class Settings:
             poll_interval=timedelta(seconds=number("INTERCONNECT_POLL_INTERVAL_SECONDS", 30)),
             operation_timeout=timedelta(minutes=number("INTERCONNECT_OPERATION_TIMEOUT_MINUTES", 120)),
             stale_after=timedelta(minutes=number("INTERCONNECT_STALE_MINUTES", 10)),
+            approvals=switch("INTERCONNECT_APPROVALS", True),
+            approval_timeout=timedelta(minutes=number("INTERCONNECT_APPROVAL_MINUTES", 60)),
         )
         if not (settings.tables_connection_string or settings.tables_endpoint):
             raise SettingsError("set INTERCONNECT_TABLES_CONNECTION_STRING (local) or INTERCONNECT_TABLES_ENDPOINT "

@@ -44,9 +44,9 @@ class Sweeper:
         self.queue.drain_dead_letters(on_dead_letter, MAX_DEAD_LETTERS)
         now = self.clock()
         for summary in self.store.stale(now - self.stale_after):
-            if summary.status is Status.AWAITING_APPROVAL:
-                continue  # waits on a person, not on a message
-            kind = "check" if summary.status is Status.IN_PROGRESS else "process"
+            # A request awaiting approval waits on a person; the only message it needs is its expiry, which
+            # is a no-op before the deadline.
+            kind = {Status.IN_PROGRESS: "check", Status.AWAITING_APPROVAL: "expire"}.get(summary.status, "process")
             attempt = self._current_check(summary.id) if kind == "check" else 0
             if attempt is None:
                 continue

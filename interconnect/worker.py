@@ -19,7 +19,7 @@ from interconnect.armid import CloudId
 from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError
 from interconnect.facts import Link, LinkStatus
 from interconnect.messages import WorkItem
-from interconnect.model import LinkRequest, Operation, Reason, Status
+from interconnect.model import Action, Approval, LinkRequest, Operation, Reason, Status
 from interconnect.ports import AvsGateway, RequestStore, WorkQueue
 from interconnect.preflight import Preflight
 from interconnect.rules import Decision, Facts, decide
@@ -47,6 +47,8 @@ class Worker:
     poll_interval: timedelta = timedelta(seconds=30)
     max_poll_interval: timedelta = timedelta(minutes=5)
     operation_timeout: timedelta = timedelta(hours=2)
+    approvals: bool = True
+    approval_timeout: timedelta = timedelta(minutes=60)
 
     def handle(self, item: WorkItem) -> None:
         """Process one work item.
@@ -86,8 +88,10 @@ class Worker:
             try:
                 if item.kind == "process":
                     self._process(request, item)
-                else:
+                elif item.kind == "check":
                     self._check(request, item.attempt)
+                else:
+                    self._expire(request)
                 return
             except ConflictError:
                 continue  # another delivery moved the row on: re-read and decide again
@@ -96,6 +100,15 @@ class Worker:
     # -- process --------------------------------------------------------------------------------------
 
     def _process(self, request: LinkRequest, item: WorkItem) -> None:
+        if request.status is Status.ACCEPTED and request.action is Action.DISCONNECT and self.approvals:
+            # Removing a link cuts traffic: a second person must approve it first (two-person rule).
+            deadline = self.clock() + self.approval_timeout
+            self._move(request, Status.AWAITING_APPROVAL, f"waiting for approval by someone other than "
+                       f"{request.requester} until {deadline.isoformat()}", approval=Approval(deadline))
+            self.queue.schedule(WorkItem(request.id, "expire"), deadline)
+            return
+        if request.status is Status.AWAITING_APPROVAL:
+            return  # an approval re-queues the request
         if request.status in (Status.ACCEPTED, Status.VALIDATING):
             earlier = self._undecided_earlier(request)
             if earlier:
@@ -167,6 +180,14 @@ class Worker:
     @staticmethod
     def _other_end(request: LinkRequest, holder: CloudId) -> CloudId:
         return request.target if holder == request.source else request.source
+
+    def _expire(self, request: LinkRequest) -> None:
+        approval = request.approval
+        if request.status is not Status.AWAITING_APPROVAL or approval is None or self.clock() < approval.deadline:
+            return
+        self._finish(request, Status.EXPIRED, f"nobody approved it by {approval.deadline.isoformat()}",
+                     (Reason("APPROVAL_EXPIRED", f"no approval before {approval.deadline.isoformat()}",
+                             {"deadline": approval.deadline.isoformat()}),))
 
     # -- check ----------------------------------------------------------------------------------------
 

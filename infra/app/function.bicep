@@ -22,6 +22,8 @@ param pollIntervalSeconds int
 param operationTimeoutMinutes int
 param staleMinutes int
 param sweepSchedule string
+param approvals bool
+param approvalMinutes int
 param requesterPolicy string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -124,6 +126,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // The sweeper timer (%INTERCONNECT_SWEEP_SCHEDULE%); its singleton lease is a blob in host storage.
     INTERCONNECT_SWEEP_SCHEDULE: sweepSchedule
     INTERCONNECT_STALE_MINUTES: string(staleMinutes)
+
+    // The two-person rule for disconnects.
+    INTERCONNECT_APPROVALS: approvals ? 'on' : 'off'
+    INTERCONNECT_APPROVAL_MINUTES: string(approvalMinutes)
 
     // The app's own clients (DefaultAzureCredential picks the identity by AZURE_CLIENT_ID).
     AZURE_CLIENT_ID: identityClientId

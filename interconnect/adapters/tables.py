@@ -39,6 +39,7 @@ from interconnect.errors import ConflictError, DependencyError, InterconnectErro
 from interconnect.model import (
     UNFINISHED,
     Action,
+    Approval,
     AuditEvent,
     LinkRequest,
     Operation,
@@ -102,10 +103,21 @@ def to_entity(request: LinkRequest) -> dict[str, Any]:
         "reference": request.reference, "correlationId": request.correlation_id,
         "fingerprint": request.fingerprint, "outcome": request.outcome[:MAX_STRING_CHARS],
         "reasons": _reasons_json(request.reasons), "version": request.version,
+        "approval": "" if request.approval is None else json.dumps({
+            "deadline": request.approval.deadline.isoformat(), "decidedBy": request.approval.decided_by,
+            "decidedAt": request.approval.decided_at.isoformat() if request.approval.decided_at else None}),
         "operation": "" if op is None else json.dumps({
             "verb": op.verb, "cloud": str(op.cloud), "linkName": op.link_name,
             "startedAt": op.started_at.isoformat(), "deadline": op.deadline.isoformat(), "checks": op.checks}),
     })
+
+
+def _approval(raw: str | None) -> Approval | None:
+    if not raw:
+        return None
+    data = json.loads(raw)
+    decided_at = datetime.fromisoformat(data["decidedAt"]) if data.get("decidedAt") else None
+    return Approval(datetime.fromisoformat(data["deadline"]), data.get("decidedBy", ""), decided_at)
 
 
 def from_entity(entity: dict[str, Any]) -> LinkRequest:
@@ -121,7 +133,8 @@ def from_entity(entity: dict[str, Any]) -> LinkRequest:
         correlation_id=entity.get("correlationId", ""), fingerprint=entity.get("fingerprint", ""),
         outcome=entity.get("outcome", ""),
         reasons=tuple(Reason.from_dict(r) for r in json.loads(entity.get("reasons") or "[]")),
-        operation=operation, version=entity["version"], etag=entity.metadata["etag"],
+        operation=operation, approval=_approval(entity.get("approval")), version=entity["version"],
+        etag=entity.metadata["etag"],
     )
 
 

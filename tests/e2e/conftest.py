@@ -72,6 +72,10 @@ class App:
         wait_until(terminal, timeout, interval=0.1, what=f"request {request_id} to finish")
         return found
 
+    def wait_for(self, request_id: str, status: str, timeout: float = 30) -> None:
+        wait_until(lambda: self.call("GET", f"requests/{request_id}").body.get("status") == status, timeout,
+                   interval=0.1, what=f"request {request_id} to be {status}")
+
     def links(self) -> list[dict[str, Any]]:
         return self.arm.state()["links"]
 
@@ -80,12 +84,17 @@ class App:
         return sum(1 for _ in table.query_entities("RowKey eq 'request'"))
 
 
-@pytest.fixture(scope="session")
-def app() -> Iterator[App]:
-    cloud = LocalCloud(host_port=free_port(), extra_settings={"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY})
+def running_app(**settings: str) -> Iterator[App]:
+    cloud = LocalCloud(host_port=free_port(), extra_settings={"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY, **settings})
     with cloud:
         yield App(cloud, ArmSimAdmin(cloud.arm_url), ServiceBusAdmin(cloud.sb_admin_port),
                   TableServiceClient.from_connection_string(azurite.connection_string(cloud.tables_port)))
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[App]:
+    # Approvals are off here; tests/e2e/test_approvals.py runs its own cloud with them on.
+    yield from running_app(INTERCONNECT_APPROVALS="off")
 
 
 def cloud_ids(sub: str, rg: str, *names: str) -> list[str]:

@@ -20,6 +20,8 @@ def trigger(name: str) -> dict:
     ("get_request", "requests/{id}", ["GET"], "FUNCTION"),
     ("list_requests", "requests", ["GET"], "FUNCTION"),
     ("list_links", "links", ["GET"], "FUNCTION"),
+    ("approve_request", "requests/{id}/approve", ["POST"], "FUNCTION"),
+    ("reject_request", "requests/{id}/reject", ["POST"], "FUNCTION"),
     ("health", "health", ["GET"], "ANONYMOUS"),
 ])
 def test_http_routes(name: str, route: str, methods: list[str], auth: str) -> None:
@@ -45,4 +47,4 @@ def test_sweeper_runs_on_the_schedule_named_in_settings() -> None:
 
 def test_no_other_functions_are_registered() -> None:
     assert set(FUNCTIONS) == {"submit_request", "get_request", "list_requests", "list_links", "health",
-                              "process_work_item", "sweep"}
+                              "approve_request", "reject_request", "process_work_item", "sweep"}

@@ -16,12 +16,12 @@ ALICE = Requester("api", "alice")
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, approvals: bool = False) -> None:
         self.clock = Clock()
         self.store, self.queue, self.avs = InMemoryRequestStore(), InMemoryWorkQueue(), InMemoryAvs()
         self.intake = Intake(self.store, self.queue, self.clock)
         self.worker = Worker(self.store, self.queue, self.avs, Preflight(self.avs, self.store), self.clock,
-                             poll_interval=timedelta(seconds=10))
+                             poll_interval=timedelta(seconds=10), approvals=approvals)
         self.a, self.b, self.c = cloud_id("a"), cloud_id("b"), cloud_id("c")
         self.avs.add(cloud(self.a, block="10.0.0.0/22"))
         self.avs.add(cloud(self.b, block="10.0.4.0/22"))

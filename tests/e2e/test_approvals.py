@@ -1,0 +1,80 @@
+"""Disconnect approvals through the REST API: approved by someone else, self-approval refused, expiry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import App, cloud_ids, running_app
+
+pytestmark = pytest.mark.e2e
+
+
+def as_user(user: str) -> dict[str, str]:
+    # What App Service authentication sets for an Entra caller (and strips when a client sends it).
+    return {"x-ms-client-principal-id": user, "x-ms-client-principal-name": f"{user}@example.com"}
+
+
+@pytest.fixture(scope="module")
+def approving_app() -> Iterator[App]:
+    yield from running_app(INTERCONNECT_APPROVALS="on", INTERCONNECT_APPROVAL_MINUTES="0.1")
+
+
+@pytest.fixture
+def linked(approving_app: App) -> dict[str, str]:
+    sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
+    approving_app.arm.load_fleet({"settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+                                  "subscriptions": [{"id": sub, "resourceGroups": [{"name": rg, "privateClouds": [
+                                      {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22",
+                                       "links": [{"target": "b"}]},
+                                      {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"}]}]}]})
+    a, b = cloud_ids(sub, rg, "a", "b")
+    return {"a": a, "b": b}
+
+
+def ask_disconnect(app: App, clouds: dict[str, str], user: str) -> str:
+    response = app.call("POST", "requests", {"action": "disconnect", "source": clouds["a"], "target": clouds["b"]},
+                        headers=as_user(user))
+    assert response.status == 202, response.body
+    request_id = response.body["requestId"]
+    app.wait_for(request_id, "AwaitingApproval")
+    return request_id
+
+
+def test_a_disconnect_approved_by_someone_else_removes_the_link(approving_app: App, linked: dict[str, str]) -> None:
+    rid = ask_disconnect(approving_app, linked, "alice")
+    assert len(approving_app.links()) == 1  # nothing happens before the approval
+    answer = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user("bob"))
+    assert answer.status == 200 and answer.body["approval"]["decidedBy"] == "api:bob"
+    done = approving_app.wait(rid)
+    assert done["status"] == "Succeeded", done
+    assert approving_app.links() == []
+    assert [(e["status"], e["actor"]) for e in done["events"]][:4] == [
+        ("Accepted", "api:alice"), ("AwaitingApproval", "worker"), ("Validating", "api:bob"),
+        ("InProgress", "worker")]
+
+
+def test_the_requester_cannot_approve_their_own_disconnect(approving_app: App, linked: dict[str, str]) -> None:
+    rid = ask_disconnect(approving_app, linked, "alice")
+    answer = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user("alice"))
+    assert answer.status == 403 and answer.body["error"]["code"] == "SELF_APPROVAL"
+    assert approving_app.call("GET", f"requests/{rid}").body["status"] == "AwaitingApproval"
+
+
+def test_a_disconnect_nobody_approves_expires(approving_app: App, linked: dict[str, str]) -> None:
+    rid = ask_disconnect(approving_app, linked, "alice")
+    done = approving_app.wait(rid)
+    assert done["status"] == "Expired" and done["reasons"][0]["code"] == "APPROVAL_EXPIRED"
+    assert len(approving_app.links()) == 1
+    late = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user("bob"))
+    assert late.status == 409 and late.body["error"]["code"] == "NOT_AWAITING_APPROVAL"
+
+
+def test_a_rejected_disconnect_changes_nothing(approving_app: App, linked: dict[str, str]) -> None:
+    rid = ask_disconnect(approving_app, linked, "alice")
+    assert approving_app.call("POST", f"requests/{rid}/reject", headers=as_user("bob")).status == 200
+    done = approving_app.wait(rid)
+    assert done["status"] == "Rejected" and done["reasons"][0]["code"] == "APPROVAL_REJECTED"
+    assert len(approving_app.links()) == 1
