@@ -81,6 +81,35 @@ def list_links(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(services().queries.links(parse_cloud_id(req.params.get("cloud"), field_name="cloud")))
 
 
+# Ticketing and chat senders cannot present function keys or Entra tokens: these routes are anonymous at
+# the Functions level and authenticated by each channel's signature over the raw body.
+@app.route(route="hooks/{source}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+def ticket_hook(req: func.HttpRequest) -> func.HttpResponse:
+    accepted = services().inbound.hook(req.route_params["source"], dict(req.headers), req.get_body())
+    status_url = f"{req.url.split('/api/')[0]}/api/requests/{accepted.request_id}"
+    return json_response({"requestId": accepted.request_id, "status": accepted.status, "statusUrl": status_url},
+                         202 if accepted.created else 200)
+
+
+@app.route(route="chat/slack", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+def slack_command(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(services().inbound.slack_command(dict(req.headers), req.get_body()))
+
+
+@app.route(route="chat/slack/actions", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+def slack_action(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(services().inbound.slack_action(dict(req.headers), req.get_body()))
+
+
+@app.route(route="chat/teams", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+def teams_message(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(services().inbound.teams(dict(req.headers), req.get_body()))
+
+
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def health(req: func.HttpRequest) -> func.HttpResponse:

@@ -75,6 +75,12 @@ param approvals bool = true
 @description('INTERCONNECT_APPROVAL_MINUTES: how long a disconnect may wait for approval before it expires.')
 param approvalMinutes int = 60
 
+@description('INTERCONNECT_HOOKS: ticketing webhook sources (no secrets), e.g. {"jira-prod": {"type": "jira", "callback": {"url": "https://acme.atlassian.net"}}}; see README, Channels.')
+param hooks object = {}
+
+@description('Set once the channel secrets (hook-secrets, slack-signing-secrets, teams-secrets, teams-workflow-url) are in the Key Vault: the app settings then reference them.')
+param enableChannels bool = false
+
 @description('INTERCONNECT_POLICY: the requester policy as an object ({"rules": [...]}, see README); empty = the default policy.')
 param requesterPolicy object = {}
 
@@ -196,6 +202,10 @@ module api 'app/function.bicep' = {
     approvals: approvals
     approvalMinutes: approvalMinutes
     requesterPolicy: empty(requesterPolicy) ? '' : string(requesterPolicy)
+    hooks: empty(hooks) ? '' : string(hooks)
+    enableChannels: enableChannels
+    keyVaultName: keyVault.outputs.name
+    subscriptions: join(avsSubscriptions, ',')
   }
 }
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
+from interconnect.adapters.notifier import HttpNotifier
 from interconnect.approvals import Approvals
+from interconnect.channels import parse_channels
+from interconnect.inbound import Inbound
 from interconnect.intake import Intake
+from interconnect.notifications import AnnouncingStore, Deliveries
 from interconnect.policy import load_policy
-from interconnect.ports import AvsGateway, RequestStore, WorkQueue
+from interconnect.ports import AvsGateway, Notifier, RequestStore, WorkQueue
 from interconnect.preflight import Preflight
 from interconnect.queries import Queries
 from interconnect.settings import Settings
@@ -28,20 +33,30 @@ class Services:
     queries: Queries
     sweeper: Sweeper
     approvals: Approvals
+    inbound: Inbound
 
 
 def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGateway,
-         clock: Callable[[], datetime] = utcnow) -> Services:
+         clock: Callable[[], datetime] = utcnow, notifier: Notifier | None = None) -> Services:
     """Services over the given ports (tests pass fakes here)."""
+    channels = parse_channels(settings.hooks, settings.hook_secrets, settings.slack_signing_secrets,
+                              settings.teams_secrets, settings.teams_workflow_url)
     preflight = Preflight(avs, store, load_policy(settings.policy))
+    # Whatever moves a request on tells its channels; intake answers its caller itself.
+    announcing = cast(RequestStore, AnnouncingStore(store, queue))
+    intake = Intake(store, queue, clock)
+    queries = Queries(store, avs, queue, preflight)
+    approvals = Approvals(announcing, queue, clock, preflight.policy)
+    deliveries = Deliveries(store, notifier or HttpNotifier(channels))
     return Services(
-        intake=Intake(store, queue, clock),
-        worker=Worker(store, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
+        intake=intake,
+        worker=Worker(announcing, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
                       operation_timeout=settings.operation_timeout, approvals=settings.approvals,
-                      approval_timeout=settings.approval_timeout),
-        approvals=Approvals(store, queue, clock, preflight.policy),
-        queries=Queries(store, avs, queue, preflight),
-        sweeper=Sweeper(store, queue, clock, stale_after=settings.stale_after),
+                      approval_timeout=settings.approval_timeout, deliveries=deliveries),
+        approvals=approvals,
+        queries=queries,
+        sweeper=Sweeper(announcing, queue, clock, stale_after=settings.stale_after),
+        inbound=Inbound(channels, intake, queries, approvals, avs, settings.subscriptions),
     )
 
 

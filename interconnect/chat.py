@@ -134,7 +134,7 @@ def clean_text(text: str) -> str:
     escaped. Decoding after the tags are gone means a user's typed "&lt;b&gt;" stays text instead of
     becoming a tag.
     """
-    text = _LEADING_MENTIONS.sub(" ", text)
+    text = _LEADING_MENTIONS.sub(" ", text.translate(_INVISIBLE))
     text = _TAG.sub(" ", text)
     return html.unescape(text).translate(_INVISIBLE)
 

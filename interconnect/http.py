@@ -27,11 +27,14 @@ from interconnect.errors import (
     ValidationError,
 )
 from interconnect.model import Requester
+from interconnect.signatures import SignatureError
+from interconnect.ticketmap import MappingError
 
 log = logging.getLogger("interconnect.http")
 
 # Looked up along the exception's MRO, so a subclass inherits its parent's status unless listed.
 STATUS: dict[type[InterconnectError], int] = {
+    MappingError: 422, SignatureError: 401,
     ValidationError: 400, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409, TransitionError: 409,
     ArmError: 502, DependencyError: 503, InterconnectError: 500,
 }
@@ -48,6 +51,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(exc: InterconnectError, correlation_id: str = "") -> func.HttpResponse:
     headers = {"x-correlation-id": correlation_id} if correlation_id else {}
+    if isinstance(exc, SignatureError):
+        # No detail for the sender: which check failed would help someone forging signatures.
+        exc = SignatureError("signature verification failed")
     if isinstance(exc, DependencyError):
         headers["Retry-After"] = str(int(exc.retry_after or 5))
     return json_response({"error": exc.to_dict()}, status_for(exc), headers)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from interconnect.errors import ConflictError, DependencyError
 from interconnect.messages import WorkItem
-from interconnect.model import AuditEvent, LinkRequest, Status
+from interconnect.model import AuditEvent, Callback, LinkRequest, Status
 from interconnect.ports import RequestStore, WorkQueue
 from interconnect.validation import Submit
 
@@ -33,8 +33,8 @@ class Intake:
     queue: WorkQueue
     clock: Callable[[], datetime]
 
-    def submit(self, command: Submit, *, idempotency_key: str | None = None,
-               correlation_id: str = "") -> tuple[LinkRequest, bool]:
+    def submit(self, command: Submit, *, idempotency_key: str | None = None, correlation_id: str = "",
+               callbacks: tuple[Callback, ...] = ()) -> tuple[LinkRequest, bool]:
         """Record and queue `command`; returns the request and whether it is new.
 
         Raises
@@ -50,6 +50,7 @@ class Intake:
             source=command.source, target=command.target, requester=command.requester,
             created_at=now, updated_at=now, status=Status.ACCEPTED, reference=command.reference,
             correlation_id=correlation_id or str(uuid.uuid4()), fingerprint=command.fingerprint, version=1,
+            callbacks=callbacks,
         )
         event = AuditEvent(request.id, 1, now, str(command.requester), "status", Status.ACCEPTED, None,
                            f"{command.action.value} {command.source} ⇄ {command.target} requested"

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 
 from interconnect.errors import ValidationError
 
-Kind = Literal["process", "check", "expire"]
+Kind = Literal["process", "check", "expire", "notify"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class WorkItem:
         base = self.request_id if self.kind == "process" else f"{self.request_id}:{self.kind}"
         if self.kind == "process" and self.attempt:
             base += f":wait:{self.attempt}"
-        elif self.kind == "check":
+        elif self.kind in ("check", "notify"):
             base += f":{self.attempt}"
         return base + (f":retry:{self.retry}" if self.retry else "") + (f":{self.origin}" if self.origin else "")
 

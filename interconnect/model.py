@@ -75,6 +75,19 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Callback:
+    """Where to tell the requester how their request is going: `kind` names the channel (hook, slack, teams),
+    `target` what that channel needs (a hook source and ticket, a Slack response_url)."""
+
+    kind: str
+    target: str = ""
+    ticket: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "target": self.target, "ticket": self.ticket}
+
+
+@dataclass(frozen=True)
 class Approval:
     """A disconnect waits for someone other than the requester to approve it before `deadline`."""
 
@@ -115,6 +128,7 @@ class LinkRequest:
     reasons: tuple[Reason, ...] = ()
     operation: Operation | None = None
     approval: Approval | None = None
+    callbacks: tuple[Callback, ...] = ()
     version: int = 0  # bumped by every transition; numbers the audit events
     etag: str | None = None  # the store's concurrency token for this row, when read from a store
 

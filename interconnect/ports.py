@@ -9,7 +9,7 @@ from typing import Protocol
 from interconnect.armid import CloudId
 from interconnect.facts import Cloud, Link, PermissionEntry, Segment
 from interconnect.messages import DeadLetter, WorkItem
-from interconnect.model import AuditEvent, LinkRequest, RequestSummary, Status
+from interconnect.model import AuditEvent, Callback, LinkRequest, RequestSummary, Status
 
 
 class RequestStore(Protocol):
@@ -29,6 +29,9 @@ class RequestStore(Protocol):
 
     def events(self, request_id: str) -> list[AuditEvent]:
         """The audit trail, oldest first."""
+
+    def note(self, event: AuditEvent, suffix: str) -> None:
+        """Append a note (kind "note") after the status event it follows; the same suffix twice is one note."""
 
     def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
                continuation: str | None) -> tuple[list[LinkRequest], str | None]:
@@ -62,10 +65,19 @@ class WorkQueue(Protocol):
     def ping(self) -> None: ...
 
 
+class Notifier(Protocol):
+    """Tells a requester's channel how their request is going (ticket comment, chat message, signed event)."""
+
+    def deliver(self, callback: Callback, request: LinkRequest, event: AuditEvent) -> None:
+        """Raises DependencyError when a retry may help, InterconnectError when it cannot."""
+
+
 class AvsGateway(Protocol):
     """Microsoft.AVS as the app needs it. Raises DependencyError/ThrottledError (retryable) or ArmError."""
 
     def get_cloud(self, cloud: CloudId) -> Cloud | None: ...
+
+    def list_clouds(self, subscription: str) -> list[CloudId]: ...
 
     def list_links(self, cloud: CloudId) -> list[Link]: ...
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from interconnect.errors import InterconnectError
@@ -26,6 +26,8 @@ class SettingsError(InterconnectError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Secrets among these (hook, Slack, Teams) are never logged or echoed in errors."""
+
     tables_connection_string: str
     tables_endpoint: str
     table_prefix: str
@@ -40,6 +42,12 @@ class Settings:
     stale_after: timedelta
     approvals: bool
     approval_timeout: timedelta
+    subscriptions: tuple[str, ...]
+    hooks: str
+    hook_secrets: str = field(repr=False)
+    slack_signing_secrets: str = field(repr=False)
+    teams_secrets: str = field(repr=False)
+    teams_workflow_url: str = field(repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +89,12 @@ class Settings:
             stale_after=timedelta(minutes=number("INTERCONNECT_STALE_MINUTES", 10)),
             approvals=switch("INTERCONNECT_APPROVALS", True),
             approval_timeout=timedelta(minutes=number("INTERCONNECT_APPROVAL_MINUTES", 60)),
+            subscriptions=tuple(s.strip().lower() for s in get("INTERCONNECT_SUBSCRIPTIONS").split(",") if s.strip()),
+            hooks=get("INTERCONNECT_HOOKS"),
+            hook_secrets=get("INTERCONNECT_HOOK_SECRETS"),
+            slack_signing_secrets=get("INTERCONNECT_SLACK_SIGNING_SECRETS"),
+            teams_secrets=get("INTERCONNECT_TEAMS_SECRETS"),
+            teams_workflow_url=get("INTERCONNECT_TEAMS_WORKFLOW_URL"),
         )
         if not (settings.tables_connection_string or settings.tables_endpoint):
             raise SettingsError("set INTERCONNECT_TABLES_CONNECTION_STRING (local) or INTERCONNECT_TABLES_ENDPOINT "

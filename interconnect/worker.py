@@ -20,6 +20,7 @@ from interconnect.errors import ArmError, ConflictError, DependencyError, NotFou
 from interconnect.facts import Link, LinkStatus
 from interconnect.messages import WorkItem
 from interconnect.model import Action, Approval, LinkRequest, Operation, Reason, Status
+from interconnect.notifications import Deliveries
 from interconnect.ports import AvsGateway, RequestStore, WorkQueue
 from interconnect.preflight import Preflight
 from interconnect.rules import Decision, Facts, decide
@@ -49,6 +50,7 @@ class Worker:
     operation_timeout: timedelta = timedelta(hours=2)
     approvals: bool = True
     approval_timeout: timedelta = timedelta(minutes=60)
+    deliveries: Deliveries | None = None
 
     def handle(self, item: WorkItem) -> None:
         """Process one work item.
@@ -58,10 +60,17 @@ class Worker:
         spin. Raises DependencyError only when even that is impossible, so Service Bus redelivers.
         """
         try:
-            self._handle(item)
+            if item.kind == "notify":
+                if self.deliveries is not None:
+                    self.deliveries.deliver(item, self.clock())
+            else:
+                self._handle(item)
         except DependencyError as exc:
             if item.retry >= MAX_RETRIES:
-                self._give_up(item, exc)
+                if item.kind == "notify" and self.deliveries is not None:
+                    self.deliveries.give_up(item, exc, self.clock())  # a channel never fails the request
+                else:
+                    self._give_up(item, exc)
                 return
             delay = retry_delay(item.retry, exc.retry_after)
             log.warning("request %s: %s; retry %d in %s", item.request_id, exc.message, item.retry + 1, delay,

@@ -25,6 +25,10 @@ param sweepSchedule string
 param approvals bool
 param approvalMinutes int
 param requesterPolicy string
+param hooks string
+param enableChannels bool
+param keyVaultName string
+param subscriptions string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -138,6 +142,17 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     INTERCONNECT_POLL_INTERVAL_SECONDS: string(pollIntervalSeconds)
     INTERCONNECT_OPERATION_TIMEOUT_MINUTES: string(operationTimeoutMinutes)
     INTERCONNECT_POLICY: requesterPolicy
+
+    // Channels: sources and the subscriptions whose clouds chat short names resolve against are plain
+    // settings; every secret is a Key Vault reference the platform resolves with the app's identity (Key
+    // Vault Secrets User), set only once the secrets exist, since an unresolved reference would be read as
+    // the secret itself.
+    INTERCONNECT_SUBSCRIPTIONS: subscriptions
+    INTERCONNECT_HOOKS: hooks
+    INTERCONNECT_HOOK_SECRETS: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=hook-secrets)' : ''
+    INTERCONNECT_SLACK_SIGNING_SECRETS: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=slack-signing-secrets)' : ''
+    INTERCONNECT_TEAMS_SECRETS: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=teams-secrets)' : ''
+    INTERCONNECT_TEAMS_WORKFLOW_URL: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=teams-workflow-url)' : ''
   }
 }
 

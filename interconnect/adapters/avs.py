@@ -129,6 +129,10 @@ class AvsSdkGateway:
                 return None
             return to_cloud(raw)
 
+    def list_clouds(self, subscription: str) -> list[CloudId]:
+        with translated(f"listing private clouds of subscription {subscription}"):
+            return [parse_cloud_id(raw.id) for raw in self._client(subscription).private_clouds.list_in_subscription()]
+
     def list_links(self, cloud: CloudId) -> list[Link]:
         with translated(f"listing links of {cloud.short}"):
             client = self._client(cloud.subscription)

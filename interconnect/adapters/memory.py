@@ -24,6 +24,7 @@ class InMemoryRequestStore:
     def __init__(self) -> None:
         self.rows: dict[str, LinkRequest] = {}
         self.trails: dict[str, list[AuditEvent]] = {}
+        self.notes: set[tuple[int, str]] = set()
         self._etags = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -58,6 +59,13 @@ class InMemoryRequestStore:
     def events(self, request_id: str) -> list[AuditEvent]:
         with self._lock:
             return list(self.trails.get(request_id, []))
+
+    def note(self, event: AuditEvent, suffix: str) -> None:
+        with self._lock:
+            key = (event.sequence, suffix)
+            if key not in self.notes:
+                self.notes.add(key)
+                self.trails[event.request_id].append(event)
 
     def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
                continuation: str | None) -> tuple[list[LinkRequest], str | None]:
@@ -140,6 +148,10 @@ class InMemoryAvs:
             return None
         incoming = tuple(link.source for link in self.links.values() if link.target == cloud)
         return replace(found, external_links=incoming)
+
+    def list_clouds(self, subscription: str) -> list[CloudId]:
+        self.calls.append("list_clouds")
+        return [c for c in self.clouds if c.subscription == subscription.lower()]
 
     def list_links(self, cloud: CloudId) -> list[Link]:
         self.calls.append("list_links")

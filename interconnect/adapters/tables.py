@@ -41,6 +41,7 @@ from interconnect.model import (
     Action,
     Approval,
     AuditEvent,
+    Callback,
     LinkRequest,
     Operation,
     Reason,
@@ -103,6 +104,7 @@ def to_entity(request: LinkRequest) -> dict[str, Any]:
         "reference": request.reference, "correlationId": request.correlation_id,
         "fingerprint": request.fingerprint, "outcome": request.outcome[:MAX_STRING_CHARS],
         "reasons": _reasons_json(request.reasons), "version": request.version,
+        "callbacks": json.dumps([c.to_dict() for c in request.callbacks]),
         "approval": "" if request.approval is None else json.dumps({
             "deadline": request.approval.deadline.isoformat(), "decidedBy": request.approval.decided_by,
             "decidedAt": request.approval.decided_at.isoformat() if request.approval.decided_at else None}),
@@ -134,13 +136,15 @@ def from_entity(entity: dict[str, Any]) -> LinkRequest:
         outcome=entity.get("outcome", ""),
         reasons=tuple(Reason.from_dict(r) for r in json.loads(entity.get("reasons") or "[]")),
         operation=operation, approval=_approval(entity.get("approval")), version=entity["version"],
+        callbacks=tuple(Callback(**c) for c in json.loads(entity.get("callbacks") or "[]")),
         etag=entity.metadata["etag"],
     )
 
 
-def event_entity(event: AuditEvent) -> dict[str, Any]:
+def event_entity(event: AuditEvent, suffix: str = "") -> dict[str, Any]:
+    """A status event is keyed by the version it made; a note by the version it follows plus a suffix."""
     return check_entity({
-        "PartitionKey": event.request_id, "RowKey": f"event-{event.sequence:08d}",
+        "PartitionKey": event.request_id, "RowKey": f"event-{event.sequence:08d}" + (f"-{suffix}" if suffix else ""),
         "at": event.at, "actor": event.actor, "kind": event.kind, "status": event.status.value,
         "previous": event.previous.value if event.previous else "", "message": event.message[:MAX_STRING_CHARS],
         "correlationId": event.correlation_id, "reasons": _reasons_json(event.reasons),
@@ -149,7 +153,7 @@ def event_entity(event: AuditEvent) -> dict[str, Any]:
 
 def event_from_entity(entity: dict[str, Any]) -> AuditEvent:
     return AuditEvent(
-        request_id=entity["PartitionKey"], sequence=int(entity["RowKey"].removeprefix("event-")), at=entity["at"],
+        request_id=entity["PartitionKey"], sequence=int(entity["RowKey"][6:14]), at=entity["at"],
         actor=entity["actor"], kind=entity["kind"], status=Status(entity["status"]),
         previous=Status(entity["previous"]) if entity.get("previous") else None, message=entity["message"],
         correlation_id=entity.get("correlationId", ""),
@@ -280,6 +284,10 @@ class TableRequestStore:
             rows = self._requests.query_entities(
                 "PartitionKey eq @pk and RowKey ge 'event-' and RowKey lt 'event.'", parameters={"pk": request_id})
             return [event_from_entity(row) for row in rows]
+
+    def note(self, event: AuditEvent, suffix: str) -> None:
+        with translated(f"noting on {event.request_id}"), suppress(ResourceExistsError):
+            self._requests.create_entity(event_entity(event, suffix))  # a repeat of the same note is dropped
 
     def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
                continuation: str | None) -> tuple[list[LinkRequest], str | None]:

@@ -22,6 +22,10 @@ def trigger(name: str) -> dict:
     ("list_links", "links", ["GET"], "FUNCTION"),
     ("approve_request", "requests/{id}/approve", ["POST"], "FUNCTION"),
     ("reject_request", "requests/{id}/reject", ["POST"], "FUNCTION"),
+    ("ticket_hook", "hooks/{source}", ["POST"], "ANONYMOUS"),
+    ("slack_command", "chat/slack", ["POST"], "ANONYMOUS"),
+    ("slack_action", "chat/slack/actions", ["POST"], "ANONYMOUS"),
+    ("teams_message", "chat/teams", ["POST"], "ANONYMOUS"),
     ("health", "health", ["GET"], "ANONYMOUS"),
 ])
 def test_http_routes(name: str, route: str, methods: list[str], auth: str) -> None:
@@ -47,4 +51,5 @@ def test_sweeper_runs_on_the_schedule_named_in_settings() -> None:
 
 def test_no_other_functions_are_registered() -> None:
     assert set(FUNCTIONS) == {"submit_request", "get_request", "list_requests", "list_links", "health",
-                              "approve_request", "reject_request", "process_work_item", "sweep"}
+                              "approve_request", "reject_request", "process_work_item", "sweep", "ticket_hook",
+                              "slack_command", "slack_action", "teams_message"}

@@ -17,6 +17,7 @@ from tests.infra.bicep import ROOT, load, properties, strings_in, text
 # convention read/write/delete); the others are from the published Microsoft.AVS operations list.
 CALL_ACTIONS = {
     ("private_clouds", "get"): "Microsoft.AVS/privateClouds/read",
+    ("private_clouds", "list_in_subscription"): "Microsoft.AVS/privateClouds/read",
     ("cloud_links", "list"): "Microsoft.AVS/privateClouds/cloudLinks/read",
     ("cloud_links", "get"): "Microsoft.AVS/privateClouds/cloudLinks/read",
     ("cloud_links", "begin_create_or_update"): "Microsoft.AVS/privateClouds/cloudLinks/write",
