@@ -11,7 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from interconnect.signatures import sign_jira, sign_slack, sign_teams
+from interconnect.signatures import (
+    sign_jira,
+    sign_servicenow,
+    sign_slack,
+    sign_standard_webhook,
+    sign_teams,
+    verify_standard_webhook,
+)
 from tests.e2e.conftest import App, cloud_ids, running_app
 from tests.e2e.sink import Sink, start_sink
 
@@ -20,6 +27,9 @@ pytestmark = pytest.mark.e2e
 SUB, RG = "55555555-5555-5555-5555-555555555555", "rg-chat"
 JIRA_SECRET = "jira-fake-secret-for-tests"
 SLACK_SECRET = "slack-fake-signing-secret"
+SNOW_SECRET = "servicenow-fake-shared-secret"
+CMDB_SECRET = "whsec_" + base64.b64encode(b"cmdb-fake-signing-key-01234567").decode()
+CMDB_CALLBACK_SECRET = "whsec_" + base64.b64encode(b"cmdb-fake-callback-key-0123456").decode()
 TEAMS_SECRET = base64.b64encode(b"teams-fake-hmac-key-0123456789").decode()
 A, B, C = cloud_ids(SUB, RG, "pc-a", "pc-b", "pc-c")
 
@@ -37,14 +47,19 @@ def chat_app(sink: Sink) -> Iterator[App]:
     yield from running_app(
         INTERCONNECT_APPROVALS="on",
         INTERCONNECT_POLICY=json.dumps({"rules": [
-            {"requesters": ["api:*", "slack:T1/*", "jira-prod:*"], "actions": ["connect", "disconnect"],
+            {"requesters": ["api:*", "slack:T1/*", "jira-prod:*", "snow:*", "cmdb:*"], "actions": ["connect", "disconnect"],
              "scopes": [f"/subscriptions/{SUB}"]},
             {"requesters": ["teams:*"], "actions": ["connect"], "scopes": ["*"]}],
             "approvers": ["api:*", "slack:T1/*"]}),
         INTERCONNECT_SUBSCRIPTIONS=SUB,
-        INTERCONNECT_HOOKS=json.dumps({"jira-prod": {"type": "jira", "callback": {"url": f"{sink.url}/jira"}}}),
-        INTERCONNECT_HOOK_SECRETS=json.dumps({"jira-prod": {"signing": [JIRA_SECRET],
-                                                            "callbackAuthorization": "Basic ZmFrZTpmYWtl"}}),
+        INTERCONNECT_HOOKS=json.dumps({
+            "jira-prod": {"type": "jira", "callback": {"url": f"{sink.url}/jira"}},
+            "snow": {"type": "servicenow", "callback": {"url": f"{sink.url}/snow", "table": "change_request"}},
+            "cmdb": {"type": "standard-webhooks", "callback": {"url": f"{sink.url}/cmdb-events"}}}),
+        INTERCONNECT_HOOK_SECRETS=json.dumps({
+            "jira-prod": {"signing": [JIRA_SECRET], "callbackAuthorization": "Basic ZmFrZTpmYWtl"},
+            "snow": {"signing": [SNOW_SECRET], "callbackAuthorization": "Basic c25vdzpmYWtl"},
+            "cmdb": {"signing": [CMDB_SECRET], "callbackSigning": CMDB_CALLBACK_SECRET}}),
         INTERCONNECT_SLACK_SIGNING_SECRETS=SLACK_SECRET,
         INTERCONNECT_TEAMS_SECRETS=TEAMS_SECRET,
         INTERCONNECT_TEAMS_WORKFLOW_URL=f"{sink.url}/teams-workflow",
@@ -194,3 +209,31 @@ def test_a_teams_message_is_answered_and_replays_make_no_second_request(chat_app
     card = sink.wait_for(lambda r: r.path == "/teams-workflow" and request_id in json.dumps(r.body)
                          and "Succeeded" in json.dumps(r.body), what="the Teams card")
     assert card.body["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+
+
+def test_a_servicenow_change_is_linked_and_its_work_notes_patched(chat_app: App, sink: Sink, fleet: None) -> None:
+    number, sys_id = f"CHG{uuid.uuid4().int % 10**7:07d}", uuid.uuid4().hex
+    body = json.dumps({"number": number, "sys_id": sys_id, "u_action": "connect", "u_source_cloud": A,
+                       "u_target_cloud": C, "sys_updated_by": "jdoe"}).encode()
+    answer = post_raw(chat_app, "hooks/snow", body, sign_servicenow(SNOW_SECRET, int(time.time()), body))
+    assert answer.status == 202, answer.body
+    assert chat_app.wait(answer.body["requestId"])["status"] == "Succeeded"
+    patch = sink.wait_for(lambda r: r.method == "PATCH" and r.path == f"/snow/api/now/table/change_request/{sys_id}"
+                          and "Succeeded" in r.body.get("work_notes", ""), what="the ServiceNow work note")
+    assert patch.headers["authorization"] == "Basic c25vdzpmYWtl"
+
+
+def test_a_standard_webhook_request_gets_signed_status_events(chat_app: App, sink: Sink, fleet: None) -> None:
+    body = json.dumps({"action": "connect", "source": B, "target": C, "reference": "CMDB-7",
+                       "requestedBy": "pipeline"}).encode()
+    headers = sign_standard_webhook(CMDB_SECRET, f"msg_{uuid.uuid4().hex}", int(time.time()), body)
+    answer = post_raw(chat_app, "hooks/cmdb", body, headers)
+    assert answer.status == 202, answer.body
+    stale = sign_standard_webhook(CMDB_SECRET, f"msg_{uuid.uuid4().hex}", int(time.time()) - 600, body)
+    assert post_raw(chat_app, "hooks/cmdb", body, stale).status == 401
+    request_id = answer.body["requestId"]
+    assert chat_app.wait(request_id)["status"] == "Succeeded"
+    event = sink.wait_for(lambda r: r.path == "/cmdb-events" and r.body["type"] == "request.succeeded"
+                          and r.body["data"]["requestId"] == request_id, what="the signed event")
+    raw = json.dumps(event.body).encode()
+    verify_standard_webhook(event.headers, raw, [CMDB_CALLBACK_SECRET], now=time.time())
