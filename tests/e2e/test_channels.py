@@ -47,8 +47,8 @@ def chat_app(sink: Sink) -> Iterator[App]:
     yield from running_app(
         INTERCONNECT_APPROVALS="on",
         INTERCONNECT_POLICY=json.dumps({"rules": [
-            {"requesters": ["api:*", "slack:T1/*", "jira-prod:*", "snow:*", "cmdb:*"], "actions": ["connect", "disconnect"],
-             "scopes": [f"/subscriptions/{SUB}"]},
+            {"requesters": ["api:*", "slack:T1/*", "jira-prod:*", "snow:*", "cmdb:*"],
+             "actions": ["connect", "disconnect"], "scopes": [f"/subscriptions/{SUB}"]},
             {"requesters": ["teams:*"], "actions": ["connect"], "scopes": ["*"]}],
             "approvers": ["api:*", "slack:T1/*"]}),
         INTERCONNECT_SUBSCRIPTIONS=SUB,
