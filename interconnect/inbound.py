@@ -220,7 +220,7 @@ class Inbound:
         clouds = []
         for subscription in self.subscriptions:
             try:
-                clouds += self.avs.list_clouds(subscription)
+                clouds += [cloud.id for cloud in self.avs.list_clouds(subscription)]
             except InterconnectError as exc:
                 log.warning("cannot list clouds of %s: %s", subscription, exc.message)
         self._clouds = (self.now(), clouds)

@@ -77,7 +77,8 @@ class AvsGateway(Protocol):
 
     def get_cloud(self, cloud: CloudId) -> Cloud | None: ...
 
-    def list_clouds(self, subscription: str) -> list[CloudId]: ...
+    def list_clouds(self, subscription: str) -> list[Cloud]:
+        """Every private cloud of a subscription, in one paged read."""
 
     def list_links(self, cloud: CloudId) -> list[Link]: ...
 

@@ -129,9 +129,9 @@ class AvsSdkGateway:
                 return None
             return to_cloud(raw)
 
-    def list_clouds(self, subscription: str) -> list[CloudId]:
+    def list_clouds(self, subscription: str) -> list[Cloud]:
         with translated(f"listing private clouds of subscription {subscription}"):
-            return [parse_cloud_id(raw.id) for raw in self._client(subscription).private_clouds.list_in_subscription()]
+            return [to_cloud(raw) for raw in self._client(subscription).private_clouds.list_in_subscription()]
 
     def list_links(self, cloud: CloudId) -> list[Link]:
         with translated(f"listing links of {cloud.short}"):

@@ -144,14 +144,15 @@ class InMemoryAvs:
     def get_cloud(self, cloud: CloudId) -> Cloud | None:
         self.calls.append("get_cloud")
         found = self.clouds.get(cloud)
-        if found is None:
-            return None
-        incoming = tuple(link.source for link in self.links.values() if link.target == cloud)
-        return replace(found, external_links=incoming)
+        return None if found is None else self._with_incoming(found)
 
-    def list_clouds(self, subscription: str) -> list[CloudId]:
+    def _with_incoming(self, cloud: Cloud) -> Cloud:
+        incoming = tuple(link.source for link in self.links.values() if link.target == cloud.id)
+        return replace(cloud, external_links=incoming)
+
+    def list_clouds(self, subscription: str) -> list[Cloud]:
         self.calls.append("list_clouds")
-        return [c for c in self.clouds if c.subscription == subscription.lower()]
+        return [self._with_incoming(c) for cid, c in self.clouds.items() if cid.subscription == subscription.lower()]
 
     def list_links(self, cloud: CloudId) -> list[Link]:
         self.calls.append("list_links")
