@@ -10,10 +10,15 @@ import azure.functions as func
 from interconnect import messages
 from interconnect.armid import parse_cloud_id
 from interconnect.bootstrap import Services, build_services
-from interconnect.errors import ValidationError
+from interconnect.errors import NotFoundError, ValidationError
 from interconnect.http import api_caller, correlation_id, handles_errors, is_true, json_response
 from interconnect.model import Status
-from interconnect.settings import QUEUE_SETTING, SERVICEBUS_CONNECTION, SWEEP_SCHEDULE_SETTING
+from interconnect.settings import (
+    AUDIT_SCHEDULE_SETTING,
+    QUEUE_SETTING,
+    SERVICEBUS_CONNECTION,
+    SWEEP_SCHEDULE_SETTING,
+)
 from interconnect.validation import parse_json, parse_submit
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -121,6 +126,38 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 def sweep(timer: func.TimerRequest) -> None:
     report = services().sweeper.sweep()
     log.info("sweep: %s", report, extra={"pastDue": timer.past_due, **report})
+
+
+@app.timer_trigger(arg_name="timer", schedule=f"%{AUDIT_SCHEDULE_SETTING}%", run_on_startup=False)
+def audit(timer: func.TimerRequest) -> None:
+    # The run itself happens in the worker: a timer invocation only queues it.
+    log.info("audit run %s queued", services().audits_or_fail().start())
+
+
+@app.route(route="audits", methods=["POST"])
+@handles_errors
+def start_audit(req: func.HttpRequest) -> func.HttpResponse:
+    run_id = services().audits_or_fail().start()
+    url = f"{req.url.split('/api/')[0]}/api/audits/{run_id}"
+    return json_response({"runId": run_id, "statusUrl": url}, 202, {"Location": url})
+
+
+@app.route(route="audits/{id}", methods=["GET"])
+@handles_errors
+def get_audit(req: func.HttpRequest) -> func.HttpResponse:
+    store = services().audits_or_fail().store
+    run_id = req.route_params["id"]
+    run = store.latest() if run_id == "latest" else store.get(run_id)
+    if run is None:
+        raise NotFoundError("no audit has run yet", code="AUDIT_NOT_FOUND")
+    return json_response(run.to_view())
+
+
+@app.route(route="topology", methods=["GET"])
+@handles_errors
+def topology_view(req: func.HttpRequest) -> func.HttpResponse:
+    body, mimetype = services().topology(req.params.get("format", "json"))
+    return func.HttpResponse(body, status_code=200, mimetype=mimetype)
 
 
 @app.service_bus_queue_trigger(arg_name="msg", queue_name=f"%{QUEUE_SETTING}%", connection=SERVICEBUS_CONNECTION)

@@ -75,6 +75,17 @@ param approvals bool = true
 @description('INTERCONNECT_APPROVAL_MINUTES: how long a disconnect may wait for approval before it expires.')
 param approvalMinutes int = 60
 
+@description('INTERCONNECT_AUDIT_SCHEDULE: NCRONTAB schedule of the audit timer (six fields, seconds first).')
+param auditSchedule string = '0 0 * * * *'
+
+@minValue(1)
+@description('INTERCONNECT_STUCK_MINUTES: a link Building or Deleting longer than this is a LINK_STUCK finding.')
+param stuckMinutes int = 60
+
+@minValue(1)
+@description('INTERCONNECT_AUDIT_CONCURRENCY: parallel ARM reads per subscription during an audit.')
+param auditConcurrency int = 8
+
 @description('INTERCONNECT_HOOKS: ticketing webhook sources (no secrets), e.g. {"jira-prod": {"type": "jira", "callback": {"url": "https://acme.atlassian.net"}}}; see README, Channels.')
 param hooks object = {}
 
@@ -204,6 +215,9 @@ module api 'app/function.bicep' = {
     requesterPolicy: empty(requesterPolicy) ? '' : string(requesterPolicy)
     hooks: empty(hooks) ? '' : string(hooks)
     enableChannels: enableChannels
+    auditSchedule: auditSchedule
+    stuckMinutes: stuckMinutes
+    auditConcurrency: auditConcurrency
     keyVaultName: keyVault.outputs.name
     subscriptions: join(avsSubscriptions, ',')
   }

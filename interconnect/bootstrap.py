@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from interconnect.adapters.notifier import HttpNotifier
+from interconnect.adapters.notifier import HttpNotifier, WebhookChatPoster
 from interconnect.approvals import Approvals
+from interconnect.audits import Audits, AuditStore
 from interconnect.channels import parse_channels
+from interconnect.errors import InterconnectError, NotFoundError, ValidationError
+from interconnect.findings import Thresholds
 from interconnect.inbound import Inbound
 from interconnect.intake import Intake
+from interconnect.inventory import InventoryReader
 from interconnect.notifications import AnnouncingStore, Deliveries
 from interconnect.policy import load_policy
 from interconnect.ports import AvsGateway, Notifier, RequestStore, WorkQueue
@@ -26,6 +31,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+FORMATS = {"json": "application/json", "mermaid": "text/plain", "dot": "text/vnd.graphviz", "svg": "image/svg+xml"}
+
+
 @dataclass
 class Services:
     intake: Intake
@@ -34,10 +42,32 @@ class Services:
     sweeper: Sweeper
     approvals: Approvals
     inbound: Inbound
+    audits: Audits | None
+
+    def audits_or_fail(self) -> Audits:
+        if self.audits is None:
+            raise InterconnectError("the audit is not configured", code="AUDIT_UNAVAILABLE")
+        return self.audits
+
+    def topology(self, fmt: str) -> tuple[bytes, str]:
+        """The latest audit's topology as JSON, Mermaid, DOT or SVG."""
+        from interconnect import topology
+
+        if fmt not in FORMATS:
+            raise ValidationError(f"format must be one of {', '.join(FORMATS)}", code="INVALID_FORMAT")
+        store = self.audits_or_fail().store
+        run = store.latest()
+        if run is None:
+            raise NotFoundError("no audit has run yet", code="AUDIT_NOT_FOUND")
+        graph = topology.build_graph(store.inventory(run.id), run.findings)
+        rendered = {"json": lambda: json.dumps(graph).encode(), "mermaid": lambda: topology.to_mermaid(graph).encode(),
+                    "dot": lambda: topology.to_dot(graph).encode(), "svg": lambda: topology.to_svg(graph)}[fmt]()
+        return rendered, FORMATS[fmt]
 
 
 def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGateway,
-         clock: Callable[[], datetime] = utcnow, notifier: Notifier | None = None) -> Services:
+         clock: Callable[[], datetime] = utcnow, notifier: Notifier | None = None,
+         audit_store: AuditStore | None = None) -> Services:
     """Services over the given ports (tests pass fakes here)."""
     channels = parse_channels(settings.hooks, settings.hook_secrets, settings.slack_signing_secrets,
                               settings.teams_secrets, settings.teams_workflow_url)
@@ -48,20 +78,29 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
     queries = Queries(store, avs, queue, preflight)
     approvals = Approvals(announcing, queue, clock, preflight.policy)
     deliveries = Deliveries(store, notifier or HttpNotifier(channels))
+    sweeper = Sweeper(announcing, queue, clock, stale_after=settings.stale_after)
+    audits = None if audit_store is None else Audits(
+        InventoryReader(avs, concurrency=settings.audit_concurrency), store, audit_store, queue, clock,
+        settings.subscriptions, Thresholds(settings.stuck_after.total_seconds() / 60,
+                                           settings.stale_after.total_seconds() / 60),
+        redrive=sweeper.sweep,
+        chat=WebhookChatPoster(settings.audit_notify_url) if settings.audit_notify_url else None)
     return Services(
         intake=intake,
         worker=Worker(announcing, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
                       operation_timeout=settings.operation_timeout, approvals=settings.approvals,
-                      approval_timeout=settings.approval_timeout, deliveries=deliveries),
+                      approval_timeout=settings.approval_timeout, deliveries=deliveries, audits=audits),
         approvals=approvals,
         queries=queries,
-        sweeper=Sweeper(announcing, queue, clock, stale_after=settings.stale_after),
+        sweeper=sweeper,
         inbound=Inbound(channels, intake, queries, approvals, avs, settings.subscriptions),
+        audits=audits,
     )
 
 
 def build_services(settings: Settings | None = None) -> Services:
     """Services over the real adapters named by the settings."""
+    from interconnect.adapters.audit_tables import TableAuditStore
     from interconnect.adapters.avs import AvsSdkGateway, is_local
     from interconnect.adapters.servicebus import ServiceBusWorkQueue
     from interconnect.adapters.tables import TableRequestStore
@@ -74,11 +113,13 @@ def build_services(settings: Settings | None = None) -> Services:
                                             endpoint=settings.tables_endpoint, credential=credential,
                                             prefix=settings.table_prefix)
     store.ensure_tables()
+    audit_store = TableAuditStore(store.service, settings.table_prefix)
+    audit_store.ensure_tables()
     queue = ServiceBusWorkQueue.from_settings(queue_name=settings.queue_name,
                                               connection_string=settings.servicebus_connection_string,
                                               namespace=settings.servicebus_namespace, credential=credential)
     avs = AvsSdkGateway(credential, base_url=settings.arm_endpoint)
-    return wire(settings, store, queue, avs)
+    return wire(settings, store, queue, avs, audit_store=audit_store)
 
 
 def _credential(settings: Settings):  # type: ignore[no-untyped-def]

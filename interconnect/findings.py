@@ -29,3 +29,26 @@ class Finding:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Finding:
         return cls(raw["code"], raw["severity"], tuple(raw["clouds"]), raw["message"], raw.get("details") or {})
+
+
+# ---------------------------------------------------------------------------------------------- the checks
+
+
+@dataclass(frozen=True)
+class ManagedLink:
+    """A link our requests made: where it lives, and which request made it."""
+
+    holder: str  # ARM id of the cloud holding the link
+    name: str
+    other: str  # ARM id of the other end
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    stuck_minutes: float = 60
+    stale_minutes: float = 60
+
+
+def link_key(holder: str, name: str) -> str:
+    return f"{holder.lower()}|{name.lower()}"

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 
 from interconnect.errors import ValidationError
 
-Kind = Literal["process", "check", "expire", "notify"]
+Kind = Literal["process", "check", "expire", "notify", "audit"]  # for "audit", request_id is the run id
 
 
 @dataclass(frozen=True)

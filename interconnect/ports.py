@@ -56,6 +56,9 @@ class WorkQueue(Protocol):
 
     def schedule(self, item: WorkItem, at: datetime) -> None: ...
 
+    def dead_letter_count(self) -> int:
+        """How many messages sit in the dead-letter queue (counted by peeking, nothing is received)."""
+
     def drain_dead_letters(self, handle: Callable[[DeadLetter], bool], limit: int) -> int:
         """Pass each dead-lettered message to `handle`; remove it when `handle` returns True, else leave it.
 

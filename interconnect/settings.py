@@ -15,6 +15,7 @@ from interconnect.errors import InterconnectError
 
 QUEUE_SETTING = "INTERCONNECT_QUEUE_NAME"
 SWEEP_SCHEDULE_SETTING = "INTERCONNECT_SWEEP_SCHEDULE"  # read by the timer binding, not by this module
+AUDIT_SCHEDULE_SETTING = "INTERCONNECT_AUDIT_SCHEDULE"  # likewise
 SERVICEBUS_CONNECTION = "ServiceBusConnection"  # the trigger's connection prefix; the SDK reads the same
 
 
@@ -43,6 +44,9 @@ class Settings:
     approvals: bool
     approval_timeout: timedelta
     subscriptions: tuple[str, ...]
+    stuck_after: timedelta
+    audit_concurrency: int
+    audit_notify_url: str = field(repr=False)
     hooks: str
     hook_secrets: str = field(repr=False)
     slack_signing_secrets: str = field(repr=False)
@@ -90,6 +94,9 @@ class Settings:
             approvals=switch("INTERCONNECT_APPROVALS", True),
             approval_timeout=timedelta(minutes=number("INTERCONNECT_APPROVAL_MINUTES", 60)),
             subscriptions=tuple(s.strip().lower() for s in get("INTERCONNECT_SUBSCRIPTIONS").split(",") if s.strip()),
+            stuck_after=timedelta(minutes=number("INTERCONNECT_STUCK_MINUTES", 60)),
+            audit_concurrency=int(number("INTERCONNECT_AUDIT_CONCURRENCY", 8)),
+            audit_notify_url=get("INTERCONNECT_AUDIT_NOTIFY_URL"),
             hooks=get("INTERCONNECT_HOOKS"),
             hook_secrets=get("INTERCONNECT_HOOK_SECRETS"),
             slack_signing_secrets=get("INTERCONNECT_SLACK_SIGNING_SECRETS"),

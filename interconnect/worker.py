@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from interconnect import lifecycle
 from interconnect.armid import CloudId
+from interconnect.audits import Audits
 from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError
 from interconnect.facts import Link, LinkStatus
 from interconnect.messages import WorkItem
@@ -51,6 +52,7 @@ class Worker:
     approvals: bool = True
     approval_timeout: timedelta = timedelta(minutes=60)
     deliveries: Deliveries | None = None
+    audits: Audits | None = None
 
     def handle(self, item: WorkItem) -> None:
         """Process one work item.
@@ -63,12 +65,17 @@ class Worker:
             if item.kind == "notify":
                 if self.deliveries is not None:
                     self.deliveries.deliver(item, self.clock())
+            elif item.kind == "audit":
+                if self.audits is not None:
+                    self.audits.run(item.request_id)
             else:
                 self._handle(item)
         except DependencyError as exc:
             if item.retry >= MAX_RETRIES:
                 if item.kind == "notify" and self.deliveries is not None:
                     self.deliveries.give_up(item, exc, self.clock())  # a channel never fails the request
+                elif item.kind == "audit":
+                    log.error("audit run %s gave up: %s", item.request_id, exc.message)
                 else:
                     self._give_up(item, exc)
                 return

@@ -12,12 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import yaml
+
 from localdev import armsim, azurite, host, servicebus
 from localdev.procs import ROOT, Service, free_port
 
 QUEUES = ROOT / "localdev" / "queues.json"
 DEMO_FLEET = ROOT / "localdev" / "fleets" / "demo.yaml"
 QUEUE_NAME = "interconnect-requests"
+
+
+def fleet_subscriptions(fleet: Path) -> list[str]:
+    """The subscription ids of a fleet file: the app audits them and resolves chat short names in them."""
+    doc = yaml.safe_load(fleet.read_text()) or {}
+    return [str(sub["id"]) for sub in doc.get("subscriptions", [])]
 
 
 @dataclass
@@ -58,6 +66,8 @@ class LocalCloud:
             "INTERCONNECT_ARM_ENDPOINT": self.arm_url,
             "INTERCONNECT_POLL_INTERVAL_SECONDS": "1",
             "INTERCONNECT_SWEEP_SCHEDULE": "0 */5 * * * *",
+            "INTERCONNECT_AUDIT_SCHEDULE": "0 0 * * * *",
+            "INTERCONNECT_SUBSCRIPTIONS": ",".join(fleet_subscriptions(self.fleet)),
             **self.extra_settings,
         }
 

@@ -27,6 +27,9 @@ param approvalMinutes int
 param requesterPolicy string
 param hooks string
 param enableChannels bool
+param auditSchedule string
+param stuckMinutes int
+param auditConcurrency int
 param keyVaultName string
 param subscriptions string
 
@@ -152,6 +155,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     INTERCONNECT_HOOK_SECRETS: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=hook-secrets)' : ''
     INTERCONNECT_SLACK_SIGNING_SECRETS: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=slack-signing-secrets)' : ''
     INTERCONNECT_TEAMS_SECRETS: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=teams-secrets)' : ''
+    INTERCONNECT_AUDIT_NOTIFY_URL: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=audit-notify-url)' : ''
+
+    // The audit timer (%INTERCONNECT_AUDIT_SCHEDULE%) and its thresholds.
+    INTERCONNECT_AUDIT_SCHEDULE: auditSchedule
+    INTERCONNECT_STUCK_MINUTES: string(stuckMinutes)
+    INTERCONNECT_AUDIT_CONCURRENCY: string(auditConcurrency)
     INTERCONNECT_TEAMS_WORKFLOW_URL: enableChannels ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=teams-workflow-url)' : ''
   }
 }

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from interconnect.armid import CloudId
 from interconnect.errors import ArmError, ConflictError, NotFoundError
@@ -114,6 +115,9 @@ class InMemoryWorkQueue:
             self.seen.add(item.message_id)
             self.sent.append((item, at))
 
+    def dead_letter_count(self) -> int:
+        return len(self.dead)
+
     def drain_dead_letters(self, handle: Callable[[DeadLetter], bool], limit: int) -> int:
         looked = self.dead[:limit]
         self.dead = [d for d in looked if not handle(d)] + self.dead[limit:]
@@ -199,3 +203,37 @@ class InMemoryAvs:
 
     def ping(self) -> None:
         pass
+
+
+class InMemoryAuditStore:
+    """`AuditStore` in memory, for service tests."""
+
+    def __init__(self, requests: InMemoryRequestStore) -> None:
+        self.runs: list[tuple[Any, Any]] = []  # (AuditRun, Inventory), oldest first
+        self._requests = requests
+
+    def save(self, run: Any, inventory: Any) -> None:
+        self.runs.append((run, inventory))
+
+    def get(self, run_id: str) -> Any:
+        for run, _ in self.runs:
+            if run.id == run_id:
+                return run
+        raise NotFoundError(f"no audit run with id {run_id}", code="AUDIT_NOT_FOUND")
+
+    def latest(self) -> Any:
+        return self.runs[-1][0] if self.runs else None
+
+    def inventory(self, run_id: str) -> Any:
+        return next(inventory for run, inventory in self.runs if run.id == run_id)
+
+    def managed_links(self) -> list[Any]:
+        from interconnect.findings import ManagedLink
+
+        newest: dict[frozenset[CloudId], LinkRequest] = {}
+        for request in sorted(self._requests.rows.values(), key=lambda r: r.created_at, reverse=True):
+            if request.status is Status.SUCCEEDED:
+                newest.setdefault(frozenset((request.source, request.target)), request)
+        return [ManagedLink(str(r.operation.cloud), r.operation.link_name,
+                            str(r.target if r.operation.cloud == r.source else r.source), r.id)
+                for r in newest.values() if r.action.value == "connect" and r.operation is not None]

@@ -94,3 +94,13 @@ class HttpNotifier:
             raw = json.dumps(body).encode()
             headers = sign_standard_webhook(source.callback_signing, f"msg_{uuid.uuid4().hex}", int(time.time()), raw)
             send("POST", source.callback_url, raw, {**auth, **headers})  # signed bytes are the bytes sent
+
+
+class WebhookChatPoster:
+    """Posts audit news to a chat webhook (a Slack incoming webhook or a Teams Workflows URL)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def post(self, text: str) -> None:
+        send("POST", self._url, {"text": text})

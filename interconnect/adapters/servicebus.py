@@ -83,6 +83,18 @@ class ServiceBusWorkQueue:
                 self._reset()
                 raise
 
+    def dead_letter_count(self, limit: int = 1000) -> int:
+        with translated("peeking at the dead-letter queue"), self._client.get_queue_receiver(
+                self._queue_name, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
+            count, sequence = 0, 0
+            while count < limit:
+                page = receiver.peek_messages(max_message_count=min(100, limit - count), sequence_number=sequence)
+                if not page:
+                    return count
+                count += len(page)
+                sequence = max(m.sequence_number or 0 for m in page) + 1
+            return count
+
     def drain_dead_letters(self, handle: Callable[[DeadLetter], bool], limit: int) -> int:
         looked: set[int] = set()
         with translated("reading the dead-letter queue"), self._client.get_queue_receiver(

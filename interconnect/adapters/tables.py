@@ -221,6 +221,10 @@ class TableRequestStore:
             service = TableServiceClient(endpoint=endpoint, credential=credential)  # type: ignore[arg-type]
         return cls(service, prefix)
 
+    @property
+    def service(self) -> TableServiceClient:
+        return self._service
+
     def ensure_tables(self) -> None:
         with translated("creating tables"):
             for name in (self.requests_table, self.index_table):
@@ -277,7 +281,9 @@ class TableRequestStore:
             self._index.upsert_entity({
                 "PartitionKey": partition, "RowKey": row_key, "requestId": request.id,
                 "status": request.status.value, "action": request.action.value, "source": str(request.source),
-                "target": str(request.target), "createdAt": request.created_at, "updatedAt": request.updated_at})
+                "target": str(request.target), "createdAt": request.created_at, "updatedAt": request.updated_at,
+                "linkHolder": str(request.operation.cloud) if request.operation else "",
+                "linkName": request.operation.link_name if request.operation else ""})
 
     def events(self, request_id: str) -> list[AuditEvent]:
         with translated(f"reading events of {request_id}"):

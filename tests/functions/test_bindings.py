@@ -26,6 +26,9 @@ def trigger(name: str) -> dict:
     ("slack_command", "chat/slack", ["POST"], "ANONYMOUS"),
     ("slack_action", "chat/slack/actions", ["POST"], "ANONYMOUS"),
     ("teams_message", "chat/teams", ["POST"], "ANONYMOUS"),
+    ("start_audit", "audits", ["POST"], "FUNCTION"),
+    ("get_audit", "audits/{id}", ["GET"], "FUNCTION"),
+    ("topology_view", "topology", ["GET"], "FUNCTION"),
     ("health", "health", ["GET"], "ANONYMOUS"),
 ])
 def test_http_routes(name: str, route: str, methods: list[str], auth: str) -> None:
@@ -49,7 +52,14 @@ def test_sweeper_runs_on_the_schedule_named_in_settings() -> None:
     assert binding["runOnStartup"] is False
 
 
+def test_audit_runs_on_the_schedule_named_in_settings() -> None:
+    binding = trigger("audit")
+    assert (binding["type"], binding["schedule"], binding["runOnStartup"]) == (
+        "timerTrigger", "%INTERCONNECT_AUDIT_SCHEDULE%", False)
+
+
 def test_no_other_functions_are_registered() -> None:
     assert set(FUNCTIONS) == {"submit_request", "get_request", "list_requests", "list_links", "health",
                               "approve_request", "reject_request", "process_work_item", "sweep", "ticket_hook",
-                              "slack_command", "slack_action", "teams_message"}
+                              "slack_command", "slack_action", "teams_message", "audit", "start_audit", "get_audit",
+                              "topology_view"}

@@ -1,0 +1,103 @@
+"""The audit over in-memory ports: every finding code, incremental reporting, and a quiet healthy fleet."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from interconnect.adapters.memory import InMemoryAuditStore
+from interconnect.audits import Audits
+from interconnect.facts import Link, LinkStatus, Segment
+from interconnect.findings import Thresholds
+from interconnect.inventory import InventoryReader
+from interconnect.messages import DeadLetter
+from interconnect.model import Action
+from tests.factories import SUB_A, cloud, cloud_id
+from tests.unit.world import World
+
+
+class Posts:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def post(self, text: str) -> None:
+        self.texts.append(text)
+
+
+def audits(world: World, chat: Posts | None = None) -> Audits:
+    return Audits(InventoryReader(world.avs, concurrency=2), world.store, InMemoryAuditStore(world.store),
+                  world.queue, world.clock, (SUB_A,), Thresholds(stuck_minutes=30, stale_minutes=60), chat=chat)
+
+
+def codes(run) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(f.code for f in run.findings)
+
+
+def test_a_healthy_fleet_has_no_findings_and_is_not_posted() -> None:
+    world, chat = World(), Posts()
+    rid = world.submit(Action.CONNECT)
+    world.drain()
+    assert world.store.get(rid).status.value == "Succeeded"
+    run = audits(world, chat).run("r1")
+    assert run.findings == [] and run.clouds == 3 and run.links == 1
+    assert chat.texts == []
+
+
+def test_each_kind_of_trouble_is_found() -> None:
+    world = World()
+    a, b, c = world.a, world.b, world.c
+    d, e = cloud_id("d"), cloud_id("e")
+    world.avs.add(cloud(d, block="10.0.4.0/24"))  # overlaps b
+    world.avs.add(cloud(e, block="10.7.0.0/22"))
+    world.avs.links[(a, "by-hand")] = Link(a, "by-hand", b, LinkStatus.FAILED)
+    world.avs.links[(b, "back")] = Link(b, "back", a, LinkStatus.ACTIVE)  # both directions
+    world.avs.links[(a, "far")] = Link(a, "far", c, LinkStatus.ACTIVE)  # c is in eastus
+    world.avs.links[(a, "to-d")] = Link(a, "to-d", d, LinkStatus.BUILDING)
+    world.avs.links[(e, "e-b")] = Link(e, "e-b", b, LinkStatus.ACTIVE)
+    world.avs.segments[e] = [Segment("web", "10.0.5.1/24", "/infra/tier-1s/t1")]  # e overlaps b, linked to it
+    world.queue.dead.append(DeadLetter("m", b"{}", "MaxDeliveryCountExceeded", ""))
+    service = audits(world)
+    first = service.run("r1")
+    assert {"LINK_NOT_ACTIVE", "DUPLICATE_LINK", "CROSS_REGION_LINK", "OVERLAP_ON_LINK", "NEIGHBOR_OVERLAP",
+            "UNMANAGED_LINK", "DEAD_LETTERED"} <= set(codes(first))
+    assert "LINK_STUCK" not in codes(first)
+    world.clock.advance(minutes=31)
+    second = service.run("r2")
+    assert "LINK_STUCK" in codes(second)
+    assert [f.code for f in second.findings if f.key in set(second.new)] == ["LINK_STUCK"]
+
+
+def test_missing_link_limit_and_stale_requests_are_found() -> None:
+    world = World()
+    rid = world.submit(Action.CONNECT)
+    world.drain()
+    world.avs.links.clear()  # someone deleted our link in the portal
+    for i in range(9):
+        peer = cloud_id(f"p{i}")
+        world.avs.add(cloud(peer, block=f"172.16.{i * 4}.0/22"))
+        world.avs.links[(peer, f"l{i}")] = Link(peer, f"l{i}", world.b, LinkStatus.ACTIVE)
+    stuck = world.submit(Action.CONNECT, world.a, world.c)  # accepted, never processed
+    world.queue.sent.clear()
+    world.clock.advance(minutes=61)
+    run = audits(world).run("r1")
+    found = codes(run)
+    assert "MISSING_LINK" in found and "LINK_LIMIT_NEAR" in found and "STALE_REQUEST" in found
+    missing = next(f for f in run.findings if f.code == "MISSING_LINK")
+    assert missing.details["requestId"] == rid
+    stale = next(f for f in run.findings if f.code == "STALE_REQUEST")
+    assert stale.details["requestId"] == stuck
+
+
+def test_a_second_run_reports_nothing_new_and_a_fix_is_reported_resolved() -> None:
+    world, chat = World(), Posts()
+    world.avs.links[(world.a, "x")] = Link(world.a, "x", world.b, LinkStatus.DISCONNECTED)
+    service = audits(world, chat)
+    first = service.run("r1")
+    assert len(first.new) == len(first.findings) > 0 and len(chat.texts) == 1
+    second = service.run("r2")
+    assert second.new == [] and second.resolved == [] and len(chat.texts) == 1
+    world.avs.links[(world.a, "x")] = Link(world.a, "x", world.b, LinkStatus.ACTIVE)
+    world.clock.advance(minutes=1)
+    third = service.run("r3")
+    assert [f.code for f in third.resolved] == ["LINK_NOT_ACTIVE"]
+    assert "resolved LINK_NOT_ACTIVE" in chat.texts[-1]
+    assert timedelta(0) <= third.finished_at - third.started_at
