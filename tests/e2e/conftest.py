@@ -10,7 +10,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,12 @@ class App:
     def wait_for(self, request_id: str, status: str, timeout: float = 30) -> None:
         wait_until(lambda: self.call("GET", f"requests/{request_id}").body.get("status") == status, timeout,
                    interval=0.1, what=f"request {request_id} to be {status}")
+
+    def wait_until_found(self, path: str, timeout: float = 60) -> None:
+        wait_until(lambda: self.call("GET", path).status == 200, timeout, interval=0.2, what=f"{path} to exist")
+
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        wait_until(condition, timeout, interval=0.2, what=what)
 
     def links(self) -> list[dict[str, Any]]:
         return self.arm.state()["links"]
