@@ -29,12 +29,13 @@ from interconnect.errors import (
 from interconnect.model import Requester
 from interconnect.signatures import SignatureError
 from interconnect.ticketmap import MappingError
+from interconnect.topology import RenderError
 
 log = logging.getLogger("interconnect.http")
 
 # Looked up along the exception's MRO, so a subclass inherits its parent's status unless listed.
 STATUS: dict[type[InterconnectError], int] = {
-    MappingError: 422, SignatureError: 401,
+    MappingError: 422, SignatureError: 401, RenderError: 503,
     ValidationError: 400, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409, TransitionError: 409,
     ArmError: 502, DependencyError: 503, InterconnectError: 500,
 }

@@ -27,11 +27,12 @@ from typing import Any
 
 from interconnect.armid import CloudId, parse_cloud_id
 from interconnect.errors import InterconnectError, ValidationError
-from interconnect.facts import LinkStatus
+from interconnect.facts import Link, LinkStatus
 from interconnect.findings import Finding
 from interconnect.inventory import Inventory
 
 UNKNOWN_REGION = "unknown"
+UNKNOWN_STATUS = "Unknown"  # what LinkStatus.normalize says of a missing status
 LEGEND = "A link routes both ways between its two clouds only; links are not transitive."
 ARROW_NOTE = "Arrows point away from the cloud that holds the link."
 ENGINES = ("graphviz-pure", "dot")  # preferred first: graphviz-pure ships in a wheel, `dot` needs apt
@@ -77,13 +78,24 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> dict[str, 
     cloud attaches to its node; one naming exactly the two ends of a link attaches to that link's edges (to
     the one it names in details.link when the pair has several); anything else stays graph-level. Clouds
     that links point at but that were not read (outside the configured subscriptions) are nodes in region
-    "unknown" with `external: true`. Ordering is deterministic, so the same run always draws the same picture.
+    "unknown" with `external: true`; a link such a cloud holds towards one we read (known only from
+    `externalCloudLinks`) is an edge with no name and status "Unknown". Ordering is deterministic, so the
+    same run always draws the same picture.
     """
     nodes: dict[str, dict[str, Any]] = {}  # by normalized id
     for cid, record in sorted(inventory.clouds.items(), key=lambda item: item[0].normalized):
         nodes[cid.normalized] = _node(cid, record.cloud.region or UNKNOWN_REGION,
                                       record.cloud.provisioning_state, external=False)
-    links = sorted(inventory.links, key=lambda link: (link.source.normalized, link.target.normalized, link.name))
+    links = list(inventory.links)
+    held = {(link.source, link.target) for link in links}
+    for cid, record in inventory.clouds.items():
+        for holder in record.cloud.external_links:
+            if (holder, cid) not in held:
+                # An incoming link whose holder we could not read (another subscription): it exists, but its
+                # name and status live on the holder, as in the links query. Drawn, since it may route.
+                links.append(Link(holder, "", cid, UNKNOWN_STATUS))
+                held.add((holder, cid))
+    links.sort(key=lambda link: (link.source.normalized, link.target.normalized, link.name))
     for link in links:
         for end in (link.source, link.target):
             if end.normalized not in nodes:
@@ -219,7 +231,8 @@ def to_mermaid(graph: dict[str, Any]) -> str:
     flagged = [node_id(node["id"]) for node in nodes if node.get("findings")]
     external = [node_id(node["id"]) for node in nodes if node.get("external")]
     legend = ids("", "legend", "legend")  # cannot clash: clouds and regions carry a prefix
-    lines.append(f'  {legend}["{_mermaid_text(" ".join(_caption(graph)))}"]')
+    caption = "<br/>".join(_mermaid_text(line) for line in _caption(graph))  # Mermaid's own line break
+    lines.append(f'  {legend}["{caption}"]')
     lines += ["  classDef finding fill:#fdd,stroke:#c00,stroke-width:2px",
               "  classDef external stroke-dasharray:5 5",
               "  classDef legend fill:#fff,stroke:#999,font-size:11px"]
@@ -267,7 +280,9 @@ def to_dot(graph: dict[str, Any]) -> str:
         for key in region["clouds"]:
             node = by_id.get(key, {})
             codes = node.get("findings") or []
-            tooltip = "\n".join([key, f"provisioningState: {node.get('provisioningState')}", *codes])
+            state = ("outside the audited subscriptions" if node.get("external")
+                     else f"provisioningState: {node.get('provisioningState')}")
+            tooltip = "\n".join([key, state, *codes])
             lines.append(f"    {_dot(ids('c_', key, short(key)))} " + _attrs(
                 label="\n".join([short(key), *codes]), tooltip=tooltip,
                 color="red" if codes else None, penwidth="2" if codes else None,
@@ -280,7 +295,7 @@ def to_dot(graph: dict[str, Any]) -> str:
         target = ids("c_", edge["target"], short(edge["target"]))
         lines.append(f"  {_dot(source)} -> {_dot(target)} " + _attrs(
             label="\n".join([edge.get("status", ""), *codes]),
-            tooltip=f"{edge.get('name')}: {edge.get('direction')} ({edge.get('status')})",
+            tooltip=f"{edge.get('name') or 'link'}: {edge.get('direction')} ({edge.get('status')})",
             style="dashed" if bad else None, color="red" if bad or codes else None,
             fontcolor="red" if bad or codes else None, penwidth="2" if codes else None) + ";")
     # Last, so that no cluster inherits it.

@@ -3,6 +3,7 @@ compared with the one before."""
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
 from localdev import servicebus
-from tests.e2e.conftest import App, cloud_ids, running_app
+from tests.e2e.conftest import FUNCTION_KEY, App, cloud_ids, running_app
 
 pytestmark = pytest.mark.e2e
 SUB, RG = "66666666-6666-6666-6666-666666666666", "rg-audit"
@@ -97,3 +98,19 @@ def test_every_finding_on_a_troubled_fleet_and_only_changes_reported_next_time(a
     assert codes(third, "new") == set()
     for finding in first["findings"]:
         assert finding["severity"] in ("critical", "warning", "info") and finding["message"]
+
+
+def test_the_topology_of_the_latest_audit_in_every_format(audit_app: App) -> None:
+    load(audit_app, [pc("a", "10.0.0.0/22", links=[{"target": "b"}]), pc("b", "10.0.4.0/22"),
+                     pc("c", "10.0.8.0/22", links=[{"target": "a", "status": "Failed"}])])
+    run_audit(audit_app)
+    graph = audit_app.call("GET", "topology").body
+    assert {n["shortName"] for n in graph["nodes"]} == {f"{RG}/a", f"{RG}/b", f"{RG}/c"}
+    assert sorted(e["status"] for e in graph["edges"]) == ["Active", "Failed"]
+    assert [r["name"] for r in graph["regions"]] == ["westeurope"]
+    for fmt, marker in (("mermaid", b"flowchart"), ("dot", b"digraph"), ("svg", b"<svg")):
+        request = urllib.request.Request(f"{audit_app.cloud.host_url}/api/topology?format={fmt}",
+                                         headers={"x-functions-key": FUNCTION_KEY})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert marker in response.read()
+    assert audit_app.call("GET", "topology?format=png").body["error"]["code"] == "INVALID_FORMAT"
