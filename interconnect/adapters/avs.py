@@ -8,6 +8,7 @@ scheduled check messages instead of blocking an invocation for minutes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -103,7 +104,10 @@ class AvsSdkGateway:
                  retry_total: int = 3, **client_kwargs: Any) -> None:
         self._credential = credential
         self._base_url = base_url.rstrip("/")
-        self._kwargs: dict[str, Any] = {"retry_total": retry_total, **client_kwargs}
+        # One pacing policy for every client: the budget is per subscription, whichever client spends it.
+        self._pacing = RemainingBudgetPacing()
+        self._kwargs: dict[str, Any] = {"retry_total": retry_total, "per_call_policies": [self._pacing],
+                                        **client_kwargs}
         if is_local(self._base_url):
             # The local ARM simulator speaks plain HTTP, where the bearer policy refuses to send tokens.
             self._kwargs["authentication_policy"] = SansIOHTTPPolicy()
@@ -212,6 +216,45 @@ class _NoToken:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         raise RuntimeError("no token is sent to the local ARM simulator")
+
+
+class RemainingBudgetPacing(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Slow down before ARM says no: pace calls when `x-ms-ratelimit-remaining-subscription-*` runs low.
+
+    ARM throttles per subscription and operation type with a token bucket and reports what is left on every
+    answer. When that falls to a few calls, each further call waits a little (longer the emptier the
+    bucket), so parallel readers spread out instead of all drawing a 429 and a whole-second Retry-After.
+    """
+
+    LOW = 5
+    STEP = 0.05  # seconds of pause per missing token below LOW
+
+    def __init__(self, sleep: Any = time.sleep) -> None:
+        self._remaining: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._sleep = sleep
+
+    @staticmethod
+    def _key(request: Any) -> tuple[str, str] | None:
+        parts = urlparse(request.http_request.url).path.split("/")
+        if len(parts) < 3 or parts[1].lower() != "subscriptions":
+            return None
+        kind = {"GET": "reads", "DELETE": "deletes"}.get(request.http_request.method, "writes")
+        return parts[2].lower(), kind
+
+    def on_request(self, request: Any) -> None:
+        key = self._key(request)
+        with self._lock:
+            remaining = self._remaining.get(key) if key else None
+        if remaining is not None and remaining < self.LOW:
+            self._sleep(self.STEP * (self.LOW - remaining))
+
+    def on_response(self, request: Any, response: Any) -> None:
+        key = self._key(request)
+        value = response.http_response.headers.get(f"x-ms-ratelimit-remaining-subscription-{key[1]}") if key else None
+        if key and value is not None and value.isdigit():
+            with self._lock:
+                self._remaining[key] = int(value)
 
 
 def _capture_retry_after(seen: dict[str, float | None]) -> Any:
