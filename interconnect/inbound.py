@@ -25,7 +25,6 @@ from interconnect.intake import Intake
 from interconnect.model import Action, Callback, Requester
 from interconnect.ports import AvsGateway
 from interconnect.queries import Queries
-from interconnect.signatures import SignatureError
 from interconnect.ticketmap import MappingError, map_ticket
 from interconnect.validation import Submit, parse_json, parse_submit
 
@@ -255,5 +254,3 @@ def _confirm_disconnect(clouds: tuple[CloudId, ...], ticket: str) -> dict[str, A
 def vars_of(cloud: CloudId) -> dict[str, str]:
     return {"subscription": cloud.subscription, "resource_group": cloud.resource_group, "name": cloud.name}
 
-
-__all__ = ["Accepted", "Inbound", "SignatureError"]
