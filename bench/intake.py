@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import threading
 import time
 import urllib.error
@@ -21,8 +22,10 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
-from localdev.cloud import DEMO_SOURCE, DEMO_TARGET, LocalCloud
+from localdev.chaos import cloud_id, pair_fleet
+from localdev.cloud import LocalCloud
 from localdev.procs import free_port
 
 
@@ -84,15 +87,27 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--url", help="base URL of a running host (default: start a local cloud)")
     args = parser.parse_args()
+    # A pair of clouds per request, as real traffic spreads over many clouds: requests on one pair would wait
+    # for each other (decisions per cloud are taken in order), which measures the worker, not the intake.
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = Path(tmp) / "fleet.json"
+        fleet.write_text(json.dumps(pair_fleet(args.count + 20)))
+        cloud = None if args.url else LocalCloud(fleet=fleet, host_port=free_port()).start()
+        try:
+            measure(args, args.url or cloud.host_url)  # type: ignore[union-attr]
+        finally:
+            if cloud is not None:
+                cloud.stop()
 
-    cloud = None if args.url else LocalCloud(host_port=free_port()).start()
-    base = args.url or cloud.host_url  # type: ignore[union-attr]
+
+def measure(args: argparse.Namespace, base: str) -> None:
     endpoint = f"{base}/api/requests"
-    run_id = uuid.uuid4().hex[:8]
+    run_id = uuid.uuid4().hex
 
-    def connect_as(phase: str) -> Callable[[int], tuple[bytes, dict[str, str]]]:
+    def connect_as(phase: str, offset: int) -> Callable[[int], tuple[bytes, dict[str, str]]]:
         def connect(i: int) -> tuple[bytes, dict[str, str]]:
-            body = {"action": "connect", "source": DEMO_SOURCE, "target": DEMO_TARGET, "reference": f"BENCH-{i}"}
+            body = {"action": "connect", "source": cloud_id(f"s{i + offset}"), "target": cloud_id(f"t{i + offset}"),
+                    "reference": f"BENCH-{i}"}
             return json.dumps(body).encode(), {"Content-Type": "application/json",
                                                "Idempotency-Key": f"bench-{run_id}-{phase}-{i}"}
         return connect
@@ -100,13 +115,9 @@ def main() -> None:
     def malformed(i: int) -> tuple[bytes, dict[str, str]]:
         return b"{not json", {"Content-Type": "application/json"}
 
-    try:
-        run(endpoint, args.rate, min(20, args.count), connect_as("warmup"))  # warm-up: first connections, lazy clients
-        baseline = run(endpoint, args.rate, args.count, malformed)
-        intake = run(endpoint, args.rate, args.count, connect_as("measured"))
-    finally:
-        if cloud is not None:
-            cloud.stop()
+    run(endpoint, args.rate, min(20, args.count), connect_as("warmup", args.count))  # first connections, lazy clients
+    baseline = run(endpoint, args.rate, args.count, malformed)
+    intake = run(endpoint, args.rate, args.count, connect_as("measured", 0))
     print(f"target rate {args.rate}/s, {args.count} requests each")
     print(baseline.line("baseline"))
     print(intake.line("intake"))
