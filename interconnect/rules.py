@@ -218,7 +218,6 @@ class Decision:
     holder: CloudId | None = None
     link_name: str = ""
     target: CloudId | None = None
-    notes: tuple[str, ...] = field(default=())
 
 
 def decide(facts: Facts) -> Decision:
