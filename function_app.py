@@ -11,7 +11,7 @@ from interconnect import messages
 from interconnect.armid import parse_cloud_id
 from interconnect.bootstrap import Services, build_services
 from interconnect.errors import NotFoundError, ValidationError
-from interconnect.http import api_caller, correlation_id, handles_errors, is_true, json_response
+from interconnect.http import api_caller, api_url, correlation_id, handles_errors, is_true, json_response
 from interconnect.model import Status
 from interconnect.settings import (
     AUDIT_SCHEDULE_SETTING,
@@ -39,7 +39,7 @@ def submit_request(req: func.HttpRequest) -> func.HttpResponse:
         return json_response(services().queries.plan(command))
     request, created = services().intake.submit(command, idempotency_key=req.headers.get("Idempotency-Key"),
                                                 correlation_id=correlation_id(req))
-    status_url = f"{req.url.split('/api/')[0]}/api/requests/{request.id}"
+    status_url = api_url(req, f"requests/{request.id}")
     return json_response({"requestId": request.id, "status": request.status.value, "statusUrl": status_url},
                          202 if created else 200, {"Location": status_url})
 
@@ -92,7 +92,7 @@ def list_links(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 def ticket_hook(req: func.HttpRequest) -> func.HttpResponse:
     accepted = services().inbound.hook(req.route_params["source"], dict(req.headers), req.get_body())
-    status_url = f"{req.url.split('/api/')[0]}/api/requests/{accepted.request_id}"
+    status_url = api_url(req, f"requests/{accepted.request_id}")
     return json_response({"requestId": accepted.request_id, "status": accepted.status, "statusUrl": status_url},
                          202 if accepted.created else 200)
 
@@ -138,7 +138,7 @@ def audit(timer: func.TimerRequest) -> None:
 @handles_errors
 def start_audit(req: func.HttpRequest) -> func.HttpResponse:
     run_id = services().audits_or_fail().start()
-    url = f"{req.url.split('/api/')[0]}/api/audits/{run_id}"
+    url = api_url(req, f"audits/{run_id}")
     return json_response({"runId": run_id, "statusUrl": url}, 202, {"Location": url})
 
 

@@ -81,6 +81,11 @@ def api_caller(req: func.HttpRequest) -> Requester:
     return Requester("api", principal_id or "function-key", name)
 
 
+def api_url(req: func.HttpRequest, path: str) -> str:
+    """An absolute URL of this app's API, as the caller reached it."""
+    return f"{req.url.split('/api/')[0]}/api/{path}"
+
+
 def is_true(flag: str | None) -> bool:
     """Query flags: `?dryRun=true` (also 1/yes); absent or anything else is false."""
     return (flag or "").strip().lower() in ("true", "1", "yes")
