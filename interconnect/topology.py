@@ -267,8 +267,12 @@ def to_dot(graph: dict[str, Any]) -> str:
     short = _short_of(graph)
     by_id = {node["id"]: node for node in graph.get("nodes", [])}
     lines = ["digraph topology {",
-             f"  graph {_attrs(rankdir='LR', fontname='Helvetica', fontsize='10', labelloc='b', labeljust='l')};",
-             f"  node {_attrs(shape='box', style='rounded', fontname='Helvetica', fontsize='11')};",
+             # Padding and node margins leave room for viewers whose Helvetica substitute runs wider than the
+             # layout engine's metrics, so labels are not clipped at box and canvas edges.
+             "  graph " + _attrs(rankdir="LR", fontname="Helvetica", fontsize="10", labelloc="b", labeljust="l",
+                                 pad="0.4") + ";",
+             "  node " + _attrs(shape="box", style="rounded", fontname="Helvetica", fontsize="11",
+                                margin="0.3,0.1") + ";",
              f"  edge {_attrs(fontname='Helvetica', fontsize='9')};"]
     for region in graph.get("regions", []):
         cluster = ids("cluster_", region["name"], region["name"])
