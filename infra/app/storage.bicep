@@ -7,11 +7,14 @@ param tags object
 param deploymentContainerName string
 param lockAccount bool
 
-// The app's tables. Must equal the names interconnect/adapters/tables.py uses with an empty
-// INTERCONNECT_TABLE_PREFIX (tests/infra checks it). The app also creates them if missing.
+// The app's tables. Must equal the names interconnect/adapters/tables.py and audit_tables.py use with an
+// empty INTERCONNECT_TABLE_PREFIX (tests/infra checks it). The app also creates them if missing.
 var tableNames = [
   'requests'
   'requestindex'
+  'audits'
+  'auditfindings'
+  'auditinventory'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -78,7 +81,7 @@ resource lock 'Microsoft.Authorization/locks@2020-05-01' = if (lockAccount) {
   name: 'keep-audit-trail'
   properties: {
     level: 'CanNotDelete'
-    notes: 'Holds the interconnect audit trail (tables requests, requestindex).'
+    notes: 'Holds the interconnect audit trail and audit runs (tables requests, requestindex, audits, auditfindings, auditinventory).'
   }
 }
 

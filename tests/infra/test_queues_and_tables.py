@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from interconnect.adapters.audit_tables import TableAuditStore
 from interconnect.adapters.tables import TableRequestStore
 from interconnect.settings import Settings
 from tests.infra.bicep import ROOT, load, properties, string_value, strings_in, text
@@ -100,6 +101,7 @@ class RecordingTableService:
 def test_tables_in_bicep_are_the_tables_the_adapter_uses() -> None:
     service = RecordingTableService()
     TableRequestStore(service, prefix="").ensure_tables()  # type: ignore[arg-type]
+    TableAuditStore(service, prefix="").ensure_tables()  # type: ignore[arg-type]
     storage = load("infra/app/storage.bicep")
     declared = strings_in(storage.get("var", "tableNames").value or storage.root)
     assert sorted(declared) == sorted(service.names)
