@@ -17,15 +17,13 @@ from interconnect.facts import Link, LinkStatus
 from interconnect.findings import CRITICAL, INFO, WARNING, Finding, ManagedLink, Thresholds, link_key
 from interconnect.inventory import Inventory
 from interconnect.model import RequestSummary
-from interconnect.rules import LINK_LIMIT
+from interconnect.rules import LINK_LIMIT, describe_overlaps
 
 NOT_ACTIVE = {LinkStatus.FAILED, LinkStatus.DISCONNECTED}
 MOVING = {LinkStatus.BUILDING, LinkStatus.DELETING}
 
 
-def _pairs_text(pairs: list) -> str:  # type: ignore[type-arg]
-    shown = ", ".join(f"{a.network} ({a.origin}) with {b.network} ({b.origin})" for a, b in pairs[:10])
-    return shown + (f" and {len(pairs) - 10} more" if len(pairs) > 10 else "")
+LISTED = 10  # overlapping pairs named in a finding's message
 
 
 def link_findings(inventory: Inventory, since: Mapping[str, tuple[str, datetime]], now: datetime,
@@ -58,7 +56,7 @@ def link_findings(inventory: Inventory, since: Mapping[str, tuple[str, datetime]
             if pairs:
                 findings.append(Finding("OVERLAP_ON_LINK", CRITICAL, ends,
                                         f"{link.source.short} and {link.target.short} are linked but overlap: "
-                                        f"{_pairs_text(pairs)}",
+                                        f"{describe_overlaps(pairs, LISTED)}",
                                         {**details, "overlaps": [[str(a.network), str(b.network)] for a, b in pairs]}))
     by_pair: dict[frozenset[CloudId], list[Link]] = defaultdict(list)
     for link in inventory.links:
@@ -87,7 +85,7 @@ def cloud_findings(inventory: Inventory) -> list[Finding]:
             if pairs:
                 findings.append(Finding("NEIGHBOR_OVERLAP", CRITICAL, (str(cloud_id), str(a), str(b)),
                                         f"{a.short} and {b.short}, both linked to {record.cloud.id.short}, overlap: "
-                                        f"{_pairs_text(pairs)}", {"via": str(cloud_id)}))
+                                        f"{describe_overlaps(pairs, LISTED)}", {"via": str(cloud_id)}))
     return findings
 
 

@@ -142,12 +142,16 @@ def link_limit(facts: Facts) -> list[Reason]:
     return reasons
 
 
+def describe_overlaps(pairs: list[tuple[Prefix, Prefix]], limit: int = MAX_LISTED_PAIRS) -> str:
+    """The overlapping pairs as a person reads them, the first `limit` of them."""
+    shown = ", ".join(f"{a.network} ({a.origin}) with {b.network} ({b.origin})" for a, b in pairs[:limit])
+    return shown + (f" and {len(pairs) - limit} more" if len(pairs) > limit else "")
+
+
 def _pairs(pairs: list[tuple[Prefix, Prefix]]) -> tuple[str, list[dict[str, str]]]:
-    shown = ", ".join(f"{a.network} ({a.origin}) with {b.network} ({b.origin})" for a, b in pairs[:MAX_LISTED_PAIRS])
-    if len(pairs) > MAX_LISTED_PAIRS:
-        shown += f" and {len(pairs) - MAX_LISTED_PAIRS} more"
-    return shown, [{"left": str(a.network), "leftOrigin": a.origin, "right": str(b.network), "rightOrigin": b.origin}
-                   for a, b in pairs]
+    details = [{"left": str(a.network), "leftOrigin": a.origin, "right": str(b.network), "rightOrigin": b.origin}
+               for a, b in pairs]
+    return describe_overlaps(pairs), details
 
 
 def address_overlap(facts: Facts) -> list[Reason]:
