@@ -11,7 +11,6 @@ faults or crashes.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import tempfile
 import threading
@@ -20,12 +19,18 @@ import uuid
 from pathlib import Path
 
 from localdev.armsim import ArmSimAdmin
-from localdev.chaos import Api, Report, arm_faults, check, cloud_id, crash_loop, pair_fleet, wait_terminal
-from localdev.cloud import QUEUES, LocalCloud
-from localdev.procs import free_port
-
-SETTINGS = {"INTERCONNECT_POLL_INTERVAL_SECONDS": "1", "INTERCONNECT_STALE_MINUTES": "0.5",
-            "INTERCONNECT_SWEEP_SCHEDULE": "*/2 * * * * *", "INTERCONNECT_APPROVALS": "off"}
+from localdev.chaos import (
+    Api,
+    Report,
+    arm_faults,
+    chaos_cloud,
+    check,
+    cloud_id,
+    crash_loop,
+    pair_fleet,
+    wait_terminal,
+)
+from localdev.cloud import LocalCloud
 
 
 def run(cloud: LocalCloud, requests: int, *, faults: float = 0.0, kills: int = 0,
@@ -63,18 +68,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.2, help="share of ARM calls that fail (faults)")
     parser.add_argument("--kills", type=int, default=20, help="host crashes (crashes)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = json.loads(QUEUES.read_text())
-        for queue in config["queues"]:
-            queue["lockDuration"] = "PT5S"  # a killed host's messages come back in seconds
-        queues = Path(tmp) / "queues.json"
-        queues.write_text(json.dumps(config))
-        with LocalCloud(queues=queues, data_dir=Path(tmp), host_port=free_port(), extra_settings=SETTINGS) as cloud:
-            base, base_time = run(cloud, args.requests)
-            if args.scenario == "faults":
-                report, took = run(cloud, args.requests, faults=args.rate)
-            else:
-                report, took = run(cloud, args.requests, kills=args.kills)
+    with tempfile.TemporaryDirectory() as tmp, chaos_cloud(Path(tmp)) as cloud:
+        base, base_time = run(cloud, args.requests)
+        if args.scenario == "faults":
+            report, took = run(cloud, args.requests, faults=args.rate)
+        else:
+            report, took = run(cloud, args.requests, kills=args.kills)
     print(f"baseline ({args.requests} connects, no faults): {base_time:.1f} s; {base.summary()}")
     print(f"{args.scenario:<8} ({args.requests} connects): {took:.1f} s ({took / base_time:.1f}x baseline); "
           f"{report.summary()}")

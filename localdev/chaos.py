@@ -17,15 +17,37 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from interconnect.lifecycle import ALLOWED
 from interconnect.model import Status
 from localdev.armsim import ArmSimAdmin
-from localdev.procs import wait_until
+from localdev.cloud import QUEUES, LocalCloud
+from localdev.procs import free_port, wait_until
 
 TERMINAL = {s.value for s in Status if s.is_terminal}
 CHAOS_SUB = "44444444-4444-4444-4444-444444444444"
+
+
+CHAOS_SETTINGS = {
+    "INTERCONNECT_POLL_INTERVAL_SECONDS": "1",
+    "INTERCONNECT_STALE_MINUTES": "0.5",
+    "INTERCONNECT_SWEEP_SCHEDULE": "*/2 * * * * *",
+    "INTERCONNECT_APPROVALS": "off",
+}
+
+
+def chaos_cloud(directory: Path) -> LocalCloud:
+    """A local cloud fit for faults (not started): on-disk Azurite, which must survive restarts; a queue lock
+    of 5 s, so a killed host's messages come back in seconds, not a minute; a sweeper every 2 s."""
+    config = json.loads(QUEUES.read_text())
+    for queue in config["queues"]:
+        queue["lockDuration"] = "PT5S"
+    queues = directory / "queues.json"
+    queues.write_text(json.dumps(config))
+    return LocalCloud(queues=queues, data_dir=directory, host_port=free_port(), extra_settings=CHAOS_SETTINGS,
+                      log_dir=directory / "logs")
 
 
 def cloud_id(name: str, sub: str = CHAOS_SUB, rg: str = "rg-chaos") -> str:
