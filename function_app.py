@@ -6,8 +6,9 @@ import functools
 import logging
 
 import azure.functions as func
+import azurefunctions.extensions.bindings.servicebus as servicebus
 
-from interconnect import messages
+from interconnect.adapters import trigger
 from interconnect.armid import parse_cloud_id
 from interconnect.bootstrap import Services, build_services
 from interconnect.errors import NotFoundError, ValidationError
@@ -160,7 +161,8 @@ def topology_view(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(body, status_code=200, mimetype=mimetype)
 
 
-@app.service_bus_queue_trigger(arg_name="msg", queue_name=f"%{QUEUE_SETTING}%", connection=SERVICEBUS_CONNECTION)
-def process_work_item(msg: func.ServiceBusMessage) -> None:
-    # Raising abandons the message so Service Bus redelivers it: only transient errors may escape.
-    services().worker.handle(messages.decode(msg.get_body()))
+@app.service_bus_queue_trigger(arg_name="msg", queue_name=f"%{QUEUE_SETTING}%", connection=SERVICEBUS_CONNECTION,
+                               auto_complete_messages=False)
+def process_work_item(msg: servicebus.ServiceBusReceivedMessage,
+                      message_actions: servicebus.ServiceBusMessageActions) -> None:
+    trigger.settle(msg, message_actions, services().worker.handle)

@@ -48,7 +48,9 @@ def decode(body: bytes | str) -> WorkItem:
         request_id, kind = raw["requestId"], raw.get("kind", "process")
         attempt, retry, origin = raw.get("attempt", 0), raw.get("retry", 0), raw.get("origin", "")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise ValidationError(f"queue message is not a work item: {exc!r}", code="MALFORMED_MESSAGE") from exc
+        # str(), not repr(): a UnicodeDecodeError's repr carries the whole body into logs and the DLQ.
+        raise ValidationError(f"queue message is not a work item: {type(exc).__name__}: {exc}",
+                              code="MALFORMED_MESSAGE") from exc
     counters_ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (attempt, retry))
     if not isinstance(request_id, str) or not request_id or kind not in get_args(Kind) or not counters_ok \
             or not isinstance(origin, str):

@@ -21,6 +21,7 @@ from azure.functions.decorators.function_app import Function, FunctionRegister
 
 from localdev.host.ncrontab import CronError, Schedule
 from localdev.host.routes import RouteTemplate
+from localdev.host.sdkbinding import SdkTrigger, annotations, is_grpc_client, sdk_trigger
 from localdev.host.settings import ConfigError, parse_timespan, resolve
 
 HTTP_TRIGGER = "httpTrigger"
@@ -49,6 +50,7 @@ class ServiceBusTrigger:
     queue_name: str
     connection: str
     sessions: bool
+    auto_complete: bool = True
 
     kind = "serviceBus"
 
@@ -89,6 +91,10 @@ class FunctionSpec:
     handler: Callable[..., Any]
     wants_context: bool
     retry: RetryPolicy | None
+    # Set when the trigger parameter is annotated with an SDK type (model binding data).
+    sdk_trigger: SdkTrigger | None = None
+    # The parameter the worker fills with the settlement client (`message_actions`), if any.
+    settlement_arg: str | None = None
 
 
 def load_app(module_name: str) -> FunctionRegister:
@@ -135,6 +141,7 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
     if len(triggers) != 1:
         raise ConfigError(f"function {name!r} must have exactly one trigger, found {len(triggers)}")
     binding = triggers[0]
+    kind = str(binding["type"])
     trigger = _read_trigger(name, binding, settings)
     for other in bindings:
         supported_output = (isinstance(trigger, HttpTrigger) and other["type"] == _HTTP_OUTPUT
@@ -143,8 +150,19 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
             raise ConfigError(f"function {name!r}: binding {other['name']!r} of type {other['type']!r} "
                               "is not supported by the local host (use the Azure SDK in the function)")
     handler = function.get_user_function()
-    wants_context = _check_parameters(name, handler, [b["name"] for b in bindings if b["name"] != _RETURN])
-    return FunctionSpec(name, trigger, binding["name"], handler, wants_context, _read_retry(name, function))
+    try:
+        hints = annotations(handler)
+    except (NameError, TypeError) as e:
+        raise ConfigError(f"function {name!r}: cannot resolve its parameter annotations: {e}") from None
+    clients = [p for p, hint in hints.items() if p != "return" and is_grpc_client(hint)]
+    if len(clients) > 1:
+        raise ConfigError(f"function {name!r}: parameters {clients} all ask for the settlement client; "
+                          "the worker fills one")
+    wants_context = _check_parameters(name, handler, [b["name"] for b in bindings if b["name"] != _RETURN],
+                                      set(clients))
+    sdk = sdk_trigger(kind, hints.get(binding["name"])) if isinstance(trigger, ServiceBusTrigger) else None
+    return FunctionSpec(name, trigger, binding["name"], handler, wants_context, _read_retry(name, function),
+                        sdk, clients[0] if clients else None)
 
 
 def _read_trigger(name: str, binding: dict[str, Any], settings: Mapping[str, str]) -> Trigger:
@@ -162,12 +180,11 @@ def _read_trigger(name: str, binding: dict[str, Any], settings: Mapping[str, str
             raise ConfigError(f"{where}: Service Bus topic triggers are not supported by the local host")
         if str(binding.get("cardinality", "one")).lower() != "one":
             raise ConfigError(f"{where}: cardinality MANY (batches) is not supported by the local host")
-        if binding.get("autoCompleteMessages") is False:
-            raise ConfigError(f"{where}: autoCompleteMessages=false is not supported by the local host")
         return ServiceBusTrigger(
             queue_name=resolve(str(binding["queueName"]), settings, f"{where} queueName"),
             connection=str(binding.get("connection") or "AzureWebJobsServiceBus"),
             sessions=bool(binding.get("isSessionsEnabled", False)),
+            auto_complete=binding.get("autoCompleteMessages") is not False,
         )
     if kind == TIMER_TRIGGER:
         expression = resolve(str(binding["schedule"]), settings, f"{where} schedule")
@@ -181,10 +198,10 @@ def _read_trigger(name: str, binding: dict[str, Any], settings: Mapping[str, str
                       f"(supported: {HTTP_TRIGGER}, {SERVICE_BUS_TRIGGER}, {TIMER_TRIGGER})")
 
 
-def _check_parameters(name: str, handler: Callable[..., Any], binding_names: list[str]) -> bool:
-    """Apply the worker's rule: parameters and bindings must correspond; `context` is extra."""
+def _check_parameters(name: str, handler: Callable[..., Any], binding_names: list[str], clients: set[str]) -> bool:
+    """Apply the worker's rule: parameters and bindings must correspond; `context` and clients are extra."""
     parameters = set(inspect.signature(handler).parameters)
-    unbound = parameters - set(binding_names) - {CONTEXT_PARAMETER}
+    unbound = parameters - set(binding_names) - {CONTEXT_PARAMETER} - clients
     missing = set(binding_names) - parameters
     if unbound or missing:
         raise ConfigError(f"function {name!r}: parameters {sorted(unbound)} have no binding and "

@@ -23,6 +23,7 @@ import azure.functions as func
 from azure.functions import _abc
 
 from localdev.host.bindings import CONTEXT_PARAMETER, FunctionSpec
+from localdev.host.sdkbinding import settlement_client
 
 log = logging.getLogger("localdev.host")
 R = TypeVar("R")
@@ -142,6 +143,8 @@ class Invoker:
             self._active += 1
         invocation_id = str(uuid.uuid4())
         kwargs = {spec.trigger_arg: trigger_value}
+        if spec.settlement_arg:
+            kwargs[spec.settlement_arg] = settlement_client()
         if spec.wants_context:
             kwargs[CONTEXT_PARAMETER] = _Context(invocation_id, spec.name, trace_parent,
                                                  retry or RetryContext(0, 0, None))

@@ -28,6 +28,7 @@ from localdev.host.settings import (
     load_local_settings,
     merge_into_environment,
 )
+from localdev.host.settlement import Settlements, SettlementServer
 from localdev.host.timers import TimerRunner
 
 log = logging.getLogger("localdev.host")
@@ -55,6 +56,8 @@ def configure_logging() -> None:
     # The AMQP layer warns about every failed reconnect and every session accept that times out; the
     # host reports broker trouble itself, once per backoff window.
     logging.getLogger("azure.servicebus._pyamqp").setLevel(logging.ERROR)
+    # uamqp (the Service Bus extension decodes SDK-typed messages with it) logs C-level chatter at INFO.
+    logging.getLogger("uamqp").setLevel(logging.WARNING)
 
 
 def run(args: HostArgs) -> int:
@@ -68,12 +71,16 @@ def run(args: HostArgs) -> int:
                                     required=args.settings is not None)
         settings = merge_into_environment(local.values, os.environ)
         options = load_host_options(args.host_json, settings)
+        settlements = Settlements()
+        # Before the app is imported: extensions read the worker command line (see SettlementServer).
+        settlement_server = SettlementServer(settlements)
+        sys.argv = settlement_server.worker_argv()
         functions = read_functions(load_app(args.app), settings)
         invoker = Invoker()
         port = args.port or local.port or DEFAULT_PORT
         http = FunctionsHttpServer(args.host, port, functions, invoker, options.route_prefix,
                                    parse_function_keys(settings.get(FUNCTION_KEYS_SETTING)))
-        pump = ServiceBusPump(functions, invoker, options, settings, stop)
+        pump = ServiceBusPump(functions, invoker, settlements, options, settings, stop)
         timers = TimerRunner(functions, invoker, stop)
     except ConfigError as e:
         log.error("cannot start: %s", e)
@@ -83,6 +90,7 @@ def run(args: HostArgs) -> int:
     except OSError as e:
         log.error("cannot listen on %s:%d: %s", args.host, port, e)
         return 2
+    settlement_server.start()
     pump.start()
     timers.start()
     http.serve()
@@ -101,6 +109,7 @@ def run(args: HostArgs) -> int:
         log.warning("invocations still running after %.0fs; exiting anyway", args.drain_timeout)
     pump.join(_LISTENER_GRACE)
     timers.join(_LISTENER_GRACE)
+    settlement_server.stop(_LISTENER_GRACE)
     log.info("stopped")
     return 0 if drained else 1
 

@@ -3,8 +3,11 @@
 Behaves as the Functions Service Bus extension does for a single-message trigger: PEEK_LOCK receive,
 `maxConcurrentCalls` messages in flight per function (`maxConcurrentSessions` sessions for a
 session-enabled trigger, one message at a time per session), lock renewal up to
-`maxAutoLockRenewalDuration`, complete on success and abandon on exception. Redelivery and
-dead-lettering after `maxDeliveryCount` are the broker's job.
+`maxAutoLockRenewalDuration`, complete on success (unless `autoCompleteMessages` is false) and abandon
+on exception, leaving alone what the function settled itself through message actions (settlement.py).
+A parameter annotated with an SDK type gets an `azure.servicebus.ServiceBusReceivedMessage`
+(sdkbinding.py), otherwise a `func.ServiceBusMessage`. Redelivery and dead-lettering after
+`maxDeliveryCount` are the broker's job.
 
 Each concurrency slot owns its own client and receiver in its own thread: SDK receivers are not
 thread-safe, so a message is received, handled and settled on one thread. A slot that loses its
@@ -31,11 +34,12 @@ from azure.servicebus import (
     ServiceBusReceiver,
 )
 from azure.servicebus.amqp import AmqpMessageBodyType
-from azure.servicebus.exceptions import ServiceBusError, SessionLockLostError
+from azure.servicebus.exceptions import SessionLockLostError
 
 from localdev.host.bindings import FunctionSpec, ServiceBusTrigger
 from localdev.host.invocation import Invoker
 from localdev.host.settings import ConfigError, HostOptions
+from localdev.host.settlement import Settlements
 
 log = logging.getLogger("localdev.host.servicebus")
 
@@ -165,11 +169,12 @@ class _Slot:
     """One concurrency slot of one function: a client, a receiver and the messages it handles."""
 
     def __init__(self, spec: FunctionSpec, new_client: Callable[[], ServiceBusClient], invoker: Invoker,
-                 renewer: AutoLockRenewer, failures: _FailureLog, options: HostOptions,
+                 settlements: Settlements, renewer: AutoLockRenewer, failures: _FailureLog, options: HostOptions,
                  stop: threading.Event) -> None:
         assert isinstance(spec.trigger, ServiceBusTrigger)
         self.spec, self.trigger = spec, spec.trigger
         self._new_client, self._invoker, self._renewer = new_client, invoker, renewer
+        self._settlements = settlements
         self._failures, self._options, self._stop = failures, options, stop
         # True while a session slot waits for the broker to hand it a session: it holds nothing then.
         self.accepting = False
@@ -243,30 +248,30 @@ class _Slot:
                 idle_since = time.monotonic()
 
     def _handle(self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) -> None:
-        try:
-            self._invoker.run(self.spec, to_function_message(message), lambda result: None)
-        except Exception:  # the invoker logged it (or the host is draining): let the broker redeliver
-            self._settle(receiver.abandon_message, message, "abandon")
-        else:
-            self._settle(receiver.complete_message, message, "complete")
-
-    def _settle(self, settle: Callable[[ServiceBusReceivedMessage], None], message: ServiceBusReceivedMessage,
-                what: str) -> None:
-        try:
-            settle(message)
-        except ServiceBusError as error:
-            # Lock lost or link gone: the broker redelivers the message once its lock expires.
-            log.warning("%s: could not %s message %s (%s); the broker will redeliver it", self.spec.name,
-                        what, message.message_id, type(error).__name__)
+        """Invoke the function with one message and settle what it left unsettled."""
+        with self._settlements.hold(receiver, message, self.spec.name) as held:
+            try:
+                sdk = self.spec.sdk_trigger
+                value = sdk.decode(message) if sdk else to_function_message(message)
+            except Exception:  # as in the worker, a message that cannot be bound fails its invocation
+                log.exception("%s: cannot bind message %s", self.spec.name, message.message_id)
+                held.finish(failed=True, auto_complete=self.trigger.auto_complete)
+                return
+            try:
+                self._invoker.run(self.spec, value, lambda result: None)
+            except Exception:  # the invoker logged it (or the host is draining): let the broker redeliver
+                held.finish(failed=True, auto_complete=self.trigger.auto_complete)
+            else:
+                held.finish(failed=False, auto_complete=self.trigger.auto_complete)
 
 
 class ServiceBusPump:
     """All Service Bus triggered functions of the app, each with its concurrency slots."""
 
-    def __init__(self, functions: Iterable[FunctionSpec], invoker: Invoker, options: HostOptions,
-                 settings: Mapping[str, str], stop: threading.Event) -> None:
+    def __init__(self, functions: Iterable[FunctionSpec], invoker: Invoker, settlements: Settlements,
+                 options: HostOptions, settings: Mapping[str, str], stop: threading.Event) -> None:
         self.functions = [f for f in functions if isinstance(f.trigger, ServiceBusTrigger)]
-        self._invoker, self._options, self._stop = invoker, options, stop
+        self._invoker, self._settlements, self._options, self._stop = invoker, settlements, options, stop
         client_kwargs = options.client_retry.client_kwargs()
         # Resolve every connection now, so a missing setting stops the host before it reports ready.
         self._factories = {f.name: client_factory(f.trigger.connection, settings, client_kwargs)
@@ -302,8 +307,8 @@ class ServiceBusPump:
             self._renewers.append(renewer)
             failures = _FailureLog(spec.name)
             for index in range(slots):
-                slot = _Slot(spec, self._factories[spec.name], self._invoker, renewer, failures,
-                             self._options, self._stop)
+                slot = _Slot(spec, self._factories[spec.name], self._invoker, self._settlements, renewer,
+                             failures, self._options, self._stop)
                 thread = threading.Thread(target=slot.run, name=f"servicebus-{spec.name}-{index}", daemon=True)
                 thread.start()
                 self._slots.append((slot, thread))

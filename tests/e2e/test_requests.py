@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import pytest
+from azure.servicebus import (
+    ServiceBusClient,
+    ServiceBusMessage,
+    ServiceBusReceivedMessage,
+    ServiceBusSubQueue,
+)
+from azure.servicebus.amqp import AmqpAnnotatedMessage
+
+from localdev import servicebus
 from tests.e2e.conftest import App, puts
+
+QUEUE = "interconnect-requests"
 
 pytestmark = pytest.mark.e2e
 
@@ -131,3 +143,43 @@ def test_dry_run_reports_every_reason_and_records_nothing(app: App, fleet: dict[
     assert app.request_rows() == rows
     ok = app.call("POST", "requests?dryRun=true", {"action": "connect", "source": fleet["a"], "target": fleet["b"]})
     assert ok.body["allowed"] is True and puts(app) == 0
+
+
+def test_a_message_that_is_no_work_item_is_dead_lettered_at_once_with_the_reason(app: App,
+                                                                                 fleet: dict[str, str]) -> None:
+    tag = uuid.uuid4().hex
+    bad = {
+        f"{tag}-bytes": (ServiceBusMessage(b"\x80 not json", message_id=f"{tag}-bytes"), "UnicodeDecodeError"),
+        f"{tag}-shape": (ServiceBusMessage(b'{"kind": "process"}', message_id=f"{tag}-shape"), "KeyError"),
+        f"{tag}-value": (AmqpAnnotatedMessage(value_body={"requestId": tag},
+                                              properties={"message_id": f"{tag}-value"}), "AMQP value body"),
+    }
+    with ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client:
+        with client.get_queue_sender(QUEUE) as sender:
+            sender.send_messages([message for message, _ in bad.values()])
+        dead = dead_letters(app, client, set(bad))
+
+    for message_id, (_, why) in bad.items():
+        letter = dead[message_id]
+        assert letter.dead_letter_reason == "MALFORMED_MESSAGE"
+        assert why in (letter.dead_letter_error_description or ""), letter.dead_letter_error_description
+        assert letter.delivery_count is not None and letter.delivery_count <= 1  # not after 10 deliveries
+    # The trigger goes on completing the messages it can decode.
+    assert app.wait(app.submit("connect", fleet["a"], fleet["b"]))["status"] == "Succeeded"
+
+
+def dead_letters(app: App, client: ServiceBusClient, message_ids: set[str]) -> dict[str, ServiceBusReceivedMessage]:
+    """Take the dead letters with these ids off the DLQ (leaving any other test's alone)."""
+    found: dict[str, ServiceBusReceivedMessage] = {}
+    with client.get_queue_receiver(QUEUE, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=1) as receiver:
+        def take() -> bool:
+            for letter in receiver.receive_messages(max_message_count=20, max_wait_time=1):
+                if letter.message_id in message_ids:
+                    found[letter.message_id] = letter
+                    receiver.complete_message(letter)
+                else:
+                    receiver.abandon_message(letter)
+            return set(found) == message_ids
+
+        app.wait_until(take, f"dead letters {sorted(message_ids - set(found))}", timeout=30)
+    return found

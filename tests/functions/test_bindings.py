@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import typing
+from types import SimpleNamespace
 
+import azurefunctions.extensions.bindings.servicebus as servicebus
 import pytest
+from azurefunctions.extensions.base import get_binding_registry
 
 import function_app
 
-FUNCTIONS = {f.get_function_name(): json.loads(f.get_function_json()) for f in function_app.app.get_functions()}
+INDEXED = {f.get_function_name(): f for f in function_app.app.get_functions()}  # get_functions() works once
+FUNCTIONS = {name: json.loads(f.get_function_json()) for name, f in INDEXED.items()}
 
 
 def trigger(name: str) -> dict:
@@ -43,6 +48,25 @@ def test_worker_is_triggered_by_the_queue_named_in_settings() -> None:
     assert binding["queueName"] == "%INTERCONNECT_QUEUE_NAME%"
     assert binding["connection"] == "ServiceBusConnection"
     assert not binding.get("isSessionsEnabled")
+
+
+def test_worker_settles_its_messages_itself() -> None:
+    # Off, so that the function can dead-letter what it cannot decode; the SDK type is what lets it settle.
+    assert trigger("process_work_item")["autoCompleteMessages"] is False
+    hints = typing.get_type_hints(INDEXED["process_work_item"].get_user_function())
+    assert hints["msg"] is servicebus.ServiceBusReceivedMessage
+    assert hints["message_actions"] is servicebus.ServiceBusMessageActions
+
+
+def test_the_worker_asks_the_host_for_the_raw_message_of_the_worker_trigger() -> None:
+    # What the Python worker reports to the host at indexing: SupportsDeferredBinding makes the host send
+    # the lock token and AMQP message (model binding data) that the extension turns into the SDK type.
+    function = INDEXED["process_work_item"]
+    pytypes = {name: SimpleNamespace(pytype=hint)
+               for name, hint in typing.get_type_hints(function.get_user_function()).items()}
+    raw, _ = get_binding_registry().get_raw_bindings(function, pytypes)
+    (binding,) = [json.loads(b) for b in raw]
+    assert binding["properties"] == {"SupportsDeferredBinding": True}
 
 
 def test_sweeper_runs_on_the_schedule_named_in_settings() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 import azure.functions as func
+import azurefunctions.extensions.bindings.servicebus as servicebus
 import pytest
 
 from localdev.host.bindings import (
@@ -20,7 +21,8 @@ from localdev.host.bindings import (
 from localdev.host.settings import ConfigError
 
 SAMPLE_APP = Path(__file__).parent / "apps" / "sample_app.py"
-SETTINGS = {"SAMPLE_QUEUE": "q-plain", "SAMPLE_SESSION_QUEUE": "q-sessions", "SAMPLE_SCHEDULE": "*/5 * * * * *"}
+SETTINGS = {"SAMPLE_QUEUE": "q-plain", "SAMPLE_SESSION_QUEUE": "q-sessions", "SAMPLE_SETTLED_QUEUE": "q-settled",
+            "SAMPLE_SCHEDULE": "*/5 * * * * *"}
 
 
 def fresh_sample_app() -> ModuleType:
@@ -58,6 +60,17 @@ def test_service_bus_functions_have_resolved_queues_and_connections(functions: d
     assert sessions == ServiceBusTrigger(queue_name="q-sessions", connection="ServiceBusConnection",
                                          sessions=True)
     assert functions["on_message"].trigger_arg == "msg"
+    assert functions["on_message"].sdk_trigger is None and functions["on_message"].settlement_arg is None
+
+
+def test_sdk_typed_triggers_get_the_converter_and_message_actions(functions: dict[str, FunctionSpec]) -> None:
+    settled = functions["on_settled_message"]
+    assert settled.trigger == ServiceBusTrigger(queue_name="q-settled", connection="ServiceBusConnection",
+                                                sessions=False, auto_complete=False)
+    assert settled.sdk_trigger is not None
+    assert settled.sdk_trigger.annotation is servicebus.ServiceBusReceivedMessage
+    assert settled.sdk_trigger.converter is servicebus.ServiceBusConverter
+    assert settled.settlement_arg == "message_actions"
 
 
 def test_timer_functions_have_resolved_schedules(functions: dict[str, FunctionSpec]) -> None:

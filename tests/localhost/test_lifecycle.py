@@ -61,6 +61,7 @@ def run_host(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProc
     settings = tmp_path / "local.settings.json"
     settings.write_text('{"Values": {}}')
     base = {"SAMPLE_RECORD_PATH": str(tmp_path / "records"), "SAMPLE_QUEUE": "q", "SAMPLE_SESSION_QUEUE": "s",
+            "SAMPLE_SETTLED_QUEUE": "d",
             "SAMPLE_SCHEDULE": "0 0 0 1 1 *", "ServiceBusConnection": "Endpoint=sb://127.0.0.1:1;"
             "SharedAccessKeyName=k;SharedAccessKey=s;UseDevelopmentEmulator=true"}
     environ = {k: v for k, v in os.environ.items() if k not in base} | base | env
