@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -21,7 +22,7 @@ from azure.functions.decorators.function_app import Function, FunctionRegister
 
 from localdev.host.ncrontab import CronError, Schedule
 from localdev.host.routes import RouteTemplate
-from localdev.host.sdkbinding import SdkTrigger, annotations, is_grpc_client, sdk_trigger
+from localdev.host.sdkbinding import SdkTrigger, is_grpc_client, sdk_trigger
 from localdev.host.settings import ConfigError, parse_timespan, resolve
 
 HTTP_TRIGGER = "httpTrigger"
@@ -151,7 +152,7 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
                               "is not supported by the local host (use the Azure SDK in the function)")
     handler = function.get_user_function()
     try:
-        hints = annotations(handler)
+        hints = typing.get_type_hints(handler)  # as the worker resolves them, string annotations too
     except (NameError, TypeError) as e:
         raise ConfigError(f"function {name!r}: cannot resolve its parameter annotations: {e}") from None
     clients = [p for p, hint in hints.items() if p != "return" and is_grpc_client(hint)]

@@ -12,9 +12,7 @@ and runs the app's registered converter over them, so the app meets the same obj
 
 from __future__ import annotations
 
-import typing
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,11 +93,6 @@ class SdkTrigger:
     def decode_data(self, data: ModelBindingData) -> Any:
         datum = Datum(value=data, type=MODEL_BINDING_DATA)
         return self.converter.decode(datum, trigger_metadata={}, pytype=self.annotation)
-
-
-def annotations(handler: Callable[..., Any]) -> dict[str, Any]:
-    """Parameter annotations resolved as the worker resolves them (string annotations included)."""
-    return typing.get_type_hints(handler)
 
 
 def sdk_trigger(binding_type: str, annotation: Any) -> SdkTrigger | None:

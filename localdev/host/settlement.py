@@ -39,6 +39,8 @@ log = logging.getLogger("localdev.host.settlement")
 MAX_MESSAGE_LENGTH = 2_147_483_647
 _WORKERS = 8
 
+Settle = Callable[[ServiceBusReceiver, ServiceBusReceivedMessage], None]
+
 
 @dataclass
 class Held:
@@ -50,25 +52,25 @@ class Held:
     settled: str = ""  # how the message was settled, once it was
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def settle(self, outcome: str, action: Callable[[], None]) -> None:
+    def settle(self, outcome: str, action: Settle) -> None:
         """Run `action` unless the message is settled already; raises ServiceBusError or AlreadySettled."""
         with self.lock:
             if self.settled:
                 raise AlreadySettled(f"message {self.message.message_id} was already {self.settled}")
-            action()
+            action(self.receiver, self.message)
             self.settled = outcome
 
     def finish(self, failed: bool, auto_complete: bool) -> None:
         """Settle what the app left unsettled, once its invocation has ended."""
         if failed:
-            self._settle_quietly("abandoned", lambda: self.receiver.abandon_message(self.message))
+            self._settle_quietly("abandoned", ServiceBusReceiver.abandon_message)
         elif auto_complete:
-            self._settle_quietly("completed", lambda: self.receiver.complete_message(self.message))
+            self._settle_quietly("completed", ServiceBusReceiver.complete_message)
         elif not self.settled:
             log.warning("%s: returned without settling message %s (autoCompleteMessages=false); the broker "
                         "redelivers it once its lock expires", self.function, self.message.message_id)
 
-    def _settle_quietly(self, outcome: str, action: Callable[[], None]) -> None:
+    def _settle_quietly(self, outcome: str, action: Settle) -> None:
         try:
             self.settle(outcome, action)
         except AlreadySettled:
@@ -140,15 +142,14 @@ class Settlements(SettlementServicer):
                    f"no message with lock token {token!r} is held by a running invocation")
         return held
 
-    def _settle(self, token: str, properties: bytes, outcome: str,
-                action: Callable[[ServiceBusReceiver, ServiceBusReceivedMessage], None],
+    def _settle(self, token: str, properties: bytes, outcome: str, action: Settle,
                 context: grpc.ServicerContext) -> Empty:
         held = self._find(token, context)
         if properties:  # the extension (1.0.0b2) always sends none
             _abort(context, grpc.StatusCode.UNIMPLEMENTED, "propertiesToModify is not supported by the local host")
         with _service_bus_errors(context):
             try:
-                held.settle(outcome, lambda: action(held.receiver, held.message))
+                held.settle(outcome, action)
             except AlreadySettled as error:
                 _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
         log.info("%s: message %s %s by the function", held.function, held.message.message_id, outcome)
