@@ -8,7 +8,11 @@ Layout (table names get an optional prefix):
                   newest first per cloud and overall; carries a copy of the status for filtering
 
 A transition writes the row (If-Match) and its event in one entity-group transaction, so an audit trail
-can never miss a transition or hold one twice. Keys never contain raw ARM ids (they hold `/`).
+can never miss a transition or hold one twice. The index lives in other partitions, so it cannot join that
+transaction: a create first marks its "all" index row `Recording`, then writes the request, then the index;
+`stale()` reads every old unfinished or `Recording` index row back against its request and repairs what a
+crash between those writes left (an index behind its row, a row never written, a repeat's stray key), so
+no request is ever invisible to the sweeper. Keys never contain raw ARM ids (they hold `/`).
 Azurite does not enforce every service limit (it accepts 253 properties and answers 500 for `/` in a
 key), so the limits are checked here before writing.
 """
@@ -51,6 +55,8 @@ from interconnect.model import (
 )
 
 ROW = "request"
+# The "all" index row of a request whose create has not finished: never counted as unfinished work.
+RECORDING = "Recording"
 _FORBIDDEN_KEY = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_STRING_CHARS = 32_000  # 64 KiB of UTF-16
 MAX_PROPERTIES = 252
@@ -232,11 +238,16 @@ class TableRequestStore:
 
     def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         with translated(f"creating request {request.id}"):
+            # First, so that a crash after the row is written leaves a trace the sweeper finds (see stale()).
+            self._write_index(request, partitions=["all"], status=RECORDING)
             try:
                 result = self._requests.submit_transaction([("create", to_entity(request)),
                                                             ("create", event_entity(event))])
             except TableTransactionError as exc:
                 if exc.status_code == 409:
+                    # A repeat: the request is indexed under its first creation time, not this one.
+                    with suppress(AzureError):
+                        self._index.delete_entity("all", self._index_keys(request)[1])
                     raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS") from exc
                 raise
             self._write_index(request)
@@ -274,14 +285,16 @@ class TableRequestStore:
         partitions = ["all", f"cloud-{request.source.key}", f"cloud-{request.target.key}"]
         return partitions, f"{inverted_ticks(request.created_at)}-{request.id}"
 
-    def _write_index(self, request: LinkRequest) -> None:
+    def _write_index(self, request: LinkRequest, *, partitions: list[str] | None = None,
+                     status: str | None = None) -> None:
         """One index row per place the request is looked up from, each carrying its summary."""
-        partitions, row_key = self._index_keys(request)
-        for partition in partitions:
+        every, row_key = self._index_keys(request)
+        for partition in partitions or every:
             self._index.upsert_entity({
                 "PartitionKey": partition, "RowKey": row_key, "requestId": request.id,
-                "status": request.status.value, "action": request.action.value, "source": str(request.source),
-                "target": str(request.target), "createdAt": request.created_at, "updatedAt": request.updated_at,
+                "status": status or request.status.value, "action": request.action.value,
+                "source": str(request.source), "target": str(request.target),
+                "createdAt": request.created_at, "updatedAt": request.updated_at,
                 "linkHolder": str(request.operation.cloud) if request.operation else "",
                 "linkName": request.operation.link_name if request.operation else ""})
 
@@ -311,7 +324,9 @@ class TableRequestStore:
             try:
                 request = self.get(row["requestId"])
             except NotFoundError:
-                continue  # discarded by intake after a failed enqueue
+                continue  # discarded by intake after a failed enqueue, or a create that never wrote its row
+            if self._index_keys(request)[1] != row["RowKey"]:
+                continue  # a repeat's stray index row; the request is listed under its own
             if status is None or request.status is status:
                 found.append(request)
         return found, token
@@ -325,11 +340,38 @@ class TableRequestStore:
             return [_summary(row) for row in rows]
 
     def stale(self, before: datetime) -> list[RequestSummary]:
-        states = " or ".join(f"status eq '{s.value}'" for s in UNFINISHED)
+        """Unfinished requests not updated since `before`, read from their rows; repairs the index on the way.
+
+        An old index row is checked against its request: if the request was never written (a create or a
+        discard interrupted), the index rows go; if it is a repeat's stray key, it goes; if it is behind its
+        row (a crash between the two writes, or an index write that failed), it is rewritten from the row.
+        """
+        states = " or ".join(f"status eq '{s}'" for s in [*(u.value for u in UNFINISHED), RECORDING])
+        found = []
         with translated("listing stale requests"):
-            rows = self._index.query_entities(f"PartitionKey eq 'all' and updatedAt lt @before and ({states})",
-                                              parameters={"before": before})
-            return [_summary(row) for row in rows]
+            rows = list(self._index.query_entities(
+                f"PartitionKey eq 'all' and updatedAt lt @before and ({states})", parameters={"before": before}))
+            for row in rows:
+                try:
+                    request = self.get(row["requestId"])
+                except NotFoundError:
+                    self._drop_index_rows(row)
+                    continue
+                if self._index_keys(request)[1] != row["RowKey"]:
+                    self._drop_index_rows(row)
+                    continue
+                if row["status"] != request.status.value or row.get("updatedAt") != request.updated_at:
+                    self._write_index(request)
+                if request.status in UNFINISHED and request.updated_at < before:
+                    found.append(RequestSummary(request.id, request.action, request.source, request.target,
+                                                request.status, request.created_at, request.updated_at))
+        return found
+
+    def _drop_index_rows(self, row: dict[str, Any]) -> None:
+        for partition in ("all", f"cloud-{parse_cloud_id(row['source']).key}",
+                          f"cloud-{parse_cloud_id(row['target']).key}"):
+            with suppress(ResourceNotFoundError):
+                self._index.delete_entity(partition, row["RowKey"])
 
     def discard(self, request_id: str) -> None:
         with translated(f"discarding request {request_id}"):

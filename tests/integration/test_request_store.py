@@ -9,7 +9,7 @@ from azure.data.tables import TableServiceClient
 
 from interconnect import lifecycle
 from interconnect.adapters.memory import InMemoryRequestStore
-from interconnect.adapters.tables import TableRequestStore
+from interconnect.adapters.tables import RECORDING, TableRequestStore
 from interconnect.errors import ConflictError, NotFoundError, ValidationError
 from interconnect.intake import request_id_for
 from interconnect.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
@@ -140,3 +140,121 @@ def test_stale_lists_unfinished_requests_not_updated_since(store) -> None:
     store.create(fresh, fresh_event)
     stale_ids = {s.id for s in store.stale(CLOCK() - timedelta(minutes=10))}
     assert old.id in stale_ids and fresh.id not in stale_ids
+
+
+# --- what a crash between a request's row and its index leaves behind, and how stale() repairs it ---------
+
+class Killed(BaseException):
+    """The process dying mid-call (not an error anything in the adapter may catch)."""
+
+
+class DiesAt(TableRequestStore):
+    """A table store whose process dies at one index write: after it (`after=True`) or instead of it."""
+
+    def __init__(self, service: TableServiceClient, prefix: str, *, status: str | None, after: bool) -> None:
+        super().__init__(service, prefix)
+        self._dies_at, self._after = status, after
+
+    def _write_index(self, request: LinkRequest, *, partitions: list[str] | None = None,
+                     status: str | None = None) -> None:
+        if status == self._dies_at and not self._after:
+            raise Killed
+        super()._write_index(request, partitions=partitions, status=status)
+        if status == self._dies_at:
+            raise Killed
+
+
+@pytest.fixture
+def tables(tables_connection_string: str, table_prefix: str) -> TableServiceClient:
+    service = TableServiceClient.from_connection_string(tables_connection_string)
+    TableRequestStore(service, table_prefix).ensure_tables()
+    return service
+
+
+def index_rows(store: TableRequestStore, request_id: str) -> list[dict]:
+    index = store.service.get_table_client(store.index_table)
+    return list(index.query_entities("requestId eq @id", parameters={"id": request_id}))
+
+
+HOUR_AGO = CLOCK() - timedelta(hours=1)
+CUTOFF = CLOCK() - timedelta(minutes=10)
+
+
+def test_a_create_killed_after_its_row_is_found_by_stale_and_indexed(tables: TableServiceClient,
+                                                                      table_prefix: str) -> None:
+    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    with pytest.raises(Killed):  # the row is written; the index still says Recording
+        DiesAt(tables, table_prefix, status=None, after=False).create(request, event)
+    store = TableRequestStore(tables, table_prefix)
+    assert store.unfinished(request.source) == []  # not counted while its create is unfinished
+
+    (summary,) = [s for s in store.stale(CUTOFF) if s.id == request.id]
+    assert summary.status is Status.ACCEPTED
+    assert sorted(r["status"] for r in index_rows(store, request.id)) == ["Accepted"] * 3
+    assert [s.id for s in store.unfinished(request.source)] == [request.id]
+
+
+def test_a_create_killed_before_its_row_leaves_nothing_once_stale_has_run(tables: TableServiceClient,
+                                                                          table_prefix: str) -> None:
+    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    with pytest.raises(Killed):
+        DiesAt(tables, table_prefix, status=RECORDING, after=True).create(request, event)
+    store = TableRequestStore(tables, table_prefix)
+    assert [r["status"] for r in index_rows(store, request.id)] == [RECORDING]
+    assert request.id not in {s.id for s in store.stale(CUTOFF)}
+    assert index_rows(store, request.id) == []
+
+
+def test_a_repeat_leaves_no_stray_index_row_even_when_killed(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(request, event)
+    repeat = request.with_changes(created_at=HOUR_AGO + timedelta(seconds=5))
+    with pytest.raises(ConflictError):
+        store.create(repeat, event)
+    assert len(index_rows(store, request.id)) == 3
+
+    with pytest.raises(Killed):  # this time the process dies between the mark and the conflict
+        DiesAt(tables, table_prefix, status=RECORDING, after=True).create(repeat, event)
+    assert len(index_rows(store, request.id)) == 4
+    assert [s.id for s in store.stale(CUTOFF)].count(request.id) == 1
+    assert {r["status"] for r in index_rows(store, request.id)} == {"Accepted"}
+    assert len(index_rows(store, request.id)) == 3
+    listed, _ = store.recent(cloud=request.source, status=None, limit=10, continuation=None)
+    assert [r.id for r in listed] == [request.id]
+
+
+def test_the_index_of_a_discard_killed_halfway_is_removed(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(request, event)
+    requests = tables.get_table_client(store.requests_table)
+    for row in list(requests.query_entities("PartitionKey eq @id", parameters={"id": request.id})):
+        requests.delete_entity(row["PartitionKey"], row["RowKey"])  # discard's first half; then it died
+    assert [s.id for s in store.unfinished(request.target)] == [request.id]  # a phantom until repaired
+
+    assert request.id not in {s.id for s in store.stale(CUTOFF)}
+    assert index_rows(store, request.id) == [] and store.unfinished(request.target) == []
+
+
+def test_an_index_left_behind_its_row_is_brought_up_to_date(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(request, event)
+    with pytest.raises(Killed):  # the transition is saved; its index write never happens
+        DiesAt(tables, table_prefix, status=None, after=False).save(*lifecycle.transition(
+            store.get(request.id), Status.REJECTED, now=HOUR_AGO, actor="w", message="no"))
+    assert [s.id for s in store.unfinished(request.source)] == [request.id]
+
+    assert request.id not in {s.id for s in store.stale(CUTOFF)}  # finished, so nothing to re-drive
+    assert {r["status"] for r in index_rows(store, request.id)} == {"Rejected"}
+    assert store.unfinished(request.source) == []
+
+
+def test_stale_leaves_a_healthy_index_untouched(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(request, event)
+    before = {r.metadata["etag"] for r in index_rows(store, request.id)}
+    assert request.id in {s.id for s in store.stale(CUTOFF)}
+    assert {r.metadata["etag"] for r in index_rows(store, request.id)} == before
