@@ -9,10 +9,11 @@ Layout (table names get an optional prefix):
 
 A transition writes the row (If-Match) and its event in one entity-group transaction, so an audit trail
 can never miss a transition or hold one twice. The index lives in other partitions, so it cannot join that
-transaction: a create first marks its "all" index row `Recording`, then writes the request, then the index;
-`stale()` reads every old unfinished or `Recording` index row back against its request and repairs what a
-crash between those writes left (an index behind its row, a row never written, a repeat's stray key), so
-no request is ever invisible to the sweeper. Keys never contain raw ARM ids (they hold `/`).
+transaction: a create first writes its "all" index row marked `Recording`, then the request, then its
+per-cloud index rows (the "all" row gets its real status at the first transition). `stale()` reads every
+old unfinished or `Recording` index row back against its request and repairs what a crash between those
+writes left (an index behind its row, a row never written, a repeat's stray key), so no request is ever
+invisible to the sweeper. Keys never contain raw ARM ids (they hold `/`).
 Azurite does not enforce every service limit (it accepts 253 properties and answers 500 for `/` in a
 key), so the limits are checked here before writing.
 """
@@ -55,7 +56,8 @@ from interconnect.model import (
 )
 
 ROW = "request"
-# The "all" index row of a request whose create has not finished: never counted as unfinished work.
+# The "all" index row of a request from its create until its first transition. Only per-cloud rows are
+# counted as unfinished work, so a create that died before writing its row counts nowhere.
 RECORDING = "Recording"
 _FORBIDDEN_KEY = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_STRING_CHARS = 32_000  # 64 KiB of UTF-16
@@ -250,7 +252,7 @@ class TableRequestStore:
                         self._index.delete_entity("all", self._index_keys(request)[1])
                     raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS") from exc
                 raise
-            self._write_index(request)
+            self._write_index(request, partitions=self._index_keys(request)[0][1:])
         return request.with_changes(etag=result[0]["etag"])
 
     def get(self, request_id: str) -> LinkRequest:
@@ -312,8 +314,9 @@ class TableRequestStore:
                continuation: str | None) -> tuple[list[LinkRequest], str | None]:
         partition = "all" if cloud is None else f"cloud-{cloud.key}"
         query, params = "PartitionKey eq @pk", {"pk": partition}
-        if status is not None:
-            query, params = query + " and status eq @status", {**params, "status": status.value}
+        if status is not None:  # a Recording row's request may have this status; its row tells
+            query = query + f" and (status eq @status or status eq '{RECORDING}')"
+            params = {**params, "status": status.value}
         with translated("listing requests"):
             pages = self._index.query_entities(query, parameters=params, results_per_page=limit).by_page(
                 continuation_token=_decode_token(continuation))

@@ -251,10 +251,21 @@ def test_an_index_left_behind_its_row_is_brought_up_to_date(tables: TableService
     assert store.unfinished(request.source) == []
 
 
-def test_stale_leaves_a_healthy_index_untouched(tables: TableServiceClient, table_prefix: str) -> None:
+def test_stale_leaves_an_index_that_matches_its_row_untouched(tables: TableServiceClient,
+                                                              table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
     request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     store.create(request, event)
+    store.save(*lifecycle.transition(store.get(request.id), Status.VALIDATING, now=HOUR_AGO, actor="w",
+                                     message="v"))
     before = {r.metadata["etag"] for r in index_rows(store, request.id)}
     assert request.id in {s.id for s in store.stale(CUTOFF)}
     assert {r.metadata["etag"] for r in index_rows(store, request.id)} == before
+
+
+def test_a_new_request_is_listed_under_its_status_across_all_clouds(store) -> None:
+    # Its "all" index row still says Recording (until the first transition); the listing reads the row.
+    request, event = new_request()
+    store.create(request, event)
+    found, _ = store.recent(cloud=None, status=Status.ACCEPTED, limit=100, continuation=None)
+    assert request.id in {r.id for r in found}
