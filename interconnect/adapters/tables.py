@@ -252,7 +252,7 @@ class TableRequestStore:
                         self._index.delete_entity("all", self._index_keys(request)[1])
                     raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS") from exc
                 raise
-            self._write_index(request, partitions=self._index_keys(request)[0][1:])
+            self._write_index(request, partitions=self._index_keys(request)[0][1:])  # the per-cloud rows
         return request.with_changes(etag=result[0]["etag"])
 
     def get(self, request_id: str) -> LinkRequest:

@@ -101,13 +101,15 @@ class Handler(BaseHTTPRequestHandler):
             response, fault = self._answer(path, query, body, match, sub, decision)
             if decision.drop:
                 response, fault = None, "drop-after"
+        # Recorded before the client can see the answer, so a call it makes in reaction (a retry after the
+        # drop) is always logged after this one.
+        sim.calls.record({"time": time.time(), "method": self.command, "path": path, "query": raw_query,
+                          "kind": kind, "subscription": sub, "status": response.status if response else None,
+                          "fault": fault, "durationMs": round((time.monotonic() - started) * 1000, 3)})
         if response is None:
             self._drop()
         else:
             self._send(response)
-        sim.calls.record({"time": time.time(), "method": self.command, "path": path, "query": raw_query,
-                          "kind": kind, "subscription": sub, "status": response.status if response else None,
-                          "fault": fault, "durationMs": round((time.monotonic() - started) * 1000, 3)})
         log.info("%s %s -> %s %s%s", self.command, path, response.status if response else "dropped", kind,
                  f" [{fault}]" if fault else "")
 
