@@ -135,6 +135,10 @@ class LinkRequest:
     def with_changes(self, **changes: Any) -> LinkRequest:
         return replace(self, **changes)
 
+    def summary(self) -> RequestSummary:
+        return RequestSummary(self.id, self.action, self.source, self.target, self.status, self.created_at,
+                              self.updated_at)
+
     def to_view(self) -> dict[str, Any]:
         """The request as the API shows it."""
         view: dict[str, Any] = {

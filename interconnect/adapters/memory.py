@@ -17,10 +17,6 @@ from interconnect.messages import DeadLetter, WorkItem
 from interconnect.model import AuditEvent, LinkRequest, RequestSummary, Status
 
 
-def _summary(r: LinkRequest) -> RequestSummary:
-    return RequestSummary(r.id, r.action, r.source, r.target, r.status, r.created_at, r.updated_at)
-
-
 class InMemoryRequestStore:
     def __init__(self) -> None:
         self.rows: dict[str, LinkRequest] = {}
@@ -80,12 +76,12 @@ class InMemoryRequestStore:
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         with self._lock:
-            return [_summary(r) for r in self.rows.values()
+            return [r.summary() for r in self.rows.values()
                     if cloud in (r.source, r.target) and not r.status.is_terminal]
 
     def stale(self, before: datetime) -> list[RequestSummary]:
         with self._lock:
-            return [_summary(r) for r in self.rows.values() if not r.status.is_terminal and r.updated_at < before]
+            return [r.summary() for r in self.rows.values() if not r.status.is_terminal and r.updated_at < before]
 
     def discard(self, request_id: str) -> None:
         with self._lock:

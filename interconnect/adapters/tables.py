@@ -366,8 +366,7 @@ class TableRequestStore:
                 if row["status"] != request.status.value or row.get("updatedAt") != request.updated_at:
                     self._write_index(request)
                 if request.status in UNFINISHED and request.updated_at < before:
-                    found.append(RequestSummary(request.id, request.action, request.source, request.target,
-                                                request.status, request.created_at, request.updated_at))
+                    found.append(request.summary())
         return found
 
     def _drop_index_rows(self, row: dict[str, Any]) -> None:
