@@ -169,6 +169,12 @@ def _any_equal(given: Iterable[bytes], expected: Iterable[bytes]) -> bool:
     return found
 
 
+def _require_hex_mac(given: bytes, keys: Iterable[bytes], content: bytes, header: str) -> None:
+    """Refuse (`mismatch`) unless `given`, lower-case hex, is the HMAC-SHA256 of `content` under an active key."""
+    if not _any_equal([given], (_mac(key, content).hex().encode("ascii") for key in keys)):
+        raise _fail("mismatch", f"{header} matches no active secret")
+
+
 def _hex_signature(value: str, header: str) -> bytes:
     """`sha256=<hex>` as bytes of lower-case hex. Any other method is refused: sha1 is too weak to trust."""
     method, sep, digest = value.partition("=")
@@ -241,8 +247,7 @@ def verify_jira(headers: Mapping[str, str], body: bytes, secrets: Sequence[str])
     keys = _secrets(secrets, _utf8_key)
     folded = _lower_headers(headers)
     given = _hex_signature(_header(folded, "x-hub-signature"), "X-Hub-Signature")
-    if not _any_equal([given], (_mac(key, raw).hex().encode("ascii") for key in keys)):
-        raise _fail("mismatch", "X-Hub-Signature matches no active secret")
+    _require_hex_mac(given, keys, raw, "X-Hub-Signature")
     if folded.get("x-atlassian-webhook-identifier") in (None, ""):
         return None
     identifier = _header(folded, "x-atlassian-webhook-identifier")
@@ -274,9 +279,7 @@ def verify_servicenow(headers: Mapping[str, str], body: bytes, secrets: Sequence
     stamp = _header(folded, "x-interconnect-timestamp")
     given = _hex_signature(_header(folded, "x-interconnect-signature"), "X-Interconnect-Signature")
     _timestamp(stamp, now=now, tolerance=tolerance)
-    content = f"{stamp}.".encode("ascii") + raw
-    if not _any_equal([given], (_mac(key, content).hex().encode("ascii") for key in keys)):
-        raise _fail("mismatch", "X-Interconnect-Signature matches no active secret")
+    _require_hex_mac(given, keys, f"{stamp}.".encode("ascii") + raw, "X-Interconnect-Signature")
 
 
 def sign_servicenow(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
@@ -308,9 +311,7 @@ def verify_slack(headers: Mapping[str, str], body: bytes, secrets: Sequence[str]
     if not sep or version != "v0" or not _HEX_SHA256.fullmatch(digest):
         raise _fail("malformed_header", "header X-Slack-Signature is not 'v0=<hex>'")
     _timestamp(stamp, now=now, tolerance=tolerance)
-    content = f"v0:{stamp}:".encode("ascii") + raw
-    if not _any_equal([digest.lower().encode("ascii")], (_mac(key, content).hex().encode("ascii") for key in keys)):
-        raise _fail("mismatch", "X-Slack-Signature matches no active secret")
+    _require_hex_mac(digest.lower().encode("ascii"), keys, f"v0:{stamp}:".encode("ascii") + raw, "X-Slack-Signature")
 
 
 def sign_slack(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
