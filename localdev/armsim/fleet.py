@@ -217,6 +217,15 @@ class PrivateCloud:
             setattr(self, name, value)
 
 
+def _new_segment(doc: Doc, key: str, seen: set[str], what: str) -> str:
+    """`doc[key]` as one segment of an ARM id, refused if it holds `/` or repeats one in `seen` (any case)."""
+    value = doc.str(key)
+    if "/" in value or value.lower() in seen:
+        raise ConfigError(f"{doc.at(key)}: invalid or duplicate {what} {value!r}")
+    seen.add(value.lower())
+    return value
+
+
 def _unique_by_name(items: list[Any], where: str) -> list[Any]:
     dupes = [n for n, c in Counter(i.name.lower() for i in items).items() if c > 1]
     if dupes:
@@ -291,17 +300,11 @@ class Fleet:
         clouds: dict[CloudKey, PrivateCloud] = {}
         seen_subs: set[str] = set()
         for sub_doc in doc.docs("subscriptions"):
-            sub = sub_doc.str("id")
-            if "/" in sub or sub.lower() in seen_subs:
-                raise ConfigError(f"{sub_doc.at('id')}: invalid or duplicate subscription id {sub!r}")
-            seen_subs.add(sub.lower())
+            sub = _new_segment(sub_doc, "id", seen_subs, "subscription id")
             fleet.subscriptions.append(sub)
             seen_rgs: set[str] = set()
             for rg_doc in sub_doc.docs("resourceGroups"):
-                rg = rg_doc.str("name")
-                if "/" in rg or rg.lower() in seen_rgs:
-                    raise ConfigError(f"{rg_doc.at('name')}: invalid or duplicate resource group {rg!r}")
-                seen_rgs.add(rg.lower())
+                rg = _new_segment(rg_doc, "name", seen_rgs, "resource group")
                 fleet.resource_groups.append((sub, rg))
                 for cloud_doc in rg_doc.docs("privateClouds"):
                     cloud = _cloud_from_doc(cloud_doc, sub, rg)

@@ -130,6 +130,8 @@ def test_a_cloud_without_read_access_is_invisible_and_forbidden(armsim: ArmSim) 
     (lambda d: d.update(faults={"errors": [{"status": 503, "kinds": ["clouds.get"]}]}), "unknown kind"),
     (lambda d: d.update(faults={"linkOutcomes": [{"status": "Exploded"}]}), "linkOutcomes[0].status"),
     (lambda d: d["subscriptions"].append({"id": S1.upper()}), "duplicate subscription"),
+    (lambda d: d["subscriptions"][0]["resourceGroups"].append({"name": "RG-EAST"}),
+     "resourceGroups[2].name: invalid or duplicate resource group 'RG-EAST'"),
 ])
 def test_fleets_are_validated_with_the_field_named(armsim: ArmSim, change: Any, message: str) -> None:
     doc = fleet_doc("contract")
