@@ -56,8 +56,6 @@ def configure_logging() -> None:
     # The AMQP layer warns about every failed reconnect and every session accept that times out; the
     # host reports broker trouble itself, once per backoff window.
     logging.getLogger("azure.servicebus._pyamqp").setLevel(logging.ERROR)
-    # uamqp (the Service Bus extension decodes SDK-typed messages with it) logs C-level chatter at INFO.
-    logging.getLogger("uamqp").setLevel(logging.WARNING)
 
 
 def run(args: HostArgs) -> int:
@@ -76,6 +74,7 @@ def run(args: HostArgs) -> int:
         settlement_server = SettlementServer(settlements)
         sys.argv = settlement_server.worker_argv()
         functions = read_functions(load_app(args.app), settings)
+        settles = any(f.settlement_arg for f in functions)
         invoker = Invoker()
         port = args.port or local.port or DEFAULT_PORT
         http = FunctionsHttpServer(args.host, port, functions, invoker, options.route_prefix,
@@ -90,7 +89,8 @@ def run(args: HostArgs) -> int:
     except OSError as e:
         log.error("cannot listen on %s:%d: %s", args.host, port, e)
         return 2
-    settlement_server.start()
+    if settles:  # only functions given message actions call it
+        settlement_server.start()
     pump.start()
     timers.start()
     http.serve()
@@ -109,7 +109,8 @@ def run(args: HostArgs) -> int:
         log.warning("invocations still running after %.0fs; exiting anyway", args.drain_timeout)
     pump.join(_LISTENER_GRACE)
     timers.join(_LISTENER_GRACE)
-    settlement_server.stop(_LISTENER_GRACE)
+    if settles:
+        settlement_server.stop(_LISTENER_GRACE)
     log.info("stopped")
     return 0 if drained else 1
 
