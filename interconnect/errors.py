@@ -2,6 +2,7 @@
 
     InterconnectError          INTERNAL                 (base: code, message, details, retryable)
     ├── ValidationError        INVALID_REQUEST          bad input; nothing stored or queued
+    │   └── TooLargeError      TOO_LARGE                a body, header or value over its size limit
     ├── ForbiddenError         FORBIDDEN                the caller may not do this (e.g. approve their own request)
     ├── NotFoundError          NOT_FOUND
     ├── ConflictError          CONFLICT                 lost ETag race, key reused with another body
@@ -42,6 +43,12 @@ class ValidationError(InterconnectError):
     """The input is malformed or names something impossible."""
 
     code = "INVALID_REQUEST"
+
+
+class TooLargeError(ValidationError):
+    """The input is over a size limit; nothing of it was read further."""
+
+    code = "TOO_LARGE"
 
 
 class ForbiddenError(InterconnectError):
