@@ -47,7 +47,7 @@ class Approvals:
         if now >= request.approval.deadline:
             raise ConflictError(f"the approval window closed at {request.approval.deadline.isoformat()}",
                                 code="APPROVAL_EXPIRED")
-        if str(approver) == str(request.requester):
+        if approver.is_same(request.requester):
             raise ForbiddenError("a request cannot be approved or rejected by the person who asked for it",
                                  code="SELF_APPROVAL")
         if not self.policy.may_approve(approver):

@@ -61,6 +61,11 @@ class Requester:
     def __str__(self) -> str:
         return f"{self.channel}:{self.id}"
 
+    def is_same(self, other: Requester) -> bool:
+        """The same principal? Case-insensitive, as the policy's globs match: Entra object ids, Slack and Teams
+        ids are case-insensitive in their sources, so `API:ALICE` must not pass for someone other than `api:alice`."""
+        return str(self).casefold() == str(other).casefold()
+
 
 @dataclass(frozen=True)
 class Operation:

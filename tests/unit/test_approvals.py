@@ -108,3 +108,23 @@ def test_connects_need_no_approval(world: World) -> None:
     rid = world.submit(Action.CONNECT, world.a, c)
     world.drain()
     assert world.status(rid) is not Status.AWAITING_APPROVAL
+
+
+@pytest.mark.parametrize("spelling", [Requester("api", "ALICE"), Requester("API", "Alice"),
+                                      Requester("api", "alice", "a different display name")])
+def test_the_requester_in_another_spelling_is_still_the_requester(world: World, spelling: Requester) -> None:
+    rid = waiting(world)
+    with pytest.raises(ForbiddenError) as err:
+        approvals(world).decide(rid, spelling, approve=True)
+    assert err.value.code == "SELF_APPROVAL"
+    assert world.status(rid) is Status.AWAITING_APPROVAL
+
+
+def test_approvers_and_requesters_in_the_policy_match_in_any_case(world: World) -> None:
+    policy = parse_policy({"rules": [{"requesters": ["API:Alice"], "actions": ["disconnect"], "scopes": ["*"]}],
+                           "approvers": ["Slack:T1/u9"]}, "test")
+    assert policy.check(ALICE, Action.DISCONNECT, (world.a, world.b)) == []
+    assert policy.check(Requester("api", "ALICE"), Action.DISCONNECT, (world.a, world.b)) == []
+    assert policy.check(BOB, Action.DISCONNECT, (world.a, world.b)) != []
+    assert policy.may_approve(Requester("slack", "t1/U9"))
+    assert not policy.may_approve(Requester("slack", "T1/U8"))
