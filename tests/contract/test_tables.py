@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
@@ -23,13 +21,12 @@ def table(tables_connection_string: str, table_prefix: str):
     service.delete_table(client.table_name)
 
 
-def test_azurite_is_ready_in_under_two_seconds() -> None:
+def test_azurite_listens_once_started_and_not_after_it_stops() -> None:
+    # How fast it starts is a figure for bench/startup.py, not a gate for a merge.
     port = free_port()
-    started = time.monotonic()
     with azurite.service(port):
-        elapsed = time.monotonic() - started
         assert port_open(port)
-    assert elapsed < 2.0, f"Azurite took {elapsed:.2f}s to listen"
+    assert not port_open(port)
 
 
 def test_create_then_create_again_is_refused(table) -> None:

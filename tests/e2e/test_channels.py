@@ -129,9 +129,7 @@ def test_a_ticket_that_does_not_map_gets_422_listing_what_is_missing(chat_app: A
 def slack(app: App, path: str, form: dict[str, str]):  # type: ignore[no-untyped-def]
     body = urllib.parse.urlencode(form).encode()
     headers = {**sign_slack(SLACK_SECRET, int(time.time()), body), "Content-Type": "application/x-www-form-urlencoded"}
-    started = time.monotonic()
-    answer = post_raw(app, path, body, headers)
-    return answer, time.monotonic() - started
+    return post_raw(app, path, body, headers)
 
 
 def slash(app: App, sink: Sink, text: str, user: str = "U1"):  # type: ignore[no-untyped-def]
@@ -140,10 +138,11 @@ def slash(app: App, sink: Sink, text: str, user: str = "U1"):  # type: ignore[no
                                      "response_url": f"{sink.url}/slack/{uuid.uuid4().hex}"})
 
 
-def test_a_slack_command_is_acknowledged_fast_and_the_outcome_posted_later(chat_app: App, sink: Sink,
-                                                                          fleet: None) -> None:
-    answer, took = slash(chat_app, sink, "connect pc-a rg-chat/pc-c CHG-42")
-    assert answer.status == 200 and took < 3, (answer.body, took)
+def test_a_slack_command_is_acknowledged_at_once_and_the_outcome_posted_later(chat_app: App, sink: Sink,
+                                                                             fleet: None) -> None:
+    # The acknowledgement answers before any ARM work; its latency is measured by bench/intake.py, not here.
+    answer = slash(chat_app, sink, "connect pc-a rg-chat/pc-c CHG-42")
+    assert answer.status == 200, answer.body
     text = answer.body["text"]
     assert text.startswith("Request ") and "accepted" in text
     request_id = text.split()[1]
@@ -156,18 +155,18 @@ def test_a_slack_command_is_acknowledged_fast_and_the_outcome_posted_later(chat_
 
 
 def test_slack_typos_and_unknown_clouds_get_help_not_errors(chat_app: App, sink: Sink, fleet: None) -> None:
-    typo, _ = slash(chat_app, sink, "conect pc-a pc-b")
+    typo = slash(chat_app, sink, "conect pc-a pc-b")
     assert typo.status == 200 and "did you mean connect" in typo.body["text"]
-    unknown, _ = slash(chat_app, sink, "connect pc-a pc-zzz")
+    unknown = slash(chat_app, sink, "connect pc-a pc-zzz")
     assert unknown.status == 200 and "pc-zzz" in unknown.body["text"]
-    plan, _ = slash(chat_app, sink, "plan pc-a pc-b")
+    plan = slash(chat_app, sink, "plan pc-a pc-b")
     assert plan.status == 200 and plan.body["text"].startswith("Would create")
 
 
 def test_a_slack_disconnect_is_confirmed_then_approved_by_someone_else(chat_app: App, sink: Sink,
                                                                        fleet: None) -> None:
     chat_app.arm.add_link(A, B)
-    ask, _ = slash(chat_app, sink, "disconnect pc-a pc-b")
+    ask = slash(chat_app, sink, "disconnect pc-a pc-b")
     button = ask.body["blocks"][1]["elements"][0]
     assert button["style"] == "danger" and button["confirm"]["style"] == "danger"
 
@@ -175,7 +174,7 @@ def test_a_slack_disconnect_is_confirmed_then_approved_by_someone_else(chat_app:
         payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": user, "username": user.lower()},
                    "trigger_id": uuid.uuid4().hex, "response_url": response_url,
                    "actions": [{"action_id": action_id, "value": value}]}
-        return slack(chat_app, "chat/slack/actions", {"payload": json.dumps(payload)})[0]
+        return slack(chat_app, "chat/slack/actions", {"payload": json.dumps(payload)})
 
     confirm_url = f"{sink.url}/slack/{uuid.uuid4().hex}"
     confirmed = click("confirm_disconnect", button["value"], "U1", confirm_url)
