@@ -27,7 +27,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest
 from azure.mgmt.avs import AVSClient
 
-from interconnect.armid import CloudId, parse_cloud_id
+from interconnect.armid import CloudId, check_resource_name, parse_cloud_id
 from interconnect.errors import ArmError, DependencyError, ThrottledError, ValidationError
 from interconnect.facts import Cloud, Link, PermissionEntry, Segment
 
@@ -79,6 +79,15 @@ def _cloud_of(resource_id: str) -> CloudId | None:
         return parse_cloud_id(resource_id)
     except ValidationError:
         return None
+
+
+def _url_safe(link_name: str) -> None:
+    """Refuse a link name that would not stay one URL segment (`..` would address the cloud itself)."""
+    try:
+        check_resource_name(link_name, "link name")
+    except ValidationError as exc:
+        raise ArmError(f"refusing to address link {link_name[:80]!r}: {exc.message}", code="INVALID_NAME",
+                       details={"field": "linkName"}) from None
 
 
 def _text(value: Any) -> str:
@@ -143,6 +152,7 @@ class AvsSdkGateway:
             return [self._link(cloud, raw) for raw in client.cloud_links.list(cloud.resource_group, cloud.name)]
 
     def get_link(self, cloud: CloudId, name: str) -> Link | None:
+        _url_safe(name)
         with translated(f"reading link {name} of {cloud.short}"):
             try:
                 raw = self._client(cloud.subscription).cloud_links.get(cloud.resource_group, cloud.name, name)
@@ -168,8 +178,10 @@ class AvsSdkGateway:
     def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
         # Through send_request rather than azure-mgmt-authorization: one GET does not justify a 15 MB package.
         with translated(f"reading the app's permissions on {cloud.short}"):
+            # Each name percent-encoded as one segment, as the SDK's own builders do: str(cloud) is for people.
             response = self._client(cloud.subscription).send_request(HttpRequest(
-                "GET", f"{cloud}/providers/Microsoft.Authorization/permissions", params={"api-version": "2022-04-01"}))
+                "GET", f"{cloud.url_path}/providers/Microsoft.Authorization/permissions",
+                params={"api-version": "2022-04-01"}))
             response.raise_for_status()
             entries = []
             while True:
@@ -178,8 +190,17 @@ class AvsSdkGateway:
                             for e in body.get("value", [])]
                 if not body.get("nextLink"):
                     return entries
-                response = self._client(cloud.subscription).send_request(HttpRequest("GET", body["nextLink"]))
+                response = self._client(cloud.subscription).send_request(
+                    HttpRequest("GET", self._same_arm(body["nextLink"])))
                 response.raise_for_status()
+
+    def _same_arm(self, url: object) -> str:
+        """A `nextLink` from an ARM answer, if it points back at this ARM endpoint: the pipeline would send it
+        our token wherever it pointed."""
+        ours, theirs = urlparse(self._base_url), urlparse(url if isinstance(url, str) else "")
+        if (theirs.scheme, theirs.netloc.lower()) != (ours.scheme, ours.netloc.lower()):
+            raise ArmError("ARM answered a nextLink on another host; not followed", code="ARM_INVALID_NEXT_LINK")
+        return url  # type: ignore[return-value]
 
     @staticmethod
     def _link(cloud: CloudId, raw: Any) -> Link:
@@ -187,6 +208,7 @@ class AvsSdkGateway:
                     status=_text(raw.properties.status))
 
     def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
+        _url_safe(name)
         seen: dict[str, float | None] = {}
         with translated(f"creating link {name} on {cloud.short}"):
             self._client(cloud.subscription).cloud_links.begin_create_or_update(
@@ -195,6 +217,7 @@ class AvsSdkGateway:
         return seen.get("retry_after")
 
     def delete_link(self, cloud: CloudId, name: str) -> float | None:
+        _url_safe(name)
         seen: dict[str, float | None] = {}
         with translated(f"deleting link {name} on {cloud.short}"):
             self._client(cloud.subscription).cloud_links.begin_delete(
