@@ -9,10 +9,22 @@ import azure.functions as func
 import azurefunctions.extensions.bindings.servicebus as servicebus
 
 from interconnect.adapters import trigger
-from interconnect.armid import parse_cloud_id
+from interconnect.armid import MAX_ID_LENGTH, parse_cloud_id
 from interconnect.bootstrap import Services, build_services
 from interconnect.errors import NotFoundError, ValidationError
-from interconnect.http import api_caller, api_url, correlation_id, handles_errors, is_true, json_response
+from interconnect.http import (
+    api_caller,
+    api_url,
+    body,
+    correlation_id,
+    handles_errors,
+    idempotency_key,
+    is_true,
+    json_response,
+    query_param,
+    uuid_route,
+)
+from interconnect.inbound import HOOK_BODY_LIMIT, SLACK_ACTION_LIMIT, SLACK_COMMAND_LIMIT, TEAMS_LIMIT
 from interconnect.model import Status
 from interconnect.settings import (
     AUDIT_SCHEDULE_SETTING,
@@ -38,7 +50,7 @@ def submit_request(req: func.HttpRequest) -> func.HttpResponse:
     command = parse_submit(parse_json(req.get_body()), caller=api_caller(req))
     if is_true(req.params.get("dryRun")):
         return json_response(services().queries.plan(command))
-    request, created = services().intake.submit(command, idempotency_key=req.headers.get("Idempotency-Key"),
+    request, created = services().intake.submit(command, idempotency_key=idempotency_key(req),
                                                 correlation_id=correlation_id(req))
     status_url = api_url(req, f"requests/{request.id}")
     return json_response({"requestId": request.id, "status": request.status.value, "statusUrl": status_url},
@@ -47,6 +59,7 @@ def submit_request(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="requests/{id}", methods=["GET"])
 @handles_errors
+@uuid_route(what="request id", code="INVALID_REQUEST_ID")
 def get_request(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(services().queries.request(req.route_params["id"]))
 
@@ -68,12 +81,12 @@ def reject_request(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="requests", methods=["GET"])
 @handles_errors
 def list_requests(req: func.HttpRequest) -> func.HttpResponse:
-    cloud = req.params.get("cloud")
-    status = req.params.get("status")
+    cloud = query_param(req, "cloud", max_length=MAX_ID_LENGTH)
+    status = query_param(req, "status", max_length=40)
     if status is not None and status not in Status.__members__.values():
         raise ValidationError(f"status must be one of {', '.join(Status)}", code="INVALID_STATUS")
     try:
-        limit = int(req.params.get("limit", "50"))
+        limit = int(query_param(req, "limit", max_length=6) or "50")
     except ValueError:
         raise ValidationError("limit must be a whole number", code="INVALID_LIMIT") from None
     return json_response(services().queries.recent(
@@ -84,7 +97,8 @@ def list_requests(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="links", methods=["GET"])
 @handles_errors
 def list_links(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(services().queries.links(parse_cloud_id(req.params.get("cloud"), field_name="cloud")))
+    return json_response(services().queries.links(parse_cloud_id(query_param(req, "cloud", max_length=MAX_ID_LENGTH),
+                                                                 field_name="cloud")))
 
 
 # Ticketing and chat senders cannot present function keys or Entra tokens: these routes are anonymous at
@@ -92,7 +106,8 @@ def list_links(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="hooks/{source}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def ticket_hook(req: func.HttpRequest) -> func.HttpResponse:
-    accepted = services().inbound.hook(req.route_params["source"], dict(req.headers), req.get_body())
+    accepted = services().inbound.hook(req.route_params["source"], dict(req.headers),
+                                       body(req, HOOK_BODY_LIMIT))
     status_url = api_url(req, f"requests/{accepted.request_id}")
     return json_response({"requestId": accepted.request_id, "status": accepted.status, "statusUrl": status_url},
                          202 if accepted.created else 200)
@@ -101,19 +116,19 @@ def ticket_hook(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="chat/slack", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def slack_command(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(services().inbound.slack_command(dict(req.headers), req.get_body()))
+    return json_response(services().inbound.slack_command(dict(req.headers), body(req, SLACK_COMMAND_LIMIT)))
 
 
 @app.route(route="chat/slack/actions", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def slack_action(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(services().inbound.slack_action(dict(req.headers), req.get_body()))
+    return json_response(services().inbound.slack_action(dict(req.headers), body(req, SLACK_ACTION_LIMIT)))
 
 
 @app.route(route="chat/teams", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def teams_message(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(services().inbound.teams(dict(req.headers), req.get_body()))
+    return json_response(services().inbound.teams(dict(req.headers), body(req, TEAMS_LIMIT)))
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -145,6 +160,7 @@ def start_audit(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="audits/{id}", methods=["GET"])
 @handles_errors
+@uuid_route(what="audit id", code="INVALID_AUDIT_ID", also=("latest",))
 def get_audit(req: func.HttpRequest) -> func.HttpResponse:
     store = services().audits_or_fail().store
     run_id = req.route_params["id"]
@@ -157,7 +173,7 @@ def get_audit(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="topology", methods=["GET"])
 @handles_errors
 def topology_view(req: func.HttpRequest) -> func.HttpResponse:
-    body, mimetype = services().topology(req.params.get("format", "json"))
+    body, mimetype = services().topology(query_param(req, "format", max_length=20) or "json")
     return func.HttpResponse(body, status_code=200, mimetype=mimetype)
 
 

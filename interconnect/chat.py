@@ -53,7 +53,7 @@ MAX_TEXT = 2000  # Slack and Teams commands are one line; anything longer is not
 MAX_LISTED = 10  # candidates shown in one reply; more would drown the question being asked
 MAX_TYPO = 2  # edit distance under which an unknown verb is taken for a typo
 
-_TICKET = re.compile(r"[A-Za-z0-9._:/#-]{1,64}")
+TICKET = re.compile(r"[A-Za-z0-9._:/#-]{1,64}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 # What precedes the command: whitespace, wrapping tags (<p>, <div>), Teams mentions (<at>Bot Name</at>) and
 # Slack mentions (<@U0123|bot>). A mention is removed with its text; other tags only lose their brackets.
@@ -107,7 +107,7 @@ def parse_command(text: str) -> ChatCommand | ChatReply:
         if len(args) not in (2, 3):
             return _usage(verb, f"{verb} needs two clouds and, optionally, a ticket.")
         ticket = args[2] if len(args) == 3 else ""
-        if ticket and not _TICKET.fullmatch(ticket):
+        if ticket and not TICKET.fullmatch(ticket):
             return _usage(verb, f"'{shown(ticket)}' is not a ticket: use one token of at most 64 letters, digits "
                                 "or . _ : / # -")
         return ChatCommand(verb, (args[0], args[1]), ticket)
@@ -207,11 +207,16 @@ def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
         return Unresolved("Name a private cloud: a full ARM id, 'name' or 'resource-group/name'.", ())
     if ref.startswith("/") or "/providers/" in ref.lower():
         try:
-            cloud = parse_cloud_id(ref)
-        except ValidationError:
-            return Unresolved(f"'{shown(ref, 120)}' is not a private cloud ARM id (/subscriptions/<guid>/"
-                              "resourceGroups/<group>/providers/Microsoft.AVS/privateClouds/<name>).", ())
+            cloud = parse_cloud_id(ref, field_name="it")
+        except ValidationError as exc:
+            # The reason names the part at fault and never repeats the input (see interconnect/armid.py).
+            return Unresolved(f"'{shown(ref, 120)}' is not a private cloud ARM id ({exc.code}): {exc.message}. "
+                              "An id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/"
+                              "Microsoft.AVS/privateClouds/<name>.", ())
         return Resolved(next((c for c in clouds if c == cloud), cloud))
+    if any(part in ("", ".", "..") for part in ref.split("/")):
+        return Unresolved(f"'{shown(ref)}' is not a private cloud name (INVALID_ID): a name or group cannot be "
+                          "empty, '.' or '..'. Give a full ARM id, 'name' or 'resource-group/name'.", ())
     wanted = ref.lower()
     if "/" in ref:
         matches = [c for c in clouds if c.short.lower() == wanted]

@@ -3,24 +3,32 @@
 Each channel's signature is checked over the raw body before anything is parsed. Answers stay within the
 sender's deadline (Slack 3 s, Teams 5 s) because nothing here touches ARM except the read-only chat commands
 (`plan`, `links`) and the cached list of clouds that short names are resolved against.
+
+A valid signature says who sent a payload, not that its content is sane: every JSON document is decoded
+within size and nesting caps, and every value that is stored, queued or used as a key (ids, button values,
+response URLs) is held to the same grammar as the REST API before intake sees it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import os
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from interconnect import signatures
+from interconnect import boundedjson, signatures
 from interconnect.approvals import Approvals
-from interconnect.armid import CloudId
+from interconnect.armid import CloudId, parse_cloud_id
 from interconnect.channels import Channels, HookSource
-from interconnect.chat import ChatCommand, ChatReply, Resolved, parse_command, resolve_cloud
-from interconnect.errors import DependencyError, InterconnectError, NotFoundError, ValidationError
+from interconnect.chat import TICKET, ChatCommand, ChatReply, Resolved, parse_command, resolve_cloud
+from interconnect.errors import DependencyError, InterconnectError, TooLargeError, ValidationError
 from interconnect.intake import Intake
 from interconnect.model import Action, Callback, Requester
 from interconnect.ports import AvsGateway
@@ -30,6 +38,23 @@ from interconnect.validation import Submit, parse_json, parse_submit
 
 log = logging.getLogger(__name__)
 CLOUD_CACHE_SECONDS = 300
+
+# Body limits per channel, in bytes (the edge checks them before verifying; decoding checks them again).
+# Jira sends the whole issue (every field, rendered description, changelog): hundreds of KB are real.
+HOOK_BODY_LIMIT = 1024 * 1024
+SLACK_COMMAND_LIMIT = 16 * 1024  # a form of a dozen short fields; the command text itself is capped at 2,000
+# block_actions echo the message that held the button (up to 50 blocks), URL-encoded: larger than it looks.
+SLACK_ACTION_LIMIT = 256 * 1024
+TEAMS_LIMIT = 256 * 1024  # an activity carries the message HTML (Teams allows about 28 KB) plus entities
+MAX_BUTTON_VALUE = 2000  # Slack's own limit on a button value
+
+# Who a channel says sent something: stored as the requester and compared by policy.
+_SENDER_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,200}")  # Slack T0123/U0123, Teams 29:1a…, AAD object ids
+_TOKEN = re.compile(r"[\x21-\x7e]{1,256}")  # trigger and activity ids: they become idempotency keys
+_REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_FINGERPRINT = _SYS_ID = re.compile(r"[0-9a-f]{32}")
+MAX_DISPLAY = 200
+MAX_URL = 2000
 
 
 @dataclass(frozen=True)
@@ -55,12 +80,16 @@ class Inbound:
     # -- ticketing webhooks ---------------------------------------------------------------------------
 
     def hook(self, source_name: str, headers: Mapping[str, str], body: bytes) -> Accepted:
-        """Raises NotFoundError (unknown source), SignatureError (401), MappingError/ValidationError (422)."""
+        """Raises SignatureError (401; also for a source that is not configured), TooLargeError (413),
+        ValidationError (400) or MappingError (422)."""
         source = self.channels.hooks.get(source_name)
         if source is None:
-            raise NotFoundError(f"no webhook source named {source_name!r} is configured", code="UNKNOWN_SOURCE")
+            # Answered exactly as a bad signature, so configured names cannot be found by trying them; one
+            # HMAC over the body keeps the work (and so the timing) close to a real check's.
+            hmac.new(os.urandom(32), body, hashlib.sha256).digest()
+            raise signatures.SignatureError("signature verification failed", details={"reason": "unknown_source"})
         delivery = self._verify_hook(source, headers, body)
-        payload = parse_json(body)
+        payload = parse_json(body, max_bytes=HOOK_BODY_LIMIT, what="the webhook payload")
         fields = map_ticket(payload, source.mapping)
         requester = Requester(source.name, fields.requester or "unknown", fields.requester)
         try:
@@ -69,8 +98,9 @@ class Inbound:
             raise MappingError(f"the ticket maps to an unusable request: {exc.message}",
                                details={"invalid": [exc.details | {"code": exc.code}]}) from exc
         ticket = fields.reference
-        if source.type == "servicenow" and isinstance(payload.get("sys_id"), str):
-            ticket = f"{fields.reference}#{payload['sys_id']}"  # the callback PATCHes the record by sys_id
+        if source.type == "servicenow" and payload.get("sys_id") is not None:
+            # The callback PATCHes the record by sys_id, so it goes into a URL: 32 hex digits or nothing.
+            ticket = f"{fields.reference}#{_checked(payload['sys_id'], _SYS_ID, 'sys_id')}"
         # Sender retries carry the same ticket, action and pair (and delivery id), so they map to one request.
         pair = "|".join(sorted((command.source.normalized, command.target.normalized)))
         key = f"{source.name}:{fields.reference}:{command.action.value}:{pair}"
@@ -90,44 +120,56 @@ class Inbound:
 
     def slack_command(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         signatures.verify_slack(headers, body, self.channels.slack_secrets, now=self.now())
-        form = _form(body)
-        team, user = form.get("team_id", ""), form.get("user_id", "")
-        requester = Requester("slack", f"{team}/{user}", form.get("user_name", ""))
+        form = _form(body, SLACK_COMMAND_LIMIT)
+        team = _checked(form.get("team_id", ""), _SENDER_ID, "team_id")
+        user = _checked(form.get("user_id", ""), _SENDER_ID, "user_id")
+        requester = Requester("slack", f"{team}/{user}", _display(form.get("user_name", ""), "user_name"))
+        trigger = _checked(form["trigger_id"], _TOKEN, "trigger_id") if form.get("trigger_id") else None
+        response_url = _url(form["response_url"], "response_url") if form.get("response_url") else None
         parsed = parse_command(form.get("text", ""))
         if isinstance(parsed, ChatCommand) and parsed.verb == "disconnect":
             clouds = self._resolve(parsed.args)
             if isinstance(clouds, str):
                 return _slack_text(clouds)
             return _confirm_disconnect(clouds, parsed.ticket)
-        trigger, response_url = form.get("trigger_id"), form.get("response_url")
         reply = self._run(parsed, requester, key=f"slack:{trigger}" if trigger else None,
                           callbacks=(Callback("slack", response_url),) if response_url else ())
         return _slack_text(reply)
 
     def slack_action(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         signatures.verify_slack(headers, body, self.channels.slack_secrets, now=self.now())
+        form = _form(body, SLACK_ACTION_LIMIT)
+        payload = parse_json(form.get("payload", "").encode("utf-8", "surrogatepass"), max_bytes=SLACK_ACTION_LIMIT,
+                             what="the Slack payload", code="INVALID_PAYLOAD")
         try:
-            payload = json.loads(_form(body).get("payload", ""))
             action = payload["actions"][0]
-            user = payload["user"]
-            requester = Requester("slack", f"{payload.get('team', {}).get('id', '')}/{user['id']}",
-                                  user.get("username", user.get("name", "")))
+            user, team = payload["user"], payload.get("team") or {}
+            user_id, team_id = user["id"], team.get("id", "")
+            display = user.get("username", user.get("name", ""))
             action_id, value = action["action_id"], action.get("value", "")
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (KeyError, IndexError, TypeError, AttributeError):
             raise ValidationError("not a Slack block_actions payload", code="INVALID_PAYLOAD") from None
+        requester = Requester("slack", f"{_checked(team_id, _SENDER_ID, 'team.id') if team_id else ''}/"
+                                       f"{_checked(user_id, _SENDER_ID, 'user.id')}", _display(display, "user.name"))
+        action_id = _checked(action_id, _TOKEN, "action_id")
+        if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE:
+            raise ValidationError(f"the button value is not text of at most {MAX_BUTTON_VALUE} characters",
+                                  code="INVALID_PAYLOAD")
         if action_id == "confirm_disconnect":
-            try:
-                chosen = json.loads(value)
-                source, target = CloudId(**chosen["source"]), CloudId(**chosen["target"])
-            except (ValueError, KeyError, TypeError):
-                raise ValidationError("the confirmation does not name two clouds", code="INVALID_PAYLOAD") from None
-            accepted = self._submit(Submit(Action.DISCONNECT, source, target, requester, chosen.get("ticket", "")),
-                                    key=f"slack-action:{payload.get('trigger_id', '')}",
-                                    callbacks=(Callback("slack", payload.get("response_url", "")),))
+            # The button value came back from Slack: signed by Slack, but it is whatever the client sent.
+            source, target, ticket = _confirmation(value)
+            trigger = payload.get("trigger_id")
+            response_url = payload.get("response_url")
+            accepted = self._submit(Submit(Action.DISCONNECT, source, target, requester, ticket),
+                                    key=f"slack-action:{_checked(trigger, _TOKEN, 'trigger_id') if trigger else ''}",
+                                    callbacks=(Callback("slack", _url(response_url, "response_url")),)
+                                    if response_url else ())
             return {"replace_original": True, "text": f"Disconnect requested: {source.short} ⇄ {target.short} "
                                                       f"(request {accepted.request_id}). Someone else must approve it."}
         if action_id in ("approve", "reject"):
             request_id, _, fingerprint = value.partition(":")
+            if not _REQUEST_ID.fullmatch(request_id) or not _FINGERPRINT.fullmatch(fingerprint):
+                raise ValidationError("the button value is not '<request id>:<fingerprint>'", code="INVALID_PAYLOAD")
             try:
                 request = self.approvals.decide(request_id, requester, approve=action_id == "approve",
                                                 fingerprint=fingerprint)
@@ -136,7 +178,7 @@ class Inbound:
                     raise
                 return {"replace_original": False, "response_type": "ephemeral", "text": f"Not done: {exc.message}"}
             verb = "Approved" if action_id == "approve" else "Rejected"
-            return {"replace_original": True, "text": f"{verb} by <@{payload['user']['id']}>: request {request.id} "
+            return {"replace_original": True, "text": f"{verb} by <@{user_id}>: request {request.id} "
                                                       f"is now {request.status.value}."}
         return {"replace_original": False, "response_type": "ephemeral", "text": "That button is no longer valid."}
 
@@ -144,15 +186,14 @@ class Inbound:
 
     def teams(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         signatures.verify_teams(headers, body, self.channels.teams_secrets)
-        try:
-            activity = json.loads(body)
-            text = activity.get("text", "")
-            sender = activity.get("from") or {}
-            activity_id = str(activity.get("id", ""))
-        except (ValueError, AttributeError):
-            raise ValidationError("not a Teams activity", code="INVALID_PAYLOAD") from None
-        requester = Requester("teams", str(sender.get("aadObjectId") or sender.get("id") or "unknown"),
-                              str(sender.get("name", "")))
+        activity = parse_json(body, max_bytes=TEAMS_LIMIT, what="the Teams activity", code="INVALID_PAYLOAD")
+        text, sender, raw_id = activity.get("text", ""), activity.get("from") or {}, activity.get("id", "")
+        if not isinstance(text, str) or not isinstance(sender, dict) or not isinstance(raw_id, str | int):
+            raise ValidationError("not a Teams activity", code="INVALID_PAYLOAD")
+        activity_id = _checked(str(raw_id), _TOKEN, "id") if str(raw_id) else ""
+        sender_id = sender.get("aadObjectId") or sender.get("id") or "unknown"
+        requester = Requester("teams", _checked(sender_id, _SENDER_ID, "from.id"),
+                              _display(sender.get("name", ""), "from.name"))
         # No timestamp is signed, so a replayed activity must map to the request it already made.
         reply = self._run(parse_command(text), requester, key=f"teams:{activity_id}" if activity_id else None,
                           callbacks=(Callback("teams"),))
@@ -226,8 +267,69 @@ class Inbound:
         return clouds
 
 
-def _form(body: bytes) -> dict[str, str]:
-    return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}
+def _form(body: bytes, limit: int) -> dict[str, str]:
+    """A form-encoded body within `limit` bytes and 50 fields. Raises TooLargeError or ValidationError."""
+    if len(body) > limit:
+        raise TooLargeError(f"the body is {len(body)} bytes; at most {limit} are accepted", details={"limit": limit})
+    try:
+        return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=50).items()}
+    except ValueError:
+        raise ValidationError("the form has more than 50 fields", code="INVALID_PAYLOAD") from None
+
+
+def _checked(value: object, grammar: re.Pattern[str], name: str) -> str:
+    """`value` if it is text matching `grammar`; otherwise ValidationError naming the field, not the value."""
+    if not isinstance(value, str) or not grammar.fullmatch(value):
+        raise ValidationError(f"{name} is not a well-formed identifier", code="INVALID_PAYLOAD",
+                              details={"field": name})
+    return value
+
+
+def _display(value: object, name: str) -> str:
+    """A display name: single-line text of at most MAX_DISPLAY characters."""
+    if not isinstance(value, str) or len(value) > MAX_DISPLAY or not value.isprintable():
+        raise ValidationError(f"{name} is not a single-line name of at most {MAX_DISPLAY} characters",
+                              code="INVALID_PAYLOAD", details={"field": name})
+    return value
+
+
+def _url(value: object, name: str) -> str:
+    """A callback URL a channel gave us (we POST the outcome there later): absolute http(s), no credentials,
+    no whitespace, bounded."""
+    parsed = urllib.parse.urlsplit(value) if isinstance(value, str) and len(value) <= MAX_URL else None
+    if (parsed is None or parsed.scheme not in ("https", "http") or not parsed.hostname or parsed.username
+            or parsed.password or not value.isascii() or any(c.isspace() for c in value)):  # type: ignore[union-attr]
+        raise ValidationError(f"{name} is not an absolute http(s) URL of at most {MAX_URL} characters",
+                              code="INVALID_PAYLOAD", details={"field": name})
+    return value  # type: ignore[return-value]
+
+
+def _confirmation(value: str) -> tuple[CloudId, CloudId, str]:
+    """The clouds and ticket a confirm_disconnect button carries, held to the REST API's rules.
+
+    Buttons posted before ids were sent whole carry {subscription, resource_group, name} objects; both forms
+    go through `parse_cloud_id`, so nothing reaches intake that the REST API would refuse.
+    """
+    chosen = boundedjson.loads(value, max_bytes=MAX_BUTTON_VALUE, max_depth=3, what="the button value",
+                               code="INVALID_PAYLOAD")
+    if not isinstance(chosen, dict) or not {"source", "target"} <= set(chosen) <= {"source", "target", "ticket"}:
+        raise ValidationError("the confirmation does not name two clouds", code="INVALID_PAYLOAD")
+    clouds = []
+    for name in ("source", "target"):
+        given = chosen[name]
+        if isinstance(given, dict):
+            if set(given) != {"subscription", "resource_group", "name"} or not all(
+                    isinstance(v, str) for v in given.values()):
+                raise ValidationError(f"the confirmation's {name} is not a private cloud", code="INVALID_ID",
+                                      details={"field": name})
+            given = (f"/subscriptions/{given['subscription']}/resourceGroups/{given['resource_group']}"
+                     f"/providers/Microsoft.AVS/privateClouds/{given['name']}")
+        clouds.append(parse_cloud_id(given, field_name=name))
+    ticket = chosen.get("ticket", "")
+    if not isinstance(ticket, str) or (ticket and not TICKET.fullmatch(ticket)):
+        raise ValidationError("the confirmation's ticket is not one token of at most 64 characters",
+                              code="INVALID_FIELD", details={"field": "ticket"})
+    return clouds[0], clouds[1], ticket
 
 
 def _slack_text(text: str) -> dict[str, Any]:
@@ -237,7 +339,7 @@ def _slack_text(text: str) -> dict[str, Any]:
 def _confirm_disconnect(clouds: tuple[CloudId, ...], ticket: str) -> dict[str, Any]:
     """Ask before removing a link: a danger-styled button behind a confirmation dialog."""
     source, target = clouds
-    value = json.dumps({"source": vars_of(source), "target": vars_of(target), "ticket": ticket})
+    value = json.dumps({"source": str(source), "target": str(target), "ticket": ticket})
     text = f"Disconnect {source.short} ⇄ {target.short}? Traffic between them stops once it is approved and done."
     return {"response_type": "ephemeral", "text": text, "blocks": [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
@@ -250,7 +352,4 @@ def _confirm_disconnect(clouds: tuple[CloudId, ...], ticket: str) -> dict[str, A
                         "confirm": {"type": "plain_text", "text": "Request it"},
                         "deny": {"type": "plain_text", "text": "Cancel"}, "style": "danger"}}]}]}
 
-
-def vars_of(cloud: CloudId) -> dict[str, str]:
-    return {"subscription": cloud.subscription, "resource_group": cloud.resource_group, "name": cloud.name}
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from interconnect import boundedjson
 from interconnect.armid import CloudId, parse_cloud_id
 from interconnect.errors import ValidationError
 from interconnect.model import Action, Requester
 
+MAX_BODY = 64 * 1024  # an API body is a few hundred bytes; 64 KiB leaves room and no more
 MAX_REFERENCE = 200
 MAX_REQUESTER = 200
 FIELDS = {"action", "source", "target", "reference", "requestedBy"}
@@ -34,14 +36,20 @@ class Submit:
         return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
-def parse_json(body: bytes) -> dict[str, Any]:
-    """Decode a JSON object body. Raises ValidationError (INVALID_JSON) otherwise."""
-    try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc}", code="INVALID_JSON") from exc
+def parse_json(body: bytes, *, max_bytes: int = MAX_BODY, what: str = "the body",
+               code: str = "INVALID_JSON") -> dict[str, Any]:
+    """Decode a JSON object from outside, within a size and a nesting cap (see interconnect/boundedjson.py).
+
+    Raises
+    ------
+    TooLargeError
+        TOO_LARGE when it is over `max_bytes`.
+    ValidationError
+        `code` (INVALID_JSON) when it is not a JSON object, nests too deep or is not valid UTF-8 text.
+    """
+    value = boundedjson.loads(body, max_bytes=max_bytes, what=what, code=code)
     if not isinstance(value, dict):
-        raise ValidationError("the body must be a JSON object", code="INVALID_JSON")
+        raise ValidationError(f"{what} must be a JSON object", code=code)
     return value
 
 
@@ -85,5 +93,6 @@ def parse_submit(raw: dict[str, Any], *, caller: Requester) -> Submit:
         raise ValidationError(f"source and target are the same private cloud ({source})", code="SAME_CLOUD",
                               details={"source": str(source), "target": str(target)})
     display = _text(raw, "requestedBy", MAX_REQUESTER)
-    requester = Requester(caller.channel, caller.id, display or caller.display)
+    # A verified person's name comes from their token; the body may name a key caller only. Roles and groups stay.
+    requester = caller if caller.verified_person else replace(caller, display=display or caller.display)
     return Submit(action, source, target, requester, _text(raw, "reference", MAX_REFERENCE))
