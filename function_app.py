@@ -47,7 +47,7 @@ def services() -> Services:
 @app.route(route="requests", methods=["POST"])
 @handles_errors
 def submit_request(req: func.HttpRequest) -> func.HttpResponse:
-    command = parse_submit(parse_json(req.get_body()), caller=api_caller(req))
+    command = parse_submit(parse_json(req.get_body()), caller=api_caller(req, services().identity))
     if is_true(req.params.get("dryRun")):
         return json_response(services().queries.plan(command))
     request, created = services().intake.submit(command, idempotency_key=idempotency_key(req),
@@ -64,17 +64,21 @@ def get_request(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(services().queries.request(req.route_params["id"]))
 
 
-@app.route(route="requests/{id}/approve", methods=["POST"])
+# Deciding needs a person signed in with Entra; a function key alone can never approve. So these two routes are
+# anonymous at the host and the app demands a verified bearer token before it reads anything (identity.py).
+@app.route(route="requests/{id}/approve", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def approve_request(req: func.HttpRequest) -> func.HttpResponse:
-    request = services().approvals.decide(req.route_params["id"], api_caller(req), approve=True)
+    approver = api_caller(req, services().identity, key_checked=False)
+    request = services().approvals.decide(req.route_params["id"], approver, approve=True)
     return json_response(request.to_view())
 
 
-@app.route(route="requests/{id}/reject", methods=["POST"])
+@app.route(route="requests/{id}/reject", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def reject_request(req: func.HttpRequest) -> func.HttpResponse:
-    request = services().approvals.decide(req.route_params["id"], api_caller(req), approve=False)
+    approver = api_caller(req, services().identity, key_checked=False)
+    request = services().approvals.decide(req.route_params["id"], approver, approve=False)
     return json_response(request.to_view())
 
 

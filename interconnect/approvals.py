@@ -35,8 +35,15 @@ class Approvals:
         ConflictError
             NOT_AWAITING_APPROVAL, APPROVAL_EXPIRED or APPROVAL_MISMATCH.
         ForbiddenError
-            SELF_APPROVAL when the approver asked for it; NOT_AN_APPROVER when the policy does not name them.
+            APPROVER_NOT_VERIFIED when a REST caller is not a person proven by an Entra token (a function key, an
+            application); SELF_APPROVAL when the approver asked for it (object ids compared case-insensitively);
+            NOT_AN_APPROVER when the policy names neither them, nor a role or group of theirs.
         """
+        if approver.channel == "api" and not approver.verified_person:
+            # Checked before the request is read: a caller who can never approve learns nothing about it.
+            raise ForbiddenError(f"{approver} cannot approve: approving needs a person signed in with Entra ID "
+                                 f"(Authorization: Bearer <token>); a function key or an application never can",
+                                 code="APPROVER_NOT_VERIFIED")
         request = self.store.get(request_id)
         if request.status is not Status.AWAITING_APPROVAL or request.approval is None:
             raise ConflictError(f"request {request_id} is {request.status.value}, not awaiting approval",
@@ -56,12 +63,12 @@ class Approvals:
         decided = replace(request.approval, decided_by=str(approver), decided_at=now)
         if approve:
             updated = self.store.save(*lifecycle.transition(
-                request, Status.VALIDATING, now=now, actor=str(approver), message=f"approved by {approver}",
-                approval=decided))
+                request, Status.VALIDATING, now=now, actor=str(approver),
+                message=f"approved by {approver.describe()}", approval=decided))
             # Its first message was used up when it went to wait; this one has a message id of its own.
             self.queue.send(WorkItem(request.id, "process", origin="approved"))
             return updated
-        reason = Reason("APPROVAL_REJECTED", f"rejected by {approver}", {"approver": str(approver)})
+        reason = Reason("APPROVAL_REJECTED", f"rejected by {approver.describe()}", {"approver": str(approver)})
         return self.store.save(*lifecycle.transition(
             request, Status.REJECTED, now=now, actor=str(approver), message=reason.message, reasons=(reason,),
             outcome=reason.message, approval=decided))

@@ -100,8 +100,13 @@ class Audits:
         inventory = self.reader.read(self.subscriptions, started)
         states = link_states(inventory, previous.link_states if previous else {}, started)
         stale_before = started - timedelta(minutes=self.thresholds.stale_minutes)
+        stale = self.requests.stale(stale_before)
+        problems = list(inventory.problems)
+        if stale.skipped:
+            problems.append(f"{stale.skipped} unfinished request row(s) could not be read back (CORRUPT_RECORD; "
+                            "the log names each): left out of STALE_REQUEST and never re-driven")
         findings = (link_findings(inventory, states, started, self.thresholds) + cloud_findings(inventory)
-                    + record_findings(inventory, self.requests_managed(), self.requests.stale(stale_before),
+                    + record_findings(inventory, self.requests_managed(), stale.items,
                                       self.queue.dead_letter_count(), started))
         if self.redrive is not None:
             self.redrive()
@@ -112,7 +117,7 @@ class Audits:
             new=[f.key for f in findings if f.key not in before],
             resolved=[f for key, f in before.items() if key not in now_keys],
             link_states=states,
-            problems=list(inventory.problems), clouds=len(inventory.clouds), links=len(inventory.links))
+            problems=problems, clouds=len(inventory.clouds), links=len(inventory.links))
         self.store.save(run, inventory)
         self._tell(run)
         log.info("audit %s: %d findings (%d new, %d resolved)", run_id, len(findings), len(run.new), len(run.resolved))

@@ -14,6 +14,7 @@ from interconnect.audits import Audits, AuditStore
 from interconnect.channels import parse_channels
 from interconnect.errors import InterconnectError, NotFoundError, ValidationError
 from interconnect.findings import Thresholds
+from interconnect.identity import SigningKeys, TokenRules, Verifier
 from interconnect.inbound import Inbound
 from interconnect.intake import Intake
 from interconnect.inventory import InventoryReader
@@ -43,6 +44,7 @@ class Services:
     approvals: Approvals
     inbound: Inbound
     audits: Audits | None
+    identity: Verifier
 
     def audits_or_fail(self) -> Audits:
         if self.audits is None:
@@ -67,7 +69,7 @@ class Services:
 
 def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGateway,
          clock: Callable[[], datetime] = utcnow, notifier: Notifier | None = None,
-         audit_store: AuditStore | None = None) -> Services:
+         audit_store: AuditStore | None = None, signing_keys: SigningKeys | None = None) -> Services:
     """Services over the given ports (tests pass fakes here)."""
     channels = parse_channels(settings.hooks, settings.hook_secrets, settings.slack_signing_secrets,
                               settings.teams_secrets, settings.teams_workflow_url)
@@ -95,6 +97,7 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
         sweeper=sweeper,
         inbound=Inbound(channels, intake, queries, approvals, avs, settings.subscriptions),
         audits=audits,
+        identity=Verifier(TokenRules.from_settings(settings.auth_issuer, settings.auth_audience), signing_keys),
     )
 
 
@@ -103,6 +106,7 @@ def build_services(settings: Settings | None = None) -> Services:
     from interconnect.adapters.audit_tables import TableAuditStore
     from interconnect.adapters.avs import AvsSdkGateway, is_local
     from interconnect.adapters.servicebus import ServiceBusWorkQueue
+    from interconnect.adapters.signing_keys import OpenIdSigningKeys
     from interconnect.adapters.tables import TableRequestStore
 
     settings = settings or Settings.from_env()
@@ -119,7 +123,8 @@ def build_services(settings: Settings | None = None) -> Services:
                                               connection_string=settings.servicebus_connection_string,
                                               namespace=settings.servicebus_namespace, credential=credential)
     avs = AvsSdkGateway(credential, base_url=settings.arm_endpoint)
-    return wire(settings, store, queue, avs, audit_store=audit_store)
+    keys = OpenIdSigningKeys(settings.auth_issuer) if settings.auth_issuer else None
+    return wire(settings, store, queue, avs, audit_store=audit_store, signing_keys=keys)
 
 
 def _credential(settings: Settings):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@
     ├── NotFoundError          NOT_FOUND
     ├── ConflictError          CONFLICT                 lost ETag race, key reused with another body
     ├── TransitionError        INVALID_TRANSITION       a status change the lifecycle forbids
+    ├── CorruptRecordError     CORRUPT_RECORD           a stored record cannot be read back; passes skip it
     ├── ArmError               ARM_ERROR                ARM refused a call for good (4xx other than 409/429)
     └── DependencyError        DEPENDENCY_UNAVAILABLE   retryable: Tables, Service Bus or ARM is down
         └── ThrottledError     THROTTLED                retryable: 429, with the server's Retry-After
@@ -73,6 +74,15 @@ class TransitionError(InterconnectError):
     """The lifecycle does not allow this status change."""
 
     code = "INVALID_TRANSITION"
+
+
+class CorruptRecordError(InterconnectError):
+    """A stored record cannot be read back (an older version wrote it, or it was damaged).
+
+    Not the caller's fault and not transient: a pass over many records reports it and goes on.
+    """
+
+    code = "CORRUPT_RECORD"
 
 
 class ArmError(InterconnectError):

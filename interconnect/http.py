@@ -8,8 +8,6 @@ logged about a request is its method, its path and its query without secrets, ea
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import logging
@@ -32,6 +30,7 @@ from interconnect.errors import (
     TransitionError,
     ValidationError,
 )
+from interconnect.identity import AuthenticationError, Verifier
 from interconnect.model import Requester
 from interconnect.signatures import SignatureError
 from interconnect.ticketmap import MappingError
@@ -42,7 +41,7 @@ log = logging.getLogger("interconnect.http")
 
 # Looked up along the exception's MRO, so a subclass inherits its parent's status unless listed.
 STATUS: dict[type[InterconnectError], int] = {
-    MappingError: 422, SignatureError: 401, RenderError: 503, TooLargeError: 413,
+    MappingError: 422, SignatureError: 401, AuthenticationError: 401, RenderError: 503, TooLargeError: 413,
     ValidationError: 400, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409, TransitionError: 409,
     ArmError: 502, DependencyError: 503, InterconnectError: 500,
 }
@@ -171,20 +170,11 @@ def loggable_url(url: str) -> str:
     return capped(split.path) + (f"?{capped(query)}" if query else "")
 
 
-def api_caller(req: func.HttpRequest) -> Requester:
-    """Who called the REST API. With App Service authentication on, the platform sets (and strips any
-    client-sent copy of) X-MS-CLIENT-PRINCIPAL*; without it, the caller is known only by its function key."""
-    principal_id = req.headers.get("x-ms-client-principal-id", "")
-    name = req.headers.get("x-ms-client-principal-name", "")
-    encoded = req.headers.get("x-ms-client-principal", "")
-    if encoded and not principal_id:
-        try:
-            claims = json.loads(base64.b64decode(encoded))
-            principal_id = str(claims.get("userId") or claims.get("oid") or "")
-            name = name or str(claims.get("userDetails") or "")
-        except (binascii.Error, ValueError, AttributeError):
-            pass
-    return Requester("api", principal_id or "function-key", name)
+def api_caller(req: func.HttpRequest, identity: Verifier, *, key_checked: bool = True) -> Requester:
+    """Who called the REST API: an Entra token the app verified itself, else the function key the host checked
+    (`key_checked`: the route is function-level). X-MS-CLIENT-PRINCIPAL* headers are ignored, never trusted:
+    App Service authentication is not on, so nothing strips a copy a caller typed (interconnect/identity.py)."""
+    return identity.caller({k.lower(): v for k, v in req.headers.items()}, key_checked=key_checked)
 
 
 def api_url(req: func.HttpRequest, path: str) -> str:

@@ -1,14 +1,26 @@
-"""The queue message contract between intake and worker, and between the worker and its own follow-ups."""
+"""The queue message contract between intake and worker, and between the worker and its own follow-ups.
+
+A message on the queue or in its dead-letter queue may have been put there by anything with send rights, so
+it is decoded within bounds (interconnect/boundedjson: size and nesting checked before decoding) and every
+field is held to its grammar before a request id reaches a table key, a URL or a log line.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from interconnect.errors import ValidationError
+from interconnect import boundedjson
+from interconnect.errors import TooLargeError, ValidationError
 
 Kind = Literal["process", "check", "expire", "notify", "audit"]  # for "audit", request_id is the run id
+# A work item is a flat object of five short fields (~150 bytes); anything far larger is not one.
+MAX_MESSAGE_BYTES = 4096
+# Request and audit run ids are UUIDs; the grammar leaves room for test ids but no separator a table key
+# or URL would read (`/ \ # ?`), no control character and nothing long.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -42,18 +54,23 @@ class WorkItem:
 
 
 def decode(body: bytes | str) -> WorkItem:
-    """Raises ValidationError (MALFORMED_MESSAGE) for anything that is not a work item."""
+    """Raises ValidationError (MALFORMED_MESSAGE) for anything that is not a work item; its message names
+    the problem, never the body."""
     try:
-        raw = json.loads(body)
-        request_id, kind = raw["requestId"], raw.get("kind", "process")
-        attempt, retry, origin = raw.get("attempt", 0), raw.get("retry", 0), raw.get("origin", "")
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        # str(), not repr(): a UnicodeDecodeError's repr carries the whole body into logs and the DLQ.
-        raise ValidationError(f"queue message is not a work item: {type(exc).__name__}: {exc}",
-                              code="MALFORMED_MESSAGE") from exc
-    counters_ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (attempt, retry))
-    if not isinstance(request_id, str) or not request_id or kind not in get_args(Kind) or not counters_ok \
-            or not isinstance(origin, str):
+        raw = boundedjson.loads(body, max_bytes=MAX_MESSAGE_BYTES, max_depth=2, what="queue message",
+                                code="MALFORMED_MESSAGE")
+    except TooLargeError as exc:  # one code for every message that is no work item, whatever is wrong with it
+        raise ValidationError(exc.message, code="MALFORMED_MESSAGE", details=exc.details) from None
+    if not isinstance(raw, dict):
+        raise ValidationError(f"queue message is a JSON {type(raw).__name__}, not a work item object",
+                              code="MALFORMED_MESSAGE")
+    if "requestId" not in raw:
+        raise ValidationError("queue message has no requestId", code="MALFORMED_MESSAGE")
+    request_id, kind = raw["requestId"], raw.get("kind", "process")
+    attempt, retry, origin = raw.get("attempt", 0), raw.get("retry", 0), raw.get("origin", "")
+    counters_ok = all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in (attempt, retry))
+    if not (isinstance(request_id, str) and _ID.fullmatch(request_id)) or kind not in get_args(Kind) \
+            or not counters_ok or not isinstance(origin, str) or not (origin == "" or _ID.fullmatch(origin)):
         raise ValidationError("queue message has a bad requestId, kind, attempt, retry or origin",
                               code="MALFORMED_MESSAGE")
     return WorkItem(request_id, kind, attempt, retry, origin)
@@ -67,3 +84,4 @@ class DeadLetter:
     body: bytes
     reason: str
     description: str
+    body_type: str = "data"  # the AMQP body section; only a data body can hold a work item

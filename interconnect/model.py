@@ -57,9 +57,18 @@ class Requester:
     channel: str
     id: str
     display: str = ""
+    # What a verified Entra token said about the caller; never stored, only asked while the call lasts. Left out
+    # of equality so a request read back from storage equals the one that was filed.
+    roles: frozenset[str] = field(default=frozenset(), compare=False)
+    groups: frozenset[str] = field(default=frozenset(), compare=False)
+    verified_person: bool = field(default=False, compare=False)  # a person proven by a signed Entra token
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.id}"
+
+    def describe(self) -> str:
+        """For the audit trail: the display name and the stable id, e.g. `Bob (api:1b2c…)`."""
+        return f"{self.display} ({self})" if self.display else str(self)
 
     def is_same(self, other: Requester) -> bool:
         """The same principal? Case-insensitive, as the policy's globs match: Entra object ids, Slack and Teams

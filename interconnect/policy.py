@@ -8,16 +8,24 @@ A policy is a JSON document (setting INTERCONNECT_POLICY: inline JSON, or the pa
        "scopes": ["/subscriptions/<sub>/resourceGroups/rg-avs-prod"]}
     ]}
 
-An optional `"approvers": ["api:*", "slack:T01/U09"]` lists who may approve disconnects (default `api:*`);
-nobody may approve their own request.
+An optional `"approvers": ["role:Links.Approve", "slack:T01/U09"]` lists who may approve disconnects (default:
+the `Links.Approve` and `Links.Admin` app roles); nobody may approve their own request, and a REST caller must
+be a person signed in with Entra ID (interconnect/identity.py), never a function key or an application.
 
-A requester is `<channel>:<id>` (api, slack, teams, jira, servicenow, webhook…) matched by case-insensitive
-globs. A scope is `*`, a subscription, a resource group or a private cloud id. A request is allowed when one
-rule matches the requester and the action, and both clouds lie within that rule's scopes.
+An entry in `requesters` or `approvers` is one of
+- `<channel>:<id>`, a case-insensitive glob over the requester (api, slack, teams, jira, servicenow, webhook…):
+  `api:<Entra object id>`, `api:sp:<application id>`, `api:key` (a function key), `slack:T01/*`;
+- `role:<app role>`, held by an Entra caller whose verified token carries that app role (`role:Links.Request`);
+- `group:<Entra group object id>`, held by a person whose verified token lists that group.
+Roles and groups are those of the token the request was filed (or approved) with.
 
-With no policy configured, DEFAULT applies: anyone may connect, and only REST API callers (function key or
-Entra principal: the platform team's own automation) may disconnect. Chat and ticket requesters cannot
-disconnect until a policy names them, because removing a link cuts traffic.
+A scope is `*`, a subscription, a resource group or a private cloud id. A request is allowed when one rule
+matches the requester and the action, and both clouds lie within that rule's scopes.
+
+With no policy configured, DEFAULT applies: anyone may connect; a disconnect may be asked for by automation
+holding a function key (`api:key`) or by an Entra caller with the `Links.Request` or `Links.Admin` role, and
+approved by one with `Links.Approve` or `Links.Admin`. Chat and ticket requesters cannot disconnect until a
+policy names them, because removing a link cuts traffic.
 """
 
 from __future__ import annotations
@@ -31,6 +39,18 @@ from interconnect.armid import CloudId
 from interconnect.errors import InterconnectError
 from interconnect.model import Action, Reason, Requester
 from interconnect.permissions import matches
+
+DEFAULT_APPROVERS = ("role:Links.Approve", "role:Links.Admin")
+
+
+def names(entry: str, requester: Requester) -> bool:
+    """Does a policy entry (a principal glob, `role:<name>` or `group:<id>`) name this requester?"""
+    kind, _, value = entry.partition(":")
+    if kind.lower() == "role":
+        return value.casefold() in {role.casefold() for role in requester.roles}
+    if kind.lower() == "group":
+        return value.casefold() in {group.casefold() for group in requester.groups}
+    return matches(entry, str(requester))
 
 
 class PolicyError(InterconnectError):
@@ -50,7 +70,7 @@ class PolicyRule:
                    for scope in self.scopes)
 
     def allows(self, requester: Requester, action: Action, clouds: tuple[CloudId, ...]) -> bool:
-        return (action in self.actions and any(matches(glob, str(requester)) for glob in self.requesters)
+        return (action in self.actions and any(names(entry, requester) for entry in self.requesters)
                 and all(self.covers(cloud) for cloud in clouds))
 
 
@@ -58,10 +78,10 @@ class PolicyRule:
 class Policy:
     rules: tuple[PolicyRule, ...]
     source: str = "default"
-    approvers: tuple[str, ...] = ("api:*",)  # who may approve a disconnect (never the requester)
+    approvers: tuple[str, ...] = DEFAULT_APPROVERS  # who may approve a disconnect (never the requester)
 
     def may_approve(self, approver: Requester) -> bool:
-        return any(matches(glob, str(approver)) for glob in self.approvers)
+        return any(names(entry, approver) for entry in self.approvers)
 
     def check(self, requester: Requester, action: Action, clouds: tuple[CloudId, ...]) -> list[Reason]:
         if any(rule.allows(requester, action, clouds) for rule in self.rules):
@@ -76,9 +96,9 @@ def parse_policy(raw: Any, source: str) -> Policy:
     """Raises PolicyError naming the offending rule."""
     if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list) or set(raw) - {"rules", "approvers"}:
         raise PolicyError(f"policy {source}: expected an object with a 'rules' list and optional 'approvers'")
-    approvers = raw.get("approvers", ["api:*"])
+    approvers = raw.get("approvers", list(DEFAULT_APPROVERS))
     if not isinstance(approvers, list) or not all(isinstance(a, str) and a for a in approvers):
-        raise PolicyError(f"policy {source}: approvers must be a list of requester globs")
+        raise PolicyError(f"policy {source}: approvers must be a list of requester globs, roles or groups")
     rules = []
     for i, rule in enumerate(raw["rules"]):
         where = f"policy {source}: rules[{i}]"
@@ -101,7 +121,7 @@ def parse_policy(raw: Any, source: str) -> Policy:
 
 DEFAULT = parse_policy({"rules": [
     {"requesters": ["*"], "actions": ["connect"], "scopes": ["*"]},
-    {"requesters": ["api:*"], "actions": ["disconnect"], "scopes": ["*"]},
+    {"requesters": ["api:key", "role:Links.Request", "role:Links.Admin"], "actions": ["disconnect"], "scopes": ["*"]},
 ]}, "default")
 
 

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from interconnect.armid import CloudId
 from interconnect.facts import Cloud, Link, PermissionEntry, Segment
 from interconnect.messages import DeadLetter, WorkItem
 from interconnect.model import AuditEvent, Callback, LinkRequest, RequestSummary, Status
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """What a pass over stored records found, and how many records it could not read back.
+
+    A record that cannot be read (an older version wrote it, or it was damaged) is logged with its reason
+    and skipped, so one bad row never hides the rest; `skipped` says how many there were.
+    """
+
+    items: list[T] = field(default_factory=list)
+    continuation: str | None = None  # where the next page starts, for paged listings
+    skipped: int = 0
 
 
 class RequestStore(Protocol):
@@ -19,7 +35,7 @@ class RequestStore(Protocol):
         """Insert a new request with its first event. Raises ConflictError if the id exists."""
 
     def get(self, request_id: str) -> LinkRequest:
-        """Raises NotFoundError."""
+        """Raises NotFoundError, or CorruptRecordError for a row that cannot be read back."""
 
     def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         """Write `request` only if the stored row still has `request.etag`, together with `event`.
@@ -34,13 +50,17 @@ class RequestStore(Protocol):
         """Append a note (kind "note") after the status event it follows; the same suffix twice is one note."""
 
     def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
-               continuation: str | None) -> tuple[list[LinkRequest], str | None]:
-        """Newest first; `continuation` pages on."""
+               continuation: str | None) -> Listing[LinkRequest]:
+        """Newest first; `continuation` pages on. Raises ValidationError (INVALID_CONTINUATION) for a token
+        this listing did not issue."""
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
-        """Requests touching `cloud` that are not terminal yet (may lag the rows by one transition)."""
+        """Requests touching `cloud` that are not terminal yet (may lag the rows by one transition).
 
-    def stale(self, before: datetime) -> list[RequestSummary]:
+        One that cannot be read back is logged and left out: it can never move again, so nothing waits on it.
+        """
+
+    def stale(self, before: datetime) -> Listing[RequestSummary]:
         """Unfinished requests of any cloud whose last transition is older than `before`."""
 
     def discard(self, request_id: str) -> None:

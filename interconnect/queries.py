@@ -39,9 +39,12 @@ class Queries:
 
     def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
                continuation: str | None) -> dict[str, Any]:
-        found, token = self.store.recent(cloud=cloud, status=status, limit=min(max(limit, 1), MAX_PAGE),
-                                         continuation=continuation)
-        return {"value": [r.to_view() for r in found], "continuation": token}
+        """A page of requests, newest first. `skipped` counts the rows of this page that could not be read
+        back (each logged with its reason); the rest are listed all the same."""
+        page = self.store.recent(cloud=cloud, status=status, limit=min(max(limit, 1), MAX_PAGE),
+                                 continuation=continuation)
+        return {"value": [r.to_view() for r in page.items], "continuation": page.continuation,
+                "skipped": page.skipped}
 
     def links(self, cloud_id: CloudId) -> dict[str, Any]:
         """Outgoing `cloudLinks` and incoming links (`externalCloudLinks`), read live from AVS."""

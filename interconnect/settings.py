@@ -52,6 +52,8 @@ class Settings:
     slack_signing_secrets: str = field(repr=False)
     teams_secrets: str = field(repr=False)
     teams_workflow_url: str = field(repr=False)
+    auth_issuer: str = ""  # Entra sign-in: https://login.microsoftonline.com/<tenant>/v2.0 (empty: off)
+    auth_audience: str = ""  # the app registration's client id and/or Application ID URI, comma-separated
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +104,8 @@ class Settings:
             slack_signing_secrets=get("INTERCONNECT_SLACK_SIGNING_SECRETS"),
             teams_secrets=get("INTERCONNECT_TEAMS_SECRETS"),
             teams_workflow_url=get("INTERCONNECT_TEAMS_WORKFLOW_URL"),
+            auth_issuer=get("INTERCONNECT_AUTH_ISSUER"),
+            auth_audience=get("INTERCONNECT_AUTH_AUDIENCE"),
         )
         if not (settings.tables_connection_string or settings.tables_endpoint):
             raise SettingsError("set INTERCONNECT_TABLES_CONNECTION_STRING (local) or INTERCONNECT_TABLES_ENDPOINT "

@@ -12,7 +12,14 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 
 from azure.core.credentials import TokenCredential
-from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSender, ServiceBusSubQueue
+from azure.servicebus import (
+    ServiceBusClient,
+    ServiceBusMessage,
+    ServiceBusReceivedMessage,
+    ServiceBusSender,
+    ServiceBusSubQueue,
+)
+from azure.servicebus.amqp import AmqpMessageBodyType
 from azure.servicebus.exceptions import ServiceBusError
 
 from interconnect.errors import DependencyError, InterconnectError
@@ -27,6 +34,20 @@ def translated(what: str) -> Iterator[None]:
         raise DependencyError(f"{what}: Service Bus unavailable ({type(exc).__name__})", retry_after=5) from exc
     except (OSError, TimeoutError) as exc:
         raise DependencyError(f"{what}: Service Bus unreachable", retry_after=5) from exc
+
+
+# Service Bus caps a message id at 128 characters; a dead-letter reason or description from a hand-made
+# message could be longer, and they are stored in a request's reasons and logged, so they are cut here.
+MAX_ID, MAX_REASON, MAX_DESCRIPTION = 128, 128, 1024
+
+
+def dead_letter(message: ServiceBusReceivedMessage) -> DeadLetter:
+    """The dead letter as the sweeper sees it; any body section, never raising on an odd one."""
+    body_type = message.body_type
+    body = b"".join(message.body) if body_type == AmqpMessageBodyType.DATA else b""
+    return DeadLetter(str(message.message_id)[:MAX_ID], body, (message.dead_letter_reason or "")[:MAX_REASON],
+                      (message.dead_letter_error_description or "")[:MAX_DESCRIPTION],
+                      body_type=getattr(body_type, "value", str(body_type)))
 
 
 def to_message(item: WorkItem) -> ServiceBusMessage:
@@ -111,9 +132,7 @@ class ServiceBusWorkQueue:
                         receiver.abandon_message(message)  # one we left earlier in this pass
                         continue
                     looked.add(message.sequence_number)  # type: ignore[arg-type]
-                    letter = DeadLetter(str(message.message_id), b"".join(message.body),
-                                        message.dead_letter_reason or "", message.dead_letter_error_description or "")
-                    if handle(letter):
+                    if handle(dead_letter(message)):
                         receiver.complete_message(message)
                     else:
                         receiver.abandon_message(message)

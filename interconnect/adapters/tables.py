@@ -15,13 +15,22 @@ old unfinished or `Recording` index row back against its request and repairs wha
 writes left (an index behind its row, a row never written, a repeat's stray key), so no request is ever
 invisible to the sweeper. Keys never contain raw ARM ids (they hold `/`).
 Azurite does not enforce every service limit (it accepts 253 properties and answers 500 for `/` in a
-key), so the limits are checked here before writing.
+key), so the limits are checked here before writing; a 4xx the service answers anyway becomes a 4xx of ours
+(`translated`, the one place SDK errors are mapped).
+
+A row that cannot be read back (an older version stored ids it would refuse today, a column holds bad JSON)
+raises `CorruptRecordError`; every pass over many rows (listings, `unfinished()`, `stale()`) logs it with its
+reason and goes on. Continuation tokens are ours, not the SDK's: base64url JSON naming the listing they page,
+checked strictly before the service sees them.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -39,8 +48,17 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
+from interconnect import boundedjson
 from interconnect.armid import CloudId, parse_cloud_id
-from interconnect.errors import ConflictError, DependencyError, InterconnectError, NotFoundError, ValidationError
+from interconnect.errors import (
+    ConflictError,
+    CorruptRecordError,
+    DependencyError,
+    InterconnectError,
+    NotFoundError,
+    TooLargeError,
+    ValidationError,
+)
 from interconnect.model import (
     UNFINISHED,
     Action,
@@ -54,7 +72,9 @@ from interconnect.model import (
     RequestSummary,
     Status,
 )
+from interconnect.ports import Listing
 
+log = logging.getLogger(__name__)
 ROW = "request"
 # The "all" index row of a request from its create until its first transition. Only per-cloud rows are
 # counted as unfinished work, so a create that died before writing its row counts nowhere.
@@ -62,6 +82,8 @@ RECORDING = "Recording"
 _FORBIDDEN_KEY = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_STRING_CHARS = 32_000  # 64 KiB of UTF-16
 MAX_PROPERTIES = 252
+MAX_COLUMN_BYTES = 4 * MAX_STRING_CHARS  # a JSON column as UTF-8, at most 4 bytes per character
+MAX_SHOWN = 64  # characters of a key or id quoted back in a message or a log line
 _MAX_TICKS = 3155378975999999999  # DateTime.MaxValue.Ticks
 _EPOCH_TICKS = 621355968000000000
 
@@ -75,11 +97,19 @@ def inverted_ticks(at: datetime) -> str:
 _ONE_MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def shown(value: object) -> str:
+    """`value` as quoted in messages and logs: its first characters only, so an oversized or hostile value
+    is never echoed whole."""
+    if not isinstance(value, str):
+        return type(value).__name__
+    return repr(value) if len(value) <= MAX_SHOWN else f"{value[:MAX_SHOWN]!r}… ({len(value)} characters)"
+
+
 def check_entity(entity: dict[str, Any]) -> dict[str, Any]:
     """Refuse what the real service would refuse, since Azurite lets some of it through."""
     for key in ("PartitionKey", "RowKey"):
         if _FORBIDDEN_KEY.search(entity[key]) or len(entity[key]) > 512:
-            raise ValidationError(f"{key} {entity[key]!r} is not a valid table key", code="INVALID_KEY")
+            raise ValidationError(f"{key} {shown(entity[key])} is not a valid table key", code="INVALID_KEY")
     if len(entity) - 2 > MAX_PROPERTIES:
         raise ValidationError(f"entity has {len(entity) - 2} properties; tables allow {MAX_PROPERTIES}",
                               code="ENTITY_TOO_LARGE")
@@ -108,6 +138,9 @@ def to_entity(request: LinkRequest) -> dict[str, Any]:
         "sourceKey": request.source.key, "targetKey": request.target.key,
         "requesterChannel": request.requester.channel, "requesterId": request.requester.id,
         "requesterDisplay": request.requester.display,
+        # The verified token's roles and groups when filed: the worker's policy check may name them.
+        "requesterRoles": json.dumps(sorted(request.requester.roles)),
+        "requesterGroups": json.dumps(sorted(request.requester.groups)),
         "createdAt": request.created_at, "updatedAt": request.updated_at,
         "reference": request.reference, "correlationId": request.correlation_id,
         "fingerprint": request.fingerprint, "outcome": request.outcome[:MAX_STRING_CHARS],
@@ -122,31 +155,68 @@ def to_entity(request: LinkRequest) -> dict[str, Any]:
     })
 
 
-def _approval(raw: str | None) -> Approval | None:
-    if not raw:
+def _column(entity: dict[str, Any], name: str, default: str = "") -> Any:
+    """A JSON column, decoded within bounds: it was written by some version of this app, but a damaged or
+    hand-edited one must not exhaust the stack (the standard decoder recurses once per nesting level)."""
+    raw = entity.get(name) or default
+    return boundedjson.loads(raw, max_bytes=MAX_COLUMN_BYTES, what=f"column {name}", code="INVALID_COLUMN") \
+        if raw else None
+
+
+def _approval(data: Any) -> Approval | None:
+    if not data:
         return None
-    data = json.loads(raw)
     decided_at = datetime.fromisoformat(data["decidedAt"]) if data.get("decidedAt") else None
     return Approval(datetime.fromisoformat(data["deadline"]), data.get("decidedBy", ""), decided_at)
 
 
+def _why(exc: Exception) -> str:
+    """Why a row could not be read, from the error alone: the row's values are not repeated here."""
+    if isinstance(exc, InterconnectError):
+        where = exc.details.get("field", "")
+        return f"{exc.code}{f' in {where}' if where else ''}"
+    if isinstance(exc, KeyError):
+        return f"missing column {exc.args[0]}" if exc.args and isinstance(exc.args[0], str) else "missing column"
+    return f"{type(exc).__name__} in a column"
+
+
+@contextmanager
+def readable(what: str, record_id: object) -> Iterator[None]:
+    """Turn any failure to read a stored record back into CorruptRecordError, naming the record and why."""
+    try:
+        yield
+    except CorruptRecordError:
+        raise
+    except (InterconnectError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        why = _why(exc)
+        raise CorruptRecordError(f"{what} {shown(record_id)} is stored in a form this version cannot read ({why})",
+                                 details={"record": str(record_id)[:MAX_SHOWN], "reason": why}) from exc
+
+
 def from_entity(entity: dict[str, Any]) -> LinkRequest:
-    raw_op = json.loads(entity["operation"]) if entity.get("operation") else None
-    operation = None if raw_op is None else Operation(
-        raw_op["verb"], parse_cloud_id(raw_op["cloud"]), raw_op["linkName"],
-        datetime.fromisoformat(raw_op["startedAt"]), datetime.fromisoformat(raw_op["deadline"]), raw_op["checks"])
-    return LinkRequest(
-        id=entity["PartitionKey"], action=Action(entity["action"]), status=Status(entity["status"]),
-        source=parse_cloud_id(entity["source"]), target=parse_cloud_id(entity["target"]),
-        requester=Requester(entity["requesterChannel"], entity["requesterId"], entity.get("requesterDisplay", "")),
-        created_at=entity["createdAt"], updated_at=entity["updatedAt"], reference=entity.get("reference", ""),
-        correlation_id=entity.get("correlationId", ""), fingerprint=entity.get("fingerprint", ""),
-        outcome=entity.get("outcome", ""),
-        reasons=tuple(Reason.from_dict(r) for r in json.loads(entity.get("reasons") or "[]")),
-        operation=operation, approval=_approval(entity.get("approval")), version=entity["version"],
-        callbacks=tuple(Callback(**c) for c in json.loads(entity.get("callbacks") or "[]")),
-        etag=entity.metadata["etag"],
-    )
+    """Raises CorruptRecordError for a row this version cannot read."""
+    with readable("request", entity.get("PartitionKey")):
+        raw_op = _column(entity, "operation")
+        operation = None if raw_op is None else Operation(
+            raw_op["verb"], parse_cloud_id(raw_op["cloud"], field_name="operation.cloud"), raw_op["linkName"],
+            datetime.fromisoformat(raw_op["startedAt"]), datetime.fromisoformat(raw_op["deadline"]),
+            raw_op["checks"])
+        return LinkRequest(
+            id=entity["PartitionKey"], action=Action(entity["action"]), status=Status(entity["status"]),
+            source=parse_cloud_id(entity["source"], field_name="source"),
+            target=parse_cloud_id(entity["target"], field_name="target"),
+            requester=Requester(entity["requesterChannel"], entity["requesterId"],
+                                entity.get("requesterDisplay", ""),
+                                roles=frozenset(_column(entity, "requesterRoles", "[]")),
+                                groups=frozenset(_column(entity, "requesterGroups", "[]"))),
+            created_at=entity["createdAt"], updated_at=entity["updatedAt"], reference=entity.get("reference", ""),
+            correlation_id=entity.get("correlationId", ""), fingerprint=entity.get("fingerprint", ""),
+            outcome=entity.get("outcome", ""),
+            reasons=tuple(Reason.from_dict(r) for r in _column(entity, "reasons", "[]")),
+            operation=operation, approval=_approval(_column(entity, "approval")), version=entity["version"],
+            callbacks=tuple(Callback(**c) for c in _column(entity, "callbacks", "[]")),
+            etag=entity.metadata["etag"],
+        )
 
 
 def event_entity(event: AuditEvent, suffix: str = "") -> dict[str, Any]:
@@ -160,18 +230,35 @@ def event_entity(event: AuditEvent, suffix: str = "") -> dict[str, Any]:
 
 
 def event_from_entity(entity: dict[str, Any]) -> AuditEvent:
-    return AuditEvent(
-        request_id=entity["PartitionKey"], sequence=int(entity["RowKey"][6:14]), at=entity["at"],
-        actor=entity["actor"], kind=entity["kind"], status=Status(entity["status"]),
-        previous=Status(entity["previous"]) if entity.get("previous") else None, message=entity["message"],
-        correlation_id=entity.get("correlationId", ""),
-        reasons=tuple(Reason.from_dict(r) for r in json.loads(entity.get("reasons") or "[]")),
-    )
+    """Raises CorruptRecordError for a row this version cannot read."""
+    with readable("event", f"{entity.get('PartitionKey')}/{entity.get('RowKey')}"):
+        return AuditEvent(
+            request_id=entity["PartitionKey"], sequence=int(entity["RowKey"][6:14]), at=entity["at"],
+            actor=entity["actor"], kind=entity["kind"], status=Status(entity["status"]),
+            previous=Status(entity["previous"]) if entity.get("previous") else None, message=entity["message"],
+            correlation_id=entity.get("correlationId", ""),
+            reasons=tuple(Reason.from_dict(r) for r in _column(entity, "reasons", "[]")),
+        )
+
+
+def skip(error: CorruptRecordError, during: str) -> None:
+    """Report one unreadable record of a pass; the pass goes on without it."""
+    log.warning("%s: skipped %s", during, error.message, extra={"code": error.code, **error.details})
+
+
+# Table service error codes (x-ms-error-code) that mean "what you sent is too big".
+_TOO_LARGE = {"EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge", "KeyValueTooLarge",
+              "TooManyProperties"}
 
 
 @contextmanager
 def translated(what: str) -> Iterator[None]:
-    """Map SDK errors to ours, keeping the cause."""
+    """Map SDK errors to ours, keeping the cause. `what` names the call, never a whole value from outside.
+
+    A 4xx about the input (bad key, entity or property too large, invalid input, request line or headers too
+    long) becomes a 4xx of ours, since a retry cannot help and the caller can act on it; a 401/403 is our
+    own identity lacking a role, which is an internal fault, not the caller's.
+    """
     try:
         yield
     except InterconnectError:
@@ -181,33 +268,104 @@ def translated(what: str) -> Iterator[None]:
     except (ResourceExistsError, ResourceModifiedError) as exc:
         raise ConflictError(f"{what}: changed concurrently") from exc
     except HttpResponseError as exc:
-        if exc.status_code in (409, 412):
+        # error_code is a TableErrorCode (a str enum) or a plain str; its value is the service's code.
+        status, error_code = exc.status_code, str(getattr(exc.error_code, "value", exc.error_code) or "")
+        if status in (409, 412):
             raise ConflictError(f"{what}: changed concurrently") from exc
-        if exc.status_code == 404:
+        if status == 404:
             raise NotFoundError(f"{what}: not found") from exc
-        if exc.status_code is not None and exc.status_code < 500 and exc.status_code not in (408, 429):
-            raise InterconnectError(f"{what}: Table Storage refused the call ({exc.status_code})") from exc
-        raise DependencyError(f"{what}: Table Storage unavailable ({exc.status_code})", retry_after=5) from exc
+        if status in (401, 403):
+            raise InterconnectError(f"{what}: Table Storage refused this app's identity ({status})",
+                                    code="STORAGE_FORBIDDEN") from exc
+        if status in (413, 414, 431) or error_code in _TOO_LARGE:
+            raise TooLargeError(f"{what}: Table Storage refused it as too large ({error_code or status}); "
+                                "send shorter ids and values", details={"storageCode": error_code or status}) from exc
+        if status is not None and status < 500 and status not in (408, 429):
+            raise ValidationError(f"{what}: Table Storage refused the input ({error_code or status}); "
+                                  "check the ids and values sent", code="STORAGE_REFUSED_INPUT",
+                                  details={"storageCode": error_code or status}) from exc
+        raise DependencyError(f"{what}: Table Storage unavailable ({status})", retry_after=5) from exc
     except AzureError as exc:
         raise DependencyError(f"{what}: Table Storage unreachable", retry_after=5) from exc
 
 
 def _summary(row: dict[str, Any]) -> RequestSummary:
-    return RequestSummary(row["requestId"], Action(row["action"]), parse_cloud_id(row["source"]),
-                          parse_cloud_id(row["target"]), Status(row["status"]), row["createdAt"], row.get("updatedAt"))
+    """Raises CorruptRecordError for an index row this version cannot read."""
+    with readable("index row of request", row.get("requestId")):
+        return RequestSummary(row["requestId"], Action(row["action"]),
+                              parse_cloud_id(row["source"], field_name="source"),
+                              parse_cloud_id(row["target"], field_name="target"), Status(row["status"]),
+                              row["createdAt"], row.get("updatedAt"))
 
 
-def _encode_token(token: Any) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode() if token else None
+def _cloud_partition(stored_id: str) -> str:
+    """The index partition of a cloud from the id as stored, without parsing it: the same digest as
+    `CloudId.key`, so the index rows of a request whose ids no longer parse can still be found."""
+    return "cloud-" + hashlib.sha256(stored_id.strip().lower().encode()).hexdigest()[:32]
 
 
-def _decode_token(token: str | None) -> Any:
+# --- continuation tokens -------------------------------------------------------------------------------------
+# The token is base64url of {"v": 1, "q": <digest of the listing>, "pk": <next partition key>, "rk": <next row
+# key>}. The service's own next keys are opaque to us (Azurite base64s them; Azure writes "1!8!…"), so they
+# are held to a small alphabet and length; the listing digest ties a token to the cloud and status it pages,
+# so a token cannot be replayed against another listing. A token can only say where to resume within a query
+# the caller may run anyway; the partition filter stays ours, so a forged one reaches nothing more.
+MAX_TOKEN_CHARS = 2048
+_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+_NEXT_KEY = re.compile(r"[A-Za-z0-9!*+/=_.~-]{1,1024}")
+_TOKEN_FIELDS = {"v", "q", "pk", "rk"}
+_RESTART = ("pass the `continuation` value of the previous page of the same listing unchanged, or leave it out "
+            "to start from the newest")
+
+
+def _bad_token(problem: str) -> ValidationError:
+    return ValidationError(f"continuation token {problem}; {_RESTART}", code="INVALID_CONTINUATION")
+
+
+def _listing(partition: str, status: Status | None) -> str:
+    return hashlib.sha256(f"{partition}|{status.value if status else ''}".encode()).hexdigest()[:16]
+
+
+def encode_token(next_keys: dict[str, str] | None, listing: str) -> str | None:
+    if not next_keys:
+        return None
+    body = json.dumps({"v": 1, "q": listing, "pk": next_keys["PartitionKey"], "rk": next_keys["RowKey"]},
+                      separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None, listing: str) -> dict[str, str] | None:
+    """The service's next keys from a token this listing issued.
+
+    Raises
+    ------
+    ValidationError
+        INVALID_CONTINUATION for anything else: too long, not base64url, not a JSON object of the right
+        shape (the bounded decoder refuses deep nesting and lone surrogates), or issued for another listing.
+    """
     if not token:
         return None
+    if len(token) > MAX_TOKEN_CHARS:
+        raise _bad_token(f"is {len(token)} characters; tokens this API issues are at most {MAX_TOKEN_CHARS}")
+    if not _TOKEN_TEXT.fullmatch(token):
+        raise _bad_token("is not base64url text")
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))
-    except ValueError as exc:
-        raise ValidationError("continuation token is not one this API issued", code="INVALID_CONTINUATION") from exc
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise _bad_token("is not base64url text") from None
+    try:
+        data = boundedjson.loads(raw, max_bytes=MAX_TOKEN_CHARS, max_depth=1, what="continuation token",
+                                 code="INVALID_CONTINUATION")
+    except ValidationError as exc:
+        raise _bad_token(f"is not one this API issued ({exc.message.removeprefix('continuation token ')})") from None
+    if not isinstance(data, dict) or set(data) != _TOKEN_FIELDS or data["v"] != 1 \
+            or not all(isinstance(data[k], str) for k in ("q", "pk", "rk")):
+        raise _bad_token("is not one this API issued (wrong shape)")
+    if data["q"] != listing:
+        raise _bad_token("was issued for another listing (another cloud or status filter)")
+    if not (_NEXT_KEY.fullmatch(data["pk"]) and _NEXT_KEY.fullmatch(data["rk"])):
+        raise _bad_token("is not one this API issued (bad position)")
+    return {"PartitionKey": data["pk"], "RowKey": data["rk"]}
 
 
 class TableRequestStore:
@@ -256,12 +414,13 @@ class TableRequestStore:
         return request.with_changes(etag=result[0]["etag"])
 
     def get(self, request_id: str) -> LinkRequest:
+        """Raises NotFoundError (REQUEST_NOT_FOUND), or CorruptRecordError for a row that cannot be read."""
         check_entity({"PartitionKey": request_id, "RowKey": ROW})
-        with translated(f"reading request {request_id}"):
+        with translated(f"reading request {shown(request_id)}"):
             try:
                 return from_entity(self._requests.get_entity(request_id, ROW))
             except ResourceNotFoundError as exc:
-                raise NotFoundError(f"no request with id {request_id}", code="REQUEST_NOT_FOUND") from exc
+                raise NotFoundError(f"no request with id {shown(request_id)}", code="REQUEST_NOT_FOUND") from exc
 
     def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         if request.etag is None:
@@ -301,46 +460,65 @@ class TableRequestStore:
                 "linkName": request.operation.link_name if request.operation else ""})
 
     def events(self, request_id: str) -> list[AuditEvent]:
-        with translated(f"reading events of {request_id}"):
-            rows = self._requests.query_entities(
-                "PartitionKey eq @pk and RowKey ge 'event-' and RowKey lt 'event.'", parameters={"pk": request_id})
-            return [event_from_entity(row) for row in rows]
+        """The trail, oldest first; an event that cannot be read back is logged and left out."""
+        found = []
+        with translated(f"reading events of {shown(request_id)}"):
+            for row in self._requests.query_entities(
+                    "PartitionKey eq @pk and RowKey ge 'event-' and RowKey lt 'event.'", parameters={"pk": request_id}):
+                try:
+                    found.append(event_from_entity(row))
+                except CorruptRecordError as exc:
+                    skip(exc, "reading an audit trail")
+        return found
 
     def note(self, event: AuditEvent, suffix: str) -> None:
         with translated(f"noting on {event.request_id}"), suppress(ResourceExistsError):
             self._requests.create_entity(event_entity(event, suffix))  # a repeat of the same note is dropped
 
     def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
-               continuation: str | None) -> tuple[list[LinkRequest], str | None]:
+               continuation: str | None) -> Listing[LinkRequest]:
         partition = "all" if cloud is None else f"cloud-{cloud.key}"
+        listing = _listing(partition, status)
+        next_keys = decode_token(continuation, listing)
         query, params = "PartitionKey eq @pk", {"pk": partition}
         if status is not None:  # a Recording row's request may have this status; its row tells
             query = query + f" and (status eq @status or status eq '{RECORDING}')"
             params = {**params, "status": status.value}
         with translated("listing requests"):
             pages = self._index.query_entities(query, parameters=params, results_per_page=limit).by_page(
-                continuation_token=_decode_token(continuation))
+                continuation_token=next_keys)
             page = list(next(pages, []))
-            token = _encode_token(pages.continuation_token)  # type: ignore[attr-defined]
-        found = []
+            token = encode_token(pages.continuation_token, listing)  # type: ignore[attr-defined]
+        found, skipped = [], 0
         for row in page:
             try:
-                request = self.get(row["requestId"])
+                request = self.get(str(row.get("requestId", "")))
             except NotFoundError:
                 continue  # discarded by intake after a failed enqueue, or a create that never wrote its row
+            except (CorruptRecordError, ValidationError) as exc:
+                skip(exc if isinstance(exc, CorruptRecordError) else CorruptRecordError(
+                    f"index row {shown(row.get('RowKey'))} names no valid request id", details={"reason": exc.code}),
+                    "listing requests")
+                skipped += 1
+                continue
             if self._index_keys(request)[1] != row["RowKey"]:
                 continue  # a repeat's stray index row; the request is listed under its own
             if status is None or request.status is status:
                 found.append(request)
-        return found, token
+        return Listing(found, token, skipped)
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         """From the index alone: no point reads, since preflight asks this for every validation."""
         states = " or ".join(f"status eq '{s.value}'" for s in UNFINISHED)
+        found = []
         with translated("listing unfinished requests"):
-            rows = self._index.query_entities(f"PartitionKey eq @pk and ({states})",
-                                              parameters={"pk": f"cloud-{cloud.key}"})
-            return [_summary(row) for row in rows]
+            for row in self._index.query_entities(f"PartitionKey eq @pk and ({states})",
+                                                  parameters={"pk": f"cloud-{cloud.key}"}):
+                try:
+                    found.append(_summary(row))
+                except CorruptRecordError as exc:
+                    skip(exc, "listing unfinished requests")  # it can never move again: nothing waits on it
+        return found
 
     def stale(self, before: datetime) -> list[RequestSummary]:
         """Unfinished requests not updated since `before`, read from their rows; repairs the index on the way.
@@ -350,15 +528,22 @@ class TableRequestStore:
         row (a crash between the two writes, or an index write that failed), it is rewritten from the row.
         """
         states = " or ".join(f"status eq '{s}'" for s in [*(u.value for u in UNFINISHED), RECORDING])
-        found = []
+        found, skipped = [], 0
         with translated("listing stale requests"):
             rows = list(self._index.query_entities(
                 f"PartitionKey eq 'all' and updatedAt lt @before and ({states})", parameters={"before": before}))
             for row in rows:
                 try:
-                    request = self.get(row["requestId"])
+                    request = self.get(str(row.get("requestId", "")))
                 except NotFoundError:
                     self._drop_index_rows(row)
+                    continue
+                except (CorruptRecordError, ValidationError) as exc:
+                    # Left in place for a person: its row still holds what was asked, and the audit reports it.
+                    skip(exc if isinstance(exc, CorruptRecordError) else CorruptRecordError(
+                        f"index row {shown(row.get('RowKey'))} names no valid request id",
+                        details={"reason": exc.code}), "looking for stale requests")
+                    skipped += 1
                     continue
                 if self._index_keys(request)[1] != row["RowKey"]:
                     self._drop_index_rows(row)
@@ -367,11 +552,12 @@ class TableRequestStore:
                     self._write_index(request)
                 if request.status in UNFINISHED and request.updated_at < before:
                     found.append(request.summary())
-        return found
+        return Listing(found, skipped=skipped)
 
     def _drop_index_rows(self, row: dict[str, Any]) -> None:
-        for partition in ("all", f"cloud-{parse_cloud_id(row['source']).key}",
-                          f"cloud-{parse_cloud_id(row['target']).key}"):
+        partitions = ["all"] + [_cloud_partition(row[end]) for end in ("source", "target")
+                                if isinstance(row.get(end), str)]
+        for partition in partitions:
             with suppress(ResourceNotFoundError):
                 self._index.delete_entity(partition, row["RowKey"])
 

@@ -4,7 +4,8 @@ The trigger receives the SDK message (azurefunctions-extensions-bindings-service
 `autoCompleteMessages` off, so the app settles each message itself: a message that can never be a work
 item goes to the dead-letter queue at once with our code as the reason, instead of being retried
 `maxDeliveryCount` times first. Anything else that goes wrong is raised: the host then abandons the
-message and Service Bus redelivers it.
+message and Service Bus redelivers it. The body is decoded within bounds (`messages.decode`), so no message,
+however large or deeply nested, can raise anything but MALFORMED_MESSAGE here.
 """
 
 from __future__ import annotations

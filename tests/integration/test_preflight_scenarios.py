@@ -14,10 +14,11 @@ import pytest
 from interconnect.adapters.avs import AvsSdkGateway
 from interconnect.adapters.memory import InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.armid import CloudId, parse_cloud_id
+from interconnect.errors import DependencyError
 from interconnect.intake import Intake
 from interconnect.model import Action, Requester
 from interconnect.policy import load_policy
-from interconnect.preflight import Preflight
+from interconnect.preflight import Preflight, facts_view
 from interconnect.rules import decide
 from interconnect.validation import Submit
 from tests.factories import Clock
@@ -25,7 +26,7 @@ from tests.factories import Clock
 pytestmark = pytest.mark.integration
 
 SUB = "33333333-3333-3333-3333-333333333333"
-API = Requester("api", "ops")
+API = Requester("api", "key", "function key")  # automation: may disconnect under the default policy
 CHAT = Requester("slack", "T1/U1")
 
 
@@ -54,10 +55,18 @@ class Scenario:
     requester: Requester = API
     policy: str = ""
     pending: list[tuple[str, str]] = field(default_factory=list)  # connects accepted earlier
+    refuse: list[dict[str, Any]] = field(default_factory=list)  # armsim error rules: reads ARM answers 4xx
+
+
+def refuse(kind: str, cloud: str, status: int = 403, code: str = "AuthorizationFailed") -> dict[str, Any]:
+    """An armsim error rule: ARM answers `status` to the `kind` read of `cloud`."""
+    path = f"*/privateClouds/{cloud}" if kind == "privateClouds.get" else f"*/privateClouds/{cloud}/*"
+    return {"status": status, "code": code, "kinds": [kind], "path": path}
 
 
 A, B = pc("a", "10.0.0.0/22"), pc("b", "10.0.4.0/22")
 TEN_PEERS = [pc(f"p{i}", f"172.16.{i * 4}.0/22") for i in range(10)]
+A_LINKED_TO_C = [pc("a", "10.0.0.0/22", links=[{"target": "c"}]), B, pc("c", "172.16.0.0/22")]
 
 SCENARIOS = [
     Scenario("clean pair", [A, B], "create"),
@@ -126,6 +135,61 @@ SCENARIOS = [
     Scenario("policy allows within scope", [A, B], "create", requester=CHAT,
              policy='{"rules": [{"requesters": ["slack:T1/*"], "actions": ["connect"], '
                     f'"scopes": ["/subscriptions/{SUB}/resourceGroups/rg-main"]}}]}}'),
+    # Reads ARM refuses are verdicts naming the cloud and the read, never exceptions.
+    Scenario("target that cannot be read", [A, B], "reject", ["CLOUD_NOT_FOUND"],
+             refuse=[refuse("privateClouds.get", "b")]),
+    Scenario("target hidden from the app (permissions none)", [A, pc("b", "10.0.4.0/22", permissions="none")],
+             "reject", ["CLOUD_NOT_FOUND"]),
+    Scenario("target's links refused", [A, B], "reject", ["PERMISSION_DENIED"],
+             refuse=[refuse("cloudLinks.list", "b")]),
+    Scenario("target's segments refused", [A, B], "reject", ["PERMISSION_DENIED"],
+             refuse=[refuse("segments.list", "b")]),
+    Scenario("target's Global Reach refused", [A, B], "reject", ["PERMISSION_DENIED"],
+             refuse=[refuse("globalReach.list", "b")]),
+    Scenario("app's permissions on the target refused", [A, B], "reject", ["PERMISSION_DENIED"],
+             refuse=[refuse("permissions.list", "b")]),
+    Scenario("source's segments gone (404)", [A, B], "reject", ["CLOUD_NOT_FOUND"],
+             refuse=[refuse("segments.list", "a", 404, "ResourceNotFound")]),
+    Scenario("other permanent 4xx on a read", [A, B], "reject", ["ARM_BadRequest"],
+             refuse=[refuse("globalReach.list", "a", 400, "BadRequest")]),
+    Scenario("neighbour that cannot be read", A_LINKED_TO_C, "reject", ["NEIGHBOR_UNREADABLE"],
+             refuse=[refuse("privateClouds.get", "c")]),
+    Scenario("neighbour's segments refused", A_LINKED_TO_C, "reject", ["NEIGHBOR_UNREADABLE"],
+             refuse=[refuse("segments.list", "c")]),
+    Scenario("neighbour's Global Reach refused", A_LINKED_TO_C, "reject", ["NEIGHBOR_UNREADABLE"],
+             refuse=[refuse("globalReach.list", "c")]),
+    Scenario("incoming peer whose links cannot be listed is still judged", [
+        A, B, pc("c", "10.0.0.0/24", links=[{"target": "b"}])], "reject", ["NEIGHBOR_OVERLAP"],
+        refuse=[refuse("cloudLinks.list", "c")]),
+    Scenario("disconnect of a link to a cloud that cannot be read", [pc("a", "10.0.0.0/22", links=[{"target": "b"}]),
+                                                                      B], "delete",
+             action=Action.DISCONNECT, refuse=[refuse("privateClouds.get", "b")]),
+    Scenario("disconnect ignores an unreadable neighbour", [
+        pc("a", "10.0.0.0/22", links=[{"target": "b"}, {"target": "c"}]), B, pc("c", "172.16.0.0/22")], "delete",
+        action=Action.DISCONNECT, refuse=[refuse("privateClouds.get", "c"), refuse("segments.list", "c")]),
+    Scenario("disconnect when the unreadable end holds a link too", [
+        pc("a", "10.0.0.0/22", links=[{"target": "b"}]), pc("b", "10.0.4.0/22", links=[{"target": "a"}])],
+        "reject", ["CLOUD_NOT_FOUND"], action=Action.DISCONNECT,
+        refuse=[refuse("privateClouds.get", "b"), refuse("cloudLinks.list", "b")]),
+    # An empty prefix on an object that routes is INVALID_PREFIX, never dropped.
+    Scenario("empty network block", [A, pc("b", "!raw:")], "reject", ["INVALID_PREFIX"]),
+    Scenario("empty extended block", [A, pc("b", "10.0.4.0/22", extendedNetworkBlocks=["!raw:"])], "reject",
+             ["INVALID_PREFIX"]),
+    Scenario("empty circuit subnet", [A, pc("b", "10.0.4.0/22", circuit={
+        "primarySubnet": "!raw:", "secondarySubnet": "192.168.0.0/30"})], "reject", ["INVALID_PREFIX"]),
+    Scenario("empty Global Reach prefix", [A, pc("b", "10.0.4.0/22", globalReach=[
+        {"name": "gr", "addressPrefix": "!raw:", "circuitConnectionStatus": "Connecting"}])], "reject",
+             ["INVALID_PREFIX"]),
+    Scenario("connected segment without a gateway address", [A, pc("b", "10.0.4.0/22", segments=[
+        routed("web", "!raw:")])], "reject", ["INVALID_PREFIX"]),
+    Scenario("unconnected segment without a gateway address routes nothing", [A, pc("b", "10.0.4.0/22", segments=[
+        {"name": "lab", "gatewayAddress": "!raw:"}])], "create"),
+    Scenario("empty prefix on a neighbour", [pc("a", "10.0.0.0/22", links=[{"target": "c"}]), B, pc("c", "!raw:")],
+             "reject", ["INVALID_PREFIX"]),
+    # A repair of an existing link is not a new link.
+    Scenario("repair of a failed link at the limit", [
+        pc("a", "10.0.0.0/22", links=[{"target": f"p{i}"} for i in range(9)]),
+        pc("b", "10.0.4.0/22", links=[{"target": "a", "status": "Failed"}]), *TEN_PEERS[:9]], "create"),
     Scenario("every failure at once", [A, pc("b", "10.0.0.0/22", location="eastus", permissions="read",
                                              provisioningState="Updating")], "reject",
              ["REQUESTER_NOT_ALLOWED", "CLOUD_NOT_READY", "REGION_MISMATCH", "PERMISSION_DENIED", "ADDRESS_OVERLAP"],
@@ -133,18 +197,19 @@ SCENARIOS = [
 ]
 
 
-def fleet(clouds: list[dict[str, Any]]) -> dict[str, Any]:
+def fleet(clouds: list[dict[str, Any]], errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     groups: dict[str, list[dict[str, Any]]] = {"rg-main": [], "rg-other": []}
     for cloud in clouds:
         groups["rg-other" if cloud["name"].startswith("o-") else "rg-main"].append(cloud)
-    return {"settings": {"retryAfter": 1}, "faults": {"throttle": {"reads": None, "writes": None, "deletes": None}},
+    return {"settings": {"retryAfter": 1},
+            "faults": {"throttle": {"reads": None, "writes": None, "deletes": None}, "errors": errors or []},
             "subscriptions": [{"id": SUB, "resourceGroups": [{"name": rg, "privateClouds": pcs}
                                                               for rg, pcs in groups.items()]}]}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_scenario(armsim, scenario: Scenario) -> None:
-    armsim.load(fleet(scenario.clouds))
+    armsim.load(fleet(scenario.clouds, scenario.refuse))
     store = InMemoryRequestStore()
     intake = Intake(store, InMemoryWorkQueue(), Clock())
     for source, target in scenario.pending:
@@ -156,3 +221,24 @@ def test_scenario(armsim, scenario: Scenario) -> None:
     assert (decision.kind, [r.code for r in decision.reasons]) == (scenario.expect, scenario.codes), decision
     for reason in decision.reasons:
         assert reason.message and reason.details
+    refused = {(rule["kinds"][0], rule["path"].split("/")[2]) for rule in scenario.refuse}
+    for reason in decision.reasons:
+        if "read" in reason.details:  # a refused read is named: which read, of which cloud, what ARM answered
+            assert (reason.details["read"], parse_cloud_id(reason.details["cloud"]).name) in refused
+            assert reason.details["status"] in {r["status"] for r in scenario.refuse}
+
+
+def test_a_transient_error_on_a_read_is_raised_for_a_retry_not_turned_into_a_verdict(armsim) -> None:
+    armsim.load(fleet([A, B], [{"status": 503, "kinds": ["segments.list"]}]))
+    preflight = Preflight(AvsSdkGateway(None, base_url=armsim.url, retry_total=0), InMemoryRequestStore())
+    with pytest.raises(DependencyError):
+        preflight.gather(Action.CONNECT, cid("a"), cid("b"), API)
+
+
+def test_the_dry_run_view_names_each_refused_read(armsim) -> None:
+    armsim.load(fleet(A_LINKED_TO_C, [refuse("segments.list", "c"), refuse("permissions.list", "b")]))
+    preflight = Preflight(AvsSdkGateway(None, base_url=armsim.url, retry_total=0), InMemoryRequestStore())
+    view = facts_view(preflight.gather(Action.CONNECT, cid("a"), cid("b"), API))
+    assert sorted((r["read"], r["cloud"], r["status"], r["armCode"]) for r in view["refusedReads"]) == [
+        ("permissions.list", str(cid("b")), 403, "AuthorizationFailed"),
+        ("segments.list", str(cid("c")), 403, "AuthorizationFailed")]

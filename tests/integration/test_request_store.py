@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import uuid
 from datetime import timedelta
 
 import pytest
 from azure.data.tables import TableServiceClient
 
 from interconnect import lifecycle
+from interconnect.adapters import tables as tables_module
+from interconnect.adapters.audit_tables import TableAuditStore
 from interconnect.adapters.memory import InMemoryRequestStore
-from interconnect.adapters.tables import RECORDING, TableRequestStore
-from interconnect.errors import ConflictError, NotFoundError, ValidationError
+from interconnect.adapters.tables import RECORDING, TableRequestStore, encode_token, inverted_ticks, translated
+from interconnect.audits import AuditRun
+from interconnect.errors import ConflictError, CorruptRecordError, NotFoundError, TooLargeError, ValidationError
+from interconnect.findings import Finding
 from interconnect.intake import request_id_for
+from interconnect.inventory import Inventory
 from interconnect.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
 from tests.factories import Clock, cloud_id
 
@@ -95,14 +103,14 @@ def test_recent_lists_newest_first_by_cloud_and_status_with_paging(store) -> Non
         ids.append(request.id)
     stray, stray_event = new_request()
     store.create(stray, stray_event)
-    page, token = store.recent(cloud=shared, status=None, limit=3, continuation=None)
-    assert [r.id for r in page] == ids[::-1][:3] and token
-    rest, token = store.recent(cloud=shared, status=None, limit=3, continuation=token)
-    assert [r.id for r in rest] == ids[::-1][3:] and token is None
+    page = store.recent(cloud=shared, status=None, limit=3, continuation=None)
+    assert [r.id for r in page.items] == ids[::-1][:3] and page.continuation and page.skipped == 0
+    rest = store.recent(cloud=shared, status=None, limit=3, continuation=page.continuation)
+    assert [r.id for r in rest.items] == ids[::-1][3:] and rest.continuation is None
     moved = store.get(ids[0])
     store.save(*lifecycle.transition(moved, Status.VALIDATING, now=CLOCK(), actor="w", message="v"))
-    only, _ = store.recent(cloud=shared, status=Status.VALIDATING, limit=10, continuation=None)
-    assert [r.id for r in only] == [ids[0]]
+    only = store.recent(cloud=shared, status=Status.VALIDATING, limit=10, continuation=None)
+    assert [r.id for r in only.items] == [ids[0]]
 
 
 def test_discard_removes_the_request_everywhere(store) -> None:
@@ -111,7 +119,7 @@ def test_discard_removes_the_request_everywhere(store) -> None:
     store.discard(request.id)
     with pytest.raises(NotFoundError):
         store.get(request.id)
-    assert store.recent(cloud=request.source, status=None, limit=10, continuation=None)[0] == []
+    assert store.recent(cloud=request.source, status=None, limit=10, continuation=None).items == []
 
 
 def test_table_store_refuses_keys_the_service_would_refuse(tables_connection_string: str, table_prefix: str) -> None:
@@ -138,7 +146,7 @@ def test_stale_lists_unfinished_requests_not_updated_since(store) -> None:
     store.create(old, event)
     fresh, fresh_event = new_request()
     store.create(fresh, fresh_event)
-    stale_ids = {s.id for s in store.stale(CLOCK() - timedelta(minutes=10))}
+    stale_ids = {s.id for s in store.stale(CLOCK() - timedelta(minutes=10)).items}
     assert old.id in stale_ids and fresh.id not in stale_ids
 
 
@@ -188,7 +196,7 @@ def test_a_create_killed_after_its_row_is_found_by_stale_and_indexed(tables: Tab
     store = TableRequestStore(tables, table_prefix)
     assert store.unfinished(request.source) == []  # not counted while its create is unfinished
 
-    (summary,) = [s for s in store.stale(CUTOFF) if s.id == request.id]
+    (summary,) = [s for s in store.stale(CUTOFF).items if s.id == request.id]
     assert summary.status is Status.ACCEPTED
     assert sorted(r["status"] for r in index_rows(store, request.id)) == ["Accepted"] * 3
     assert [s.id for s in store.unfinished(request.source)] == [request.id]
@@ -201,7 +209,7 @@ def test_a_create_killed_before_its_row_leaves_nothing_once_stale_has_run(tables
         DiesAt(tables, table_prefix, status=RECORDING, after=True).create(request, event)
     store = TableRequestStore(tables, table_prefix)
     assert [r["status"] for r in index_rows(store, request.id)] == [RECORDING]
-    assert request.id not in {s.id for s in store.stale(CUTOFF)}
+    assert request.id not in {s.id for s in store.stale(CUTOFF).items}
     assert index_rows(store, request.id) == []
 
 
@@ -217,10 +225,10 @@ def test_a_repeat_leaves_no_stray_index_row_even_when_killed(tables: TableServic
     with pytest.raises(Killed):  # this time the process dies between the mark and the conflict
         DiesAt(tables, table_prefix, status=RECORDING, after=True).create(repeat, event)
     assert len(index_rows(store, request.id)) == 4
-    assert [s.id for s in store.stale(CUTOFF)].count(request.id) == 1
+    assert [s.id for s in store.stale(CUTOFF).items].count(request.id) == 1
     assert {r["status"] for r in index_rows(store, request.id)} == {"Accepted"}
     assert len(index_rows(store, request.id)) == 3
-    listed, _ = store.recent(cloud=request.source, status=None, limit=10, continuation=None)
+    listed = store.recent(cloud=request.source, status=None, limit=10, continuation=None).items
     assert [r.id for r in listed] == [request.id]
 
 
@@ -233,7 +241,7 @@ def test_the_index_of_a_discard_killed_halfway_is_removed(tables: TableServiceCl
         requests.delete_entity(row["PartitionKey"], row["RowKey"])  # discard's first half; then it died
     assert [s.id for s in store.unfinished(request.target)] == [request.id]  # a phantom until repaired
 
-    assert request.id not in {s.id for s in store.stale(CUTOFF)}
+    assert request.id not in {s.id for s in store.stale(CUTOFF).items}
     assert index_rows(store, request.id) == [] and store.unfinished(request.target) == []
 
 
@@ -246,7 +254,7 @@ def test_an_index_left_behind_its_row_is_brought_up_to_date(tables: TableService
             store.get(request.id), Status.REJECTED, now=HOUR_AGO, actor="w", message="no"))
     assert [s.id for s in store.unfinished(request.source)] == [request.id]
 
-    assert request.id not in {s.id for s in store.stale(CUTOFF)}  # finished, so nothing to re-drive
+    assert request.id not in {s.id for s in store.stale(CUTOFF).items}  # finished, so nothing to re-drive
     assert {r["status"] for r in index_rows(store, request.id)} == {"Rejected"}
     assert store.unfinished(request.source) == []
 
@@ -259,7 +267,7 @@ def test_stale_leaves_an_index_that_matches_its_row_untouched(tables: TableServi
     store.save(*lifecycle.transition(store.get(request.id), Status.VALIDATING, now=HOUR_AGO, actor="w",
                                      message="v"))
     before = {r.metadata["etag"] for r in index_rows(store, request.id)}
-    assert request.id in {s.id for s in store.stale(CUTOFF)}
+    assert request.id in {s.id for s in store.stale(CUTOFF).items}
     assert {r.metadata["etag"] for r in index_rows(store, request.id)} == before
 
 
@@ -267,5 +275,194 @@ def test_a_new_request_is_listed_under_its_status_across_all_clouds(store) -> No
     # Its "all" index row still says Recording (until the first transition); the listing reads the row.
     request, event = new_request()
     store.create(request, event)
-    found, _ = store.recent(cloud=None, status=Status.ACCEPTED, limit=100, continuation=None)
+    found = store.recent(cloud=None, status=Status.ACCEPTED, limit=100, continuation=None).items
     assert request.id in {r.id for r in found}
+
+
+# --- rows an older version stored that this one cannot read back: every pass goes on without them ---------
+
+POISONED_TARGET = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.AVS/privateClouds/../../evil"
+
+
+def poison(tables: TableServiceClient, prefix: str, *, source: str, target: str = POISONED_TARGET,
+           at=HOUR_AGO, **columns) -> str:
+    """Write a request as the version before issue 13 did for a signed Slack `confirm_disconnect` carrying
+    non-ARM ids: the row, its first event and its three index rows, straight through the Tables SDK."""
+    rid = request_id_for("slack", None)
+    row_key = f"{inverted_ticks(at)}-{rid}"
+    tables.get_table_client(f"{prefix}requests").submit_transaction([
+        ("create", {"PartitionKey": rid, "RowKey": "request", "action": "disconnect", "status": "AwaitingApproval",
+                    "source": source, "target": target, "sourceKey": "", "targetKey": "",
+                    "requesterChannel": "slack", "requesterId": "T1/U1", "requesterDisplay": "mallory",
+                    "createdAt": at, "updatedAt": at, "reference": "", "correlationId": "c", "fingerprint": "f",
+                    "outcome": "", "reasons": "[]", "version": 1, "callbacks": "[]", "approval": "",
+                    "operation": "", **columns}),
+        ("create", {"PartitionKey": rid, "RowKey": "event-00000001", "at": at, "actor": "slack:T1/U1",
+                    "kind": "status", "status": "Accepted", "previous": "", "message": "requested",
+                    "correlationId": "c", "reasons": "[]"}),
+    ])
+    index = tables.get_table_client(f"{prefix}requestindex")
+    for partition in ("all", cloud_partition(source), cloud_partition(target)):
+        index.upsert_entity({"PartitionKey": partition, "RowKey": row_key, "requestId": rid,
+                             "status": "AwaitingApproval", "action": "disconnect", "source": source,
+                             "target": target, "createdAt": at, "updatedAt": at, "linkHolder": "", "linkName": ""})
+    return rid
+
+
+def cloud_partition(stored_id: str) -> str:
+    return "cloud-" + hashlib.sha256(stored_id.lower().encode()).hexdigest()[:32]
+
+
+@pytest.fixture
+def poisoned(tables: TableServiceClient, table_prefix: str):
+    """A store holding one good unfinished request and one poisoned one on the same (valid) cloud."""
+    store = TableRequestStore(tables, table_prefix)
+    shared = cloud_id()
+    good, event = new_request(source=shared, created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(good, event)
+    bad = poison(tables, table_prefix, source=str(shared), at=HOUR_AGO + timedelta(seconds=1))
+    return store, shared, good, bad
+
+
+def test_a_poisoned_row_cannot_be_read_but_says_why(poisoned) -> None:
+    store, _, _, bad = poisoned
+    with pytest.raises(CorruptRecordError) as caught:
+        store.get(bad)
+    assert caught.value.details["reason"] == "INVALID_ID in target"
+    assert "evil" not in caught.value.message  # the stored value is not repeated
+
+
+def test_listings_skip_a_poisoned_row_and_say_how_many(poisoned) -> None:
+    store, shared, good, _ = poisoned
+    for cloud in (None, shared):
+        page = store.recent(cloud=cloud, status=None, limit=50, continuation=None)
+        assert good.id in [r.id for r in page.items] and page.skipped == 1
+    only = store.recent(cloud=None, status=Status.AWAITING_APPROVAL, limit=50, continuation=None)
+    assert only.items == [] and only.skipped == 1
+
+
+def test_unfinished_and_stale_go_on_past_a_poisoned_row(poisoned) -> None:
+    store, shared, good, bad = poisoned
+    assert [s.id for s in store.unfinished(shared)] == [good.id]  # preflight on this cloud is not blocked
+    stale = store.stale(CUTOFF)
+    assert [s.id for s in stale.items] == [good.id] and stale.skipped == 1
+    assert len(index_rows(store, bad)) == 3  # left for a person, not silently dropped
+
+
+@pytest.mark.parametrize(("columns", "why"), [
+    ({"operation": "[" * 5000 + "]" * 5000}, "INVALID_COLUMN"),  # json.loads would raise RecursionError
+    ({"reasons": "{not json"}, "INVALID_COLUMN"),
+    ({"callbacks": '[{"kind": "slack", "bogus": 1}]'}, "TypeError in a column"),
+    ({"approval": '{"deadline": "yesterday"}'}, "ValueError in a column"),
+    ({"status": "Exploded"}, "ValueError in a column"),
+])
+def test_a_column_this_version_cannot_read_is_reported_with_its_reason(tables: TableServiceClient,
+                                                                      table_prefix: str, columns, why) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    good, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(good, event)
+    bad = poison(tables, table_prefix, source=str(cloud_id()), target=str(cloud_id()), **columns)
+    with pytest.raises(CorruptRecordError) as caught:
+        store.get(bad)
+    assert caught.value.details["reason"] == why
+    stale = store.stale(CUTOFF)
+    assert good.id in {s.id for s in stale.items} and stale.skipped == 1
+
+
+def test_an_unreadable_event_is_left_out_of_the_trail(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    request, event = new_request()
+    store.create(request, event)
+    tables.get_table_client(store.requests_table).create_entity(
+        {"PartitionKey": request.id, "RowKey": "event-00000002", "at": CLOCK(), "actor": "x", "kind": "status",
+         "status": "NoSuchStatus", "previous": "", "message": "m", "reasons": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["})
+    assert store.events(request.id) == [event]
+
+
+# --- continuation tokens and the service's own 4xx answers -------------------------------------------------
+
+def test_a_token_pages_only_the_listing_it_was_issued_for(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    shared = cloud_id()
+    for minutes in range(3):
+        request, event = new_request(source=shared, created_at=CLOCK() + timedelta(minutes=minutes))
+        store.create(request, event)
+    token = store.recent(cloud=shared, status=None, limit=1, continuation=None).continuation
+    assert token and store.recent(cloud=shared, status=None, limit=1, continuation=token).items
+    for cloud, status in ((None, None), (cloud_id(), None), (shared, Status.ACCEPTED)):
+        with pytest.raises(ValidationError) as caught:
+            store.recent(cloud=cloud, status=status, limit=1, continuation=token)
+        assert caught.value.code == "INVALID_CONTINUATION" and "another listing" in caught.value.message
+
+
+@pytest.mark.parametrize("token", [
+    "not-base64!", base64.urlsafe_b64encode(b"[1, 2]").decode(), base64.urlsafe_b64encode(b'"\\ud800"').decode(),
+    base64.urlsafe_b64encode(b"[" * 600 + b"]" * 600).decode(),
+    base64.urlsafe_b64encode(b'{"PartitionKey": "all", "RowKey": "x"}').decode(),  # the SDK's shape, not ours
+])
+def test_a_bad_token_is_refused_before_the_service_is_asked(store, token: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        store.recent(cloud=None, status=None, limit=5, continuation=token)
+    assert caught.value.code == "INVALID_CONTINUATION"
+
+
+def test_a_forged_position_within_the_listing_reaches_nothing_outside_it(tables: TableServiceClient,
+                                                                        table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    mine, other = cloud_id(), cloud_id()
+    request, event = new_request(source=mine)
+    store.create(request, event)
+    theirs, their_event = new_request(source=other, created_at=CLOCK() - timedelta(days=1))
+    store.create(theirs, their_event)
+    listing = tables_module._listing(f"cloud-{mine.key}", None)
+    forged = encode_token({"PartitionKey": f"cloud-{other.key}", "RowKey": "0"}, listing)
+    assert store.recent(cloud=mine, status=None, limit=10, continuation=forged).items == []
+
+
+@pytest.mark.parametrize(("write", "error", "code"), [
+    (lambda t: t.upsert_entity({"PartitionKey": "a", "RowKey": "b", "big": "x" * 40_000}), TooLargeError,
+     "TOO_LARGE"),  # PropertyValueTooLarge
+    (lambda t: t.upsert_entity({"PartitionKey": "a", "RowKey": "b", "big": "x" * 1_100_000}), TooLargeError,
+     "TOO_LARGE"),  # EntityTooLarge
+    (lambda t: t.upsert_entity({"PartitionKey": "k" * 1100, "RowKey": "b"}), ValidationError,
+     "STORAGE_REFUSED_INPUT"),  # InvalidInput
+    (lambda t: list(t.query_entities("PartitionKey eq")), ValidationError, "STORAGE_REFUSED_INPUT"),
+    (lambda t: list(t.query_entities("runId eq @id", parameters={"id": "x" * 20_000})), TooLargeError,
+     "TOO_LARGE"),  # 431 request header fields too large
+])
+def test_the_services_4xx_answers_become_4xx_errors_of_ours(tables: TableServiceClient, table_prefix: str,
+                                                            write, error, code) -> None:
+    table = tables.create_table_if_not_exists(f"{table_prefix}raw")
+    with pytest.raises(error) as caught, translated("writing a test row"):
+        write(table)
+    assert caught.value.code == code and not caught.value.retryable
+    assert "x" * 100 not in caught.value.message and "k" * 100 not in caught.value.message
+
+
+def test_a_20_kb_audit_id_is_not_found_and_not_echoed(tables: TableServiceClient, table_prefix: str) -> None:
+    audits = TableAuditStore(tables, table_prefix)
+    audits.ensure_tables()
+    with pytest.raises(NotFoundError) as caught:
+        audits.get("a" * 20_000)
+    assert caught.value.code == "AUDIT_NOT_FOUND" and len(caught.value.message) < 200
+    assert audits.latest() is None
+
+
+def test_an_unreadable_audit_row_never_hides_a_run(tables: TableServiceClient, table_prefix: str) -> None:
+    audits = TableAuditStore(tables, table_prefix)
+    audits.ensure_tables()
+    good = AuditRun(str(uuid.uuid4()), CLOCK(), CLOCK(), [Finding("STALE_REQUEST", "warning", (), "m")], [], [], {})
+    audits.save(good, Inventory(CLOCK(), {}))
+    findings = tables.get_table_client(audits.names[1])
+    findings.upsert_entity({"PartitionKey": good.id, "RowKey": "f000009", "state": "open",
+                            "finding": "[" * 3000 + "]" * 3000})
+    newer = str(uuid.uuid4())  # a run row a later crash left half-written
+    tables.get_table_client(audits.names[0]).upsert_entity(
+        {"PartitionKey": "run", "RowKey": f"{inverted_ticks(CLOCK() + timedelta(minutes=1))}-{newer}",
+         "runId": newer, "problems": "{oops"})
+    latest = audits.latest()
+    assert latest is not None and latest.id == good.id
+    assert [f.code for f in latest.findings] == ["STALE_REQUEST"]
+    assert any("could not be read back" in p for p in latest.problems)
+    with pytest.raises(CorruptRecordError):
+        audits.get(newer)

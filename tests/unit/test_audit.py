@@ -11,6 +11,7 @@ from interconnect.findings import Thresholds
 from interconnect.inventory import InventoryReader
 from interconnect.messages import DeadLetter
 from interconnect.model import Action
+from interconnect.sweeper import Sweeper
 from tests.factories import SUB_A, cloud, cloud_id
 from tests.unit.world import World
 
@@ -101,3 +102,23 @@ def test_a_second_run_reports_nothing_new_and_a_fix_is_reported_resolved() -> No
     assert [f.code for f in third.resolved] == ["LINK_NOT_ACTIVE"]
     assert "resolved LINK_NOT_ACTIVE" in chat.texts[-1]
     assert timedelta(0) <= third.finished_at - third.started_at
+
+
+def test_a_run_completes_past_unreadable_request_rows_and_a_hostile_dead_letter_and_says_so() -> None:
+    # GIVEN a stale request, two rows an older version stored that cannot be read back, and a deeply
+    # nested message in the dead-letter queue
+    world = World()
+    rid = world.submit(Action.CONNECT)
+    world.queue.sent.clear()
+    world.store.corrupt.update({"old-1": "INVALID_ID in target", "old-2": "INVALID_COLUMN"})
+    world.queue.dead.append(DeadLetter("deep", b"[" * 50_000 + b"]" * 50_000, "MaxDeliveryCountExceeded", ""))
+    world.clock.advance(minutes=61)
+    sweeper = Sweeper(world.store, world.queue, world.clock)
+    service = audits(world)
+    service.redrive = sweeper.sweep
+    # WHEN the audit runs (with the sweeper's re-drive, as deployed)
+    run = service.run("r1")
+    # THEN it reports the stale request and the dead letter, names the unreadable rows, and re-drove the rest
+    assert {"STALE_REQUEST", "DEAD_LETTERED"} <= set(codes(run))
+    assert any("2 unfinished request row(s) could not be read back" in p for p in run.problems)
+    assert [item.request_id for item, _ in world.queue.sent] == [rid]

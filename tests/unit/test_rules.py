@@ -15,7 +15,7 @@ from interconnect.rules import LINK_LIMIT, decide
 from interconnect.validation import Submit
 from tests.factories import Clock, cloud, cloud_id
 
-API = Requester("api", "ops")
+API = Requester("api", "key", "function key")  # automation: may disconnect under the default policy
 CHAT = Requester("slack", "T1/U1")
 
 

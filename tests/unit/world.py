@@ -12,7 +12,7 @@ from interconnect.validation import Submit
 from interconnect.worker import Worker
 from tests.factories import Clock, cloud, cloud_id
 
-ALICE = Requester("api", "alice")
+ALICE = Requester("api", "alice", "Alice", roles=frozenset({"Links.Request"}), verified_person=True)
 
 
 class World:

@@ -1,0 +1,95 @@
+"""The tenant's token signing keys, fetched from its OpenID metadata and cached.
+
+Entra publishes `<issuer>/.well-known/openid-configuration`, whose `jwks_uri` lists the current public keys;
+it rolls them every few weeks and announces a new key before signing with it. So keys are cached, refreshed
+every `max_age`, and refreshed early when a token names an unknown key id, but at most once per `min_refresh`:
+a stream of tokens with invented key ids cannot turn the app into a client hammering the metadata endpoint.
+Plain stdlib HTTP (as notifier.py): two small GETs, and no Azure SDK does this.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+
+from interconnect import boundedjson
+from interconnect.errors import DependencyError, ValidationError
+
+log = logging.getLogger("interconnect.identity")
+
+TIMEOUT = 10
+MAX_DOCUMENT = 1_000_000
+
+
+def metadata_url(issuer: str) -> str:
+    return f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+
+
+def _allowed(url: str) -> bool:
+    # https in Azure; plain http only to the local cloud's identity stand-in on loopback.
+    parsed = urllib.parse.urlparse(url)
+    return parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost"))
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    if not _allowed(url):
+        raise DependencyError("signing keys must be fetched over https", code="SIGNING_KEYS_UNAVAILABLE")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"}),
+                                    timeout=TIMEOUT) as response:
+            raw = response.read(MAX_DOCUMENT + 1)
+        document = boundedjson.loads(raw, max_bytes=MAX_DOCUMENT, what="the OpenID document")
+    except (urllib.error.URLError, OSError, ValidationError) as exc:
+        raise DependencyError(f"the tenant's signing keys cannot be read from {url}: "
+                              f"{type(exc).__name__}", code="SIGNING_KEYS_UNAVAILABLE") from exc
+    if not isinstance(document, dict):
+        raise DependencyError(f"{url} did not answer a JSON object", code="SIGNING_KEYS_UNAVAILABLE")
+    return document
+
+
+class OpenIdSigningKeys:
+    """`SigningKeys` over a tenant's OpenID metadata. Thread-safe: the host runs HTTP functions on threads."""
+
+    def __init__(self, issuer: str, *, max_age: float = 3600, min_refresh: float = 60,
+                 clock: Callable[[], float] = time.monotonic,
+                 fetch: Callable[[str], dict[str, Any]] = _get_json) -> None:
+        self.issuer = issuer
+        self.max_age, self.min_refresh, self.clock, self.fetch = max_age, min_refresh, clock, fetch
+        self._keys: dict[str, Any] = {}
+        self._fetched_at: float | None = None
+        self._lock = threading.Lock()
+
+    def key_for(self, kid: str) -> Any | None:
+        with self._lock:
+            now = self.clock()
+            stale = self._fetched_at is None or now - self._fetched_at >= self.max_age
+            may_refresh = self._fetched_at is None or now - self._fetched_at >= self.min_refresh
+            if stale or (kid not in self._keys and may_refresh):
+                self._refresh(now)
+            return self._keys.get(kid)
+
+    def _refresh(self, now: float) -> None:
+        try:
+            jwks_uri = self.fetch(metadata_url(self.issuer)).get("jwks_uri")
+            if not isinstance(jwks_uri, str):
+                raise DependencyError("the OpenID metadata names no jwks_uri", code="SIGNING_KEYS_UNAVAILABLE")
+            keys = jwt.PyJWKSet.from_dict(self.fetch(jwks_uri)).keys
+        except (DependencyError, jwt.PyJWTError) as exc:
+            if self._keys:  # keep serving the keys we have; a passing outage must not lock everyone out
+                log.warning("signing keys not refreshed: %s", getattr(exc, "code", type(exc).__name__))
+                self._fetched_at = now
+                return
+            if isinstance(exc, DependencyError):
+                raise
+            raise DependencyError("the tenant publishes no usable signing key",
+                                  code="SIGNING_KEYS_UNAVAILABLE") from exc
+        self._keys = {k.key_id: k.key for k in keys if k.key_id and k.key_type == "RSA"}
+        self._fetched_at = now
