@@ -77,9 +77,9 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # Header values we store and echo: visible ASCII without quotes, spaces, '<>' or '\\', bounded.
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._~:/#@=+!$*(),;-]{1,200}")
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._~:/#@=+{}-]{1,100}")
-# Query parameters whose values are credentials: never logged (`code` is the function key).
-_SECRET_PARAMS = frozenset({"code", "sig", "signature", "token", "access_token", "key", "secret", "password",
-                            "client_secret", "api_key", "apikey"})
+# The query parameters the API reads: only these are logged with their values. Any other (`code`, the
+# function key, above all) is only counted, so no spelling of a credential reaches a log line.
+_LOGGED_PARAMS = frozenset({"cloud", "status", "limit", "continuation", "dryRun", "format"})
 
 
 def correlation_id(req: func.HttpRequest) -> str:
@@ -158,16 +158,18 @@ def capped(value: object, limit: int = LOG_CAP) -> str:
 
 
 def loggable_url(url: str) -> str:
-    """The path and query of `url` for a log line: credentials (`?code=` and the like) dropped, the rest
-    capped. The host is left out: it comes from the caller's Host header."""
+    """The path and query of `url` for a log line: the API's own parameters, capped; any other (`?code=` and
+    whatever else) dropped and counted. The host is left out: it comes from the caller's Host header."""
     try:
         split = urlsplit(url)
         pairs = parse_qsl(split.query, keep_blank_values=True)
     except ValueError:
         return "<unparseable url>"
-    kept = [(capped(k, 40), capped(v, 100)) for k, v in pairs if k.lower() not in _SECRET_PARAMS]
-    query = urlencode(kept[:20])
-    return capped(split.path) + (f"?{capped(query)}" if query else "")
+    kept = [(k, capped(v, 100)) for k, v in pairs if k in _LOGGED_PARAMS]
+    query = urlencode(kept[:len(_LOGGED_PARAMS)])
+    dropped = len(pairs) - len(kept)
+    return (capped(split.path) + (f"?{capped(query)}" if query else "")
+            + (f" (+{dropped} other parameters)" if dropped else ""))
 
 
 def api_caller(req: func.HttpRequest, identity: Verifier, *, key_checked: bool = True) -> Requester:

@@ -272,3 +272,23 @@ def test_duplicates_in_known_do_not_make_a_name_ambiguous() -> None:
 def test_any_reference_resolves_or_answers(ref: str) -> None:
     result = resolve_cloud(ref, FLEET)
     assert isinstance(result, Resolved) or (isinstance(result, Unresolved) and result.reply.strip())
+
+
+@pytest.mark.parametrize(("ref", "why"), [
+    (ARM_A.replace("/pc-a", "/.."), "names '..' as its private cloud name"),
+    (ARM_A.replace("/pc-a", "/."), "names '.' as its private cloud name"),
+    (ARM_A.replace("/rg-avs/", "/../"), "names '..' as its resource group"),
+    (ARM_A + "/", "must be a private cloud ARM id"),
+    (ARM_A.replace("/pc-a", "/pc%2Fa"), "private cloud name that is not"),
+])
+def test_a_full_id_with_a_dot_empty_or_encoded_segment_is_refused_as_invalid_id(ref: str, why: str) -> None:
+    result = resolve_cloud(ref, FLEET)
+    assert isinstance(result, Unresolved) and result.candidates == ()
+    assert "INVALID_ID" in result.reply and why in result.reply
+
+
+@pytest.mark.parametrize("ref", [".", "..", "rg-avs-weu/..", "../pc-weu-prod", "rg-avs-weu/", "/"])
+def test_a_short_name_that_is_a_dot_or_empty_is_refused_as_invalid_id(ref: str) -> None:
+    result = resolve_cloud(ref, FLEET)
+    assert isinstance(result, Unresolved) and result.candidates == ()
+    assert "INVALID_ID" in result.reply

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interconnect.errors import ValidationError
+from interconnect.errors import TooLargeError, ValidationError
 from interconnect.model import Action, Requester
-from interconnect.validation import parse_json, parse_submit
+from interconnect.validation import MAX_BODY, parse_json, parse_submit
 from tests.factories import cloud_id
 
 CALLER = Requester("api", "principal-1", "")
@@ -60,3 +60,25 @@ def test_any_body_is_accepted_or_refused_with_a_validation_error(body: dict) -> 
         parse_submit(json.loads(json.dumps(body)), caller=CALLER)
     except ValidationError as exc:
         assert exc.code.isupper()
+
+
+@pytest.mark.parametrize("raw", [b"[" * 1000 + b"]" * 1000, b'{"a":' * 40 + b"1" + b"}" * 40,
+                                 b'{"action": "\\ud800"}', b'{"x": NaN}'])
+def test_deep_or_undecodable_bodies_are_400_before_decoding(raw: bytes) -> None:
+    with pytest.raises(ValidationError) as err:
+        parse_json(raw)
+    assert err.value.code == "INVALID_JSON" and type(err.value) is ValidationError
+
+
+def test_an_oversized_body_is_too_large_whatever_it_holds() -> None:
+    with pytest.raises(TooLargeError) as err:
+        parse_json(b'{"reference": "' + b"x" * MAX_BODY + b'"}')
+    assert err.value.code == "TOO_LARGE" and err.value.details == {"limit": MAX_BODY}
+    assert "xxxx" not in err.value.message
+
+
+def test_a_dotted_cloud_name_is_invalid_id_naming_the_field() -> None:
+    dotted = A.rsplit("/", 1)[0] + "/.."
+    with pytest.raises(ValidationError) as err:
+        parse_submit({"action": "connect", "source": A, "target": dotted}, caller=CALLER)
+    assert err.value.code == "INVALID_ID" and err.value.details["field"] == "target"
