@@ -25,8 +25,9 @@ def trigger(name: str) -> dict:
     ("get_request", "requests/{id}", ["GET"], "FUNCTION"),
     ("list_requests", "requests", ["GET"], "FUNCTION"),
     ("list_links", "links", ["GET"], "FUNCTION"),
-    ("approve_request", "requests/{id}/approve", ["POST"], "FUNCTION"),
-    ("reject_request", "requests/{id}/reject", ["POST"], "FUNCTION"),
+    # Anonymous at the host: the app itself demands a verified Entra token of a person (interconnect/identity.py).
+    ("approve_request", "requests/{id}/approve", ["POST"], "ANONYMOUS"),
+    ("reject_request", "requests/{id}/reject", ["POST"], "ANONYMOUS"),
     ("ticket_hook", "hooks/{source}", ["POST"], "ANONYMOUS"),
     ("slack_command", "chat/slack", ["POST"], "ANONYMOUS"),
     ("slack_action", "chat/slack/actions", ["POST"], "ANONYMOUS"),
