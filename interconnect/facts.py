@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from interconnect.armid import CloudId
 
@@ -41,7 +42,7 @@ class Segment:
     """An NSX segment: routed only when it has a connected gateway."""
 
     name: str
-    gateway: str  # the gateway's interface CIDR, e.g. 10.1.2.1/24
+    gateway: str  # the gateway's interface CIDR, e.g. 10.1.2.1/24; "" when ARM gave none
     connected_gateway: str = ""
 
 
@@ -68,3 +69,40 @@ class Cloud:
     @property
     def region(self) -> str:
         return self.location.replace(" ", "").lower()
+
+
+# The reads the pre-flight makes, named as the call log and ARM's operations name them, and what each reads.
+READS = {
+    "privateClouds.get": "the private cloud",
+    "cloudLinks.list": "the links",
+    "segments.list": "the NSX segments",
+    "globalReach.list": "the Global Reach connections",
+    "permissions.list": "the app's permissions",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A read ARM refused for good (403, 404 or another 4xx that a retry would not change).
+
+    Kept as a fact for the rules to decide on, because "cannot be read" is an answer: raising it through the
+    worker would only make Service Bus redeliver a message that can never succeed.
+    """
+
+    cloud: CloudId
+    read: str  # a key of READS
+    status: int  # ARM's HTTP status; 0 when unknown
+    arm_code: str  # ARM's error code, e.g. AuthorizationFailed
+    message: str = ""  # what ARM said, already cut to size by the adapter
+
+    @property
+    def what(self) -> str:
+        return f"{READS.get(self.read, self.read)} of {self.cloud.short}"
+
+    @property
+    def answer(self) -> str:
+        return f"ARM answered {self.status or 'an error'} {self.arm_code} to {self.read}"
+
+    def details(self) -> dict[str, Any]:
+        return {"cloud": str(self.cloud), "read": self.read, "status": self.status, "armCode": self.arm_code,
+                "armMessage": self.message}

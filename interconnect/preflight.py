@@ -1,22 +1,46 @@
 """Read the facts a request is decided on: both clouds, every link at either end, the peers of each end
 with their routed space, the app's permissions, and the connects we accepted but have not finished.
 
-Shared by the worker (which then acts) and the dry run (which only reports).
+Shared by the worker (which then acts) and the dry run (which only reports). A read ARM refuses for good
+(403, 404, another permanent 4xx) is recorded as a `Refusal` fact and the gathering goes on, so the rules
+answer "cannot be read" as a verdict within one pass; transient errors (429, 5xx, network) still raise
+DependencyError, which the worker retries with backoff.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from interconnect.armid import CloudId
-from interconnect.facts import Link, LinkStatus
+from interconnect.errors import ArmError
+from interconnect.facts import Link, LinkStatus, PermissionEntry, Refusal
 from interconnect.model import Action, Requester
 from interconnect.policy import DEFAULT, Policy
 from interconnect.ports import AvsGateway, RequestStore
 from interconnect.routed import routed_space
 from interconnect.rules import CloudFacts, Facts, Pending
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Reads:
+    """The reads of one gathering and the refusals they met."""
+
+    avs: AvsGateway
+    refusals: list[Refusal] = field(default_factory=list)
+
+    def __call__(self, cloud: CloudId, read: str, call: Callable[[], T]) -> T | None:
+        try:
+            return call()
+        except ArmError as exc:
+            status = exc.details.get("status")
+            self.refusals.append(Refusal(cloud, read, status if isinstance(status, int) else 0,
+                                         str(exc.details.get("armCode") or exc.code), exc.message))
+            return None
 
 
 @dataclass
@@ -28,44 +52,54 @@ class Preflight:
     def gather(self, action: Action, source: CloudId, target: CloudId, requester: Requester, *,
                request_id: str = "", accepted_at: datetime | None = None) -> Facts:
         connect = action is Action.CONNECT
-        ends = {cid: self._cloud(cid, deep=connect) for cid in (source, target)}
-        links = self._links([end for end in ends.values() if end is not None])
+        reads = _Reads(self.avs)
+        ends = {cid: self._cloud(reads, cid, deep=connect) for cid in (source, target)}
+        links = self._links(reads, [end for end in ends.values() if end is not None])
         pending = self._pending((source, target), request_id, accepted_at) if connect else ()
         facts = Facts(action, source, target, requester, ends[source], ends[target], tuple(links),
                       pending=pending, policy=self.policy)
         if connect:
             peers = sorted(facts.peers_of(source) | facts.peers_of(target), key=lambda c: c.normalized)
-            neighbors = tuple(n for n in (self._cloud(p, deep=True) for p in peers) if n is not None)
+            # A peer that does not exist (404 on its GET) routes nothing and is left out; one that cannot be
+            # read is a refusal the rules turn into NEIGHBOR_UNREADABLE.
+            neighbors = tuple(n for n in (self._cloud(reads, p, deep=True) for p in peers) if n is not None)
             checked = [cid for cid, end in ends.items() if end is not None]
         else:
             neighbors, checked = (), sorted({link.source for link in facts.pair_links}, key=lambda c: c.normalized)
-        permissions = {cid: tuple(self.avs.permissions(cid)) for cid in checked}
+        permissions: dict[CloudId, tuple[PermissionEntry, ...]] = {}
+        for cid in checked:
+            found = reads(cid, "permissions.list", lambda c=cid: self.avs.permissions(c))
+            if found is not None:
+                permissions[cid] = tuple(found)
 
         def attach(end: CloudFacts | None) -> CloudFacts | None:
             if end is None or end.id not in permissions:
                 return end
             return replace(end, permissions=permissions[end.id])
 
-        return replace(facts, source=attach(facts.source), target=attach(facts.target), neighbors=neighbors)
+        return replace(facts, source=attach(facts.source), target=attach(facts.target), neighbors=neighbors,
+                       refusals=tuple(reads.refusals))
 
-    def _cloud(self, cloud_id: CloudId, *, deep: bool) -> CloudFacts | None:
-        cloud = self.avs.get_cloud(cloud_id)
+    def _cloud(self, reads: _Reads, cloud_id: CloudId, *, deep: bool) -> CloudFacts | None:
+        cloud = reads(cloud_id, "privateClouds.get", lambda: self.avs.get_cloud(cloud_id))
         if cloud is None:
             return None
         if not deep:
             return CloudFacts(cloud)
-        space = routed_space(cloud, tuple(self.avs.list_segments(cloud_id)),
-                             tuple(self.avs.list_global_reach(cloud_id)))
-        return CloudFacts(cloud, space)
+        # A refused read leaves its part of the space out; the refusal itself makes the rules refuse the
+        # connect, so the partial space can only add true overlaps to the verdict, never hide one.
+        segments = reads(cloud_id, "segments.list", lambda: self.avs.list_segments(cloud_id)) or []
+        reach = reads(cloud_id, "globalReach.list", lambda: self.avs.list_global_reach(cloud_id)) or []
+        return CloudFacts(cloud, routed_space(cloud, tuple(segments), tuple(reach)))
 
-    def _links(self, ends: list[CloudFacts]) -> list[Link]:
+    def _links(self, reads: _Reads, ends: list[CloudFacts]) -> list[Link]:
         """Outgoing links of each end, and the incoming ones read from the clouds that hold them."""
         found: dict[tuple[CloudId, str], Link] = {}
         listed: dict[CloudId, list[Link]] = {}
 
         def links_of(cloud: CloudId) -> list[Link]:
             if cloud not in listed:
-                listed[cloud] = self.avs.list_links(cloud)
+                listed[cloud] = reads(cloud, "cloudLinks.list", lambda: self.avs.list_links(cloud)) or []
             return listed[cloud]
 
         for end in ends:
@@ -101,6 +135,7 @@ def facts_view(facts: Facts) -> dict[str, Any]:
         "neighbors": [cloud_view(n) for n in facts.neighbors],
         "pendingRequests": [{"requestId": p.request_id, "source": str(p.source), "target": str(p.target)}
                             for p in facts.pending],
+        "refusedReads": [r.details() for r in facts.refusals],
         "policy": facts.policy.source,
     }
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from interconnect.armid import CloudId, link_name
 from interconnect.cidr import Prefix, find_overlaps
-from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry
+from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry, Refusal
 from interconnect.model import Action, Reason, Requester
 from interconnect.permissions import DELETE_LINK, WRITE_LINK, is_granted
 from interconnect.policy import DEFAULT, Policy
@@ -59,9 +59,19 @@ class Facts:
     neighbors: tuple[CloudFacts, ...] = ()  # clouds linked (or about to be) to either end, other than the pair
     pending: tuple[Pending, ...] = ()
     policy: Policy = DEFAULT
+    refusals: tuple[Refusal, ...] = ()  # reads ARM refused for good: what could not be learnt, and why
 
     def ends(self) -> list[tuple[CloudId, CloudFacts | None]]:
         return [(self.source_id, self.source), (self.target_id, self.target)]
+
+    def end(self, cloud: CloudId) -> CloudFacts | None:
+        return self.source if cloud == self.source_id else self.target if cloud == self.target_id else None
+
+    def other_end(self, cloud: CloudId) -> CloudFacts | None:
+        return self.target if cloud == self.source_id else self.source
+
+    def refused(self, cloud: CloudId, read: str) -> Refusal | None:
+        return next((r for r in self.refusals if r.cloud == cloud and r.read == read), None)
 
     @property
     def pair_links(self) -> tuple[Link, ...]:
@@ -69,10 +79,17 @@ class Facts:
         return tuple(link for link in self.links if link.joins(self.source_id, self.target_id))
 
     def peers_of(self, cloud: CloudId) -> set[CloudId]:
-        """Clouds linked to `cloud` in either direction, or about to be, excluding the pair itself."""
+        """Clouds linked to `cloud` in either direction, or about to be, excluding the pair itself.
+
+        For an end, the clouds its `externalCloudLinks` names count too: they hold a link to it even when
+        their links cannot be listed.
+        """
         peers = {link.target if link.source == cloud else link.source for link in self.links
                  if cloud in (link.source, link.target)}
         peers |= {p.target if p.source == cloud else p.source for p in self.pending if cloud in (p.source, p.target)}
+        end = self.end(cloud)
+        if end is not None:
+            peers |= set(end.cloud.external_links)
         return peers - {self.source_id, self.target_id}
 
 
@@ -86,10 +103,66 @@ def same_cloud(facts: Facts) -> list[Reason]:
                    {"cloud": str(facts.source_id)})]
 
 
+def _may_hold_unseen_link(facts: Facts, cloud_id: CloudId) -> bool:
+    """Whether `cloud_id`, an end that could not be read, may hold a link to the other end: yes unless the
+    other end was read and does not name it among the clouds holding links to it (`externalCloudLinks`)."""
+    other = facts.other_end(cloud_id)
+    return other is None or cloud_id in other.cloud.external_links
+
+
+def _unreadable(facts: Facts, cloud_id: CloudId) -> Reason:
+    refusal = facts.refused(cloud_id, "privateClouds.get")
+    if refusal is None:
+        return Reason("CLOUD_NOT_FOUND", f"private cloud {cloud_id} does not exist or cannot be read",
+                      {"cloud": str(cloud_id)})
+    return Reason("CLOUD_NOT_FOUND", f"private cloud {cloud_id} cannot be read: {refusal.answer}", refusal.details())
+
+
 def cloud_found(facts: Facts) -> list[Reason]:
-    return [Reason("CLOUD_NOT_FOUND", f"private cloud {cloud_id} does not exist or cannot be read",
-                   {"cloud": str(cloud_id)})
-            for cloud_id, end in facts.ends() if end is None]
+    """Both ends can be read. A disconnect can do without one end when the other end holds a link to be
+    removed and shows that every link between the two is known, so a link to a cloud that is gone, or that
+    the app may no longer read, can still be removed."""
+    return [_unreadable(facts, cloud_id) for cloud_id, end in facts.ends()
+            if end is None and (facts.action is Action.CONNECT or not facts.pair_links
+                                or _may_hold_unseen_link(facts, cloud_id))]
+
+
+def _refused_read(refusal: Refusal) -> Reason:
+    """A refused read of an end: not allowed (401/403), gone (404), or ARM's own code for any other 4xx."""
+    if refusal.status in (401, 403):
+        return Reason("PERMISSION_DENIED", f"the app's identity may not read {refusal.what} ({refusal.answer}), "
+                                           f"so the request cannot be checked", refusal.details())
+    if refusal.status == 404:
+        return Reason("CLOUD_NOT_FOUND", f"{refusal.what} cannot be read ({refusal.answer}); the private cloud "
+                                         f"may be gone", refusal.details())
+    return Reason(f"ARM_{refusal.arm_code}", f"{refusal.what} cannot be read ({refusal.answer})",
+                  refusal.details())
+
+
+def ends_readable(facts: Facts) -> list[Reason]:
+    """Every read of an end that the decision needs was answered (the GET itself is `cloud_found`'s).
+
+    A connect needs all of them: links (limit, peers), segments and Global Reach (overlap), permissions. A
+    disconnect needs the permissions where a link lives and the links of each end that may hold one: an end
+    the other end does not name in `externalCloudLinks` holds none (when that other end was read).
+    """
+    reasons = []
+    for refusal in facts.refusals:
+        if facts.end(refusal.cloud) is None or refusal.read == "privateClouds.get":
+            continue
+        if facts.action is Action.DISCONNECT and refusal.read == "cloudLinks.list":
+            other = facts.other_end(refusal.cloud)
+            if other is not None and refusal.cloud not in other.cloud.external_links \
+                    and not facts.refused(other.id, "cloudLinks.list"):
+                continue
+        reasons.append(_refused_read(refusal))
+    return reasons
+
+
+def pair_unknown(facts: Facts) -> list[Reason]:
+    """Why the links between the pair cannot all be known (for a disconnect's follow-up), or nothing."""
+    return [_unreadable(facts, cloud_id) for cloud_id, end in facts.ends()
+            if end is None and _may_hold_unseen_link(facts, cloud_id)] + ends_readable(facts)
 
 
 def cloud_ready(facts: Facts) -> list[Reason]:
@@ -124,18 +197,32 @@ def permission(facts: Facts) -> list[Reason]:
 
 
 def link_count(facts: Facts, cloud: CloudId) -> int:
-    """Links at `cloud`, outgoing and incoming, plus accepted connects whose link is not visible yet."""
+    """Links at `cloud`, outgoing and incoming (an end's `externalCloudLinks` included, whether or not the
+    holder's links could be listed), plus accepted connects whose link is not visible yet."""
     visible = {(link.source, link.target) for link in facts.links if cloud in (link.source, link.target)}
+    end = facts.end(cloud)
+    if end is not None:
+        visible |= {(holder, cloud) for holder in end.cloud.external_links}
     coming = {(p.source, p.target) for p in facts.pending if cloud in (p.source, p.target)}
     coming = {(s, t) for s, t in coming if (s, t) not in visible and (t, s) not in visible}
     return len(visible) + len(coming)
 
 
+def adds_a_link(facts: Facts) -> bool:
+    """Whether this connect would add a link: not when one between the pair exists (a Failed or Disconnected
+    one is repaired by a PUT of that same link) or an earlier accepted connect of the pair will make it."""
+    if facts.pair_links:
+        return False
+    pair = {facts.source_id, facts.target_id}
+    return not any({p.source, p.target} == pair for p in facts.pending)
+
+
 def link_limit(facts: Facts) -> list[Reason]:
     reasons = []
+    adding = adds_a_link(facts)
     for cloud_id, end in facts.ends():
         count = link_count(facts, cloud_id)
-        if end is not None and count >= LINK_LIMIT:
+        if end is not None and count + adding > LINK_LIMIT:
             reasons.append(Reason("LINK_LIMIT", f"{cloud_id.short} already has {count} links (including "
                                                 f"accepted requests); AVS allows {LINK_LIMIT} per private cloud",
                                   {"cloud": str(cloud_id), "links": count, "limit": LINK_LIMIT}))
@@ -188,6 +275,28 @@ def neighbor_overlap(facts: Facts) -> list[Reason]:
     return reasons
 
 
+def neighbors_readable(facts: Facts) -> list[Reason]:
+    """A peer of one end whose cloud, segments or Global Reach cannot be read might overlap the other end.
+
+    Its links are not needed (the end's `externalCloudLinks` already make it a peer), and a peer that does
+    not exist (404 on its GET) routes nothing, so neither is a reason.
+    """
+    reasons = []
+    for refusal in facts.refusals:
+        if refusal.cloud in (facts.source_id, facts.target_id) or refusal.read == "cloudLinks.list":
+            continue
+        linked_to = [end for _, end in facts.ends() if end is not None and refusal.cloud in facts.peers_of(end.id)]
+        for end in linked_to:
+            other = facts.other_end(end.id)
+            against = other.id.short if other is not None else "the other cloud"
+            reasons.append(Reason(
+                "NEIGHBOR_UNREADABLE",
+                f"{refusal.cloud.short}, linked to {end.id.short}, cannot be read ({refusal.what}: {refusal.answer}), "
+                f"so overlap with {against} cannot be ruled out",
+                {**refusal.details(), "neighbor": str(refusal.cloud), "linkedTo": str(end.id)}))
+    return reasons
+
+
 def routed_space_readable(facts: Facts) -> list[Reason]:
     """A prefix we cannot parse is a prefix we cannot prove disjoint: refuse rather than guess."""
     ends = [end for _, end in facts.ends() if end is not None]
@@ -200,11 +309,12 @@ def requester_allowed(facts: Facts) -> list[Reason]:
 
 
 RULES: dict[Action, tuple[Rule, ...]] = {
-    Action.CONNECT: (same_cloud, requester_allowed, cloud_found, cloud_ready, same_region, permission, link_limit,
-                     routed_space_readable, address_overlap, neighbor_overlap),
+    Action.CONNECT: (same_cloud, requester_allowed, cloud_found, ends_readable, cloud_ready, same_region, permission,
+                     link_limit, routed_space_readable, address_overlap, neighbor_overlap, neighbors_readable),
     # Removing a link must stay possible when a cloud is degraded, overlaps, or was linked across regions by
-    # hand, so disconnect checks only who asks, that the clouds can be read, and that we may delete.
-    Action.DISCONNECT: (same_cloud, requester_allowed, cloud_found, permission),
+    # hand, so disconnect checks only who asks, that the links between the clouds can be known, and that we
+    # may delete.
+    Action.DISCONNECT: (same_cloud, requester_allowed, cloud_found, ends_readable, permission),
 }
 
 

@@ -24,7 +24,7 @@ from interconnect.model import Action, Approval, LinkRequest, Operation, Reason,
 from interconnect.notifications import Deliveries
 from interconnect.ports import AvsGateway, RequestStore, WorkQueue
 from interconnect.preflight import Preflight
-from interconnect.rules import Decision, Facts, decide
+from interconnect.rules import Decision, Facts, decide, pair_unknown
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"
@@ -84,6 +84,14 @@ class Worker:
                         extra={"code": exc.code})
             self.queue.schedule(replace(item, retry=item.retry + 1), self.clock() + delay)
 
+    def _refused(self, request_id: str, exc: ArmError) -> None:
+        request = self.store.get(request_id)
+        if request.status.is_terminal:
+            return
+        # Before the operation started nothing was changed in Azure: Rejected; after, Failed.
+        to = Status.FAILED if request.status is Status.IN_PROGRESS else Status.REJECTED
+        self._finish(request, to, f"ARM refused: {exc.message}", (Reason(exc.code, exc.message, exc.details),))
+
     def _give_up(self, item: WorkItem, exc: DependencyError) -> None:
         request = self.store.get(item.request_id)
         if not request.status.is_terminal:
@@ -111,6 +119,15 @@ class Worker:
                 return
             except ConflictError:
                 continue  # another delivery moved the row on: re-read and decide again
+            except ArmError as exc:
+                # ARM said no for good to a call the steps do not turn into a verdict themselves: end the
+                # request with that cause. Raising would only have Service Bus redeliver a message that can
+                # never succeed, until it is dead-lettered.
+                try:
+                    self._refused(item.request_id, exc)
+                except ConflictError:
+                    continue
+                return
         raise DependencyError(f"request {item.request_id} kept changing under the worker; retrying later")
 
     # -- process --------------------------------------------------------------------------------------
@@ -224,7 +241,13 @@ class Worker:
                          (Reason("OPERATION_TIMEOUT", f"gave up after {self.operation_timeout}",
                                  {"link": operation.link_name, "cloud": str(operation.cloud)}),))
             return
-        link = self.avs.get_link(operation.cloud, operation.link_name)
+        try:
+            link = self.avs.get_link(operation.cloud, operation.link_name)
+        except ArmError as exc:
+            self._finish(request, Status.FAILED, f"ARM refused to show link {operation.link_name} of "
+                         f"{operation.cloud.short} while following the {operation.verb}: {exc.message}",
+                         (Reason(exc.code, exc.message, exc.details),))
+            return
         if operation.verb == "create":
             self._check_create(request, operation, link)
         else:
@@ -260,7 +283,15 @@ class Worker:
                 # The DELETE never landed (a crash between recording and acting): send it again.
                 self._act(request, self._operation(request))
             return
-        remaining = self._facts(request).pair_links
+        facts = self._facts(request)
+        unknown = pair_unknown(facts)
+        if unknown:
+            # The link asked for is gone, but whether one remains the other way cannot be read.
+            self._finish(request, Status.FAILED, f"link {operation.link_name} removed, but the links left between "
+                         f"{request.source.short} and {request.target.short} cannot be read: "
+                         f"{'; '.join(r.message for r in unknown)}", tuple(unknown))
+            return
+        remaining = facts.pair_links
         if remaining:
             # A link existed in both directions: remove the other one too.
             nxt = remaining[0]

@@ -7,6 +7,7 @@ scheduled check messages instead of blocking an invocation for minutes.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +35,8 @@ from interconnect.facts import Cloud, Link, PermissionEntry, Segment
 PUBLIC_ARM = "https://management.azure.com"
 # 409s that go away by themselves. Others (CloudLinkConflict, CloudLinkAlreadyExists) never will.
 TRANSIENT_CONFLICTS = frozenset({"anotheroperationinprogress", "conflict", "privatecloudnotsucceeded"})
+_ARM_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,79}")
+MAX_ARM_MESSAGE = 300
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -44,6 +47,18 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def _arm_code(raw: object, status: int) -> str:
+    """ARM's error code as it may travel on (into a reason code, a stored row, a log line): ARM's own grammar of
+    letters, digits and a few separators, else just the status."""
+    return raw if isinstance(raw, str) and _ARM_CODE.fullmatch(raw) else f"HTTP_{status}"
+
+
+def _arm_message(raw: object) -> str:
+    """ARM's error message on one printable line, cut to a size a person reads (it is stored with the request)."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(raw)).split())
+    return text if len(text) <= MAX_ARM_MESSAGE else text[:MAX_ARM_MESSAGE - 1] + "…"
+
+
 @contextmanager
 def translated(what: str) -> Iterator[None]:
     """Map azure-core errors to ours: 429 throttled, 409/5xx/network retryable, other 4xx permanent."""
@@ -52,8 +67,8 @@ def translated(what: str) -> Iterator[None]:
     except HttpResponseError as exc:
         status = exc.status_code or 0
         retry_after = _retry_after(exc.response.headers if exc.response is not None else None)
-        code = getattr(exc.error, "code", None) or f"HTTP_{status}"
-        message = getattr(exc.error, "message", None) or exc.reason or str(exc)
+        code = _arm_code(getattr(exc.error, "code", None), status)
+        message = _arm_message(getattr(exc.error, "message", None) or exc.reason or str(exc))
         details = {"status": status, "armCode": code}
         if status == 429:
             raise ThrottledError(f"{what}: ARM throttled the call", retry_after=retry_after,
@@ -98,11 +113,13 @@ def _text(value: Any) -> str:
 def to_cloud(raw: Any) -> Cloud:
     props = raw.properties
     circuits = [c for c in (getattr(props, "circuit", None), getattr(props, "secondary_circuit", None)) if c]
-    subnets = tuple(s for c in circuits for s in (c.primary_subnet, c.secondary_subnet) if s)
+    # A circuit ARM lists routes both its /30s: a missing one is kept as "" for the rules to refuse, not dropped.
+    subnets = tuple(s or "" for c in circuits for s in (c.primary_subnet, c.secondary_subnet))
     external = tuple(c for c in (_cloud_of(i) for i in (props.external_cloud_links or [])) if c is not None)
     return Cloud(id=parse_cloud_id(raw.id), location=raw.location,
                  provisioning_state=_text(props.provisioning_state), network_block=props.network_block or "",
-                 extended_network_blocks=tuple(props.extended_network_blocks or ()), circuit_subnets=subnets,
+                 extended_network_blocks=tuple(b or "" for b in props.extended_network_blocks or ()),
+                 circuit_subnets=subnets,
                  external_links=external)
 
 
@@ -163,17 +180,18 @@ class AvsSdkGateway:
     def list_segments(self, cloud: CloudId) -> list[Segment]:
         with translated(f"listing segments of {cloud.short}"):
             client = self._client(cloud.subscription)
-            return [Segment(raw.name, getattr(raw.properties.subnet, "gateway_address", None) or "",
-                            raw.properties.connected_gateway or "")
-                    for raw in client.workload_networks.list_segments(cloud.resource_group, cloud.name)
-                    if raw.properties is not None and raw.properties.subnet is not None]
+            # Every segment is passed on, with "" for what ARM left out: a connected segment without a gateway
+            # address must reach the rules (INVALID_PREFIX), not vanish here (interconnect/routed.py).
+            return [Segment(raw.name or "", getattr(getattr(raw.properties, "subnet", None), "gateway_address", None)
+                            or "", getattr(raw.properties, "connected_gateway", None) or "")
+                    for raw in client.workload_networks.list_segments(cloud.resource_group, cloud.name)]
 
     def list_global_reach(self, cloud: CloudId) -> list[str]:
         with translated(f"listing Global Reach connections of {cloud.short}"):
             client = self._client(cloud.subscription)
-            return [raw.properties.address_prefix
-                    for raw in client.global_reach_connections.list(cloud.resource_group, cloud.name)
-                    if raw.properties is not None and raw.properties.address_prefix]
+            # "" for a connection without a prefix: the rules refuse it rather than assume it routes nothing.
+            return [getattr(raw.properties, "address_prefix", None) or ""
+                    for raw in client.global_reach_connections.list(cloud.resource_group, cloud.name)]
 
     def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
         # Through send_request rather than azure-mgmt-authorization: one GET does not justify a 15 MB package.

@@ -147,7 +147,9 @@ class InMemoryAvs:
     clouds: dict[CloudId, Cloud] = field(default_factory=dict)
     links: dict[tuple[CloudId, str], Link] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
-    refuse: dict[str, ArmError] = field(default_factory=dict)  # verb -> error to raise
+    # call -> error to raise: "create", or a read ("get_cloud", "list_links", "list_segments",
+    # "list_global_reach", "permissions", "get_link"), optionally for one cloud: "list_segments:<cloud name>"
+    refuse: dict[str, ArmError] = field(default_factory=dict)
     segments: dict[CloudId, list[Segment]] = field(default_factory=dict)
     global_reach: dict[CloudId, list[str]] = field(default_factory=dict)
     grants: dict[CloudId, list[PermissionEntry]] = field(default_factory=dict)  # default: everything
@@ -155,8 +157,14 @@ class InMemoryAvs:
     def add(self, cloud: Cloud) -> None:
         self.clouds[cloud.id] = cloud
 
+    def _refused(self, call: str, cloud: CloudId) -> None:
+        error = self.refuse.get(f"{call}:{cloud.name}") or self.refuse.get(call)
+        if error is not None:
+            raise error
+
     def get_cloud(self, cloud: CloudId) -> Cloud | None:
         self.calls.append("get_cloud")
+        self._refused("get_cloud", cloud)
         found = self.clouds.get(cloud)
         return None if found is None else self._with_incoming(found)
 
@@ -170,22 +178,27 @@ class InMemoryAvs:
 
     def list_links(self, cloud: CloudId) -> list[Link]:
         self.calls.append("list_links")
+        self._refused("list_links", cloud)
         return [link for (holder, _), link in self.links.items() if holder == cloud]
 
     def get_link(self, cloud: CloudId, name: str) -> Link | None:
         self.calls.append("get_link")
+        self._refused("get_link", cloud)
         return self.links.get((cloud, name))
 
     def list_segments(self, cloud: CloudId) -> list[Segment]:
         self.calls.append("list_segments")
+        self._refused("list_segments", cloud)
         return self.segments.get(cloud, [])
 
     def list_global_reach(self, cloud: CloudId) -> list[str]:
         self.calls.append("list_global_reach")
+        self._refused("list_global_reach", cloud)
         return self.global_reach.get(cloud, [])
 
     def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
         self.calls.append("permissions")
+        self._refused("permissions", cloud)
         return self.grants.get(cloud, [PermissionEntry(("*",))])
 
     def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.armid import CloudId
+from interconnect.errors import ArmError, DependencyError, ThrottledError
 from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry, Segment
 from interconnect.intake import Intake
 from interconnect.model import Action, Requester
 from interconnect.policy import load_policy
-from interconnect.preflight import Preflight
+from interconnect.preflight import Preflight, facts_view
 from interconnect.rules import LINK_LIMIT, decide
 from interconnect.validation import Submit
 from tests.factories import Clock, cloud, cloud_id
@@ -187,3 +192,215 @@ def test_disconnect_needs_delete_permission_only_where_the_link_lives(fleet: Fle
     assert fleet.decide(Action.DISCONNECT).kind == "delete"
     fleet.avs.grants[fleet.b] = [PermissionEntry(("*/read",))]
     assert codes(fleet.decide(Action.DISCONNECT)) == ["PERMISSION_DENIED"]
+
+
+# -- reads ARM refuses are facts, not crashes ---------------------------------------------------------
+
+ANYONE = '{"rules": [{"requesters": ["*"], "actions": ["connect", "disconnect"], "scopes": ["*"]}]}'
+
+
+def refusal(status: int = 403, code: str = "AuthorizationFailed") -> ArmError:
+    """What the adapter raises for a permanent 4xx (interconnect/adapters/avs.py `translated`)."""
+    return ArmError(f"reading: ARM said {code}", code=f"ARM_{code}", details={"status": status, "armCode": code})
+
+
+END_READS = [("list_links", "cloudLinks.list"), ("list_segments", "segments.list"),
+             ("list_global_reach", "globalReach.list"), ("permissions", "permissions.list")]
+
+
+def test_a_target_that_arm_refuses_to_show_is_cloud_not_found_naming_the_read(fleet: Fleet) -> None:
+    fleet.avs.refuse["get_cloud:b"] = refusal()
+    decision = fleet.decide()
+    assert codes(decision) == ["CLOUD_NOT_FOUND"]
+    assert decision.reasons[0].details == {"cloud": str(fleet.b), "read": "privateClouds.get", "status": 403,
+                                           "armCode": "AuthorizationFailed", "armMessage": "reading: ARM said "
+                                                                                           "AuthorizationFailed"}
+    assert "cannot be read" in decision.reasons[0].message and "403 AuthorizationFailed" in decision.reasons[0].message
+
+
+@pytest.mark.parametrize(("call", "read"), END_READS)
+def test_any_refused_read_of_an_end_refuses_the_connect_naming_cloud_and_read(fleet: Fleet, call: str,
+                                                                              read: str) -> None:
+    fleet.avs.refuse[f"{call}:b"] = refusal()
+    decision = fleet.decide()
+    assert decision.kind == "reject" and codes(decision) == ["PERMISSION_DENIED"]
+    details = decision.reasons[0].details
+    assert (details["cloud"], details["read"], details["status"]) == (str(fleet.b), read, 403)
+    assert fleet.b.short in decision.reasons[0].message
+
+
+@pytest.mark.parametrize(("status", "code", "expected"), [(404, "ResourceNotFound", "CLOUD_NOT_FOUND"),
+                                                           (401, "InvalidAuthenticationToken", "PERMISSION_DENIED"),
+                                                           (400, "BadRequest", "ARM_BadRequest")])
+def test_the_status_of_a_refused_read_picks_the_reason(fleet: Fleet, status: int, code: str, expected: str) -> None:
+    fleet.avs.refuse["list_segments:a"] = refusal(status, code)
+    assert codes(fleet.decide()) == [expected]
+
+
+def test_a_transient_error_on_a_read_still_raises_for_the_worker_to_retry(fleet: Fleet) -> None:
+    fleet.avs.refuse["list_segments:b"] = ThrottledError("ARM throttled the call", retry_after=3)  # type: ignore[assignment]
+    with pytest.raises(DependencyError):
+        fleet.decide()
+
+
+@pytest.mark.parametrize("call", ["get_cloud", "list_segments", "list_global_reach"])
+def test_an_unreadable_neighbour_refuses_the_connect_with_its_own_reason(fleet: Fleet, call: str) -> None:
+    c = fleet.add("c", "172.16.0.0/22")
+    fleet.link(fleet.a, c)
+    fleet.avs.refuse[f"{call}:c"] = refusal()
+    decision = fleet.decide()
+    assert codes(decision) == ["NEIGHBOR_UNREADABLE"]
+    details = decision.reasons[0].details
+    assert (details["neighbor"], details["linkedTo"], details["status"]) == (str(c), str(fleet.a), 403)
+    assert "cannot be ruled out" in decision.reasons[0].message and fleet.b.short in decision.reasons[0].message
+
+
+def test_a_neighbour_that_does_not_exist_routes_nothing(fleet: Fleet) -> None:
+    gone = cloud_id("gone")
+    fleet.link(fleet.a, gone)
+    assert fleet.decide().kind == "create"
+
+
+def test_a_peer_whose_links_cannot_be_listed_is_still_a_peer_and_still_counted(fleet: Fleet) -> None:
+    c = fleet.add("c", "10.0.4.0/24")  # overlaps b
+    fleet.link(c, fleet.a)  # held by c: a sees it only in externalCloudLinks
+    fleet.avs.refuse["list_links:c"] = refusal()
+    decision = fleet.decide()
+    assert codes(decision) == ["NEIGHBOR_OVERLAP"]
+    fleet.avs.add(cloud(c, block="172.16.0.0/22"))
+    assert fleet.decide().kind == "create"  # its links are not needed to judge the connect
+
+
+def test_a_disconnect_does_not_read_what_it_does_not_need(fleet: Fleet) -> None:
+    fleet.link(fleet.a, fleet.b)
+    c = fleet.add("c", "172.16.0.0/22")
+    fleet.link(fleet.a, c)
+    for call in ("get_cloud:c", "list_segments", "list_global_reach"):
+        fleet.avs.refuse[call] = refusal()
+    assert fleet.decide(Action.DISCONNECT, policy=ANYONE).kind == "delete"
+
+
+def test_a_disconnect_removes_a_link_to_a_cloud_it_cannot_read(fleet: Fleet) -> None:
+    fleet.link(fleet.a, fleet.b)
+    fleet.avs.refuse["get_cloud:b"] = refusal()
+    decision = fleet.decide(Action.DISCONNECT, policy=ANYONE)
+    assert (decision.kind, decision.holder) == ("delete", fleet.a)
+
+
+def test_a_disconnect_refuses_when_the_unreadable_end_holds_a_link(fleet: Fleet) -> None:
+    fleet.link(fleet.a, fleet.b)
+    fleet.link(fleet.b, fleet.a)  # b holds one too: a names b in its externalCloudLinks
+    fleet.avs.refuse["get_cloud:b"] = refusal()
+    fleet.avs.refuse["list_links:b"] = refusal()
+    decision = fleet.decide(Action.DISCONNECT, policy=ANYONE)
+    assert codes(decision) == ["CLOUD_NOT_FOUND"] and decision.reasons[0].details["read"] == "privateClouds.get"
+
+
+def test_a_disconnect_naming_a_cloud_that_is_not_there_is_still_cloud_not_found(fleet: Fleet) -> None:
+    assert codes(fleet.decide(Action.DISCONNECT, target=cloud_id("typo"), policy=ANYONE)) == ["CLOUD_NOT_FOUND"]
+
+
+def test_a_disconnect_needs_the_links_only_of_an_end_that_may_hold_one(fleet: Fleet) -> None:
+    fleet.link(fleet.b, fleet.a)
+    fleet.avs.refuse["list_links:a"] = refusal()  # b does not name a as a holder: a holds none to b
+    assert fleet.decide(Action.DISCONNECT, policy=ANYONE).kind == "delete"
+    fleet.link(fleet.a, fleet.b)  # now it does
+    decision = fleet.decide(Action.DISCONNECT, policy=ANYONE)
+    assert codes(decision) == ["PERMISSION_DENIED"] and decision.reasons[0].details["read"] == "cloudLinks.list"
+
+
+def test_a_disconnect_cannot_skip_the_permissions_where_the_link_lives(fleet: Fleet) -> None:
+    fleet.link(fleet.a, fleet.b)
+    fleet.avs.refuse["permissions:a"] = refusal()
+    decision = fleet.decide(Action.DISCONNECT, policy=ANYONE)
+    assert codes(decision) == ["PERMISSION_DENIED"] and decision.reasons[0].details["read"] == "permissions.list"
+
+
+def test_the_dry_run_view_lists_the_refused_reads(fleet: Fleet) -> None:
+    fleet.avs.refuse["list_segments:b"] = refusal()
+    facts = Preflight(fleet.avs, fleet.store).gather(Action.CONNECT, fleet.a, fleet.b, API)
+    assert [(r["cloud"], r["read"]) for r in facts_view(facts)["refusedReads"]] == [(str(fleet.b), "segments.list")]
+
+
+# -- an empty or missing prefix on an object that routes is INVALID_PREFIX, never dropped ----------------
+
+def _with_empty(fleet: Fleet, cid: CloudId, where: str) -> None:
+    c = fleet.avs.clouds[cid]
+    if where == "networkBlock":
+        fleet.avs.add(replace(c, network_block=""))
+    elif where == "extendedNetworkBlocks":
+        fleet.avs.add(replace(c, extended_network_blocks=("10.9.0.0/23", "")))
+    elif where == "circuit":
+        fleet.avs.add(replace(c, circuit_subnets=("10.255.0.0/30", "")))
+    elif where == "globalReach":
+        fleet.avs.global_reach[cid] = [" "]
+    else:
+        fleet.avs.segments[cid] = [Segment("web", "", "/infra/tier-1s/t1")]
+
+
+EMPTY_PLACES = {"networkBlock": "networkBlock", "extendedNetworkBlocks": "extendedNetworkBlocks[1]",
+                "circuit": "ExpressRoute circuit subnet 2", "globalReach": "Global Reach connection 1 of 1",
+                "segment": "segment web"}
+
+
+@pytest.mark.parametrize("where", EMPTY_PLACES)
+def test_an_empty_prefix_on_an_object_that_routes_is_invalid_naming_the_object(fleet: Fleet, where: str) -> None:
+    _with_empty(fleet, fleet.b, where)
+    decision = fleet.decide()
+    assert codes(decision) == ["INVALID_PREFIX"]
+    assert EMPTY_PLACES[where] in decision.reasons[0].message and fleet.b.short in decision.reasons[0].message
+    assert "cannot be ruled out" in decision.reasons[0].message
+
+
+@pytest.mark.parametrize("where", EMPTY_PLACES)
+def test_an_empty_prefix_on_a_neighbour_is_invalid_too(fleet: Fleet, where: str) -> None:
+    c = fleet.add("c", "172.16.0.0/22")
+    fleet.link(c, fleet.b)
+    _with_empty(fleet, c, where)
+    decision = fleet.decide()
+    assert codes(decision) == ["INVALID_PREFIX"] and decision.reasons[0].details["cloud"] == str(c)
+
+
+def test_a_segment_without_a_connected_gateway_routes_nothing_even_without_an_address(fleet: Fleet) -> None:
+    fleet.avs.segments[fleet.b] = [Segment("lab", "", "")]
+    assert fleet.decide().kind == "create"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(sorted(EMPTY_PLACES)), min_size=1, max_size=5, unique=True),
+       st.sampled_from(["a", "b", "neighbour"]))
+def test_a_connect_is_never_allowed_while_a_routed_prefix_is_empty(places: list[str], whose: str) -> None:
+    fleet = Fleet()
+    c = fleet.add("c", "172.16.0.0/22")
+    fleet.link(c, fleet.a)
+    for where in places:
+        _with_empty(fleet, {"a": fleet.a, "b": fleet.b, "neighbour": c}[whose], where)
+    decision = fleet.decide()
+    assert decision.kind == "reject" and "INVALID_PREFIX" in codes(decision)
+    assert len([r for r in decision.reasons if r.code == "INVALID_PREFIX"]) == len(places)
+
+
+# -- a repair of an existing link is not a new link ------------------------------------------------------
+
+@pytest.mark.parametrize("status", [LinkStatus.FAILED, LinkStatus.DISCONNECTED])
+def test_repairing_a_link_of_a_cloud_at_the_limit_is_allowed(fleet: Fleet, status: str) -> None:
+    fleet.link(fleet.b, fleet.a, status)
+    for i in range(LINK_LIMIT - 1):
+        fleet.link(fleet.a, fleet.add(f"p{i}", f"172.16.{i * 4}.0/22"))
+    decision = fleet.decide()
+    assert (decision.kind, decision.holder, decision.link_name) == ("create", fleet.b, "l-b-a")
+    assert "repairing" in decision.outcome
+
+
+def test_a_new_link_to_a_cloud_at_the_limit_is_still_refused(fleet: Fleet) -> None:
+    for i in range(LINK_LIMIT):
+        fleet.link(fleet.b, fleet.add(f"p{i}", f"172.16.{i * 4}.0/22"))
+    decision = fleet.decide()
+    assert codes(decision) == ["LINK_LIMIT"] and decision.reasons[0].details["cloud"] == str(fleet.b)
+
+
+def test_an_earlier_accepted_connect_of_the_same_pair_is_not_counted_twice(fleet: Fleet) -> None:
+    for i in range(LINK_LIMIT - 1):
+        fleet.link(fleet.a, fleet.add(f"p{i}", f"172.16.{i * 4}.0/22"))
+    Intake(fleet.store, InMemoryWorkQueue(), Clock()).submit(Submit(Action.CONNECT, fleet.a, fleet.b, API))
+    assert fleet.decide().kind == "create"  # the same link the earlier request makes: still 10

@@ -256,3 +256,71 @@ def test_connect_and_disconnect_of_one_pair_apply_in_order(world: World) -> None
     assert (world.status(connect), world.status(disconnect)) == (Status.SUCCEEDED, Status.SUCCEEDED)
     assert world.avs.links == {}
     assert "unlinked" in world.store.get(disconnect).outcome
+
+
+# -- reads ARM refuses end the request with their cause: no exception, no redelivery ----------------------
+
+def forbidden(code: str = "AuthorizationFailed") -> ArmError:
+    return ArmError(f"ARM said {code}", code=f"ARM_{code}", details={"status": 403, "armCode": code})
+
+
+@pytest.mark.parametrize(("refused", "code"), [("get_cloud:b", "CLOUD_NOT_FOUND"),
+                                               ("list_segments:b", "PERMISSION_DENIED"),
+                                               ("get_cloud:c", "NEIGHBOR_UNREADABLE"),
+                                               ("list_global_reach:c", "NEIGHBOR_UNREADABLE")])
+def test_a_refused_read_rejects_the_request_at_once_with_its_cause(world: World, refused: str, code: str) -> None:
+    world.avs.add(cloud(world.c, block="10.0.8.0/22"))  # c, in the pair's region, is linked to a
+    world.avs.links[(world.a, "to-c")] = Link(world.a, "to-c", world.c, LinkStatus.ACTIVE)
+    world.avs.refuse[refused] = forbidden()
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])  # one delivery decides: nothing raised, nothing re-queued
+    request = world.store.get(rid)
+    assert request.status is Status.REJECTED and [r.code for r in request.reasons] == [code]
+    assert request.reasons[0].details["status"] == 403 and world.queue.sent == []
+    assert "create_link" not in world.avs.calls
+
+
+def test_a_refusal_while_following_an_operation_fails_the_request(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])
+    world.avs.refuse["get_link"] = forbidden()
+    world.drain()
+    request = world.store.get(rid)
+    assert request.status is Status.FAILED and request.reasons[0].code == "ARM_AuthorizationFailed"
+    assert world.queue.sent == []
+
+
+def test_a_permanent_arm_error_from_any_step_ends_the_request_instead_of_raising(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+
+    def refused(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise forbidden("SomethingNew")
+
+    world.worker.preflight.gather = refused  # type: ignore[method-assign]
+    world.worker.handle(world.queue.take()[0])
+    request = world.store.get(rid)
+    assert request.status is Status.REJECTED and request.reasons[0].code == "ARM_SomethingNew"
+
+
+def test_a_disconnect_whose_reverse_link_cannot_be_read_afterwards_fails_with_the_cause(world: World) -> None:
+    world.avs.links[(world.a, "ab")] = Link(world.a, "ab", world.b, LinkStatus.ACTIVE)
+    world.avs.links[(world.b, "ba")] = Link(world.b, "ba", world.a, LinkStatus.ACTIVE)
+    rid = world.submit(Action.DISCONNECT)
+    world.worker.handle(world.queue.take()[0])  # deletes one of them
+    world.avs.refuse["list_links"] = forbidden()  # the identity lost its read before the follow-up
+    world.drain()
+    request = world.store.get(rid)
+    assert request.status is Status.FAILED and "cannot be read" in request.outcome
+    assert {r.code for r in request.reasons} == {"PERMISSION_DENIED"}
+
+
+def test_a_repair_at_the_link_limit_goes_ahead(world: World) -> None:
+    world.avs.links[(world.b, "old")] = Link(world.b, "old", world.a, LinkStatus.FAILED)
+    for i in range(9):
+        peer = cloud_id(f"p{i}")
+        world.avs.add(cloud(peer, block=f"172.16.{i * 4}.0/22"))
+        world.avs.links[(world.a, f"to-p{i}")] = Link(world.a, f"to-p{i}", peer, LinkStatus.ACTIVE)
+    rid = world.submit(Action.CONNECT)
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED
+    assert world.avs.links[(world.b, "old")].status == LinkStatus.ACTIVE
