@@ -310,9 +310,11 @@ def _cloud_partition(stored_id: str) -> str:
 # are held to a small alphabet and length; the listing digest ties a token to the cloud and status it pages,
 # so a token cannot be replayed against another listing. A token can only say where to resume within a query
 # the caller may run anyway; the partition filter stays ours, so a forged one reaches nothing more.
-MAX_TOKEN_CHARS = 2048
+# Our keys are under 60 characters, so the service's next keys stay near 100; these caps leave room and keep
+# a token well inside the API's query string cap.
+MAX_TOKEN_CHARS = 1024
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+={0,2}")
-_NEXT_KEY = re.compile(r"[A-Za-z0-9!*+/=_.~-]{1,1024}")
+_NEXT_KEY = re.compile(r"[A-Za-z0-9!*+/=_.~-]{1,300}")
 _TOKEN_FIELDS = {"v", "q", "pk", "rk"}
 _RESTART = ("pass the `continuation` value of the previous page of the same listing unchanged, or leave it out "
             "to start from the newest")
