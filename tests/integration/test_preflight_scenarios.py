@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from interconnect.adapters.avs import AvsSdkGateway
+from interconnect.adapters.avs import MAX_ARM_MESSAGE, AvsSdkGateway, _arm_message
 from interconnect.adapters.memory import InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.armid import CloudId, parse_cloud_id
 from interconnect.errors import DependencyError
@@ -242,3 +242,19 @@ def test_the_dry_run_view_names_each_refused_read(armsim) -> None:
     assert sorted((r["read"], r["cloud"], r["status"], r["armCode"]) for r in view["refusedReads"]) == [
         ("permissions.list", str(cid("b")), 403, "AuthorizationFailed"),
         ("segments.list", str(cid("c")), 403, "AuthorizationFailed")]
+
+
+def test_an_arm_error_code_outside_arms_grammar_is_not_passed_on(armsim) -> None:
+    armsim.load(fleet([A, B], [{"status": 403, "code": "Denied\r\nX-Evil: <b>" + "x" * 200,
+                                "kinds": ["segments.list"], "path": "*/privateClouds/b/*"}]))
+    preflight = Preflight(AvsSdkGateway(None, base_url=armsim.url, retry_total=0), InMemoryRequestStore())
+    decision = decide(preflight.gather(Action.CONNECT, cid("a"), cid("b"), API))
+    (reason,) = decision.reasons
+    assert (reason.code, reason.details["armCode"], reason.details["status"]) == ("PERMISSION_DENIED", "HTTP_403", 403)
+    assert "Evil" not in reason.message and "\n" not in reason.details["armMessage"]
+
+
+def test_arm_messages_are_kept_to_one_printable_line_of_bounded_length() -> None:
+    assert _arm_message("denied\r\n\x1b[31mred\tand  more") == "denied [31mred and more"
+    long = _arm_message("y" * 5000)
+    assert len(long) == MAX_ARM_MESSAGE and long.endswith("…")
