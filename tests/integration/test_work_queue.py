@@ -6,12 +6,16 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.servicebus import ServiceBusClient
+from azure.servicebus import ServiceBusClient, ServiceBusMessage
+from azure.servicebus.amqp import AmqpAnnotatedMessage
 
 from interconnect.adapters.servicebus import ServiceBusWorkQueue
 from interconnect.errors import DependencyError
 from interconnect.messages import DeadLetter, WorkItem, decode
+from interconnect.model import Action, Status
+from interconnect.sweeper import Sweeper
 from localdev.procs import ROOT, wait_until
+from tests.unit.world import World
 
 pytestmark = pytest.mark.integration
 QUEUE = "interconnect-requests"
@@ -84,3 +88,35 @@ def test_an_unreachable_broker_is_a_dependency_error(servicebus_factory) -> None
     with pytest.raises(DependencyError):
         queue.send(WorkItem("r-7"))
     queue.close()
+
+
+def test_the_sweeper_sets_hostile_dead_letters_aside_and_settles_the_rest(bus) -> None:
+    # GIVEN, in the dead-letter queue: a deeply nested body, an AMQP value body, a work item with an
+    # oversized description, and a work item of a real request, in that order
+    broker, queue = bus
+    world = World()
+    rid = world.submit(Action.CONNECT)
+    item, _ = world.queue.take()
+    other = world.submit(Action.CONNECT, world.a, world.c)
+    with ServiceBusClient.from_connection_string(broker.connection_string) as client:
+        with client.get_queue_sender(QUEUE) as sender:
+            sender.send_messages(ServiceBusMessage(b"[" * 100_000 + b"]" * 100_000, message_id="nested"))
+            sender.send_messages(AmqpAnnotatedMessage(value_body={"requestId": rid},
+                                                      properties={"message_id": "value"}))
+            sender.send_messages(ServiceBusMessage(WorkItem(other).encode(), message_id="long"))
+            sender.send_messages(ServiceBusMessage(item.encode(), message_id=item.message_id))
+        with client.get_queue_receiver(QUEUE, max_wait_time=2) as receiver:
+            received = receiver.receive_messages(max_message_count=4, max_wait_time=2)
+            assert len(received) == 4
+            for message in received:
+                receiver.dead_letter_message(message, reason="MaxDeliveryCountExceeded",
+                                             error_description="x" * 5000 if message.message_id == "long" else "")
+    # WHEN the sweeper drains the real dead-letter queue
+    report = Sweeper(world.store, queue, world.clock).sweep()
+    # THEN the two that are no work item stay for a person; the others are settled and the request failed
+    assert (report["malformed"], report["deadLettered"]) == (2, 2), report
+    assert broker.admin.dead_letter_depth(QUEUE) == 2
+    failed = world.store.get(rid)
+    assert failed.status is Status.FAILED and failed.reasons[0].code == "DEAD_LETTERED"
+    stored = world.store.get(other).reasons[0].details["deadLetterDescription"]
+    assert 0 < len(stored) <= 1024  # a description from outside is cut before it is stored
