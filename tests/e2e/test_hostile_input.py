@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from interconnect.adapters.avs import AvsSdkGateway
+from interconnect.armid import parse_cloud_id
+from interconnect.errors import ArmError
 from interconnect.signatures import sign_jira, sign_slack, sign_teams
+from localdev.procs import free_port
 from tests.e2e.conftest import FUNCTION_KEY, App, Response, cloud_ids, running_app
 
 pytestmark = pytest.mark.e2e
@@ -266,3 +272,39 @@ def test_hostile_but_valid_names_reach_arm_as_exactly_the_segments_meant(hostile
             # Each name decodes to exactly what the app meant: one segment, never a step up or sideways.
             assert urllib.parse.unquote(segments[4]) == HOSTILE_GROUP, call
             assert urllib.parse.unquote(segments[8]) in HOSTILE_NAMES, call
+
+
+class _ForeignNextLink(BaseHTTPRequestHandler):
+    """An ARM stand-in whose permissions answer points its nextLink at another host."""
+
+    paths: list[str] = []
+
+    def do_GET(self) -> None:
+        type(self).paths.append(self.path)
+        body = json.dumps({"value": [{"actions": ["*"]}],
+                           "nextLink": "http://attacker.invalid/steal?api-version=1"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_permissions_reads_encode_each_name_and_never_follow_a_next_link_to_another_host() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _ForeignNextLink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        gateway = AvsSdkGateway(None, base_url=f"http://127.0.0.1:{server.server_address[1]}", retry_total=0)
+        cloud = parse_cloud_id(cloud_ids(SUB, HOSTILE_GROUP, "..pc-x")[0])
+        with pytest.raises(ArmError) as err:
+            gateway.permissions(cloud)
+        assert err.value.code == "ARM_INVALID_NEXT_LINK"
+        (path,) = _ForeignNextLink.paths  # the foreign nextLink was never requested
+        assert path.startswith(f"/subscriptions/{SUB}/resourceGroups/rg.%28x%29..y_/providers/Microsoft.AVS/"
+                               "privateClouds/..pc-x/providers/Microsoft.Authorization/permissions?")
+    finally:
+        server.shutdown()
+        server.server_close()
