@@ -3,9 +3,10 @@
 The trigger receives the SDK message (azurefunctions-extensions-bindings-servicebus) with
 `autoCompleteMessages` off, so the app settles each message itself: a message that can never be a work
 item goes to the dead-letter queue at once with our code as the reason, instead of being retried
-`maxDeliveryCount` times first. Anything else that goes wrong is raised: the host then abandons the
-message and Service Bus redelivers it. The body is decoded within bounds (`messages.decode`), so no message,
-however large or deeply nested, can raise anything but MALFORMED_MESSAGE here.
+`maxDeliveryCount` times first; so does one whose request row cannot be read back (CORRUPT_RECORD).
+Anything else that goes wrong is raised: the host then abandons the message and Service Bus redelivers it.
+The body is decoded within bounds (`messages.decode`), so no message, however large or deeply nested, can
+raise anything but MALFORMED_MESSAGE while decoding.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus.amqp import AmqpMessageBodyType
 
 from interconnect import messages
-from interconnect.errors import ValidationError
+from interconnect.errors import CorruptRecordError, ValidationError
 from interconnect.messages import WorkItem
 
 log = logging.getLogger("interconnect.trigger")
@@ -55,5 +56,13 @@ def settle(message: ServiceBusReceivedMessage, actions: MessageActions, handle: 
         actions.deadletter(message, deadletter_reason=error.code,
                            deadletter_error_description=str(error)[:MAX_DESCRIPTION])
         return
-    handle(item)  # only transient errors escape: the host abandons and Service Bus redelivers
+    try:
+        handle(item)  # only transient errors escape: the host abandons and Service Bus redelivers
+    except CorruptRecordError as error:
+        # Its request row cannot be read back by this version, so no redelivery can help: set it aside at
+        # once for a person (the sweeper leaves it there, the audit counts it) instead of ten failed tries.
+        log.error("dead-lettering message %s: %s (%s)", message.message_id, error, error.code)
+        actions.deadletter(message, deadletter_reason=error.code,
+                           deadletter_error_description=str(error)[:MAX_DESCRIPTION])
+        return
     actions.complete(message)

@@ -17,7 +17,7 @@ from azure.servicebus._pyamqp.message import Message, Properties
 from azurefunctions.extensions.bindings.servicebus import ServiceBusReceivedMessage as SdkTyped
 
 from interconnect.adapters import trigger
-from interconnect.errors import DependencyError
+from interconnect.errors import CorruptRecordError, DependencyError
 from interconnect.messages import WorkItem
 from localdev.host.sdkbinding import ModelBindingData, SdkTrigger, host_content, sdk_trigger
 
@@ -89,3 +89,14 @@ def test_a_failure_to_handle_leaves_the_message_unsettled_for_redelivery() -> No
     with pytest.raises(DependencyError):
         trigger.settle(delivered(data=[WorkItem("req-1").encode().encode()]), actions, unavailable)
     assert actions.done == []
+
+
+def test_a_work_item_whose_request_cannot_be_read_back_is_dead_lettered_at_once() -> None:
+    def unreadable(item: WorkItem) -> None:
+        raise CorruptRecordError("request 'req-1' is stored in a form this version cannot read (INVALID_ID in target)")
+
+    actions = Actions()
+    trigger.settle(delivered(data=[WorkItem("req-1").encode().encode()]), actions, unreadable)
+    ((what, message_id, reason, description),) = actions.done
+    assert (what, message_id, reason) == ("deadletter", "m-1", "CORRUPT_RECORD")
+    assert "INVALID_ID in target" in description
