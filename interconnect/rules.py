@@ -3,6 +3,9 @@
 Each rule returns the reasons it fails for (empty when it passes); `decide` runs them all, so a rejected
 request lists every failing rule, not only the first. Messages name the clouds and prefixes involved;
 details carry the same in structured form.
+
+What ARM refused to show is a fact too (`Facts.refusals`): a rule that needs a refused read answers "cannot be
+read" with the cloud and the read, so a refusal is a verdict on the first delivery, never an exception.
 """
 
 from __future__ import annotations
@@ -287,12 +290,11 @@ def neighbors_readable(facts: Facts) -> list[Reason]:
             continue
         linked_to = [end for _, end in facts.ends() if end is not None and refusal.cloud in facts.peers_of(end.id)]
         for end in linked_to:
-            other = facts.other_end(end.id)
-            against = other.id.short if other is not None else "the other cloud"
+            other = facts.target_id if end.id == facts.source_id else facts.source_id
             reasons.append(Reason(
                 "NEIGHBOR_UNREADABLE",
                 f"{refusal.cloud.short}, linked to {end.id.short}, cannot be read ({refusal.what}: {refusal.answer}), "
-                f"so overlap with {against} cannot be ruled out",
+                f"so overlap with {other.short} cannot be ruled out",
                 {**refusal.details(), "neighbor": str(refusal.cloud), "linkedTo": str(end.id)}))
     return reasons
 
