@@ -28,9 +28,8 @@ T = TypeVar("T")
 
 @dataclass
 class _Reads:
-    """The reads of one gathering and the refusals they met."""
+    """Runs the reads of one gathering and keeps the refusals they met."""
 
-    avs: AvsGateway
     refusals: list[Refusal] = field(default_factory=list)
 
     def __call__(self, cloud: CloudId, read: str, call: Callable[[], T]) -> T | None:
@@ -52,7 +51,7 @@ class Preflight:
     def gather(self, action: Action, source: CloudId, target: CloudId, requester: Requester, *,
                request_id: str = "", accepted_at: datetime | None = None) -> Facts:
         connect = action is Action.CONNECT
-        reads = _Reads(self.avs)
+        reads = _Reads()
         ends = {cid: self._cloud(reads, cid, deep=connect) for cid in (source, target)}
         links = self._links(reads, [end for end in ends.values() if end is not None])
         pending = self._pending((source, target), request_id, accepted_at) if connect else ()
