@@ -158,10 +158,10 @@ class Inbound:
         if action_id == "confirm_disconnect":
             # The button value came back from Slack: signed by Slack, but it is whatever the client sent.
             source, target, ticket = _confirmation(value)
-            trigger = payload.get("trigger_id")
-            response_url = payload.get("response_url")
+            trigger, response_url = payload.get("trigger_id"), payload.get("response_url")
+            # Without a trigger id there is nothing to dedupe on: such clicks must not all share one request.
             accepted = self._submit(Submit(Action.DISCONNECT, source, target, requester, ticket),
-                                    key=f"slack-action:{_checked(trigger, _TOKEN, 'trigger_id') if trigger else ''}",
+                                    key=f"slack-action:{_checked(trigger, _TOKEN, 'trigger_id')}" if trigger else None,
                                     callbacks=(Callback("slack", _url(response_url, "response_url")),)
                                     if response_url else ())
             return {"replace_original": True, "text": f"Disconnect requested: {source.short} ⇄ {target.short} "
