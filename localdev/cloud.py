@@ -6,6 +6,7 @@ local Functions host. `python -m localdev.cloud --host` is what `make run` start
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from types import FrameType
 
 import yaml
 
-from localdev import armsim, azurite, host, servicebus
+from localdev import armsim, azurite, host, identity, servicebus
 from localdev.procs import ROOT, Service, free_port
 
 QUEUES = ROOT / "localdev" / "queues.json"
@@ -30,18 +31,20 @@ def fleet_subscriptions(fleet: Path) -> list[str]:
 
 @dataclass
 class LocalCloud:
-    """The three stand-ins (and the host when asked), started together and stopped together."""
+    """The four stand-ins (and the host when asked), started together and stopped together."""
 
     fleet: Path = DEMO_FLEET
     queues: Path = QUEUES
     data_dir: Path | None = None  # None: in memory, nothing written to disk
     host_port: int | None = None  # None: no host
+    identity_port: int | None = None  # None: a free port
     extra_settings: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     services: list[Service] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.tables_port, self.sb_port, self.sb_admin_port, self.arm_port = (free_port() for _ in range(4))
+        self.identity_port = self.identity_port or free_port()
 
     def _log(self, name: str) -> Path | None:
         if self.log_dir is None:
@@ -52,6 +55,11 @@ class LocalCloud:
     @property
     def arm_url(self) -> str:
         return f"http://127.0.0.1:{self.arm_port}"
+
+    @property
+    def identity_url(self) -> str:
+        """The Entra stand-in (localdev/identity): mints tokens for demo users, publishes its signing keys."""
+        return f"http://127.0.0.1:{self.identity_port}"
 
     @property
     def host_url(self) -> str:
@@ -68,6 +76,9 @@ class LocalCloud:
             "INTERCONNECT_SWEEP_SCHEDULE": "0 */5 * * * *",
             "INTERCONNECT_AUDIT_SCHEDULE": "0 0 * * * *",
             "INTERCONNECT_SUBSCRIPTIONS": ",".join(fleet_subscriptions(self.fleet)),
+            # Entra sign-in, played by the identity stand-in: the app verifies its tokens as it would Entra's.
+            "INTERCONNECT_AUTH_ISSUER": identity.issuer(self.identity_url),
+            "INTERCONNECT_AUTH_AUDIENCE": identity.audience(),
             **self.extra_settings,
         }
 
@@ -78,6 +89,7 @@ class LocalCloud:
             self.services.append(servicebus.service(self.sb_port, self.sb_admin_port, self.queues,
                                                     self._log("servicebus")).start())
             self.services.append(armsim.service(self.arm_port, self.fleet, self._log("armsim")).start())
+            self.services.append(identity.service(self.identity_port, self._log("identity")).start())
             if self.host_port is not None:
                 self.start_host()
         except BaseException:
@@ -97,7 +109,7 @@ class LocalCloud:
         return svc
 
     def service(self, name: str) -> Service:
-        """A running stand-in by name: azurite-table, servicebus, armsim or host."""
+        """A running stand-in by name: azurite-table, servicebus, armsim, identity or host."""
         return next(s for s in self.services if s.name == name)
 
     def stop(self) -> None:
@@ -117,11 +129,13 @@ def main() -> None:
     parser.add_argument("--fleet", type=Path, default=DEMO_FLEET, help="fleet file for the ARM simulator")
     parser.add_argument("--host", action="store_true", help="also run function_app.py on the local host")
     parser.add_argument("--port", type=int, default=7071, help="local host port (with --host)")
+    parser.add_argument("--identity-port", type=int, default=7079,
+                        help="the Entra stand-in's port (the token CLI's default)")
     parser.add_argument("--data", type=Path, default=ROOT / ".localcloud", help="Azurite data and logs")
     args = parser.parse_args()
 
     cloud = LocalCloud(fleet=args.fleet, data_dir=args.data, host_port=args.port if args.host else None,
-                       log_dir=args.data / "logs")
+                       identity_port=args.identity_port, log_dir=args.data / "logs")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -146,10 +160,37 @@ def main() -> None:
                   f"       -d '{{\"action\": \"connect\", \"source\": \"{DEMO_SOURCE}\", "
                   f"\"target\": \"{DEMO_TARGET}\", \"reference\": \"CHG-1001\"}}'\n"
                   f"  curl -s {cloud.host_url}/api/requests/<requestId>")
+            print(sign_in_demo(cloud))
         print("\nCtrl-C stops everything.", flush=True)
         stop.wait()
     print("stopped")
 
+
+def sign_in_demo(cloud: LocalCloud) -> str:
+    """How a newcomer files a disconnect as one demo user and approves it as another."""
+    url, token = cloud.host_url, "python -m localdev.identity token"
+    body = json.dumps({"action": "disconnect", "source": DEMO_LINKED[0], "target": DEMO_LINKED[1],
+                       "reference": "CHG-1002"})
+    return (
+        f"\nPeople sign in with Entra ID; here the identity stand-in plays it at {cloud.identity_url}\n"
+        f"(demo users: alice = Links.Request, bob = Links.Approve, carol = no role, dave = Links.Admin;\n"
+        f" --app automation is a service principal with Links.Request). File a disconnect as Alice and approve it\n"
+        f"as Bob (from the repository root, with the venv's python):\n"
+        f"  export INTERCONNECT_IDENTITY_URL={cloud.identity_url}\n"
+        f"  ALICE=$(.venv/bin/{token} --user alice); BOB=$(.venv/bin/{token} --user bob)\n"
+        f"  ID=$(curl -s -X POST {url}/api/requests -H \"Authorization: Bearer $ALICE\" \\\n"
+        f"       -H 'Content-Type: application/json' -d '{body}' \\\n"
+        f"       | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[\"requestId\"])')\n"
+        f"  curl -s {url}/api/requests/$ID     # AwaitingApproval once validated, naming Alice\n"
+        f"  curl -s -X POST {url}/api/requests/$ID/approve -H \"Authorization: Bearer $ALICE\"   # 403 SELF_APPROVAL\n"
+        f"  curl -s -X POST {url}/api/requests/$ID/approve -H \"Authorization: Bearer $BOB\"     # approved by Bob")
+
+
+# An Active link of the demo fleet: the disconnect the sign-in demo files.
+DEMO_LINKED = ("/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-avs-eastus/providers/"
+               "Microsoft.AVS/privateClouds/pc-eus-01",
+               "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-avs-eastus/providers/"
+               "Microsoft.AVS/privateClouds/pc-eus-02")
 
 # Two clouds of the demo fleet that may be linked (same region, no overlap, writable).
 DEMO_SOURCE = ("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"

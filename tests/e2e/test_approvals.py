@@ -7,14 +7,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from localdev import identity
 from tests.e2e.conftest import App, cloud_ids, running_app
 
 pytestmark = pytest.mark.e2e
 
 
-def as_user(user: str) -> dict[str, str]:
-    # What App Service authentication sets for an Entra caller (and strips when a client sends it).
-    return {"x-ms-client-principal-id": user, "x-ms-client-principal-name": f"{user}@example.com"}
+def as_user(app: App, user: str) -> dict[str, str]:
+    """A real Entra-style token for a demo user, signed by the local identity stand-in (localdev/identity)."""
+    return {"Authorization": f"Bearer {identity.token(app.cloud.identity_url, user=user)}"}
+
+
+def principal(user: str) -> str:
+    return f"api:{identity.USERS[user].oid}"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +41,7 @@ def linked(approving_app: App) -> dict[str, str]:
 
 def ask_disconnect(app: App, clouds: dict[str, str], user: str) -> str:
     response = app.call("POST", "requests", {"action": "disconnect", "source": clouds["a"], "target": clouds["b"]},
-                        headers=as_user(user))
+                        headers=as_user(app, user))
     assert response.status == 202, response.body
     request_id = response.body["requestId"]
     app.wait_for(request_id, "AwaitingApproval")
@@ -46,19 +51,19 @@ def ask_disconnect(app: App, clouds: dict[str, str], user: str) -> str:
 def test_a_disconnect_approved_by_someone_else_removes_the_link(approving_app: App, linked: dict[str, str]) -> None:
     rid = ask_disconnect(approving_app, linked, "alice")
     assert len(approving_app.links()) == 1  # nothing happens before the approval
-    answer = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user("bob"))
-    assert answer.status == 200 and answer.body["approval"]["decidedBy"] == "api:bob"
+    answer = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user(approving_app, "bob"))
+    assert answer.status == 200 and answer.body["approval"]["decidedBy"] == principal("bob")
     done = approving_app.wait(rid)
     assert done["status"] == "Succeeded", done
     assert approving_app.links() == []
     assert [(e["status"], e["actor"]) for e in done["events"]][:4] == [
-        ("Accepted", "api:alice"), ("AwaitingApproval", "worker"), ("Validating", "api:bob"),
+        ("Accepted", principal("alice")), ("AwaitingApproval", "worker"), ("Validating", principal("bob")),
         ("InProgress", "worker")]
 
 
 def test_the_requester_cannot_approve_their_own_disconnect(approving_app: App, linked: dict[str, str]) -> None:
     rid = ask_disconnect(approving_app, linked, "alice")
-    answer = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user("alice"))
+    answer = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user(approving_app, "alice"))
     assert answer.status == 403 and answer.body["error"]["code"] == "SELF_APPROVAL"
     assert approving_app.call("GET", f"requests/{rid}").body["status"] == "AwaitingApproval"
 
@@ -68,13 +73,13 @@ def test_a_disconnect_nobody_approves_expires(approving_app: App, linked: dict[s
     done = approving_app.wait(rid)
     assert done["status"] == "Expired" and done["reasons"][0]["code"] == "APPROVAL_EXPIRED"
     assert len(approving_app.links()) == 1
-    late = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user("bob"))
+    late = approving_app.call("POST", f"requests/{rid}/approve", headers=as_user(approving_app, "bob"))
     assert late.status == 409 and late.body["error"]["code"] == "NOT_AWAITING_APPROVAL"
 
 
 def test_a_rejected_disconnect_changes_nothing(approving_app: App, linked: dict[str, str]) -> None:
     rid = ask_disconnect(approving_app, linked, "alice")
-    assert approving_app.call("POST", f"requests/{rid}/reject", headers=as_user("bob")).status == 200
+    assert approving_app.call("POST", f"requests/{rid}/reject", headers=as_user(approving_app, "bob")).status == 200
     done = approving_app.wait(rid)
     assert done["status"] == "Rejected" and done["reasons"][0]["code"] == "APPROVAL_REJECTED"
     assert len(approving_app.links()) == 1
