@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from interconnect import signatures
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
@@ -203,3 +205,24 @@ def test_an_unknown_hook_source_fails_exactly_as_a_bad_signature() -> None:
         channel.inbound.hook("jira-prod", signatures.sign_jira("wrong", body), body)
     assert (unknown.value.code, unknown.value.message) == (forged.value.code, "signature verification failed")
     assert channel.nothing_kept()
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+                    | st.sampled_from([str(A), str(B), "..", ".", SUB_A, "rg-avs"]),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["source", "target", "ticket", "subscription", "resource_group", "name", "x"]),
+                        inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_any_button_value_either_names_two_valid_clouds_or_is_refused_with_nothing_kept(value: object) -> None:
+    channel = Channel()
+    try:
+        channel.slack_action("confirm_disconnect", json.dumps(value))
+    except ValidationError as exc:
+        assert exc.code in ("INVALID_PAYLOAD", "INVALID_ID", "INVALID_FIELD", "SAME_CLOUD")
+        assert channel.nothing_kept()
+    else:
+        (request,) = channel.store.rows.values()
+        assert {request.source, request.target} == {A, B}
