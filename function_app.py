@@ -22,6 +22,7 @@ from interconnect.http import (
     is_true,
     json_response,
     query_param,
+    route_uuid,
     uuid_route,
 )
 from interconnect.inbound import HOOK_BODY_LIMIT, SLACK_ACTION_LIMIT, SLACK_COMMAND_LIMIT, TEAMS_LIMIT
@@ -70,7 +71,8 @@ def get_request(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 def approve_request(req: func.HttpRequest) -> func.HttpResponse:
     approver = api_caller(req, services().identity, key_checked=False)
-    request = services().approvals.decide(req.route_params["id"], approver, approve=True)
+    request_id = route_uuid(req, what="request id", code="INVALID_REQUEST_ID")  # after sign-in: 401 comes first
+    request = services().approvals.decide(request_id, approver, approve=True)
     return json_response(request.to_view())
 
 
@@ -78,7 +80,8 @@ def approve_request(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 def reject_request(req: func.HttpRequest) -> func.HttpResponse:
     approver = api_caller(req, services().identity, key_checked=False)
-    request = services().approvals.decide(req.route_params["id"], approver, approve=False)
+    request_id = route_uuid(req, what="request id", code="INVALID_REQUEST_ID")  # after sign-in: 401 comes first
+    request = services().approvals.decide(request_id, approver, approve=False)
     return json_response(request.to_view())
 
 

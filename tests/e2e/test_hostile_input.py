@@ -23,6 +23,7 @@ from interconnect.adapters.avs import AvsSdkGateway
 from interconnect.armid import parse_cloud_id
 from interconnect.errors import ArmError
 from interconnect.signatures import sign_jira, sign_slack, sign_teams
+from localdev import identity
 from localdev.procs import free_port
 from tests.e2e.conftest import FUNCTION_KEY, App, Response, cloud_ids, running_app
 
@@ -196,6 +197,16 @@ def test_huge_ids_headers_and_queries_are_short_400s_that_do_not_echo(fleet: App
     odd = fleet.call("GET", "requests/nope", headers={"x-correlation-id": "<script>" + "c" * 500})
     echoed = {k.lower(): v for k, v in odd.headers.items()}["x-correlation-id"]
     assert odd.status == 400 and "script" not in echoed and len(echoed) == 36
+
+
+def test_approve_and_reject_check_sign_in_first_then_refuse_a_huge_id_without_echo(fleet: App) -> None:
+    huge = "B" * 20_000
+    bob = {"Authorization": f"Bearer {identity.token(fleet.cloud.identity_url, user='bob')}"}
+    for verb in ("approve", "reject"):
+        assert fleet.call("POST", f"requests/{huge}/{verb}", key=None).status == 401
+        answer = fleet.call("POST", f"requests/{huge}/{verb}", headers=bob, key=None)
+        refused(answer, 400, "INVALID_REQUEST_ID")
+        assert huge[:50] not in json.dumps(answer.body)
 
 
 def test_a_signed_slack_action_with_bad_ids_is_refused_and_stores_nothing(fleet: App) -> None:
