@@ -78,6 +78,7 @@ class InMemoryRequestStore:
                continuation: str | None) -> Listing[LinkRequest]:
         with self._lock:
             rows = sorted(self.rows.values(), key=lambda r: r.created_at, reverse=True)
+            # Like the table store's "all" listing, whose first page meets the (old) unreadable rows.
             skipped = len(self.corrupt) if cloud is None and not continuation else 0
         rows = [r for r in rows if (cloud is None or cloud in (r.source, r.target))
                 and (status is None or r.status is status)]

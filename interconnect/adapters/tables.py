@@ -159,8 +159,12 @@ def _column(entity: dict[str, Any], name: str, default: str = "") -> Any:
     """A JSON column, decoded within bounds: it was written by some version of this app, but a damaged or
     hand-edited one must not exhaust the stack (the standard decoder recurses once per nesting level)."""
     raw = entity.get(name) or default
-    return boundedjson.loads(raw, max_bytes=MAX_COLUMN_BYTES, what=f"column {name}", code="INVALID_COLUMN") \
-        if raw else None
+    if not raw:
+        return None
+    try:
+        return boundedjson.loads(raw, max_bytes=MAX_COLUMN_BYTES, what=f"column {name}", code="INVALID_COLUMN")
+    except ValidationError as exc:
+        raise ValidationError(exc.message, code="INVALID_COLUMN", details={"field": name}) from None
 
 
 def _approval(data: Any) -> Approval | None:

@@ -350,8 +350,8 @@ def test_unfinished_and_stale_go_on_past_a_poisoned_row(poisoned) -> None:
 
 
 @pytest.mark.parametrize(("columns", "why"), [
-    ({"operation": "[" * 5000 + "]" * 5000}, "INVALID_COLUMN"),  # json.loads would raise RecursionError
-    ({"reasons": "{not json"}, "INVALID_COLUMN"),
+    ({"operation": "[" * 5000 + "]" * 5000}, "INVALID_COLUMN in operation"),  # json.loads: RecursionError
+    ({"reasons": "{not json"}, "INVALID_COLUMN in reasons"),
     ({"callbacks": '[{"kind": "slack", "bogus": 1}]'}, "TypeError in a column"),
     ({"approval": '{"deadline": "yesterday"}'}, "ValueError in a column"),
     ({"status": "Exploded"}, "ValueError in a column"),
