@@ -108,6 +108,23 @@ param keyVaultSoftDeleteRetentionDays int = 90
 @description('Put a CanNotDelete lock on the storage account, so `azd down` cannot drop the audit trail.')
 param lockAuditStorage bool = false
 
+// People sign in with Microsoft Entra ID and the app verifies their access tokens itself (README, Security):
+// App Service Authentication stays off. The app registration that defines the API and its app roles
+// (infra/app-roles.json) is created by the deployer before `azd up` (infra/README.md, "Sign-in"); this
+// template only points the app at it, so a deployment needs no Microsoft Graph permissions.
+@minLength(36)
+@maxLength(36)
+@description('Client (application) id of the API\'s app registration: the audience of v2 access tokens (INTERCONNECT_AUTH_AUDIENCE).')
+param authClientId string
+
+@minLength(36)
+@maxLength(36)
+@description('Tenant whose Entra ID signs the tokens the API accepts (INTERCONNECT_AUTH_ISSUER); default: this deployment\'s tenant.')
+param authTenantId string = tenant().tenantId
+
+@description('A further accepted audience, e.g. the Application ID URI api://interconnect (v1 tokens); empty: the client id only.')
+param authAudience string = ''
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -220,6 +237,9 @@ module api 'app/function.bicep' = {
     auditConcurrency: auditConcurrency
     keyVaultName: keyVault.outputs.name
     subscriptions: join(avsSubscriptions, ',')
+    // v2 tokens name the tenant's v2.0 issuer; loginEndpoint follows the cloud (public, sovereign).
+    authIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+    authAudience: empty(authAudience) ? authClientId : '${authClientId},${authAudience}'
   }
 }
 
@@ -278,6 +298,7 @@ module avsResourceGroupAccess 'app/avs-access-resourcegroup.bicep' = [for id in 
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
+output AUTH_CLIENT_ID string = authClientId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_NAME string = api.outputs.name
 output AZURE_FUNCTION_URL string = api.outputs.uri

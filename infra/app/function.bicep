@@ -32,6 +32,8 @@ param stuckMinutes int
 param auditConcurrency int
 param keyVaultName string
 param subscriptions string
+param authIssuer string
+param authAudience string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -129,6 +131,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     ServiceBusConnection__credential: 'managedidentity'
     ServiceBusConnection__clientId: identityClientId
     INTERCONNECT_QUEUE_NAME: queueName
+
+    // Entra sign-in: the app fetches this issuer's signing keys from its OpenID metadata and accepts only
+    // RS256 tokens it signed for this audience (interconnect/identity.py). App Service Authentication stays
+    // off, so the X-MS-CLIENT-PRINCIPAL* headers are never trusted: nothing would strip a client-sent copy.
+    INTERCONNECT_AUTH_ISSUER: authIssuer
+    INTERCONNECT_AUTH_AUDIENCE: authAudience
 
     // The sweeper timer (%INTERCONNECT_SWEEP_SCHEDULE%); its singleton lease is a blob in host storage.
     INTERCONNECT_SWEEP_SCHEDULE: sweepSchedule
