@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +21,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from localdev import identity
+from localdev.armsim import ArmSimAdmin
+from localdev.cloud import LocalCloud, sign_in_demo
+from localdev.procs import ROOT, free_port, wait_until
 from tests.e2e.conftest import App, cloud_ids, running_app
 
 pytestmark = pytest.mark.e2e
@@ -186,3 +192,32 @@ def test_the_policy_matches_a_rule_by_group_and_by_role(signed_in_app: App, link
     # And the approvers by group: Bob is in operations, so the disconnect the automation asked for goes on.
     assert app.call("POST", f"requests/{sp}/approve", headers=bearer(app, user="bob")).status == 200
     assert app.wait(sp)["status"] == "Succeeded"
+
+
+def test_the_sign_in_lines_make_run_prints_file_and_approve_a_disconnect_as_two_people() -> None:
+    # What a newcomer does: the demo fleet, no function keys (as `make run`), and the printed lines run in a shell.
+    with LocalCloud(host_port=free_port()) as cloud:
+        lines = sign_in_demo(cloud).split("from the repository root, with the venv's python):\n")[1]
+        commands = [line.strip() for line in lines.splitlines()]
+        script = "\n".join(commands)
+        filing, checks = script.split(f"curl -s {cloud.host_url}/api/requests/$ID ", 1)
+        found = subprocess.run(["bash", "-ec", filing + 'echo "$ALICE $BOB $ID"'], cwd=ROOT, capture_output=True,
+                               text=True, timeout=60, check=True).stdout.split()
+        alice, bob, request_id = found[-3:]
+        admin = ArmSimAdmin(cloud.arm_url)
+        before = len(admin.state()["links"])
+
+        def status() -> str:
+            with urllib.request.urlopen(f"{cloud.host_url}/api/requests/{request_id}", timeout=10) as answer:
+                return str(json.loads(answer.read())["status"])
+
+        wait_until(lambda: status() == "AwaitingApproval", 30, interval=0.2, what="the demo disconnect to wait")
+        approvals = [c for c in checks.splitlines() if c.startswith("curl -s -X POST")]
+        replies = [subprocess.run(["bash", "-ec", command.split("   #")[0]], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=60, check=True, env={**os.environ, "ALICE": alice, "BOB": bob,
+                                                               "ID": request_id}).stdout
+                   for command in approvals]
+        assert json.loads(replies[0])["error"]["code"] == "SELF_APPROVAL"
+        assert json.loads(replies[1])["approval"]["decidedBy"] == f"api:{BOB.oid}"
+        wait_until(lambda: status() == "Succeeded", 60, interval=0.2, what="the demo disconnect to finish")
+        assert len(admin.state()["links"]) == before - 1
