@@ -63,6 +63,10 @@ def error_response(exc: InterconnectError, correlation_id: str = "") -> func.Htt
         exc = SignatureError("signature verification failed")
     if isinstance(exc, DependencyError):
         headers["Retry-After"] = str(int(exc.retry_after or 5))
+    if isinstance(exc, AuthenticationError):
+        # RFC 6750: tells a client library to get (another) token rather than retry this one.
+        headers["WWW-Authenticate"] = ('Bearer' if exc.code == "AUTHENTICATION_REQUIRED"
+                                       else 'Bearer error="invalid_token"')
     return json_response({"error": exc.to_dict()}, status_for(exc), headers)
 
 

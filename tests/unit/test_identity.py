@@ -202,3 +202,13 @@ def test_no_keys_at_all_is_a_dependency_error_not_an_open_door() -> None:
     with pytest.raises(DependencyError) as err:
         keys.key_for("k1")
     assert err.value.code == "SIGNING_KEYS_UNAVAILABLE"
+
+
+def test_a_401_for_a_token_tells_the_client_to_get_a_new_one() -> None:
+    from interconnect.http import error_response
+
+    missing = error_response(AuthenticationError("sign in", code="AUTHENTICATION_REQUIRED"))
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer"
+    expired = error_response(AuthenticationError("expired", code="TOKEN_EXPIRED"))
+    assert expired.status_code == 401 and expired.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert json.loads(expired.get_body())["error"]["code"] == "TOKEN_EXPIRED"
