@@ -9,6 +9,7 @@
     ├── TransitionError        INVALID_TRANSITION       a status change the lifecycle forbids
     ├── CorruptRecordError     CORRUPT_RECORD           a stored record cannot be read back; passes skip it
     ├── ArmError               ARM_ERROR                ARM refused a call for good (4xx other than 409/429)
+    │   └── MalformedAnswerError ARM_MALFORMED_ANSWER   ARM answered, but not with what its API describes
     └── DependencyError        DEPENDENCY_UNAVAILABLE   retryable: Tables, Service Bus or ARM is down
         └── ThrottledError     THROTTLED                retryable: 429, with the server's Retry-After
 
@@ -89,6 +90,21 @@ class ArmError(InterconnectError):
     """ARM refused the call and a retry would not change its mind."""
 
     code = "ARM_ERROR"
+
+
+class MalformedAnswerError(ArmError):
+    """ARM answered a read with something its API does not describe (a link whose `linkedCloud` is no private
+    cloud id, a field of the wrong type, a body that is not the JSON expected).
+
+    Permanent for the read that met it, like a refusal: a verdict, not a retry. `partial` holds what a
+    listing did yield well-formed, for callers that may show it; the malformed items are named in `details`.
+    """
+
+    code = "ARM_MALFORMED_ANSWER"
+
+    def __init__(self, message: str, *, partial: list[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.partial = partial
 
 
 class DependencyError(InterconnectError):

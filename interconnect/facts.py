@@ -81,9 +81,14 @@ READS = {
 }
 
 
+# The ARM code a read is recorded under when ARM answered it with something its API does not describe.
+MALFORMED_ANSWER = "MALFORMED_ANSWER"
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """A read ARM refused for good (403, 404 or another 4xx that a retry would not change).
+    """A read ARM refused for good (403, 404 or another 4xx that a retry would not change), or answered with
+    something malformed (`arm_code` MALFORMED_ANSWER: what it answered cannot be trusted, so it is as unread).
 
     Kept as a fact for the rules to decide on, because "cannot be read" is an answer: raising it through the
     worker would only make Service Bus redeliver a message that can never succeed.
@@ -93,7 +98,11 @@ class Refusal:
     read: str  # a key of READS
     status: int  # ARM's HTTP status; 0 when unknown
     arm_code: str  # ARM's error code, e.g. AuthorizationFailed
-    message: str = ""  # what ARM said, already cut to size by the adapter
+    message: str = ""  # what ARM said (or what was malformed), already cut to size by the adapter
+
+    @property
+    def malformed(self) -> bool:
+        return self.arm_code == MALFORMED_ANSWER
 
     @property
     def what(self) -> str:
@@ -101,6 +110,8 @@ class Refusal:
 
     @property
     def answer(self) -> str:
+        if self.malformed:
+            return self.message or f"ARM's answer to {self.read} is malformed"
         return f"ARM answered {self.status or 'an error'} {self.arm_code} to {self.read}"
 
     def details(self) -> dict[str, Any]:

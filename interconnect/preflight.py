@@ -5,6 +5,11 @@ Shared by the worker (which then acts) and the dry run (which only reports). A r
 (403, 404, another permanent 4xx) is recorded as a `Refusal` fact and the gathering goes on, so the rules
 answer "cannot be read" as a verdict within one pass; transient errors (429, 5xx, network) still raise
 DependencyError, which the worker retries with backoff.
+
+A malformed answer (MalformedAnswerError) is recorded the same way, under the code MALFORMED_ANSWER. A link
+listing with a malformed item keeps its well-formed links as facts (a person sees them in the dry run), but
+the refusal stays on record, so the rules reject a connect touching that listing: a link we could not read
+could hide an overlap or the limit, and is never simply left out of a count.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from interconnect.armid import CloudId
-from interconnect.errors import ArmError
+from interconnect.errors import ArmError, MalformedAnswerError
 from interconnect.facts import Link, LinkStatus, PermissionEntry, Refusal
 from interconnect.model import Action, Requester
 from interconnect.policy import DEFAULT, Policy
@@ -27,19 +32,22 @@ T = TypeVar("T")
 
 
 @dataclass
-class _Reads:
-    """Runs the reads of one gathering and keeps the refusals they met."""
+class ReadRecorder:
+    """Runs reads and keeps the refusals they met (the pre-flight's gathering, the links query)."""
 
     refusals: list[Refusal] = field(default_factory=list)
 
     def __call__(self, cloud: CloudId, read: str, call: Callable[[], T]) -> T | None:
+        """What the read returned; else, the refusal recorded, None, or the well-formed part of a malformed
+        listing. Transient errors (DependencyError) are not caught: they are for a retry."""
         try:
             return call()
         except ArmError as exc:
             status = exc.details.get("status")
             self.refusals.append(Refusal(cloud, read, status if isinstance(status, int) else 0,
                                          str(exc.details.get("armCode") or exc.code), exc.message))
-            return None
+            partial = exc.partial if isinstance(exc, MalformedAnswerError) else None
+            return partial  # type: ignore[return-value]
 
 
 @dataclass
@@ -51,7 +59,7 @@ class Preflight:
     def gather(self, action: Action, source: CloudId, target: CloudId, requester: Requester, *,
                request_id: str = "", accepted_at: datetime | None = None) -> Facts:
         connect = action is Action.CONNECT
-        reads = _Reads()
+        reads = ReadRecorder()
         ends = {cid: self._cloud(reads, cid, deep=connect) for cid in (source, target)}
         links = self._links(reads, [end for end in ends.values() if end is not None])
         pending = self._pending((source, target), request_id, accepted_at) if connect else ()
@@ -79,7 +87,7 @@ class Preflight:
         return replace(facts, source=attach(facts.source), target=attach(facts.target), neighbors=neighbors,
                        refusals=tuple(reads.refusals))
 
-    def _cloud(self, reads: _Reads, cloud_id: CloudId, *, deep: bool) -> CloudFacts | None:
+    def _cloud(self, reads: ReadRecorder, cloud_id: CloudId, *, deep: bool) -> CloudFacts | None:
         cloud = reads(cloud_id, "privateClouds.get", lambda: self.avs.get_cloud(cloud_id))
         if cloud is None:
             return None
@@ -91,7 +99,7 @@ class Preflight:
         reach = reads(cloud_id, "globalReach.list", lambda: self.avs.list_global_reach(cloud_id)) or []
         return CloudFacts(cloud, routed_space(cloud, tuple(segments), tuple(reach)))
 
-    def _links(self, reads: _Reads, ends: list[CloudFacts]) -> list[Link]:
+    def _links(self, reads: ReadRecorder, ends: list[CloudFacts]) -> list[Link]:
         """Outgoing links of each end, and the incoming ones read from the clouds that hold them."""
         found: dict[tuple[CloudId, str], Link] = {}
         listed: dict[CloudId, list[Link]] = {}

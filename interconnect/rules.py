@@ -5,7 +5,8 @@ request lists every failing rule, not only the first. Messages name the clouds a
 details carry the same in structured form.
 
 What ARM refused to show is a fact too (`Facts.refusals`): a rule that needs a refused read answers "cannot be
-read" with the cloud and the read, so a refusal is a verdict on the first delivery, never an exception.
+read" with the cloud and the read, so a refusal is a verdict on the first delivery, never an exception. A
+malformed answer is such a refusal (code ARM_MALFORMED_ANSWER): what it said is not decided on.
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def _unreadable(facts: Facts, cloud_id: CloudId) -> Reason:
     if refusal is None:
         return Reason("CLOUD_NOT_FOUND", f"private cloud {cloud_id} does not exist or cannot be read",
                       {"cloud": str(cloud_id)})
+    if refusal.malformed:
+        # Not "not found": ARM answered, with something that cannot be trusted; the person needs to know which.
+        return Reason(f"ARM_{refusal.arm_code}", f"private cloud {cloud_id} cannot be read: {refusal.answer}",
+                      refusal.details())
     return Reason("CLOUD_NOT_FOUND", f"private cloud {cloud_id} cannot be read: {refusal.answer}", refusal.details())
 
 

@@ -11,7 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from interconnect.armid import CloudId
-from interconnect.errors import ArmError, ConflictError, CorruptRecordError, NotFoundError, ValidationError
+from interconnect.errors import (
+    ArmError,
+    ConflictError,
+    CorruptRecordError,
+    MalformedAnswerError,
+    NotFoundError,
+    ValidationError,
+)
 from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry, Segment
 from interconnect.messages import DeadLetter, WorkItem
 from interconnect.model import AuditEvent, LinkRequest, RequestSummary, Status
@@ -154,6 +161,9 @@ class InMemoryAvs:
     segments: dict[CloudId, list[Segment]] = field(default_factory=dict)
     global_reach: dict[CloudId, list[str]] = field(default_factory=dict)
     grants: dict[CloudId, list[PermissionEntry]] = field(default_factory=dict)  # default: everything
+    # Links ARM answers malformed (holder, name -> a reason), as the SDK adapter reports them: the holder's
+    # listing raises MalformedAnswerError with the well-formed links as `partial`, a GET of the link raises it.
+    garbled: dict[tuple[CloudId, str], str] = field(default_factory=dict)
 
     def add(self, cloud: Cloud) -> None:
         self.clouds[cloud.id] = cloud
@@ -180,12 +190,25 @@ class InMemoryAvs:
     def list_links(self, cloud: CloudId) -> list[Link]:
         self.calls.append("list_links")
         self._refused("list_links", cloud)
-        return [link for (holder, _), link in self.links.items() if holder == cloud]
+        held = [link for (holder, _), link in self.links.items() if holder == cloud]
+        bad = [f"link {name!r}: {why}" for (holder, name), why in self.garbled.items() if holder == cloud]
+        if bad:
+            raise self._malformed("cloudLinks.list", cloud, bad, [link for link in held
+                                                                  if (cloud, link.name) not in self.garbled])
+        return held
 
     def get_link(self, cloud: CloudId, name: str) -> Link | None:
         self.calls.append("get_link")
         self._refused("get_link", cloud)
+        if (cloud, name) in self.garbled:
+            raise self._malformed("cloudLinks.get", cloud, [f"link {name!r}: {self.garbled[(cloud, name)]}"], None)
         return self.links.get((cloud, name))
+
+    @staticmethod
+    def _malformed(read: str, cloud: CloudId, bad: list[str], partial: list[Link] | None) -> MalformedAnswerError:
+        return MalformedAnswerError(f"ARM's answer to {read} of {cloud.short} is malformed: {'; '.join(bad)}",
+                                    partial=partial, details={"status": 200, "armCode": "MALFORMED_ANSWER",
+                                                              "read": read, "malformed": bad})
 
     def list_segments(self, cloud: CloudId) -> list[Segment]:
         self.calls.append("list_segments")

@@ -343,6 +343,10 @@ def _resolve_links(pending: list[tuple[PrivateCloud, Doc]], index: CloudIndex, s
         target = index.resolve(ref, doc.at("target"))
         name = resource_name(doc, "name", target.name)
         status = doc.choice("status", LINK_STATUSES, "Active")
+        # `linkedCloud: "!raw:<text>"` serves <text> as the link's linkedCloud: a malformed answer for the app.
+        raw_linked = doc.opt_str("linkedCloud")
+        if raw_linked is not None and not raw_linked.startswith(RAW):
+            raise ConfigError(f"{doc.at('linkedCloud')}: only `!raw:<text>` is accepted here (the target sets it)")
         doc.done()
         if target.key == source.key:
             raise ConfigError(f"{doc.where}: a private cloud cannot link to itself")
@@ -354,7 +358,8 @@ def _resolve_links(pending: list[tuple[PrivateCloud, Doc]], index: CloudIndex, s
         names.add((source.key, name.lower()))
         counts.update([source.key, target.key])
         links.append(LinkSpec(source=source.key, target=target.key, name=name, status=status,
-                              linked_cloud=ref if "/" in ref else target.id))
+                              linked_cloud=raw_linked[len(RAW):] if raw_linked is not None
+                              else ref if "/" in ref else target.id))
     over = [key for key, n in counts.items() if n > settings.max_links_per_cloud]
     if over:
         raise ConfigError(f"links: private cloud(s) {['/'.join(k) for k in over]} exceed "

@@ -14,7 +14,7 @@ import pytest
 from interconnect.adapters.avs import MAX_ARM_MESSAGE, AvsSdkGateway, _arm_message
 from interconnect.adapters.memory import InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.armid import CloudId, parse_cloud_id
-from interconnect.errors import DependencyError
+from interconnect.errors import DependencyError, MalformedAnswerError
 from interconnect.intake import Intake
 from interconnect.model import Action, Requester
 from interconnect.policy import load_policy
@@ -186,6 +186,16 @@ SCENARIOS = [
         {"name": "lab", "gatewayAddress": "!raw:"}])], "create"),
     Scenario("empty prefix on a neighbour", [pc("a", "10.0.0.0/22", links=[{"target": "c"}]), B, pc("c", "!raw:")],
              "reject", ["INVALID_PREFIX"]),
+    # A malformed answer is a refusal of its read (ARM_MALFORMED_ANSWER), and never loses a link or a peer.
+    Scenario("target's link with a linkedCloud that is no cloud id", [
+        A, pc("b", "10.0.4.0/22", links=[{"target": "c", "linkedCloud": "!raw:not-a-cloud"}]),
+        pc("c", "172.16.0.0/22")], "reject", ["ARM_MALFORMED_ANSWER"]),
+    Scenario("incoming link with a malformed linkedCloud keeps its holder a peer", [
+        A, B, pc("c", "10.0.0.0/22", links=[{"target": "b", "linkedCloud": "!raw:../../x"}])], "reject",
+        ["NEIGHBOR_OVERLAP"]),
+    Scenario("disconnect when the holder's other link is malformed", [
+        pc("a", "10.0.0.0/22", links=[{"target": "b"}, {"target": "c", "linkedCloud": "!raw:"}]), B,
+        pc("c", "172.16.0.0/22")], "reject", ["ARM_MALFORMED_ANSWER"], action=Action.DISCONNECT),
     # A repair of an existing link is not a new link.
     Scenario("repair of a failed link at the limit", [
         pc("a", "10.0.0.0/22", links=[{"target": f"p{i}"} for i in range(9)]),
@@ -258,3 +268,21 @@ def test_arm_messages_are_kept_to_one_printable_line_of_bounded_length() -> None
     assert _arm_message("denied\r\n\x1b[31mred\tand  more") == "denied [31mred and more"
     long = _arm_message("y" * 5000)
     assert len(long) == MAX_ARM_MESSAGE and long.endswith("…")
+
+
+def test_a_malformed_link_is_named_in_a_bounded_message_and_a_check_of_it_is_an_arm_error(armsim) -> None:
+    hostile = "/subscriptions/\r\nX-Evil: <b>" + "x" * 5000
+    odd = {"target": "c", "name": "odd", "linkedCloud": f"!raw:{hostile}"}
+    armsim.load(fleet([A, pc("b", "10.0.4.0/22", links=[odd, {"target": "a"}]), pc("c", "172.16.0.0/22")]))
+    gateway = AvsSdkGateway(None, base_url=armsim.url, retry_total=0)
+    with pytest.raises(MalformedAnswerError) as listed:
+        gateway.list_links(cid("b"))
+    assert [(link.name, link.target) for link in listed.value.partial or []] == [("a", cid("a"))]
+    message = listed.value.message
+    assert "link 'odd'" in message and "linkedCloud" in message and cid("b").short in message
+    assert "\n" not in message and "x" * 100 not in message and len(message) < 400
+    with pytest.raises(MalformedAnswerError):  # the worker's check of a link: Failed with this cause
+        gateway.get_link(cid("b"), "odd")
+    view = facts_view(Preflight(gateway, InMemoryRequestStore()).gather(Action.CONNECT, cid("a"), cid("b"), API))
+    assert [(r["read"], r["cloud"], r["armCode"]) for r in view["refusedReads"]] == [
+        ("cloudLinks.list", str(cid("b")), "MALFORMED_ANSWER")]

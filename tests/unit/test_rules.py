@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.armid import CloudId
-from interconnect.errors import ArmError, DependencyError, ThrottledError
+from interconnect.errors import ArmError, DependencyError, MalformedAnswerError, ThrottledError
 from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry, Segment
 from interconnect.intake import Intake
 from interconnect.model import Action, Requester
@@ -404,3 +404,69 @@ def test_an_earlier_accepted_connect_of_the_same_pair_is_not_counted_twice(fleet
         fleet.link(fleet.a, fleet.add(f"p{i}", f"172.16.{i * 4}.0/22"))
     Intake(fleet.store, InMemoryWorkQueue(), Clock()).submit(Submit(Action.CONNECT, fleet.a, fleet.b, API))
     assert fleet.decide().kind == "create"  # the same link the earlier request makes: still 10
+
+
+# -- a malformed ARM answer is a refusal of its read: rejected, never a crash, never a link left out ---------
+
+def malformed(read: str = "privateClouds.get", what: str = "the cloud's id is 'x', not a private cloud id"
+              ) -> MalformedAnswerError:
+    """What the adapter raises for an answer its API does not describe (interconnect/adapters/avs.py)."""
+    return MalformedAnswerError(f"ARM's answer to {read} is malformed: {what}",
+                                details={"status": 200, "armCode": "MALFORMED_ANSWER", "read": read})
+
+
+def test_an_end_whose_cloud_answer_is_malformed_is_rejected_with_its_own_code(fleet: Fleet) -> None:
+    fleet.avs.refuse["get_cloud:b"] = malformed()
+    decision = fleet.decide()
+    assert codes(decision) == ["ARM_MALFORMED_ANSWER"]
+    details = decision.reasons[0].details
+    assert (details["cloud"], details["read"], details["armCode"]) == (str(fleet.b), "privateClouds.get",
+                                                                       "MALFORMED_ANSWER")
+    assert "malformed" in decision.reasons[0].message and str(fleet.b) in decision.reasons[0].message
+
+
+def test_a_malformed_link_of_an_end_rejects_the_connect_and_keeps_the_well_formed_links_in_view(fleet: Fleet) -> None:
+    c = fleet.add("c", "172.16.0.0/22")
+    fleet.link(fleet.a, c)
+    fleet.avs.garbled[(fleet.a, "odd")] = "properties.linkedCloud is 'zz', not a private cloud id"
+    facts = Preflight(fleet.avs, fleet.store).gather(Action.CONNECT, fleet.a, fleet.b, API)
+    decision = decide(facts)
+    assert codes(decision) == ["ARM_MALFORMED_ANSWER"]
+    assert decision.reasons[0].details["read"] == "cloudLinks.list" and "'odd'" in decision.reasons[0].message
+    view = facts_view(facts)
+    assert [(link["holder"], link["linkedCloud"]) for link in view["links"]] == [(str(fleet.a), str(c))]
+    assert [(r["read"], r["armCode"]) for r in view["refusedReads"]] == [("cloudLinks.list", "MALFORMED_ANSWER")]
+
+
+def test_a_link_that_cannot_be_read_is_never_left_out_of_the_limit(fleet: Fleet) -> None:
+    # GIVEN a holding 9 readable links and a 10th that ARM answers malformed
+    for i in range(LINK_LIMIT):
+        fleet.link(fleet.a, fleet.add(f"p{i}", f"172.16.{i * 4}.0/22"))
+    fleet.avs.garbled[(fleet.a, f"l-a-p{LINK_LIMIT - 1}")] = "properties.linkedCloud is null, not a private cloud id"
+    # THEN the connect is not allowed as if a had 9
+    decision = fleet.decide()
+    assert decision.kind == "reject" and "ARM_MALFORMED_ANSWER" in codes(decision)
+
+
+def test_an_incoming_peer_whose_links_are_malformed_is_still_a_peer(fleet: Fleet) -> None:
+    c = fleet.add("c", "10.0.4.0/24")  # overlaps b
+    fleet.link(c, fleet.a)  # held by c: a sees it in externalCloudLinks
+    fleet.avs.garbled[(c, f"l-c-{fleet.a.name}")] = "properties.linkedCloud is '..', not a private cloud id"
+    assert codes(fleet.decide()) == ["NEIGHBOR_OVERLAP"]
+
+
+@pytest.mark.parametrize("call", ["get_cloud", "list_segments", "list_global_reach"])
+def test_a_neighbour_answered_malformed_is_unreadable(fleet: Fleet, call: str) -> None:
+    c = fleet.add("c", "172.16.0.0/22")
+    fleet.link(fleet.a, c)
+    fleet.avs.refuse[f"{call}:c"] = malformed()
+    decision = fleet.decide()
+    assert codes(decision) == ["NEIGHBOR_UNREADABLE"] and decision.reasons[0].details["armCode"] == "MALFORMED_ANSWER"
+    assert "malformed" in decision.reasons[0].message
+
+
+def test_a_disconnect_refuses_when_the_holders_links_are_malformed(fleet: Fleet) -> None:
+    fleet.link(fleet.a, fleet.b)
+    fleet.avs.garbled[(fleet.a, "odd")] = "name is '..', not a link name ARM allows"  # another link to b, perhaps
+    decision = fleet.decide(Action.DISCONNECT, policy=ANYONE)
+    assert codes(decision) == ["ARM_MALFORMED_ANSWER"]
