@@ -6,6 +6,7 @@ Layout (table names get an optional prefix):
                   PK = request id   RK = "event-00000001"   its audit events, numbered by row version
     requestindex  PK = "all" | "cloud-<sha256 of cloud id>"  RK = <inverted ticks>-<request id>
                   newest first per cloud and overall; carries a copy of the status for filtering
+                  PK = "keys"  RK = "continuation"          the key continuation tokens are signed with
 
 A transition writes the row (If-Match) and its event in one entity-group transaction, so an audit trail
 can never miss a transition or hold one twice. The index lives in other partitions, so it cannot join that
@@ -20,8 +21,8 @@ key), so the limits are checked here before writing; a 4xx the service answers a
 
 A row that cannot be read back (an older version stored ids it would refuse today, a column holds bad JSON)
 raises `CorruptRecordError`; every pass over many rows (listings, `unfinished()`, `stale()`) logs it with its
-reason and goes on. Continuation tokens are ours, not the SDK's: base64url JSON naming the listing they page,
-checked strictly before the service sees them.
+reason and goes on. Continuation tokens are ours, not the SDK's: the service's next keys and the listing they
+page, signed, and checked before the service sees them.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import logging
 import re
-from collections.abc import Iterator
+import secrets
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +80,7 @@ from interconnect.ports import Listing
 
 log = logging.getLogger(__name__)
 ROW = "request"
+KEY_PARTITION, CONTINUATION_KEY_ROW = "keys", "continuation"  # in the index table; see token_key()
 # The "all" index row of a request from its create until its first transition. Only per-cloud rows are
 # counted as unfinished work, so a create that died before writing its row counts nowhere.
 RECORDING = "Recording"
@@ -309,15 +314,18 @@ def _cloud_partition(stored_id: str) -> str:
 
 
 # --- continuation tokens -------------------------------------------------------------------------------------
-# The token is base64url of {"v": 1, "q": <digest of the listing>, "pk": <next partition key>, "rk": <next row
-# key>}. The service's own next keys are opaque to us (Azurite base64s them; Azure writes "1!8!…"), so they
-# are held to a small alphabet and length; the listing digest ties a token to the cloud and status it pages,
-# so a token cannot be replayed against another listing. A token can only say where to resume within a query
-# the caller may run anyway; the partition filter stays ours, so a forged one reaches nothing more.
-# Our keys are under 60 characters, so the service's next keys stay near 100; these caps leave room and keep
-# a token well inside the API's query string cap.
+# A token is `<body>.<mac>`, both base64url: body = {"v": 1, "q": <digest of the listing>, "pk": <next partition
+# key>, "rk": <next row key>}, mac = HMAC-SHA256 over the body's bytes with the store's continuation key. The
+# MAC is checked (in constant time) before the body is decoded, so nothing a caller wrote is parsed; the listing
+# digest ties a token to the cloud and status it pages. The key is made once per storage account and kept in
+# the index table (see `TableRequestStore.token_key`), so every Flex instance signs and checks alike without a
+# setting to distribute. Even a token signed with a stolen key could only say where to resume within a query
+# the caller may run anyway: the partition filter stays ours.
+# Our keys are under 60 characters, so the service's next keys stay near 100 (Azurite base64s them; Azure
+# writes "1!8!…"); these caps leave room and keep a token well inside the API's query string cap.
 MAX_TOKEN_CHARS = 1024
-_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+MAC_BYTES = 16
+_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _NEXT_KEY = re.compile(r"[A-Za-z0-9!*+/=_.~-]{1,300}")
 _TOKEN_FIELDS = {"v", "q", "pk", "rk"}
 _RESTART = ("pass the `continuation` value of the previous page of the same listing unchanged, or leave it out "
@@ -332,45 +340,66 @@ def _listing(partition: str, status: Status | None) -> str:
     return hashlib.sha256(f"{partition}|{status.value if status else ''}".encode()).hexdigest()[:16]
 
 
-def encode_token(next_keys: dict[str, str] | None, listing: str) -> str | None:
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    """Strict: only the canonical spelling of some bytes is accepted, so no two tokens mean the same."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise _bad_token("is not base64url text") from None
+    if _b64(raw) != text:
+        raise _bad_token("is not base64url text")
+    return raw
+
+
+def _mac(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, body, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def encode_token(next_keys: dict[str, str] | None, listing: str, key: bytes) -> str | None:
     if not next_keys:
         return None
     body = json.dumps({"v": 1, "q": listing, "pk": next_keys["PartitionKey"], "rk": next_keys["RowKey"]},
-                      separators=(",", ":"))
-    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+                      separators=(",", ":")).encode()
+    return f"{_b64(body)}.{_b64(_mac(key, body))}"
 
 
-def decode_token(token: str | None, listing: str) -> dict[str, str] | None:
-    """The service's next keys from a token this listing issued.
+def decode_token(token: str | None, listing: str, key: Callable[[], bytes | None]) -> dict[str, str] | None:
+    """The service's next keys from a token this listing issued. `key` is asked only for a well-formed token
+    (it may cost a read) and answers None when no token was ever issued, so that none can be valid.
 
     Raises
     ------
     ValidationError
-        INVALID_CONTINUATION for anything else: too long, not base64url, not a JSON object of the right
-        shape (the bounded decoder refuses deep nesting and lone surrogates), or issued for another listing.
+        INVALID_CONTINUATION for anything else: too long, not two base64url parts, a signature that does not
+        match (tampered, or signed with another key), a body of the wrong shape, or issued for another listing.
     """
     if not token:
         return None
     if len(token) > MAX_TOKEN_CHARS:
         raise _bad_token(f"is {len(token)} characters; tokens this API issues are at most {MAX_TOKEN_CHARS}")
     if not _TOKEN_TEXT.fullmatch(token):
-        raise _bad_token("is not base64url text")
+        raise _bad_token("is not two base64url parts joined by '.'")
+    body_text, mac_text = token.split(".")
+    body, mac = _unb64(body_text), _unb64(mac_text)
+    secret = key()
+    if secret is None or not hmac.compare_digest(mac, _mac(secret, body)):
+        raise _bad_token("does not carry this API's signature (changed, or from another deployment)")
+    # Signed by us, so well formed unless the format changed; still decoded within bounds and checked.
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        raise _bad_token("is not base64url text") from None
-    try:
-        data = boundedjson.loads(raw, max_bytes=MAX_TOKEN_CHARS, max_depth=1, what="continuation token",
+        data = boundedjson.loads(body, max_bytes=MAX_TOKEN_CHARS, max_depth=1, what="continuation token",
                                  code="INVALID_CONTINUATION")
-    except ValidationError as exc:
-        raise _bad_token(f"is not one this API issued ({exc.message.removeprefix('continuation token ')})") from None
+    except ValidationError:
+        raise _bad_token("is not one this API issued (wrong shape)") from None
     if not isinstance(data, dict) or set(data) != _TOKEN_FIELDS or data["v"] != 1 \
-            or not all(isinstance(data[k], str) for k in ("q", "pk", "rk")):
+            or not all(isinstance(data[k], str) for k in ("q", "pk", "rk")) \
+            or not (_NEXT_KEY.fullmatch(data["pk"]) and _NEXT_KEY.fullmatch(data["rk"])):
         raise _bad_token("is not one this API issued (wrong shape)")
     if data["q"] != listing:
         raise _bad_token("was issued for another listing (another cloud or status filter)")
-    if not (_NEXT_KEY.fullmatch(data["pk"]) and _NEXT_KEY.fullmatch(data["rk"])):
-        raise _bad_token("is not one this API issued (bad position)")
     return {"PartitionKey": data["pk"], "RowKey": data["rk"]}
 
 
@@ -383,6 +412,8 @@ class TableRequestStore:
         self.index_table = f"{prefix}requestindex"
         self._requests: TableClient = service.get_table_client(self.requests_table)
         self._index: TableClient = service.get_table_client(self.index_table)
+        self._token_key: bytes | None = None
+        self._token_key_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, *, connection_string: str = "", endpoint: str = "",
@@ -396,6 +427,40 @@ class TableRequestStore:
     @property
     def service(self) -> TableServiceClient:
         return self._service
+
+    def token_key(self, *, make: bool = False) -> bytes | None:
+        """The key continuation tokens are signed with: one per storage account, so every instance signs and
+        checks alike. Made by the first listing that issues a token (`make`; insert-if-absent, so racing
+        instances end up with the same one), never by a check: a refused token writes nothing. Cached once
+        found; None while no token was ever issued.
+
+        Kept in the index table's `keys` partition, which no listing reads (each filters on its partition).
+        Deleting the row rotates it: tokens already handed out then answer 400 INVALID_CONTINUATION.
+        """
+        with self._token_key_lock:
+            if self._token_key is None:
+                with translated("reading the continuation token key"):
+                    try:
+                        row = self._index.get_entity(KEY_PARTITION, CONTINUATION_KEY_ROW)
+                    except ResourceNotFoundError:
+                        if not make:
+                            return None
+                        with suppress(ResourceExistsError):  # another instance made it first: use theirs
+                            self._index.create_entity({"PartitionKey": KEY_PARTITION, "RowKey": CONTINUATION_KEY_ROW,
+                                                       "key": _b64(secrets.token_bytes(32))})
+                        row = self._index.get_entity(KEY_PARTITION, CONTINUATION_KEY_ROW)
+                with readable("continuation token key", CONTINUATION_KEY_ROW):
+                    key = base64.urlsafe_b64decode(row["key"] + "=" * (-len(row["key"]) % 4))
+                    if len(key) < 32:
+                        raise ValueError("key shorter than 32 bytes")
+                self._token_key = key
+            return self._token_key
+
+    def _signing_key(self) -> bytes:
+        key = self.token_key(make=True)
+        if key is None:  # token_key(make=True) writes it when missing; never None unless that contract broke
+            raise InterconnectError("the continuation token key could not be made", code="TOKEN_KEY_MISSING")
+        return key
 
     def ensure_tables(self) -> None:
         with translated("creating tables"):
@@ -485,7 +550,7 @@ class TableRequestStore:
                continuation: str | None) -> Listing[LinkRequest]:
         partition = "all" if cloud is None else f"cloud-{cloud.key}"
         listing = _listing(partition, status)
-        next_keys = decode_token(continuation, listing)
+        next_keys = decode_token(continuation, listing, self.token_key)
         query, params = "PartitionKey eq @pk", {"pk": partition}
         if status is not None:  # a Recording row's request may have this status; its row tells
             query = query + f" and (status eq @status or status eq '{RECORDING}')"
@@ -494,7 +559,8 @@ class TableRequestStore:
             pages = self._index.query_entities(query, parameters=params, results_per_page=limit).by_page(
                 continuation_token=next_keys)
             page = list(next(pages, []))
-            token = encode_token(pages.continuation_token, listing)  # type: ignore[attr-defined]
+            next_page = pages.continuation_token  # type: ignore[attr-defined]
+        token = encode_token(next_page, listing, self._signing_key()) if next_page else None
         found, skipped = [], 0
         for row in page:
             try:

@@ -404,6 +404,8 @@ def test_a_bad_token_is_refused_before_the_service_is_asked(store, token: str) -
     with pytest.raises(ValidationError) as caught:
         store.recent(cloud=None, status=None, limit=5, continuation=token)
     assert caught.value.code == "INVALID_CONTINUATION"
+    if isinstance(store, TableRequestStore):
+        assert store.token_key() is None  # a refused token made no key: a 4xx writes nothing
 
 
 def test_a_forged_position_within_the_listing_reaches_nothing_outside_it(tables: TableServiceClient,
@@ -415,8 +417,32 @@ def test_a_forged_position_within_the_listing_reaches_nothing_outside_it(tables:
     theirs, their_event = new_request(source=other, created_at=CLOCK() - timedelta(days=1))
     store.create(theirs, their_event)
     listing = tables_module._listing(f"cloud-{mine.key}", None)
-    forged = encode_token({"PartitionKey": f"cloud-{other.key}", "RowKey": "0"}, listing)
+    # Signed with the store's own key, as only someone who can read its tables could.
+    forged = encode_token({"PartitionKey": f"cloud-{other.key}", "RowKey": "0"}, listing,
+                          store.token_key(make=True) or b"")
     assert store.recent(cloud=mine, status=None, limit=10, continuation=forged).items == []
+
+
+def test_every_instance_signs_alike_and_another_deployment_s_tokens_are_refused(
+        tables: TableServiceClient, table_prefix: str, tables_connection_string: str) -> None:
+    # Two stores over the same tables stand for two Flex instances; each makes or finds the same key.
+    first, second = TableRequestStore(tables, table_prefix), TableRequestStore(
+        TableServiceClient.from_connection_string(tables_connection_string), table_prefix)
+    for minutes in range(2):
+        request, event = new_request(created_at=CLOCK() + timedelta(minutes=minutes))
+        first.create(request, event)
+    token = first.recent(cloud=None, status=None, limit=1, continuation=None).continuation
+    assert token and first.token_key() is not None and first.token_key() == second.token_key()
+    assert len(second.recent(cloud=None, status=None, limit=1, continuation=token).items) == 1
+    elsewhere = TableRequestStore(tables, table_prefix + "x")
+    elsewhere.ensure_tables()
+    with pytest.raises(ValidationError) as caught:
+        elsewhere.recent(cloud=None, status=None, limit=1, continuation=token)
+    assert caught.value.code == "INVALID_CONTINUATION" and "signature" in caught.value.message
+    # The key row sits where no listing looks.
+    assert all(r.id != "continuation" for r in first.recent(cloud=None, status=None, limit=50,
+                                                                continuation=None).items)
+    assert first.stale(CLOCK() + timedelta(days=1)).skipped == 0
 
 
 @pytest.mark.parametrize(("write", "error", "code"), [
