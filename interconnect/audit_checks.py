@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from itertools import combinations
 
-from interconnect.armid import CloudId
+from interconnect.armid import CloudId, parse_cloud_id
 from interconnect.cidr import find_overlaps
+from interconnect.errors import ValidationError
 from interconnect.facts import Link, LinkStatus
 from interconnect.findings import CRITICAL, INFO, WARNING, Finding, ManagedLink, Thresholds, link_key
-from interconnect.inventory import Inventory
+from interconnect.inventory import Inventory, UnreadableRead
 from interconnect.model import RequestSummary
 from interconnect.rules import LINK_LIMIT, describe_overlaps
 
@@ -72,8 +73,9 @@ def link_findings(inventory: Inventory, since: Mapping[str, tuple[str, datetime]
 
 
 def cloud_findings(inventory: Inventory) -> list[Finding]:
-    """NEIGHBOR_OVERLAP between two peers of one cloud, LINK_LIMIT_NEAR."""
-    findings = []
+    """NEIGHBOR_OVERLAP between two peers of one cloud, LINK_LIMIT_NEAR, and what the other checks could not
+    see: UNREADABLE_PREFIX, UNREADABLE_CLOUD."""
+    findings = unreadable_findings(inventory)
     for cloud_id, record in inventory.clouds.items():
         count = len({(link.source, link.name) for link in inventory.links_of(cloud_id)})
         if count >= LINK_LIMIT - 1:
@@ -117,3 +119,40 @@ def record_findings(inventory: Inventory, managed: Iterable[ManagedLink], stale:
         findings.append(Finding("DEAD_LETTERED", WARNING, (), f"{dead_letters} message(s) sit in the dead-letter queue",
                                 {"count": dead_letters}))
     return findings
+
+
+def unreadable_findings(inventory: Inventory) -> list[Finding]:
+    """UNREADABLE_PREFIX: a cloud's routed space holds a prefix that is empty or does not parse, so no check
+    can rule out an overlap with it (critical when the cloud is linked: an overlap on a live link may hide
+    there). UNREADABLE_CLOUD: a read ARM refused or answered malformed, one finding per cloud (or subscription)
+    naming each read, so what the other checks could not see is in front of a person, not only in a log."""
+    findings = []
+    for cloud_id, record in inventory.clouds.items():
+        problems = record.space.problems
+        if problems:
+            linked = bool(inventory.links_of(cloud_id))
+            findings.append(Finding(
+                "UNREADABLE_PREFIX", CRITICAL if linked else WARNING, (str(cloud_id),),
+                f"{len(problems)} address prefix(es) of {cloud_id.short} cannot be read, so overlap "
+                f"{'on its links ' if linked else ''}cannot be ruled out: " + "; ".join(problems[:LISTED])
+                + (f" and {len(problems) - LISTED} more" if len(problems) > LISTED else ""),
+                {"problems": list(problems[:LISTED]), "count": len(problems)}))
+    by_subject: dict[str, list[UnreadableRead]] = defaultdict(list)
+    for read in inventory.unreadable:
+        by_subject[read.subject].append(read)
+    for subject, reads in by_subject.items():
+        short = _short(subject)
+        findings.append(Finding(
+            "UNREADABLE_CLOUD", WARNING, (subject,),
+            f"{short}: " + "; ".join(f"{r.read} {'is incomplete' if r.partial else 'was left out'} "
+                                     f"({r.code}): {r.message}" for r in reads),
+            {"reads": [{"read": r.read, "code": r.code, "partial": r.partial} for r in reads]}))
+    return findings
+
+
+def _short(subject: str) -> str:
+    """A cloud's `resource-group/name` as messages name it; a subscription's id as it is."""
+    try:
+        return parse_cloud_id(subject).short
+    except ValidationError:
+        return subject

@@ -4,6 +4,11 @@ Read once per audit run, at the speed ARM allows: one paged list per subscriptio
 each cloud's properties, incoming links included), then exactly three reads per cloud (its cloud links, NSX
 segments and Global Reach connections), with bounded concurrency per subscription. Throttling (429) is
 waited out as the server's Retry-After says; nothing is read twice in one run.
+
+A read ARM refuses or answers malformed does not stop the run: it is kept in `unreadable` (the audit turns it
+into an UNREADABLE_CLOUD finding) and the rest is read on. A listing with malformed items keeps its
+well-formed ones, so a subscription with one broken cloud is still audited; the finding says the part read
+is not the whole.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from interconnect.armid import CloudId
-from interconnect.errors import DependencyError, InterconnectError
+from interconnect.errors import ArmError, DependencyError, InterconnectError, MalformedAnswerError
 from interconnect.facts import Cloud, Link
 from interconnect.ports import AvsGateway
 from interconnect.routed import RoutedSpace, routed_space
@@ -34,10 +39,22 @@ class CloudRecord:
 
 
 @dataclass(frozen=True)
+class UnreadableRead:
+    """A read of the inventory that ARM refused or answered malformed: what was left out, and why."""
+
+    subject: str  # ARM id of the cloud, or of the subscription for its cloud listing
+    read: str  # privateClouds.list, cloudLinks.list, segments.list, globalReach.list
+    code: str  # the error's code, e.g. ARM_AuthorizationFailed, ARM_MALFORMED_ANSWER
+    message: str  # already cut to size by the adapter
+    partial: bool = False  # whether the well-formed part of the answer was kept
+
+
+@dataclass(frozen=True)
 class Inventory:
     taken_at: datetime
     clouds: dict[CloudId, CloudRecord]
     problems: tuple[str, ...] = ()  # what could not be read (a subscription, a cloud's links...)
+    unreadable: tuple[UnreadableRead, ...] = ()  # the same reads ARM refused or answered malformed, structured
 
     @property
     def links(self) -> list[Link]:
@@ -58,33 +75,43 @@ class InventoryReader:
     give_up_after: float = 600.0  # seconds a single read may keep being throttled before it is reported
     sleep: Callable[[float], None] = time.sleep
     _problems: list[str] = field(default_factory=list, repr=False)
+    _unreadable: list[UnreadableRead] = field(default_factory=list, repr=False)
 
     def read(self, subscriptions: Iterable[str], now: datetime) -> Inventory:
-        self._problems = []
+        self._problems, self._unreadable = [], []
         subscriptions = list(dict.fromkeys(s.lower() for s in subscriptions))
         records: dict[CloudId, CloudRecord] = {}
         if subscriptions:
             with ThreadPoolExecutor(len(subscriptions)) as pool:
                 for found in pool.map(self._read_subscription, subscriptions):
                     records.update(found)
-        return Inventory(now, records, tuple(self._problems))
+        return Inventory(now, records, tuple(self._problems), tuple(self._unreadable))
 
     def _read_subscription(self, subscription: str) -> dict[CloudId, CloudRecord]:
-        clouds = self._patiently(lambda: self.avs.list_clouds(subscription), f"subscription {subscription}")
+        clouds = self._patiently(lambda: self.avs.list_clouds(subscription), f"subscription {subscription}",
+                                 f"/subscriptions/{subscription}", "privateClouds.list")
         if clouds is None:
             return {}
         with ThreadPoolExecutor(self.concurrency) as pool:
             return {record.cloud.id: record for record in pool.map(self._read_cloud, clouds) if record is not None}
 
     def _read_cloud(self, cloud: Cloud) -> CloudRecord | None:
-        links = self._patiently(lambda: self.avs.list_links(cloud.id), f"links of {cloud.id.short}")
-        segments = self._patiently(lambda: self.avs.list_segments(cloud.id), f"segments of {cloud.id.short}")
-        reach = self._patiently(lambda: self.avs.list_global_reach(cloud.id), f"Global Reach of {cloud.id.short}")
+        subject = str(cloud.id)
+        links = self._patiently(lambda: self.avs.list_links(cloud.id), f"links of {cloud.id.short}", subject,
+                                "cloudLinks.list")
+        segments = self._patiently(lambda: self.avs.list_segments(cloud.id), f"segments of {cloud.id.short}",
+                                   subject, "segments.list")
+        reach = self._patiently(lambda: self.avs.list_global_reach(cloud.id), f"Global Reach of {cloud.id.short}",
+                                subject, "globalReach.list")
         space = routed_space(cloud, tuple(segments or ()), tuple(reach or ()))
         return CloudRecord(cloud, tuple(links or ()), space)
 
-    def _patiently(self, read: Callable[[], T], what: str) -> T | None:
-        """One read, waiting out throttling and blips (the SDK already retried a few times) until a deadline."""
+    def _patiently(self, read: Callable[[], T], what: str, subject: str, name: str) -> T | None:
+        """One read, waiting out throttling and blips (the SDK already retried a few times) until a deadline.
+
+        A refusal or a malformed answer is kept (`unreadable`) and the run goes on; of a malformed listing,
+        the well-formed part is returned.
+        """
         deadline = time.monotonic() + self.give_up_after
         while True:
             try:
@@ -94,6 +121,11 @@ class InventoryReader:
                     self._problems.append(f"{what}: {exc.message}")
                     return None
                 self.sleep(exc.retry_after or 1)
+            except ArmError as exc:
+                partial = exc.partial if isinstance(exc, MalformedAnswerError) else None
+                self._problems.append(f"{what}: {exc.message}")
+                self._unreadable.append(UnreadableRead(subject, name, exc.code, exc.message, partial is not None))
+                return partial  # type: ignore[return-value]
             except InterconnectError as exc:
                 self._problems.append(f"{what}: {exc.message}")
                 return None

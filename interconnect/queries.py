@@ -11,7 +11,7 @@ from interconnect.errors import InterconnectError, NotFoundError
 from interconnect.facts import LinkStatus
 from interconnect.model import Status
 from interconnect.ports import AvsGateway, RequestStore, WorkQueue
-from interconnect.preflight import Preflight, facts_view
+from interconnect.preflight import Preflight, ReadRecorder, facts_view
 from interconnect.rules import decide
 from interconnect.validation import Submit
 
@@ -47,20 +47,35 @@ class Queries:
                 "skipped": page.skipped}
 
     def links(self, cloud_id: CloudId) -> dict[str, Any]:
-        """Outgoing `cloudLinks` and incoming links (`externalCloudLinks`), read live from AVS."""
-        cloud = self.avs.get_cloud(cloud_id)
+        """Outgoing `cloudLinks` and incoming links (`externalCloudLinks`), read live from AVS.
+
+        A cloud that cannot be read (missing, refused or malformed) is a NotFoundError naming why. Once it is
+        read, a link listing ARM refuses or answers malformed is stated, not raised: `complete` is false and
+        `refusedReads` names each such read, while everything that could be read is listed (an incoming link
+        whose holder cannot be listed still appears, with status Unknown). Transient failures still raise.
+        """
+        reads = ReadRecorder()
+        cloud = reads(cloud_id, "privateClouds.get", lambda: self.avs.get_cloud(cloud_id))
         if cloud is None:
-            raise NotFoundError(f"private cloud {cloud_id} does not exist or cannot be read",
-                                code="CLOUD_NOT_FOUND", details={"cloud": str(cloud_id)})
+            if not reads.refusals:
+                raise NotFoundError(f"private cloud {cloud_id} does not exist or cannot be read",
+                                    code="CLOUD_NOT_FOUND", details={"cloud": str(cloud_id)})
+            refusal = reads.refusals[0]
+            raise NotFoundError(f"private cloud {cloud_id} cannot be read: {refusal.answer}",
+                                code=f"ARM_{refusal.arm_code}" if refusal.malformed else "CLOUD_NOT_FOUND",
+                                details=refusal.details())
+        outgoing = reads(cloud.id, "cloudLinks.list", lambda: self.avs.list_links(cloud.id)) or []
         value = [{"name": link.name, "direction": "outgoing", "otherCloud": str(link.target),
-                  "status": LinkStatus.normalize(link.status)} for link in self.avs.list_links(cloud.id)]
+                  "status": LinkStatus.normalize(link.status)} for link in outgoing]
         for source in cloud.external_links:
             # The incoming link's status lives on the cloud that holds it.
-            held = [link for link in self.avs.list_links(source) if link.target == cloud.id]
+            listed = reads(source, "cloudLinks.list", lambda s=source: self.avs.list_links(s)) or []  # type: ignore[misc]
+            held = [link for link in listed if link.target == cloud.id]
             value += [{"name": link.name, "direction": "incoming", "otherCloud": str(source),
                        "status": LinkStatus.normalize(link.status)} for link in held] or [
                 {"name": "", "direction": "incoming", "otherCloud": str(source), "status": "Unknown"}]
-        return {"cloud": str(cloud.id), "location": cloud.location, "value": value}
+        return {"cloud": str(cloud.id), "location": cloud.location, "value": value, "complete": not reads.refusals,
+                "refusedReads": [r.details() for r in reads.refusals]}
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Callable[[], None]] = {"tables": self.store.ping, "serviceBus": self.queue.ping,

@@ -156,7 +156,8 @@ class InMemoryAvs:
     links: dict[tuple[CloudId, str], Link] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     # call -> error to raise: "create", or a read ("get_cloud", "list_links", "list_segments",
-    # "list_global_reach", "permissions", "get_link"), optionally for one cloud: "list_segments:<cloud name>"
+    # "list_global_reach", "permissions", "get_link"), optionally for one cloud: "list_segments:<cloud name>";
+    # or "list_clouds", for every subscription
     refuse: dict[str, ArmError] = field(default_factory=dict)
     segments: dict[CloudId, list[Segment]] = field(default_factory=dict)
     global_reach: dict[CloudId, list[str]] = field(default_factory=dict)
@@ -185,6 +186,8 @@ class InMemoryAvs:
 
     def list_clouds(self, subscription: str) -> list[Cloud]:
         self.calls.append("list_clouds")
+        if "list_clouds" in self.refuse:
+            raise self.refuse["list_clouds"]
         return [self._with_incoming(c) for cid, c in self.clouds.items() if cid.subscription == subscription.lower()]
 
     def list_links(self, cloud: CloudId) -> list[Link]:

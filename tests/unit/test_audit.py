@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from interconnect.adapters.memory import InMemoryAuditStore
 from interconnect.audits import Audits
+from interconnect.errors import ArmError, MalformedAnswerError
 from interconnect.facts import Link, LinkStatus, Segment
 from interconnect.findings import Thresholds
 from interconnect.inventory import InventoryReader
@@ -122,3 +123,50 @@ def test_a_run_completes_past_unreadable_request_rows_and_a_hostile_dead_letter_
     assert {"STALE_REQUEST", "DEAD_LETTERED"} <= set(codes(run))
     assert any("2 unfinished request row(s) could not be read back" in p for p in run.problems)
     assert [item.request_id for item, _ in world.queue.sent] == [rid]
+
+
+def test_an_unreadable_prefix_is_a_finding_critical_where_the_cloud_is_linked() -> None:
+    # GIVEN b with an empty network block (linked to a) and c with a Global Reach prefix that does not parse
+    world = World()
+    world.avs.links[(world.a, "a-b")] = Link(world.a, "a-b", world.b, LinkStatus.ACTIVE)
+    world.avs.add(cloud(world.b, block=""))
+    world.avs.global_reach[world.c] = ["10.9.0.300/29"]
+    # WHEN the audit runs
+    run = audits(world).run("r1")
+    # THEN each is a finding naming the cloud and the prefix, so a person sees what no check could judge
+    found = {f.clouds[0]: f for f in run.findings if f.code == "UNREADABLE_PREFIX"}
+    assert set(found) == {str(world.b), str(world.c)}
+    assert (found[str(world.b)].severity, found[str(world.c)].severity) == ("critical", "warning")
+    assert "networkBlock" in found[str(world.b)].message and "10.9.0.300/29" in found[str(world.c)].message
+    assert found[str(world.b)].details["count"] == 1
+
+
+def test_reads_arm_refuses_or_answers_malformed_are_findings_and_the_run_completes() -> None:
+    # GIVEN b's segments refused, a holding a readable link and one ARM answers malformed
+    world = World()
+    world.avs.links[(world.a, "a-b")] = Link(world.a, "a-b", world.b, LinkStatus.FAILED)
+    world.avs.garbled[(world.a, "odd")] = "properties.linkedCloud is 'zz', not a private cloud id"
+    world.avs.refuse["list_segments:b"] = ArmError("listing segments of b: denied", code="ARM_AuthorizationFailed",
+                                                   details={"status": 403, "armCode": "AuthorizationFailed"})
+    # WHEN the audit runs
+    run = audits(world).run("r1")
+    # THEN both are findings, the readable link is still judged, and the problems name them too
+    unreadable = {f.clouds[0]: f for f in run.findings if f.code == "UNREADABLE_CLOUD"}
+    assert set(unreadable) == {str(world.a), str(world.b)}
+    assert unreadable[str(world.a)].details["reads"] == [{"read": "cloudLinks.list", "code": "ARM_MALFORMED_ANSWER",
+                                                          "partial": True}]
+    assert "'odd'" in unreadable[str(world.a)].message and "incomplete" in unreadable[str(world.a)].message
+    assert unreadable[str(world.b)].details["reads"][0]["code"] == "ARM_AuthorizationFailed"
+    assert "LINK_NOT_ACTIVE" in codes(run) and run.links == 1 and len(run.problems) == 2
+
+
+def test_a_subscription_listing_with_a_malformed_cloud_keeps_the_rest_and_says_so() -> None:
+    world = World()
+    world.avs.refuse["list_clouds"] = MalformedAnswerError(
+        "ARM's answer to privateClouds.list of subscription s is malformed: the cloud's id is 7",
+        partial=[cloud(world.a), cloud(world.b, block="10.0.4.0/22")],
+        details={"status": 200, "armCode": "MALFORMED_ANSWER"})
+    run = audits(world).run("r1")
+    assert run.clouds == 2
+    (finding,) = [f for f in run.findings if f.code == "UNREADABLE_CLOUD"]
+    assert finding.clouds == (f"/subscriptions/{SUB_A}",) and "privateClouds.list is incomplete" in finding.message
