@@ -309,7 +309,8 @@ class AvsSdkGateway:
         self._base_url = base_url.rstrip("/")
         # One pacing policy for every client: the budget is per subscription, whichever client spends it.
         self._pacing = RemainingBudgetPacing()
-        self._kwargs: dict[str, Any] = {"retry_total": retry_total, "per_call_policies": [self._pacing],
+        self._kwargs: dict[str, Any] = {"retry_total": retry_total,
+                                        "per_call_policies": [SameArmOnly(self._base_url), self._pacing],
                                         **client_kwargs}
         if is_local(self._base_url):
             # The local ARM simulator speaks plain HTTP, where the bearer policy refuses to send tokens.
@@ -453,6 +454,24 @@ class _NoToken:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         raise RuntimeError("no token is sent to the local ARM simulator")
+
+
+class SameArmOnly(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Send nothing anywhere but the ARM endpoint configured.
+
+    The SDK's pagers follow the `nextLink` of each page as ARM wrote it, and the pipeline would hand that
+    host our token. A page pointing elsewhere is a malformed (or hostile) answer: refused before sending.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        parsed = urlparse(base_url)
+        self._origin = (parsed.scheme.lower(), parsed.netloc.lower())
+
+    def on_request(self, request: Any) -> None:
+        parsed = urlparse(request.http_request.url)
+        if (parsed.scheme.lower(), parsed.netloc.lower()) != self._origin:
+            raise MalformedAnswerError("ARM answered a nextLink on another host; not followed",
+                                       details={"status": 200, "armCode": MALFORMED_ANSWER})
 
 
 class RemainingBudgetPacing(SansIOHTTPPolicy):  # type: ignore[type-arg]

@@ -10,10 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from azure.core.pipeline import PipelineContext, PipelineRequest
+from azure.core.rest import HttpRequest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interconnect.adapters.avs import MAX_SHOWN, _Bad, _each, _link_of, _reach_of, _segment_of, to_cloud
+from interconnect.adapters.avs import (
+    MAX_SHOWN,
+    SameArmOnly,
+    _Bad,
+    _each,
+    _link_of,
+    _reach_of,
+    _segment_of,
+    to_cloud,
+)
 from interconnect.armid import RESOURCE_NAME, parse_cloud_id
 from interconnect.errors import MalformedAnswerError
 from tests.factories import cloud_id
@@ -120,3 +131,14 @@ def test_any_cloud_json_is_read_or_refused_never_raised_otherwise(raw: Any, fiel
         assert len(bad.text) < 300
         return
     assert all(len(p) <= 64 for p in (cloud.network_block, *cloud.extended_network_blocks, *cloud.circuit_subnets))
+
+
+def test_a_request_to_any_host_but_the_configured_arm_is_refused_before_it_is_sent() -> None:
+    # A pager follows each page's nextLink as ARM wrote it; the pipeline would give that host our token.
+    policy = SameArmOnly("https://management.azure.com")
+    policy.on_request(PipelineRequest(HttpRequest("GET", "https://MANAGEMENT.azure.com/subscriptions/x?a=1"),
+                                      PipelineContext(None)))
+    for url in ("https://evil.example/subscriptions/x", "http://management.azure.com/x",
+                "https://management.azure.com.evil.example/x", "https://management.azure.com:444/x"):
+        with pytest.raises(MalformedAnswerError, match="another host"):
+            policy.on_request(PipelineRequest(HttpRequest("GET", url), PipelineContext(None)))
