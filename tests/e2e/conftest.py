@@ -7,11 +7,15 @@ the ARM simulator and uses unique clouds, so tests never depend on each other's 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +24,32 @@ from azure.data.tables import TableServiceClient
 from localdev import azurite
 from localdev.armsim import ArmSimAdmin
 from localdev.cloud import LocalCloud
-from localdev.procs import free_port, wait_until
+from localdev.procs import ROOT, free_port, wait_until
 from localdev.servicebus import ServiceBusAdmin
 
 FUNCTION_KEY = "e2e-fake-function-key"
 TERMINAL = {"Succeeded", "Rejected", "Failed", "Expired"}
+# Every local cloud a test session starts writes its logs (host and worker included) under one directory, which
+# tests/security/test_log_secrets.py greps for keys, tokens and secrets. The last few sessions' logs are kept
+# (and any session younger than a day: another one may still be writing).
+TEST_LOGS = ROOT / ".localcloud" / "test-logs"
+SESSION_LOGS = TEST_LOGS / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+KEEP_SESSIONS = 3
+KEEP_SECONDS = 24 * 3600
+# The settings of every local cloud this session started, for the same test to know which secrets to look for.
+STARTED_SETTINGS: list[dict[str, str]] = []
+
+
+def cloud_log_dir(name: str) -> Path:
+    """A fresh directory under this session's log directory for one local cloud's logs."""
+    if not SESSION_LOGS.exists():
+        SESSION_LOGS.mkdir(parents=True)
+        for old in sorted(TEST_LOGS.iterdir())[:-KEEP_SESSIONS]:
+            if time.time() - old.stat().st_mtime > KEEP_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+    path = SESSION_LOGS / f"{name}-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
 
 
 @dataclass
@@ -91,7 +116,9 @@ class App:
 
 
 def running_app(**settings: str) -> Iterator[App]:
-    cloud = LocalCloud(host_port=free_port(), extra_settings={"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY, **settings})
+    cloud = LocalCloud(host_port=free_port(), extra_settings={"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY, **settings},
+                       log_dir=cloud_log_dir("e2e"))
+    STARTED_SETTINGS.append(cloud.app_settings())
     with cloud:
         yield App(cloud, ArmSimAdmin(cloud.arm_url), ServiceBusAdmin(cloud.sb_admin_port),
                   TableServiceClient.from_connection_string(azurite.connection_string(cloud.tables_port)))
