@@ -130,7 +130,8 @@ def unreadable_findings(inventory: Inventory) -> list[Finding]:
     for cloud_id, record in inventory.clouds.items():
         problems = record.space.problems
         if problems:
-            linked = bool(inventory.links_of(cloud_id))
+            # Its incoming links count even when their holder's listing could not be read.
+            linked = bool(inventory.links_of(cloud_id) or record.cloud.external_links)
             findings.append(Finding(
                 "UNREADABLE_PREFIX", CRITICAL if linked else WARNING, (str(cloud_id),),
                 f"{len(problems)} address prefix(es) of {cloud_id.short} cannot be read, so overlap "

@@ -11,11 +11,12 @@ own subscription, so call-log and dead-letter checks only see this test's traffi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import App, cloud_ids, puts
+from tests.e2e.conftest import App, cloud_ids, puts, running_app
 from tests.e2e.test_arm_refusals import DEADLINE, QUEUE, dead_letters_of, forbid
 
 pytestmark = pytest.mark.e2e
@@ -99,3 +100,47 @@ def test_the_links_query_states_a_refused_listing_and_answers_404_for_a_refused_
     error = refused.body["error"]
     assert error["code"] == "CLOUD_NOT_FOUND"
     assert (error["details"]["read"], error["details"]["status"]) == ("privateClouds.get", 403)
+
+
+AUDIT_SUB, AUDIT_RG = "77777777-7777-7777-7777-777777777777", "rg-audit-malformed"
+
+
+@pytest.fixture(scope="module")
+def audit_app() -> Iterator[App]:
+    yield from running_app(INTERCONNECT_SUBSCRIPTIONS=AUDIT_SUB)
+
+
+def test_the_audit_reports_what_it_could_not_read_and_judges_the_rest(audit_app: App) -> None:
+    # GIVEN a holding a readable link to b and a malformed one to c, b's segments refused, c's block empty
+    audit_app.arm.load_fleet({
+        "settings": {"retryAfter": 1},
+        "faults": {"throttle": {"reads": None, "writes": None, "deletes": None},
+                   "errors": [forbid("segments.list", "b")]},
+        "subscriptions": [{"id": AUDIT_SUB, "resourceGroups": [{"name": AUDIT_RG, "privateClouds": [
+            {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22",
+             "links": [{"target": "b", "status": "Failed"},
+                       {"target": "c", "name": "odd", "linkedCloud": f"!raw:{HOSTILE}"}]},
+            {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+            {"name": "c", "location": "westeurope", "networkBlock": "!raw:"},
+        ]}]}],
+    })
+    a, b, c = cloud_ids(AUDIT_SUB, AUDIT_RG, "a", "b", "c")
+    # WHEN an audit runs
+    started = audit_app.call("POST", "audits")
+    assert started.status == 202, started.body
+    audit_app.wait_until_found(f"audits/{started.body['runId']}")
+    run = audit_app.call("GET", f"audits/{started.body['runId']}").body
+    # THEN the run completed, judged the readable link, and names each read it could not use
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for finding in run["findings"]:
+        by_code.setdefault(finding["code"], []).append(finding)
+    assert "LINK_NOT_ACTIVE" in by_code, run
+    unreadable = {f["clouds"][0].lower(): f for f in by_code["UNREADABLE_CLOUD"]}
+    assert set(unreadable) == {a.lower(), b.lower()}
+    assert unreadable[a.lower()]["details"]["reads"] == [
+        {"read": "cloudLinks.list", "code": "ARM_MALFORMED_ANSWER", "partial": True}]
+    assert "'odd'" in unreadable[a.lower()]["message"] and "x" * 100 not in unreadable[a.lower()]["message"]
+    assert unreadable[b.lower()]["details"]["reads"][0]["code"] == "ARM_AuthorizationFailed"
+    (prefix,) = by_code["UNREADABLE_PREFIX"]
+    assert prefix["clouds"][0].lower() == c.lower() and "networkBlock" in prefix["message"]
+    assert prefix["severity"] == "critical"  # c is linked, though the link's own answer is malformed
