@@ -27,7 +27,13 @@ from interconnect.ports import RequestStore, WorkQueue
 log = logging.getLogger(__name__)
 ACTOR = "sweeper"
 MAX_DEAD_LETTERS = 500
-MAX_LOGGED = 200  # characters of a dead letter's reason or description put in a log line
+MAX_LOGGED = 200  # characters of a dead letter's id, reason or description put in a log line
+
+
+def loggable(text: str) -> str:
+    """A value a dead letter brought from outside, fit for one log line: cut, with no line breaks or other
+    control characters that could forge a line."""
+    return "".join(c if c.isprintable() else "?" for c in text[:MAX_LOGGED]) + ("…" if len(text) > MAX_LOGGED else "")
 
 
 @dataclass
@@ -88,9 +94,8 @@ class Sweeper:
         try:
             item = self._work_item(letter)
         except ValidationError as exc:
-            log.error("malformed message %s in the dead-letter queue (%s: %s): %s", letter.message_id[:MAX_LOGGED],
-                      letter.reason[:MAX_LOGGED], letter.description[:MAX_LOGGED], exc.message,
-                      extra={"code": exc.code})
+            log.error("malformed message %s in the dead-letter queue (%s: %s): %s", loggable(letter.message_id),
+                      loggable(letter.reason), loggable(letter.description), exc.message, extra={"code": exc.code})
             return "malformed"
         try:
             return self._fail_request(item, letter)
@@ -99,7 +104,7 @@ class Sweeper:
                 raise
             # A row this version cannot read, or a request id the store refuses.
             log.error("dead-lettered work item %s for request %s left for a person: %s",
-                      letter.message_id[:MAX_LOGGED], item.request_id, exc.message, extra={"code": exc.code})
+                      loggable(letter.message_id), item.request_id, exc.message, extra={"code": exc.code})
             return "unreadable"
 
     @staticmethod

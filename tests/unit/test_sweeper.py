@@ -180,3 +180,11 @@ def test_an_outage_ends_the_pass_for_the_next_tick_to_retry() -> None:
     world.store.get = unavailable  # type: ignore[method-assign,assignment]
     with pytest.raises(DependencyError):
         sweeper(world).sweep()
+
+
+def test_what_a_dead_letter_brings_is_logged_cut_and_on_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    world = World()
+    world.queue.dead.append(DeadLetter("m\nFAKE LINE", b"{", "Reason\r\nFORGED", "d" * 10_000))
+    sweeper(world).sweep()
+    (line,) = [r.getMessage() for r in caplog.records if "malformed message" in r.getMessage()]
+    assert "\n" not in line and "\r" not in line and "d" * 201 not in line
