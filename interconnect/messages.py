@@ -21,6 +21,13 @@ MAX_MESSAGE_BYTES = 4096
 # Request and audit run ids are UUIDs; the grammar leaves room for test ids but no separator a table key
 # or URL would read (`/ \ # ?`), no control character and nothing long.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+MAX_LOGGED = 200  # characters of a message's id, reason or description put in a log line
+
+
+def loggable(text: str) -> str:
+    """A value a message brought from outside (its id, a dead-letter reason), fit for one log line: cut, with
+    no line breaks or other control characters that could forge a line."""
+    return "".join(c if c.isprintable() else "?" for c in text[:MAX_LOGGED]) + ("…" if len(text) > MAX_LOGGED else "")
 
 
 @dataclass(frozen=True)

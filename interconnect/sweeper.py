@@ -20,20 +20,13 @@ from datetime import datetime, timedelta
 
 from interconnect import lifecycle, messages
 from interconnect.errors import ConflictError, CorruptRecordError, InterconnectError, NotFoundError, ValidationError
-from interconnect.messages import DeadLetter, WorkItem
+from interconnect.messages import DeadLetter, WorkItem, loggable
 from interconnect.model import Reason, Status
 from interconnect.ports import RequestStore, WorkQueue
 
 log = logging.getLogger(__name__)
 ACTOR = "sweeper"
 MAX_DEAD_LETTERS = 500
-MAX_LOGGED = 200  # characters of a dead letter's id, reason or description put in a log line
-
-
-def loggable(text: str) -> str:
-    """A value a dead letter brought from outside, fit for one log line: cut, with no line breaks or other
-    control characters that could forge a line."""
-    return "".join(c if c.isprintable() else "?" for c in text[:MAX_LOGGED]) + ("…" if len(text) > MAX_LOGGED else "")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from azure.servicebus.amqp import AmqpMessageBodyType
 
 from interconnect import messages
 from interconnect.errors import CorruptRecordError, ValidationError
-from interconnect.messages import WorkItem
+from interconnect.messages import WorkItem, loggable
 
 log = logging.getLogger("interconnect.trigger")
 # The extension decodes messages with uamqp, whose C layer logs a dozen INFO lines per message.
@@ -52,7 +52,7 @@ def settle(message: ServiceBusReceivedMessage, actions: MessageActions, handle: 
     try:
         item = work_item(message)
     except ValidationError as error:
-        log.error("dead-lettering message %s: %s (%s)", message.message_id, error, error.code)
+        log.error("dead-lettering message %s: %s (%s)", loggable(str(message.message_id)), error, error.code)
         actions.deadletter(message, deadletter_reason=error.code,
                            deadletter_error_description=str(error)[:MAX_DESCRIPTION])
         return
@@ -61,7 +61,7 @@ def settle(message: ServiceBusReceivedMessage, actions: MessageActions, handle: 
     except CorruptRecordError as error:
         # Its request row cannot be read back by this version, so no redelivery can help: set it aside at
         # once for a person (the sweeper leaves it there, the audit counts it) instead of ten failed tries.
-        log.error("dead-lettering message %s: %s (%s)", message.message_id, error, error.code)
+        log.error("dead-lettering message %s: %s (%s)", loggable(str(message.message_id)), error, error.code)
         actions.deadletter(message, deadletter_reason=error.code,
                            deadletter_error_description=str(error)[:MAX_DESCRIPTION])
         return
