@@ -564,13 +564,11 @@ class TableRequestStore:
         found, skipped = [], 0
         for row in page:
             try:
-                request = self.get(str(row.get("requestId", "")))
+                request = self._request_of(row)
             except NotFoundError:
                 continue  # discarded by intake after a failed enqueue, or a create that never wrote its row
-            except (CorruptRecordError, ValidationError) as exc:
-                skip(exc if isinstance(exc, CorruptRecordError) else CorruptRecordError(
-                    f"index row {shown(row.get('RowKey'))} names no valid request id", details={"reason": exc.code}),
-                    "listing requests")
+            except CorruptRecordError as exc:
+                skip(exc, "listing requests")
                 skipped += 1
                 continue
             if self._index_keys(request)[1] != row["RowKey"]:
@@ -592,7 +590,7 @@ class TableRequestStore:
                     skip(exc, "listing unfinished requests")  # it can never move again: nothing waits on it
         return found
 
-    def stale(self, before: datetime) -> list[RequestSummary]:
+    def stale(self, before: datetime) -> Listing[RequestSummary]:
         """Unfinished requests not updated since `before`, read from their rows; repairs the index on the way.
 
         An old index row is checked against its request: if the request was never written (a create or a
@@ -606,15 +604,13 @@ class TableRequestStore:
                 f"PartitionKey eq 'all' and updatedAt lt @before and ({states})", parameters={"before": before}))
             for row in rows:
                 try:
-                    request = self.get(str(row.get("requestId", "")))
+                    request = self._request_of(row)
                 except NotFoundError:
                     self._drop_index_rows(row)
                     continue
-                except (CorruptRecordError, ValidationError) as exc:
+                except CorruptRecordError as exc:
                     # Left in place for a person: its row still holds what was asked, and the audit reports it.
-                    skip(exc if isinstance(exc, CorruptRecordError) else CorruptRecordError(
-                        f"index row {shown(row.get('RowKey'))} names no valid request id",
-                        details={"reason": exc.code}), "looking for stale requests")
+                    skip(exc, "looking for stale requests")
                     skipped += 1
                     continue
                 if self._index_keys(request)[1] != row["RowKey"]:
@@ -625,6 +621,19 @@ class TableRequestStore:
                 if request.status in UNFINISHED and request.updated_at < before:
                     found.append(request.summary())
         return Listing(found, skipped=skipped)
+
+    def _request_of(self, row: dict[str, Any]) -> LinkRequest:
+        """The request an index row points at. Raises NotFoundError, or CorruptRecordError when the row or
+        its request cannot be read back."""
+        damaged = CorruptRecordError(f"index row {shown(row.get('RowKey'))} names no valid request id",
+                                     details={"record": str(row.get("RowKey"))[:MAX_SHOWN], "reason": "INVALID_KEY"})
+        request_id = row.get("requestId")
+        if not isinstance(request_id, str) or not request_id:
+            raise damaged
+        try:
+            return self.get(request_id)
+        except ValidationError as exc:  # an id no request can have: the index row is damaged
+            raise damaged from exc
 
     def _drop_index_rows(self, row: dict[str, Any]) -> None:
         partitions = ["all"] + [_cloud_partition(row[end]) for end in ("source", "target")

@@ -492,3 +492,21 @@ def test_an_unreadable_audit_row_never_hides_a_run(tables: TableServiceClient, t
     assert any("could not be read back" in p for p in latest.problems)
     with pytest.raises(CorruptRecordError):
         audits.get(newer)
+
+
+@pytest.mark.parametrize("request_id", [None, "", "a/b", "x" * 600])
+def test_an_index_row_naming_no_valid_request_is_skipped_and_counted(tables: TableServiceClient, table_prefix: str,
+                                                                      request_id) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    good, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(good, event)
+    row = {"PartitionKey": "all", "RowKey": f"{inverted_ticks(HOUR_AGO)}-damaged", "status": "Accepted",
+           "action": "connect", "source": str(cloud_id()), "target": str(cloud_id()), "createdAt": HOUR_AGO,
+           "updatedAt": HOUR_AGO}
+    if request_id is not None:
+        row["requestId"] = request_id
+    tables.get_table_client(store.index_table).upsert_entity(row)
+    page = store.recent(cloud=None, status=None, limit=50, continuation=None)
+    assert [r.id for r in page.items] == [good.id] and page.skipped == 1
+    stale = store.stale(CUTOFF)
+    assert [s.id for s in stale.items] == [good.id] and stale.skipped == 1
