@@ -149,8 +149,8 @@ def test_a_message_that_is_no_work_item_is_dead_lettered_at_once_with_the_reason
                                                                                  fleet: dict[str, str]) -> None:
     tag = uuid.uuid4().hex
     bad = {
-        f"{tag}-bytes": (ServiceBusMessage(b"\x80 not json", message_id=f"{tag}-bytes"), "UnicodeDecodeError"),
-        f"{tag}-shape": (ServiceBusMessage(b'{"kind": "process"}', message_id=f"{tag}-shape"), "KeyError"),
+        f"{tag}-bytes": (ServiceBusMessage(b"\x80 not json", message_id=f"{tag}-bytes"), "not valid UTF-8"),
+        f"{tag}-shape": (ServiceBusMessage(b'{"kind": "process"}', message_id=f"{tag}-shape"), "no requestId"),
         f"{tag}-value": (AmqpAnnotatedMessage(value_body={"requestId": tag},
                                               properties={"message_id": f"{tag}-value"}), "AMQP value body"),
     }
