@@ -8,7 +8,10 @@ missing function key, 404/405 for no route) carry no body, as in Azure.
 
 A case is judged alone: after an answer that may have started work (any non-4xx), the probe waits until
 the queue is empty before it takes the next baseline, so work a valid request started is never blamed on the
-next hostile one. Used by the security tier and by bench/fuzz.py; it asserts nothing itself.
+next hostile one. If the queue never empties (a request that never settles, itself a violation), the store
+check cannot be made until it does: the probe counts the cases it could not check instead of waiting again
+for each, so a broken app fails the tier in minutes rather than hours. Used by the security tier and by
+bench/fuzz.py; it asserts nothing itself.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from azure.data.tables import TableServiceClient
 
 from localdev.procs import wait_until
 from localdev.servicebus import ServiceBusAdmin
-from tests.security.hostile import Case
+from tests.security.hostile import Case, Target
 
 HANG_SECONDS = 30.0  # a hang detector only; bench/fuzz.py reports the real latencies
 ERROR_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 MAX_ERROR_BODY = 8 * 1024  # an error that echoes a 20 KB input back is not one a person can act on
-QUIET_SECONDS = 90.0
+QUIET_SECONDS = 30.0  # a valid connect settles in a few seconds on the local cloud
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ class Probe:
     latencies: list[float] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     cases: int = 0
+    unchecked: int = 0  # 4xx answers whose store check could not be made (the app had not settled)
     _baseline: dict[str, int] | None = None
+    _settled: bool = True
 
     # -- state ----------------------------------------------------------------------------------------------
 
@@ -74,16 +79,22 @@ class Probe:
         counts.update({f"queue {k}": int(stats[k]) for k in ("active", "scheduled", "deadLetter")})
         return counts
 
-    def wait_quiet(self) -> None:
-        """Until the worker has finished what earlier valid requests started (nothing active or scheduled)."""
-        def quiet() -> bool:
-            stats = self.bus.queue(self.queue)
-            return int(stats["active"]) == 0 and int(stats["scheduled"]) == 0
-        wait_until(quiet, QUIET_SECONDS, interval=0.1, what="the app's queue to empty after a valid request")
+    def quiet(self) -> bool:
+        """The worker has finished what earlier valid requests started: nothing active or scheduled."""
+        stats = self.bus.queue(self.queue)
+        return int(stats["active"]) == 0 and int(stats["scheduled"]) == 0
 
-    def rebaseline(self) -> None:
-        self.wait_quiet()
-        self._baseline = self.snapshot()
+    def rebaseline(self, after: Case | None = None) -> None:
+        """Wait for the app to settle (once: not again while it has not) and take the baseline."""
+        try:
+            wait_until(self.quiet, QUIET_SECONDS if self._settled else 0, interval=0.1, what="the queue to empty")
+        except TimeoutError:
+            if self._settled and after is not None:
+                self.violations.append(Violation("NEVER_SETTLED", after, f"the queue was not empty {QUIET_SECONDS:.0f}"
+                                                 f"s after this answer: {self.bus.queue(self.queue)}"))
+            self._settled, self._baseline = False, None
+            return
+        self._settled, self._baseline = True, self.snapshot()
 
     # -- one case -------------------------------------------------------------------------------------------
 
@@ -113,13 +124,16 @@ class Probe:
         """Send `case`, judge the answer, and record any violation; returns the outcome."""
         if self._baseline is None:
             self.rebaseline()
-        before = self._baseline
+        before = self._baseline  # None: the app has not settled, the store check cannot be made
         outcome = self.send(case)
         self.cases += 1
         self.statuses[outcome.status] += 1
         self.latencies.append(outcome.latency)
         found = judge(case, outcome, keyed_route=keyed_route)
-        if outcome.status is not None and 400 <= outcome.status < 500:
+        if outcome.status is not None and 400 <= outcome.status < 500 and before is None:
+            self.unchecked += 1
+            self.rebaseline()
+        elif outcome.status is not None and 400 <= outcome.status < 500:
             after = self.snapshot()
             changed = {k: (before.get(k, 0), after.get(k, 0)) for k in sorted(set(before) | set(after))
                        if before.get(k, 0) != after.get(k, 0)}
@@ -127,9 +141,24 @@ class Probe:
                 found.append(Violation("STORED_FOR_4XX", case, f"{outcome.status} but {changed} (before, after)"))
             self._baseline = after
         else:
-            self.rebaseline()
+            self.rebaseline(after=case)
         self.violations.extend(found)
         return outcome
+
+    def still_readable(self, case: Case, target: Target) -> list[Violation]:
+        """What an accepted request must leave working: the listing, overall and for each cloud of the fleet
+        (one signed Slack action once stored a row that made every later listing answer 400)."""
+        found = []
+        key = {"x-functions-key": target.function_key}
+        paths = ["requests"] + [f"requests?cloud={urllib.parse.quote(target.cloud_id(n), safe='')}"
+                                for n in target.clouds]
+        for path in paths:
+            answer = self.send(Case("list_requests", "GET", path, key, keyed=True))
+            if answer.status != 200:
+                found.append(Violation("POISONED", case, f"afterwards GET /api/{path[:60]} answers {answer.status} "
+                                                         f"{answer.body[:200]!r}"))
+        self.violations.extend(found)
+        return found
 
     # -- reporting ------------------------------------------------------------------------------------------
 
@@ -139,7 +168,9 @@ class Probe:
 
     def summary(self, limit: int = 3) -> str:
         kinds = Counter(v.kind for v in self.violations)
-        lines = [f"{self.cases} cases; statuses {dict(sorted(self.statuses.items(), key=lambda kv: str(kv[0])))}; "
+        statuses = dict(sorted(self.statuses.items(), key=lambda kv: str(kv[0])))
+        lines = [f"{self.cases} cases ({self.unchecked} 4xx unchecked for storage: the app had not settled); "
+                 f"statuses {statuses}; "
                  f"violations {dict(kinds)}"]
         for kind in kinds:
             shown = [v for v in self.violations if v.kind == kind][:limit]

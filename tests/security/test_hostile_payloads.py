@@ -19,7 +19,7 @@ from hypothesis import given
 
 from tests.security.conftest import TARGET, Attacked, hypothesis_settings
 from tests.security.hostile import CHANNELS, Case, channel_case, sign
-from tests.security.probe import Outcome, Violation, error_body
+from tests.security.probe import Outcome, error_body
 from tests.security.test_fuzz_routes import summary
 
 pytestmark = pytest.mark.security
@@ -28,30 +28,17 @@ SIGNED_EXAMPLES = 50
 FORGED_EXAMPLES = 25
 
 
-def still_readable(attacked: Attacked, case: Case) -> list[Violation]:
-    """What an accepted payload must leave working: the listing, overall and for each cloud of the fleet."""
-    found = []
-    key = {"x-functions-key": TARGET.function_key}
-    paths = ["requests"] + [f"requests?cloud={urllib.parse.quote(TARGET.cloud_id(n), safe='')}" for n in TARGET.clouds]
-    for path in paths:
-        answer = attacked.probe.send(Case("list_requests", "GET", path, key, keyed=True))
-        if answer.status != 200:
-            found.append(Violation("POISONED", case, f"afterwards GET /api/{path[:60]} answers {answer.status} "
-                                                     f"{answer.body[:200]!r}"))
-    return found
-
-
 def attack(attacked: Attacked, case: Case) -> Outcome:
     outcome = attacked.probe.run(case)
     if outcome.status is not None and outcome.status < 400:
-        attacked.probe.violations.extend(still_readable(attacked, case))
+        attacked.probe.still_readable(case, TARGET)
     return outcome
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_signed_hostile_payloads_get_a_4xx_or_a_verdict_and_poison_nothing(attacked: Attacked, channel: str) -> None:
     probe = attacked.probe
-    start, seen = probe.cases, len(probe.violations)
+    start, seen, unchecked = probe.cases, len(probe.violations), probe.unchecked
 
     @hypothesis_settings(SIGNED_EXAMPLES)
     @given(case=channel_case(channel, TARGET, forged=False))
@@ -63,12 +50,13 @@ def test_signed_hostile_payloads_get_a_4xx_or_a_verdict_and_poison_nothing(attac
     assert probe.cases - start >= SIGNED_EXAMPLES * 0.9
     new = probe.violations[seen:]
     assert not new, f"{channel}:\n" + summary(new)
+    assert probe.unchecked == unchecked, f"{probe.unchecked - unchecked} 4xx not checked: the app never settled"
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_badly_signed_payloads_are_refused_like_a_bad_signature(attacked: Attacked, channel: str) -> None:
     probe = attacked.probe
-    start, seen = probe.cases, len(probe.violations)
+    start, seen, unchecked = probe.cases, len(probe.violations), probe.unchecked
 
     @hypothesis_settings(FORGED_EXAMPLES)
     @given(case=channel_case(channel, TARGET, forged=True))
@@ -79,6 +67,7 @@ def test_badly_signed_payloads_are_refused_like_a_bad_signature(attacked: Attack
     assert probe.cases - start >= FORGED_EXAMPLES * 0.9
     new = probe.violations[seen:]
     assert not new, f"{channel}:\n" + summary(new)
+    assert probe.unchecked == unchecked, f"{probe.unchecked - unchecked} 4xx not checked: the app never settled"
 
 
 def slack_action(value: str, action_id: str = "confirm_disconnect") -> bytes:
@@ -103,7 +92,8 @@ def test_a_signed_slack_button_naming_a_bad_cloud_is_400_and_stores_nothing(atta
     case = Case("slack_action", "POST", "chat/slack/actions", sign("slack_action", TARGET, body), body,
                 note="signed confirm_disconnect with a bad cloud")
     outcome = attack(attacked, case)
-    new = attacked.probe.violations[seen:] + still_readable(attacked, case)
+    attacked.probe.still_readable(case, TARGET)
+    new = attacked.probe.violations[seen:]
     assert not new, summary(new)
     assert outcome.status == 400, (outcome.status, outcome.body[:300])
     assert (error_body(outcome.body) or {}).get("code"), outcome.body[:300]
