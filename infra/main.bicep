@@ -38,7 +38,7 @@ param avsSubscriptionIds array = []
 @description('Resource groups (/subscriptions/<GUID>/resourceGroups/<name>) whose private clouds the app may read and link.')
 param avsResourceGroupIds array = []
 
-// Flex bounds the instance count from 40 up (reference/functions-platform.md §2). Every instance runs
+// Flex bounds the instance count from 40 up (docs/functions-platform.md §2). Every instance runs
 // maxConcurrentCalls (host.json) ARM workers, so keep this low: ARM throttles per identity and subscription.
 @minValue(40)
 @maxValue(1000)

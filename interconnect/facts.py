@@ -20,7 +20,7 @@ class LinkStatus:
 
     @classmethod
     def normalize(cls, value: str | None) -> str:
-        # The SDK does not normalise enum case on deserialisation (reference/avs-api.md §1.4).
+        # The SDK does not normalise enum case on deserialisation (docs/avs-api.md §1.4).
         return cls._KNOWN.get((value or "").lower(), value or "Unknown")
 
 

@@ -1,7 +1,7 @@
 """Does the app's identity hold an ARM action? Evaluated as ARM does, on the permissions API's answer.
 
 An action is granted when some entry has an `actions` pattern matching it and no `notActions` pattern of
-that same entry matching it (reference/avs-api.md §3.1). Patterns are case-insensitive with `*` wildcards.
+that same entry matching it (docs/avs-api.md §3.1). Patterns are case-insensitive with `*` wildcards.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A private cloud's routed address space: what AVS Interconnect would advertise to a linked cloud.
 
-Per reference/avs-api.md §1.5: the management network block, extended network blocks, the ExpressRoute
+Per docs/avs-api.md §1.5: the management network block, extended network blocks, the ExpressRoute
 circuit /30s (primary and secondary circuits), Global Reach prefixes, and NSX segments that have a
 connected gateway (the network of the segment's gateway CIDR).
 
@@ -9,10 +9,10 @@ and never dropped: one bad value read from ARM must not crash the worker, and a 
 prefix we cannot prove disjoint, so "overlap cannot be ruled out" must never turn into "no overlap".
 
 Exempt only where the AVS docs establish that the object routes nothing in that state: a segment without a
-connected gateway ("only routes between the NSX T0 on each private cloud", DOC-IC), so its gateway address,
-empty or not, is ignored. Nothing in the docs says a Global Reach connection that is not `Connected` routes
-nothing, so its prefix is required whatever its `circuitConnectionStatus`; a circuit that ARM lists must
-have both subnets (an absent circuit is simply not there).
+connected gateway ("only routes between the NSX T0 on each private cloud", DOC-IC in docs/avs-api.md §1.5),
+so its gateway address, empty or not, is ignored. Nothing in the docs says a Global Reach connection that is
+not `Connected` routes nothing, so its prefix is required whatever its `circuitConnectionStatus`; a circuit
+that ARM lists must have both subnets (an absent circuit is simply not there).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from interconnect.permissions import DELETE_LINK, WRITE_LINK, is_granted
 from interconnect.policy import DEFAULT, Policy
 from interconnect.routed import RoutedSpace
 
-LINK_LIMIT = 10  # AVS interconnects per private cloud (reference/avs-api.md §3, DOC-LIM)
+LINK_LIMIT = 10  # AVS interconnects per private cloud (docs/avs-api.md §3, DOC-LIM)
 MAX_LISTED_PAIRS = 20
 
 

@@ -11,7 +11,7 @@
 //                                                               permissions on each cloud (permissions API)
 //
 // cloudLinks: Microsoft publishes no Microsoft.AVS/privateClouds/cloudLinks/* operations (the AVS section of
-// the RBAC operations list stops at privateClouds/workloadNetworks/*; reference/avs-api.md §3). By ARM
+// the RBAC operations list stops at privateClouds/workloadNetworks/*; docs/avs-api.md §3). By ARM
 // convention the RP checks cloudLinks/read, /write and /delete; the wildcard under cloudLinks/ covers those
 // and any child the RP may check (an operation status), and nothing outside cloudLinks. It is the narrowest
 // pattern that works whatever the exact unpublished names are; the broader fallback some guides give,

@@ -1,7 +1,7 @@
 """The work queue on Azure Service Bus (azure-servicebus), sent with the SDK rather than an output binding.
 
 The Functions output binding takes only str/bytes, so it cannot set MessageId; we need MessageId = request
-id for the queue's duplicate detection (reference/functions-platform.md §0.5).
+id for the queue's duplicate detection (docs/functions-platform.md §0.5).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ class Circuit:
 
 @dataclass
 class Segment:
-    """An NSX segment; only segments with a `connected_gateway` are routed (reference §1.5)."""
+    """An NSX segment; only segments with a `connected_gateway` are routed (docs/avs-api.md §1.5)."""
 
     name: str
     gateway_address: str

@@ -13,7 +13,7 @@ LINK_TYPE = "Microsoft.AVS/privateClouds/cloudLinks"
 SEGMENT_TYPE = "Microsoft.AVS/privateClouds/workloadNetworks/segments"
 GLOBAL_REACH_TYPE = "Microsoft.AVS/privateClouds/globalReachConnections"
 
-# The service's rule for private cloud and cloud link names (reference §2.1).
+# The service's rule for private cloud and cloud link names (docs/avs-api.md §2.1).
 NAME_PATTERN = re.compile(r"^[-\w._]+$")
 
 _CLOUD_ID = re.compile(

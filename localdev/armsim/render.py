@@ -1,6 +1,6 @@
-"""The JSON bodies the simulator answers with, shaped like the service's (reference §2.4).
+"""The JSON bodies the simulator answers with, shaped like the service's (docs/avs-api.md §2.4).
 
-Kept apart from the state rules so the shapes can be checked against the reference examples at a glance.
+Kept apart from the state rules so the shapes can be checked against those examples at a glance.
 Only fields the fleet describes are emitted; ARM leaves out what it does not have, and so do we.
 """
 

@@ -1,6 +1,6 @@
 """ARM request throttling: a token bucket per subscription and operation type.
 
-ARM meters reads, writes and deletes separately per subscription (reference §3.2), answers 429 with
+ARM meters reads, writes and deletes separately per subscription (docs/avs-api.md §3.2), answers 429 with
 Retry-After when a bucket is empty, and reports what is left in `x-ms-ratelimit-remaining-subscription-
 {reads,writes,deletes}` on every response. The simulator does the same, with ARM's published sizes by
 default, so an app that fans out over a big fleet meets the throttle it would meet in Azure.

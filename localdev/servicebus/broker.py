@@ -4,7 +4,7 @@ Everything runs on the reactor thread. Other threads (the admin HTTP server) and
 broker only through `LoopWaker`, a pipe the reactor watches. Timers (lock expiry, scheduled messages, session
 lock expiry, waiting session receivers) are one reactor task armed for the earliest deadline of all.
 
-Where proton and the SDK disagree, the broker bends (see /work/shared/reference/servicebus-wire.md):
+Where proton and the SDK disagree, the broker bends (see docs/servicebus-wire.md §3):
 it writes its own header with delivery-count, puts an `info` map on every error condition so the SDK can index
 it, echoes every settlement with the same outcome, uses the 16-byte lock token as delivery tag, and gives
 session receivers the `com.microsoft:locked-until-utc` link property and the chosen session in the filter.

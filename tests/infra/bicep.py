@@ -1,6 +1,6 @@
 """A small reader for the Bicep files under infra/, on tree-sitter-bicep.
 
-No Bicep compiler can run here (reference/functions-platform.md §4c), so tests/infra reads the syntax tree:
+No Bicep compiler can run here (docs/functions-platform.md §4c), so tests/infra reads the syntax tree:
 declarations (param, var, resource, module, output), object keys and string literals. It understands only
 the shapes this repository's templates use; anything it cannot read is reported, not guessed.
 """

@@ -44,7 +44,7 @@ LOCAL_ONLY_SETTINGS = {
                                  "storage.bicep creates",
 }
 
-# Settings Flex Consumption rejects or ignores (reference/functions-platform.md §2, "Don't set on Flex").
+# Settings Flex Consumption rejects or ignores (docs/functions-platform.md §2.2, "Don't set on Flex").
 FLEX_FORBIDDEN = re.compile(r"^(FUNCTIONS_WORKER_RUNTIME|FUNCTIONS_EXTENSION_VERSION|WEBSITE_RUN_FROM_PACKAGE|"
                             r"WEBSITE_CONTENT.*|SCM_DO_BUILD_DURING_DEPLOYMENT|WEBSITE_NODE_DEFAULT_VERSION|"
                             r"AzureWebJobsStorage)$")
