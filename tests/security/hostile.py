@@ -114,7 +114,7 @@ BAD_TOKENS = ("", ".", "..", "%2F", "not-base64!", "x" * BIG_ID, "null", "e30", 
               base64.urlsafe_b64encode(deep_object().encode()).decode(),
               base64.urlsafe_b64encode(b'{"nextPartitionKey":"\\ud800","nextRowKey":1}').decode(),
               base64.urlsafe_b64encode(b'{"pk":"a","rk":"b"}').decode(),
-              base64.b64encode(b"\xff\xfe\xfd").decode(), "%ff%fe", "e30=" * 5000)
+              base64.b64encode(b"\xff\xfe\xfd").decode(), "%ff%fe", "e30=" * 2500)
 
 
 def _b64(text: str | bytes) -> str:

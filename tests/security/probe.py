@@ -4,7 +4,8 @@ The rules (issue 13): no 5xx (health may say 503 when a dependency is down, with
 4xx the app gives has the error shape `{"error": {"code": "UPPER_SNAKE", "message": "..."}}`, and a 4xx
 stores and queues nothing: the row count of every table and the queue's active, scheduled and dead-letter
 counts are the same after it as before. Answers the Functions host gives without running the app (401 for a
-missing function key, 404/405 for no route) carry no body, as in Azure.
+missing function key, 404/405 for no route) carry no body, as in Azure; 414 and 431 (a request line or
+headers over the HTTP server's limits) come before any routing and carry the server's own page.
 
 A case is judged alone: after an answer that may have started work (any non-4xx), the probe waits until
 the queue is empty before it takes the next baseline, so work a valid request started is never blamed on the
@@ -210,7 +211,10 @@ def judge(case: Case, outcome: Outcome, *, keyed_route: bool) -> list[Violation]
         if not degraded:
             violation("5XX", f"{status} {shown!r}")
     if 400 <= status < 500:
-        host_answer = not body and (status in (404, 405) or (status == 401 and keyed_route and not case.keyed))
+        # The HTTP server's own refusals: a request line or headers over its limits (414, 431, before any
+        # routing; the local host's stdlib server answers them in HTML, as Azure's front end does in its own way).
+        host_answer = status in (414, 431) or (not body and (
+            status in (404, 405) or (status == 401 and keyed_route and not case.keyed)))
         if not host_answer and error_body(body) is None:
             violation("ERROR_SHAPE", f"{status} {shown!r}")
         if len(body) > MAX_ERROR_BODY:
