@@ -9,10 +9,8 @@ import azure.functions as func
 import azurefunctions.extensions.bindings.servicebus as servicebus
 
 from interconnect.adapters import trigger
-from interconnect.armid import MAX_ID_LENGTH, parse_cloud_id
-from interconnect.bootstrap import Services, build_services
-from interconnect.errors import NotFoundError, ValidationError
-from interconnect.http import (
+from interconnect.app.bootstrap import Services, build_services
+from interconnect.app.http import (
     api_caller,
     api_url,
     body,
@@ -25,15 +23,17 @@ from interconnect.http import (
     route_uuid,
     uuid_route,
 )
-from interconnect.inbound import HOOK_BODY_LIMIT, SLACK_ACTION_LIMIT, SLACK_COMMAND_LIMIT, TEAMS_LIMIT
-from interconnect.model import Status
-from interconnect.settings import (
+from interconnect.app.settings import (
     AUDIT_SCHEDULE_SETTING,
     QUEUE_SETTING,
     SERVICEBUS_CONNECTION,
     SWEEP_SCHEDULE_SETTING,
 )
-from interconnect.validation import parse_json, parse_submit
+from interconnect.avs.ids import MAX_ID_LENGTH, parse_cloud_id
+from interconnect.channels.inbound import HOOK_BODY_LIMIT, SLACK_ACTION_LIMIT, SLACK_COMMAND_LIMIT, TEAMS_LIMIT
+from interconnect.errors import NotFoundError, ValidationError
+from interconnect.linking.model import Status
+from interconnect.linking.validation import parse_json, parse_submit
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("interconnect")

@@ -36,10 +36,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from interconnect.adapters.avs import AvsSdkGateway
-from interconnect.armid import CloudId
+from interconnect.audit.inventory import CloudRecord, InventoryReader
+from interconnect.avs.ids import CloudId
+from interconnect.avs.routed import routed_space
 from interconnect.errors import DependencyError
-from interconnect.inventory import CloudRecord, InventoryReader
-from interconnect.routed import routed_space
 from localdev.armsim import ArmSimAdmin, service
 from localdev.armsim.generate import generate_fleet
 from localdev.procs import free_port

@@ -35,7 +35,7 @@ def _own(frame: FrameType | None) -> str | None:
 
 
 def trace_one_work_item() -> tuple[list[str], int, Counter[str]]:
-    from interconnect.model import Action
+    from interconnect.linking.model import Action
     from tests.unit.world import World
 
     world = World()

@@ -13,7 +13,7 @@ import ipaddress
 import random
 import time
 
-from interconnect.cidr import Prefix, find_overlaps, find_overlaps_pairwise
+from interconnect.avs.cidr import Prefix, find_overlaps, find_overlaps_pairwise
 
 
 def prefixes(rng: random.Random, count: int, origin: str) -> list[Prefix]:

@@ -13,7 +13,7 @@
     └── DependencyError        DEPENDENCY_UNAVAILABLE   retryable: Tables, Service Bus or ARM is down
         └── ThrottledError     THROTTLED                retryable: 429, with the server's Retry-After
 
-HTTP statuses for these live only in `interconnect/http.py`. Codes never change once shipped.
+HTTP statuses for these live only in `interconnect/app/http.py`. Codes never change once shipped.
 """
 
 from __future__ import annotations

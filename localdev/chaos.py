@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interconnect.lifecycle import ALLOWED
-from interconnect.model import Status
+from interconnect.linking.lifecycle import ALLOWED
+from interconnect.linking.model import Status
 from localdev.armsim import ArmSimAdmin
 from localdev.cloud import QUEUES, LocalCloud
 from localdev.procs import free_port, wait_until

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from interconnect.armid import CloudId, parse_cloud_id
-from interconnect.facts import Cloud
+from interconnect.avs.ids import CloudId, parse_cloud_id
+from interconnect.avs.resources import Cloud
 
 SUB_A = "11111111-1111-1111-1111-111111111111"
 SUB_B = "22222222-2222-2222-2222-222222222222"

@@ -16,7 +16,7 @@
 // and any child the RP may check (an operation status), and nothing outside cloudLinks. It is the narrowest
 // pattern that works whatever the exact unpublished names are; the broader fallback some guides give,
 // Microsoft.AVS/privateClouds/*, would also allow deleting private clouds and reading admin credentials.
-// The app checks write/delete with the same wildcard matching before acting (interconnect/permissions.py).
+// The app checks write/delete with the same wildcard matching before acting (interconnect/avs/permissions.py).
 //
 // Not included: Microsoft.AVS/privateClouds/workloadNetworks/read (not a published operation, not called),
 // Microsoft.AVS/locations/* (not called), Microsoft.AVS/operations/read (the health check's GET

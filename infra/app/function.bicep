@@ -102,7 +102,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// Every setting the code reads (interconnect/settings.py, %NAME% and connection= in function_app.py) is set
+// Every setting the code reads (interconnect/app/settings.py, %NAME% and connection= in function_app.py) is set
 // here, and nothing else except the platform settings allow-listed in tests/infra/test_settings_drift.py.
 // Local-only settings (connection strings, the table prefix) are deliberately absent: shared keys are off.
 //
@@ -133,7 +133,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     INTERCONNECT_QUEUE_NAME: queueName
 
     // Entra sign-in: the app fetches this issuer's signing keys from its OpenID metadata and accepts only
-    // RS256 tokens it signed for this audience (interconnect/identity.py). App Service Authentication stays
+    // RS256 tokens it signed for this audience (interconnect/app/identity.py). App Service Authentication stays
     // off, so the X-MS-CLIENT-PRINCIPAL* headers are never trusted: nothing would strip a client-sent copy.
     INTERCONNECT_AUTH_ISSUER: authIssuer
     INTERCONNECT_AUTH_AUDIENCE: authAudience

@@ -31,14 +31,14 @@ from interconnect.adapters.tables import (
     skip,
     translated,
 )
-from interconnect.armid import parse_cloud_id
-from interconnect.audits import AuditRun
-from interconnect.cidr import parse_prefix
+from interconnect.audit.inventory import CloudRecord, Inventory
+from interconnect.audit.model import Finding, ManagedLink, link_key
+from interconnect.audit.service import AuditRun
+from interconnect.avs.cidr import parse_prefix
+from interconnect.avs.ids import parse_cloud_id
+from interconnect.avs.resources import Cloud, Link
+from interconnect.avs.routed import RoutedSpace
 from interconnect.errors import CorruptRecordError, NotFoundError
-from interconnect.facts import Cloud, Link
-from interconnect.findings import Finding, ManagedLink, link_key
-from interconnect.inventory import CloudRecord, Inventory
-from interconnect.routed import RoutedSpace
 
 BATCH = 100
 # Run ids are UUIDs (Audits.start); anything else names no run, and is not sent to the service at all.

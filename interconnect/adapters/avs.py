@@ -28,9 +28,9 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest
 from azure.mgmt.avs import AVSClient
 
-from interconnect.armid import CloudId, check_resource_name, parse_cloud_id
+from interconnect.avs.ids import CloudId, check_resource_name, parse_cloud_id
+from interconnect.avs.resources import MALFORMED_ANSWER, Cloud, Link, PermissionEntry, Segment
 from interconnect.errors import ArmError, DependencyError, MalformedAnswerError, ThrottledError, ValidationError
-from interconnect.facts import MALFORMED_ANSWER, Cloud, Link, PermissionEntry, Segment
 
 T = TypeVar("T")
 PUBLIC_ARM = "https://management.azure.com"
@@ -236,7 +236,7 @@ def _segment_of(raw: Any, index: int) -> Segment:
     gateway = "" if subnet is None else _string(_object(subnet, f"{what}: properties.subnet"), "gatewayAddress",
                                                 f"{what}: properties.subnet.", limit=MAX_PREFIX)
     # Every segment is passed on, with "" for what ARM left out: a connected segment without a gateway
-    # address must reach the rules (INVALID_PREFIX), not vanish here (interconnect/routed.py).
+    # address must reach the rules (INVALID_PREFIX), not vanish here (interconnect/avs/routed.py).
     return Segment(_string(body, "name", f"{what}: "), gateway,
                    _string(props, "connectedGateway", f"{what}: properties.", limit=1000))
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from interconnect.armid import CloudId
+from interconnect.avs.ids import CloudId
+from interconnect.avs.resources import Cloud, Link, LinkStatus, PermissionEntry, Segment
 from interconnect.errors import (
     ArmError,
     ConflictError,
@@ -19,10 +20,9 @@ from interconnect.errors import (
     NotFoundError,
     ValidationError,
 )
-from interconnect.facts import Cloud, Link, LinkStatus, PermissionEntry, Segment
-from interconnect.messages import DeadLetter, WorkItem
-from interconnect.model import AuditEvent, LinkRequest, RequestSummary, Status
-from interconnect.ports import Listing
+from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
+from interconnect.linking.ports import Listing
+from interconnect.linking.queue import DeadLetter, WorkItem
 
 
 class InMemoryRequestStore:
@@ -278,7 +278,7 @@ class InMemoryAuditStore:
         return next(inventory for run, inventory in self.runs if run.id == run_id)
 
     def managed_links(self) -> list[Any]:
-        from interconnect.findings import ManagedLink
+        from interconnect.audit.model import ManagedLink
 
         newest: dict[frozenset[CloudId], LinkRequest] = {}
         for request in sorted(self._requests.rows.values(), key=lambda r: r.created_at, reverse=True):

@@ -14,11 +14,11 @@ import urllib.request
 import uuid
 from typing import Any
 
-from interconnect import announcements
-from interconnect.channels import Channels, HookSource
+from interconnect.channels import announcements
+from interconnect.channels.config import Channels, HookSource
+from interconnect.channels.signatures import sign_standard_webhook
 from interconnect.errors import DependencyError, InterconnectError
-from interconnect.model import AuditEvent, Callback, LinkRequest
-from interconnect.signatures import sign_standard_webhook
+from interconnect.linking.model import AuditEvent, Callback, LinkRequest
 
 TIMEOUT = 10
 

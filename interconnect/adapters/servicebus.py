@@ -23,7 +23,7 @@ from azure.servicebus.amqp import AmqpMessageBodyType
 from azure.servicebus.exceptions import ServiceBusError
 
 from interconnect.errors import DependencyError, InterconnectError
-from interconnect.messages import DeadLetter, WorkItem
+from interconnect.linking.queue import DeadLetter, WorkItem
 
 
 @contextmanager

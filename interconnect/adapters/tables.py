@@ -53,7 +53,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from interconnect import boundedjson
-from interconnect.armid import CloudId, parse_cloud_id
+from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.errors import (
     ConflictError,
     CorruptRecordError,
@@ -63,7 +63,7 @@ from interconnect.errors import (
     TooLargeError,
     ValidationError,
 )
-from interconnect.model import (
+from interconnect.linking.model import (
     UNFINISHED,
     Action,
     Approval,
@@ -76,7 +76,7 @@ from interconnect.model import (
     RequestSummary,
     Status,
 )
-from interconnect.ports import Listing
+from interconnect.linking.ports import Listing
 
 log = logging.getLogger(__name__)
 ROW = "request"

@@ -18,9 +18,9 @@ from typing import Protocol
 from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus.amqp import AmqpMessageBodyType
 
-from interconnect import messages
 from interconnect.errors import CorruptRecordError, ValidationError
-from interconnect.messages import WorkItem, loggable
+from interconnect.linking import queue as messages
+from interconnect.linking.queue import WorkItem, loggable
 
 log = logging.getLogger("interconnect.trigger")
 # The extension decodes messages with uamqp, whose C layer logs a dozen INFO lines per message.

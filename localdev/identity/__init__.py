@@ -1,6 +1,6 @@
 """A stand-in for Microsoft Entra ID on the local cloud: publishes signing keys and mints access tokens.
 
-The app verifies tokens the same way locally and in Azure (interconnect/identity.py): it reads
+The app verifies tokens the same way locally and in Azure (interconnect/app/identity.py): it reads
 `<issuer>/.well-known/openid-configuration`, follows `jwks_uri`, and checks RS256 signatures, issuer, audience
 and lifetime. This server plays the tenant: an RSA key generated at start (never written anywhere), Entra's URL
 shapes (`/<tenant>/v2.0/.well-known/openid-configuration`, `/<tenant>/discovery/v2.0/keys`), and v2 access

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from interconnect.signatures import (
+from interconnect.channels.signatures import (
     sign_jira,
     sign_servicenow,
     sign_slack,

@@ -20,9 +20,9 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from interconnect.adapters.avs import AvsSdkGateway
-from interconnect.armid import parse_cloud_id
+from interconnect.avs.ids import parse_cloud_id
+from interconnect.channels.signatures import sign_jira, sign_slack, sign_teams
 from interconnect.errors import ArmError
-from interconnect.signatures import sign_jira, sign_slack, sign_teams
 from localdev import identity
 from localdev.procs import free_port
 from tests.e2e.conftest import FUNCTION_KEY, App, Response, cloud_ids, running_app

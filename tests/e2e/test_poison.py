@@ -16,9 +16,9 @@ from azure.data.tables import TableServiceClient
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
 from interconnect.adapters.tables import TableRequestStore, inverted_ticks
-from interconnect.armid import parse_cloud_id
-from interconnect.intake import request_id_for
-from interconnect.model import Action, AuditEvent, LinkRequest, Requester, Status
+from interconnect.avs.ids import parse_cloud_id
+from interconnect.linking.intake import request_id_for
+from interconnect.linking.model import Action, AuditEvent, LinkRequest, Requester, Status
 from localdev import servicebus
 from tests.e2e.conftest import App, cloud_ids, running_app
 

@@ -25,7 +25,7 @@ def trigger(name: str) -> dict:
     ("get_request", "requests/{id}", ["GET"], "FUNCTION"),
     ("list_requests", "requests", ["GET"], "FUNCTION"),
     ("list_links", "links", ["GET"], "FUNCTION"),
-    # Anonymous at the host: the app itself demands a verified Entra token of a person (interconnect/identity.py).
+    # Anonymous at the host: the app itself demands a verified Entra token of a person (interconnect/app/identity.py).
     ("approve_request", "requests/{id}/approve", ["POST"], "ANONYMOUS"),
     ("reject_request", "requests/{id}/reject", ["POST"], "ANONYMOUS"),
     ("ticket_hook", "hooks/{source}", ["POST"], "ANONYMOUS"),

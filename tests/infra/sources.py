@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from interconnect.settings import Settings
+from interconnect.app.settings import Settings
 from tests.infra.bicep import ROOT, load, object_keys, properties, string_value, text
 
 # Two profiles, so that a setting read only when another is absent is still seen.

@@ -2,15 +2,15 @@
 
 The calls are read from the AVS adapter's source (interconnect/adapters/avs.py): a new SDK call fails
 test_every_avs_call_is_covered until its action is in infra/app/avs-role.bicep and in CALL_ACTIONS below.
-Grants are evaluated with the app's own matcher (interconnect/permissions.py), as ARM evaluates wildcards.
+Grants are evaluated with the app's own matcher (interconnect/avs/permissions.py), as ARM evaluates wildcards.
 """
 
 from __future__ import annotations
 
 import ast
 
-from interconnect.facts import PermissionEntry
-from interconnect.permissions import DELETE_LINK, WRITE_LINK, is_granted
+from interconnect.avs.permissions import DELETE_LINK, WRITE_LINK, is_granted
+from interconnect.avs.resources import PermissionEntry
 from tests.infra.bicep import ROOT, load, properties, strings_in, text
 
 # SDK operation (group, method) -> the ARM action it needs. cloudLinks actions are unpublished (by ARM

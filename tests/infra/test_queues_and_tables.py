@@ -15,7 +15,7 @@ import pytest
 
 from interconnect.adapters.audit_tables import TableAuditStore
 from interconnect.adapters.tables import TableRequestStore
-from interconnect.settings import Settings
+from interconnect.app.settings import Settings
 from tests.infra.bicep import ROOT, load, properties, string_value, strings_in, text
 from tests.infra.sources import bicep_settings, bindings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from interconnect.identity import APP_ROLES
+from interconnect.app.identity import APP_ROLES
 from tests.infra.bicep import INFRA, load, text
 from tests.infra.sources import bicep_settings
 

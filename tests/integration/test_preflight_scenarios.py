@@ -13,14 +13,14 @@ import pytest
 
 from interconnect.adapters.avs import MAX_ARM_MESSAGE, AvsSdkGateway, _arm_message
 from interconnect.adapters.memory import InMemoryRequestStore, InMemoryWorkQueue
-from interconnect.armid import CloudId, parse_cloud_id
+from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.errors import DependencyError, MalformedAnswerError
-from interconnect.intake import Intake
-from interconnect.model import Action, Requester
-from interconnect.policy import load_policy
-from interconnect.preflight import Preflight, facts_view
-from interconnect.rules import decide
-from interconnect.validation import Submit
+from interconnect.linking.facts import Preflight, facts_view
+from interconnect.linking.intake import Intake
+from interconnect.linking.model import Action, Requester
+from interconnect.linking.policy import load_policy
+from interconnect.linking.rules import decide
+from interconnect.linking.validation import Submit
 from tests.factories import Clock
 
 pytestmark = pytest.mark.integration

@@ -10,17 +10,17 @@ from datetime import timedelta
 import pytest
 from azure.data.tables import TableServiceClient
 
-from interconnect import lifecycle
 from interconnect.adapters import tables as tables_module
 from interconnect.adapters.audit_tables import TableAuditStore
 from interconnect.adapters.memory import InMemoryRequestStore
 from interconnect.adapters.tables import RECORDING, TableRequestStore, encode_token, inverted_ticks, translated
-from interconnect.audits import AuditRun
+from interconnect.audit.inventory import Inventory
+from interconnect.audit.model import Finding
+from interconnect.audit.service import AuditRun
 from interconnect.errors import ConflictError, CorruptRecordError, NotFoundError, TooLargeError, ValidationError
-from interconnect.findings import Finding
-from interconnect.intake import request_id_for
-from interconnect.inventory import Inventory
-from interconnect.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
+from interconnect.linking import lifecycle
+from interconnect.linking.intake import request_id_for
+from interconnect.linking.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
 from tests.factories import Clock, cloud_id
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ from azure.servicebus.amqp import AmqpAnnotatedMessage
 
 from interconnect.adapters.servicebus import ServiceBusWorkQueue
 from interconnect.errors import DependencyError
-from interconnect.messages import DeadLetter, WorkItem, decode
-from interconnect.model import Action, Status
-from interconnect.sweeper import Sweeper
+from interconnect.linking.model import Action, Status
+from interconnect.linking.queue import DeadLetter, WorkItem, decode
+from interconnect.linking.sweeper import Sweeper
 from localdev.procs import ROOT, wait_until
 from tests.unit.world import World
 

@@ -24,7 +24,7 @@ from typing import Literal
 
 from hypothesis import strategies as st
 
-from interconnect.signatures import sign_jira, sign_servicenow, sign_slack, sign_standard_webhook, sign_teams
+from interconnect.channels.signatures import sign_jira, sign_servicenow, sign_slack, sign_standard_webhook, sign_teams
 
 DEPTH = 1000  # the nesting the issue saw turn into a 500
 BIG_ID = 20_000  # a 20 KB id: far beyond any real ARM id, small enough for one request line

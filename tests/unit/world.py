@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
-from interconnect.intake import Intake
-from interconnect.model import Action, Requester, Status
-from interconnect.preflight import Preflight
-from interconnect.validation import Submit
-from interconnect.worker import Worker
+from interconnect.linking.facts import Preflight
+from interconnect.linking.intake import Intake
+from interconnect.linking.model import Action, Requester, Status
+from interconnect.linking.validation import Submit
+from interconnect.linking.worker import Worker
 from tests.factories import Clock, cloud, cloud_id
 
 ALICE = Requester("api", "alice", "Alice", roles=frozenset({"Links.Request"}), verified_person=True)

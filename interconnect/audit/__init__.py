@@ -1,0 +1,1 @@
+"""The fleet audit: its model, checks, inventory reader, service and topology pictures (pure text)."""

@@ -1,0 +1,139 @@
+"""The scheduled audit: read the inventory, judge it, compare with the last run, store it, tell people what changed.
+
+A run is started by the timer or `POST /api/audits` and carried out by the worker (a queued `audit` item), so
+an HTTP call never waits for hundreds of ARM reads. Runs are compared by finding key: new, still open, resolved.
+Only new and resolved findings are posted to chat, so an unchanged fleet stays quiet.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from interconnect.audit.checks import cloud_findings, link_findings, record_findings
+from interconnect.audit.inventory import Inventory, InventoryReader
+from interconnect.audit.model import Finding, ManagedLink, Thresholds, link_key
+from interconnect.linking.ports import RequestStore, WorkQueue
+from interconnect.linking.queue import WorkItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditRun:
+    id: str
+    started_at: datetime
+    finished_at: datetime
+    findings: list[Finding]
+    new: list[str]  # keys of findings not in the previous run
+    resolved: list[Finding]  # findings of the previous run that are gone
+    link_states: dict[str, tuple[str, datetime]]  # link key -> (status, first seen in it), for LINK_STUCK
+    problems: list[str] = field(default_factory=list)
+    clouds: int = 0
+    links: int = 0
+
+    def to_view(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            counts[finding.code] = counts.get(finding.code, 0) + 1
+        new = set(self.new)
+        return {"runId": self.id, "startedAt": self.started_at.isoformat(), "finishedAt": self.finished_at.isoformat(),
+                "summary": {"clouds": self.clouds, "links": self.links, "findings": len(self.findings),
+                            "byCode": counts, "new": len(new), "resolved": len(self.resolved)},
+                "findings": [{**f.to_dict(), "state": "new" if f.key in new else "open"} for f in self.findings],
+                "resolved": [f.to_dict() for f in self.resolved], "problems": self.problems}
+
+
+def link_states(inventory: Inventory, before: dict[str, tuple[str, datetime]],
+                now: datetime) -> dict[str, tuple[str, datetime]]:
+    """Each link's status and since when it has had it, carried over from the previous run."""
+    states = {}
+    for link in inventory.links:
+        key = link_key(str(link.source), link.name)
+        status, since = before.get(key, (link.status, now))
+        states[key] = (link.status, since if status == link.status else now)
+    return states
+
+
+class AuditStore(Protocol):
+    def save(self, run: AuditRun, inventory: Inventory) -> None: ...
+
+    def get(self, run_id: str) -> AuditRun:
+        """Raises NotFoundError."""
+
+    def latest(self) -> AuditRun | None: ...
+
+    def inventory(self, run_id: str) -> Inventory: ...
+
+    def managed_links(self) -> list[ManagedLink]:
+        """Links our succeeded connects made and no later disconnect removed."""
+
+
+class ChatPoster(Protocol):
+    def post(self, text: str) -> None: ...
+
+
+@dataclass
+class Audits:
+    reader: InventoryReader
+    requests: RequestStore
+    store: AuditStore
+    queue: WorkQueue
+    clock: Callable[[], datetime]
+    subscriptions: tuple[str, ...]
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    redrive: Callable[[], object] | None = None  # the sweeper: re-drives stale requests where that is safe
+    chat: ChatPoster | None = None
+
+    def start(self) -> str:
+        run_id = str(uuid.uuid4())
+        self.queue.send(WorkItem(run_id, "audit"))
+        return run_id
+
+    def run(self, run_id: str) -> AuditRun:
+        started = self.clock()
+        previous = self.store.latest()
+        inventory = self.reader.read(self.subscriptions, started)
+        states = link_states(inventory, previous.link_states if previous else {}, started)
+        stale_before = started - timedelta(minutes=self.thresholds.stale_minutes)
+        stale = self.requests.stale(stale_before)
+        problems = list(inventory.problems)
+        if stale.skipped:
+            problems.append(f"{stale.skipped} unfinished request row(s) could not be read back (CORRUPT_RECORD; "
+                            "the log names each): left out of STALE_REQUEST and never re-driven")
+        findings = (link_findings(inventory, states, started, self.thresholds) + cloud_findings(inventory)
+                    + record_findings(inventory, self.requests_managed(), stale.items,
+                                      self.queue.dead_letter_count(), started))
+        if self.redrive is not None:
+            self.redrive()
+        before = {f.key: f for f in previous.findings} if previous else {}
+        now_keys = {f.key for f in findings}
+        run = AuditRun(
+            id=run_id, started_at=started, finished_at=self.clock(), findings=findings,
+            new=[f.key for f in findings if f.key not in before],
+            resolved=[f for key, f in before.items() if key not in now_keys],
+            link_states=states,
+            problems=problems, clouds=len(inventory.clouds), links=len(inventory.links))
+        self.store.save(run, inventory)
+        self._tell(run)
+        log.info("audit %s: %d findings (%d new, %d resolved)", run_id, len(findings), len(run.new), len(run.resolved))
+        return run
+
+    def requests_managed(self) -> list[ManagedLink]:
+        return self.store.managed_links()
+
+    def _tell(self, run: AuditRun) -> None:
+        if self.chat is None or not (run.new or run.resolved):
+            return
+        new = [f for f in run.findings if f.key in set(run.new)]
+        lines = [f"AVS link audit {run.id}: {len(new)} new, {len(run.resolved)} resolved"]
+        lines += [f"🆕 {f.code}: {f.message}" for f in new[:20]]
+        lines += [f"✅ resolved {f.code}: {f.message}" for f in run.resolved[:20]]
+        try:
+            self.chat.post("\n".join(lines))
+        except Exception as exc:
+            log.warning("audit %s: could not post to chat: %s", run.id, exc)

@@ -1,0 +1,373 @@
+"""The link topology of an audit run, as data and as pictures a person can read at a glance.
+
+An audit's findings are a list; what a platform team asks first is "who can reach whom?". AVS links are
+directional resources (held by the source cloud) but route both ways, and only between their two clouds:
+A-B and B-C do not let A reach C. A drawing with one box per cloud, grouped by region, one edge per link
+and the broken links and findings in red answers that question faster than any table.
+
+`build_graph` is pure: inventory and findings in, a JSON-ready dict out, which the REST API returns as is
+and the text renderers (`to_mermaid`, `to_dot`) turn into diagram source. Only `to_svg` does I/O: it runs a
+Graphviz layout engine as a subprocess. The engine is `graphviz-pure` (a static, self-contained port of
+Graphviz shipped as a manylinux wheel through requirements.txt), because the Azure Functions host cannot
+apt-get a system Graphviz; a system `dot` is used only where graphviz-pure is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from interconnect.audit.inventory import Inventory
+from interconnect.audit.model import Finding
+from interconnect.avs.ids import CloudId, parse_cloud_id
+from interconnect.avs.resources import Link, LinkStatus
+from interconnect.errors import InterconnectError, ValidationError
+
+UNKNOWN_REGION = "unknown"
+UNKNOWN_STATUS = "Unknown"  # what LinkStatus.normalize says of a missing status
+LEGEND = "A link routes both ways between its two clouds only; links are not transitive."
+ARROW_NOTE = "Arrows point away from the cloud that holds the link."
+ENGINES = ("graphviz-pure", "dot")  # preferred first: graphviz-pure ships in a wheel, `dot` needs apt
+RENDER_TIMEOUT = 20.0  # seconds; a few hundred clouds lay out in well under one
+
+
+class RenderError(InterconnectError):
+    """The diagram could not be rendered: no layout engine (RENDERER_UNAVAILABLE), it failed (RENDER_FAILED)
+    or it ran out of time (RENDER_TIMEOUT)."""
+
+    code = "RENDER_FAILED"
+
+
+# --------------------------------------------------------------------------------------------------- the graph
+
+def _key(cloud: str) -> str:
+    """The comparison key of an ARM id as findings carry it (a string, in whatever case the check wrote)."""
+    try:
+        return parse_cloud_id(cloud).normalized
+    except ValidationError:
+        return cloud.strip().rstrip("/").lower()
+
+
+def _node(cid: CloudId, region: str, state: str | None, external: bool) -> dict[str, Any]:
+    return {"id": str(cid), "name": cid.name, "shortName": cid.short, "region": region,
+            "subscription": cid.subscription, "resourceGroup": cid.resource_group, "provisioningState": state,
+            "external": external, "findings": [], "reaches": []}
+
+
+def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> dict[str, Any]:
+    """The inventory and findings of one audit run as a JSON-ready graph.
+
+    Shape::
+
+        {"takenAt", "legend",
+         "regions": [{"name", "clouds": [node ids]}],
+         "nodes": [{"id", "name", "shortName", "region", "subscription", "resourceGroup", "provisioningState",
+                    "external", "findings": [codes], "reaches": [node ids joined by an Active link]}],
+         "edges": [{"source", "target", "name", "status", "active", "direction", "findings": [codes]}],
+         "findings": [Finding.to_dict() + {"attachedTo": "node" | "edge" | "graph"}]}
+
+    An edge's `source` holds the link; `direction` says so in words ("rg/a→rg/b"). A finding naming one
+    cloud attaches to its node; one naming exactly the two ends of a link attaches to that link's edges (to
+    the one it names in details.link when the pair has several); anything else stays graph-level. Clouds
+    that links point at but that were not read (outside the configured subscriptions) are nodes in region
+    "unknown" with `external: true`; a link such a cloud holds towards one we read (known only from
+    `externalCloudLinks`) is an edge with no name and status "Unknown". Ordering is deterministic, so the
+    same run always draws the same picture.
+    """
+    nodes: dict[str, dict[str, Any]] = {}  # by normalized id
+    for cid, record in sorted(inventory.clouds.items(), key=lambda item: item[0].normalized):
+        nodes[cid.normalized] = _node(cid, record.cloud.region or UNKNOWN_REGION,
+                                      record.cloud.provisioning_state, external=False)
+    links = list(inventory.links)
+    held = {(link.source, link.target) for link in links}
+    for cid, record in inventory.clouds.items():
+        for holder in record.cloud.external_links:
+            if (holder, cid) not in held:
+                # An incoming link whose holder we could not read (another subscription): it exists, but its
+                # name and status live on the holder, as in the links query. Drawn, since it may route.
+                links.append(Link(holder, "", cid, UNKNOWN_STATUS))
+                held.add((holder, cid))
+    links.sort(key=lambda link: (link.source.normalized, link.target.normalized, link.name))
+    for link in links:
+        for end in (link.source, link.target):
+            if end.normalized not in nodes:
+                nodes[end.normalized] = _node(end, UNKNOWN_REGION, None, external=True)
+
+    edges: list[dict[str, Any]] = []
+    by_pair: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+    for link in links:
+        source, target = nodes[link.source.normalized], nodes[link.target.normalized]
+        status = LinkStatus.normalize(link.status)
+        edge = {"source": source["id"], "target": target["id"], "name": link.name, "status": status,
+                "active": status == LinkStatus.ACTIVE,
+                "direction": f"{source['shortName']}→{target['shortName']}", "findings": []}
+        edges.append(edge)
+        by_pair[frozenset((link.source.normalized, link.target.normalized))].append(edge)
+        if edge["active"] and link.source != link.target:
+            source["reaches"].append(target["id"])
+            target["reaches"].append(source["id"])
+
+    attached = []
+    for finding in findings:
+        ends = frozenset(_key(c) for c in finding.clouds)
+        where = "graph"
+        if len(ends) == 1 and (node := nodes.get(next(iter(ends)))):
+            where = "node"
+            _add_code(node, finding.code)
+        elif len(ends) == 2 and (pair := by_pair.get(ends)):
+            where = "edge"
+            named = [edge for edge in pair if edge["name"].lower() == str(finding.details.get("link", "")).lower()]
+            for edge in named or pair:
+                _add_code(edge, finding.code)
+        attached.append({**finding.to_dict(), "attachedTo": where})
+
+    for node in nodes.values():
+        node["reaches"] = sorted(set(node["reaches"]), key=str.lower)
+    regions: dict[str, list[str]] = defaultdict(list)
+    for node in nodes.values():
+        regions[node["region"]].append(node["id"])
+    # Known regions alphabetically, the clouds we could not place last.
+    order = sorted(regions, key=lambda name: (name == UNKNOWN_REGION, name))
+    return {"takenAt": inventory.taken_at.isoformat(), "legend": f"{LEGEND} {ARROW_NOTE}",
+            "regions": [{"name": name, "clouds": regions[name]} for name in order],
+            "nodes": list(nodes.values()), "edges": edges, "findings": attached}
+
+
+def _add_code(item: dict[str, Any], code: str) -> None:
+    if code not in item["findings"]:
+        item["findings"].append(code)
+
+
+# ------------------------------------------------------------------------------------------------ identifiers
+
+class _SafeIds:
+    """Diagram identifiers made of [A-Za-z0-9_] only, unique within one diagram, stable for one input.
+
+    Derived from the readable name (so the source stays legible) behind a prefix, which keeps them clear of
+    keywords (`end`, `subgraph`, `graph`...) and of Mermaid's `o`/`x` edge endings and leading digits.
+    """
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+        self._given: dict[tuple[str, str], str] = {}
+
+    def __call__(self, prefix: str, key: str, readable: str) -> str:
+        if (prefix, key) in self._given:
+            return self._given[(prefix, key)]
+        base = prefix + (re.sub(r"[^A-Za-z0-9_]", "_", readable, flags=re.ASCII) or "x")
+        candidate, n = base, 1
+        while candidate in self._used:
+            n += 1
+            candidate = f"{base}_{n}"
+        self._used.add(candidate)
+        self._given[(prefix, key)] = candidate
+        return candidate
+
+
+def _short_of(graph: dict[str, Any]) -> Callable[[str], str]:
+    shorts = {node["id"]: node.get("shortName") or node["id"] for node in graph.get("nodes", [])}
+    return lambda node_id: shorts.get(node_id, node_id)
+
+
+def _region_title(name: str) -> str:
+    return f"{name} (outside the audited subscriptions)" if name == UNKNOWN_REGION else name
+
+
+def _graph_level(graph: dict[str, Any]) -> list[str]:
+    return sorted({f["code"] for f in graph.get("findings", []) if f.get("attachedTo") == "graph"})
+
+
+def _caption(graph: dict[str, Any]) -> list[str]:
+    lines = [LEGEND, ARROW_NOTE + " Red: not Active, or has findings."]
+    if codes := _graph_level(graph):
+        lines.append("Findings not tied to one cloud or link: " + ", ".join(codes))
+    if graph.get("takenAt"):
+        lines.append(f"Inventory taken at {graph['takenAt']}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------- Mermaid
+
+def _mermaid_text(text: Any) -> str:
+    """Text for inside a Mermaid `"..."` label: entity codes for what Mermaid would read as syntax."""
+    text = re.sub(r"\s+", " ", str(text))  # a newline would end the statement
+    for char, entity in (("#", "#35;"), ('"', "#quot;"), ("&", "#amp;"), ("<", "#lt;"), (">", "#gt;"),
+                         ("`", "#96;"), ("|", "#124;")):
+        text = text.replace(char, entity)
+    return text
+
+
+def to_mermaid(graph: dict[str, Any]) -> str:
+    """A Mermaid flowchart: one subgraph per region, solid edges for Active links, dashed red ones for the
+    rest, clouds with findings filled red, external clouds dashed, and the legend as a note node."""
+    ids = _SafeIds()
+    short = _short_of(graph)
+
+    def node_id(key: str) -> str:
+        return ids("c_", key, short(key))
+
+    lines = ["flowchart LR"]
+    for region in graph.get("regions", []):
+        title = _mermaid_text(_region_title(region["name"]))
+        lines.append(f'  subgraph {ids("r_", region["name"], region["name"])}["{title}"]')
+        lines += [f'    {node_id(key)}["{_mermaid_text(short(key))}"]' for key in region["clouds"]]
+        lines.append("  end")
+    red = []
+    for index, edge in enumerate(graph.get("edges", [])):
+        arrow = "-->" if edge.get("active") else "-.->"
+        label = _mermaid_text(" ".join([edge.get("status", ""), *edge.get("findings", [])]))
+        lines.append(f'  {node_id(edge["source"])} {arrow}|"{label}"| {node_id(edge["target"])}')
+        if not edge.get("active") or edge.get("findings"):
+            red.append(str(index))  # linkStyle addresses edges by their order of appearance
+    nodes = graph.get("nodes", [])
+    flagged = [node_id(node["id"]) for node in nodes if node.get("findings")]
+    external = [node_id(node["id"]) for node in nodes if node.get("external")]
+    legend = ids("", "legend", "legend")  # cannot clash: clouds and regions carry a prefix
+    caption = "<br/>".join(_mermaid_text(line) for line in _caption(graph))  # Mermaid's own line break
+    lines.append(f'  {legend}["{caption}"]')
+    lines += ["  classDef finding fill:#fdd,stroke:#c00,stroke-width:2px",
+              "  classDef external stroke-dasharray:5 5",
+              "  classDef legend fill:#fff,stroke:#999,font-size:11px"]
+    if red:
+        lines.append(f"  linkStyle {','.join(red)} stroke:#c00,stroke-width:2px,color:#c00")
+    if flagged:
+        lines.append(f"  class {','.join(flagged)} finding")
+    if external:
+        lines.append(f"  class {','.join(external)} external")
+    lines.append(f"  class {legend} legend")
+    return "\n".join(lines) + "\n"
+
+
+# -------------------------------------------------------------------------------------------------------- DOT
+
+def _dot(text: Any) -> str:
+    """A DOT double-quoted string. Backslashes are doubled so a name can never form a Graphviz escape
+    (`\\N`, `\\G`, `\\l`...); real line breaks become `\\n`; other control characters go."""
+    text = str(text).replace("\\", "\\\\").replace('"', '\\"')
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    return '"' + "".join(c if c.isprintable() or c == " " else " " for c in text) + '"'
+
+
+def _attrs(**attrs: Any) -> str:
+    return "[" + ", ".join(f"{name}={_dot(value)}" for name, value in attrs.items() if value is not None) + "]"
+
+
+def to_dot(graph: dict[str, Any]) -> str:
+    """Graphviz DOT: one `cluster_*` per region, edges labelled with their status, non-active edges dashed
+    red, clouds with findings outlined red, the legend as the graph's caption. Every id and label is quoted."""
+    ids = _SafeIds()
+    short = _short_of(graph)
+    by_id = {node["id"]: node for node in graph.get("nodes", [])}
+    lines = ["digraph topology {",
+             # Padding and node margins leave room for viewers whose Helvetica substitute runs wider than the
+             # layout engine's metrics, so labels are not clipped at box and canvas edges.
+             "  graph " + _attrs(rankdir="LR", fontname="Helvetica", fontsize="10", labelloc="b", labeljust="l",
+                                 pad="0.4") + ";",
+             "  node " + _attrs(shape="box", style="rounded", fontname="Helvetica", fontsize="11",
+                                margin="0.3,0.1") + ";",
+             f"  edge {_attrs(fontname='Helvetica', fontsize='9')};"]
+    for region in graph.get("regions", []):
+        cluster = ids("cluster_", region["name"], region["name"])
+        lines.append(f"  subgraph {_dot(cluster)} {{")
+        # Set on each cluster: attributes given to the root graph would otherwise be inherited.
+        cluster_attrs = _attrs(label=_region_title(region["name"]), labelloc="t", labeljust="c", style="rounded",
+                               color="gray50", fontsize="12")
+        lines.append(f"    graph {cluster_attrs};")
+        for key in region["clouds"]:
+            node = by_id.get(key, {})
+            codes = node.get("findings") or []
+            state = ("outside the audited subscriptions" if node.get("external")
+                     else f"provisioningState: {node.get('provisioningState')}")
+            tooltip = "\n".join([key, state, *codes])
+            lines.append(f"    {_dot(ids('c_', key, short(key)))} " + _attrs(
+                label="\n".join([short(key), *codes]), tooltip=tooltip,
+                color="red" if codes else None, penwidth="2" if codes else None,
+                style="rounded,dashed" if node.get("external") else None) + ";")
+        lines.append("  }")
+    for edge in graph.get("edges", []):
+        codes = edge.get("findings") or []
+        bad = not edge.get("active")
+        source = ids("c_", edge["source"], short(edge["source"]))
+        target = ids("c_", edge["target"], short(edge["target"]))
+        lines.append(f"  {_dot(source)} -> {_dot(target)} " + _attrs(
+            label="\n".join([edge.get("status", ""), *codes]),
+            tooltip=f"{edge.get('name') or 'link'}: {edge.get('direction')} ({edge.get('status')})",
+            style="dashed" if bad else None, color="red" if bad or codes else None,
+            fontcolor="red" if bad or codes else None, penwidth="2" if codes else None) + ";")
+    # Last, so that no cluster inherits it.
+    lines.append(f"  label={_dot(chr(10).join(_caption(graph)))};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# -------------------------------------------------------------------------------------------------------- SVG
+
+def _candidates(name: str) -> Iterable[Path]:
+    found = shutil.which(name)
+    if found:
+        yield Path(found)
+    # Not on PATH when the venv is not activated (`.venv/bin/python -m ...`), nor on Azure Functions, where
+    # `pip install --target .python_packages/lib/site-packages` puts scripts in that folder's `bin/`.
+    yield Path(sys.executable).parent / name
+    yield Path(sysconfig.get_path("scripts")) / name
+    for entry in sys.path:
+        if entry:
+            yield Path(entry) / "bin" / name
+
+
+def find_engine() -> str:
+    """The path of a Graphviz layout engine, graphviz-pure first.
+
+    Raises
+    ------
+    RenderError
+        code RENDERER_UNAVAILABLE when neither graphviz-pure nor a system `dot` is installed.
+    """
+    for name in ENGINES:
+        for path in _candidates(name):
+            if path.is_file() and os.access(path, os.X_OK):
+                return str(path)
+    raise RenderError("no Graphviz layout engine is installed: install graphviz-pure (requirements.txt) "
+                      "or the system package graphviz", code="RENDERER_UNAVAILABLE",
+                      details={"engines": list(ENGINES)})
+
+
+def to_svg(graph: dict[str, Any], *, engine: str | None = None, timeout: float = RENDER_TIMEOUT) -> bytes:
+    """The DOT of `graph` laid out and drawn by Graphviz, as SVG bytes.
+
+    The engine runs without a shell, with fixed arguments, a bare environment and the DOT on stdin: no
+    cloud or finding text ever reaches a command line or a file.
+
+    Raises
+    ------
+    RenderError
+        RENDERER_UNAVAILABLE (no engine), RENDER_TIMEOUT (took longer than `timeout` seconds) or
+        RENDER_FAILED (the engine exited non-zero or wrote no SVG).
+    """
+    program = engine or find_engine()
+    try:
+        done = subprocess.run([program, "-Tsvg"], input=to_dot(graph).encode(), capture_output=True,
+                              timeout=timeout, check=False, shell=False,
+                              env={"PATH": os.defpath, "LC_ALL": "C.UTF-8"})
+    except FileNotFoundError as exc:
+        raise RenderError(f"the layout engine {program} is missing", code="RENDERER_UNAVAILABLE") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise RenderError(f"the layout engine took longer than {timeout:g}s", code="RENDER_TIMEOUT",
+                          details={"timeoutSeconds": timeout}) from exc
+    except OSError as exc:
+        raise RenderError(f"the layout engine {program} could not be started: {exc}",
+                          code="RENDERER_UNAVAILABLE") from exc
+    svg = done.stdout.lstrip()
+    if done.returncode != 0 or not svg.startswith((b"<?xml", b"<svg")):
+        message = done.stderr.decode(errors="replace").strip()[:500]
+        raise RenderError(f"the layout engine failed (exit {done.returncode}): {message}", code="RENDER_FAILED",
+                          details={"exitCode": done.returncode})
+    return svg

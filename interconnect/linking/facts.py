@@ -1,0 +1,148 @@
+"""Read the facts a request is decided on: both clouds, every link at either end, the peers of each end
+with their routed space, the app's permissions, and the connects we accepted but have not finished.
+
+Shared by the worker (which then acts) and the dry run (which only reports). A read ARM refuses for good
+(403, 404, another permanent 4xx) is recorded as a `Refusal` fact and the gathering goes on, so the rules
+answer "cannot be read" as a verdict within one pass; transient errors (429, 5xx, network) still raise
+DependencyError, which the worker retries with backoff.
+
+A malformed answer (MalformedAnswerError) is recorded the same way, under the code MALFORMED_ANSWER. A link
+listing with a malformed item keeps its well-formed links as facts (a person sees them in the dry run), but
+the refusal stays on record, so the rules reject a connect touching that listing: a link we could not read
+could hide an overlap or the limit, and is never simply left out of a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from interconnect.avs.ids import CloudId
+from interconnect.avs.resources import Link, LinkStatus, PermissionEntry, Refusal
+from interconnect.avs.routed import routed_space
+from interconnect.errors import ArmError, MalformedAnswerError
+from interconnect.linking.model import Action, Requester
+from interconnect.linking.policy import DEFAULT, Policy
+from interconnect.linking.ports import AvsGateway, RequestStore
+from interconnect.linking.rules import CloudFacts, Facts, Pending
+
+T = TypeVar("T")
+
+
+@dataclass
+class ReadRecorder:
+    """Runs reads and keeps the refusals they met (the pre-flight's gathering, the links query)."""
+
+    refusals: list[Refusal] = field(default_factory=list)
+
+    def __call__(self, cloud: CloudId, read: str, call: Callable[[], T]) -> T | None:
+        """What the read returned; else, the refusal recorded, None, or the well-formed part of a malformed
+        listing. Transient errors (DependencyError) are not caught: they are for a retry."""
+        try:
+            return call()
+        except ArmError as exc:
+            status = exc.details.get("status")
+            self.refusals.append(Refusal(cloud, read, status if isinstance(status, int) else 0,
+                                         str(exc.details.get("armCode") or exc.code), exc.message))
+            partial = exc.partial if isinstance(exc, MalformedAnswerError) else None
+            return partial  # type: ignore[return-value]
+
+
+@dataclass
+class Preflight:
+    avs: AvsGateway
+    store: RequestStore
+    policy: Policy = DEFAULT
+
+    def gather(self, action: Action, source: CloudId, target: CloudId, requester: Requester, *,
+               request_id: str = "", accepted_at: datetime | None = None) -> Facts:
+        connect = action is Action.CONNECT
+        reads = ReadRecorder()
+        ends = {cid: self._cloud(reads, cid, deep=connect) for cid in (source, target)}
+        links = self._links(reads, [end for end in ends.values() if end is not None])
+        pending = self._pending((source, target), request_id, accepted_at) if connect else ()
+        facts = Facts(action, source, target, requester, ends[source], ends[target], tuple(links),
+                      pending=pending, policy=self.policy)
+        if connect:
+            peers = sorted(facts.peers_of(source) | facts.peers_of(target), key=lambda c: c.normalized)
+            # A peer that does not exist (404 on its GET) routes nothing and is left out; one that cannot be
+            # read is a refusal the rules turn into NEIGHBOR_UNREADABLE.
+            neighbors = tuple(n for n in (self._cloud(reads, p, deep=True) for p in peers) if n is not None)
+            checked = [cid for cid, end in ends.items() if end is not None]
+        else:
+            neighbors, checked = (), sorted({link.source for link in facts.pair_links}, key=lambda c: c.normalized)
+        permissions: dict[CloudId, tuple[PermissionEntry, ...]] = {}
+        for cid in checked:
+            found = reads(cid, "permissions.list", lambda c=cid: self.avs.permissions(c))
+            if found is not None:
+                permissions[cid] = tuple(found)
+
+        def attach(end: CloudFacts | None) -> CloudFacts | None:
+            if end is None or end.id not in permissions:
+                return end
+            return replace(end, permissions=permissions[end.id])
+
+        return replace(facts, source=attach(facts.source), target=attach(facts.target), neighbors=neighbors,
+                       refusals=tuple(reads.refusals))
+
+    def _cloud(self, reads: ReadRecorder, cloud_id: CloudId, *, deep: bool) -> CloudFacts | None:
+        cloud = reads(cloud_id, "privateClouds.get", lambda: self.avs.get_cloud(cloud_id))
+        if cloud is None:
+            return None
+        if not deep:
+            return CloudFacts(cloud)
+        # A refused read leaves its part of the space out; the refusal itself makes the rules refuse the
+        # connect, so the partial space can only add true overlaps to the verdict, never hide one.
+        segments = reads(cloud_id, "segments.list", lambda: self.avs.list_segments(cloud_id)) or []
+        reach = reads(cloud_id, "globalReach.list", lambda: self.avs.list_global_reach(cloud_id)) or []
+        return CloudFacts(cloud, routed_space(cloud, tuple(segments), tuple(reach)))
+
+    def _links(self, reads: ReadRecorder, ends: list[CloudFacts]) -> list[Link]:
+        """Outgoing links of each end, and the incoming ones read from the clouds that hold them."""
+        found: dict[tuple[CloudId, str], Link] = {}
+        listed: dict[CloudId, list[Link]] = {}
+
+        def links_of(cloud: CloudId) -> list[Link]:
+            if cloud not in listed:
+                listed[cloud] = reads(cloud, "cloudLinks.list", lambda: self.avs.list_links(cloud)) or []
+            return listed[cloud]
+
+        for end in ends:
+            for link in links_of(end.id):
+                found[(link.source, link.name)] = link
+            for holder in end.cloud.external_links:
+                for link in links_of(holder):
+                    if link.target == end.id:
+                        found[(link.source, link.name)] = link
+        return list(found.values())
+
+    def _pending(self, ends: tuple[CloudId, CloudId], request_id: str,
+                 accepted_at: datetime | None) -> tuple[Pending, ...]:
+        found = {r.id: Pending(r.id, r.source, r.target) for cloud in ends for r in self.store.unfinished(cloud)
+                 if r.id != request_id and r.action is Action.CONNECT
+                 and (accepted_at is None or r.created_at < accepted_at)}
+        return tuple(found.values())
+
+
+def facts_view(facts: Facts) -> dict[str, Any]:
+    """The facts as the dry run shows them."""
+    def cloud_view(end: CloudFacts) -> dict[str, Any]:
+        return {"cloud": str(end.id), "location": end.cloud.location,
+                "provisioningState": end.cloud.provisioning_state,
+                "routedPrefixes": [{"prefix": str(p.network), "origin": p.origin} for p in end.space.prefixes],
+                "unreadablePrefixes": list(end.space.problems)}
+
+    return {
+        "source": cloud_view(facts.source) if facts.source else None,
+        "target": cloud_view(facts.target) if facts.target else None,
+        "links": [{"holder": str(link.source), "name": link.name, "linkedCloud": str(link.target),
+                   "status": LinkStatus.normalize(link.status)} for link in facts.links],
+        "neighbors": [cloud_view(n) for n in facts.neighbors],
+        "pendingRequests": [{"requestId": p.request_id, "source": str(p.source), "target": str(p.target)}
+                            for p in facts.pending],
+        "refusedReads": [r.details() for r in facts.refusals],
+        "policy": facts.policy.source,
+    }
+

@@ -1,0 +1,336 @@
+"""The worker: validate a request on facts read from ARM, start the ARM operation, and follow it up.
+
+Nothing here blocks on ARM: the worker starts an operation, records it, and schedules a `check`
+message; each check reads the link once and either finishes the request or schedules the next.
+Every step can run twice (Service Bus delivers at least once) and a crash between any two steps loses
+nothing: transitions are ETag-guarded, link names are deterministic, and follow-up messages carry
+numbered ids that duplicate detection drops when re-sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from interconnect.audit.service import Audits
+from interconnect.avs.ids import CloudId
+from interconnect.avs.resources import Link, LinkStatus
+from interconnect.channels.deliveries import Deliveries
+from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError
+from interconnect.linking import lifecycle
+from interconnect.linking.facts import Preflight
+from interconnect.linking.model import Action, Approval, LinkRequest, Operation, Reason, Status
+from interconnect.linking.ports import AvsGateway, RequestStore, WorkQueue
+from interconnect.linking.queue import WorkItem
+from interconnect.linking.rules import Decision, Facts, decide, pair_unknown
+
+log = logging.getLogger(__name__)
+ACTOR = "worker"
+MAX_RACES = 5
+MAX_RETRIES = 8
+STALE_UNDECIDED = timedelta(minutes=15)
+
+
+def retry_delay(retry: int, retry_after: float | None) -> timedelta:
+    """Exponential backoff from 2 s, capped at 5 min; never sooner than the server's Retry-After."""
+    backoff = timedelta(seconds=min(2 * 2 ** retry, 300))
+    return max(backoff, timedelta(seconds=retry_after or 0))
+
+
+@dataclass
+class Worker:
+    store: RequestStore
+    queue: WorkQueue
+    avs: AvsGateway
+    preflight: Preflight
+    clock: Callable[[], datetime]
+    poll_interval: timedelta = timedelta(seconds=30)
+    max_poll_interval: timedelta = timedelta(minutes=5)
+    operation_timeout: timedelta = timedelta(hours=2)
+    approvals: bool = True
+    approval_timeout: timedelta = timedelta(minutes=60)
+    deliveries: Deliveries | None = None
+    audits: Audits | None = None
+
+    def handle(self, item: WorkItem) -> None:
+        """Process one work item.
+
+        A transient failure (ARM, Tables or Service Bus unavailable) is retried by scheduling the same step
+        again with backoff rather than by raising: an abandoned message comes back at once, which would
+        spin. Raises DependencyError only when even that is impossible, so Service Bus redelivers.
+        """
+        try:
+            if item.kind == "notify":
+                if self.deliveries is not None:
+                    self.deliveries.deliver(item, self.clock())
+            elif item.kind == "audit":
+                if self.audits is not None:
+                    self.audits.run(item.request_id)
+            else:
+                self._handle(item)
+        except DependencyError as exc:
+            if item.retry >= MAX_RETRIES:
+                if item.kind == "notify" and self.deliveries is not None:
+                    self.deliveries.give_up(item, exc, self.clock())  # a channel never fails the request
+                elif item.kind == "audit":
+                    log.error("audit run %s gave up: %s", item.request_id, exc.message)
+                else:
+                    self._give_up(item, exc)
+                return
+            delay = retry_delay(item.retry, exc.retry_after)
+            log.warning("request %s: %s; retry %d in %s", item.request_id, exc.message, item.retry + 1, delay,
+                        extra={"code": exc.code})
+            self.queue.schedule(replace(item, retry=item.retry + 1), self.clock() + delay)
+
+    def _refused(self, request_id: str, exc: ArmError) -> None:
+        request = self.store.get(request_id)
+        if request.status.is_terminal:
+            return
+        # Before the operation started nothing was changed in Azure: Rejected; after, Failed.
+        to = Status.FAILED if request.status is Status.IN_PROGRESS else Status.REJECTED
+        self._finish(request, to, f"ARM refused: {exc.message}", (Reason(exc.code, exc.message, exc.details),))
+
+    def _give_up(self, item: WorkItem, exc: DependencyError) -> None:
+        request = self.store.get(item.request_id)
+        if not request.status.is_terminal:
+            self._finish(request, Status.FAILED, f"gave up after {MAX_RETRIES} retries: {exc.message}",
+                         (Reason(exc.code, exc.message, exc.details),))
+
+    def _handle(self, item: WorkItem) -> None:
+        for _ in range(MAX_RACES):
+            try:
+                request = self.store.get(item.request_id)
+            except NotFoundError:
+                # Intake takes a row back when it cannot queue; a message that got through anyway
+                # refers to a request the caller was told failed. Nothing to do.
+                log.warning("work item for unknown request %s dropped", item.request_id)
+                return
+            if request.status.is_terminal:
+                return
+            try:
+                if item.kind == "process":
+                    self._process(request, item)
+                elif item.kind == "check":
+                    self._check(request, item.attempt)
+                else:
+                    self._expire(request)
+                return
+            except ConflictError:
+                continue  # another delivery moved the row on: re-read and decide again
+            except ArmError as exc:
+                # ARM said no for good to a call the steps do not turn into a verdict themselves: end the
+                # request with that cause. Raising would only have Service Bus redeliver a message that can
+                # never succeed, until it is dead-lettered.
+                try:
+                    self._refused(item.request_id, exc)
+                except ConflictError:
+                    continue
+                return
+        raise DependencyError(f"request {item.request_id} kept changing under the worker; retrying later")
+
+    # -- process --------------------------------------------------------------------------------------
+
+    def _process(self, request: LinkRequest, item: WorkItem) -> None:
+        if request.status is Status.ACCEPTED and request.action is Action.DISCONNECT and self.approvals:
+            # Removing a link cuts traffic: a second person must approve it first (two-person rule).
+            deadline = self.clock() + self.approval_timeout
+            self._move(request, Status.AWAITING_APPROVAL, f"waiting for approval by someone other than "
+                       f"{request.requester} until {deadline.isoformat()}", approval=Approval(deadline))
+            self.queue.schedule(WorkItem(request.id, "expire"), deadline)
+            return
+        if request.status is Status.AWAITING_APPROVAL:
+            return  # an approval re-queues the request
+        if request.status in (Status.ACCEPTED, Status.VALIDATING):
+            earlier = self._undecided_earlier(request)
+            if earlier:
+                # Decisions that touch the same cloud are taken one at a time, in the order the requests
+                # were accepted: wait until the earlier ones have been decided.
+                delay = min(timedelta(seconds=2) * (1.5 ** item.attempt), timedelta(seconds=30))
+                log.info("request %s waits for %s", request.id, ", ".join(earlier))
+                self.queue.schedule(WorkItem(request.id, "process", item.attempt + 1), self.clock() + delay)
+                return
+        if request.status is Status.ACCEPTED:
+            request = self._move(request, Status.VALIDATING, "validating on facts read from ARM")
+        if request.status is Status.VALIDATING:
+            self._validate_and_act(request)
+        elif request.status is Status.IN_PROGRESS and request.operation is not None:
+            # A redelivered first message after the operation started: make sure its check is queued
+            # (the scheduled one keeps its message id, so the broker drops this if it is already there).
+            self._schedule_check(request, self.poll_interval)
+
+    def _undecided_earlier(self, request: LinkRequest) -> list[str]:
+        """Requests accepted before this one that it must wait for: those touching either cloud that are not
+        decided yet, and those on the same pair whose operation is still running (a disconnect must not
+        remove a link an earlier connect is still building).
+
+        One undecided for longer than STALE_UNDECIDED no longer holds others back; the sweeper re-drives it.
+        """
+        now = self.clock()
+        pair = {request.source, request.target}
+        return sorted({r.id for cloud in pair for r in self.store.unfinished(cloud)
+                       if r.id != request.id and (r.created_at, r.id) < (request.created_at, request.id)
+                       and ((r.status in (Status.ACCEPTED, Status.VALIDATING) and now - r.created_at < STALE_UNDECIDED)
+                            or (r.status is Status.IN_PROGRESS and {r.source, r.target} == pair))})
+
+    def _validate_and_act(self, request: LinkRequest) -> None:
+        decision = decide(self._facts(request))
+        if decision.kind == "reject":
+            self._finish(request, Status.REJECTED, decision.outcome, decision.reasons)
+        elif decision.kind == "noop":
+            self._finish(request, Status.SUCCEEDED, decision.outcome)
+        else:
+            self._start(request, decision)
+
+    def _facts(self, request: LinkRequest) -> Facts:
+        return self.preflight.gather(request.action, request.source, request.target, request.requester,
+                                     request_id=request.id, accepted_at=request.created_at)
+
+    def _start(self, request: LinkRequest, decision: Decision) -> None:
+        assert decision.holder is not None
+        now = self.clock()
+        operation = Operation("create" if decision.kind == "create" else "delete", decision.holder,
+                              decision.link_name, now, now + self.operation_timeout)
+        # Record the intent before acting: a crash after the ARM call then resumes as a check, and
+        # the deterministic link name makes a repeated PUT or DELETE land on the same resource.
+        request = self._move(request, Status.IN_PROGRESS, decision.outcome, operation=operation)
+        self._act(request, operation, decision.target)
+
+    def _act(self, request: LinkRequest, operation: Operation, target: CloudId | None = None) -> None:
+        try:
+            if operation.verb == "create":
+                retry_after = self.avs.create_link(operation.cloud, operation.link_name,
+                                                   target or self._other_end(request, operation.cloud))
+            else:
+                retry_after = self.avs.delete_link(operation.cloud, operation.link_name)
+        except ArmError as exc:
+            self._finish(request, Status.FAILED, f"ARM refused to {operation.verb} link {operation.link_name}: "
+                         f"{exc.message}", (Reason(exc.code, exc.message, exc.details),))
+            return
+        self._schedule_check(request, self._delay(retry_after, operation.checks))
+
+    @staticmethod
+    def _other_end(request: LinkRequest, holder: CloudId) -> CloudId:
+        return request.target if holder == request.source else request.source
+
+    def _expire(self, request: LinkRequest) -> None:
+        approval = request.approval
+        if request.status is not Status.AWAITING_APPROVAL or approval is None or self.clock() < approval.deadline:
+            return
+        self._finish(request, Status.EXPIRED, f"nobody approved it by {approval.deadline.isoformat()}",
+                     (Reason("APPROVAL_EXPIRED", f"no approval before {approval.deadline.isoformat()}",
+                             {"deadline": approval.deadline.isoformat()}),))
+
+    # -- check ----------------------------------------------------------------------------------------
+
+    def _check(self, request: LinkRequest, attempt: int) -> None:
+        operation = request.operation
+        if request.status is not Status.IN_PROGRESS or operation is None:
+            return
+        if attempt != operation.checks:
+            if attempt == operation.checks - 1:
+                # This check ran already, but a crash may have come before its successor was queued;
+                # re-queueing is safe because the broker drops a repeated message id.
+                self._schedule_check(request, self.poll_interval)
+            return  # otherwise a stale duplicate: a newer check already ran
+        now = self.clock()
+        if now >= operation.deadline:
+            self._finish(request, Status.FAILED, f"{operation.verb} of link {operation.link_name} did not finish "
+                         f"by {operation.deadline.isoformat()}",
+                         (Reason("OPERATION_TIMEOUT", f"gave up after {self.operation_timeout}",
+                                 {"link": operation.link_name, "cloud": str(operation.cloud)}),))
+            return
+        try:
+            link = self.avs.get_link(operation.cloud, operation.link_name)
+        except ArmError as exc:
+            self._finish(request, Status.FAILED, f"ARM refused to show link {operation.link_name} of "
+                         f"{operation.cloud.short} while following the {operation.verb}: {exc.message}",
+                         (Reason(exc.code, exc.message, exc.details),))
+            return
+        if operation.verb == "create":
+            self._check_create(request, operation, link)
+        else:
+            self._check_delete(request, operation, link)
+
+    def _check_create(self, request: LinkRequest, operation: Operation, link: Link | None) -> None:
+        status = LinkStatus.normalize(link.status) if link else None
+        if status == LinkStatus.ACTIVE:
+            self._finish(request, Status.SUCCEEDED, f"linked: {operation.cloud.short} → {link.target.short} "
+                         f"is Active")
+        elif status in (LinkStatus.FAILED, LinkStatus.DISCONNECTED, LinkStatus.DELETING):
+            code = {LinkStatus.FAILED: "LINK_FAILED", LinkStatus.DISCONNECTED: "LINK_DISCONNECTED",
+                    LinkStatus.DELETING: "LINK_DELETED"}[status]
+            self._finish(request, Status.FAILED, f"link {operation.link_name} ended {status}",
+                         (Reason(code, f"AVS reports link {operation.link_name} on {operation.cloud.short} as "
+                                       f"{status}", {"link": operation.link_name, "cloud": str(operation.cloud),
+                                                     "status": status}),))
+        else:
+            request = self._next_check(request, f"link {operation.link_name} is {status or 'absent'}")
+            if link is None:
+                # The PUT never landed (a crash between recording and acting): send it again.
+                self._act(request, self._operation(request))
+            else:
+                self._schedule_check(request, self._delay(None, operation.checks))
+
+    def _check_delete(self, request: LinkRequest, operation: Operation, link: Link | None) -> None:
+        if link is not None:
+            status = LinkStatus.normalize(link.status)
+            request = self._next_check(request, f"link {operation.link_name} is {status}")
+            if status == LinkStatus.DELETING:
+                self._schedule_check(request, self._delay(None, operation.checks))
+            else:
+                # The DELETE never landed (a crash between recording and acting): send it again.
+                self._act(request, self._operation(request))
+            return
+        facts = self._facts(request)
+        unknown = pair_unknown(facts)
+        if unknown:
+            # The link asked for is gone, but whether one remains the other way cannot be read.
+            self._finish(request, Status.FAILED, f"link {operation.link_name} removed, but the links left between "
+                         f"{request.source.short} and {request.target.short} cannot be read: "
+                         f"{'; '.join(r.message for r in unknown)}", tuple(unknown))
+            return
+        remaining = facts.pair_links
+        if remaining:
+            # A link existed in both directions: remove the other one too.
+            nxt = remaining[0]
+            now = self.clock()
+            follow = Operation("delete", nxt.source, nxt.name, now, operation.deadline, operation.checks + 1)
+            request = self._move(request, Status.IN_PROGRESS, f"link {operation.link_name} removed; also "
+                                 f"removing {nxt.name} on {nxt.source.short}", operation=follow)
+            self._act(request, follow)
+            return
+        self._finish(request, Status.SUCCEEDED, f"unlinked: {request.source.short} and {request.target.short} "
+                     f"no longer linked")
+
+    def _next_check(self, request: LinkRequest, message: str) -> LinkRequest:
+        operation = self._operation(request)
+        return self._move(request, Status.IN_PROGRESS, message,
+                          operation=replace(operation, checks=operation.checks + 1))
+
+    @staticmethod
+    def _operation(request: LinkRequest) -> Operation:
+        assert request.operation is not None
+        return request.operation
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _delay(self, retry_after: float | None, checks: int) -> timedelta:
+        """Honour the server's Retry-After; otherwise back off from the poll interval, capped."""
+        if retry_after is not None and retry_after > 0:
+            return min(timedelta(seconds=retry_after), self.max_poll_interval)
+        return min(self.poll_interval * (2 ** min(checks // 5, 4)), self.max_poll_interval)
+
+    def _schedule_check(self, request: LinkRequest, delay: timedelta) -> None:
+        assert request.operation is not None
+        self.queue.schedule(WorkItem(request.id, "check", request.operation.checks), self.clock() + delay)
+
+    def _move(self, request: LinkRequest, to: Status, message: str, **changes: object) -> LinkRequest:
+        updated, event = lifecycle.transition(request, to, now=self.clock(), actor=ACTOR, message=message,
+                                              **changes)
+        return self.store.save(updated, event)
+
+    def _finish(self, request: LinkRequest, to: Status, outcome: str, reasons: tuple[Reason, ...] = ()) -> None:
+        self._move(request, to, outcome, reasons=reasons, outcome=outcome)
+        log.info("request %s %s: %s", request.id, to.value, outcome)
