@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from interconnect.adapters.avs import AvsSdkGateway
-from interconnect.audit.inventory import CloudRecord, InventoryReader
+from interconnect.audit.inventory import InventoryReader
+from interconnect.audit.model import CloudRecord
 from interconnect.avs.ids import CloudId
 from interconnect.avs.routed import routed_space
 from interconnect.errors import DependencyError

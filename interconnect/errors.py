@@ -2,7 +2,10 @@
 
     InterconnectError          INTERNAL                 (base: code, message, details, retryable)
     ├── ValidationError        INVALID_REQUEST          bad input; nothing stored or queued
-    │   └── TooLargeError      TOO_LARGE                a body, header or value over its size limit
+    │   ├── TooLargeError      TOO_LARGE                a body, header or value over its size limit
+    │   └── MappingError       MAPPING_FAILED           a ticket payload lacks what its channel's mapping needs
+    ├── AuthenticationError    AUTHENTICATION_REQUIRED  no credential, or one this app does not trust (401)
+    ├── SignatureError         BAD_SIGNATURE            a channel call not signed by an active secret (401)
     ├── ForbiddenError         FORBIDDEN                the caller may not do this (e.g. approve their own request)
     ├── NotFoundError          NOT_FOUND
     ├── ConflictError          CONFLICT                 lost ETag race, key reused with another body
@@ -10,9 +13,13 @@
     ├── CorruptRecordError     CORRUPT_RECORD           a stored record cannot be read back; passes skip it
     ├── ArmError               ARM_ERROR                ARM refused a call for good (4xx other than 409/429)
     │   └── MalformedAnswerError ARM_MALFORMED_ANSWER   ARM answered, but not with what its API describes
-    └── DependencyError        DEPENDENCY_UNAVAILABLE   retryable: Tables, Service Bus or ARM is down
-        └── ThrottledError     THROTTLED                retryable: 429, with the server's Retry-After
+    ├── DependencyError        DEPENDENCY_UNAVAILABLE   retryable: Tables, Service Bus or ARM is down
+    │   └── ThrottledError     THROTTLED                retryable: 429, with the server's Retry-After
+    ├── RenderError            RENDER_FAILED            the topology picture could not be drawn
+    ├── PolicyError            POLICY_INVALID           the configured policy cannot be read
+    └── SettingsError          SETTINGS_INVALID         a setting is missing or malformed
 
+Every error class of the app lives here, so the HTTP status table needs nothing else.
 HTTP statuses for these live only in `interconnect/app/http.py`. Codes never change once shipped.
 """
 
@@ -122,3 +129,40 @@ class ThrottledError(DependencyError):
     """The dependency asked us to slow down."""
 
     code = "THROTTLED"
+
+
+class SignatureError(InterconnectError):
+    """The request is not signed by any active secret of its source. Answer 401 and say nothing more."""
+
+    code = "BAD_SIGNATURE"
+
+
+class MappingError(ValidationError):
+    """The payload lacks fields the mapping needs, or holds unusable values; `details` lists every one."""
+
+    code = "MAPPING_FAILED"
+
+
+class RenderError(InterconnectError):
+    """The diagram could not be rendered: no layout engine (RENDERER_UNAVAILABLE), it failed (RENDER_FAILED)
+    or it ran out of time (RENDER_TIMEOUT)."""
+
+    code = "RENDER_FAILED"
+
+
+class PolicyError(InterconnectError):
+    """The configured policy cannot be read."""
+
+    code = "POLICY_INVALID"
+
+
+class SettingsError(InterconnectError):
+    """A setting is missing or malformed."""
+
+    code = "SETTINGS_INVALID"
+
+
+class AuthenticationError(InterconnectError):
+    """The caller's credential is missing, malformed or not one this app trusts (HTTP 401)."""
+
+    code = "AUTHENTICATION_REQUIRED"

@@ -14,15 +14,17 @@ from interconnect.app.settings import Settings
 from interconnect.audit.inventory import InventoryReader
 from interconnect.audit.model import Thresholds
 from interconnect.audit.service import Audits, AuditStore
+from interconnect.avs.gateway import AvsGateway
 from interconnect.channels.config import parse_channels
 from interconnect.channels.deliveries import AnnouncingStore, Deliveries
 from interconnect.channels.inbound import Inbound
+from interconnect.channels.ports import Notifier
 from interconnect.errors import InterconnectError, NotFoundError, ValidationError
 from interconnect.linking.approvals import Approvals
 from interconnect.linking.facts import Preflight
 from interconnect.linking.intake import Intake
 from interconnect.linking.policy import load_policy
-from interconnect.linking.ports import AvsGateway, Notifier, RequestStore, WorkQueue
+from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queries import Queries
 from interconnect.linking.sweeper import Sweeper
 from interconnect.linking.worker import Worker

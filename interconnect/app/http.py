@@ -19,17 +19,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import azure.functions as func
 
-from interconnect.app.identity import AuthenticationError, Verifier
-from interconnect.audit.topology import RenderError
-from interconnect.channels.signatures import SignatureError
-from interconnect.channels.ticketmap import MappingError
+from interconnect.app.identity import Verifier
 from interconnect.errors import (
     ArmError,
+    AuthenticationError,
     ConflictError,
     DependencyError,
     ForbiddenError,
     InterconnectError,
+    MappingError,
     NotFoundError,
+    RenderError,
+    SignatureError,
     TooLargeError,
     TransitionError,
     ValidationError,

@@ -27,8 +27,7 @@ from typing import Any, Protocol
 import jwt
 
 from interconnect import boundedjson
-from interconnect.app.settings import SettingsError
-from interconnect.errors import InterconnectError, ValidationError
+from interconnect.errors import AuthenticationError, SettingsError, ValidationError
 from interconnect.linking.model import Requester
 
 REQUEST_ROLE = "Links.Request"
@@ -46,10 +45,6 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _KID = re.compile(r"^[A-Za-z0-9_\-=.+/]{1,128}$")
 
 
-class AuthenticationError(InterconnectError):
-    """The caller's credential is missing, malformed or not one this app trusts (HTTP 401)."""
-
-    code = "AUTHENTICATION_REQUIRED"
 
 
 class SigningKeys(Protocol):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from interconnect.errors import InterconnectError
+from interconnect.errors import SettingsError
 
 QUEUE_SETTING = "INTERCONNECT_QUEUE_NAME"
 SWEEP_SCHEDULE_SETTING = "INTERCONNECT_SWEEP_SCHEDULE"  # read by the timer binding, not by this module
@@ -19,10 +19,6 @@ AUDIT_SCHEDULE_SETTING = "INTERCONNECT_AUDIT_SCHEDULE"  # likewise
 SERVICEBUS_CONNECTION = "ServiceBusConnection"  # the trigger's connection prefix; the SDK reads the same
 
 
-class SettingsError(InterconnectError):
-    """A setting is missing or malformed."""
-
-    code = "SETTINGS_INVALID"
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from itertools import combinations
 
-from interconnect.audit.inventory import Inventory, UnreadableRead
-from interconnect.audit.model import CRITICAL, INFO, WARNING, Finding, ManagedLink, Thresholds, link_key
+from interconnect.audit.model import (
+    CRITICAL,
+    INFO,
+    WARNING,
+    Finding,
+    Inventory,
+    ManagedLink,
+    Thresholds,
+    UnreadableRead,
+    link_key,
+)
 from interconnect.avs.cidr import find_overlaps
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.avs.resources import Link, LinkStatus

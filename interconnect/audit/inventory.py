@@ -21,51 +21,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from interconnect.audit.model import CloudRecord, Inventory, UnreadableRead
+from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
-from interconnect.avs.resources import Cloud, Link
-from interconnect.avs.routed import RoutedSpace, routed_space
+from interconnect.avs.resources import Cloud
+from interconnect.avs.routed import routed_space
 from interconnect.errors import ArmError, DependencyError, InterconnectError, MalformedAnswerError
-from interconnect.linking.ports import AvsGateway
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class CloudRecord:
-    cloud: Cloud
-    links: tuple[Link, ...]  # outgoing: the cloudLinks this cloud holds
-    space: RoutedSpace
 
 
-@dataclass(frozen=True)
-class UnreadableRead:
-    """A read of the inventory that ARM refused or answered malformed: what was left out, and why."""
-
-    subject: str  # ARM id of the cloud, or of the subscription for its cloud listing
-    read: str  # privateClouds.list, cloudLinks.list, segments.list, globalReach.list
-    code: str  # the error's code, e.g. ARM_AuthorizationFailed, ARM_MALFORMED_ANSWER
-    message: str  # already cut to size by the adapter
-    partial: bool = False  # whether the well-formed part of the answer was kept
 
 
-@dataclass(frozen=True)
-class Inventory:
-    taken_at: datetime
-    clouds: dict[CloudId, CloudRecord]
-    problems: tuple[str, ...] = ()  # what could not be read (a subscription, a cloud's links...)
-    unreadable: tuple[UnreadableRead, ...] = ()  # the same reads ARM refused or answered malformed, structured
-
-    @property
-    def links(self) -> list[Link]:
-        return [link for record in self.clouds.values() for link in record.links]
-
-    def links_of(self, cloud: CloudId) -> list[Link]:
-        """Outgoing and incoming links of `cloud` among the clouds read."""
-        return [link for link in self.links if cloud in (link.source, link.target)]
-
-    def peers(self, cloud: CloudId) -> set[CloudId]:
-        return {link.target if link.source == cloud else link.source for link in self.links_of(cloud)}
 
 
 @dataclass

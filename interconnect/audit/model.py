@@ -1,9 +1,16 @@
-"""Audit findings: what is wrong with the links that exist, as plain data with stable codes."""
+"""The audit's data: a run's inventory of clouds and links as read, and the findings over it, as plain data with
+stable codes. Checks, the reader, the store and the pictures all share these types, so none imports another's module
+for a data class."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from interconnect.avs.ids import CloudId
+from interconnect.avs.resources import Cloud, Link
+from interconnect.avs.routed import RoutedSpace
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 
@@ -52,3 +59,40 @@ class Thresholds:
 
 def link_key(holder: str, name: str) -> str:
     return f"{holder.lower()}|{name.lower()}"
+
+
+@dataclass(frozen=True)
+class CloudRecord:
+    cloud: Cloud
+    links: tuple[Link, ...]  # outgoing: the cloudLinks this cloud holds
+    space: RoutedSpace
+
+
+@dataclass(frozen=True)
+class UnreadableRead:
+    """A read of the inventory that ARM refused or answered malformed: what was left out, and why."""
+
+    subject: str  # ARM id of the cloud, or of the subscription for its cloud listing
+    read: str  # privateClouds.list, cloudLinks.list, segments.list, globalReach.list
+    code: str  # the error's code, e.g. ARM_AuthorizationFailed, ARM_MALFORMED_ANSWER
+    message: str  # already cut to size by the adapter
+    partial: bool = False  # whether the well-formed part of the answer was kept
+
+
+@dataclass(frozen=True)
+class Inventory:
+    taken_at: datetime
+    clouds: dict[CloudId, CloudRecord]
+    problems: tuple[str, ...] = ()  # what could not be read (a subscription, a cloud's links...)
+    unreadable: tuple[UnreadableRead, ...] = ()  # the same reads ARM refused or answered malformed, structured
+
+    @property
+    def links(self) -> list[Link]:
+        return [link for record in self.clouds.values() for link in record.links]
+
+    def links_of(self, cloud: CloudId) -> list[Link]:
+        """Outgoing and incoming links of `cloud` among the clouds read."""
+        return [link for link in self.links if cloud in (link.source, link.target)]
+
+    def peers(self, cloud: CloudId) -> set[CloudId]:
+        return {link.target if link.source == cloud else link.source for link in self.links_of(cloud)}

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from interconnect.audit.checks import cloud_findings, link_findings, record_findings
-from interconnect.audit.inventory import Inventory, InventoryReader
-from interconnect.audit.model import Finding, ManagedLink, Thresholds, link_key
+from interconnect.audit.inventory import InventoryReader
+from interconnect.audit.model import Finding, Inventory, ManagedLink, Thresholds, link_key
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
 

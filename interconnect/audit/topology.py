@@ -25,11 +25,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from interconnect.audit.inventory import Inventory
-from interconnect.audit.model import Finding
+from interconnect.audit.model import Finding, Inventory
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.avs.resources import Link, LinkStatus
-from interconnect.errors import InterconnectError, ValidationError
+from interconnect.errors import RenderError, ValidationError
 
 UNKNOWN_REGION = "unknown"
 UNKNOWN_STATUS = "Unknown"  # what LinkStatus.normalize says of a missing status
@@ -39,11 +38,6 @@ ENGINES = ("graphviz-pure", "dot")  # preferred first: graphviz-pure ships in a 
 RENDER_TIMEOUT = 20.0  # seconds; a few hundred clouds lay out in well under one
 
 
-class RenderError(InterconnectError):
-    """The diagram could not be rendered: no layout engine (RENDERER_UNAVAILABLE), it failed (RENDER_FAILED)
-    or it ran out of time (RENDER_TIMEOUT)."""
-
-    code = "RENDER_FAILED"
 
 
 # --------------------------------------------------------------------------------------------------- the graph

@@ -22,9 +22,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from interconnect.app.settings import SettingsError
 from interconnect.channels.ticketmap import DEFAULT_MAPPINGS, TicketMapping, parse_mapping
-from interconnect.errors import ValidationError
+from interconnect.errors import SettingsError, ValidationError
 
 HOOK_TYPES = ("jira", "servicenow", "standard-webhooks")
 

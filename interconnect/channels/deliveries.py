@@ -12,9 +12,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from interconnect.channels.ports import Notifier
 from interconnect.errors import DependencyError, InterconnectError
 from interconnect.linking.model import AuditEvent, LinkRequest, Status
-from interconnect.linking.ports import Notifier, RequestStore, WorkQueue
+from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
 
 log = logging.getLogger(__name__)

@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interconnect import boundedjson
+from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.channels import signatures
 from interconnect.channels.chat import TICKET, ChatCommand, ChatReply, Resolved, parse_command, resolve_cloud
 from interconnect.channels.config import Channels, HookSource
-from interconnect.channels.ticketmap import MappingError, map_ticket
-from interconnect.errors import DependencyError, InterconnectError, TooLargeError, ValidationError
+from interconnect.channels.ticketmap import map_ticket
+from interconnect.errors import DependencyError, InterconnectError, MappingError, TooLargeError, ValidationError
 from interconnect.linking.approvals import Approvals
 from interconnect.linking.intake import Intake
 from interconnect.linking.model import Action, Callback, Requester
-from interconnect.linking.ports import AvsGateway
 from interconnect.linking.queries import Queries
 from interconnect.linking.validation import Submit, parse_json, parse_submit
 

@@ -27,7 +27,7 @@ import hmac
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from interconnect.errors import InterconnectError
+from interconnect.errors import SignatureError
 
 TOLERANCE = 300  # seconds; Slack and Standard Webhooks both recommend 5 minutes
 
@@ -50,10 +50,6 @@ _MAX_HEADER = 8192  # far above any real signature header; longer is garbage, re
 STANDARD_WEBHOOK_PREFIX = "whsec_"
 
 
-class SignatureError(InterconnectError):
-    """The request is not signed by any active secret of its source. Answer 401 and say nothing more."""
-
-    code = "BAD_SIGNATURE"
 
 
 def _fail(reason: str, message: str) -> SignatureError:

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from interconnect.errors import ValidationError
+from interconnect.errors import MappingError, ValidationError
 from interconnect.linking.validation import MAX_REFERENCE, MAX_REQUESTER
 
 REQUIRED = ("action", "source", "target", "reference")
@@ -89,10 +89,6 @@ DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
 }
 
 
-class MappingError(ValidationError):
-    """The payload lacks fields the mapping needs, or holds unusable values; `details` lists every one."""
-
-    code = "MAPPING_FAILED"
 
 
 @dataclass(frozen=True)

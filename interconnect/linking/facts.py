@@ -19,14 +19,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
-from interconnect.avs.resources import Link, LinkStatus, PermissionEntry, Refusal
-from interconnect.avs.routed import routed_space
+from interconnect.avs.resources import Cloud, Link, LinkStatus, PermissionEntry, Refusal
+from interconnect.avs.routed import RoutedSpace, routed_space
 from interconnect.errors import ArmError, MalformedAnswerError
 from interconnect.linking.model import Action, Requester
 from interconnect.linking.policy import DEFAULT, Policy
-from interconnect.linking.ports import AvsGateway, RequestStore
-from interconnect.linking.rules import CloudFacts, Facts, Pending
+from interconnect.linking.ports import RequestStore
 
 T = TypeVar("T")
 
@@ -146,3 +146,72 @@ def facts_view(facts: Facts) -> dict[str, Any]:
         "policy": facts.policy.source,
     }
 
+
+@dataclass(frozen=True)
+class CloudFacts:
+    """One cloud as ARM described it, with its routed space and the app's permissions on it."""
+
+    cloud: Cloud
+    space: RoutedSpace = field(default_factory=lambda: RoutedSpace(()))
+    permissions: tuple[PermissionEntry, ...] | None = None  # None: not read for this request
+
+    @property
+    def id(self) -> CloudId:
+        return self.cloud.id
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A connect accepted before this request and not finished yet: its link may appear any moment."""
+
+    request_id: str
+    source: CloudId
+    target: CloudId
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What ARM (and our own records) said at validation time. An end is None when it cannot be read."""
+
+    action: Action
+    source_id: CloudId
+    target_id: CloudId
+    requester: Requester
+    source: CloudFacts | None
+    target: CloudFacts | None
+    links: tuple[Link, ...] = ()  # every link held by either end or pointing at it
+    neighbors: tuple[CloudFacts, ...] = ()  # clouds linked (or about to be) to either end, other than the pair
+    pending: tuple[Pending, ...] = ()
+    policy: Policy = DEFAULT
+    refusals: tuple[Refusal, ...] = ()  # reads ARM refused for good: what could not be learnt, and why
+
+    def ends(self) -> list[tuple[CloudId, CloudFacts | None]]:
+        return [(self.source_id, self.source), (self.target_id, self.target)]
+
+    def end(self, cloud: CloudId) -> CloudFacts | None:
+        return self.source if cloud == self.source_id else self.target if cloud == self.target_id else None
+
+    def other_end(self, cloud: CloudId) -> CloudFacts | None:
+        return self.target if cloud == self.source_id else self.source
+
+    def refused(self, cloud: CloudId, read: str) -> Refusal | None:
+        return next((r for r in self.refusals if r.cloud == cloud and r.read == read), None)
+
+    @property
+    def pair_links(self) -> tuple[Link, ...]:
+        """Links between the two clouds, in either direction."""
+        return tuple(link for link in self.links if link.joins(self.source_id, self.target_id))
+
+    def peers_of(self, cloud: CloudId) -> set[CloudId]:
+        """Clouds linked to `cloud` in either direction, or about to be, excluding the pair itself.
+
+        For an end, the clouds its `externalCloudLinks` names count too: they hold a link to it even when
+        their links cannot be listed.
+        """
+        peers = {link.target if link.source == cloud else link.source for link in self.links
+                 if cloud in (link.source, link.target)}
+        peers |= {p.target if p.source == cloud else p.source for p in self.pending if cloud in (p.source, p.target)}
+        end = self.end(cloud)
+        if end is not None:
+            peers |= set(end.cloud.external_links)
+        return peers - {self.source_id, self.target_id}

@@ -37,7 +37,7 @@ from typing import Any
 
 from interconnect.avs.ids import CloudId
 from interconnect.avs.permissions import matches
-from interconnect.errors import InterconnectError
+from interconnect.errors import PolicyError
 from interconnect.linking.model import Action, Reason, Requester
 
 DEFAULT_APPROVERS = ("role:Links.Approve", "role:Links.Admin")
@@ -53,10 +53,6 @@ def names(entry: str, requester: Requester) -> bool:
     return matches(entry, str(requester))
 
 
-class PolicyError(InterconnectError):
-    """The configured policy cannot be read."""
-
-    code = "POLICY_INVALID"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The ports the services talk to. Adapters implement them with Azure SDKs; tests use the in-memory fakes."""
+"""The ports a request's services talk to: the request store and the work queue. Adapters implement them with
+Azure SDKs; tests use the in-memory fakes."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from interconnect.avs.ids import CloudId
-from interconnect.avs.resources import Cloud, Link, PermissionEntry, Segment
-from interconnect.linking.model import AuditEvent, Callback, LinkRequest, RequestSummary, Status
+from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
 from interconnect.linking.queue import DeadLetter, WorkItem
 
 T = TypeVar("T")
@@ -88,37 +88,5 @@ class WorkQueue(Protocol):
     def ping(self) -> None: ...
 
 
-class Notifier(Protocol):
-    """Tells a requester's channel how their request is going (ticket comment, chat message, signed event)."""
-
-    def deliver(self, callback: Callback, request: LinkRequest, event: AuditEvent) -> None:
-        """Raises DependencyError when a retry may help, InterconnectError when it cannot."""
 
 
-class AvsGateway(Protocol):
-    """Microsoft.AVS as the app needs it. Raises DependencyError/ThrottledError (retryable) or ArmError."""
-
-    def get_cloud(self, cloud: CloudId) -> Cloud | None: ...
-
-    def list_clouds(self, subscription: str) -> list[Cloud]:
-        """Every private cloud of a subscription, in one paged read."""
-
-    def list_links(self, cloud: CloudId) -> list[Link]: ...
-
-    def get_link(self, cloud: CloudId, name: str) -> Link | None: ...
-
-    def list_segments(self, cloud: CloudId) -> list[Segment]: ...
-
-    def list_global_reach(self, cloud: CloudId) -> list[str]:
-        """The Global Reach connections' address prefixes."""
-
-    def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
-        """What the app's own identity may do on `cloud` (Microsoft.Authorization permissions)."""
-
-    def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
-        """Start creating; returns the server's Retry-After in seconds when it gave one."""
-
-    def delete_link(self, cloud: CloudId, name: str) -> float | None:
-        """Start deleting; returns the server's Retry-After in seconds when it gave one."""
-
-    def ping(self) -> None: ...

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import LinkStatus
 from interconnect.errors import InterconnectError, NotFoundError
 from interconnect.linking.facts import Preflight, ReadRecorder, facts_view
 from interconnect.linking.model import Status
-from interconnect.linking.ports import AvsGateway, RequestStore, WorkQueue
+from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.rules import decide
 from interconnect.linking.validation import Submit
 

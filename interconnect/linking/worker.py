@@ -15,16 +15,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from interconnect.audit.service import Audits
+from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Link, LinkStatus
 from interconnect.channels.deliveries import Deliveries
 from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError
 from interconnect.linking import lifecycle
-from interconnect.linking.facts import Preflight
+from interconnect.linking.facts import Facts, Preflight
 from interconnect.linking.model import Action, Approval, LinkRequest, Operation, Reason, Status
-from interconnect.linking.ports import AvsGateway, RequestStore, WorkQueue
+from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
-from interconnect.linking.rules import Decision, Facts, decide, pair_unknown
+from interconnect.linking.rules import Decision, decide, pair_unknown
 
 log = logging.getLogger(__name__)
 ACTOR = "worker"

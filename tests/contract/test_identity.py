@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from interconnect.adapters.signing_keys import OpenIdSigningKeys, metadata_url
-from interconnect.app.identity import AuthenticationError, TokenRules, Verifier
+from interconnect.app.identity import TokenRules, Verifier
+from interconnect.errors import AuthenticationError
 from localdev import identity
 from localdev.procs import Service, free_port
 

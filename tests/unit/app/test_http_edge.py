@@ -24,8 +24,7 @@ from interconnect.app.http import (
     status_for,
     uuid_route,
 )
-from interconnect.channels.signatures import SignatureError
-from interconnect.errors import TooLargeError, ValidationError
+from interconnect.errors import SignatureError, TooLargeError, ValidationError
 
 KEY = "fake-function-key-0123456789"
 RID = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"

@@ -15,9 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interconnect.adapters.signing_keys import OpenIdSigningKeys
-from interconnect.app.identity import KEY_CALLER, AuthenticationError, TokenRules, Verifier
-from interconnect.app.settings import SettingsError
-from interconnect.errors import DependencyError
+from interconnect.app.identity import KEY_CALLER, TokenRules, Verifier
+from interconnect.errors import AuthenticationError, DependencyError, SettingsError
 
 ISSUER = "https://login.example/tenant-1/v2.0"
 AUDIENCE = "3c1a6e0d-9b2f-4e51-8d7a-1ce1dc0c00a9"

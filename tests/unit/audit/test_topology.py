@@ -13,20 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interconnect.audit.inventory import CloudRecord, Inventory
-from interconnect.audit.model import CRITICAL, INFO, WARNING, Finding
-from interconnect.audit.topology import (
-    LEGEND,
-    RenderError,
-    build_graph,
-    find_engine,
-    to_dot,
-    to_mermaid,
-    to_svg,
-)
+from interconnect.audit.model import CRITICAL, INFO, WARNING, CloudRecord, Finding, Inventory
+from interconnect.audit.topology import LEGEND, build_graph, find_engine, to_dot, to_mermaid, to_svg
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Cloud, Link, LinkStatus
 from interconnect.avs.routed import RoutedSpace
+from interconnect.errors import RenderError
 from tests.factories import SUB_A, SUB_B, cloud_id
 
 TAKEN = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

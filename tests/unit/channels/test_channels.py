@@ -14,11 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
-from interconnect.app.settings import SettingsError
 from interconnect.channels import signatures
 from interconnect.channels.config import parse_channels, secret_list
 from interconnect.channels.inbound import SLACK_ACTION_LIMIT, Inbound
-from interconnect.errors import TooLargeError, ValidationError
+from interconnect.errors import SettingsError, TooLargeError, ValidationError
 from interconnect.linking.approvals import Approvals
 from interconnect.linking.facts import Preflight
 from interconnect.linking.intake import Intake

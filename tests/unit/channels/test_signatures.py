@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from interconnect.channels.signatures import (
     TOLERANCE,
-    SignatureError,
     sign_jira,
     sign_servicenow,
     sign_slack,
@@ -27,7 +26,7 @@ from interconnect.channels.signatures import (
     verify_standard_webhook,
     verify_teams,
 )
-from interconnect.errors import InterconnectError
+from interconnect.errors import InterconnectError, SignatureError
 
 NOW = 1_764_072_000  # 2025-11-25T12:00:00Z
 BODY = b'{"action":"connect","source":"/subscriptions/x","target":"/subscriptions/y"}'

@@ -10,15 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interconnect.channels.ticketmap import (
-    DEFAULT_MAPPINGS,
-    MappingError,
-    TicketFields,
-    TicketMapping,
-    map_ticket,
-    parse_mapping,
-)
-from interconnect.errors import ValidationError
+from interconnect.channels.ticketmap import DEFAULT_MAPPINGS, TicketFields, TicketMapping, map_ticket, parse_mapping
+from interconnect.errors import MappingError, ValidationError
 from interconnect.linking.model import Action, Requester
 from interconnect.linking.validation import parse_submit
 from tests.factories import cloud_id
