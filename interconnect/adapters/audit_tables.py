@@ -31,8 +31,7 @@ from interconnect.adapters.tables import (
     skip,
     translated,
 )
-from interconnect.audit.model import CloudRecord, Finding, Inventory, ManagedLink, link_key
-from interconnect.audit.service import AuditRun
+from interconnect.audit.model import AuditRun, CloudRecord, Finding, Inventory, ManagedLink, link_key
 from interconnect.avs.cidr import parse_prefix
 from interconnect.avs.ids import parse_cloud_id
 from interconnect.avs.resources import Cloud, Link

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
+from interconnect.adapters.graphviz import render_svg
 from interconnect.adapters.notifier import HttpNotifier, WebhookChatPoster
 from interconnect.app.identity import SigningKeys, TokenRules, Verifier
 from interconnect.app.settings import Settings
 from interconnect.audit.inventory import InventoryReader
 from interconnect.audit.model import Thresholds
-from interconnect.audit.service import Audits, AuditStore
+from interconnect.audit.ports import AuditStore, SvgRenderer
+from interconnect.audit.service import Audits
 from interconnect.avs.gateway import AvsGateway
 from interconnect.channels.config import parse_channels
 from interconnect.channels.deliveries import AnnouncingStore, Deliveries
@@ -47,6 +49,7 @@ class Services:
     inbound: Inbound
     audits: Audits | None
     identity: Verifier
+    render_svg: SvgRenderer = render_svg
 
     def audits_or_fail(self) -> Audits:
         if self.audits is None:
@@ -65,7 +68,8 @@ class Services:
             raise NotFoundError("no audit has run yet", code="AUDIT_NOT_FOUND")
         graph = topology.build_graph(store.inventory(run.id), run.findings)
         rendered = {"json": lambda: json.dumps(graph).encode(), "mermaid": lambda: topology.to_mermaid(graph).encode(),
-                    "dot": lambda: topology.to_dot(graph).encode(), "svg": lambda: topology.to_svg(graph)}[fmt]()
+                    "dot": lambda: topology.to_dot(graph).encode(),
+                    "svg": lambda: self.render_svg(topology.to_dot(graph))}[fmt]()
         return rendered, FORMATS[fmt]
 
 

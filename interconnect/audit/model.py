@@ -96,3 +96,28 @@ class Inventory:
 
     def peers(self, cloud: CloudId) -> set[CloudId]:
         return {link.target if link.source == cloud else link.source for link in self.links_of(cloud)}
+
+
+@dataclass
+class AuditRun:
+    id: str
+    started_at: datetime
+    finished_at: datetime
+    findings: list[Finding]
+    new: list[str]  # keys of findings not in the previous run
+    resolved: list[Finding]  # findings of the previous run that are gone
+    link_states: dict[str, tuple[str, datetime]]  # link key -> (status, first seen in it), for LINK_STUCK
+    problems: list[str] = field(default_factory=list)
+    clouds: int = 0
+    links: int = 0
+
+    def to_view(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            counts[finding.code] = counts.get(finding.code, 0) + 1
+        new = set(self.new)
+        return {"runId": self.id, "startedAt": self.started_at.isoformat(), "finishedAt": self.finished_at.isoformat(),
+                "summary": {"clouds": self.clouds, "links": self.links, "findings": len(self.findings),
+                            "byCode": counts, "new": len(new), "resolved": len(self.resolved)},
+                "findings": [{**f.to_dict(), "state": "new" if f.key in new else "open"} for f in self.findings],
+                "resolved": [f.to_dict() for f in self.resolved], "problems": self.problems}

@@ -12,40 +12,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from interconnect.audit.checks import cloud_findings, link_findings, record_findings
 from interconnect.audit.inventory import InventoryReader
-from interconnect.audit.model import Finding, Inventory, ManagedLink, Thresholds, link_key
+from interconnect.audit.model import AuditRun, Inventory, ManagedLink, Thresholds, link_key
+from interconnect.audit.ports import AuditStore, ChatPoster
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class AuditRun:
-    id: str
-    started_at: datetime
-    finished_at: datetime
-    findings: list[Finding]
-    new: list[str]  # keys of findings not in the previous run
-    resolved: list[Finding]  # findings of the previous run that are gone
-    link_states: dict[str, tuple[str, datetime]]  # link key -> (status, first seen in it), for LINK_STUCK
-    problems: list[str] = field(default_factory=list)
-    clouds: int = 0
-    links: int = 0
-
-    def to_view(self) -> dict[str, Any]:
-        counts: dict[str, int] = {}
-        for finding in self.findings:
-            counts[finding.code] = counts.get(finding.code, 0) + 1
-        new = set(self.new)
-        return {"runId": self.id, "startedAt": self.started_at.isoformat(), "finishedAt": self.finished_at.isoformat(),
-                "summary": {"clouds": self.clouds, "links": self.links, "findings": len(self.findings),
-                            "byCode": counts, "new": len(new), "resolved": len(self.resolved)},
-                "findings": [{**f.to_dict(), "state": "new" if f.key in new else "open"} for f in self.findings],
-                "resolved": [f.to_dict() for f in self.resolved], "problems": self.problems}
 
 
 def link_states(inventory: Inventory, before: dict[str, tuple[str, datetime]],
@@ -59,22 +36,8 @@ def link_states(inventory: Inventory, before: dict[str, tuple[str, datetime]],
     return states
 
 
-class AuditStore(Protocol):
-    def save(self, run: AuditRun, inventory: Inventory) -> None: ...
-
-    def get(self, run_id: str) -> AuditRun:
-        """Raises NotFoundError."""
-
-    def latest(self) -> AuditRun | None: ...
-
-    def inventory(self, run_id: str) -> Inventory: ...
-
-    def managed_links(self) -> list[ManagedLink]:
-        """Links our succeeded connects made and no later disconnect removed."""
 
 
-class ChatPoster(Protocol):
-    def post(self, text: str) -> None: ...
 
 
 @dataclass

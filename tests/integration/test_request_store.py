@@ -14,8 +14,7 @@ from interconnect.adapters import tables as tables_module
 from interconnect.adapters.audit_tables import TableAuditStore
 from interconnect.adapters.memory import InMemoryRequestStore
 from interconnect.adapters.tables import RECORDING, TableRequestStore, encode_token, inverted_ticks, translated
-from interconnect.audit.model import Finding, Inventory
-from interconnect.audit.service import AuditRun
+from interconnect.audit.model import AuditRun, Finding, Inventory
 from interconnect.errors import ConflictError, CorruptRecordError, NotFoundError, TooLargeError, ValidationError
 from interconnect.linking import lifecycle
 from interconnect.linking.intake import request_id_for

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from interconnect.adapters.graphviz import find_engine, render_svg
 from interconnect.audit.model import CRITICAL, INFO, WARNING, CloudRecord, Finding, Inventory
-from interconnect.audit.topology import LEGEND, build_graph, find_engine, to_dot, to_mermaid, to_svg
+from interconnect.audit.topology import LEGEND, build_graph, to_dot, to_mermaid
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Cloud, Link, LinkStatus
 from interconnect.avs.routed import RoutedSpace
@@ -27,6 +28,11 @@ WEU_DR = cloud_id("pc-weu-dr", rg="rg-avs.weu")
 NEU = cloud_id("pc-neu", rg="rg-avs-neu")
 FAR = cloud_id("pc-far", sub=SUB_B, rg="rg-partner")  # not read: outside the configured subscriptions
 
+
+
+def to_svg(graph: dict[str, Any], **options: Any) -> bytes:
+    """The picture as the API draws it: the pure DOT, laid out by the Graphviz adapter."""
+    return render_svg(to_dot(graph), **options)
 
 def record(cid: CloudId, location: str, *links: tuple[CloudId, str]) -> CloudRecord:
     return CloudRecord(Cloud(cid, location, "Succeeded", network_block="10.0.0.0/22"),
@@ -264,7 +270,7 @@ def test_the_engine_comes_from_the_installed_requirements() -> None:
 
 
 def test_a_missing_engine_is_renderer_unavailable(graph: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("interconnect.audit.topology._candidates", lambda name: iter(()))
+    monkeypatch.setattr("interconnect.adapters.graphviz._candidates", lambda name: iter(()))
     with pytest.raises(RenderError) as caught:
         to_svg(graph)
     assert caught.value.code == "RENDERER_UNAVAILABLE"
