@@ -188,4 +188,4 @@ def topology_view(req: func.HttpRequest) -> func.HttpResponse:
                                auto_complete_messages=False)
 def process_work_item(msg: servicebus.ServiceBusReceivedMessage,
                       message_actions: servicebus.ServiceBusMessageActions) -> None:
-    trigger.settle(msg, message_actions, services().worker.handle)
+    trigger.settle(msg, message_actions, services().dispatch.handle)

@@ -10,6 +10,7 @@ from typing import cast
 
 from interconnect.adapters.graphviz import render_svg
 from interconnect.adapters.notifier import HttpNotifier, WebhookChatPoster
+from interconnect.app.dispatch import Dispatch
 from interconnect.app.identity import SigningKeys, TokenRules, Verifier
 from interconnect.app.settings import Settings
 from interconnect.audit.inventory import InventoryReader
@@ -43,6 +44,7 @@ FORMATS = {"json": "application/json", "mermaid": "text/plain", "dot": "text/vnd
 class Services:
     intake: Intake
     worker: Worker
+    dispatch: Dispatch  # what the queue trigger calls: routes each work item by its kind
     queries: Queries
     sweeper: Sweeper
     approvals: Approvals
@@ -93,11 +95,13 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
                                            settings.stale_after.total_seconds() / 60),
         redrive=sweeper.sweep,
         chat=WebhookChatPoster(settings.audit_notify_url) if settings.audit_notify_url else None)
+    worker = Worker(announcing, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
+                    operation_timeout=settings.operation_timeout, approvals=settings.approvals,
+                    approval_timeout=settings.approval_timeout)
     return Services(
         intake=intake,
-        worker=Worker(announcing, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
-                      operation_timeout=settings.operation_timeout, approvals=settings.approvals,
-                      approval_timeout=settings.approval_timeout, deliveries=deliveries, audits=audits),
+        worker=worker,
+        dispatch=Dispatch(worker, queue, clock, deliveries=deliveries, audits=audits),
         approvals=approvals,
         queries=queries,
         sweeper=sweeper,

@@ -40,6 +40,22 @@ def link_states(inventory: Inventory, before: dict[str, tuple[str, datetime]],
 
 
 
+@dataclass(frozen=True)
+class AuditJob:
+    """Run audit `run_id`. On the wire it is an `audit` WorkItem whose `requestId` holds the run id, as it
+    always has, so messages already queued decode and message ids stay the same."""
+
+    run_id: str
+    retry: int = 0
+
+    @classmethod
+    def from_item(cls, item: WorkItem) -> AuditJob:
+        return cls(item.request_id, item.retry)
+
+    def to_item(self) -> WorkItem:
+        return WorkItem(self.run_id, "audit", retry=self.retry)
+
+
 @dataclass
 class Audits:
     reader: InventoryReader
@@ -54,7 +70,7 @@ class Audits:
 
     def start(self) -> str:
         run_id = str(uuid.uuid4())
-        self.queue.send(WorkItem(run_id, "audit"))
+        self.queue.send(AuditJob(run_id).to_item())
         return run_id
 
     def run(self, run_id: str) -> AuditRun:

@@ -21,6 +21,27 @@ from interconnect.linking.queue import WorkItem
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """Tell callback number `callback` of a request about its status event `event_sequence`.
+
+    On the wire it is a `notify` WorkItem: the event sequence travels as `attempt`, the callback as `origin`
+    ("cb<N>"), as it always has, so messages already queued decode and message ids stay the same.
+    """
+
+    request_id: str
+    event_sequence: int
+    callback: int
+    retry: int = 0
+
+    @classmethod
+    def from_item(cls, item: WorkItem) -> Delivery:
+        return cls(item.request_id, item.attempt, int(item.origin.removeprefix("cb") or 0), item.retry)
+
+    def to_item(self) -> WorkItem:
+        return WorkItem(self.request_id, "notify", self.event_sequence, self.retry, origin=f"cb{self.callback}")
+
+
 def worth_telling(event: AuditEvent) -> bool:
     """Waiting for approval, the operation starting, and the end; not every follow-up check."""
     if event.kind != "status":
@@ -44,7 +65,7 @@ class AnnouncingStore:
         if saved.callbacks and worth_telling(event):
             for index in range(len(saved.callbacks)):
                 try:
-                    self._queue.send(WorkItem(saved.id, "notify", event.sequence, origin=f"cb{index}"))
+                    self._queue.send(Delivery(saved.id, event.sequence, index).to_item())
                 except DependencyError as exc:
                     # The transition stands; a lost notification is noted rather than failing the work.
                     log.warning("could not queue notification %d of %s: %s", index, saved.id, exc.message)
@@ -63,12 +84,12 @@ class Deliveries:
     store: RequestStore
     notifier: Notifier
 
-    def deliver(self, item: WorkItem, now: datetime) -> None:
-        """Deliver one notification. Raises DependencyError so the worker retries it later."""
-        request = self.store.get(item.request_id)
-        index = int(item.origin.removeprefix("cb") or 0)
-        event = next((e for e in self.store.events(request.id) if e.kind == "status" and e.sequence == item.attempt),
-                     None)
+    def deliver(self, delivery: Delivery, now: datetime) -> None:
+        """Deliver one notification. Raises DependencyError so the dispatcher retries it later."""
+        request = self.store.get(delivery.request_id)
+        index = delivery.callback
+        event = next((e for e in self.store.events(request.id)
+                      if e.kind == "status" and e.sequence == delivery.event_sequence), None)
         if event is None or index >= len(request.callbacks):
             return
         callback = request.callbacks[index]
@@ -83,7 +104,9 @@ class Deliveries:
             return
         self.store.note(note(request, event.sequence, now, f"told {where}: {event.status.value}"), f"n{index}")
 
-    def give_up(self, item: WorkItem, exc: DependencyError, now: datetime) -> None:
-        request = self.store.get(item.request_id)
-        self.store.note(note(request, item.attempt, now, f"gave up telling callback {item.origin}: {exc.message}"),
-                        f"n{item.origin}-gave-up")
+    def give_up(self, delivery: Delivery, exc: DependencyError, now: datetime) -> None:
+        """A channel never fails the request: after the last retry the request only notes it."""
+        request = self.store.get(delivery.request_id)
+        callback = f"cb{delivery.callback}"
+        message = f"gave up telling callback {callback}: {exc.message}"
+        self.store.note(note(request, delivery.event_sequence, now, message), f"n{callback}-gave-up")

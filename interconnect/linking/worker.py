@@ -14,11 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from interconnect.audit.service import Audits
 from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Link, LinkStatus
-from interconnect.channels.deliveries import Deliveries
 from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError
 from interconnect.linking import lifecycle
 from interconnect.linking.facts import Facts, Preflight
@@ -40,6 +38,15 @@ def retry_delay(retry: int, retry_after: float | None) -> timedelta:
     return max(backoff, timedelta(seconds=retry_after or 0))
 
 
+def retry_later(queue: WorkQueue, item: WorkItem, exc: DependencyError, now: datetime) -> None:
+    """Schedule the same item again with backoff rather than raising: an abandoned message comes back at once,
+    which would spin. The retry number is part of the message id, so duplicate detection still works."""
+    delay = retry_delay(item.retry, exc.retry_after)
+    log.warning("request %s: %s; retry %d in %s", item.request_id, exc.message, item.retry + 1, delay,
+                extra={"code": exc.code})
+    queue.schedule(replace(item, retry=item.retry + 1), now + delay)
+
+
 @dataclass
 class Worker:
     store: RequestStore
@@ -52,38 +59,21 @@ class Worker:
     operation_timeout: timedelta = timedelta(hours=2)
     approvals: bool = True
     approval_timeout: timedelta = timedelta(minutes=60)
-    deliveries: Deliveries | None = None
-    audits: Audits | None = None
 
     def handle(self, item: WorkItem) -> None:
-        """Process one work item.
+        """Process one step of a request (`process`, `check` or `expire`); app/dispatch.py routes it here.
 
         A transient failure (ARM, Tables or Service Bus unavailable) is retried by scheduling the same step
         again with backoff rather than by raising: an abandoned message comes back at once, which would
         spin. Raises DependencyError only when even that is impossible, so Service Bus redelivers.
         """
         try:
-            if item.kind == "notify":
-                if self.deliveries is not None:
-                    self.deliveries.deliver(item, self.clock())
-            elif item.kind == "audit":
-                if self.audits is not None:
-                    self.audits.run(item.request_id)
-            else:
-                self._handle(item)
+            self._handle(item)
         except DependencyError as exc:
             if item.retry >= MAX_RETRIES:
-                if item.kind == "notify" and self.deliveries is not None:
-                    self.deliveries.give_up(item, exc, self.clock())  # a channel never fails the request
-                elif item.kind == "audit":
-                    log.error("audit run %s gave up: %s", item.request_id, exc.message)
-                else:
-                    self._give_up(item, exc)
+                self._give_up(item, exc)
                 return
-            delay = retry_delay(item.retry, exc.retry_after)
-            log.warning("request %s: %s; retry %d in %s", item.request_id, exc.message, item.retry + 1, delay,
-                        extra={"code": exc.code})
-            self.queue.schedule(replace(item, retry=item.retry + 1), self.clock() + delay)
+            retry_later(self.queue, item, exc, self.clock())
 
     def _refused(self, request_id: str, exc: ArmError) -> None:
         request = self.store.get(request_id)

@@ -1,10 +1,11 @@
-"""A small world of in-memory ports with a worker, for service-level tests."""
+"""A small world of in-memory ports with a worker behind the work-kind dispatch, for service-level tests."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
+from interconnect.app.dispatch import Dispatch
 from interconnect.linking.facts import Preflight
 from interconnect.linking.intake import Intake
 from interconnect.linking.model import Action, Requester, Status
@@ -22,6 +23,7 @@ class World:
         self.intake = Intake(self.store, self.queue, self.clock)
         self.worker = Worker(self.store, self.queue, self.avs, Preflight(self.avs, self.store), self.clock,
                              poll_interval=timedelta(seconds=10), approvals=approvals)
+        self.dispatch = Dispatch(self.worker, self.queue, self.clock)
         self.a, self.b, self.c = cloud_id("a"), cloud_id("b"), cloud_id("c")
         self.avs.add(cloud(self.a, block="10.0.0.0/22"))
         self.avs.add(cloud(self.b, block="10.0.4.0/22"))
@@ -40,7 +42,7 @@ class World:
                 self.clock.now = max(self.clock.now, at)
                 if settle:
                     self.avs.settle()
-            self.worker.handle(item)
+            self.dispatch.handle(item)
 
     def status(self, request_id: str) -> Status:
         return self.store.get(request_id).status

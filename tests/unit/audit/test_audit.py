@@ -7,12 +7,13 @@ from datetime import timedelta
 from interconnect.adapters.memory import InMemoryAuditStore
 from interconnect.audit.inventory import InventoryReader
 from interconnect.audit.model import Thresholds
-from interconnect.audit.service import Audits
+from interconnect.audit.service import AuditJob, Audits
 from interconnect.avs.resources import Link, LinkStatus, Segment
-from interconnect.errors import ArmError, MalformedAnswerError
+from interconnect.errors import ArmError, DependencyError, MalformedAnswerError
 from interconnect.linking.model import Action
-from interconnect.linking.queue import DeadLetter
+from interconnect.linking.queue import DeadLetter, WorkItem
 from interconnect.linking.sweeper import Sweeper
+from interconnect.linking.worker import MAX_RETRIES
 from tests.factories import SUB_A, cloud, cloud_id
 from tests.unit.world import World
 
@@ -170,3 +171,23 @@ def test_a_subscription_listing_with_a_malformed_cloud_keeps_the_rest_and_says_s
     assert run.clouds == 2
     (finding,) = [f for f in run.findings if f.code == "UNREADABLE_CLOUD"]
     assert finding.clouds == (f"/subscriptions/{SUB_A}",) and "privateClouds.list is incomplete" in finding.message
+
+
+def test_an_audit_job_is_the_same_wire_item_as_before_with_its_run_id_named() -> None:
+    item = WorkItem("run-1", "audit", retry=3)
+    assert AuditJob.from_item(item) == AuditJob(run_id="run-1", retry=3)
+    assert AuditJob("run-1", 3).to_item() == item
+    assert AuditJob("run-1").to_item().message_id == "run-1:audit"  # duplicate detection keys on this id
+
+
+def test_an_audit_that_stays_unavailable_is_retried_with_backoff_then_given_up_without_raising() -> None:
+    class Down:
+        def run(self, run_id: str) -> None:
+            raise DependencyError("ARM unavailable")
+
+    world = World()
+    world.dispatch.audits = Down()  # type: ignore[assignment]
+    world.queue.send(AuditJob("run-1").to_item())
+    world.drain()  # raises nothing: the last failure is logged, not re-raised
+    retried = sorted(m for m in world.queue.seen if m.startswith("run-1:audit:retry:"))
+    assert retried == sorted(f"run-1:audit:retry:{n}" for n in range(1, MAX_RETRIES + 1))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from interconnect.app.dispatch import Dispatch
 from interconnect.channels import announcements
-from interconnect.channels.deliveries import AnnouncingStore, Deliveries, worth_telling
+from interconnect.channels.deliveries import AnnouncingStore, Deliveries, Delivery, worth_telling
 from interconnect.errors import DependencyError, InterconnectError
 from interconnect.linking.model import Action, AuditEvent, Callback, LinkRequest, Status
 from interconnect.linking.queue import WorkItem
@@ -46,8 +47,8 @@ def world_with(notifier: Recorder) -> World:
     world = World()
     announcing = AnnouncingStore(world.store, world.queue)
     world.worker = Worker(announcing, world.queue, world.avs, world.worker.preflight, world.clock,  # type: ignore[arg-type]
-                          poll_interval=world.worker.poll_interval, approvals=False,
-                          deliveries=Deliveries(world.store, notifier))
+                          poll_interval=world.worker.poll_interval, approvals=False)
+    world.dispatch = Dispatch(world.worker, world.queue, world.clock, deliveries=Deliveries(world.store, notifier))
     return world
 
 
@@ -95,6 +96,10 @@ def test_requests_without_callbacks_queue_no_notifications() -> None:
 
 def test_a_notify_item_names_its_version_and_callback() -> None:
     assert WorkItem("r", "notify", 4, origin="cb1").message_id == "r:notify:4:cb1"
+    # The explicit Delivery reads and writes the same wire item: in-flight messages and their ids are unchanged.
+    delivery = Delivery.from_item(WorkItem("r", "notify", 4, 2, origin="cb1"))
+    assert delivery == Delivery("r", event_sequence=4, callback=1, retry=2)
+    assert delivery.to_item() == WorkItem("r", "notify", 4, 2, origin="cb1")
 
 
 def test_the_slack_message_has_a_plain_text_fallback_and_blocks() -> None:
