@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
 from interconnect.adapters.graphviz import render_svg
 from interconnect.adapters.notifier import HttpNotifier, WebhookChatPoster
@@ -83,7 +82,7 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
                               settings.teams_secrets, settings.teams_workflow_url)
     preflight = Preflight(avs, store, load_policy(settings.policy))
     # Whatever moves a request on tells its channels; intake answers its caller itself.
-    announcing = cast(RequestStore, AnnouncingStore(store, queue))
+    announcing = AnnouncingStore(store, queue)
     intake = Intake(store, queue, clock)
     queries = Queries(store, avs, queue, preflight)
     approvals = Approvals(announcing, queue, clock, preflight.policy)

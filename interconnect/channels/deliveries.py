@@ -12,10 +12,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from interconnect.avs.ids import CloudId
 from interconnect.channels.ports import Notifier
 from interconnect.errors import DependencyError, InterconnectError
-from interconnect.linking.model import AuditEvent, LinkRequest, Status
-from interconnect.linking.ports import RequestStore, WorkQueue
+from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
+from interconnect.linking.ports import Listing, RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
 
 log = logging.getLogger(__name__)
@@ -50,15 +51,43 @@ def worth_telling(event: AuditEvent) -> bool:
     return event.status is Status.AWAITING_APPROVAL or event.status.is_terminal or started
 
 
-class AnnouncingStore:
-    """A `RequestStore` that queues the notifications a saved transition calls for."""
+class AnnouncingStore(RequestStore):
+    """A `RequestStore` that queues the notifications a saved transition calls for.
+
+    Every method but `save` is the wrapped store's, spelled out so the type checker sees a whole RequestStore.
+    """
 
     def __init__(self, store: RequestStore, queue: WorkQueue) -> None:
         self._store = store
         self._queue = queue
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
+    def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+        return self._store.create(request, event)
+
+    def get(self, request_id: str) -> LinkRequest:
+        return self._store.get(request_id)
+
+    def events(self, request_id: str) -> list[AuditEvent]:
+        return self._store.events(request_id)
+
+    def note(self, event: AuditEvent, suffix: str) -> None:
+        self._store.note(event, suffix)
+
+    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
+               continuation: str | None) -> Listing[LinkRequest]:
+        return self._store.recent(cloud=cloud, status=status, limit=limit, continuation=continuation)
+
+    def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
+        return self._store.unfinished(cloud)
+
+    def stale(self, before: datetime) -> Listing[RequestSummary]:
+        return self._store.stale(before)
+
+    def discard(self, request_id: str) -> None:
+        self._store.discard(request_id)
+
+    def ping(self) -> None:
+        self._store.ping()
 
     def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         saved = self._store.save(request, event)

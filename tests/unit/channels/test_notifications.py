@@ -46,7 +46,7 @@ class Recorder:
 def world_with(notifier: Recorder) -> World:
     world = World()
     announcing = AnnouncingStore(world.store, world.queue)
-    world.worker = Worker(announcing, world.queue, world.avs, world.worker.preflight, world.clock,  # type: ignore[arg-type]
+    world.worker = Worker(announcing, world.queue, world.avs, world.worker.preflight, world.clock,
                           poll_interval=world.worker.poll_interval, approvals=False)
     world.dispatch = Dispatch(world.worker, world.queue, world.clock, deliveries=Deliveries(world.store, notifier))
     return world
