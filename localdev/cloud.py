@@ -72,6 +72,7 @@ class LocalCloud:
             "ServiceBusConnection": servicebus.connection_string(self.sb_port),
             "INTERCONNECT_QUEUE_NAME": QUEUE_NAME,
             "INTERCONNECT_ARM_ENDPOINT": self.arm_url,
+            "INTERCONNECT_ARM_AUTH": "none",
             "INTERCONNECT_POLL_INTERVAL_SECONDS": "1",
             "INTERCONNECT_SWEEP_SCHEDULE": "0 */5 * * * *",
             "INTERCONNECT_AUDIT_SCHEDULE": "0 0 * * * *",

@@ -150,6 +150,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AZURE_CLIENT_ID: identityClientId
     INTERCONNECT_TABLES_ENDPOINT: tablesEndpoint
     INTERCONNECT_ARM_ENDPOINT: environment().resourceManager
+    INTERCONNECT_ARM_AUTH: 'managed-identity'
     INTERCONNECT_POLL_INTERVAL_SECONDS: string(pollIntervalSeconds)
     INTERCONNECT_OPERATION_TIMEOUT_MINUTES: string(operationTimeoutMinutes)
     INTERCONNECT_POLICY: requesterPolicy

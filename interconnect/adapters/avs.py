@@ -301,7 +301,7 @@ def _each(read: str, subject: str, items: list[Any], convert: Callable[[Any, int
 
 
 class AvsSdkGateway:
-    """`AvsGateway` on azure-mgmt-avs."""
+    """`AvsGateway` on azure-mgmt-avs. `credential` None sends no token (INTERCONNECT_ARM_AUTH=none)."""
 
     def __init__(self, credential: TokenCredential | None, *, base_url: str = PUBLIC_ARM,
                  retry_total: int = 3, **client_kwargs: Any) -> None:
@@ -312,10 +312,11 @@ class AvsSdkGateway:
         self._kwargs: dict[str, Any] = {"retry_total": retry_total,
                                         "per_call_policies": [SameArmOnly(self._base_url), self._pacing],
                                         **client_kwargs}
-        if is_local(self._base_url):
-            # The local ARM simulator speaks plain HTTP, where the bearer policy refuses to send tokens.
+        if credential is None:
+            # No credential was given (INTERCONNECT_ARM_AUTH=none: a local ARM simulator over plain HTTP, where
+            # the bearer policy refuses to send tokens): no token is asked for or sent.
             self._kwargs["authentication_policy"] = SansIOHTTPPolicy()
-            self._credential = credential or _NoToken()
+            self._credential = _NoToken()
         elif self._base_url != PUBLIC_ARM:
             # A sovereign cloud's ARM wants a token for its own audience, not management.azure.com's.
             self._kwargs.setdefault("credential_scopes", [f"{self._base_url}/.default"])
@@ -453,7 +454,7 @@ class _NoToken:
     """The client requires a credential even when its authentication policy never asks for a token."""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        raise RuntimeError("no token is sent to the local ARM simulator")
+        raise RuntimeError("INTERCONNECT_ARM_AUTH is none: no token is sent to ARM")
 
 
 class SameArmOnly(SansIOHTTPPolicy):  # type: ignore[type-arg]
@@ -519,9 +520,6 @@ def _capture_retry_after(seen: dict[str, float | None]) -> Any:
     return hook
 
 
-def is_local(base_url: str) -> bool:
-    parsed = urlparse(base_url)
-    return parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 

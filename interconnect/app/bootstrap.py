@@ -113,14 +113,15 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
 def build_services(settings: Settings | None = None) -> Services:
     """Services over the real adapters named by the settings."""
     from interconnect.adapters.audit_tables import TableAuditStore
-    from interconnect.adapters.avs import AvsSdkGateway, is_local
+    from interconnect.adapters.avs import AvsSdkGateway
     from interconnect.adapters.servicebus import ServiceBusWorkQueue
     from interconnect.adapters.signing_keys import OpenIdSigningKeys
     from interconnect.adapters.tables import TableRequestStore
 
     settings = settings or Settings.from_env()
+    arm_identity = settings.arm_auth == "managed-identity"
     needs_identity = (not settings.tables_connection_string or not settings.servicebus_connection_string
-                      or not is_local(settings.arm_endpoint))
+                      or arm_identity)
     credential = _credential(settings) if needs_identity else None
     store = TableRequestStore.from_settings(connection_string=settings.tables_connection_string,
                                             endpoint=settings.tables_endpoint, credential=credential,
@@ -131,7 +132,7 @@ def build_services(settings: Settings | None = None) -> Services:
     queue = ServiceBusWorkQueue.from_settings(queue_name=settings.queue_name,
                                               connection_string=settings.servicebus_connection_string,
                                               namespace=settings.servicebus_namespace, credential=credential)
-    avs = AvsSdkGateway(credential, base_url=settings.arm_endpoint)
+    avs = AvsSdkGateway(credential if arm_identity else None, base_url=settings.arm_endpoint)
     keys = OpenIdSigningKeys(settings.auth_issuer) if settings.auth_issuer else None
     return wire(settings, store, queue, avs, audit_store=audit_store, signing_keys=keys)
 

@@ -21,6 +21,9 @@ SERVICEBUS_CONNECTION = "ServiceBusConnection"  # the trigger's connection prefi
 
 
 
+ARM_AUTH = ("managed-identity", "none")  # "none" only for a local ARM simulator over plain HTTP
+
+
 @dataclass(frozen=True)
 class Settings:
     """Secrets among these (hook, Slack, Teams) are never logged or echoed in errors."""
@@ -50,6 +53,9 @@ class Settings:
     teams_workflow_url: str = field(repr=False)
     auth_issuer: str = ""  # Entra sign-in: https://login.microsoftonline.com/<tenant>/v2.0 (empty: off)
     auth_audience: str = ""  # the app registration's client id and/or Application ID URI, comma-separated
+    # How the app authenticates to ARM: "managed-identity" (Azure), or "none" for a local ARM simulator over
+    # plain HTTP, which takes no token. Said outright, never inferred from what the endpoint looks like.
+    arm_auth: str = "managed-identity"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,7 +108,11 @@ class Settings:
             teams_workflow_url=get("INTERCONNECT_TEAMS_WORKFLOW_URL"),
             auth_issuer=get("INTERCONNECT_AUTH_ISSUER"),
             auth_audience=get("INTERCONNECT_AUTH_AUDIENCE"),
+            arm_auth=get("INTERCONNECT_ARM_AUTH", "managed-identity").lower(),
         )
+        if settings.arm_auth not in ARM_AUTH:
+            raise SettingsError(f"INTERCONNECT_ARM_AUTH must be one of {', '.join(ARM_AUTH)}; "
+                                f"got {settings.arm_auth!r}")
         if not (settings.tables_connection_string or settings.tables_endpoint):
             raise SettingsError("set INTERCONNECT_TABLES_CONNECTION_STRING (local) or INTERCONNECT_TABLES_ENDPOINT "
                                 "(Azure, managed identity)")
