@@ -8,7 +8,6 @@ import logging
 import azure.functions as func
 import azurefunctions.extensions.bindings.servicebus as servicebus
 
-from interconnect.adapters import trigger
 from interconnect.app.bootstrap import Services, build_services
 from interconnect.app.http import (
     api_caller,
@@ -188,4 +187,4 @@ def topology_view(req: func.HttpRequest) -> func.HttpResponse:
                                auto_complete_messages=False)
 def process_work_item(msg: servicebus.ServiceBusReceivedMessage,
                       message_actions: servicebus.ServiceBusMessageActions) -> None:
-    trigger.settle(msg, message_actions, services().dispatch.handle)
+    services().settle(msg, message_actions)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from interconnect.adapters.graphviz import render_svg
 from interconnect.adapters.notifier import HttpNotifier, WebhookChatPoster
@@ -30,6 +31,11 @@ from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queries import Queries
 from interconnect.linking.sweeper import Sweeper
 from interconnect.linking.worker import Worker
+
+if TYPE_CHECKING:
+    from azure.servicebus import ServiceBusReceivedMessage
+
+    from interconnect.adapters.trigger import MessageActions
 
 
 def utcnow() -> datetime:
@@ -56,6 +62,12 @@ class Services:
         if self.audits is None:
             raise InterconnectError("the audit is not configured", code="AUDIT_UNAVAILABLE")
         return self.audits
+
+    def settle(self, message: ServiceBusReceivedMessage, actions: MessageActions) -> None:
+        """Decode one Service Bus message, dispatch it, and complete, abandon or dead-letter it."""
+        from interconnect.adapters import trigger
+
+        trigger.settle(message, actions, self.dispatch.handle)
 
     def topology(self, fmt: str) -> tuple[bytes, str]:
         """The latest audit's topology as JSON, Mermaid, DOT or SVG."""
