@@ -155,9 +155,10 @@ class CloudFacts:
     space: RoutedSpace = field(default_factory=lambda: RoutedSpace(()))
     permissions: tuple[PermissionEntry, ...] | None = None  # None: not read for this request
 
-    @property
-    def id(self) -> CloudId:
-        return self.cloud.id
+    id: CloudId = field(init=False)  # the cloud's id, held as data: the rules read it on every pass
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self.cloud.id)
 
 
 @dataclass(frozen=True)
@@ -185,17 +186,8 @@ class Facts:
     policy: Policy = DEFAULT
     refusals: tuple[Refusal, ...] = ()  # reads ARM refused for good: what could not be learnt, and why
 
-    def ends(self) -> list[tuple[CloudId, CloudFacts | None]]:
-        return [(self.source_id, self.source), (self.target_id, self.target)]
-
     def end(self, cloud: CloudId) -> CloudFacts | None:
         return self.source if cloud == self.source_id else self.target if cloud == self.target_id else None
-
-    def other_end(self, cloud: CloudId) -> CloudFacts | None:
-        return self.target if cloud == self.source_id else self.source
-
-    def refused(self, cloud: CloudId, read: str) -> Refusal | None:
-        return next((r for r in self.refusals if r.cloud == cloud and r.read == read), None)
 
     @property
     def pair_links(self) -> tuple[Link, ...]:

@@ -19,7 +19,7 @@ from interconnect.avs.cidr import Prefix, find_overlaps
 from interconnect.avs.ids import CloudId, link_name
 from interconnect.avs.permissions import DELETE_LINK, WRITE_LINK, is_granted
 from interconnect.avs.resources import Link, LinkStatus, Refusal
-from interconnect.linking.facts import Facts
+from interconnect.linking.facts import CloudFacts, Facts
 from interconnect.linking.model import Action, Reason
 
 LINK_LIMIT = 10  # AVS interconnects per private cloud (docs/avs-api.md §3, DOC-LIM)
@@ -35,6 +35,23 @@ MAX_LISTED_PAIRS = 20
 Rule = Callable[[Facts], list[Reason]]
 
 
+# The questions every rule asks of the facts, kept beside the rules that ask them.
+def _ends(facts: Facts) -> list[tuple[CloudId, CloudFacts | None]]:
+    return [(facts.source_id, facts.source), (facts.target_id, facts.target)]
+
+
+def _end(facts: Facts, cloud: CloudId) -> CloudFacts | None:
+    return facts.source if cloud == facts.source_id else facts.target if cloud == facts.target_id else None
+
+
+def _other_end(facts: Facts, cloud: CloudId) -> CloudFacts | None:
+    return facts.target if cloud == facts.source_id else facts.source
+
+
+def _refused(facts: Facts, cloud: CloudId, read: str) -> Refusal | None:
+    return next((r for r in facts.refusals if r.cloud == cloud and r.read == read), None)
+
+
 def same_cloud(facts: Facts) -> list[Reason]:
     if facts.source_id != facts.target_id:
         return []
@@ -45,12 +62,12 @@ def same_cloud(facts: Facts) -> list[Reason]:
 def _may_hold_unseen_link(facts: Facts, cloud_id: CloudId) -> bool:
     """Whether `cloud_id`, an end that could not be read, may hold a link to the other end: yes unless the
     other end was read and does not name it among the clouds holding links to it (`externalCloudLinks`)."""
-    other = facts.other_end(cloud_id)
+    other = _other_end(facts, cloud_id)
     return other is None or cloud_id in other.cloud.external_links
 
 
 def _unreadable(facts: Facts, cloud_id: CloudId) -> Reason:
-    refusal = facts.refused(cloud_id, "privateClouds.get")
+    refusal = _refused(facts, cloud_id, "privateClouds.get")
     if refusal is None:
         return Reason("CLOUD_NOT_FOUND", f"private cloud {cloud_id} does not exist or cannot be read",
                       {"cloud": str(cloud_id)})
@@ -65,7 +82,7 @@ def cloud_found(facts: Facts) -> list[Reason]:
     """Both ends can be read. A disconnect can do without one end when the other end holds a link to be
     removed and shows that every link between the two is known, so a link to a cloud that is gone, or that
     the app may no longer read, can still be removed."""
-    return [_unreadable(facts, cloud_id) for cloud_id, end in facts.ends()
+    return [_unreadable(facts, cloud_id) for cloud_id, end in _ends(facts)
             if end is None and (facts.action is Action.CONNECT or not facts.pair_links
                                 or _may_hold_unseen_link(facts, cloud_id))]
 
@@ -91,12 +108,12 @@ def ends_readable(facts: Facts) -> list[Reason]:
     """
     reasons = []
     for refusal in facts.refusals:
-        if facts.end(refusal.cloud) is None or refusal.read == "privateClouds.get":
+        if _end(facts, refusal.cloud) is None or refusal.read == "privateClouds.get":
             continue
         if facts.action is Action.DISCONNECT and refusal.read == "cloudLinks.list":
-            other = facts.other_end(refusal.cloud)
+            other = _other_end(facts, refusal.cloud)
             if other is not None and refusal.cloud not in other.cloud.external_links \
-                    and not facts.refused(other.id, "cloudLinks.list"):
+                    and not _refused(facts, other.id, "cloudLinks.list"):
                 continue
         reasons.append(_refused_read(refusal))
     return reasons
@@ -104,7 +121,7 @@ def ends_readable(facts: Facts) -> list[Reason]:
 
 def pair_unknown(facts: Facts) -> list[Reason]:
     """Why the links between the pair cannot all be known (for a disconnect's follow-up), or nothing."""
-    return [_unreadable(facts, cloud_id) for cloud_id, end in facts.ends()
+    return [_unreadable(facts, cloud_id) for cloud_id, end in _ends(facts)
             if end is None and _may_hold_unseen_link(facts, cloud_id)] + ends_readable(facts)
 
 
@@ -112,7 +129,7 @@ def cloud_ready(facts: Facts) -> list[Reason]:
     return [Reason("CLOUD_NOT_READY",
                    f"private cloud {end.id.short} is {end.cloud.provisioning_state or 'in no state'}, not Succeeded",
                    {"cloud": str(end.id), "provisioningState": end.cloud.provisioning_state})
-            for _, end in facts.ends() if end is not None and end.cloud.provisioning_state != "Succeeded"]
+            for _, end in _ends(facts) if end is not None and end.cloud.provisioning_state != "Succeeded"]
 
 
 def same_region(facts: Facts) -> list[Reason]:
@@ -129,10 +146,10 @@ def same_region(facts: Facts) -> list[Reason]:
 def permission(facts: Facts) -> list[Reason]:
     """Connect needs cloudLinks/write on both clouds; disconnect needs cloudLinks/delete where links live."""
     if facts.action is Action.CONNECT:
-        needed = [(end, WRITE_LINK) for _, end in facts.ends() if end is not None]
+        needed = [(end, WRITE_LINK) for _, end in _ends(facts) if end is not None]
     else:
         holders = {link.source for link in facts.pair_links}
-        needed = [(end, DELETE_LINK) for _, end in facts.ends() if end is not None and end.id in holders]
+        needed = [(end, DELETE_LINK) for _, end in _ends(facts) if end is not None and end.id in holders]
     return [Reason("PERMISSION_DENIED", f"the app's identity lacks {action} on {end.id.short}",
                    {"cloud": str(end.id), "action": action})
             for end, action in needed
@@ -143,7 +160,7 @@ def link_count(facts: Facts, cloud: CloudId) -> int:
     """Links at `cloud`, outgoing and incoming (an end's `externalCloudLinks` included, whether or not the
     holder's links could be listed), plus accepted connects whose link is not visible yet."""
     visible = {(link.source, link.target) for link in facts.links if cloud in (link.source, link.target)}
-    end = facts.end(cloud)
+    end = _end(facts, cloud)
     if end is not None:
         visible |= {(holder, cloud) for holder in end.cloud.external_links}
     coming = {(p.source, p.target) for p in facts.pending if cloud in (p.source, p.target)}
@@ -163,7 +180,7 @@ def adds_a_link(facts: Facts) -> bool:
 def link_limit(facts: Facts) -> list[Reason]:
     reasons = []
     adding = adds_a_link(facts)
-    for cloud_id, end in facts.ends():
+    for cloud_id, end in _ends(facts):
         count = link_count(facts, cloud_id)
         if end is not None and count + adding > LINK_LIMIT:
             reasons.append(Reason("LINK_LIMIT", f"{cloud_id.short} already has {count} links (including "
@@ -228,7 +245,7 @@ def neighbors_readable(facts: Facts) -> list[Reason]:
     for refusal in facts.refusals:
         if refusal.cloud in (facts.source_id, facts.target_id) or refusal.read == "cloudLinks.list":
             continue
-        linked_to = [end for _, end in facts.ends() if end is not None and refusal.cloud in facts.peers_of(end.id)]
+        linked_to = [end for _, end in _ends(facts) if end is not None and refusal.cloud in facts.peers_of(end.id)]
         for end in linked_to:
             other = facts.target_id if end.id == facts.source_id else facts.source_id
             reasons.append(Reason(
@@ -241,7 +258,7 @@ def neighbors_readable(facts: Facts) -> list[Reason]:
 
 def routed_space_readable(facts: Facts) -> list[Reason]:
     """A prefix we cannot parse is a prefix we cannot prove disjoint: refuse rather than guess."""
-    ends = [end for _, end in facts.ends() if end is not None]
+    ends = [end for _, end in _ends(facts) if end is not None]
     return [Reason("INVALID_PREFIX", problem, {"cloud": str(cloud.id)})
             for cloud in (*ends, *facts.neighbors) for problem in cloud.space.problems]
 
