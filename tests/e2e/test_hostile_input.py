@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
 
 from interconnect.adapters.avs import AvsSdkGateway
 from interconnect.avs.ids import parse_cloud_id
@@ -104,21 +103,14 @@ def refused(answer: Response, status: int, code: str) -> None:
     assert answer.body["error"]["code"] == code, answer.body
 
 
-def request_rows(app: App) -> int:
-    try:
-        return app.request_rows()
-    except ResourceNotFoundError:  # the table is made with the first request a fresh cloud stores
-        return 0
-
-
 def nothing_kept(app: App, rows_before: int, *, arm_calls_allowed: frozenset[str] = frozenset()) -> None:
     """No request row was written, and ARM saw no call but the `arm_calls_allowed` kinds (none by default)."""
-    assert request_rows(app) == rows_before
+    assert app.request_rows() == rows_before
     assert [c["kind"] for c in app.arm.calls() if c["kind"] not in arm_calls_allowed] == []
 
 
 def test_deep_json_is_400_on_every_route_that_takes_json(fleet: App) -> None:
-    rows = request_rows(fleet)
+    rows = fleet.request_rows()
     refused(fleet.call("POST", "requests", raw=DEEP), 400, "INVALID_JSON")
     refused(fleet.call("POST", "requests?dryRun=true", raw=DEEP), 400, "INVALID_JSON")
     nested = b'{"action": "connect", "source": ' + DEEP + b"}"
@@ -134,7 +126,7 @@ def test_deep_json_is_400_on_every_route_that_takes_json(fleet: App) -> None:
 
 @pytest.mark.parametrize("bad", DOTTED)
 def test_dot_empty_and_encoded_cloud_names_are_400_at_intake_with_nothing_kept(fleet: App, bad: str) -> None:
-    rows = request_rows(fleet)
+    rows = fleet.request_rows()
     for body in ({"action": "connect", "source": bad, "target": B}, {"action": "disconnect", "source": B,
                                                                       "target": bad}):
         refused(fleet.call("POST", "requests", body), 400, "INVALID_ID")
@@ -157,7 +149,7 @@ def test_a_dot_cloud_name_says_which_part_is_wrong(fleet: App) -> None:
 def test_dot_cloud_names_are_refused_in_chat_with_nothing_kept(fleet: App, bad: str) -> None:
     # Chat has no status codes a person sees: Slack and Teams show only a 200's text, so the refusal is the
     # reply, carrying the same code. Resolving the other, short name may list the subscription's clouds.
-    rows = request_rows(fleet)
+    rows = fleet.request_rows()
     for text in (f"connect {bad} pc-b", f"disconnect pc-b {bad}", f"plan {bad} pc-b", f"links {bad}"):
         for answer in (slash(fleet, text), teams(fleet, text)):
             assert answer.status == 200, answer.body
@@ -169,7 +161,7 @@ def test_dot_cloud_names_are_refused_in_chat_with_nothing_kept(fleet: App, bad: 
 
 
 def test_oversized_bodies_are_413_before_anything_reads_them(fleet: App) -> None:
-    rows = request_rows(fleet)
+    rows = fleet.request_rows()
     big = {"action": "connect", "source": A, "target": B, "reference": "x" * (64 * 1024)}
     refused(fleet.call("POST", "requests", big), 413, "TOO_LARGE")
     assert fleet.call("POST", "requests", big).body["error"]["details"] == {"limit": 64 * 1024}
@@ -210,7 +202,7 @@ def test_approve_and_reject_check_sign_in_first_then_refuse_a_huge_id_without_ec
 
 
 def test_a_signed_slack_action_with_bad_ids_is_refused_and_stores_nothing(fleet: App) -> None:
-    rows = request_rows(fleet)
+    rows = fleet.request_rows()
     poisoned = [
         {"source": {"subscription": "not/a/guid", "resource_group": "x", "name": "y"}, "target": B},
         {"source": {"subscription": SUB, "resource_group": RG, "name": ".."}, "target": B},
