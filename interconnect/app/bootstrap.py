@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,6 +121,13 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
         audits=audits,
         identity=Verifier(TokenRules.from_settings(settings.auth_issuer, settings.auth_audience), signing_keys),
     )
+
+
+@functools.cache
+def services() -> Services:
+    """The app's services, built on first use, not at import: indexing stays fast and a bad setting cannot hide
+    every function."""
+    return build_services()
 
 
 def build_services(settings: Settings | None = None) -> Services:

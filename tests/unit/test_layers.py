@@ -5,7 +5,7 @@
     channels   may use linking and avs          audit   may use linking and avs
     adapters   the only code doing I/O besides app/: never a feature's services, only its models and ports
     app        the edge: wires everything
-    function_app.py  registers the functions: app/ and feature modules, no adapter
+    function_app.py  registers the blueprints of app/blueprints/: app/ and feature modules, no adapter
 
 Only adapters/ and app/ (and function_app.py) import an Azure SDK or open processes, sockets or HTTP
 connections, so the core runs on plain data and the audit can reuse the rules.
