@@ -31,6 +31,68 @@ from interconnect.linking.ports import RequestStore
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class CloudFacts:
+    """One cloud as ARM described it, with its routed space and the app's permissions on it."""
+
+    cloud: Cloud
+    space: RoutedSpace = field(default_factory=lambda: RoutedSpace(()))
+    permissions: tuple[PermissionEntry, ...] | None = None  # None: not read for this request
+
+    id: CloudId = field(init=False)  # the cloud's id, held as data: the rules read it on every pass
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self.cloud.id)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A connect accepted before this request and not finished yet: its link may appear any moment."""
+
+    request_id: str
+    source: CloudId
+    target: CloudId
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What ARM (and our own records) said at validation time. An end is None when it cannot be read."""
+
+    action: Action
+    source_id: CloudId
+    target_id: CloudId
+    requester: Requester
+    source: CloudFacts | None
+    target: CloudFacts | None
+    links: tuple[Link, ...] = ()  # every link held by either end or pointing at it
+    neighbors: tuple[CloudFacts, ...] = ()  # clouds linked (or about to be) to either end, other than the pair
+    pending: tuple[Pending, ...] = ()
+    policy: Policy = DEFAULT
+    refusals: tuple[Refusal, ...] = ()  # reads ARM refused for good: what could not be learnt, and why
+
+    def end(self, cloud: CloudId) -> CloudFacts | None:
+        return self.source if cloud == self.source_id else self.target if cloud == self.target_id else None
+
+    @property
+    def pair_links(self) -> tuple[Link, ...]:
+        """Links between the two clouds, in either direction."""
+        return tuple(link for link in self.links if link.joins(self.source_id, self.target_id))
+
+    def peers_of(self, cloud: CloudId) -> set[CloudId]:
+        """Clouds linked to `cloud` in either direction, or about to be, excluding the pair itself.
+
+        For an end, the clouds its `externalCloudLinks` names count too: they hold a link to it even when
+        their links cannot be listed.
+        """
+        peers = {link.target if link.source == cloud else link.source for link in self.links
+                 if cloud in (link.source, link.target)}
+        peers |= {p.target if p.source == cloud else p.source for p in self.pending if cloud in (p.source, p.target)}
+        end = self.end(cloud)
+        if end is not None:
+            peers |= set(end.cloud.external_links)
+        return peers - {self.source_id, self.target_id}
+
+
 @dataclass
 class ReadRecorder:
     """Runs reads and keeps the refusals they met (the pre-flight's gathering, the links query)."""
@@ -145,65 +207,3 @@ def facts_view(facts: Facts) -> dict[str, Any]:
         "refusedReads": [r.details() for r in facts.refusals],
         "policy": facts.policy.source,
     }
-
-
-@dataclass(frozen=True)
-class CloudFacts:
-    """One cloud as ARM described it, with its routed space and the app's permissions on it."""
-
-    cloud: Cloud
-    space: RoutedSpace = field(default_factory=lambda: RoutedSpace(()))
-    permissions: tuple[PermissionEntry, ...] | None = None  # None: not read for this request
-
-    id: CloudId = field(init=False)  # the cloud's id, held as data: the rules read it on every pass
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "id", self.cloud.id)
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A connect accepted before this request and not finished yet: its link may appear any moment."""
-
-    request_id: str
-    source: CloudId
-    target: CloudId
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What ARM (and our own records) said at validation time. An end is None when it cannot be read."""
-
-    action: Action
-    source_id: CloudId
-    target_id: CloudId
-    requester: Requester
-    source: CloudFacts | None
-    target: CloudFacts | None
-    links: tuple[Link, ...] = ()  # every link held by either end or pointing at it
-    neighbors: tuple[CloudFacts, ...] = ()  # clouds linked (or about to be) to either end, other than the pair
-    pending: tuple[Pending, ...] = ()
-    policy: Policy = DEFAULT
-    refusals: tuple[Refusal, ...] = ()  # reads ARM refused for good: what could not be learnt, and why
-
-    def end(self, cloud: CloudId) -> CloudFacts | None:
-        return self.source if cloud == self.source_id else self.target if cloud == self.target_id else None
-
-    @property
-    def pair_links(self) -> tuple[Link, ...]:
-        """Links between the two clouds, in either direction."""
-        return tuple(link for link in self.links if link.joins(self.source_id, self.target_id))
-
-    def peers_of(self, cloud: CloudId) -> set[CloudId]:
-        """Clouds linked to `cloud` in either direction, or about to be, excluding the pair itself.
-
-        For an end, the clouds its `externalCloudLinks` names count too: they hold a link to it even when
-        their links cannot be listed.
-        """
-        peers = {link.target if link.source == cloud else link.source for link in self.links
-                 if cloud in (link.source, link.target)}
-        peers |= {p.target if p.source == cloud else p.source for p in self.pending if cloud in (p.source, p.target)}
-        end = self.end(cloud)
-        if end is not None:
-            peers |= set(end.cloud.external_links)
-        return peers - {self.source_id, self.target_id}
