@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from azure.core.credentials import TokenCredential
+from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
@@ -23,9 +24,9 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
-from azure.core.rest import HttpRequest
+from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.avs import AVSClient
 
 from interconnect.avs.ids import CloudId, check_resource_name, parse_cloud_id
@@ -46,7 +47,7 @@ MAX_PAGES = 100  # permission pages followed before the answer is called malform
 MAX_NAMED = 5  # malformed items a message names; the rest are counted
 
 
-def _retry_after(headers: Any) -> float | None:
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     value = headers.get("Retry-After") if headers is not None else None
     try:
         return float(value) if value is not None else None
@@ -73,7 +74,8 @@ def translated(what: str) -> Iterator[None]:
         yield
     except HttpResponseError as exc:
         status = exc.status_code or 0
-        retry_after = _retry_after(exc.response.headers if exc.response is not None else None)
+        # azure-core types `response` as a protocol without `headers`; every response it carries has them.
+        retry_after = _retry_after(getattr(exc.response, "headers", None))
         code = _arm_code(getattr(exc.error, "code", None), status)
         message = _arm_message(getattr(exc.error, "message", None) or exc.reason or str(exc))
         details = {"status": status, "armCode": code}
@@ -214,11 +216,11 @@ def _link_of(cloud: CloudId, raw: Any, index: int) -> Link:
     """A `cloudLinks` item from its ARM JSON; its name goes into URLs and its target into the rules."""
     what = _named(raw, "link", index)
     body = _object(raw, what)
-    name = body.get("name")
+    raw_name = body.get("name")
     try:
-        check_resource_name(name, "link name")
+        name = check_resource_name(raw_name, "link name")
     except ValidationError:
-        raise _Bad(f"{what}: name", f"is {_shown(name)}, not a link name ARM allows") from None
+        raise _Bad(f"{what}: name", f"is {_shown(raw_name)}, not a link name ARM allows") from None
     props = _object(body.get("properties"), f"{what}: properties")
     linked = props.get("linkedCloud")
     try:
@@ -305,7 +307,7 @@ class AvsSdkGateway:
 
     def __init__(self, credential: TokenCredential | None, *, base_url: str = PUBLIC_ARM,
                  retry_total: int = 3, **client_kwargs: Any) -> None:
-        self._credential = credential
+        self._credential: TokenCredential = _NoToken() if credential is None else credential
         self._base_url = base_url.rstrip("/")
         # One pacing policy for every client: the budget is per subscription, whichever client spends it.
         self._pacing = RemainingBudgetPacing()
@@ -315,8 +317,7 @@ class AvsSdkGateway:
         if credential is None:
             # No credential was given (INTERCONNECT_ARM_AUTH=none: a local ARM simulator over plain HTTP, where
             # the bearer policy refuses to send tokens): no token is asked for or sent.
-            self._kwargs["authentication_policy"] = SansIOHTTPPolicy()
-            self._credential = _NoToken()
+            self._kwargs["authentication_policy"] = SansIOHTTPPolicy[HttpRequest, HttpResponse]()
         elif self._base_url != PUBLIC_ARM:
             # A sovereign cloud's ARM wants a token for its own audience, not management.azure.com's.
             self._kwargs.setdefault("credential_scopes", [f"{self._base_url}/.default"])
@@ -326,7 +327,7 @@ class AvsSdkGateway:
     def _client(self, subscription: str) -> AVSClient:
         with self._lock:
             if subscription not in self._clients:
-                self._clients[subscription] = AVSClient(self._credential, subscription,  # type: ignore[arg-type]
+                self._clients[subscription] = AVSClient(self._credential, subscription,
                                                         base_url=self._base_url, **self._kwargs)
             return self._clients[subscription]
 
@@ -391,7 +392,7 @@ class AvsSdkGateway:
         entries: list[PermissionEntry] = []
         for _ in range(MAX_PAGES):
             bodies = _fetch(f"reading the app's permissions on {cloud.short}", "permissions.list", cloud.short,
-                            lambda r=request: [self._json(client, r)]) or []
+                            partial(self._answers, client, request)) or []
             (page,) = _each("permissions.list", cloud.short, bodies, lambda b, _: self._page(b), partial_ok=False)
             # A string of actions would read as one action per character ("*" among them): checked as a list.
             entries += _each("permissions.list", cloud.short, page[0], _permission_of, partial_ok=False)
@@ -399,6 +400,11 @@ class AvsSdkGateway:
                 return entries
             request = HttpRequest("GET", self._same_arm(page[1]))
         raise _malformed("permissions.list", cloud.short, [f"nextLink still set after {MAX_PAGES} pages"])
+
+    @classmethod
+    def _answers(cls, client: AVSClient, request: HttpRequest) -> list[Any]:
+        """One GET's JSON answer, as the one-item listing `_fetch` takes."""
+        return [cls._json(client, request)]
 
     @staticmethod
     def _json(client: AVSClient, request: HttpRequest) -> Any:
@@ -418,10 +424,11 @@ class AvsSdkGateway:
     def _same_arm(self, url: object) -> str:
         """A `nextLink` from an ARM answer, if it points back at this ARM endpoint: the pipeline would send it
         our token wherever it pointed."""
-        ours, theirs = urlparse(self._base_url), urlparse(url if isinstance(url, str) else "")
+        link = url if isinstance(url, str) else ""
+        ours, theirs = urlparse(self._base_url), urlparse(link)
         if (theirs.scheme, theirs.netloc.lower()) != (ours.scheme, ours.netloc.lower()):
             raise ArmError("ARM answered a nextLink on another host; not followed", code="ARM_INVALID_NEXT_LINK")
-        return url  # type: ignore[return-value]
+        return link
 
     def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
         _url_safe(name)
@@ -453,11 +460,12 @@ class AvsSdkGateway:
 class _NoToken:
     """The client requires a credential even when its authentication policy never asks for a token."""
 
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
+                  enable_cae: bool = False, **kwargs: Any) -> AccessToken:
         raise RuntimeError("INTERCONNECT_ARM_AUTH is none: no token is sent to ARM")
 
 
-class SameArmOnly(SansIOHTTPPolicy):  # type: ignore[type-arg]
+class SameArmOnly(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
     """Send nothing anywhere but the ARM endpoint configured.
 
     The SDK's pagers follow the `nextLink` of each page as ARM wrote it, and the pipeline would hand that
@@ -468,14 +476,14 @@ class SameArmOnly(SansIOHTTPPolicy):  # type: ignore[type-arg]
         parsed = urlparse(base_url)
         self._origin = (parsed.scheme.lower(), parsed.netloc.lower())
 
-    def on_request(self, request: Any) -> None:
+    def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
         parsed = urlparse(request.http_request.url)
         if (parsed.scheme.lower(), parsed.netloc.lower()) != self._origin:
             raise MalformedAnswerError("ARM answered a nextLink on another host; not followed",
                                        details={"status": 200, "armCode": MALFORMED_ANSWER})
 
 
-class RemainingBudgetPacing(SansIOHTTPPolicy):  # type: ignore[type-arg]
+class RemainingBudgetPacing(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
     """Slow down before ARM says no: pace calls when `x-ms-ratelimit-remaining-subscription-*` runs low.
 
     ARM throttles per subscription and operation type with a token bucket and reports what is left on every
@@ -486,27 +494,28 @@ class RemainingBudgetPacing(SansIOHTTPPolicy):  # type: ignore[type-arg]
     LOW = 5
     STEP = 0.05  # seconds of pause per missing token below LOW
 
-    def __init__(self, sleep: Any = time.sleep) -> None:
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
         self._remaining: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._sleep = sleep
 
     @staticmethod
-    def _key(request: Any) -> tuple[str, str] | None:
+    def _key(request: PipelineRequest[HttpRequest]) -> tuple[str, str] | None:
         parts = urlparse(request.http_request.url).path.split("/")
         if len(parts) < 3 or parts[1].lower() != "subscriptions":
             return None
         kind = {"GET": "reads", "DELETE": "deletes"}.get(request.http_request.method, "writes")
         return parts[2].lower(), kind
 
-    def on_request(self, request: Any) -> None:
+    def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
         key = self._key(request)
         with self._lock:
             remaining = self._remaining.get(key) if key else None
         if remaining is not None and remaining < self.LOW:
             self._sleep(self.STEP * (self.LOW - remaining))
 
-    def on_response(self, request: Any, response: Any) -> None:
+    def on_response(self, request: PipelineRequest[HttpRequest],
+                    response: PipelineResponse[HttpRequest, HttpResponse]) -> None:
         key = self._key(request)
         value = response.http_response.headers.get(f"x-ms-ratelimit-remaining-subscription-{key[1]}") if key else None
         if key and value is not None and value.isdigit():
@@ -514,8 +523,9 @@ class RemainingBudgetPacing(SansIOHTTPPolicy):  # type: ignore[type-arg]
                 self._remaining[key] = int(value)
 
 
-def _capture_retry_after(seen: dict[str, float | None]) -> Any:
-    def hook(response: PipelineResponse) -> None:  # type: ignore[type-arg]
+def _capture_retry_after(
+        seen: dict[str, float | None]) -> Callable[[PipelineResponse[HttpRequest, HttpResponse]], None]:
+    def hook(response: PipelineResponse[HttpRequest, HttpResponse]) -> None:
         seen["retry_after"] = _retry_after(response.http_response.headers)
     return hook
 

@@ -117,7 +117,7 @@ class ServiceBusWorkQueue:
             return count
 
     def drain_dead_letters(self, handle: Callable[[DeadLetter], bool], limit: int) -> int:
-        looked: set[int] = set()
+        looked: set[int | None] = set()  # the SDK types a message's sequence number as optional
         with translated("reading the dead-letter queue"), self._client.get_queue_receiver(
                 self._queue_name, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=1) as receiver:
             while len(looked) < limit:
@@ -131,7 +131,7 @@ class ServiceBusWorkQueue:
                     if message.sequence_number in looked:
                         receiver.abandon_message(message)  # one we left earlier in this pass
                         continue
-                    looked.add(message.sequence_number)  # type: ignore[arg-type]
+                    looked.add(message.sequence_number)
                     if handle(dead_letter(message)):
                         receiver.complete_message(message)
                     else:

@@ -50,7 +50,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from interconnect import boundedjson
 from interconnect.avs.ids import CloudId, parse_cloud_id
@@ -202,7 +202,7 @@ def readable(what: str, record_id: object) -> Iterator[None]:
                                  details={"record": str(record_id)[:MAX_SHOWN], "reason": why}) from exc
 
 
-def from_entity(entity: dict[str, Any]) -> LinkRequest:
+def from_entity(entity: TableEntity) -> LinkRequest:
     """Raises CorruptRecordError for a row this version cannot read."""
     with readable("request", entity.get("PartitionKey")):
         raw_op = _column(entity, "operation")
@@ -277,8 +277,11 @@ def translated(what: str) -> Iterator[None]:
     except (ResourceExistsError, ResourceModifiedError) as exc:
         raise ConflictError(f"{what}: changed concurrently") from exc
     except HttpResponseError as exc:
-        # error_code is a TableErrorCode (a str enum) or a plain str; its value is the service's code.
-        status, error_code = exc.status_code, str(getattr(exc.error_code, "value", exc.error_code) or "")
+        # error_code is a TableErrorCode (a str enum) or a plain str; its value is the service's code. The
+        # Tables SDK sets it on every error it decodes (azure.data.tables._error._decode_error), but azure-core
+        # does not declare it on HttpResponseError.
+        raw_code = exc.error_code  # type: ignore[attr-defined]
+        status, error_code = exc.status_code, str(getattr(raw_code, "value", raw_code) or "")
         if status in (409, 412):
             raise ConflictError(f"{what}: changed concurrently") from exc
         if status == 404:
@@ -421,7 +424,7 @@ class TableRequestStore:
         if connection_string:
             service = TableServiceClient.from_connection_string(connection_string)
         else:
-            service = TableServiceClient(endpoint=endpoint, credential=credential)  # type: ignore[arg-type]
+            service = TableServiceClient(endpoint=endpoint, credential=credential)
         return cls(service, prefix)
 
     @property
@@ -556,8 +559,11 @@ class TableRequestStore:
             query = query + f" and (status eq @status or status eq '{RECORDING}')"
             params = {**params, "status": status.value}
         with translated("listing requests"):
+            # The Tables SDK's pager takes and gives its continuation token as a dict ({PartitionKey, RowKey}),
+            # though azure-core's ItemPaged annotates it as a str, and by_page returns that pager typed as a
+            # plain Iterator.
             pages = self._index.query_entities(query, parameters=params, results_per_page=limit).by_page(
-                continuation_token=next_keys)
+                continuation_token=next_keys)  # type: ignore[arg-type]
             page = list(next(pages, []))
             next_page = pages.continuation_token  # type: ignore[attr-defined]
         token = encode_token(next_page, listing, self._signing_key()) if next_page else None

@@ -34,6 +34,7 @@ from interconnect.linking.sweeper import Sweeper
 from interconnect.linking.worker import Worker
 
 if TYPE_CHECKING:
+    from azure.identity import DefaultAzureCredential
     from azure.servicebus import ServiceBusReceivedMessage
 
     from interconnect.adapters.trigger import MessageActions
@@ -157,7 +158,7 @@ def build_services(settings: Settings | None = None) -> Services:
     return wire(settings, store, queue, avs, audit_store=audit_store, signing_keys=keys)
 
 
-def _credential(settings: Settings):  # type: ignore[no-untyped-def]
+def _credential(settings: Settings) -> DefaultAzureCredential:
     from azure.identity import DefaultAzureCredential
 
     # A user-assigned identity is picked by client id; without one DefaultAzureCredential finds the rest.

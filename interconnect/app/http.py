@@ -106,7 +106,7 @@ def body(req: func.HttpRequest, limit: int) -> bytes:
 def idempotency_key(req: func.HttpRequest) -> str | None:
     """The `Idempotency-Key` header, if sent. Raises ValidationError INVALID_IDEMPOTENCY_KEY (without echoing
     it) unless it is 1-200 letters, digits or `. _ ~ : / # @ = + ! $ * ( ) , ; -`."""
-    given = req.headers.get("Idempotency-Key")
+    given: str | None = req.headers.get("Idempotency-Key")
     if given is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(given.strip()):
@@ -147,7 +147,7 @@ def query_param(req: func.HttpRequest, name: str, *, max_length: int) -> str | N
     if len(urlsplit(req.url).query) > MAX_QUERY:
         raise ValidationError(f"the query string is longer than {MAX_QUERY} characters", code="INVALID_QUERY",
                               details={"limit": MAX_QUERY})
-    value = req.params.get(name)
+    value: str | None = req.params.get(name)
     if value is not None and len(value) > max_length:
         raise ValidationError(f"query parameter {name} is longer than {max_length} characters",
                               code="INVALID_QUERY", details={"parameter": name, "limit": max_length})

@@ -76,7 +76,7 @@ class InventoryReader:
         space = routed_space(cloud, tuple(segments or ()), tuple(reach or ()))
         return CloudRecord(cloud, tuple(links or ()), space)
 
-    def _patiently(self, read: Callable[[], T], what: str, subject: str, name: str) -> T | None:
+    def _patiently(self, read: Callable[[], list[T]], what: str, subject: str, name: str) -> list[T] | None:
         """One read, waiting out throttling and blips (the SDK already retried a few times) until a deadline.
 
         A refusal or a malformed answer is kept (`unreadable`) and the run goes on; of a malformed listing,
@@ -92,10 +92,10 @@ class InventoryReader:
                     return None
                 self.sleep(exc.retry_after or 1)
             except ArmError as exc:
-                partial = exc.partial if isinstance(exc, MalformedAnswerError) else None
+                partial: list[T] | None = exc.partial if isinstance(exc, MalformedAnswerError) else None
                 self._problems.append(f"{what}: {exc.message}")
                 self._unreadable.append(UnreadableRead(subject, name, exc.code, exc.message, partial is not None))
-                return partial  # type: ignore[return-value]
+                return partial
             except InterconnectError as exc:
                 self._problems.append(f"{what}: {exc.message}")
                 return None

@@ -183,11 +183,11 @@ def _caption(graph: dict[str, Any]) -> list[str]:
 
 def _mermaid_text(text: Any) -> str:
     """Text for inside a Mermaid `"..."` label: entity codes for what Mermaid would read as syntax."""
-    text = re.sub(r"\s+", " ", str(text))  # a newline would end the statement
+    label = re.sub(r"\s+", " ", str(text))  # a newline would end the statement
     for char, entity in (("#", "#35;"), ('"', "#quot;"), ("&", "#amp;"), ("<", "#lt;"), (">", "#gt;"),
                          ("`", "#96;"), ("|", "#124;")):
-        text = text.replace(char, entity)
-    return text
+        label = label.replace(char, entity)
+    return label
 
 
 def to_mermaid(graph: dict[str, Any]) -> str:

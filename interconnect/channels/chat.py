@@ -82,7 +82,7 @@ class ChatReply:
     text: str
 
 
-def parse_command(text: str) -> ChatCommand | ChatReply:
+def parse_command(text: object) -> ChatCommand | ChatReply:
     """Parse one chat message (Slack slash-command text or a Teams outgoing-webhook message). Never raises.
 
     `help` (and anything unparseable) comes back as a ChatReply ready to send, so the caller never needs a

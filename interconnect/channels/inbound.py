@@ -30,7 +30,14 @@ from interconnect.channels import signatures
 from interconnect.channels.chat import TICKET, ChatCommand, ChatReply, Resolved, parse_command, resolve_cloud
 from interconnect.channels.config import Channels, HookSource
 from interconnect.channels.ticketmap import map_ticket
-from interconnect.errors import DependencyError, InterconnectError, MappingError, TooLargeError, ValidationError
+from interconnect.errors import (
+    DependencyError,
+    InterconnectError,
+    MappingError,
+    SignatureError,
+    TooLargeError,
+    ValidationError,
+)
 from interconnect.linking.approvals import Approvals
 from interconnect.linking.intake import Intake
 from interconnect.linking.model import Action, Callback, Requester
@@ -88,7 +95,7 @@ class Inbound:
             # Answered exactly as a bad signature, so configured names cannot be found by trying them; one
             # HMAC over the body keeps the work (and so the timing) close to a real check's.
             hmac.new(os.urandom(32), body, hashlib.sha256).digest()
-            raise signatures.SignatureError("signature verification failed", details={"reason": "unknown_source"})
+            raise SignatureError("signature verification failed", details={"reason": "unknown_source"})
         delivery = self._verify_hook(source, headers, body)
         payload = parse_json(body, max_bytes=HOOK_BODY_LIMIT, what="the webhook payload")
         fields = map_ticket(payload, source.mapping)
@@ -298,11 +305,12 @@ def _url(value: object, name: str) -> str:
     """A callback URL a channel gave us (we POST the outcome there later): absolute http(s), no credentials,
     no whitespace, bounded."""
     parsed = urllib.parse.urlsplit(value) if isinstance(value, str) and len(value) <= MAX_URL else None
-    if (parsed is None or parsed.scheme not in ("https", "http") or not parsed.hostname or parsed.username
-            or parsed.password or not value.isascii() or any(c.isspace() for c in value)):  # type: ignore[union-attr]
+    if (parsed is None or not isinstance(value, str) or parsed.scheme not in ("https", "http")
+            or not parsed.hostname or parsed.username or parsed.password or not value.isascii()
+            or any(c.isspace() for c in value)):
         raise ValidationError(f"{name} is not an absolute http(s) URL of at most {MAX_URL} characters",
                               code="INVALID_PAYLOAD", details={"field": name})
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _confirmation(value: str) -> tuple[CloudId, CloudId, str]:

@@ -88,7 +88,7 @@ def _header(headers: dict[str, object], name: str) -> str:
     return value
 
 
-def _body(body: bytes) -> bytes:
+def _body(body: bytes | bytearray | memoryview) -> bytes:
     if isinstance(body, bytes):
         return body
     if isinstance(body, bytearray | memoryview):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from interconnect.avs.gateway import AvsGateway
@@ -100,16 +101,28 @@ class ReadRecorder:
     refusals: list[Refusal] = field(default_factory=list)
 
     def __call__(self, cloud: CloudId, read: str, call: Callable[[], T]) -> T | None:
-        """What the read returned; else, the refusal recorded, None, or the well-formed part of a malformed
-        listing. Transient errors (DependencyError) are not caught: they are for a retry."""
+        """What the read returned; else the refusal recorded, and None. Transient errors (DependencyError)
+        are not caught: they are for a retry."""
         try:
             return call()
         except ArmError as exc:
-            status = exc.details.get("status")
-            self.refusals.append(Refusal(cloud, read, status if isinstance(status, int) else 0,
-                                         str(exc.details.get("armCode") or exc.code), exc.message))
-            partial = exc.partial if isinstance(exc, MalformedAnswerError) else None
-            return partial  # type: ignore[return-value]
+            self._refused(cloud, read, exc)
+            return None
+
+    def listing(self, cloud: CloudId, read: str, call: Callable[[], list[T]]) -> list[T]:
+        """What a listing returned; else the refusal recorded, and the well-formed part of a malformed
+        listing (empty when there is none). Transient errors are not caught, as above."""
+        try:
+            return call()
+        except ArmError as exc:
+            self._refused(cloud, read, exc)
+            well_formed: list[T] | None = exc.partial if isinstance(exc, MalformedAnswerError) else None
+            return well_formed or []
+
+    def _refused(self, cloud: CloudId, read: str, exc: ArmError) -> None:
+        status = exc.details.get("status")
+        self.refusals.append(Refusal(cloud, read, status if isinstance(status, int) else 0,
+                                     str(exc.details.get("armCode") or exc.code), exc.message))
 
 
 @dataclass
@@ -137,7 +150,7 @@ class Preflight:
             neighbors, checked = (), sorted({link.source for link in facts.pair_links}, key=lambda c: c.normalized)
         permissions: dict[CloudId, tuple[PermissionEntry, ...]] = {}
         for cid in checked:
-            found = reads(cid, "permissions.list", lambda c=cid: self.avs.permissions(c))
+            found = reads(cid, "permissions.list", partial(self.avs.permissions, cid))
             if found is not None:
                 permissions[cid] = tuple(found)
 
@@ -168,7 +181,7 @@ class Preflight:
 
         def links_of(cloud: CloudId) -> list[Link]:
             if cloud not in listed:
-                listed[cloud] = reads(cloud, "cloudLinks.list", lambda: self.avs.list_links(cloud)) or []
+                listed[cloud] = reads.listing(cloud, "cloudLinks.list", partial(self.avs.list_links, cloud))
             return listed[cloud]
 
         for end in ends:

@@ -9,10 +9,10 @@ transition replayed after a lost race can never add a second event (the store re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Unpack
 
 from interconnect.errors import TransitionError
-from interconnect.linking.model import AuditEvent, LinkRequest, Reason, Status
+from interconnect.linking.model import AuditEvent, LinkRequest, Reason, Status, StepChanges
 
 S = Status
 ALLOWED: dict[Status, frozenset[Status]] = {
@@ -34,7 +34,7 @@ def can_transition(current: Status, to: Status) -> bool:
 
 def transition(request: LinkRequest, to: Status, *, now: datetime, actor: str, message: str,
                reasons: tuple[Reason, ...] = (), outcome: str | None = None,
-               **changes: Any) -> tuple[LinkRequest, AuditEvent]:
+               **changes: Unpack[StepChanges]) -> tuple[LinkRequest, AuditEvent]:
     """Move `request` to `to`, returning the new request and its audit event.
 
     Raises

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from interconnect.avs.ids import CloudId
 
@@ -123,6 +123,24 @@ class RequestSummary:
     updated_at: datetime | None = None
 
 
+class StepChanges(TypedDict, total=False):
+    """What a transition may change beside its status and outcome: the operation started, the approval asked."""
+
+    operation: Operation | None
+    approval: Approval | None
+
+
+class RequestChanges(StepChanges, total=False):
+    """Every field a LinkRequest changes after it is accepted; the rest (who asked what, when) never change."""
+
+    status: Status
+    updated_at: datetime
+    version: int
+    reasons: tuple[Reason, ...]
+    outcome: str
+    etag: str | None
+
+
 @dataclass(frozen=True)
 class LinkRequest:
     """One connect or disconnect request and where it stands. The table row is its source of truth."""
@@ -146,7 +164,7 @@ class LinkRequest:
     version: int = 0  # bumped by every transition; numbers the audit events
     etag: str | None = None  # the store's concurrency token for this row, when read from a store
 
-    def with_changes(self, **changes: Any) -> LinkRequest:
+    def with_changes(self, **changes: Unpack[RequestChanges]) -> LinkRequest:
         return replace(self, **changes)
 
     def summary(self) -> RequestSummary:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from interconnect.avs.gateway import AvsGateway
@@ -65,12 +66,12 @@ class Queries:
             raise NotFoundError(f"private cloud {cloud_id} cannot be read: {refusal.answer}",
                                 code=f"ARM_{refusal.arm_code}" if refusal.malformed else "CLOUD_NOT_FOUND",
                                 details=refusal.details())
-        outgoing = reads(cloud.id, "cloudLinks.list", lambda: self.avs.list_links(cloud.id)) or []
+        outgoing = reads.listing(cloud.id, "cloudLinks.list", partial(self.avs.list_links, cloud.id))
         value = [{"name": link.name, "direction": "outgoing", "otherCloud": str(link.target),
                   "status": LinkStatus.normalize(link.status)} for link in outgoing]
         for source in cloud.external_links:
             # The incoming link's status lives on the cloud that holds it.
-            listed = reads(source, "cloudLinks.list", lambda s=source: self.avs.list_links(s)) or []  # type: ignore[misc]
+            listed = reads.listing(source, "cloudLinks.list", partial(self.avs.list_links, source))
             held = [link for link in listed if link.target == cloud.id]
             value += [{"name": link.name, "direction": "incoming", "otherCloud": str(source),
                        "status": LinkStatus.normalize(link.status)} for link in held] or [

@@ -23,11 +23,13 @@ from interconnect.linking import lifecycle
 from interconnect.linking import queue as messages
 from interconnect.linking.model import Reason, Status
 from interconnect.linking.ports import RequestStore, WorkQueue
-from interconnect.linking.queue import DeadLetter, WorkItem, loggable
+from interconnect.linking.queue import DeadLetter, Kind, WorkItem, loggable
 
 log = logging.getLogger(__name__)
 ACTOR = "sweeper"
 MAX_DEAD_LETTERS = 500
+# The step that re-drives a stale request, by its status; any other status is processed afresh.
+REDRIVE: dict[Status, Kind] = {Status.IN_PROGRESS: "check", Status.AWAITING_APPROVAL: "expire"}
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Sweeper:
         for summary in stale.items:
             # A request awaiting approval waits on a person; the only message it needs is its expiry, which
             # is a no-op before the deadline.
-            kind = {Status.IN_PROGRESS: "check", Status.AWAITING_APPROVAL: "expire"}.get(summary.status, "process")
+            kind = REDRIVE.get(summary.status, "process")
             try:
                 attempt = self._current_check(summary.id) if kind == "check" else 0
             except CorruptRecordError as exc:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Unpack
 
 from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
@@ -20,7 +21,7 @@ from interconnect.avs.resources import Link, LinkStatus
 from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError
 from interconnect.linking import lifecycle
 from interconnect.linking.facts import Facts, Preflight
-from interconnect.linking.model import Action, Approval, LinkRequest, Operation, Reason, Status
+from interconnect.linking.model import Action, Approval, LinkRequest, Operation, Reason, Status, StepChanges
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
 from interconnect.linking.rules import Decision, decide, pair_unknown
@@ -246,7 +247,7 @@ class Worker:
 
     def _check_create(self, request: LinkRequest, operation: Operation, link: Link | None) -> None:
         status = LinkStatus.normalize(link.status) if link else None
-        if status == LinkStatus.ACTIVE:
+        if link is not None and status == LinkStatus.ACTIVE:
             self._finish(request, Status.SUCCEEDED, f"linked: {operation.cloud.short} → {link.target.short} "
                          f"is Active")
         elif status in (LinkStatus.FAILED, LinkStatus.DISCONNECTED, LinkStatus.DELETING):
@@ -311,15 +312,17 @@ class Worker:
         """Honour the server's Retry-After; otherwise back off from the poll interval, capped."""
         if retry_after is not None and retry_after > 0:
             return min(timedelta(seconds=retry_after), self.max_poll_interval)
-        return min(self.poll_interval * (2 ** min(checks // 5, 4)), self.max_poll_interval)
+        factor: int = 2 ** min(checks // 5, 4)  # typeshed cannot tell the sign of the exponent, so says Any
+        return min(self.poll_interval * factor, self.max_poll_interval)
 
     def _schedule_check(self, request: LinkRequest, delay: timedelta) -> None:
         assert request.operation is not None
         self.queue.schedule(WorkItem(request.id, "check", request.operation.checks), self.clock() + delay)
 
-    def _move(self, request: LinkRequest, to: Status, message: str, **changes: object) -> LinkRequest:
+    def _move(self, request: LinkRequest, to: Status, message: str, *, reasons: tuple[Reason, ...] = (),
+              outcome: str | None = None, **changes: Unpack[StepChanges]) -> LinkRequest:
         updated, event = lifecycle.transition(request, to, now=self.clock(), actor=ACTOR, message=message,
-                                              **changes)
+                                              reasons=reasons, outcome=outcome, **changes)
         return self.store.save(updated, event)
 
     def _finish(self, request: LinkRequest, to: Status, outcome: str, reasons: tuple[Reason, ...] = ()) -> None:
