@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
-.PHONY: setup run test test-fast lint bench-intake clean
+.PHONY: setup run test test-unit test-integration test-e2e test-fast lint typecheck bench-intake clean
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
@@ -27,12 +27,27 @@ run: setup
 test: setup
 	$(PY) -m pytest
 
-## Only what needs no local cloud.
-test-fast: setup
-	$(PY) -m pytest tests/unit tests/functions
+## One tier at a time (together they are `make test`). Unit: pure logic, the functions over fakes, offline infra
+## checks; no local cloud.
+test-unit: setup
+	$(PY) -m pytest tests/unit tests/functions tests/infra
+
+## The stand-ins and adapters on the local cloud, and the local host itself.
+test-integration: setup
+	$(PY) -m pytest tests/contract tests/integration tests/localhost
+
+## The app on the local host on the local cloud, over HTTP: end to end, under faults, and hostile input.
+test-e2e: setup
+	$(PY) -m pytest tests/e2e tests/reliability tests/security
+
+test-fast: test-unit
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+## mypy --strict on the app (function_app.py and interconnect/); settings in pyproject.toml [tool.mypy].
+typecheck: setup
+	$(VENV)/bin/mypy --strict function_app.py interconnect
 
 ## Acknowledgement latency of the intake at a fixed rate (starts its own local cloud).
 bench-intake: setup
