@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from interconnect.audit.model import Finding, Inventory
 from interconnect.avs.ids import CloudId, parse_cloud_id
@@ -33,6 +33,49 @@ ARROW_NOTE = "Arrows point away from the cloud that holds the link."
 
 # --------------------------------------------------------------------------------------------------- the graph
 
+class Node(TypedDict):
+    """One cloud: read from the audited subscriptions, or `external` (only linked to)."""
+
+    id: str
+    name: str
+    shortName: str
+    region: str
+    subscription: str
+    resourceGroup: str
+    provisioningState: str | None
+    external: bool
+    findings: list[str]  # codes
+    reaches: list[str]  # node ids joined to this one by an Active link
+
+
+class Edge(TypedDict):
+    """One link, from the cloud that holds it."""
+
+    source: str
+    target: str
+    name: str
+    status: str
+    active: bool
+    direction: str
+    findings: list[str]  # codes
+
+
+class Region(TypedDict):
+    name: str
+    clouds: list[str]  # node ids
+
+
+class Graph(TypedDict):
+    """What `build_graph` returns and the API serves as JSON; the renderers draw it."""
+
+    takenAt: str
+    legend: str
+    regions: list[Region]
+    nodes: list[Node]
+    edges: list[Edge]
+    findings: list[dict[str, Any]]  # Finding.to_dict() + {"attachedTo": "node" | "edge" | "graph"}
+
+
 def _key(cloud: str) -> str:
     """The comparison key of an ARM id as findings carry it (a string, in whatever case the check wrote)."""
     try:
@@ -41,13 +84,13 @@ def _key(cloud: str) -> str:
         return cloud.strip().rstrip("/").lower()
 
 
-def _node(cid: CloudId, region: str, state: str | None, external: bool) -> dict[str, Any]:
+def _node(cid: CloudId, region: str, state: str | None, external: bool) -> Node:
     return {"id": str(cid), "name": cid.name, "shortName": cid.short, "region": region,
             "subscription": cid.subscription, "resourceGroup": cid.resource_group, "provisioningState": state,
             "external": external, "findings": [], "reaches": []}
 
 
-def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> dict[str, Any]:
+def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> Graph:
     """The inventory and findings of one audit run as a JSON-ready graph.
 
     Shape::
@@ -67,7 +110,7 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> dict[str, 
     `externalCloudLinks`) is an edge with no name and status "Unknown". Ordering is deterministic, so the
     same run always draws the same picture.
     """
-    nodes: dict[str, dict[str, Any]] = {}  # by normalized id
+    nodes: dict[str, Node] = {}  # by normalized id
     for cid, record in sorted(inventory.clouds.items(), key=lambda item: item[0].normalized):
         nodes[cid.normalized] = _node(cid, record.cloud.region or UNKNOWN_REGION,
                                       record.cloud.provisioning_state, external=False)
@@ -86,12 +129,12 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> dict[str, 
             if end.normalized not in nodes:
                 nodes[end.normalized] = _node(end, UNKNOWN_REGION, None, external=True)
 
-    edges: list[dict[str, Any]] = []
-    by_pair: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+    edges: list[Edge] = []
+    by_pair: dict[frozenset[str], list[Edge]] = defaultdict(list)
     for link in links:
         source, target = nodes[link.source.normalized], nodes[link.target.normalized]
         status = LinkStatus.normalize(link.status)
-        edge = {"source": source["id"], "target": target["id"], "name": link.name, "status": status,
+        edge: Edge = {"source": source["id"], "target": target["id"], "name": link.name, "status": status,
                 "active": status == LinkStatus.ACTIVE,
                 "direction": f"{source['shortName']}→{target['shortName']}", "findings": []}
         edges.append(edge)
@@ -126,7 +169,7 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> dict[str, 
             "nodes": list(nodes.values()), "edges": edges, "findings": attached}
 
 
-def _add_code(item: dict[str, Any], code: str) -> None:
+def _add_code(item: Node | Edge, code: str) -> None:
     if code not in item["findings"]:
         item["findings"].append(code)
 
@@ -157,7 +200,7 @@ class _SafeIds:
         return candidate
 
 
-def _short_of(graph: dict[str, Any]) -> Callable[[str], str]:
+def _short_of(graph: Graph) -> Callable[[str], str]:
     shorts = {node["id"]: node.get("shortName") or node["id"] for node in graph.get("nodes", [])}
     return lambda node_id: shorts.get(node_id, node_id)
 
@@ -166,11 +209,11 @@ def _region_title(name: str) -> str:
     return f"{name} (outside the audited subscriptions)" if name == UNKNOWN_REGION else name
 
 
-def _graph_level(graph: dict[str, Any]) -> list[str]:
+def _graph_level(graph: Graph) -> list[str]:
     return sorted({f["code"] for f in graph.get("findings", []) if f.get("attachedTo") == "graph"})
 
 
-def _caption(graph: dict[str, Any]) -> list[str]:
+def _caption(graph: Graph) -> list[str]:
     lines = [LEGEND, ARROW_NOTE + " Red: not Active, or has findings."]
     if codes := _graph_level(graph):
         lines.append("Findings not tied to one cloud or link: " + ", ".join(codes))
@@ -181,7 +224,7 @@ def _caption(graph: dict[str, Any]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------- Mermaid
 
-def _mermaid_text(text: Any) -> str:
+def _mermaid_text(text: object) -> str:
     """Text for inside a Mermaid `"..."` label: entity codes for what Mermaid would read as syntax."""
     label = re.sub(r"\s+", " ", str(text))  # a newline would end the statement
     for char, entity in (("#", "#35;"), ('"', "#quot;"), ("&", "#amp;"), ("<", "#lt;"), (">", "#gt;"),
@@ -190,7 +233,7 @@ def _mermaid_text(text: Any) -> str:
     return label
 
 
-def to_mermaid(graph: dict[str, Any]) -> str:
+def to_mermaid(graph: Graph) -> str:
     """A Mermaid flowchart: one subgraph per region, solid edges for Active links, dashed red ones for the
     rest, clouds with findings filled red, external clouds dashed, and the legend as a note node."""
     ids = _SafeIds()
@@ -233,7 +276,7 @@ def to_mermaid(graph: dict[str, Any]) -> str:
 
 # -------------------------------------------------------------------------------------------------------- DOT
 
-def _dot(text: Any) -> str:
+def _dot(text: object) -> str:
     """A DOT double-quoted string. Backslashes are doubled so a name can never form a Graphviz escape
     (`\\N`, `\\G`, `\\l`...); real line breaks become `\\n`; other control characters go."""
     text = str(text).replace("\\", "\\\\").replace('"', '\\"')
@@ -241,11 +284,11 @@ def _dot(text: Any) -> str:
     return '"' + "".join(c if c.isprintable() or c == " " else " " for c in text) + '"'
 
 
-def _attrs(**attrs: Any) -> str:
+def _attrs(**attrs: str | None) -> str:
     return "[" + ", ".join(f"{name}={_dot(value)}" for name, value in attrs.items() if value is not None) + "]"
 
 
-def to_dot(graph: dict[str, Any]) -> str:
+def to_dot(graph: Graph) -> str:
     """Graphviz DOT: one `cluster_*` per region, edges labelled with their status, non-active edges dashed
     red, clouds with findings outlined red, the legend as the graph's caption. Every id and label is quoted."""
     ids = _SafeIds()
@@ -267,15 +310,16 @@ def to_dot(graph: dict[str, Any]) -> str:
                                color="gray50", fontsize="12")
         lines.append(f"    graph {cluster_attrs};")
         for key in region["clouds"]:
-            node = by_id.get(key, {})
-            codes = node.get("findings") or []
-            state = ("outside the audited subscriptions" if node.get("external")
-                     else f"provisioningState: {node.get('provisioningState')}")
+            node = by_id.get(key)  # None only for a graph not made by build_graph: drawn as a bare id
+            codes = (node.get("findings") if node else None) or []
+            external = bool(node and node.get("external"))
+            state = ("outside the audited subscriptions" if external
+                     else f"provisioningState: {node.get('provisioningState') if node else None}")
             tooltip = "\n".join([key, state, *codes])
             lines.append(f"    {_dot(ids('c_', key, short(key)))} " + _attrs(
                 label="\n".join([short(key), *codes]), tooltip=tooltip,
                 color="red" if codes else None, penwidth="2" if codes else None,
-                style="rounded,dashed" if node.get("external") else None) + ";")
+                style="rounded,dashed" if external else None) + ";")
         lines.append("  }")
     for edge in graph.get("edges", []):
         codes = edge.get("findings") or []
