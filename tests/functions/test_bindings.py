@@ -10,9 +10,8 @@ import azurefunctions.extensions.bindings.servicebus as servicebus
 import pytest
 from azurefunctions.extensions.base import get_binding_registry
 
-import function_app
+from tests.functions.registered import INDEXED  # get_functions() works once, so it is called there only
 
-INDEXED = {f.get_function_name(): f for f in function_app.app.get_functions()}  # get_functions() works once
 FUNCTIONS = {name: json.loads(f.get_function_json()) for name, f in INDEXED.items()}
 
 

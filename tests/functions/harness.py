@@ -1,0 +1,197 @@
+"""The app's registered functions over fake services: the in-memory adapters composed by `bootstrap.wire`, the
+same composition the deployed app gets, handed to every function through the `services()` cache.
+
+What the tests build by hand is what the host hands a function: `azure.functions.HttpRequest`s, a
+`TimerRequest`, and for the queue trigger an `azure.servicebus.ServiceBusReceivedMessage` decoded by the
+extension's own converter from the bytes the host sends (localdev/host/sdkbinding.py). Bearer tokens are minted
+by the local identity stand-in's signing code (localdev/identity) and checked with its public key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import azure.functions as func
+from azure.servicebus import ServiceBusReceivedMessage
+from azure.servicebus._pyamqp.message import Message, Properties
+from azurefunctions.extensions.bindings.servicebus import ServiceBusReceivedMessage as SdkTyped
+
+from interconnect.adapters.memory import InMemoryAuditStore, InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
+from interconnect.app.bootstrap import Services, wire
+from interconnect.app.settings import Settings
+from interconnect.channels import signatures
+from interconnect.linking.model import AuditEvent, Callback, LinkRequest
+from interconnect.linking.queue import WorkItem
+from localdev import identity
+from localdev.host.sdkbinding import ModelBindingData, SdkTrigger, host_content, sdk_trigger
+from tests.factories import SUB_A, Clock, cloud, cloud_id
+from tests.functions.registered import user_function
+
+BASE = "https://interconnect.test"
+IDENTITY_URL = "https://identity.test"
+# Obviously fake secrets, for signing what the tests send.
+HOOK_SECRET = "whsec_" + base64.b64encode(b"fake-hook-secret-for-function-tests").decode()
+SLACK_SECRET = "fake-slack-signing-secret"
+TEAMS_SECRET = base64.b64encode(b"fake-teams-secret-for-function-tests").decode()
+
+ENV = {
+    "INTERCONNECT_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",  # never opened: the store is in memory
+    "ServiceBusConnection": "Endpoint=sb://fake.test/;SharedAccessKeyName=k;SharedAccessKey=fake",
+    "INTERCONNECT_SUBSCRIPTIONS": SUB_A,
+    "INTERCONNECT_HOOKS": json.dumps({"cmdb": {"type": "standard-webhooks"}}),
+    "INTERCONNECT_HOOK_SECRETS": json.dumps({"cmdb": {"signing": [HOOK_SECRET]}}),
+    "INTERCONNECT_SLACK_SIGNING_SECRETS": SLACK_SECRET,
+    "INTERCONNECT_TEAMS_SECRETS": TEAMS_SECRET,
+    "INTERCONNECT_AUTH_ISSUER": identity.issuer(IDENTITY_URL),
+    "INTERCONNECT_AUTH_AUDIENCE": identity.audience(),
+    "INTERCONNECT_ARM_AUTH": "none",
+}
+
+
+@dataclass
+class TenantKeys:
+    """`SigningKeys` as the tenant publishes them: the stand-in authority's one public key, by its key id."""
+
+    authority: identity.Authority
+
+    def key_for(self, kid: str) -> Any | None:
+        return self.authority.key.public_key() if kid == self.authority.kid else None
+
+
+@dataclass
+class RecordingNotifier:
+    """Channel deliveries land here instead of going out over HTTP."""
+
+    delivered: list[tuple[Callback, str, str]] = field(default_factory=list)
+
+    def deliver(self, callback: Callback, request: LinkRequest, event: AuditEvent) -> None:
+        self.delivered.append((callback, request.id, event.status.value))
+
+
+@dataclass
+class Actions:
+    """What the queue trigger settles a message with (ServiceBusMessageActions needs the host's gRPC channel)."""
+
+    done: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def complete(self, message: ServiceBusReceivedMessage) -> None:
+        self.done.append(("complete", message.message_id))
+
+    def deadletter(self, message: ServiceBusReceivedMessage, deadletter_reason: str | None = None,
+                   deadletter_error_description: str | None = None) -> None:
+        self.done.append(("deadletter", message.message_id, deadletter_reason, deadletter_error_description))
+
+
+def delivered(body: bytes, message_id: str = "m-1") -> ServiceBusReceivedMessage:
+    """A Service Bus message as the trigger receives it: the SDK type, rebuilt by the extension's converter."""
+    binding = sdk_trigger("serviceBusTrigger", SdkTyped)
+    assert isinstance(binding, SdkTrigger)
+    amqp = Message(properties=Properties(message_id=message_id.encode()), data=[body])
+    return binding.decode_data(ModelBindingData(host_content(uuid.uuid4(), amqp)))
+
+
+class FakeApp:
+    """One app: in-memory store, queue, AVS (three clouds, one link) and audit store behind `wire`."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.store, self.queue, self.avs = InMemoryRequestStore(), InMemoryWorkQueue(), InMemoryAvs()
+        self.audit_store = InMemoryAuditStore(self.store)
+        self.notifier = RecordingNotifier()
+        self.authority = identity.Authority(IDENTITY_URL)
+        self.a, self.b, self.c = cloud_id("pc-a"), cloud_id("pc-b"), cloud_id("pc-c")
+        self.avs.add(cloud(self.a, block="10.0.0.0/22"))
+        self.avs.add(cloud(self.b, block="10.0.4.0/22"))
+        self.avs.add(cloud(self.c, block="10.0.8.0/22"))
+        self.services: Services = wire(Settings.from_env(ENV), self.store, self.queue, self.avs, self.clock,
+                                       notifier=self.notifier, audit_store=self.audit_store,
+                                       signing_keys=TenantKeys(self.authority))
+
+    # -- calling the registered functions ---------------------------------------------------------------
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Invoke the function registered as `name` as the host would."""
+        return user_function(name)(*args, **kwargs)
+
+    def token(self, **ask: Any) -> str:
+        """An access token the stand-in tenant signs: `user="bob"` or `app="automation"`, plus overrides."""
+        return self.authority.mint(ask)["access_token"]
+
+    # -- driving the fakes ------------------------------------------------------------------------------
+
+    def drain(self, *, wait: bool = True) -> list[tuple[Any, ...]]:
+        """Deliver queued work items through the registered queue trigger, as Service Bus would, and return how
+        each message was settled. `wait` also delivers scheduled items, moving the clock to each one's time
+        and letting AVS finish its operations first; without it, only what is due now is delivered."""
+        settled: list[tuple[Any, ...]] = []
+        while due := [(item, at) for item, at in self.queue.sent if wait or at is None or at <= self.clock.now]:
+            item, at = due[0]
+            self.queue.sent.remove((item, at))
+            if at is not None and at > self.clock.now:
+                self.clock.now = at
+                self.avs.settle()
+            actions = Actions()
+            self.call("process_work_item", delivered(item.encode().encode(), item.message_id), actions)
+            settled += actions.done
+        return settled
+
+    def queued(self) -> list[WorkItem]:
+        return [item for item, _ in self.queue.sent]
+
+
+def request(method: str, path: str, *, json_body: Any = None, body: bytes = b"", headers: dict[str, str] | None = None,
+            params: dict[str, str] | None = None, route: dict[str, str] | None = None) -> func.HttpRequest:
+    """An HttpRequest as the host builds it for `<BASE>/api/<path>`."""
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+    url = f"{BASE}/api/{path}" + (f"?{urlencode(params)}" if params else "")
+    return func.HttpRequest(method, url, headers=headers or {}, params=params or {}, route_params=route or {},
+                            body=body)
+
+
+def answer(response: func.HttpResponse) -> Any:
+    """The JSON body of a response (asserting it says it is JSON)."""
+    assert response.mimetype == "application/json"
+    return json.loads(response.get_body())
+
+
+def error_of(response: func.HttpResponse, status: int) -> dict[str, Any]:
+    """The `{"error": {"code", "message"}}` body of an error response with `status`; asserts its shape."""
+    assert response.status_code == status, response.get_body()
+    body = answer(response)
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+def standard_webhook(payload: dict[str, Any], *, msg_id: str = "msg-1",
+                     secret: str = HOOK_SECRET) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(payload).encode()
+    return raw, signatures.sign_standard_webhook(secret, msg_id, int(time.time()), raw)
+
+
+def slack_signed(form: dict[str, str], secret: str = SLACK_SECRET) -> tuple[bytes, dict[str, str]]:
+    raw = urlencode(form).encode()
+    return raw, signatures.sign_slack(secret, int(time.time()), raw)
+
+
+def teams_signed(activity: dict[str, Any], secret: str = TEAMS_SECRET) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(activity).encode()
+    return raw, signatures.sign_teams(secret, raw)
+
+
+Raiser = Callable[..., Any]
+
+
+def raising(error: BaseException) -> Raiser:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    return fail

@@ -1,0 +1,144 @@
+"""The edge's functions as the host calls them: the health probe, the queue trigger, and the 500 that any
+function answers when a service fails in a way nobody planned for, which leaks nothing."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+
+from interconnect.errors import CorruptRecordError, DependencyError
+from interconnect.linking.model import Status
+from interconnect.linking.queue import WorkItem
+from tests.functions.harness import Actions, FakeApp, answer, delivered, error_of, raising, request
+
+SECRETISH = "password=hunter2 at /srv/interconnect/secret.py line 7"
+
+
+# -- health ---------------------------------------------------------------------------------------------------
+
+
+def test_health_is_200_when_every_dependency_answers(app: FakeApp) -> None:
+    response = app.call("health", request("GET", "health"))
+    assert response.status_code == 200
+    assert answer(response) == {"status": "ok", "checks": {"tables": {"ok": True}, "serviceBus": {"ok": True},
+                                                           "arm": {"ok": True}}}
+
+
+def test_health_is_503_naming_the_dependency_that_did_not_answer(app: FakeApp,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app.queue, "ping", raising(DependencyError("Service Bus is unreachable")))
+    response = app.call("health", request("GET", "health"))
+    assert response.status_code == 503
+    body = answer(response)
+    assert body["status"] == "degraded" and body["checks"]["tables"] == {"ok": True}
+    assert body["checks"]["serviceBus"] == {"ok": False, "code": "DEPENDENCY_UNAVAILABLE",
+                                            "message": "Service Bus is unreachable"}
+
+
+# -- process_work_item --------------------------------------------------------------------------------------------
+
+
+def test_a_work_item_is_dispatched_then_completed(app: FakeApp) -> None:
+    request_id = answer(app.call("submit_request", request("POST", "requests", json_body={
+        "action": "connect", "source": str(app.a), "target": str(app.b)})))["requestId"]
+    item, _ = app.queue.take()
+    actions = Actions()
+    app.call("process_work_item", delivered(item.encode().encode(), "m-7"), actions)
+    assert actions.done == [("complete", "m-7")]
+    assert app.store.get(request_id).status is Status.IN_PROGRESS
+
+
+@pytest.mark.parametrize("body", [b"\x80 not json", b'{"requestId": "../../x"}', b"[" * 2000 + b"]" * 2000])
+def test_a_message_that_is_no_work_item_is_dead_lettered_at_once(app: FakeApp, body: bytes) -> None:
+    actions = Actions()
+    app.call("process_work_item", delivered(body, "m-bad"), actions)
+    ((what, message_id, reason, _),) = actions.done
+    assert (what, message_id, reason) == ("deadletter", "m-bad", "MALFORMED_MESSAGE")
+    assert app.queue.sent == [] and app.store.rows == {}
+
+
+def test_a_message_whose_request_cannot_be_read_back_is_dead_lettered(app: FakeApp) -> None:
+    request_id = str(uuid.uuid4())
+    app.store.corrupt[request_id] = "unknown status 'Paused'"
+    actions = Actions()
+    app.call("process_work_item", delivered(WorkItem(request_id).encode().encode(), "m-old"), actions)
+    assert [(d[0], d[2]) for d in actions.done] == [("deadletter", CorruptRecordError.code)]
+
+
+def test_a_transient_failure_leaves_the_message_unsettled_for_redelivery(app: FakeApp,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The host abandons a message whose function raised; Service Bus then delivers it again.
+    monkeypatch.setattr(app.services.dispatch, "handle", raising(DependencyError("table storage is down")))
+    actions = Actions()
+    with pytest.raises(DependencyError):
+        app.call("process_work_item", delivered(WorkItem(str(uuid.uuid4())).encode().encode()), actions)
+    assert actions.done == []
+
+
+# -- the 500 that leaks nothing ----------------------------------------------------------------------------------
+
+
+def _break_everything(app: FakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every service an HTTP function calls raises an exception no code plans for, carrying text that must
+    never reach a caller."""
+    boom = raising(RuntimeError(SECRETISH))
+    services = app.services
+    audits = services.audits_or_fail()
+    for target, name in [(services.intake, "submit"), (services.queries, "request"), (services.queries, "recent"),
+                         (services.queries, "links"), (services.queries, "health"), (services.approvals, "decide"),
+                         (services.inbound, "hook"), (services.inbound, "slack_command"),
+                         (services.inbound, "slack_action"), (services.inbound, "teams"), (audits, "start"),
+                         (audits.store, "latest"), (services, "topology")]:
+        monkeypatch.setattr(target, name, boom)
+
+
+RID = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"
+# Every HTTP function, called so that it reaches its service (approvals after a verified sign-in).
+HTTP_CALLS = [
+    ("submit_request", "POST", "requests", {}),
+    ("get_request", "GET", f"requests/{RID}", {"id": RID}),
+    ("list_requests", "GET", "requests", {}),
+    ("list_links", "GET", "links", {}),
+    ("approve_request", "POST", f"requests/{RID}/approve", {"id": RID}),
+    ("reject_request", "POST", f"requests/{RID}/reject", {"id": RID}),
+    ("ticket_hook", "POST", "hooks/cmdb", {"source": "cmdb"}),
+    ("slack_command", "POST", "chat/slack", {}),
+    ("slack_action", "POST", "chat/slack/actions", {}),
+    ("teams_message", "POST", "chat/teams", {}),
+    ("start_audit", "POST", "audits", {}),
+    ("get_audit", "GET", "audits/latest", {"id": "latest"}),
+    ("topology_view", "GET", "topology", {}),
+    ("health", "GET", "health", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "method", "path", "route"), HTTP_CALLS, ids=[c[0] for c in HTTP_CALLS])
+def test_an_unexpected_failure_is_a_500_with_a_correlation_id_and_no_exception_text(
+        app: FakeApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, method: str,
+        path: str, route: dict[str, str]) -> None:
+    params = {"cloud": str(app.a)} if name in ("list_links", "list_requests") else {}
+    headers = {"x-correlation-id": "corr-500"}
+    if name in ("approve_request", "reject_request"):
+        headers["Authorization"] = f"Bearer {app.token(user='bob')}"
+    body = (b'{"action": "connect", "source": "%s", "target": "%s"}' % (str(app.a).encode(), str(app.b).encode())
+            if name == "submit_request" else b"")
+    _break_everything(app, monkeypatch)
+    with caplog.at_level(logging.ERROR, logger="interconnect.http"):
+        response = app.call(name, request(method, path, body=body, headers=headers, params=params, route=route))
+    error = error_of(response, 500)
+    assert error == {"code": "INTERNAL", "message": "internal error; quote correlation id corr-500"}
+    assert response.headers["x-correlation-id"] == "corr-500"
+    text = response.get_body().decode() + "".join(f"{k}: {v}" for k, v in response.headers.items())
+    assert "hunter2" not in text and "RuntimeError" not in text and "secret.py" not in text
+    # The operator's log has what the caller does not: the exception, tied to the same correlation id.
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.exc_info is not None and record.correlationId == "corr-500"  # type: ignore[attr-defined]
+
+
+def test_the_500s_cover_every_http_function() -> None:
+    from tests.functions.registered import INDEXED
+
+    http = {name for name, f in INDEXED.items() if f.get_trigger().get_binding_name() == "httpTrigger"}
+    assert {c[0] for c in HTTP_CALLS} == http
