@@ -40,6 +40,7 @@ test-integration: setup
 test-e2e: setup
 	$(PY) -m pytest tests/e2e tests/reliability tests/security
 
+## The old name of test-unit.
 test-fast: test-unit
 
 lint: setup
