@@ -16,9 +16,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from interconnect import boundedjson
 from interconnect.errors import DependencyError, ValidationError
@@ -63,11 +66,11 @@ class OpenIdSigningKeys:
                  fetch: Callable[[str], dict[str, Any]] = _get_json) -> None:
         self.issuer = issuer
         self.max_age, self.min_refresh, self.clock, self.fetch = max_age, min_refresh, clock, fetch
-        self._keys: dict[str, Any] = {}
+        self._keys: dict[str, RSAPublicKey] = {}  # RS256 only: the RSA keys the tenant publishes
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
 
-    def key_for(self, kid: str) -> Any | None:
+    def key_for(self, kid: str) -> RSAPublicKey | None:
         with self._lock:
             now = self.clock()
             stale = self._fetched_at is None or now - self._fetched_at >= self.max_age

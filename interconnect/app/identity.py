@@ -22,9 +22,12 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from interconnect import boundedjson
 from interconnect.errors import AuthenticationError, SettingsError, ValidationError
@@ -50,7 +53,7 @@ _KID = re.compile(r"^[A-Za-z0-9_\-=.+/]{1,128}$")
 class SigningKeys(Protocol):
     """The tenant's published signing keys, by key id (an adapter fetches and caches them)."""
 
-    def key_for(self, kid: str) -> Any | None:
+    def key_for(self, kid: str) -> RSAPublicKey | None:
         """The public key for `kid`, or None when the tenant does not publish it."""
 
 
