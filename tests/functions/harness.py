@@ -94,7 +94,8 @@ def delivered(body: bytes, message_id: str = "m-1") -> ServiceBusReceivedMessage
     binding = sdk_trigger("serviceBusTrigger", SdkTyped)
     assert isinstance(binding, SdkTrigger)
     amqp = Message(properties=Properties(message_id=message_id.encode()), data=[body])
-    return binding.decode_data(ModelBindingData(host_content(uuid.uuid4(), amqp)))
+    message: ServiceBusReceivedMessage = binding.decode_data(ModelBindingData(host_content(uuid.uuid4(), amqp)))
+    return message
 
 
 class FakeApp:
@@ -122,7 +123,8 @@ class FakeApp:
 
     def token(self, **ask: Any) -> str:
         """An access token the stand-in tenant signs: `user="bob"` or `app="automation"`, plus overrides."""
-        return self.authority.mint(ask)["access_token"]
+        token: str = self.authority.mint(ask)["access_token"]
+        return token
 
     # -- driving the fakes ------------------------------------------------------------------------------
 
@@ -168,7 +170,8 @@ def error_of(response: func.HttpResponse, status: int) -> dict[str, Any]:
     body = answer(response)
     assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 def standard_webhook(payload: dict[str, Any], *, msg_id: str = "msg-1",

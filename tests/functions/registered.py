@@ -10,7 +10,7 @@ from azure.functions.decorators.function_app import Function
 
 import function_app
 
-INDEXED: dict[str, Function] = {f.get_function_name(): f for f in function_app.app.get_functions()}
+INDEXED: dict[str, Function] = {str(f.get_function_name()): f for f in function_app.app.get_functions()}
 
 
 def user_function(name: str) -> Callable[..., Any]:

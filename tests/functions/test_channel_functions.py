@@ -28,8 +28,9 @@ from tests.functions.harness import (
 
 
 def hook(app: FakeApp, source: str, raw: bytes, headers: dict[str, str]) -> func.HttpResponse:
-    return app.call("ticket_hook", request("POST", f"hooks/{source}", body=raw, headers=headers,
-                                           route={"source": source}))
+    response: func.HttpResponse = app.call("ticket_hook", request("POST", f"hooks/{source}", body=raw,
+                                                                  headers=headers, route={"source": source}))
+    return response
 
 
 def ticket(app: FakeApp, **changes: str) -> dict[str, str]:

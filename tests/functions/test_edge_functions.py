@@ -140,5 +140,6 @@ def test_an_unexpected_failure_is_a_500_with_a_correlation_id_and_no_exception_t
 def test_the_500s_cover_every_http_function() -> None:
     from tests.functions.registered import INDEXED
 
-    http = {name for name, f in INDEXED.items() if f.get_trigger().get_binding_name() == "httpTrigger"}
+    http = {name for name, f in INDEXED.items()
+            if (trigger := f.get_trigger()) is not None and trigger.get_binding_name() == "httpTrigger"}
     assert {c[0] for c in HTTP_CALLS} == http

@@ -24,14 +24,15 @@ UNKNOWN = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"
 
 def submit(app: FakeApp, action: str = "connect", *, headers: dict[str, str] | None = None,
            **params: str) -> func.HttpResponse:
-    return app.call("submit_request", request("POST", "requests", params=params or None, headers=headers,
-                                              json_body={"action": action, "source": str(app.a),
-                                                         "target": str(app.b)}))
+    response: func.HttpResponse = app.call("submit_request", request(
+        "POST", "requests", params=params or None, headers=headers,
+        json_body={"action": action, "source": str(app.a), "target": str(app.b)}))
+    return response
 
 
 def awaiting_approval(app: FakeApp) -> str:
     """A disconnect filed with the function key, taken by the worker to AwaitingApproval."""
-    request_id = answer(submit(app, "disconnect"))["requestId"]
+    request_id: str = answer(submit(app, "disconnect"))["requestId"]
     app.drain(wait=False)
     assert app.store.get(request_id).status is Status.AWAITING_APPROVAL
     return request_id
@@ -40,8 +41,10 @@ def awaiting_approval(app: FakeApp) -> str:
 def decide(app: FakeApp, verb: str, request_id: str, token: str | None = None,
            authorization: str | None = None) -> func.HttpResponse:
     headers = {"Authorization": authorization or f"Bearer {token}"} if (token or authorization) else {}
-    return app.call("approve_request" if verb == "approve" else "reject_request",
-                    request("POST", f"requests/{request_id}/{verb}", route={"id": request_id}, headers=headers))
+    response: func.HttpResponse = app.call(
+        "approve_request" if verb == "approve" else "reject_request",
+        request("POST", f"requests/{request_id}/{verb}", route={"id": request_id}, headers=headers))
+    return response
 
 
 # -- submit_request -------------------------------------------------------------------------------------------
@@ -195,8 +198,9 @@ def test_deciding_without_a_token_is_401_before_the_id_is_looked_at(app: FakeApp
 
 
 def other_tenant_token() -> str:
-    return identity.Authority(IDENTITY_URL, rsa.generate_private_key(65537, 2048)).mint({"user": "bob"})[
-        "access_token"]
+    other = identity.Authority(IDENTITY_URL, rsa.generate_private_key(65537, 2048))
+    token: str = other.mint({"user": "bob"})["access_token"]
+    return token
 
 
 @pytest.mark.parametrize("verb", ["approve", "reject"])
