@@ -1,6 +1,6 @@
 """The layering, as the folders show it, held by the imports themselves (parsed, function-level ones too).
 
-    avs        AVS vocabulary: imports only errors/boundedjson
+    avs        AVS vocabulary: imports only the foundation (errors, boundedjson, schema)
     linking    a request's life: may use avs
     channels   may use linking and avs          audit   may use linking and avs
     adapters   the only code doing I/O besides app/: never a feature's services, only its models and ports
@@ -20,7 +20,7 @@ import interconnect
 
 PACKAGE = Path(interconnect.__file__).parent
 ROOT = PACKAGE.parent
-FOUNDATION = {"interconnect", "interconnect.errors", "interconnect.boundedjson"}
+FOUNDATION = {"interconnect", "interconnect.errors", "interconnect.boundedjson", "interconnect.schema"}
 FEATURES = ("avs", "linking", "channels", "audit")
 MAY_USE = {"avs": set(), "linking": {"avs"}, "channels": {"linking", "avs"}, "audit": {"linking", "avs"},
            "adapters": set(FEATURES), "app": {*FEATURES, "adapters"}}
@@ -90,7 +90,7 @@ def test_every_import_keeps_to_the_layering() -> None:
 
 
 def test_every_package_module_sits_in_a_known_layer() -> None:
-    loose = [p.name for p in PACKAGE.glob("*.py") if p.stem not in {"__init__", "errors", "boundedjson"}]
+    loose = [p.name for p in PACKAGE.glob("*.py") if p.stem not in {"__init__", "errors", "boundedjson", "schema"}]
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
     assert loose == [] and folders == set(MAY_USE)
 
