@@ -33,12 +33,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
 
 from interconnect.avs.ids import CloudId
 from interconnect.avs.permissions import matches
 from interconnect.errors import PolicyError
 from interconnect.linking.model import Action, Reason, Requester
+from interconnect.schema import Invalid, convert, pattern
 
 DEFAULT_APPROVERS = ("role:Links.Approve", "role:Links.Admin")
 
@@ -88,31 +92,33 @@ class Policy:
                        {"requester": str(requester), "action": action.value, "policy": self.source})]
 
 
+# The policy document's schema (interconnect/schema.py): shapes, unknown keys, non-empty lists and scope syntax.
+_Entry = Annotated[str, Meta(min_length=1)]  # a requester glob, `role:<name>` or `group:<id>`
+_Scope = Annotated[str, pattern(r"(?si)\A(?:\*/*|/subscriptions/.*[^/]/*)\Z",
+                                "'*' or an ARM id starting with /subscriptions/")]
+
+
+class _RuleDoc(Struct, forbid_unknown_fields=True):
+    requesters: Annotated[list[_Entry], Meta(min_length=1)]
+    actions: Annotated[list[Action], Meta(min_length=1)]
+    scopes: Annotated[list[_Scope], Meta(min_length=1)]
+    description: Any = None  # for the people reading the policy; never read here
+
+
+class _PolicyDoc(Struct, forbid_unknown_fields=True):
+    rules: list[_RuleDoc]
+    approvers: list[_Entry] = msgspec.field(default_factory=lambda: list(DEFAULT_APPROVERS))
+
+
 def parse_policy(raw: Any, source: str) -> Policy:
-    """Raises PolicyError naming the offending rule."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list) or set(raw) - {"rules", "approvers"}:
-        raise PolicyError(f"policy {source}: expected an object with a 'rules' list and optional 'approvers'")
-    approvers = raw.get("approvers", list(DEFAULT_APPROVERS))
-    if not isinstance(approvers, list) or not all(isinstance(a, str) and a for a in approvers):
-        raise PolicyError(f"policy {source}: approvers must be a list of requester globs, roles or groups")
-    rules = []
-    for i, rule in enumerate(raw["rules"]):
-        where = f"policy {source}: rules[{i}]"
-        if not isinstance(rule, dict) or set(rule) - {"requesters", "actions", "scopes", "description"}:
-            raise PolicyError(f"{where}: expected requesters, actions, scopes (and an optional description)")
-        lists = {key: rule.get(key) for key in ("requesters", "actions", "scopes")}
-        for key, value in lists.items():
-            if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-                raise PolicyError(f"{where}.{key}: expected a non-empty list of strings")
-        try:
-            actions = frozenset(Action(a) for a in lists["actions"])
-        except ValueError:
-            raise PolicyError(f"{where}.actions: only 'connect' and 'disconnect' exist") from None
-        scopes = tuple(s.rstrip("/").lower() for s in lists["scopes"])
-        if not all(s == "*" or s.startswith("/subscriptions/") for s in scopes):
-            raise PolicyError(f"{where}.scopes: each scope is '*' or an ARM id starting with /subscriptions/")
-        rules.append(PolicyRule(tuple(lists["requesters"]), actions, scopes))
-    return Policy(tuple(rules), source, tuple(approvers))
+    """Raises PolicyError naming every offending key (e.g. "rules[1].scopes[0]") and what it should hold."""
+    try:
+        doc = convert(raw, _PolicyDoc)
+    except Invalid as exc:
+        raise PolicyError(f"policy {source}: " + "; ".join(exc.problems), details={"problems": exc.problems}) from None
+    rules = tuple(PolicyRule(tuple(rule.requesters), frozenset(rule.actions),
+                             tuple(scope.rstrip("/").lower() for scope in rule.scopes)) for rule in doc.rules)
+    return Policy(rules, source, tuple(doc.approvers))
 
 
 DEFAULT = parse_policy({"rules": [
