@@ -31,10 +31,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Struct
 
 from interconnect.errors import MappingError, ValidationError
 from interconnect.linking.validation import MAX_REFERENCE, MAX_REQUESTER
+from interconnect.schema import Invalid, convert, pattern
 
 REQUIRED = ("action", "source", "target", "reference")
 OPTIONAL = ("requester",)
@@ -115,7 +118,29 @@ class TicketMapping:
     actions: dict[str, str]  # lower-cased raw value -> "connect" | "disconnect"; empty: values are already those
 
 
-def parse_mapping(raw: Mapping[str, Any], where: str) -> TicketMapping:
+# A mapping's schema (interconnect/schema.py). Every problem of a bad mapping is named at once: shapes, unknown
+# keys, missing fields and the syntax of each path and action word; the caller then fixes the config in one go.
+_Spec = Annotated[str, pattern(
+    rf"(?s)\A(?:\$const:\s*\S.*|(?!\$const:)(?=.{{1,{MAX_PATH}}}\Z)\s*[^.\s][^.]*(?:\.\s*[^.\s][^.]*)*)\Z",
+    f"a dot path (keys joined by '.', none empty, at most {MAX_PATH} characters) or '$const:<value>'")]
+_RawValue = Annotated[str, pattern(r"\S", "a non-blank raw value")]
+_ActionWord = Annotated[str, pattern(r"(?i)\A\s*(?:connect|disconnect)\s*\Z", "connect or disconnect")]
+
+
+class _FieldsDoc(Struct, forbid_unknown_fields=True):
+    action: _Spec
+    source: _Spec
+    target: _Spec
+    reference: _Spec
+    requester: _Spec = ""  # optional; "" (never valid when written) stands for absent
+
+
+class _MappingDoc(Struct, forbid_unknown_fields=True):
+    fields: _FieldsDoc
+    actions: dict[_RawValue, _ActionWord] | None = None  # null or absent: values are already connect|disconnect
+
+
+def parse_mapping(raw: Any, where: str) -> TicketMapping:
     """Check a mapping from config. `where` names it in errors (e.g. "INTERCONNECT_TICKET_MAPPINGS.jira").
 
     Raises
@@ -123,43 +148,16 @@ def parse_mapping(raw: Mapping[str, Any], where: str) -> TicketMapping:
     ValidationError
         code MAPPING_CONFIG_INVALID, naming every bad key in the message and in details["problems"].
     """
-    problems: list[str] = []
-    if not isinstance(raw, Mapping):
-        raise _config_error(where, [f"must be an object with 'fields' (and optionally 'actions'), "
-                                    f"not {type(raw).__name__}"])
-    problems += [f"{key}: unknown key (allowed: actions, fields)" for key in raw if key not in ("fields", "actions")]
-    raw_fields = raw.get("fields")
-    raw_actions = raw.get("actions")
-    raw_actions = {} if raw_actions is None else raw_actions
-    fields: dict[str, str] = {}
-    actions: dict[str, str] = {}
-    if not isinstance(raw_fields, Mapping):
-        problems.append("fields: required, an object of field -> path")
-        raw_fields = {}
-    if not isinstance(raw_actions, Mapping):
-        problems.append("actions: must be an object of raw value -> connect|disconnect")
-        raw_actions = {}
-    for name, spec in raw_fields.items():
-        if name not in REQUIRED + OPTIONAL:
-            problems.append(f"fields.{name}: unknown field (allowed: {', '.join(REQUIRED + OPTIONAL)})")
-        elif (problem := _spec_problem(spec)) is not None:
-            problems.append(f"fields.{name}: {problem}")
-        else:
-            fields[name] = spec
-    problems += [f"fields.{name}: required" for name in REQUIRED if name not in raw_fields]
-    for value, action in raw_actions.items():
-        if not isinstance(value, str) or not value.strip():
-            problems.append(f"actions.{value}: the raw value must be a non-empty string")
-        elif not isinstance(action, str) or action.strip().lower() not in ACTIONS:
-            problems.append(f"actions.{value}: must map to connect or disconnect, not {_short(action)}")
-        else:
-            actions[value.strip().lower()] = action.strip().lower()
+    try:
+        doc = convert(raw, _MappingDoc)
+    except Invalid as exc:
+        raise _config_error(where, exc.problems) from None
+    fields = {name: spec for name in REQUIRED + OPTIONAL if (spec := getattr(doc.fields, name))}
+    actions = {value.strip().lower(): action.strip().lower() for value, action in (doc.actions or {}).items()}
     # A constant action is known now: check it now rather than fail every delivery later.
-    constant = fields.get("action", "")
+    constant = fields["action"]
     if constant.startswith(CONST) and _action(constant[len(CONST):], actions) is None:
-        problems.append(f"fields.action: {_short(constant)} does not map to connect or disconnect")
-    if problems:
-        raise _config_error(where, problems)
+        raise _config_error(where, [f"fields.action: {_short(constant)} does not map to connect or disconnect"])
     return TicketMapping(fields, actions)
 
 
@@ -204,16 +202,6 @@ def map_ticket(payload: Any, mapping: TicketMapping) -> TicketFields:
 def _config_error(where: str, problems: list[str]) -> ValidationError:
     return ValidationError(f"ticket mapping {where} is invalid: " + "; ".join(problems),
                            code="MAPPING_CONFIG_INVALID", details={"where": where, "problems": problems})
-
-
-def _spec_problem(spec: object) -> str | None:
-    if not isinstance(spec, str) or not spec.strip():
-        return "must be a dot path or '$const:<value>'"
-    if spec.startswith(CONST):
-        return None if spec[len(CONST):].strip() else "a constant needs a value after '$const:'"
-    if len(spec) > MAX_PATH or any(not segment.strip() for segment in spec.split(".")):
-        return f"{_short(spec)} is not a dot path (keys joined by '.', none empty)"
-    return None
 
 
 def _read(payload: Any, spec: str) -> tuple[Any, str | None]:

@@ -224,22 +224,27 @@ def test_a_mapping_error_is_a_validation_error() -> None:
 # ------------------------------------------------------------------------------------------ bad configs
 
 
+DOT_PATH = "expected a dot path (keys joined by '.', none empty, at most 500 characters) or '$const:<value>'"
+
+
 @pytest.mark.parametrize(("raw", "named"), [
-    ({"fields": {**PLAIN, "sourse": "x"}}, "fields.sourse: unknown field"),
+    ({"fields": {**PLAIN, "sourse": "x"}}, "fields.sourse: unknown field (allowed: action, reference, requester, "),
     ({"fields": {k: v for k, v in PLAIN.items() if k != "target"}}, "fields.target: required"),
-    ({"fields": {**PLAIN, "source": ""}}, "fields.source: must be a dot path"),
-    ({"fields": {**PLAIN, "source": 5}}, "fields.source: must be a dot path"),
-    ({"fields": {**PLAIN, "source": "a..b"}}, "fields.source: 'a..b' is not a dot path"),
-    ({"fields": {**PLAIN, "source": ".a"}}, "is not a dot path"),
-    ({"fields": {**PLAIN, "source": "$const:"}}, "fields.source: a constant needs a value"),
+    ({"fields": {**PLAIN, "source": ""}}, f"fields.source: {DOT_PATH}, not ''"),
+    ({"fields": {**PLAIN, "source": 5}}, "fields.source: expected a string, got an integer"),
+    ({"fields": {**PLAIN, "source": "a..b"}}, f"fields.source: {DOT_PATH}, not 'a..b'"),
+    ({"fields": {**PLAIN, "source": ".a"}}, f"fields.source: {DOT_PATH}, not '.a'"),
+    ({"fields": {**PLAIN, "source": "a" * 501}}, f"fields.source: {DOT_PATH}, not 'aaa"),
+    ({"fields": {**PLAIN, "source": "$const:"}}, f"fields.source: {DOT_PATH}, not '$const:'"),
+    ({"fields": {**PLAIN, "requester": None}}, "fields.requester: expected a string, got null"),
     ({"fields": {**PLAIN, "action": "$const:link"}}, "fields.action: '$const:link' does not map"),
-    ({"fields": PLAIN, "actions": {"Link": "attach"}}, "actions.Link: must map to connect or disconnect"),
-    ({"fields": PLAIN, "actions": {"": "connect"}}, "the raw value must be a non-empty string"),
-    ({"fields": PLAIN, "actions": ["connect"]}, "actions: must be an object"),
-    ({"fields": PLAIN, "colour": "red"}, "colour: unknown key"),
-    ({"fields": ["action"]}, "fields: required"),
+    ({"fields": PLAIN, "actions": {"Link": "attach"}}, "actions.Link: expected connect or disconnect, not 'attach'"),
+    ({"fields": PLAIN, "actions": {"": "connect"}}, "actions.: expected a non-blank raw value, not ''"),
+    ({"fields": PLAIN, "actions": ["connect"]}, "actions: expected an object, got a list"),
+    ({"fields": PLAIN, "colour": "red"}, "colour: unknown field (allowed: actions, fields)"),
+    ({"fields": ["action"]}, "fields: expected an object, got a list"),
     ({}, "fields: required"),
-    ("fields", "must be an object"),
+    ("fields", "is invalid: expected an object, got a string"),
 ])
 def test_a_bad_config_is_refused_naming_the_bad_key(raw: Any, named: str) -> None:
     with pytest.raises(ValidationError) as err:
@@ -254,6 +259,9 @@ def test_every_config_problem_is_listed_at_once() -> None:
     with pytest.raises(ValidationError) as err:
         parse_mapping({"fields": {"sourse": "a", "action": ""}, "actions": {"x": "y"}}, "cfg")
     assert len(err.value.details["problems"]) == 6  # sourse, action, source/target/reference required, actions.x
+    assert err.value.details["problems"][:4] == [
+        "fields.sourse: unknown field (allowed: action, reference, requester, source, target)",
+        "fields.source: required", "fields.target: required", "fields.reference: required"]
 
 
 def test_a_constant_action_mapped_through_the_action_table_is_accepted() -> None:
