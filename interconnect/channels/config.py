@@ -20,12 +20,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+from msgspec import Meta, Struct
 
 from interconnect.channels.ticketmap import DEFAULT_MAPPINGS, TicketMapping, parse_mapping
 from interconnect.errors import SettingsError, ValidationError
+from interconnect.schema import Invalid, convert
 
-HOOK_TYPES = ("jira", "servicenow", "standard-webhooks")
+T = TypeVar("T")
+
+HookType = Literal["jira", "servicenow", "standard-webhooks"]
+HOOK_TYPES: tuple[str, ...] = get_args(HookType)
 
 
 @dataclass(frozen=True)
@@ -65,33 +71,53 @@ def secret_list(name: str, text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in values if v.strip())
 
 
+# The two settings' schemas (interconnect/schema.py), checked source by source so an error names the source.
+class _CallbackDoc(Struct, forbid_unknown_fields=True):
+    url: str = ""
+    table: str = "change_request"
+
+
+class _HookDoc(Struct, forbid_unknown_fields=True):
+    type: HookType
+    callback: _CallbackDoc | None = None
+    mapping: Any = None  # checked by parse_mapping, which names every problem at once; absent: the type's default
+
+
+class _HookSecretsDoc(Struct, forbid_unknown_fields=True, rename="camel"):
+    # No pattern nor Literal here: a problem with one of these never echoes the value (interconnect/schema.py).
+    signing: Annotated[list[Annotated[str, Meta(min_length=1)]], Meta(min_length=1)]
+    callback_authorization: str = ""
+    callback_signing: str = ""
+
+
+def _convert(where: str, raw: Any, schema: type[T]) -> T:
+    try:
+        return convert(raw, schema, where)
+    except Invalid as exc:
+        raise SettingsError("; ".join(exc.problems), details={"problems": exc.problems}) from None
+
+
 def parse_channels(hooks: str, hook_secrets: str, slack: str, teams: str, teams_workflow_url: str) -> Channels:
     """Raises SettingsError naming the setting and key at fault (never a secret value)."""
-    raw_hooks = _json("INTERCONNECT_HOOKS", hooks, {})
-    raw_secrets = _json("INTERCONNECT_HOOK_SECRETS", hook_secrets, {})
-    if not isinstance(raw_hooks, dict) or not isinstance(raw_secrets, dict):
-        raise SettingsError("INTERCONNECT_HOOKS and INTERCONNECT_HOOK_SECRETS must be JSON objects keyed by source")
+    raw_hooks = _convert("INTERCONNECT_HOOKS", _json("INTERCONNECT_HOOKS", hooks, {}), dict[str, Any])
+    raw_secrets = _convert("INTERCONNECT_HOOK_SECRETS", _json("INTERCONNECT_HOOK_SECRETS", hook_secrets, {}),
+                           dict[str, Any])
     sources = {}
-    for name, config in raw_hooks.items():
+    for name, raw_config in raw_hooks.items():
         where = f"INTERCONNECT_HOOKS.{name}"
-        if not isinstance(config, dict) or config.get("type") not in HOOK_TYPES:
-            raise SettingsError(f"{where}.type must be one of {', '.join(HOOK_TYPES)}")
-        secrets = raw_secrets.get(name, {})
-        signing = secrets.get("signing", []) if isinstance(secrets, dict) else None
-        if not isinstance(signing, list) or not signing or not all(isinstance(s, str) and s for s in signing):
-            raise SettingsError(f"INTERCONNECT_HOOK_SECRETS.{name}.signing must list at least one secret")
-        callback = config.get("callback") or {}
-        if not isinstance(callback, dict):
-            raise SettingsError(f"{where}.callback must be an object")
+        config = _convert(where, raw_config, _HookDoc)
+        if name not in raw_secrets:  # every source is verified: no secret, no source
+            raise SettingsError(f"INTERCONNECT_HOOK_SECRETS.{name}.signing: required (every source in "
+                                f"INTERCONNECT_HOOKS is verified with at least one secret)")
+        secrets = _convert(f"INTERCONNECT_HOOK_SECRETS.{name}", raw_secrets[name], _HookSecretsDoc)
+        callback = config.callback or _CallbackDoc()
         try:  # mappings are checked now, so a bad one stops the app at start rather than failing live traffic
-            mapping = parse_mapping(config.get("mapping") or DEFAULT_MAPPINGS[config["type"]], f"{where}.mapping")
+            mapping = parse_mapping(config.mapping or DEFAULT_MAPPINGS[config.type], f"{where}.mapping")
         except ValidationError as exc:
             raise SettingsError(exc.message, details=exc.details) from None
         sources[name] = HookSource(
-            name=name, type=config["type"], signing=tuple(signing), mapping=mapping,
-            callback_url=str(callback.get("url", "")).rstrip("/"),
-            callback_table=str(callback.get("table", "change_request")),
-            callback_authorization=str(secrets.get("callbackAuthorization", "")),
-            callback_signing=str(secrets.get("callbackSigning", "")))
+            name=name, type=config.type, signing=tuple(secrets.signing), mapping=mapping,
+            callback_url=callback.url.rstrip("/"), callback_table=callback.table,
+            callback_authorization=secrets.callback_authorization, callback_signing=secrets.callback_signing)
     return Channels(sources, secret_list("INTERCONNECT_SLACK_SIGNING_SECRETS", slack),
                     secret_list("INTERCONNECT_TEAMS_SECRETS", teams), teams_workflow_url.strip())

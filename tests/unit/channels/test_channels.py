@@ -54,6 +54,56 @@ def test_bad_channel_settings_are_refused_naming_the_setting(hooks: str, secrets
     assert where in err.value.message
 
 
+@pytest.mark.parametrize(("hooks", "secrets", "message"), [
+    ("[]", "{}", "INTERCONNECT_HOOKS: expected an object, got a list"),
+    ("{}", '["k"]', "INTERCONNECT_HOOK_SECRETS: expected an object, got a list"),
+    ('{"x": 5}', "{}", "INTERCONNECT_HOOKS.x: expected an object, got an integer"),
+    ('{"x": {}}', "{}", "INTERCONNECT_HOOKS.x.type: required"),
+    ('{"x": {"type": "gitlab"}}', "{}",
+     "INTERCONNECT_HOOKS.x.type: expected one of jira, servicenow, standard-webhooks, not 'gitlab'"),
+    ('{"x": {"type": "jira", "callbak": {}}}', "{}",
+     "INTERCONNECT_HOOKS.x.callbak: unknown field (allowed: callback, mapping, type)"),
+    ('{"x": {"type": "jira", "callback": {"url": 5}}}', "{}", "INTERCONNECT_HOOKS.x.callback.url: expected a string, "
+                                                              "got an integer"),
+    ('{"x": {"type": "jira"}}', '{"y": {"signing": ["k"]}}',
+     "INTERCONNECT_HOOK_SECRETS.x.signing: required (every source in INTERCONNECT_HOOKS is verified with at least "
+     "one secret)"),
+    ('{"x": {"type": "jira"}}', '{"x": {}}', "INTERCONNECT_HOOK_SECRETS.x.signing: required"),
+    ('{"x": {"type": "jira"}}', '{"x": {"signing": []}}',
+     "INTERCONNECT_HOOK_SECRETS.x.signing: expected a non-empty list"),
+    ('{"x": {"type": "jira"}}', '{"x": {"signing": ["k", ""]}}',
+     "INTERCONNECT_HOOK_SECRETS.x.signing[1]: expected a non-empty string"),
+    ('{"x": {"type": "jira"}}', '{"x": {"signing": ["k"], "callbackauthorization": "Basic x"}}',
+     "INTERCONNECT_HOOK_SECRETS.x.callbackauthorization: unknown field (allowed: callbackAuthorization, "
+     "callbackSigning, signing)"),
+])
+def test_a_bad_channel_setting_is_refused_naming_the_key_and_what_it_should_hold(hooks: str, secrets: str,
+                                                                                  message: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        parse_channels(hooks, secrets, "", "", "")
+    assert err.value.code == "SETTINGS_INVALID" and err.value.message == message
+
+
+def test_callback_and_mapping_may_be_null_or_absent_and_then_take_their_defaults() -> None:
+    channels = parse_channels('{"x": {"type": "servicenow", "callback": null, "mapping": null}}',
+                              '{"x": {"signing": ["k"]}, "unused": {"anything": 1}}', "", "", "")
+    source = channels.hooks["x"]
+    assert (source.callback_url, source.callback_table) == ("", "change_request")
+    assert source.mapping.fields["reference"] == "number" and "unused" not in channels.hooks
+
+
+@pytest.mark.parametrize("secrets", [
+    '{"x": {"signing": "hunter2-secret"}}', '{"x": {"signing": ["hunter2-secret", 5]}}',
+    '{"x": {"signing": ["k"], "callbackAuthorization": ["Basic hunter2-secret"]}}',
+    '{"x": {"signing": ["k"], "callbackSigning": {"v": "whsec_hunter2"}}}', '{"x": "hunter2-secret"}',
+])
+def test_a_bad_secret_is_refused_naming_its_key_and_never_its_value(secrets: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        parse_channels('{"x": {"type": "jira"}}', secrets, "", "", "")
+    assert "INTERCONNECT_HOOK_SECRETS.x" in err.value.message and "hunter2" not in err.value.message
+    assert "hunter2" not in json.dumps(err.value.details)
+
+
 def test_a_malformed_secret_setting_is_refused_without_echoing_it() -> None:
     with pytest.raises(SettingsError) as err:
         parse_channels("", '{"x": "hunter2-secret', "", "", "")
