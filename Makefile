@@ -43,8 +43,10 @@ test-e2e: setup
 ## The old name of test-unit.
 test-fast: test-unit
 
+## ruff's lint rules and its formatter (adopted once, in a commit of its own); `ruff format .` fixes the latter.
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 ## mypy --strict on the app (function_app.py and interconnect/); settings in pyproject.toml [tool.mypy].
 typecheck: setup

@@ -131,12 +131,13 @@ def main() -> int:
     fleet = generate_fleet(args.clouds, args.subscriptions, settings={"pageSize": PAGE_SIZE}, seed=args.seed)
     subscriptions = [sub["id"].lower() for sub in fleet["subscriptions"]]
     needed = reads_needed(fleet)
-    faults = {"latency": [{"ms": args.latency_ms}],
-              "throttle": {"reads": {"burst": args.burst, "refillPerSecond": args.refill},
-                           "writes": None, "deletes": None}}
+    faults = {
+        "latency": [{"ms": args.latency_ms}],
+        "throttle": {"reads": {"burst": args.burst, "refillPerSecond": args.refill}, "writes": None, "deletes": None},
+    }
     latency = args.latency_ms / 1000
     minimum = max(max(0, n - args.burst) / args.refill for n in needed.values()) + latency
-    sample = subscriptions if args.full_baseline else subscriptions[:max(1, args.baseline_subscriptions)]
+    sample = subscriptions if args.full_baseline else subscriptions[: max(1, args.baseline_subscriptions)]
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -146,8 +147,9 @@ def main() -> int:
         admin.load_fleet(fleet)
 
         fresh_run(admin, faults)
-        reader = InventoryReader(AvsSdkGateway(None, base_url=url, retry_total=args.retry_total),
-                                 concurrency=args.concurrency)
+        reader = InventoryReader(
+            AvsSdkGateway(None, base_url=url, retry_total=args.retry_total), concurrency=args.concurrency
+        )
         started = time.perf_counter()
         inventory = reader.read(subscriptions, datetime.now(UTC))
         parallel = Run(time.perf_counter() - started, admin.calls(), inventory.clouds, inventory.problems)
@@ -160,8 +162,9 @@ def main() -> int:
     return report(args, needed, sample, minimum, parallel, baseline)
 
 
-def report(args: argparse.Namespace, needed: dict[str, int], sample: list[str], minimum: float,
-           parallel: Run, baseline: Run) -> int:
+def report(
+    args: argparse.Namespace, needed: dict[str, int], sample: list[str], minimum: float, parallel: Run, baseline: Run
+) -> int:
     clouds = args.clouds
     total_reads = sum(needed.values())
     sample_reads = sum(needed[s] for s in sample)
@@ -174,37 +177,59 @@ def report(args: argparse.Namespace, needed: dict[str, int], sample: list[str], 
     per_cloud, expected_per_cloud = successes / clouds, 3 + list_pages / clouds
     dup_total, dup_throttled, dup_ok = parallel.duplicates()
     kinds = parallel.by_kind()
-    exact = (all(kinds.get(k, Counter())[200] == clouds for k in READ_KINDS[1:])
-             and kinds.get(READ_KINDS[0], Counter())[200] == list_pages
-             and set(kinds) <= set(READ_KINDS) and successes == total_reads)
+    exact = (
+        all(kinds.get(k, Counter())[200] == clouds for k in READ_KINDS[1:])
+        and kinds.get(READ_KINDS[0], Counter())[200] == list_pages
+        and set(kinds) <= set(READ_KINDS)
+        and successes == total_reads
+    )
     speedup, over_minimum = baseline_seconds / parallel.seconds, parallel.seconds / minimum
-    same = (len(parallel.records) == clouds and not parallel.problems
-            and all(parallel.records.get(cid) == rec for cid, rec in baseline.records.items()))
+    same = (
+        len(parallel.records) == clouds
+        and not parallel.problems
+        and all(parallel.records.get(cid) == rec for cid, rec in baseline.records.items())
+    )
 
-    print(f"fleet: {clouds} clouds in {args.subscriptions} subscriptions (seed {args.seed}, {PAGE_SIZE} per page); "
-          f"{args.latency_ms:g} ms latency on every ARM call; read bucket per subscription: burst {args.burst}, "
-          f"refill {args.refill:g}/s (ARM: 250, 25/s)")
+    print(
+        f"fleet: {clouds} clouds in {args.subscriptions} subscriptions (seed {args.seed}, {PAGE_SIZE} per page); "
+        f"{args.latency_ms:g} ms latency on every ARM call; read bucket per subscription: burst {args.burst}, "
+        f"refill {args.refill:g}/s (ARM: 250, 25/s)"
+    )
     print(f"reader: concurrency {args.concurrency} per subscription, gateway retry_total {args.retry_total}")
     print(f"reads the facts need: {total_reads} ({list_pages} list pages + 3 x {clouds} clouds)")
     print()
-    print(f"parallel (InventoryReader)   {parallel.seconds:7.2f} s   {len(parallel.calls)} calls, "
-          f"{throttled} x 429, {others} other errors, {len(parallel.records)} clouds read, "
-          f"{len(parallel.problems)} problems")
+    print(
+        f"parallel (InventoryReader)   {parallel.seconds:7.2f} s   {len(parallel.calls)} calls, "
+        f"{throttled} x 429, {others} other errors, {len(parallel.records)} clouds read, "
+        f"{len(parallel.problems)} problems"
+    )
     b = baseline.statuses()
-    how = ("measured on all subscriptions" if len(sample) == len(needed) else
-           f"EXTRAPOLATED from {len(sample)} of {len(needed)} subscriptions: measured {baseline.seconds:.2f} s "
-           f"for {sample_reads} of {total_reads} reads, x {scale:.2f}")
-    print(f"sequential baseline          {baseline_seconds:7.2f} s   ({how}; {len(baseline.calls)} calls, "
-          f"{b[429]} x 429)")
-    print(f"throttle-bound minimum       {minimum:7.2f} s   (max over subscriptions of "
-          f"max(0, {max(needed.values())} - {args.burst}) / {args.refill:g} + {args.latency_ms:g} ms)")
+    how = (
+        "measured on all subscriptions"
+        if len(sample) == len(needed)
+        else f"EXTRAPOLATED from {len(sample)} of {len(needed)} subscriptions: measured {baseline.seconds:.2f} s "
+        f"for {sample_reads} of {total_reads} reads, x {scale:.2f}"
+    )
+    print(
+        f"sequential baseline          {baseline_seconds:7.2f} s   ({how}; {len(baseline.calls)} calls, {b[429]} x 429)"
+    )
+    print(
+        f"throttle-bound minimum       {minimum:7.2f} s   (max over subscriptions of "
+        f"max(0, {max(needed.values())} - {args.burst}) / {args.refill:g} + {args.latency_ms:g} ms)"
+    )
     print()
-    print("ARM calls by kind (parallel run): " + ", ".join(
-        f"{kind} {sum(c.values())} ({c[200]} ok, {c[429]} x 429)" for kind, c in sorted(kinds.items())))
-    print(f"calls per cloud: {per_cloud:.3f} successful reads (3 + {list_pages} list pages / {clouds} = "
-          f"{expected_per_cloud:.3f}); {len(parallel.calls) / clouds:.3f} counting the 429s")
-    print(f"repeated (method, path, query): {dup_total} extra calls, {dup_throttled} after a 429, "
-          f"{dup_total - dup_throttled} otherwise; duplicate successful reads: {dup_ok}")
+    print(
+        "ARM calls by kind (parallel run): "
+        + ", ".join(f"{kind} {sum(c.values())} ({c[200]} ok, {c[429]} x 429)" for kind, c in sorted(kinds.items()))
+    )
+    print(
+        f"calls per cloud: {per_cloud:.3f} successful reads (3 + {list_pages} list pages / {clouds} = "
+        f"{expected_per_cloud:.3f}); {len(parallel.calls) / clouds:.3f} counting the 429s"
+    )
+    print(
+        f"repeated (method, path, query): {dup_total} extra calls, {dup_throttled} after a 429, "
+        f"{dup_total - dup_throttled} otherwise; duplicate successful reads: {dup_ok}"
+    )
     print(f"baseline read the same facts as the parallel run for its {len(baseline.records)} clouds: {same}")
     print()
     checks = [

@@ -65,8 +65,10 @@ def trace_one_work_item() -> tuple[list[str], int, Counter[str]]:
 
 def main() -> None:
     files, total, returns = trace_one_work_item()
-    print(f"one connect's process work item through Worker.handle: {len(files)} files crossed, "
-          f"{total} cross-file returns over {len(returns)} edges")
+    print(
+        f"one connect's process work item through Worker.handle: {len(files)} files crossed, "
+        f"{total} cross-file returns over {len(returns)} edges"
+    )
     for name in files:
         print(f"  file    {name}")
     for edge, count in returns.most_common():

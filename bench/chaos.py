@@ -33,20 +33,26 @@ from localdev.chaos import (
 from localdev.cloud import LocalCloud
 
 
-def run(cloud: LocalCloud, requests: int, *, faults: float = 0.0, kills: int = 0,
-        seed: int = 1) -> tuple[Report, float]:
+def run(
+    cloud: LocalCloud, requests: int, *, faults: float = 0.0, kills: int = 0, seed: int = 1
+) -> tuple[Report, float]:
     api, arm = Api(cloud.host_url), ArmSimAdmin(cloud.arm_url)
     arm.load_fleet(pair_fleet(requests, faults=arm_faults(faults, seed) if faults else None))
     run_id = uuid.uuid4().hex
     stop, done_kills = threading.Event(), []
-    chaos = threading.Thread(target=lambda: done_kills.append(crash_loop(
-        lambda: cloud.service("host").kill(), cloud.start_host, kills, random.Random(seed), stop)))
+    chaos = threading.Thread(
+        target=lambda: done_kills.append(
+            crash_loop(lambda: cloud.service("host").kill(), cloud.start_host, kills, random.Random(seed), stop)
+        )
+    )
     started = time.monotonic()
     if kills:
         chaos.start()
     try:
-        ids = [api.submit({"action": "connect", "source": cloud_id(f"s{i}"), "target": cloud_id(f"t{i}")},
-                          f"{run_id}-{i}") for i in range(requests)]
+        ids = [
+            api.submit({"action": "connect", "source": cloud_id(f"s{i}"), "target": cloud_id(f"t{i}")}, f"{run_id}-{i}")
+            for i in range(requests)
+        ]
         if kills:
             chaos.join(timeout=600)
     finally:
@@ -75,11 +81,16 @@ def main() -> None:
         else:
             report, took = run(cloud, args.requests, kills=args.kills)
     print(f"baseline ({args.requests} connects, no faults): {base_time:.1f} s; {base.summary()}")
-    print(f"{args.scenario:<8} ({args.requests} connects): {took:.1f} s ({took / base_time:.1f}x baseline); "
-          f"{report.summary()}")
+    print(
+        f"{args.scenario:<8} ({args.requests} connects): {took:.1f} s ({took / base_time:.1f}x baseline); "
+        f"{report.summary()}"
+    )
     verdict = report.ok and report.statuses == {"Succeeded": args.requests}
-    print("PASS: every request Succeeded, no link created twice, every audit trail complete and in order"
-          if verdict else f"FAIL: {report.duplicate_creates or ''} {report.trail_problems[:5]}")
+    print(
+        "PASS: every request Succeeded, no link created twice, every audit trail complete and in order"
+        if verdict
+        else f"FAIL: {report.duplicate_creates or ''} {report.trail_problems[:5]}"
+    )
 
 
 if __name__ == "__main__":

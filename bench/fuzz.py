@@ -50,8 +50,10 @@ CHANNEL_WEIGHT = 12  # a channel case per route case, roughly: the signed payloa
 def cases(routes: tuple[Route, ...]) -> st.SearchStrategy[Case]:
     by_route = [r for r in routes for _ in range(WEIGHTS.get(r.name, WEIGHT))]
     by_channel = [c for c in CHANNELS for _ in range(CHANNEL_WEIGHT)]
-    return st.one_of(st.sampled_from(by_route).flatmap(lambda r: route_case(r, TARGET)),
-                     st.sampled_from(by_channel).flatmap(lambda c: channel_case(c, TARGET)))
+    return st.one_of(
+        st.sampled_from(by_route).flatmap(lambda r: route_case(r, TARGET)),
+        st.sampled_from(by_channel).flatmap(lambda c: channel_case(c, TARGET)),
+    )
 
 
 def main() -> int:
@@ -72,8 +74,13 @@ def main() -> int:
             by_label: Counter[str] = Counter()
             started = time.monotonic()
 
-            @settings(max_examples=args.count, database=None, deadline=None, phases=[Phase.generate],
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=args.count,
+                database=None,
+                deadline=None,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @seed(args.seed)
             @given(case=cases(routes))
             def run(case: Case) -> None:
@@ -82,8 +89,11 @@ def main() -> int:
                 if case.method == "POST" and outcome.status is not None and outcome.status < 400:
                     probe.still_readable(case, TARGET)
                 if probe.cases % 500 == 0:
-                    print(f"  {probe.cases} cases, {len(probe.violations)} violations, "
-                          f"{time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+                    print(
+                        f"  {probe.cases} cases, {len(probe.violations)} violations, {time.monotonic() - started:.0f}s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
             run()
             elapsed = time.monotonic() - started
@@ -96,8 +106,7 @@ def main() -> int:
     return report(args, probe, by_label, elapsed, in_logs)
 
 
-def report(args: argparse.Namespace, probe: Probe, by_label: Counter[str], elapsed: float,
-           in_logs: list[str]) -> int:
+def report(args: argparse.Namespace, probe: Probe, by_label: Counter[str], elapsed: float, in_logs: list[str]) -> int:
     statuses = {str(k): v for k, v in sorted(probe.statuses.items(), key=lambda kv: kv[0] or 0)}
     kinds = Counter(v.kind for v in probe.violations)
     errors_5xx = sum(v for k, v in probe.statuses.items() if k is not None and k >= 500)
@@ -105,10 +114,14 @@ def report(args: argparse.Namespace, probe: Probe, by_label: Counter[str], elaps
     print(f"bench.fuzz --count {args.count} --seed {args.seed}: {probe.cases} requests in {elapsed:.0f}s")
     print(f"  by status: {statuses}")
     print(f"  by route or channel: {dict(sorted(by_label.items()))}")
-    print(f"  5xx: {errors_5xx}  hangs: {kinds.get('HANG', 0)}  stored/queued for a 4xx: "
-          f"{kinds.get('STORED_FOR_4XX', 0)}  signature bypasses: {kinds.get('SIGNATURE_BYPASS', 0)}")
-    print(f"  latency: p50 {probe.percentile(50) * 1000:.1f} ms  p99 {probe.percentile(99) * 1000:.1f} ms  "
-          f"max {max(probe.latencies, default=0) * 1000:.1f} ms  slower than {SLOW:.0f} s: {slow}")
+    print(
+        f"  5xx: {errors_5xx}  hangs: {kinds.get('HANG', 0)}  stored/queued for a 4xx: "
+        f"{kinds.get('STORED_FOR_4XX', 0)}  signature bypasses: {kinds.get('SIGNATURE_BYPASS', 0)}"
+    )
+    print(
+        f"  latency: p50 {probe.percentile(50) * 1000:.1f} ms  p99 {probe.percentile(99) * 1000:.1f} ms  "
+        f"max {max(probe.latencies, default=0) * 1000:.1f} ms  slower than {SLOW:.0f} s: {slow}"
+    )
     print(f"  secrets or whole values in the host's logs: {len(in_logs)}")
     print(f"  violations: {dict(kinds) or 'none'}")
     for kind in kinds:

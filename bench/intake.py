@@ -40,10 +40,12 @@ class Result:
         return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
     def line(self, label: str) -> str:
-        return (f"{label:<10} n={len(self.latencies):<5} p50={self.pct(50) * 1000:7.1f} ms  "
-                f"p99={self.pct(99) * 1000:7.1f} ms  max={max(self.latencies) * 1000:7.1f} ms  "
-                f"mean={statistics.fmean(self.latencies) * 1000:7.1f} ms  "
-                f"rate={len(self.latencies) / self.elapsed:6.1f}/s  statuses={self.statuses}")
+        return (
+            f"{label:<10} n={len(self.latencies):<5} p50={self.pct(50) * 1000:7.1f} ms  "
+            f"p99={self.pct(99) * 1000:7.1f} ms  max={max(self.latencies) * 1000:7.1f} ms  "
+            f"mean={statistics.fmean(self.latencies) * 1000:7.1f} ms  "
+            f"rate={len(self.latencies) / self.elapsed:6.1f}/s  statuses={self.statuses}"
+        )
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
@@ -106,10 +108,17 @@ def measure(args: argparse.Namespace, base: str) -> None:
 
     def connect_as(phase: str, offset: int) -> Callable[[int], tuple[bytes, dict[str, str]]]:
         def connect(i: int) -> tuple[bytes, dict[str, str]]:
-            body = {"action": "connect", "source": cloud_id(f"s{i + offset}"), "target": cloud_id(f"t{i + offset}"),
-                    "reference": f"BENCH-{i}"}
-            return json.dumps(body).encode(), {"Content-Type": "application/json",
-                                               "Idempotency-Key": f"bench-{run_id}-{phase}-{i}"}
+            body = {
+                "action": "connect",
+                "source": cloud_id(f"s{i + offset}"),
+                "target": cloud_id(f"t{i + offset}"),
+                "reference": f"BENCH-{i}",
+            }
+            return json.dumps(body).encode(), {
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"bench-{run_id}-{phase}-{i}",
+            }
+
         return connect
 
     def malformed(i: int) -> tuple[bytes, dict[str, str]]:
@@ -121,8 +130,10 @@ def measure(args: argparse.Namespace, base: str) -> None:
     print(f"target rate {args.rate}/s, {args.count} requests each")
     print(baseline.line("baseline"))
     print(intake.line("intake"))
-    print(f"ratio intake/baseline: p50 {intake.pct(50) / baseline.pct(50):.1f}x  "
-          f"p99 {intake.pct(99) / baseline.pct(99):.1f}x")
+    print(
+        f"ratio intake/baseline: p50 {intake.pct(50) / baseline.pct(50):.1f}x  "
+        f"p99 {intake.pct(99) / baseline.pct(99):.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -23,9 +23,13 @@ import subprocess
 import sys
 import time
 
-DOC = {"rules": [{"requesters": ["api:*"], "actions": ["connect"], "scopes": ["*"]},
-                 {"requesters": ["slack:T1/*"], "actions": ["disconnect"], "scopes": ["/subscriptions/x"]}],
-       "approvers": ["role:Links.Approve"]}
+DOC = {
+    "rules": [
+        {"requesters": ["api:*"], "actions": ["connect"], "scopes": ["*"]},
+        {"requesters": ["slack:T1/*"], "actions": ["disconnect"], "scopes": ["/subscriptions/x"]},
+    ],
+    "approvers": ["role:Links.Approve"],
+}
 
 # Each script prints the seconds from its first import to the validated document.
 PREAMBLE = "import time; t0 = time.perf_counter()\n"
@@ -83,8 +87,9 @@ def available(python: str, name: str) -> bool:
 def version(python: str, name: str) -> str:
     if name not in ("msgspec", "pydantic"):
         return ""
-    done = subprocess.run([python, "-I", "-c", f"import {name}; print({name}.__version__)"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [python, "-I", "-c", f"import {name}; print({name}.__version__)"], capture_output=True, text=True
+    )
     return done.stdout.strip()
 
 
@@ -109,14 +114,18 @@ def main() -> None:
     floor_whole = statistics.median(whole[names[0]])
     floor_inside = statistics.median(inside[names[0]])
     print(f"{args.runs} runs each, one process per run, shuffled within each round; times in ms")
-    print(f"{'':24} {'process min/median/max':>26} {'x floor':>8}   {'import+validate min/median/max':>32} "
-          f"{'minus floor':>11}")
+    print(
+        f"{'':24} {'process min/median/max':>26} {'x floor':>8}   {'import+validate min/median/max':>32} "
+        f"{'minus floor':>11}"
+    )
     for name in names:
         label = f"{name} {version(args.python, name)}".strip()
         w, i = whole[name], inside[name]
-        print(f"{label:24} {min(w)*1e3:8.1f} {statistics.median(w)*1e3:8.1f} {max(w)*1e3:8.1f} "
-              f"{statistics.median(w)/floor_whole:8.2f}   {min(i)*1e3:10.1f} {statistics.median(i)*1e3:10.1f} "
-              f"{max(i)*1e3:10.1f} {(statistics.median(i)-floor_inside)*1e3:11.1f}")
+        print(
+            f"{label:24} {min(w) * 1e3:8.1f} {statistics.median(w) * 1e3:8.1f} {max(w) * 1e3:8.1f} "
+            f"{statistics.median(w) / floor_whole:8.2f}   {min(i) * 1e3:10.1f} {statistics.median(i) * 1e3:10.1f} "
+            f"{max(i) * 1e3:10.1f} {(statistics.median(i) - floor_inside) * 1e3:11.1f}"
+        )
 
 
 if __name__ == "__main__":

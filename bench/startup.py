@@ -23,8 +23,10 @@ from localdev.armsim import service as armsim_service
 from localdev.cloud import DEMO_FLEET
 from localdev.procs import Service, free_port
 
-FLOOR_SCRIPT = ("import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
-                " s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); time.sleep(600)")
+FLOOR_SCRIPT = (
+    "import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+    " s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); time.sleep(600)"
+)
 
 
 def floor(port: int, _: Path) -> Service:

@@ -46,8 +46,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def loads(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_DEPTH, what: str = "the body",
-          code: str = "INVALID_JSON") -> Any:
+def loads(
+    data: bytes | str, *, max_bytes: int, max_depth: int = MAX_DEPTH, what: str = "the body", code: str = "INVALID_JSON"
+) -> Any:
     """Decode JSON from outside.
 
     Raises
@@ -60,11 +61,13 @@ def loads(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_DEPTH, what
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
-        raise TooLargeError(f"{what} is {len(raw)} bytes; at most {max_bytes} are accepted",
-                            details={"limit": max_bytes})
+        raise TooLargeError(
+            f"{what} is {len(raw)} bytes; at most {max_bytes} are accepted", details={"limit": max_bytes}
+        )
     if nesting_depth(raw) > max_depth:
-        raise ValidationError(f"{what} nests deeper than {max_depth} levels", code=code,
-                              details={"maxDepth": max_depth})
+        raise ValidationError(
+            f"{what} nests deeper than {max_depth} levels", code=code, details={"maxDepth": max_depth}
+        )
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         _check_text(value)

@@ -30,8 +30,15 @@ T = TypeVar("T")
 
 # regex -> what a person should write instead, for patterns declared with `pattern`.
 _MEANINGS: dict[str, str] = {}
-_NOUNS = {"str": "a string", "array": "a list", "object": "an object", "int": "an integer", "float": "a number",
-          "bool": "a boolean", "null": "null"}
+_NOUNS = {
+    "str": "a string",
+    "array": "a list",
+    "object": "an object",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "null": "null",
+}
 _AT = re.compile(r"(?s)(?P<text>.*?)(?: - at `\$(?P<at>.*)`)?")
 
 
@@ -73,8 +80,7 @@ def _problems(raw: object, schema: Any, path: str) -> list[str]:
         fields = {field.encode_name: field for field in msgspec.structs.fields(inner)}
         allowed = ", ".join(sorted(fields))
         found += [f"{_join(path, key)}: unknown field (allowed: {allowed})" for key in raw if key not in fields]
-        found += [f"{_join(path, key)}: required" for key, field in fields.items()
-                  if field.required and key not in raw]
+        found += [f"{_join(path, key)}: required" for key, field in fields.items() if field.required and key not in raw]
         for key, field in fields.items():
             if key in raw:
                 found += _problems(raw[key], field.type, _join(path, key))

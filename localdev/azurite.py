@@ -23,16 +23,25 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 
 
 def connection_string(port: int) -> str:
-    return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-            f"TableEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
+    )
 
 
 def service(port: int, location: Path | None = None, log_path: Path | None = None) -> Service:
     """Azurite's table service on `port`: in memory, or persisted under `location` when given."""
     if not AZURITE_TABLE.exists():
         raise FileNotFoundError(f"{AZURITE_TABLE} is missing: run `make setup` (npm install) first")
-    argv = [str(AZURITE_TABLE), "--tableHost", "127.0.0.1", "--tablePort", str(port),
-            "--disableTelemetry", "--skipApiVersionCheck"]
+    argv = [
+        str(AZURITE_TABLE),
+        "--tableHost",
+        "127.0.0.1",
+        "--tablePort",
+        str(port),
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
+    ]
     if location is None:
         argv.append("--inMemoryPersistence")
     else:

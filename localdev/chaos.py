@@ -46,38 +46,56 @@ def chaos_cloud(directory: Path) -> LocalCloud:
         queue["lockDuration"] = "PT5S"
     queues = directory / "queues.json"
     queues.write_text(json.dumps(config))
-    return LocalCloud(queues=queues, data_dir=directory, host_port=free_port(), extra_settings=CHAOS_SETTINGS,
-                      log_dir=directory / "logs")
+    return LocalCloud(
+        queues=queues,
+        data_dir=directory,
+        host_port=free_port(),
+        extra_settings=CHAOS_SETTINGS,
+        log_dir=directory / "logs",
+    )
 
 
 def cloud_id(name: str, sub: str = CHAOS_SUB, rg: str = "rg-chaos") -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.AVS/privateClouds/{name}"
 
 
-def pair_fleet(pairs: int, *, build_seconds: float = 1, faults: dict[str, Any] | None = None,
-               extra: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+def pair_fleet(
+    pairs: int, *, build_seconds: float = 1, faults: dict[str, Any] | None = None, extra: Iterable[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """`pairs` pairs (s<i>, t<i>) in one region, every cloud with its own /22, no links: each pair may be linked."""
     clouds = []
     for i in range(2 * pairs):
-        clouds.append({"name": f"{'st'[i % 2]}{i // 2}", "location": "westeurope",
-                       "networkBlock": f"10.{(i * 4) // 256}.{(i * 4) % 256}.0/22"})
-    return {"settings": {"buildSeconds": build_seconds, "deleteSeconds": build_seconds, "retryAfter": 1},
-            "faults": faults or {},
-            "subscriptions": [{"id": CHAOS_SUB, "resourceGroups": [{"name": "rg-chaos",
-                                                                    "privateClouds": [*clouds, *extra]}]}]}
+        clouds.append(
+            {
+                "name": f"{'st'[i % 2]}{i // 2}",
+                "location": "westeurope",
+                "networkBlock": f"10.{(i * 4) // 256}.{(i * 4) % 256}.0/22",
+            }
+        )
+    return {
+        "settings": {"buildSeconds": build_seconds, "deleteSeconds": build_seconds, "retryAfter": 1},
+        "faults": faults or {},
+        "subscriptions": [
+            {"id": CHAOS_SUB, "resourceGroups": [{"name": "rg-chaos", "privateClouds": [*clouds, *extra]}]}
+        ],
+    }
 
 
 def arm_faults(rate: float, seed: int = 7) -> dict[str, Any]:
     """`rate` of ARM calls fail, split evenly: 429 with Retry-After, 500, 503, dropped connection."""
     share = rate / 4
     # Each rule draws only for calls no earlier rule answered, so scale to make the shares add up.
-    return {"seed": seed,
-            "errors": [{"status": 429, "rate": share, "retryAfter": 1},
-                       {"status": 500, "rate": share / (1 - share)},
-                       {"status": 503, "rate": share / (1 - 2 * share)}],
-            "drops": [{"rate": share / (1 - 3 * share)}],
-            # ARM's own throttle is not the fault under test here.
-            "throttle": {"reads": None, "writes": None, "deletes": None}}
+    return {
+        "seed": seed,
+        "errors": [
+            {"status": 429, "rate": share, "retryAfter": 1},
+            {"status": 500, "rate": share / (1 - share)},
+            {"status": 503, "rate": share / (1 - 2 * share)},
+        ],
+        "drops": [{"rate": share / (1 - 3 * share)}],
+        # ARM's own throttle is not the fault under test here.
+        "throttle": {"reads": None, "writes": None, "deletes": None},
+    }
 
 
 @dataclass
@@ -88,11 +106,13 @@ class Api:
     key: str = ""
     timeout: float = 120
 
-    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-             ) -> tuple[int, Any]:
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        all_headers = {"Content-Type": "application/json", **({"x-functions-key": self.key} if self.key else {}),
-                       **(headers or {})}
+        all_headers = {
+            "Content-Type": "application/json",
+            **({"x-functions-key": self.key} if self.key else {}),
+            **(headers or {}),
+        }
         request = urllib.request.Request(f"{self.base_url}/api/{path}", data=data, method=method, headers=all_headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -178,10 +198,11 @@ class Report:
         return not self.duplicate_creates and not self.trail_problems
 
     def summary(self) -> str:
-        return (f"statuses {dict(self.statuses)}; ARM calls {self.calls} ({self.faults_fired} faults injected), "
-                f"PUTs {self.puts}; links created twice: {len(self.duplicate_creates)}; "
-                f"audit trail problems: {len(self.trail_problems)}"
-                + "".join(f"; {k} {v}" for k, v in self.extra.items()))
+        return (
+            f"statuses {dict(self.statuses)}; ARM calls {self.calls} ({self.faults_fired} faults injected), "
+            f"PUTs {self.puts}; links created twice: {len(self.duplicate_creates)}; "
+            f"audit trail problems: {len(self.trail_problems)}" + "".join(f"; {k} {v}" for k, v in self.extra.items())
+        )
 
 
 def check(views: dict[str, dict[str, Any]], arm: ArmSimAdmin) -> Report:
@@ -192,13 +213,21 @@ def check(views: dict[str, dict[str, Any]], arm: ArmSimAdmin) -> Report:
         statuses=Counter(v["status"] for v in views.values()),
         duplicate_creates={path: n for path, n in created.items() if n > 1},
         trail_problems=[p for v in views.values() for p in trail_problems(v)],
-        puts=len(puts), calls=len(arm.calls()),
+        puts=len(puts),
+        calls=len(arm.calls()),
         faults_fired=sum(sum(counts) for counts in fired.values() if isinstance(counts, list)),
     )
 
 
-def crash_loop(kill: Callable[[], None], restart: Callable[[], None], times: int, rng: random.Random,
-               stop: threading.Event, low: float = 0.5, high: float = 3.0) -> int:
+def crash_loop(
+    kill: Callable[[], None],
+    restart: Callable[[], None],
+    times: int,
+    rng: random.Random,
+    stop: threading.Event,
+    low: float = 0.5,
+    high: float = 3.0,
+) -> int:
     """Kill and restart the host `times` times at random moments until `stop` is set; returns the kills made."""
     kills = 0
     while kills < times and not stop.wait(rng.uniform(low, high)):

@@ -87,8 +87,9 @@ class LocalCloud:
         try:
             tables_dir = self.data_dir / "azurite" if self.data_dir else None
             self.services.append(azurite.service(self.tables_port, tables_dir, self._log("azurite")).start())
-            self.services.append(servicebus.service(self.sb_port, self.sb_admin_port, self.queues,
-                                                    self._log("servicebus")).start())
+            self.services.append(
+                servicebus.service(self.sb_port, self.sb_admin_port, self.queues, self._log("servicebus")).start()
+            )
             self.services.append(armsim.service(self.arm_port, self.fleet, self._log("armsim")).start())
             self.services.append(identity.service(self.identity_port, self._log("identity")).start())
             if self.host_port is not None:
@@ -130,13 +131,19 @@ def main() -> None:
     parser.add_argument("--fleet", type=Path, default=DEMO_FLEET, help="fleet file for the ARM simulator")
     parser.add_argument("--host", action="store_true", help="also run function_app.py on the local host")
     parser.add_argument("--port", type=int, default=7071, help="local host port (with --host)")
-    parser.add_argument("--identity-port", type=int, default=7079,
-                        help="the Entra stand-in's port (the token CLI's default)")
+    parser.add_argument(
+        "--identity-port", type=int, default=7079, help="the Entra stand-in's port (the token CLI's default)"
+    )
     parser.add_argument("--data", type=Path, default=ROOT / ".localcloud", help="Azurite data and logs")
     args = parser.parse_args()
 
-    cloud = LocalCloud(fleet=args.fleet, data_dir=args.data, host_port=args.port if args.host else None,
-                       identity_port=args.identity_port, log_dir=args.data / "logs")
+    cloud = LocalCloud(
+        fleet=args.fleet,
+        data_dir=args.data,
+        host_port=args.port if args.host else None,
+        identity_port=args.identity_port,
+        log_dir=args.data / "logs",
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -151,16 +158,20 @@ def main() -> None:
         print("Local cloud is up. App settings (also in", env_file, "):")
         for key, value in settings.items():
             print(f"  {key}={value}")
-        print(f"  ARM simulator admin: {cloud.arm_url}/admin/state   Service Bus admin: "
-              f"http://127.0.0.1:{cloud.sb_admin_port}/admin/queues   logs: {args.data / 'logs'}")
+        print(
+            f"  ARM simulator admin: {cloud.arm_url}/admin/state   Service Bus admin: "
+            f"http://127.0.0.1:{cloud.sb_admin_port}/admin/queues   logs: {args.data / 'logs'}"
+        )
         if args.host:
-            example = (f"{args.fleet.name}" if args.fleet != DEMO_FLEET else "demo fleet")
-            print(f"\nThe app is serving {cloud.host_url}/api ({example}). Try:\n"
-                  f"  curl -s {cloud.host_url}/api/health\n"
-                  f"  curl -s -X POST {cloud.host_url}/api/requests -H 'Content-Type: application/json' \\\n"
-                  f"       -d '{{\"action\": \"connect\", \"source\": \"{DEMO_SOURCE}\", "
-                  f"\"target\": \"{DEMO_TARGET}\", \"reference\": \"CHG-1001\"}}'\n"
-                  f"  curl -s {cloud.host_url}/api/requests/<requestId>")
+            example = f"{args.fleet.name}" if args.fleet != DEMO_FLEET else "demo fleet"
+            print(
+                f"\nThe app is serving {cloud.host_url}/api ({example}). Try:\n"
+                f"  curl -s {cloud.host_url}/api/health\n"
+                f"  curl -s -X POST {cloud.host_url}/api/requests -H 'Content-Type: application/json' \\\n"
+                f'       -d \'{{"action": "connect", "source": "{DEMO_SOURCE}", '
+                f'"target": "{DEMO_TARGET}", "reference": "CHG-1001"}}\'\n'
+                f"  curl -s {cloud.host_url}/api/requests/<requestId>"
+            )
             print(sign_in_demo(cloud))
         print("\nCtrl-C stops everything.", flush=True)
         stop.wait()
@@ -170,8 +181,9 @@ def main() -> None:
 def sign_in_demo(cloud: LocalCloud) -> str:
     """How a newcomer files a disconnect as one demo user and approves it as another."""
     url, token = cloud.host_url, "python -m localdev.identity token"
-    body = json.dumps({"action": "disconnect", "source": DEMO_LINKED[0], "target": DEMO_LINKED[1],
-                       "reference": "CHG-1002"})
+    body = json.dumps(
+        {"action": "disconnect", "source": DEMO_LINKED[0], "target": DEMO_LINKED[1], "reference": "CHG-1002"}
+    )
     return (
         f"\nPeople sign in with Entra ID; here the identity stand-in plays it at {cloud.identity_url}\n"
         f"(demo users: alice = Links.Request, bob = Links.Approve, carol = no role, dave = Links.Admin;\n"
@@ -179,25 +191,32 @@ def sign_in_demo(cloud: LocalCloud) -> str:
         f"as Bob (from the repository root, with the venv's python):\n"
         f"  export INTERCONNECT_IDENTITY_URL={cloud.identity_url}\n"
         f"  ALICE=$(.venv/bin/{token} --user alice); BOB=$(.venv/bin/{token} --user bob)\n"
-        f"  ID=$(curl -s -X POST {url}/api/requests -H \"Authorization: Bearer $ALICE\" \\\n"
+        f'  ID=$(curl -s -X POST {url}/api/requests -H "Authorization: Bearer $ALICE" \\\n'
         f"       -H 'Content-Type: application/json' -d '{body}' \\\n"
         f"       | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[\"requestId\"])')\n"
         f"  curl -s {url}/api/requests/$ID     # AwaitingApproval once validated, naming Alice\n"
-        f"  curl -s -X POST {url}/api/requests/$ID/approve -H \"Authorization: Bearer $ALICE\"   # 403 SELF_APPROVAL\n"
-        f"  curl -s -X POST {url}/api/requests/$ID/approve -H \"Authorization: Bearer $BOB\"     # approved by Bob")
+        f'  curl -s -X POST {url}/api/requests/$ID/approve -H "Authorization: Bearer $ALICE"   # 403 SELF_APPROVAL\n'
+        f'  curl -s -X POST {url}/api/requests/$ID/approve -H "Authorization: Bearer $BOB"     # approved by Bob'
+    )
 
 
 # An Active link of the demo fleet: the disconnect the sign-in demo files.
-DEMO_LINKED = ("/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-avs-eastus/providers/"
-               "Microsoft.AVS/privateClouds/pc-eus-01",
-               "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-avs-eastus/providers/"
-               "Microsoft.AVS/privateClouds/pc-eus-02")
+DEMO_LINKED = (
+    "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-avs-eastus/providers/"
+    "Microsoft.AVS/privateClouds/pc-eus-01",
+    "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-avs-eastus/providers/"
+    "Microsoft.AVS/privateClouds/pc-eus-02",
+)
 
 # Two clouds of the demo fleet that may be linked (same region, no overlap, writable).
-DEMO_SOURCE = ("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"
-               "Microsoft.AVS/privateClouds/pc-sea-01")
-DEMO_TARGET = ("/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"
-               "Microsoft.AVS/privateClouds/pc-sea-02")
+DEMO_SOURCE = (
+    "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"
+    "Microsoft.AVS/privateClouds/pc-sea-01"
+)
+DEMO_TARGET = (
+    "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"
+    "Microsoft.AVS/privateClouds/pc-sea-02"
+)
 
 if __name__ == "__main__":
     main()

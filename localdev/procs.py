@@ -35,8 +35,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02,
-               what: str = "condition") -> None:
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02, what: str = "condition") -> None:
     """Poll `condition` until it holds; raise TimeoutError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -64,9 +63,13 @@ class Service:
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - closed below
         try:
             self.proc = subprocess.Popen(
-                list(self.argv), cwd=self.cwd, env={**os.environ, **self.env},
-                stdout=out or subprocess.DEVNULL, stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                list(self.argv),
+                cwd=self.cwd,
+                env={**os.environ, **self.env},
+                stdout=out or subprocess.DEVNULL,
+                stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         finally:
             if out is not None:
@@ -81,8 +84,10 @@ class Service:
     def _ready(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with code {self.proc.returncode} before it was ready"
-                               + (f"; see {self.log_path}" if self.log_path else ""))
+            raise RuntimeError(
+                f"{self.name} exited with code {self.proc.returncode} before it was ready"
+                + (f"; see {self.log_path}" if self.log_path else "")
+            )
         return port_open(self.port)
 
     def alive(self) -> bool:

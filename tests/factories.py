@@ -13,12 +13,13 @@ SUB_B = "22222222-2222-2222-2222-222222222222"
 
 
 def cloud_id(name: str | None = None, *, sub: str = SUB_A, rg: str = "rg-avs") -> CloudId:
-    return parse_cloud_id(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.AVS/privateClouds/"
-                          f"{name or 'pc-' + uuid.uuid4().hex[:8]}")
+    return parse_cloud_id(
+        f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.AVS/privateClouds/"
+        f"{name or 'pc-' + uuid.uuid4().hex[:8]}"
+    )
 
 
-def cloud(cid: CloudId, *, location: str = "westeurope", state: str = "Succeeded",
-          block: str = "10.0.0.0/22") -> Cloud:
+def cloud(cid: CloudId, *, location: str = "westeurope", state: str = "Succeeded", block: str = "10.0.0.0/22") -> Cloud:
     return Cloud(id=cid, location=location, provisioning_state=state, network_block=block)
 
 

@@ -45,8 +45,9 @@ LATEST_CANDIDATES = 10  # older runs tried when the newest cannot be read
 
 
 def _column(entity: dict[str, Any], name: str, default: str = "") -> Any:
-    return boundedjson.loads(entity.get(name) or default, max_bytes=MAX_COLUMN_BYTES, what=f"column {name}",
-                             code="INVALID_COLUMN")
+    return boundedjson.loads(
+        entity.get(name) or default, max_bytes=MAX_COLUMN_BYTES, what=f"column {name}", code="INVALID_COLUMN"
+    )
 
 
 class TableAuditStore:
@@ -65,21 +66,42 @@ class TableAuditStore:
         with translated(f"saving audit {run.id}"):
             findings = [("f", f, "new" if f.key in set(run.new) else "open") for f in run.findings]
             findings += [("r", f, "resolved") for f in run.resolved]
-            self._batched(self._findings, [
-                check_entity({"PartitionKey": run.id, "RowKey": f"{kind}{i:06d}", "state": state,
-                              "finding": json.dumps(finding.to_dict())[:32_000]})
-                for i, (kind, finding, state) in enumerate(findings)])
-            self._batched(self._inventory, [check_entity(_cloud_entity(run, record)) for record in
-                                            inventory.clouds.values()])
-            self._runs.upsert_entity(check_entity({
-                "PartitionKey": "run", "RowKey": f"{inverted_ticks(run.started_at)}-{run.id}", "runId": run.id,
-                "startedAt": run.started_at, "finishedAt": run.finished_at, "clouds": run.clouds, "links": run.links,
-                "problems": json.dumps(run.problems)[:32_000]}))
+            self._batched(
+                self._findings,
+                [
+                    check_entity(
+                        {
+                            "PartitionKey": run.id,
+                            "RowKey": f"{kind}{i:06d}",
+                            "state": state,
+                            "finding": json.dumps(finding.to_dict())[:32_000],
+                        }
+                    )
+                    for i, (kind, finding, state) in enumerate(findings)
+                ],
+            )
+            self._batched(
+                self._inventory, [check_entity(_cloud_entity(run, record)) for record in inventory.clouds.values()]
+            )
+            self._runs.upsert_entity(
+                check_entity(
+                    {
+                        "PartitionKey": "run",
+                        "RowKey": f"{inverted_ticks(run.started_at)}-{run.id}",
+                        "runId": run.id,
+                        "startedAt": run.started_at,
+                        "finishedAt": run.finished_at,
+                        "clouds": run.clouds,
+                        "links": run.links,
+                        "problems": json.dumps(run.problems)[:32_000],
+                    }
+                )
+            )
 
     @staticmethod
     def _batched(table: Any, entities: list[dict[str, Any]]) -> None:
         for start in range(0, len(entities), BATCH):
-            table.submit_transaction([("upsert", e) for e in entities[start:start + BATCH]])
+            table.submit_transaction([("upsert", e) for e in entities[start : start + BATCH]])
 
     def latest(self) -> AuditRun | None:
         """The newest run that can be read back; an unreadable newer one is logged and passed over."""
@@ -97,8 +119,10 @@ class TableAuditStore:
         if not _RUN_ID.fullmatch(run_id):
             raise NotFoundError(f"no audit run with id {shown(run_id)}: run ids are UUIDs", code="AUDIT_NOT_FOUND")
         with translated(f"reading audit {run_id}"):
-            row = next(iter(self._runs.query_entities("PartitionKey eq 'run' and runId eq @id",
-                                                      parameters={"id": run_id})), None)
+            row = next(
+                iter(self._runs.query_entities("PartitionKey eq 'run' and runId eq @id", parameters={"id": run_id})),
+                None,
+            )
             if row is None:
                 raise NotFoundError(f"no audit run with id {run_id}", code="AUDIT_NOT_FOUND")
             return self._run(row)
@@ -109,8 +133,13 @@ class TableAuditStore:
             run_id = row["runId"]
             if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
                 raise ValueError("runId is not a UUID")
-            head = (row["startedAt"], row["finishedAt"], list(_column(row, "problems", "[]")),
-                    int(row.get("clouds", 0)), int(row.get("links", 0)))
+            head = (
+                row["startedAt"],
+                row["finishedAt"],
+                list(_column(row, "problems", "[]")),
+                int(row.get("clouds", 0)),
+                int(row.get("links", 0)),
+            )
         current, new, resolved, unread = [], [], [], 0
         for entity in self._findings.query_entities("PartitionKey eq @pk", parameters={"pk": run_id}):
             try:
@@ -131,9 +160,15 @@ class TableAuditStore:
         for entity in self._inventory.query_entities("PartitionKey eq @pk", parameters={"pk": run_id}):
             try:
                 with readable("audit inventory row", f"{run_id}/{entity.get('RowKey')}"):
-                    states.update({link_key(entity["cloud"], link["name"]):
-                                   (link["status"], datetime.fromisoformat(link["since"]))
-                                   for link in _column(entity, "links", "[]")})
+                    states.update(
+                        {
+                            link_key(entity["cloud"], link["name"]): (
+                                link["status"],
+                                datetime.fromisoformat(link["since"]),
+                            )
+                            for link in _column(entity, "links", "[]")
+                        }
+                    )
             except CorruptRecordError as exc:
                 skip(exc, f"reading audit {run_id}")
                 unread += 1
@@ -170,9 +205,16 @@ class TableAuditStore:
                     with readable("index row of request", row.get("requestId")):
                         pair = frozenset((row["source"].lower(), row["target"].lower()))
                         holder, name = row.get("linkHolder") or "", row.get("linkName") or ""
-                        made = None if row["action"] != "connect" or not name else ManagedLink(
-                            holder, name, row["target"] if holder.lower() == row["source"].lower() else row["source"],
-                            row["requestId"])
+                        made = (
+                            None
+                            if row["action"] != "connect" or not name
+                            else ManagedLink(
+                                holder,
+                                name,
+                                row["target"] if holder.lower() == row["source"].lower() else row["source"],
+                                row["requestId"],
+                            )
+                        )
                 except CorruptRecordError as exc:
                     skip(exc, "reading the links our requests made")
                     continue
@@ -183,27 +225,53 @@ class TableAuditStore:
 def _cloud_entity(run: AuditRun, record: CloudRecord) -> dict[str, Any]:
     cloud = record.cloud
     return {
-        "PartitionKey": run.id, "RowKey": cloud.id.key, "cloud": str(cloud.id),
-        "facts": json.dumps({"location": cloud.location, "provisioningState": cloud.provisioning_state,
-                             "networkBlock": cloud.network_block,
-                             "externalLinks": [str(c) for c in cloud.external_links]}),
-        "prefixes": json.dumps([[str(p.network), p.origin] for p in record.space.prefixes]
-                               + [["!", problem] for problem in record.space.problems])[:32_000],
-        "links": json.dumps([{"name": link.name, "target": str(link.target), "status": link.status,
-                              "since": run.link_states.get(link_key(str(cloud.id), link.name),
-                                                           (link.status, run.started_at))[1].isoformat()}
-                             for link in record.links]),
+        "PartitionKey": run.id,
+        "RowKey": cloud.id.key,
+        "cloud": str(cloud.id),
+        "facts": json.dumps(
+            {
+                "location": cloud.location,
+                "provisioningState": cloud.provisioning_state,
+                "networkBlock": cloud.network_block,
+                "externalLinks": [str(c) for c in cloud.external_links],
+            }
+        ),
+        "prefixes": json.dumps(
+            [[str(p.network), p.origin] for p in record.space.prefixes]
+            + [["!", problem] for problem in record.space.problems]
+        )[:32_000],
+        "links": json.dumps(
+            [
+                {
+                    "name": link.name,
+                    "target": str(link.target),
+                    "status": link.status,
+                    "since": run.link_states.get(link_key(str(cloud.id), link.name), (link.status, run.started_at))[
+                        1
+                    ].isoformat(),
+                }
+                for link in record.links
+            ]
+        ),
     }
 
 
 def _record(entity: dict[str, Any]) -> CloudRecord:
     cloud_id = parse_cloud_id(entity["cloud"])
     facts = _column(entity, "facts")
-    cloud = Cloud(cloud_id, facts["location"], facts["provisioningState"], facts.get("networkBlock", ""),
-                  external_links=tuple(parse_cloud_id(c) for c in facts.get("externalLinks", [])))
+    cloud = Cloud(
+        cloud_id,
+        facts["location"],
+        facts["provisioningState"],
+        facts.get("networkBlock", ""),
+        external_links=tuple(parse_cloud_id(c) for c in facts.get("externalLinks", [])),
+    )
     raw = _column(entity, "prefixes", "[]")
-    space = RoutedSpace(tuple(parse_prefix(p, origin) for p, origin in raw if p != "!"),
-                        tuple(origin for p, origin in raw if p == "!"))
-    links = tuple(Link(cloud_id, link["name"], parse_cloud_id(link["target"]), link["status"])
-                  for link in _column(entity, "links", "[]"))
+    space = RoutedSpace(
+        tuple(parse_prefix(p, origin) for p, origin in raw if p != "!"), tuple(origin for p, origin in raw if p == "!")
+    )
+    links = tuple(
+        Link(cloud_id, link["name"], parse_cloud_id(link["target"]), link["status"])
+        for link in _column(entity, "links", "[]")
+    )
     return CloudRecord(cloud, links, space)

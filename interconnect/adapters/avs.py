@@ -64,7 +64,7 @@ def _arm_code(raw: object, status: int) -> str:
 def _arm_message(raw: object) -> str:
     """ARM's error message on one printable line, cut to a size a person reads (it is stored with the request)."""
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(raw)).split())
-    return text if len(text) <= MAX_ARM_MESSAGE else text[:MAX_ARM_MESSAGE - 1] + "…"
+    return text if len(text) <= MAX_ARM_MESSAGE else text[: MAX_ARM_MESSAGE - 1] + "…"
 
 
 @contextmanager
@@ -80,13 +80,14 @@ def translated(what: str) -> Iterator[None]:
         message = _arm_message(getattr(exc.error, "message", None) or exc.reason or str(exc))
         details = {"status": status, "armCode": code}
         if status == 429:
-            raise ThrottledError(f"{what}: ARM throttled the call", retry_after=retry_after,
-                                 details=details) from exc
+            raise ThrottledError(f"{what}: ARM throttled the call", retry_after=retry_after, details=details) from exc
         if (status == 409 and code.lower() in TRANSIENT_CONFLICTS) or status >= 500 or status == 408:
-            raise DependencyError(f"{what}: ARM answered {status} {code}", retry_after=retry_after,
-                                  details=details) from exc
-        raise ArmError(f"{what}: {message}", code=f"ARM_{code}" if not code.startswith("ARM") else code,
-                       details=details) from exc
+            raise DependencyError(
+                f"{what}: ARM answered {status} {code}", retry_after=retry_after, details=details
+            ) from exc
+        raise ArmError(
+            f"{what}: {message}", code=f"ARM_{code}" if not code.startswith("ARM") else code, details=details
+        ) from exc
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise DependencyError(f"{what}: ARM unreachable ({type(exc).__name__})") from exc
     except AzureError as exc:
@@ -110,8 +111,11 @@ def _url_safe(link_name: str) -> None:
     try:
         check_resource_name(link_name, "link name")
     except ValidationError as exc:
-        raise ArmError(f"refusing to address link {link_name[:80]!r}: {exc.message}", code="INVALID_NAME",
-                       details={"field": "linkName"}) from None
+        raise ArmError(
+            f"refusing to address link {link_name[:80]!r}: {exc.message}",
+            code="INVALID_NAME",
+            details={"field": "linkName"},
+        ) from None
 
 
 # ------------------------------------------------------------------------------------ reading ARM's answers
@@ -136,8 +140,13 @@ def _shown(value: object) -> str:
         text = "".join(ch if ch.isprintable() else "?" for ch in value[:MAX_SHOWN])
         return repr(text + ("…" if len(value) > MAX_SHOWN else ""))
     kinds = {bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
-    return kinds.get(type(value)) or ("a list" if isinstance(value, list) else
-                                      "an object" if isinstance(value, Mapping) else "a value of another kind")
+    return kinds.get(type(value)) or (
+        "a list"
+        if isinstance(value, list)
+        else "an object"
+        if isinstance(value, Mapping)
+        else "a value of another kind"
+    )
 
 
 def _object(value: object, where: str) -> Mapping[str, Any]:
@@ -197,19 +206,25 @@ def to_cloud(raw: Any) -> Cloud:
         if props.get(key) is not None:
             circuit = _object(props.get(key), f"{where}{key}")
             # A circuit ARM lists routes both its /30s: a missing one is kept as "" for the rules to refuse.
-            circuits += [_string(circuit, side, f"{where}{key}.", limit=MAX_PREFIX)
-                         for side in ("primarySubnet", "secondarySubnet")]
+            circuits += [
+                _string(circuit, side, f"{where}{key}.", limit=MAX_PREFIX)
+                for side in ("primarySubnet", "secondarySubnet")
+            ]
     external = []
     for i, text in enumerate(_strings(props, "externalCloudLinks", where, limit=1000)):
         holder = _cloud_of(text)
         if holder is None:
             raise _Bad(f"{where}externalCloudLinks[{i}]", f"is {_shown(text)}, not a private cloud or cloud link id")
         external.append(holder)
-    return Cloud(id=cloud_id, location=location,
-                 provisioning_state=_string(props, "provisioningState", where),
-                 network_block=_string(props, "networkBlock", where, limit=MAX_PREFIX),
-                 extended_network_blocks=_strings(props, "extendedNetworkBlocks", where, limit=MAX_PREFIX),
-                 circuit_subnets=tuple(circuits), external_links=tuple(dict.fromkeys(external)))
+    return Cloud(
+        id=cloud_id,
+        location=location,
+        provisioning_state=_string(props, "provisioningState", where),
+        network_block=_string(props, "networkBlock", where, limit=MAX_PREFIX),
+        extended_network_blocks=_strings(props, "extendedNetworkBlocks", where, limit=MAX_PREFIX),
+        circuit_subnets=tuple(circuits),
+        external_links=tuple(dict.fromkeys(external)),
+    )
 
 
 def _link_of(cloud: CloudId, raw: Any, index: int) -> Link:
@@ -235,12 +250,23 @@ def _segment_of(raw: Any, index: int) -> Segment:
     body = _object(raw, what)
     props = _object(body.get("properties"), f"{what}: properties")
     subnet = props.get("subnet")
-    gateway = "" if subnet is None else _string(_object(subnet, f"{what}: properties.subnet"), "gatewayAddress",
-                                                f"{what}: properties.subnet.", limit=MAX_PREFIX)
+    gateway = (
+        ""
+        if subnet is None
+        else _string(
+            _object(subnet, f"{what}: properties.subnet"),
+            "gatewayAddress",
+            f"{what}: properties.subnet.",
+            limit=MAX_PREFIX,
+        )
+    )
     # Every segment is passed on, with "" for what ARM left out: a connected segment without a gateway
     # address must reach the rules (INVALID_PREFIX), not vanish here (interconnect/avs/routed.py).
-    return Segment(_string(body, "name", f"{what}: "), gateway,
-                   _string(props, "connectedGateway", f"{what}: properties.", limit=1000))
+    return Segment(
+        _string(body, "name", f"{what}: "),
+        gateway,
+        _string(props, "connectedGateway", f"{what}: properties.", limit=1000),
+    )
 
 
 def _reach_of(raw: Any, index: int) -> str:
@@ -253,20 +279,25 @@ def _reach_of(raw: Any, index: int) -> str:
 def _permission_of(raw: Any, index: int) -> PermissionEntry:
     where = f"permissions value[{index}]."
     entry = _object(raw, where[:-1])
-    return PermissionEntry(_strings(entry, "actions", where, limit=MAX_ACTION),
-                           _strings(entry, "notActions", where, limit=MAX_ACTION))
+    return PermissionEntry(
+        _strings(entry, "actions", where, limit=MAX_ACTION), _strings(entry, "notActions", where, limit=MAX_ACTION)
+    )
 
 
 def _malformed(read: str, subject: str, problems: list[str], partial: list[Any] | None = None) -> MalformedAnswerError:
-    shown = "; ".join(problems[:MAX_NAMED]) + (f" and {len(problems) - MAX_NAMED} more" if len(problems) > MAX_NAMED
-                                               else "")
-    return MalformedAnswerError(f"ARM's answer to {read} of {subject} is malformed: {shown}", partial=partial,
-                                details={"status": 200, "armCode": MALFORMED_ANSWER, "read": read,
-                                         "malformed": problems[:MAX_NAMED]})
+    shown = "; ".join(problems[:MAX_NAMED]) + (
+        f" and {len(problems) - MAX_NAMED} more" if len(problems) > MAX_NAMED else ""
+    )
+    return MalformedAnswerError(
+        f"ARM's answer to {read} of {subject} is malformed: {shown}",
+        partial=partial,
+        details={"status": 200, "armCode": MALFORMED_ANSWER, "read": read, "malformed": problems[:MAX_NAMED]},
+    )
 
 
-def _fetch(what: str, read: str, subject: str, call: Callable[[], Iterable[Any]], *,
-           missing_ok: bool = False) -> list[Any] | None:
+def _fetch(
+    what: str, read: str, subject: str, call: Callable[[], Iterable[Any]], *, missing_ok: bool = False
+) -> list[Any] | None:
     """Run one SDK read and take its items (a paged listing fetches its pages as it is iterated); None when
     `missing_ok` and ARM answered 404.
 
@@ -282,12 +313,12 @@ def _fetch(what: str, read: str, subject: str, call: Callable[[], Iterable[Any]]
                 return None
             raise
         except (ValueError, TypeError, AttributeError, KeyError) as exc:  # DeserializationError is a ValueError
-            raise _malformed(read, subject, [f"the answer is not the JSON the API describes "
-                                             f"({type(exc).__name__})"]) from None
+            raise _malformed(
+                read, subject, [f"the answer is not the JSON the API describes ({type(exc).__name__})"]
+            ) from None
 
 
-def _each(read: str, subject: str, items: list[Any], convert: Callable[[Any, int], T], *,
-          partial_ok: bool) -> list[T]:
+def _each(read: str, subject: str, items: list[Any], convert: Callable[[Any, int], T], *, partial_ok: bool) -> list[T]:
     """Every item converted, or MalformedAnswerError naming each malformed one. With `partial_ok` the
     well-formed items ride along for callers that may show them; the error itself is never dropped."""
     good: list[T] = []
@@ -305,15 +336,23 @@ def _each(read: str, subject: str, items: list[Any], convert: Callable[[Any, int
 class AvsSdkGateway:
     """`AvsGateway` on azure-mgmt-avs. `credential` None sends no token (INTERCONNECT_ARM_AUTH=none)."""
 
-    def __init__(self, credential: TokenCredential | None, *, base_url: str = PUBLIC_ARM,
-                 retry_total: int = 3, **client_kwargs: Any) -> None:
+    def __init__(
+        self,
+        credential: TokenCredential | None,
+        *,
+        base_url: str = PUBLIC_ARM,
+        retry_total: int = 3,
+        **client_kwargs: Any,
+    ) -> None:
         self._credential: TokenCredential = _NoToken() if credential is None else credential
         self._base_url = base_url.rstrip("/")
         # One pacing policy for every client: the budget is per subscription, whichever client spends it.
         self._pacing = RemainingBudgetPacing()
-        self._kwargs: dict[str, Any] = {"retry_total": retry_total,
-                                        "per_call_policies": [SameArmOnly(self._base_url), self._pacing],
-                                        **client_kwargs}
+        self._kwargs: dict[str, Any] = {
+            "retry_total": retry_total,
+            "per_call_policies": [SameArmOnly(self._base_url), self._pacing],
+            **client_kwargs,
+        }
         if credential is None:
             # No credential was given (INTERCONNECT_ARM_AUTH=none: a local ARM simulator over plain HTTP, where
             # the bearer policy refuses to send tokens): no token is asked for or sent.
@@ -327,20 +366,25 @@ class AvsSdkGateway:
     def _client(self, subscription: str) -> AVSClient:
         with self._lock:
             if subscription not in self._clients:
-                self._clients[subscription] = AVSClient(self._credential, subscription,
-                                                        base_url=self._base_url, **self._kwargs)
+                self._clients[subscription] = AVSClient(
+                    self._credential, subscription, base_url=self._base_url, **self._kwargs
+                )
             return self._clients[subscription]
 
     def get_cloud(self, cloud: CloudId) -> Cloud | None:
         client = self._client(cloud.subscription)
-        raws = _fetch(f"reading private cloud {cloud.short}", "privateClouds.get", cloud.short,
-                      lambda: [client.private_clouds.get(cloud.resource_group, cloud.name)], missing_ok=True)
+        raws = _fetch(
+            f"reading private cloud {cloud.short}",
+            "privateClouds.get",
+            cloud.short,
+            lambda: [client.private_clouds.get(cloud.resource_group, cloud.name)],
+            missing_ok=True,
+        )
         if raws is None:
             return None
         (found,) = _each("privateClouds.get", cloud.short, raws, lambda r, _: to_cloud(r), partial_ok=False)
         if found.id.normalized != cloud.normalized:
-            raise _malformed("privateClouds.get", cloud.short, [f"the answer is about another cloud, "
-                                                                f"{found.id.short}"])
+            raise _malformed("privateClouds.get", cloud.short, [f"the answer is about another cloud, {found.id.short}"])
         return found
 
     def list_clouds(self, subscription: str) -> list[Cloud]:
@@ -348,23 +392,42 @@ class AvsSdkGateway:
         `partial` holds the well-formed clouds (an inventory may show them, naming the others)."""
         client = self._client(subscription)
         subject = f"subscription {subscription}"
-        raws = _fetch(f"listing private clouds of {subject}", "privateClouds.list", subject,
-                      client.private_clouds.list_in_subscription) or []
+        raws = (
+            _fetch(
+                f"listing private clouds of {subject}",
+                "privateClouds.list",
+                subject,
+                client.private_clouds.list_in_subscription,
+            )
+            or []
+        )
         return _each("privateClouds.list", subject, raws, lambda r, _: to_cloud(r), partial_ok=True)
 
     def list_links(self, cloud: CloudId) -> list[Link]:
         """The links `cloud` holds; a malformed one makes the listing a MalformedAnswerError whose `partial`
         holds the well-formed links, so a link is never silently left out of a count."""
         client = self._client(cloud.subscription)
-        raws = _fetch(f"listing links of {cloud.short}", "cloudLinks.list", cloud.short,
-                      lambda: client.cloud_links.list(cloud.resource_group, cloud.name)) or []
+        raws = (
+            _fetch(
+                f"listing links of {cloud.short}",
+                "cloudLinks.list",
+                cloud.short,
+                lambda: client.cloud_links.list(cloud.resource_group, cloud.name),
+            )
+            or []
+        )
         return _each("cloudLinks.list", cloud.short, raws, lambda r, i: _link_of(cloud, r, i), partial_ok=True)
 
     def get_link(self, cloud: CloudId, name: str) -> Link | None:
         _url_safe(name)
         client = self._client(cloud.subscription)
-        raws = _fetch(f"reading link {name} of {cloud.short}", "cloudLinks.get", cloud.short,
-                      lambda: [client.cloud_links.get(cloud.resource_group, cloud.name, name)], missing_ok=True)
+        raws = _fetch(
+            f"reading link {name} of {cloud.short}",
+            "cloudLinks.get",
+            cloud.short,
+            lambda: [client.cloud_links.get(cloud.resource_group, cloud.name, name)],
+            missing_ok=True,
+        )
         if raws is None:
             return None
         (link,) = _each("cloudLinks.get", cloud.short, raws, lambda r, i: _link_of(cloud, r, i), partial_ok=False)
@@ -373,26 +436,50 @@ class AvsSdkGateway:
     def list_segments(self, cloud: CloudId) -> list[Segment]:
         # No partial answer: a segment left out could hide an overlap.
         client = self._client(cloud.subscription)
-        raws = _fetch(f"listing segments of {cloud.short}", "segments.list", cloud.short,
-                      lambda: client.workload_networks.list_segments(cloud.resource_group, cloud.name)) or []
+        raws = (
+            _fetch(
+                f"listing segments of {cloud.short}",
+                "segments.list",
+                cloud.short,
+                lambda: client.workload_networks.list_segments(cloud.resource_group, cloud.name),
+            )
+            or []
+        )
         return _each("segments.list", cloud.short, raws, _segment_of, partial_ok=False)
 
     def list_global_reach(self, cloud: CloudId) -> list[str]:
         client = self._client(cloud.subscription)
-        raws = _fetch(f"listing Global Reach connections of {cloud.short}", "globalReach.list", cloud.short,
-                      lambda: client.global_reach_connections.list(cloud.resource_group, cloud.name)) or []
+        raws = (
+            _fetch(
+                f"listing Global Reach connections of {cloud.short}",
+                "globalReach.list",
+                cloud.short,
+                lambda: client.global_reach_connections.list(cloud.resource_group, cloud.name),
+            )
+            or []
+        )
         return _each("globalReach.list", cloud.short, raws, _reach_of, partial_ok=False)
 
     def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
         # Through send_request rather than azure-mgmt-authorization: one GET does not justify a 15 MB package.
         client = self._client(cloud.subscription)
         # Each name percent-encoded as one segment, as the SDK's own builders do: str(cloud) is for people.
-        request = HttpRequest("GET", f"{cloud.url_path}/providers/Microsoft.Authorization/permissions",
-                              params={"api-version": "2022-04-01"})
+        request = HttpRequest(
+            "GET",
+            f"{cloud.url_path}/providers/Microsoft.Authorization/permissions",
+            params={"api-version": "2022-04-01"},
+        )
         entries: list[PermissionEntry] = []
         for _ in range(MAX_PAGES):
-            bodies = _fetch(f"reading the app's permissions on {cloud.short}", "permissions.list", cloud.short,
-                            partial(self._answers, client, request)) or []
+            bodies = (
+                _fetch(
+                    f"reading the app's permissions on {cloud.short}",
+                    "permissions.list",
+                    cloud.short,
+                    partial(self._answers, client, request),
+                )
+                or []
+            )
             (page,) = _each("permissions.list", cloud.short, bodies, lambda b, _: self._page(b), partial_ok=False)
             # A string of actions would read as one action per character ("*" among them): checked as a list.
             entries += _each("permissions.list", cloud.short, page[0], _permission_of, partial_ok=False)
@@ -435,8 +522,13 @@ class AvsSdkGateway:
         seen: dict[str, float | None] = {}
         with translated(f"creating link {name} on {cloud.short}"):
             self._client(cloud.subscription).cloud_links.begin_create_or_update(
-                cloud.resource_group, cloud.name, name, {"properties": {"linkedCloud": str(target)}},
-                polling=False, raw_response_hook=_capture_retry_after(seen))
+                cloud.resource_group,
+                cloud.name,
+                name,
+                {"properties": {"linkedCloud": str(target)}},
+                polling=False,
+                raw_response_hook=_capture_retry_after(seen),
+            )
         return seen.get("retry_after")
 
     def delete_link(self, cloud: CloudId, name: str) -> float | None:
@@ -444,15 +536,17 @@ class AvsSdkGateway:
         seen: dict[str, float | None] = {}
         with translated(f"deleting link {name} on {cloud.short}"):
             self._client(cloud.subscription).cloud_links.begin_delete(
-                cloud.resource_group, cloud.name, name, polling=False, raw_response_hook=_capture_retry_after(seen))
+                cloud.resource_group, cloud.name, name, polling=False, raw_response_hook=_capture_retry_after(seen)
+            )
         return seen.get("retry_after")
 
     def ping(self) -> None:
         # Any HTTP answer means ARM is reachable; a subscription-less provider path needs no fleet knowledge.
         with translated("reaching ARM"):
             client = self._client("00000000-0000-0000-0000-000000000000")
-            response = client.send_request(HttpRequest("GET", "/providers/Microsoft.AVS/operations",
-                                                       params={"api-version": "2026-03-01"}))
+            response = client.send_request(
+                HttpRequest("GET", "/providers/Microsoft.AVS/operations", params={"api-version": "2026-03-01"})
+            )
             if response.status_code >= 500:
                 raise DependencyError(f"ARM answered {response.status_code}")
 
@@ -460,8 +554,14 @@ class AvsSdkGateway:
 class _NoToken:
     """The client requires a credential even when its authentication policy never asks for a token."""
 
-    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                  enable_cae: bool = False, **kwargs: Any) -> AccessToken:
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
         raise RuntimeError("INTERCONNECT_ARM_AUTH is none: no token is sent to ARM")
 
 
@@ -479,8 +579,10 @@ class SameArmOnly(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
     def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
         parsed = urlparse(request.http_request.url)
         if (parsed.scheme.lower(), parsed.netloc.lower()) != self._origin:
-            raise MalformedAnswerError("ARM answered a nextLink on another host; not followed",
-                                       details={"status": 200, "armCode": MALFORMED_ANSWER})
+            raise MalformedAnswerError(
+                "ARM answered a nextLink on another host; not followed",
+                details={"status": 200, "armCode": MALFORMED_ANSWER},
+            )
 
 
 class RemainingBudgetPacing(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
@@ -514,8 +616,9 @@ class RemainingBudgetPacing(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
         if remaining is not None and remaining < self.LOW:
             self._sleep(self.STEP * (self.LOW - remaining))
 
-    def on_response(self, request: PipelineRequest[HttpRequest],
-                    response: PipelineResponse[HttpRequest, HttpResponse]) -> None:
+    def on_response(
+        self, request: PipelineRequest[HttpRequest], response: PipelineResponse[HttpRequest, HttpResponse]
+    ) -> None:
         key = self._key(request)
         value = response.http_response.headers.get(f"x-ms-ratelimit-remaining-subscription-{key[1]}") if key else None
         if key and value is not None and value.isdigit():
@@ -524,12 +627,9 @@ class RemainingBudgetPacing(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
 
 
 def _capture_retry_after(
-        seen: dict[str, float | None]) -> Callable[[PipelineResponse[HttpRequest, HttpResponse]], None]:
+    seen: dict[str, float | None],
+) -> Callable[[PipelineResponse[HttpRequest, HttpResponse]], None]:
     def hook(response: PipelineResponse[HttpRequest, HttpResponse]) -> None:
         seen["retry_after"] = _retry_after(response.http_response.headers)
+
     return hook
-
-
-
-
-

@@ -46,9 +46,12 @@ def find_engine() -> str:
         for path in _candidates(name):
             if path.is_file() and os.access(path, os.X_OK):
                 return str(path)
-    raise RenderError("no Graphviz layout engine is installed: install graphviz-pure (requirements.txt) "
-                      "or the system package graphviz", code="RENDERER_UNAVAILABLE",
-                      details={"engines": list(ENGINES)})
+    raise RenderError(
+        "no Graphviz layout engine is installed: install graphviz-pure (requirements.txt) "
+        "or the system package graphviz",
+        code="RENDERER_UNAVAILABLE",
+        details={"engines": list(ENGINES)},
+    )
 
 
 def render_svg(dot: str, *, engine: str | None = None, timeout: float = RENDER_TIMEOUT) -> bytes:
@@ -65,20 +68,33 @@ def render_svg(dot: str, *, engine: str | None = None, timeout: float = RENDER_T
     """
     program = engine or find_engine()
     try:
-        done = subprocess.run([program, "-Tsvg"], input=dot.encode(), capture_output=True,
-                              timeout=timeout, check=False, shell=False,
-                              env={"PATH": os.defpath, "LC_ALL": "C.UTF-8"})
+        done = subprocess.run(
+            [program, "-Tsvg"],
+            input=dot.encode(),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            shell=False,
+            env={"PATH": os.defpath, "LC_ALL": "C.UTF-8"},
+        )
     except FileNotFoundError as exc:
         raise RenderError(f"the layout engine {program} is missing", code="RENDERER_UNAVAILABLE") from exc
     except subprocess.TimeoutExpired as exc:
-        raise RenderError(f"the layout engine took longer than {timeout:g}s", code="RENDER_TIMEOUT",
-                          details={"timeoutSeconds": timeout}) from exc
+        raise RenderError(
+            f"the layout engine took longer than {timeout:g}s",
+            code="RENDER_TIMEOUT",
+            details={"timeoutSeconds": timeout},
+        ) from exc
     except OSError as exc:
-        raise RenderError(f"the layout engine {program} could not be started: {exc}",
-                          code="RENDERER_UNAVAILABLE") from exc
+        raise RenderError(
+            f"the layout engine {program} could not be started: {exc}", code="RENDERER_UNAVAILABLE"
+        ) from exc
     svg = done.stdout.lstrip()
     if done.returncode != 0 or not svg.startswith((b"<?xml", b"<svg")):
         message = done.stderr.decode(errors="replace").strip()[:500]
-        raise RenderError(f"the layout engine failed (exit {done.returncode}): {message}", code="RENDER_FAILED",
-                          details={"exitCode": done.returncode})
+        raise RenderError(
+            f"the layout engine failed (exit {done.returncode}): {message}",
+            code="RENDER_FAILED",
+            details={"exitCode": done.returncode},
+        )
     return svg

@@ -50,8 +50,10 @@ class InMemoryRequestStore:
 
     def _refuse_corrupt(self, request_id: str) -> None:
         if request_id in self.corrupt:
-            raise CorruptRecordError(f"request {request_id!r} is stored in a form this version cannot read "
-                                     f"({self.corrupt[request_id]})", details={"reason": self.corrupt[request_id]})
+            raise CorruptRecordError(
+                f"request {request_id!r} is stored in a form this version cannot read ({self.corrupt[request_id]})",
+                details={"reason": self.corrupt[request_id]},
+            )
 
     def get(self, request_id: str) -> LinkRequest:
         with self._lock:
@@ -81,29 +83,36 @@ class InMemoryRequestStore:
                 self.notes.add(key)
                 self.trails[event.request_id].append(event)
 
-    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
-               continuation: str | None) -> Listing[LinkRequest]:
+    def recent(
+        self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
+    ) -> Listing[LinkRequest]:
         with self._lock:
             rows = sorted(self.rows.values(), key=lambda r: r.created_at, reverse=True)
             # Like the table store's "all" listing, whose first page meets the (old) unreadable rows.
             skipped = len(self.corrupt) if cloud is None and not continuation else 0
-        rows = [r for r in rows if (cloud is None or cloud in (r.source, r.target))
-                and (status is None or r.status is status)]
+        rows = [
+            r
+            for r in rows
+            if (cloud is None or cloud in (r.source, r.target)) and (status is None or r.status is status)
+        ]
         if continuation and not continuation.isdigit():
             raise ValidationError("continuation token is not one this API issued", code="INVALID_CONTINUATION")
         start = int(continuation or 0)
-        page = rows[start:start + limit]
+        page = rows[start : start + limit]
         return Listing(page, str(start + limit) if start + limit < len(rows) else None, skipped)
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         with self._lock:
-            return [r.summary() for r in self.rows.values()
-                    if cloud in (r.source, r.target) and not r.status.is_terminal]
+            return [
+                r.summary() for r in self.rows.values() if cloud in (r.source, r.target) and not r.status.is_terminal
+            ]
 
     def stale(self, before: datetime) -> Listing[RequestSummary]:
         with self._lock:
-            return Listing([r.summary() for r in self.rows.values()
-                            if not r.status.is_terminal and r.updated_at < before], skipped=len(self.corrupt))
+            return Listing(
+                [r.summary() for r in self.rows.values() if not r.status.is_terminal and r.updated_at < before],
+                skipped=len(self.corrupt),
+            )
 
     def discard(self, request_id: str) -> None:
         with self._lock:
@@ -196,8 +205,9 @@ class InMemoryAvs:
         held = [link for (holder, _), link in self.links.items() if holder == cloud]
         bad = [f"link {name!r}: {why}" for (holder, name), why in self.garbled.items() if holder == cloud]
         if bad:
-            raise self._malformed("cloudLinks.list", cloud, bad, [link for link in held
-                                                                  if (cloud, link.name) not in self.garbled])
+            raise self._malformed(
+                "cloudLinks.list", cloud, bad, [link for link in held if (cloud, link.name) not in self.garbled]
+            )
         return held
 
     def get_link(self, cloud: CloudId, name: str) -> Link | None:
@@ -209,9 +219,11 @@ class InMemoryAvs:
 
     @staticmethod
     def _malformed(read: str, cloud: CloudId, bad: list[str], partial: list[Link] | None) -> MalformedAnswerError:
-        return MalformedAnswerError(f"ARM's answer to {read} of {cloud.short} is malformed: {'; '.join(bad)}",
-                                    partial=partial, details={"status": 200, "armCode": "MALFORMED_ANSWER",
-                                                              "read": read, "malformed": bad})
+        return MalformedAnswerError(
+            f"ARM's answer to {read} of {cloud.short} is malformed: {'; '.join(bad)}",
+            partial=partial,
+            details={"status": 200, "armCode": "MALFORMED_ANSWER", "read": read, "malformed": bad},
+        )
 
     def list_segments(self, cloud: CloudId) -> list[Segment]:
         self.calls.append("list_segments")
@@ -284,6 +296,13 @@ class InMemoryAuditStore:
         for request in sorted(self._requests.rows.values(), key=lambda r: r.created_at, reverse=True):
             if request.status is Status.SUCCEEDED:
                 newest.setdefault(frozenset((request.source, request.target)), request)
-        return [ManagedLink(str(r.operation.cloud), r.operation.link_name,
-                            str(r.target if r.operation.cloud == r.source else r.source), r.id)
-                for r in newest.values() if r.action.value == "connect" and r.operation is not None]
+        return [
+            ManagedLink(
+                str(r.operation.cloud),
+                r.operation.link_name,
+                str(r.target if r.operation.cloud == r.source else r.source),
+                r.id,
+            )
+            for r in newest.values()
+            if r.action.value == "connect" and r.operation is not None
+        ]

@@ -34,8 +34,9 @@ def send(method: str, url: str, body: dict[str, Any] | bytes, headers: dict[str,
     if not is_allowed_url(url):
         raise InterconnectError("callback URL must be https", code="CALLBACK_URL_REFUSED")
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             response.read()
@@ -43,9 +44,10 @@ def send(method: str, url: str, body: dict[str, Any] | bytes, headers: dict[str,
         with err:
             retry_after = err.headers.get("Retry-After")
         if err.code in (408, 429) or err.code >= 500:
-            raise DependencyError(f"callback answered {err.code}",
-                                  retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None
-                                  ) from None
+            raise DependencyError(
+                f"callback answered {err.code}",
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            ) from None
         raise InterconnectError(f"callback refused with {err.code}", code="CALLBACK_REFUSED") from None
     except (urllib.error.URLError, OSError) as exc:
         raise DependencyError(f"callback unreachable ({type(exc).__name__})") from None
@@ -69,8 +71,9 @@ class HttpNotifier:
         elif callback.kind == "hook":
             source = self._channels.hooks.get(callback.target)
             if source is None:
-                raise InterconnectError(f"hook source {callback.target} is no longer configured",
-                                        code="CALLBACK_NOT_CONFIGURED")
+                raise InterconnectError(
+                    f"hook source {callback.target} is no longer configured", code="CALLBACK_NOT_CONFIGURED"
+                )
             if source.callback_url:
                 self._hook(source, callback, request, event)
         else:
@@ -81,14 +84,22 @@ class HttpNotifier:
         auth = {"Authorization": source.callback_authorization} if source.callback_authorization else {}
         if source.type == "jira":
             key = urllib.parse.quote(callback.ticket, safe="")
-            send("POST", f"{source.callback_url}/rest/api/3/issue/{key}/comment",
-                 announcements.jira_comment(request, event), auth)
+            send(
+                "POST",
+                f"{source.callback_url}/rest/api/3/issue/{key}/comment",
+                announcements.jira_comment(request, event),
+                auth,
+            )
         elif source.type == "servicenow":
             # The ticket's sys_id travels in the callback target after the source name.
             sys_id = urllib.parse.quote(callback.ticket.split("#", 1)[-1], safe="")
             table = urllib.parse.quote(source.callback_table, safe="")
-            send("PATCH", f"{source.callback_url}/api/now/table/{table}/{sys_id}",
-                 announcements.servicenow_note(request, event), auth)
+            send(
+                "PATCH",
+                f"{source.callback_url}/api/now/table/{table}/{sys_id}",
+                announcements.servicenow_note(request, event),
+                auth,
+            )
         else:
             body = announcements.webhook_event(request, event)
             raw = json.dumps(body).encode()

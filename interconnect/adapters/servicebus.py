@@ -45,14 +45,23 @@ def dead_letter(message: ServiceBusReceivedMessage) -> DeadLetter:
     """The dead letter as the sweeper sees it; any body section, never raising on an odd one."""
     body_type = message.body_type
     body = b"".join(message.body) if body_type == AmqpMessageBodyType.DATA else b""
-    return DeadLetter(str(message.message_id)[:MAX_ID], body, (message.dead_letter_reason or "")[:MAX_REASON],
-                      (message.dead_letter_error_description or "")[:MAX_DESCRIPTION],
-                      body_type=getattr(body_type, "value", str(body_type)))
+    return DeadLetter(
+        str(message.message_id)[:MAX_ID],
+        body,
+        (message.dead_letter_reason or "")[:MAX_REASON],
+        (message.dead_letter_error_description or "")[:MAX_DESCRIPTION],
+        body_type=getattr(body_type, "value", str(body_type)),
+    )
 
 
 def to_message(item: WorkItem) -> ServiceBusMessage:
-    return ServiceBusMessage(item.encode(), message_id=item.message_id, content_type="application/json",
-                             subject=item.kind, application_properties={"requestId": item.request_id})
+    return ServiceBusMessage(
+        item.encode(),
+        message_id=item.message_id,
+        content_type="application/json",
+        subject=item.kind,
+        application_properties={"requestId": item.request_id},
+    )
 
 
 class ServiceBusWorkQueue:
@@ -66,8 +75,14 @@ class ServiceBusWorkQueue:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, *, queue_name: str, connection_string: str = "", namespace: str = "",
-                      credential: TokenCredential | None = None) -> ServiceBusWorkQueue:
+    def from_settings(
+        cls,
+        *,
+        queue_name: str,
+        connection_string: str = "",
+        namespace: str = "",
+        credential: TokenCredential | None = None,
+    ) -> ServiceBusWorkQueue:
         if connection_string:
             client = ServiceBusClient.from_connection_string(connection_string, retry_total=2)
         else:
@@ -105,8 +120,10 @@ class ServiceBusWorkQueue:
                 raise
 
     def dead_letter_count(self, limit: int = 1000) -> int:
-        with translated("peeking at the dead-letter queue"), self._client.get_queue_receiver(
-                self._queue_name, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
+        with (
+            translated("peeking at the dead-letter queue"),
+            self._client.get_queue_receiver(self._queue_name, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver,
+        ):
             count, sequence = 0, 0
             while count < limit:
                 page = receiver.peek_messages(max_message_count=min(100, limit - count), sequence_number=sequence)
@@ -118,8 +135,12 @@ class ServiceBusWorkQueue:
 
     def drain_dead_letters(self, handle: Callable[[DeadLetter], bool], limit: int) -> int:
         looked: set[int | None] = set()  # the SDK types a message's sequence number as optional
-        with translated("reading the dead-letter queue"), self._client.get_queue_receiver(
-                self._queue_name, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=1) as receiver:
+        with (
+            translated("reading the dead-letter queue"),
+            self._client.get_queue_receiver(
+                self._queue_name, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=1
+            ) as receiver,
+        ):
             while len(looked) < limit:
                 batch = receiver.receive_messages(max_message_count=min(50, limit - len(looked)), max_wait_time=1)
                 fresh = [m for m in batch if m.sequence_number not in looked]

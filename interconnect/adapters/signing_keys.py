@@ -46,13 +46,16 @@ def _get_json(url: str) -> dict[str, Any]:
     if not _allowed(url):
         raise DependencyError("signing keys must be fetched over https", code="SIGNING_KEYS_UNAVAILABLE")
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"}),
-                                    timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers={"Accept": "application/json"}), timeout=TIMEOUT
+        ) as response:
             raw = response.read(MAX_DOCUMENT + 1)
         document = boundedjson.loads(raw, max_bytes=MAX_DOCUMENT, what="the OpenID document")
     except (urllib.error.URLError, OSError, ValidationError) as exc:
-        raise DependencyError(f"the tenant's signing keys cannot be read from {url}: "
-                              f"{type(exc).__name__}", code="SIGNING_KEYS_UNAVAILABLE") from exc
+        raise DependencyError(
+            f"the tenant's signing keys cannot be read from {url}: {type(exc).__name__}",
+            code="SIGNING_KEYS_UNAVAILABLE",
+        ) from exc
     if not isinstance(document, dict):
         raise DependencyError(f"{url} did not answer a JSON object", code="SIGNING_KEYS_UNAVAILABLE")
     return document
@@ -61,9 +64,15 @@ def _get_json(url: str) -> dict[str, Any]:
 class OpenIdSigningKeys:
     """`SigningKeys` over a tenant's OpenID metadata. Thread-safe: the host runs HTTP functions on threads."""
 
-    def __init__(self, issuer: str, *, max_age: float = 3600, min_refresh: float = 60,
-                 clock: Callable[[], float] = time.monotonic,
-                 fetch: Callable[[str], dict[str, Any]] = _get_json) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        max_age: float = 3600,
+        min_refresh: float = 60,
+        clock: Callable[[], float] = time.monotonic,
+        fetch: Callable[[str], dict[str, Any]] = _get_json,
+    ) -> None:
         self.issuer = issuer
         self.max_age, self.min_refresh, self.clock, self.fetch = max_age, min_refresh, clock, fetch
         self._keys: dict[str, RSAPublicKey] = {}  # RS256 only: the RSA keys the tenant publishes
@@ -92,7 +101,8 @@ class OpenIdSigningKeys:
                 return
             if isinstance(exc, DependencyError):
                 raise
-            raise DependencyError("the tenant publishes no usable signing key",
-                                  code="SIGNING_KEYS_UNAVAILABLE") from exc
+            raise DependencyError(
+                "the tenant publishes no usable signing key", code="SIGNING_KEYS_UNAVAILABLE"
+            ) from exc
         self._keys = {k.key_id: k.key for k in keys if k.key_id and k.key_type == "RSA"}
         self._fetched_at = now

@@ -116,12 +116,14 @@ def check_entity(entity: dict[str, Any]) -> dict[str, Any]:
         if _FORBIDDEN_KEY.search(entity[key]) or len(entity[key]) > 512:
             raise ValidationError(f"{key} {shown(entity[key])} is not a valid table key", code="INVALID_KEY")
     if len(entity) - 2 > MAX_PROPERTIES:
-        raise ValidationError(f"entity has {len(entity) - 2} properties; tables allow {MAX_PROPERTIES}",
-                              code="ENTITY_TOO_LARGE")
+        raise ValidationError(
+            f"entity has {len(entity) - 2} properties; tables allow {MAX_PROPERTIES}", code="ENTITY_TOO_LARGE"
+        )
     for name, value in entity.items():
         if isinstance(value, str) and len(value) > MAX_STRING_CHARS:
-            raise ValidationError(f"property {name} is {len(value)} characters; tables allow {MAX_STRING_CHARS}",
-                                  code="ENTITY_TOO_LARGE")
+            raise ValidationError(
+                f"property {name} is {len(value)} characters; tables allow {MAX_STRING_CHARS}", code="ENTITY_TOO_LARGE"
+            )
     return entity
 
 
@@ -136,28 +138,54 @@ def _reasons_json(reasons: tuple[Reason, ...]) -> str:
 
 def to_entity(request: LinkRequest) -> dict[str, Any]:
     op = request.operation
-    return check_entity({
-        "PartitionKey": request.id, "RowKey": ROW,
-        "action": request.action.value, "status": request.status.value,
-        "source": str(request.source), "target": str(request.target),
-        "sourceKey": request.source.key, "targetKey": request.target.key,
-        "requesterChannel": request.requester.channel, "requesterId": request.requester.id,
-        "requesterDisplay": request.requester.display,
-        # The verified token's roles and groups when filed: the worker's policy check may name them.
-        "requesterRoles": json.dumps(sorted(request.requester.roles)),
-        "requesterGroups": json.dumps(sorted(request.requester.groups)),
-        "createdAt": request.created_at, "updatedAt": request.updated_at,
-        "reference": request.reference, "correlationId": request.correlation_id,
-        "fingerprint": request.fingerprint, "outcome": request.outcome[:MAX_STRING_CHARS],
-        "reasons": _reasons_json(request.reasons), "version": request.version,
-        "callbacks": json.dumps([c.to_dict() for c in request.callbacks]),
-        "approval": "" if request.approval is None else json.dumps({
-            "deadline": request.approval.deadline.isoformat(), "decidedBy": request.approval.decided_by,
-            "decidedAt": request.approval.decided_at.isoformat() if request.approval.decided_at else None}),
-        "operation": "" if op is None else json.dumps({
-            "verb": op.verb, "cloud": str(op.cloud), "linkName": op.link_name,
-            "startedAt": op.started_at.isoformat(), "deadline": op.deadline.isoformat(), "checks": op.checks}),
-    })
+    return check_entity(
+        {
+            "PartitionKey": request.id,
+            "RowKey": ROW,
+            "action": request.action.value,
+            "status": request.status.value,
+            "source": str(request.source),
+            "target": str(request.target),
+            "sourceKey": request.source.key,
+            "targetKey": request.target.key,
+            "requesterChannel": request.requester.channel,
+            "requesterId": request.requester.id,
+            "requesterDisplay": request.requester.display,
+            # The verified token's roles and groups when filed: the worker's policy check may name them.
+            "requesterRoles": json.dumps(sorted(request.requester.roles)),
+            "requesterGroups": json.dumps(sorted(request.requester.groups)),
+            "createdAt": request.created_at,
+            "updatedAt": request.updated_at,
+            "reference": request.reference,
+            "correlationId": request.correlation_id,
+            "fingerprint": request.fingerprint,
+            "outcome": request.outcome[:MAX_STRING_CHARS],
+            "reasons": _reasons_json(request.reasons),
+            "version": request.version,
+            "callbacks": json.dumps([c.to_dict() for c in request.callbacks]),
+            "approval": ""
+            if request.approval is None
+            else json.dumps(
+                {
+                    "deadline": request.approval.deadline.isoformat(),
+                    "decidedBy": request.approval.decided_by,
+                    "decidedAt": request.approval.decided_at.isoformat() if request.approval.decided_at else None,
+                }
+            ),
+            "operation": ""
+            if op is None
+            else json.dumps(
+                {
+                    "verb": op.verb,
+                    "cloud": str(op.cloud),
+                    "linkName": op.link_name,
+                    "startedAt": op.started_at.isoformat(),
+                    "deadline": op.deadline.isoformat(),
+                    "checks": op.checks,
+                }
+            ),
+        }
+    )
 
 
 def _column(entity: dict[str, Any], name: str, default: str = "") -> Any:
@@ -198,31 +226,51 @@ def readable(what: str, record_id: object) -> Iterator[None]:
         raise
     except (InterconnectError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         why = _why(exc)
-        raise CorruptRecordError(f"{what} {shown(record_id)} is stored in a form this version cannot read ({why})",
-                                 details={"record": str(record_id)[:MAX_SHOWN], "reason": why}) from exc
+        raise CorruptRecordError(
+            f"{what} {shown(record_id)} is stored in a form this version cannot read ({why})",
+            details={"record": str(record_id)[:MAX_SHOWN], "reason": why},
+        ) from exc
 
 
 def from_entity(entity: TableEntity) -> LinkRequest:
     """Raises CorruptRecordError for a row this version cannot read."""
     with readable("request", entity.get("PartitionKey")):
         raw_op = _column(entity, "operation")
-        operation = None if raw_op is None else Operation(
-            raw_op["verb"], parse_cloud_id(raw_op["cloud"], field_name="operation.cloud"), raw_op["linkName"],
-            datetime.fromisoformat(raw_op["startedAt"]), datetime.fromisoformat(raw_op["deadline"]),
-            raw_op["checks"])
+        operation = (
+            None
+            if raw_op is None
+            else Operation(
+                raw_op["verb"],
+                parse_cloud_id(raw_op["cloud"], field_name="operation.cloud"),
+                raw_op["linkName"],
+                datetime.fromisoformat(raw_op["startedAt"]),
+                datetime.fromisoformat(raw_op["deadline"]),
+                raw_op["checks"],
+            )
+        )
         return LinkRequest(
-            id=entity["PartitionKey"], action=Action(entity["action"]), status=Status(entity["status"]),
+            id=entity["PartitionKey"],
+            action=Action(entity["action"]),
+            status=Status(entity["status"]),
             source=parse_cloud_id(entity["source"], field_name="source"),
             target=parse_cloud_id(entity["target"], field_name="target"),
-            requester=Requester(entity["requesterChannel"], entity["requesterId"],
-                                entity.get("requesterDisplay", ""),
-                                roles=frozenset(_column(entity, "requesterRoles", "[]")),
-                                groups=frozenset(_column(entity, "requesterGroups", "[]"))),
-            created_at=entity["createdAt"], updated_at=entity["updatedAt"], reference=entity.get("reference", ""),
-            correlation_id=entity.get("correlationId", ""), fingerprint=entity.get("fingerprint", ""),
+            requester=Requester(
+                entity["requesterChannel"],
+                entity["requesterId"],
+                entity.get("requesterDisplay", ""),
+                roles=frozenset(_column(entity, "requesterRoles", "[]")),
+                groups=frozenset(_column(entity, "requesterGroups", "[]")),
+            ),
+            created_at=entity["createdAt"],
+            updated_at=entity["updatedAt"],
+            reference=entity.get("reference", ""),
+            correlation_id=entity.get("correlationId", ""),
+            fingerprint=entity.get("fingerprint", ""),
             outcome=entity.get("outcome", ""),
             reasons=tuple(Reason.from_dict(r) for r in _column(entity, "reasons", "[]")),
-            operation=operation, approval=_approval(_column(entity, "approval")), version=entity["version"],
+            operation=operation,
+            approval=_approval(_column(entity, "approval")),
+            version=entity["version"],
             callbacks=tuple(Callback(**c) for c in _column(entity, "callbacks", "[]")),
             etag=entity.metadata["etag"],
         )
@@ -230,21 +278,34 @@ def from_entity(entity: TableEntity) -> LinkRequest:
 
 def event_entity(event: AuditEvent, suffix: str = "") -> dict[str, Any]:
     """A status event is keyed by the version it made; a note by the version it follows plus a suffix."""
-    return check_entity({
-        "PartitionKey": event.request_id, "RowKey": f"event-{event.sequence:08d}" + (f"-{suffix}" if suffix else ""),
-        "at": event.at, "actor": event.actor, "kind": event.kind, "status": event.status.value,
-        "previous": event.previous.value if event.previous else "", "message": event.message[:MAX_STRING_CHARS],
-        "correlationId": event.correlation_id, "reasons": _reasons_json(event.reasons),
-    })
+    return check_entity(
+        {
+            "PartitionKey": event.request_id,
+            "RowKey": f"event-{event.sequence:08d}" + (f"-{suffix}" if suffix else ""),
+            "at": event.at,
+            "actor": event.actor,
+            "kind": event.kind,
+            "status": event.status.value,
+            "previous": event.previous.value if event.previous else "",
+            "message": event.message[:MAX_STRING_CHARS],
+            "correlationId": event.correlation_id,
+            "reasons": _reasons_json(event.reasons),
+        }
+    )
 
 
 def event_from_entity(entity: dict[str, Any]) -> AuditEvent:
     """Raises CorruptRecordError for a row this version cannot read."""
     with readable("event", f"{entity.get('PartitionKey')}/{entity.get('RowKey')}"):
         return AuditEvent(
-            request_id=entity["PartitionKey"], sequence=int(entity["RowKey"][6:14]), at=entity["at"],
-            actor=entity["actor"], kind=entity["kind"], status=Status(entity["status"]),
-            previous=Status(entity["previous"]) if entity.get("previous") else None, message=entity["message"],
+            request_id=entity["PartitionKey"],
+            sequence=int(entity["RowKey"][6:14]),
+            at=entity["at"],
+            actor=entity["actor"],
+            kind=entity["kind"],
+            status=Status(entity["status"]),
+            previous=Status(entity["previous"]) if entity.get("previous") else None,
+            message=entity["message"],
             correlation_id=entity.get("correlationId", ""),
             reasons=tuple(Reason.from_dict(r) for r in _column(entity, "reasons", "[]")),
         )
@@ -256,8 +317,7 @@ def skip(error: CorruptRecordError, during: str) -> None:
 
 
 # Table service error codes (x-ms-error-code) that mean "what you sent is too big".
-_TOO_LARGE = {"EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge", "KeyValueTooLarge",
-              "TooManyProperties"}
+_TOO_LARGE = {"EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge", "KeyValueTooLarge", "TooManyProperties"}
 
 
 @contextmanager
@@ -287,15 +347,20 @@ def translated(what: str) -> Iterator[None]:
         if status == 404:
             raise NotFoundError(f"{what}: not found") from exc
         if status in (401, 403):
-            raise InterconnectError(f"{what}: Table Storage refused this app's identity ({status})",
-                                    code="STORAGE_FORBIDDEN") from exc
+            raise InterconnectError(
+                f"{what}: Table Storage refused this app's identity ({status})", code="STORAGE_FORBIDDEN"
+            ) from exc
         if status in (413, 414, 431) or error_code in _TOO_LARGE:
-            raise TooLargeError(f"{what}: Table Storage refused it as too large ({error_code or status}); "
-                                "send shorter ids and values", details={"storageCode": error_code or status}) from exc
+            raise TooLargeError(
+                f"{what}: Table Storage refused it as too large ({error_code or status}); send shorter ids and values",
+                details={"storageCode": error_code or status},
+            ) from exc
         if status is not None and status < 500 and status not in (408, 429):
-            raise ValidationError(f"{what}: Table Storage refused the input ({error_code or status}); "
-                                  "check the ids and values sent", code="STORAGE_REFUSED_INPUT",
-                                  details={"storageCode": error_code or status}) from exc
+            raise ValidationError(
+                f"{what}: Table Storage refused the input ({error_code or status}); check the ids and values sent",
+                code="STORAGE_REFUSED_INPUT",
+                details={"storageCode": error_code or status},
+            ) from exc
         raise DependencyError(f"{what}: Table Storage unavailable ({status})", retry_after=5) from exc
     except AzureError as exc:
         raise DependencyError(f"{what}: Table Storage unreachable", retry_after=5) from exc
@@ -304,10 +369,15 @@ def translated(what: str) -> Iterator[None]:
 def _summary(row: dict[str, Any]) -> RequestSummary:
     """Raises CorruptRecordError for an index row this version cannot read."""
     with readable("index row of request", row.get("requestId")):
-        return RequestSummary(row["requestId"], Action(row["action"]),
-                              parse_cloud_id(row["source"], field_name="source"),
-                              parse_cloud_id(row["target"], field_name="target"), Status(row["status"]),
-                              row["createdAt"], row.get("updatedAt"))
+        return RequestSummary(
+            row["requestId"],
+            Action(row["action"]),
+            parse_cloud_id(row["source"], field_name="source"),
+            parse_cloud_id(row["target"], field_name="target"),
+            Status(row["status"]),
+            row["createdAt"],
+            row.get("updatedAt"),
+        )
 
 
 def _cloud_partition(stored_id: str) -> str:
@@ -331,8 +401,10 @@ MAC_BYTES = 16
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _NEXT_KEY = re.compile(r"[A-Za-z0-9!*+/=_.~-]{1,300}")
 _TOKEN_FIELDS = {"v", "q", "pk", "rk"}
-_RESTART = ("pass the `continuation` value of the previous page of the same listing unchanged, or leave it out "
-            "to start from the newest")
+_RESTART = (
+    "pass the `continuation` value of the previous page of the same listing unchanged, or leave it out "
+    "to start from the newest"
+)
 
 
 def _bad_token(problem: str) -> ValidationError:
@@ -365,8 +437,9 @@ def _mac(key: bytes, body: bytes) -> bytes:
 def encode_token(next_keys: dict[str, str] | None, listing: str, key: bytes) -> str | None:
     if not next_keys:
         return None
-    body = json.dumps({"v": 1, "q": listing, "pk": next_keys["PartitionKey"], "rk": next_keys["RowKey"]},
-                      separators=(",", ":")).encode()
+    body = json.dumps(
+        {"v": 1, "q": listing, "pk": next_keys["PartitionKey"], "rk": next_keys["RowKey"]}, separators=(",", ":")
+    ).encode()
     return f"{_b64(body)}.{_b64(_mac(key, body))}"
 
 
@@ -393,13 +466,18 @@ def decode_token(token: str | None, listing: str, key: Callable[[], bytes | None
         raise _bad_token("does not carry this API's signature (changed, or from another deployment)")
     # Signed by us, so well formed unless the format changed; still decoded within bounds and checked.
     try:
-        data = boundedjson.loads(body, max_bytes=MAX_TOKEN_CHARS, max_depth=1, what="continuation token",
-                                 code="INVALID_CONTINUATION")
+        data = boundedjson.loads(
+            body, max_bytes=MAX_TOKEN_CHARS, max_depth=1, what="continuation token", code="INVALID_CONTINUATION"
+        )
     except ValidationError:
         raise _bad_token("is not one this API issued (wrong shape)") from None
-    if not isinstance(data, dict) or set(data) != _TOKEN_FIELDS or data["v"] != 1 \
-            or not all(isinstance(data[k], str) for k in ("q", "pk", "rk")) \
-            or not (_NEXT_KEY.fullmatch(data["pk"]) and _NEXT_KEY.fullmatch(data["rk"])):
+    if (
+        not isinstance(data, dict)
+        or set(data) != _TOKEN_FIELDS
+        or data["v"] != 1
+        or not all(isinstance(data[k], str) for k in ("q", "pk", "rk"))
+        or not (_NEXT_KEY.fullmatch(data["pk"]) and _NEXT_KEY.fullmatch(data["rk"]))
+    ):
         raise _bad_token("is not one this API issued (wrong shape)")
     if data["q"] != listing:
         raise _bad_token("was issued for another listing (another cloud or status filter)")
@@ -419,8 +497,14 @@ class TableRequestStore:
         self._token_key_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, *, connection_string: str = "", endpoint: str = "",
-                      credential: TokenCredential | None = None, prefix: str = "") -> TableRequestStore:
+    def from_settings(
+        cls,
+        *,
+        connection_string: str = "",
+        endpoint: str = "",
+        credential: TokenCredential | None = None,
+        prefix: str = "",
+    ) -> TableRequestStore:
         if connection_string:
             service = TableServiceClient.from_connection_string(connection_string)
         else:
@@ -449,8 +533,13 @@ class TableRequestStore:
                         if not make:
                             return None
                         with suppress(ResourceExistsError):  # another instance made it first: use theirs
-                            self._index.create_entity({"PartitionKey": KEY_PARTITION, "RowKey": CONTINUATION_KEY_ROW,
-                                                       "key": _b64(secrets.token_bytes(32))})
+                            self._index.create_entity(
+                                {
+                                    "PartitionKey": KEY_PARTITION,
+                                    "RowKey": CONTINUATION_KEY_ROW,
+                                    "key": _b64(secrets.token_bytes(32)),
+                                }
+                            )
                         row = self._index.get_entity(KEY_PARTITION, CONTINUATION_KEY_ROW)
                 with readable("continuation token key", CONTINUATION_KEY_ROW):
                     key = base64.urlsafe_b64decode(row["key"] + "=" * (-len(row["key"]) % 4))
@@ -475,8 +564,9 @@ class TableRequestStore:
             # First, so that a crash after the row is written leaves a trace the sweeper finds (see stale()).
             self._write_index(request, partitions=["all"], status=RECORDING)
             try:
-                result = self._requests.submit_transaction([("create", to_entity(request)),
-                                                            ("create", event_entity(event))])
+                result = self._requests.submit_transaction(
+                    [("create", to_entity(request)), ("create", event_entity(event))]
+                )
             except TableTransactionError as exc:
                 if exc.status_code == 409:
                     # A repeat: the request is indexed under its first creation time, not this one.
@@ -501,11 +591,20 @@ class TableRequestStore:
             raise ConflictError(f"request {request.id} was not read from the store; cannot update it safely")
         with translated(f"updating request {request.id}"):
             try:
-                result = self._requests.submit_transaction([
-                    ("update", to_entity(request), {"mode": UpdateMode.REPLACE, "etag": request.etag,
-                                                    "match_condition": MatchConditions.IfNotModified}),
-                    ("create", event_entity(event)),
-                ])
+                result = self._requests.submit_transaction(
+                    [
+                        (
+                            "update",
+                            to_entity(request),
+                            {
+                                "mode": UpdateMode.REPLACE,
+                                "etag": request.etag,
+                                "match_condition": MatchConditions.IfNotModified,
+                            },
+                        ),
+                        ("create", event_entity(event)),
+                    ]
+                )
             except TableTransactionError as exc:
                 if exc.status_code in (409, 412):
                     raise ConflictError(f"request {request.id} changed concurrently") from exc
@@ -520,25 +619,35 @@ class TableRequestStore:
         partitions = ["all", f"cloud-{request.source.key}", f"cloud-{request.target.key}"]
         return partitions, f"{inverted_ticks(request.created_at)}-{request.id}"
 
-    def _write_index(self, request: LinkRequest, *, partitions: list[str] | None = None,
-                     status: str | None = None) -> None:
+    def _write_index(
+        self, request: LinkRequest, *, partitions: list[str] | None = None, status: str | None = None
+    ) -> None:
         """One index row per place the request is looked up from, each carrying its summary."""
         every, row_key = self._index_keys(request)
         for partition in partitions or every:
-            self._index.upsert_entity({
-                "PartitionKey": partition, "RowKey": row_key, "requestId": request.id,
-                "status": status or request.status.value, "action": request.action.value,
-                "source": str(request.source), "target": str(request.target),
-                "createdAt": request.created_at, "updatedAt": request.updated_at,
-                "linkHolder": str(request.operation.cloud) if request.operation else "",
-                "linkName": request.operation.link_name if request.operation else ""})
+            self._index.upsert_entity(
+                {
+                    "PartitionKey": partition,
+                    "RowKey": row_key,
+                    "requestId": request.id,
+                    "status": status or request.status.value,
+                    "action": request.action.value,
+                    "source": str(request.source),
+                    "target": str(request.target),
+                    "createdAt": request.created_at,
+                    "updatedAt": request.updated_at,
+                    "linkHolder": str(request.operation.cloud) if request.operation else "",
+                    "linkName": request.operation.link_name if request.operation else "",
+                }
+            )
 
     def events(self, request_id: str) -> list[AuditEvent]:
         """The trail, oldest first; an event that cannot be read back is logged and left out."""
         found = []
         with translated(f"reading events of {shown(request_id)}"):
             for row in self._requests.query_entities(
-                    "PartitionKey eq @pk and RowKey ge 'event-' and RowKey lt 'event.'", parameters={"pk": request_id}):
+                "PartitionKey eq @pk and RowKey ge 'event-' and RowKey lt 'event.'", parameters={"pk": request_id}
+            ):
                 try:
                     found.append(event_from_entity(row))
                 except CorruptRecordError as exc:
@@ -549,8 +658,9 @@ class TableRequestStore:
         with translated(f"noting on {event.request_id}"), suppress(ResourceExistsError):
             self._requests.create_entity(event_entity(event, suffix))  # a repeat of the same note is dropped
 
-    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
-               continuation: str | None) -> Listing[LinkRequest]:
+    def recent(
+        self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
+    ) -> Listing[LinkRequest]:
         partition = "all" if cloud is None else f"cloud-{cloud.key}"
         listing = _listing(partition, status)
         next_keys = decode_token(continuation, listing, self.token_key)
@@ -562,8 +672,8 @@ class TableRequestStore:
             # The Tables SDK's pager takes and gives its continuation token as a dict ({PartitionKey, RowKey}),
             # though azure-core's ItemPaged annotates it as a str, and by_page returns that pager typed as a
             # plain Iterator.
-            pages = self._index.query_entities(query, parameters=params, results_per_page=limit).by_page(
-                continuation_token=next_keys)  # type: ignore[arg-type]
+            entities = self._index.query_entities(query, parameters=params, results_per_page=limit)
+            pages = entities.by_page(continuation_token=next_keys)  # type: ignore[arg-type]
             page = list(next(pages, []))
             next_page = pages.continuation_token  # type: ignore[attr-defined]
         token = encode_token(next_page, listing, self._signing_key()) if next_page else None
@@ -588,8 +698,9 @@ class TableRequestStore:
         states = " or ".join(f"status eq '{s.value}'" for s in UNFINISHED)
         found = []
         with translated("listing unfinished requests"):
-            for row in self._index.query_entities(f"PartitionKey eq @pk and ({states})",
-                                                  parameters={"pk": f"cloud-{cloud.key}"}):
+            for row in self._index.query_entities(
+                f"PartitionKey eq @pk and ({states})", parameters={"pk": f"cloud-{cloud.key}"}
+            ):
                 try:
                     found.append(_summary(row))
                 except CorruptRecordError as exc:
@@ -606,8 +717,11 @@ class TableRequestStore:
         states = " or ".join(f"status eq '{s}'" for s in [*(u.value for u in UNFINISHED), RECORDING])
         found, skipped = [], 0
         with translated("listing stale requests"):
-            rows = list(self._index.query_entities(
-                f"PartitionKey eq 'all' and updatedAt lt @before and ({states})", parameters={"before": before}))
+            rows = list(
+                self._index.query_entities(
+                    f"PartitionKey eq 'all' and updatedAt lt @before and ({states})", parameters={"before": before}
+                )
+            )
             for row in rows:
                 try:
                     request = self._request_of(row)
@@ -631,8 +745,10 @@ class TableRequestStore:
     def _request_of(self, row: dict[str, Any]) -> LinkRequest:
         """The request an index row points at. Raises NotFoundError, or CorruptRecordError when the row or
         its request cannot be read back."""
-        damaged = CorruptRecordError(f"index row {shown(row.get('RowKey'))} names no valid request id",
-                                     details={"record": str(row.get("RowKey"))[:MAX_SHOWN], "reason": "INVALID_KEY"})
+        damaged = CorruptRecordError(
+            f"index row {shown(row.get('RowKey'))} names no valid request id",
+            details={"record": str(row.get("RowKey"))[:MAX_SHOWN], "reason": "INVALID_KEY"},
+        )
         request_id = row.get("requestId")
         if not isinstance(request_id, str) or not request_id:
             raise damaged
@@ -642,8 +758,9 @@ class TableRequestStore:
             raise damaged from exc
 
     def _drop_index_rows(self, row: dict[str, Any]) -> None:
-        partitions = ["all"] + [_cloud_partition(row[end]) for end in ("source", "target")
-                                if isinstance(row.get(end), str)]
+        partitions = ["all"] + [
+            _cloud_partition(row[end]) for end in ("source", "target") if isinstance(row.get(end), str)
+        ]
         for partition in partitions:
             with suppress(ResourceNotFoundError):
                 self._index.delete_entity(partition, row["RowKey"])

@@ -35,16 +35,21 @@ class MessageActions(Protocol):
 
     def complete(self, message: ServiceBusReceivedMessage) -> None: ...
 
-    def deadletter(self, message: ServiceBusReceivedMessage, deadletter_reason: str | None = None,
-                   deadletter_error_description: str | None = None) -> None: ...
+    def deadletter(
+        self,
+        message: ServiceBusReceivedMessage,
+        deadletter_reason: str | None = None,
+        deadletter_error_description: str | None = None,
+    ) -> None: ...
 
 
 def work_item(message: ServiceBusReceivedMessage) -> WorkItem:
     """Raises ValidationError (MALFORMED_MESSAGE) for a message that is not a work item."""
     if message.body_type != AmqpMessageBodyType.DATA:
         # Intake sends data bodies; an AMQP value or sequence body came from something else.
-        raise ValidationError(f"queue message has an AMQP {message.body_type.value} body, not data",
-                              code="MALFORMED_MESSAGE")
+        raise ValidationError(
+            f"queue message has an AMQP {message.body_type.value} body, not data", code="MALFORMED_MESSAGE"
+        )
     return messages.decode(b"".join(message.body))
 
 
@@ -53,8 +58,9 @@ def settle(message: ServiceBusReceivedMessage, actions: MessageActions, handle: 
         item = work_item(message)
     except ValidationError as error:
         log.error("dead-lettering message %s: %s (%s)", loggable(str(message.message_id)), error, error.code)
-        actions.deadletter(message, deadletter_reason=error.code,
-                           deadletter_error_description=str(error)[:MAX_DESCRIPTION])
+        actions.deadletter(
+            message, deadletter_reason=error.code, deadletter_error_description=str(error)[:MAX_DESCRIPTION]
+        )
         return
     try:
         handle(item)  # only transient errors escape: the host abandons and Service Bus redelivers
@@ -62,7 +68,8 @@ def settle(message: ServiceBusReceivedMessage, actions: MessageActions, handle: 
         # Its request row cannot be read back by this version, so no redelivery can help: set it aside at
         # once for a person (the sweeper leaves it there, the audit counts it) instead of ten failed tries.
         log.error("dead-lettering message %s: %s (%s)", loggable(str(message.message_id)), error, error.code)
-        actions.deadletter(message, deadletter_reason=error.code,
-                           deadletter_error_description=str(error)[:MAX_DESCRIPTION])
+        actions.deadletter(
+            message, deadletter_reason=error.code, deadletter_error_description=str(error)[:MAX_DESCRIPTION]
+        )
         return
     actions.complete(message)

@@ -82,18 +82,33 @@ class Services:
         if run is None:
             raise NotFoundError("no audit has run yet", code="AUDIT_NOT_FOUND")
         graph = topology.build_graph(store.inventory(run.id), run.findings)
-        rendered = {"json": lambda: json.dumps(graph).encode(), "mermaid": lambda: topology.to_mermaid(graph).encode(),
-                    "dot": lambda: topology.to_dot(graph).encode(),
-                    "svg": lambda: self.render_svg(topology.to_dot(graph))}[fmt]()
+        rendered = {
+            "json": lambda: json.dumps(graph).encode(),
+            "mermaid": lambda: topology.to_mermaid(graph).encode(),
+            "dot": lambda: topology.to_dot(graph).encode(),
+            "svg": lambda: self.render_svg(topology.to_dot(graph)),
+        }[fmt]()
         return rendered, FORMATS[fmt]
 
 
-def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGateway,
-         clock: Callable[[], datetime] = utcnow, notifier: Notifier | None = None,
-         audit_store: AuditStore | None = None, signing_keys: SigningKeys | None = None) -> Services:
+def wire(
+    settings: Settings,
+    store: RequestStore,
+    queue: WorkQueue,
+    avs: AvsGateway,
+    clock: Callable[[], datetime] = utcnow,
+    notifier: Notifier | None = None,
+    audit_store: AuditStore | None = None,
+    signing_keys: SigningKeys | None = None,
+) -> Services:
     """Services over the given ports (tests pass fakes here)."""
-    channels = parse_channels(settings.hooks, settings.hook_secrets, settings.slack_signing_secrets,
-                              settings.teams_secrets, settings.teams_workflow_url)
+    channels = parse_channels(
+        settings.hooks,
+        settings.hook_secrets,
+        settings.slack_signing_secrets,
+        settings.teams_secrets,
+        settings.teams_workflow_url,
+    )
     preflight = Preflight(avs, store, load_policy(settings.policy))
     # Whatever moves a request on tells its channels; intake answers its caller itself.
     announcing = AnnouncingStore(store, queue)
@@ -102,15 +117,32 @@ def wire(settings: Settings, store: RequestStore, queue: WorkQueue, avs: AvsGate
     approvals = Approvals(announcing, queue, clock, preflight.policy)
     deliveries = Deliveries(store, notifier or HttpNotifier(channels))
     sweeper = Sweeper(announcing, queue, clock, stale_after=settings.stale_after)
-    audits = None if audit_store is None else Audits(
-        InventoryReader(avs, concurrency=settings.audit_concurrency), store, audit_store, queue, clock,
-        settings.subscriptions, Thresholds(settings.stuck_after.total_seconds() / 60,
-                                           settings.stale_after.total_seconds() / 60),
-        redrive=sweeper.sweep,
-        chat=WebhookChatPoster(settings.audit_notify_url) if settings.audit_notify_url else None)
-    worker = Worker(announcing, queue, avs, preflight, clock, poll_interval=settings.poll_interval,
-                    operation_timeout=settings.operation_timeout, approvals=settings.approvals,
-                    approval_timeout=settings.approval_timeout)
+    audits = (
+        None
+        if audit_store is None
+        else Audits(
+            InventoryReader(avs, concurrency=settings.audit_concurrency),
+            store,
+            audit_store,
+            queue,
+            clock,
+            settings.subscriptions,
+            Thresholds(settings.stuck_after.total_seconds() / 60, settings.stale_after.total_seconds() / 60),
+            redrive=sweeper.sweep,
+            chat=WebhookChatPoster(settings.audit_notify_url) if settings.audit_notify_url else None,
+        )
+    )
+    worker = Worker(
+        announcing,
+        queue,
+        avs,
+        preflight,
+        clock,
+        poll_interval=settings.poll_interval,
+        operation_timeout=settings.operation_timeout,
+        approvals=settings.approvals,
+        approval_timeout=settings.approval_timeout,
+    )
     return Services(
         intake=intake,
         worker=worker,
@@ -141,18 +173,23 @@ def build_services(settings: Settings | None = None) -> Services:
 
     settings = settings or Settings.from_env()
     arm_identity = settings.arm_auth == "managed-identity"
-    needs_identity = (not settings.tables_connection_string or not settings.servicebus_connection_string
-                      or arm_identity)
+    needs_identity = not settings.tables_connection_string or not settings.servicebus_connection_string or arm_identity
     credential = _credential(settings) if needs_identity else None
-    store = TableRequestStore.from_settings(connection_string=settings.tables_connection_string,
-                                            endpoint=settings.tables_endpoint, credential=credential,
-                                            prefix=settings.table_prefix)
+    store = TableRequestStore.from_settings(
+        connection_string=settings.tables_connection_string,
+        endpoint=settings.tables_endpoint,
+        credential=credential,
+        prefix=settings.table_prefix,
+    )
     store.ensure_tables()
     audit_store = TableAuditStore(store.service, settings.table_prefix)
     audit_store.ensure_tables()
-    queue = ServiceBusWorkQueue.from_settings(queue_name=settings.queue_name,
-                                              connection_string=settings.servicebus_connection_string,
-                                              namespace=settings.servicebus_namespace, credential=credential)
+    queue = ServiceBusWorkQueue.from_settings(
+        queue_name=settings.queue_name,
+        connection_string=settings.servicebus_connection_string,
+        namespace=settings.servicebus_namespace,
+        credential=credential,
+    )
     avs = AvsSdkGateway(credential if arm_identity else None, base_url=settings.arm_endpoint)
     keys = OpenIdSigningKeys(settings.auth_issuer) if settings.auth_issuer else None
     return wire(settings, store, queue, avs, audit_store=audit_store, signing_keys=keys)

@@ -42,9 +42,19 @@ log = logging.getLogger("interconnect.http")
 
 # Looked up along the exception's MRO, so a subclass inherits its parent's status unless listed.
 STATUS: dict[type[InterconnectError], int] = {
-    MappingError: 422, SignatureError: 401, AuthenticationError: 401, RenderError: 503, TooLargeError: 413,
-    ValidationError: 400, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409, TransitionError: 409,
-    ArmError: 502, DependencyError: 503, InterconnectError: 500,
+    MappingError: 422,
+    SignatureError: 401,
+    AuthenticationError: 401,
+    RenderError: 503,
+    TooLargeError: 413,
+    ValidationError: 400,
+    ForbiddenError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    TransitionError: 409,
+    ArmError: 502,
+    DependencyError: 503,
+    InterconnectError: 500,
 }
 
 
@@ -53,8 +63,13 @@ def status_for(exc: InterconnectError) -> int:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, indent=None), status_code=status, headers=headers or {},
-                             mimetype="application/json", charset="utf-8")
+    return func.HttpResponse(
+        json.dumps(body, indent=None),
+        status_code=status,
+        headers=headers or {},
+        mimetype="application/json",
+        charset="utf-8",
+    )
 
 
 def error_response(exc: InterconnectError, correlation_id: str = "") -> func.HttpResponse:
@@ -66,8 +81,9 @@ def error_response(exc: InterconnectError, correlation_id: str = "") -> func.Htt
         headers["Retry-After"] = str(int(exc.retry_after or 5))
     if isinstance(exc, AuthenticationError):
         # RFC 6750: tells a client library to get (another) token rather than retry this one.
-        headers["WWW-Authenticate"] = ('Bearer' if exc.code == "AUTHENTICATION_REQUIRED"
-                                       else 'Bearer error="invalid_token"')
+        headers["WWW-Authenticate"] = (
+            "Bearer" if exc.code == "AUTHENTICATION_REQUIRED" else 'Bearer error="invalid_token"'
+        )
     return json_response({"error": exc.to_dict()}, status_for(exc), headers)
 
 
@@ -98,8 +114,9 @@ def body(req: func.HttpRequest, limit: int) -> bytes:
     """The request body, or TooLargeError (413) when it is over `limit` bytes."""
     raw = req.get_body() or b""
     if len(raw) > limit:
-        raise TooLargeError(f"the body is {len(raw)} bytes; this route accepts at most {limit}",
-                            details={"limit": limit})
+        raise TooLargeError(
+            f"the body is {len(raw)} bytes; this route accepts at most {limit}", details={"limit": limit}
+        )
     return raw
 
 
@@ -110,8 +127,11 @@ def idempotency_key(req: func.HttpRequest) -> str | None:
     if given is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(given.strip()):
-        raise ValidationError("Idempotency-Key must be 1-200 letters, digits or . _ ~ : / # @ = + ! $ * ( ) , ; -",
-                              code="INVALID_IDEMPOTENCY_KEY", details={"header": "Idempotency-Key"})
+        raise ValidationError(
+            "Idempotency-Key must be 1-200 letters, digits or . _ ~ : / # @ = + ! $ * ( ) , ; -",
+            code="INVALID_IDEMPOTENCY_KEY",
+            details={"header": "Idempotency-Key"},
+        )
     return given.strip()
 
 
@@ -122,8 +142,11 @@ def route_uuid(req: func.HttpRequest, *, what: str, code: str, also: tuple[str, 
     if given in also:
         return given
     if not _UUID.fullmatch(given):
-        raise ValidationError(f"the {what} in the path is not a {what} (a UUID like "
-                              "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21)", code=code, details={"length": len(given)})
+        raise ValidationError(
+            f"the {what} in the path is not a {what} (a UUID like 0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21)",
+            code=code,
+            details={"length": len(given)},
+        )
     return given.lower()
 
 
@@ -145,12 +168,18 @@ def query_param(req: func.HttpRequest, name: str, *, max_length: int) -> str | N
     """One query value, or None when absent. Raises ValidationError INVALID_QUERY when the query string or
     this value is over its length cap (naming the parameter, not repeating it)."""
     if len(urlsplit(req.url).query) > MAX_QUERY:
-        raise ValidationError(f"the query string is longer than {MAX_QUERY} characters", code="INVALID_QUERY",
-                              details={"limit": MAX_QUERY})
+        raise ValidationError(
+            f"the query string is longer than {MAX_QUERY} characters",
+            code="INVALID_QUERY",
+            details={"limit": MAX_QUERY},
+        )
     value: str | None = req.params.get(name)
     if value is not None and len(value) > max_length:
-        raise ValidationError(f"query parameter {name} is longer than {max_length} characters",
-                              code="INVALID_QUERY", details={"parameter": name, "limit": max_length})
+        raise ValidationError(
+            f"query parameter {name} is longer than {max_length} characters",
+            code="INVALID_QUERY",
+            details={"parameter": name, "limit": max_length},
+        )
     return value
 
 
@@ -171,10 +200,13 @@ def loggable_url(url: str) -> str:
     except ValueError:
         return "<unparseable url>"
     kept = [(k, capped(v, 100)) for k, v in pairs if k in _LOGGED_PARAMS]
-    query = urlencode(kept[:len(_LOGGED_PARAMS)])
+    query = urlencode(kept[: len(_LOGGED_PARAMS)])
     dropped = len(pairs) - len(kept)
-    return (capped(split.path) + (f"?{capped(query)}" if query else "")
-            + (f" (+{dropped} other parameters)" if dropped else ""))
+    return (
+        capped(split.path)
+        + (f"?{capped(query)}" if query else "")
+        + (f" (+{dropped} other parameters)" if dropped else "")
+    )
 
 
 def api_caller(req: func.HttpRequest, identity: Verifier, *, key_checked: bool = True) -> Requester:
@@ -208,12 +240,20 @@ def handles_errors(handler: Handler) -> Handler:
         except InterconnectError as exc:
             level = logging.ERROR if status_for(exc) >= 500 else logging.INFO
             reason = exc.details.get("reason") if isinstance(exc, SignatureError) else None
-            log.log(level, "%s %s -> %s%s", capped(req.method, 10), loggable_url(req.url), exc.code,
-                    f" ({capped(reason, 40)})" if reason else "", extra={"code": exc.code, "correlationId": cid})
+            log.log(
+                level,
+                "%s %s -> %s%s",
+                capped(req.method, 10),
+                loggable_url(req.url),
+                exc.code,
+                f" ({capped(reason, 40)})" if reason else "",
+                extra={"code": exc.code, "correlationId": cid},
+            )
             return error_response(exc, cid)
         except Exception:
-            log.exception("unhandled error on %s %s", capped(req.method, 10), loggable_url(req.url),
-                          extra={"correlationId": cid})
+            log.exception(
+                "unhandled error on %s %s", capped(req.method, 10), loggable_url(req.url), extra={"correlationId": cid}
+            )
             return error_response(InterconnectError(f"internal error; quote correlation id {cid}"), cid)
 
     return wrapper

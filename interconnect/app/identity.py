@@ -48,8 +48,6 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _KID = re.compile(r"^[A-Za-z0-9_\-=.+/]{1,128}$")
 
 
-
-
 class SigningKeys(Protocol):
     """The tenant's published signing keys, by key id (an adapter fetches and caches them)."""
 
@@ -96,18 +94,24 @@ class Verifier:
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise AuthenticationError("the Authorization header must be 'Bearer <Entra access token>'",
-                                          code="TOKEN_INVALID")
+                raise AuthenticationError(
+                    "the Authorization header must be 'Bearer <Entra access token>'", code="TOKEN_INVALID"
+                )
             return self.verify(token.strip())
         if key_checked:
             return KEY_CALLER
-        raise AuthenticationError("sign in: send an Entra access token for this API as 'Authorization: Bearer "
-                                  "<token>'", code="AUTHENTICATION_REQUIRED")
+        raise AuthenticationError(
+            "sign in: send an Entra access token for this API as 'Authorization: Bearer <token>'",
+            code="AUTHENTICATION_REQUIRED",
+        )
 
     def verify(self, token: str) -> Requester:
         if self.rules is None or self.keys is None:
-            raise AuthenticationError("this app does not accept Entra tokens: INTERCONNECT_AUTH_ISSUER and "
-                                      "INTERCONNECT_AUTH_AUDIENCE are not set", code="TOKEN_NOT_ACCEPTED")
+            raise AuthenticationError(
+                "this app does not accept Entra tokens: INTERCONNECT_AUTH_ISSUER and "
+                "INTERCONNECT_AUTH_AUDIENCE are not set",
+                code="TOKEN_NOT_ACCEPTED",
+            )
         header = _bounded_segment(token, 0)
         _bounded_segment(token, 1)  # the payload: PyJWT decodes it only after this bound
         if header.get("alg") not in ALGORITHMS:
@@ -119,17 +123,25 @@ class Verifier:
         if key is None:
             raise _invalid("the token is not signed by a key of the configured tenant")
         try:
-            claims = jwt.decode(token, key, algorithms=ALGORITHMS, audience=list(self.rules.audiences),
-                                issuer=self.rules.issuer, leeway=self.rules.leeway_seconds,
-                                options={"require": ["exp", "iss", "aud"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=list(self.rules.audiences),
+                issuer=self.rules.issuer,
+                leeway=self.rules.leeway_seconds,
+                options={"require": ["exp", "iss", "aud"]},
+            )
         except jwt.ExpiredSignatureError:
             raise AuthenticationError("the token has expired: get a new one", code="TOKEN_EXPIRED") from None
         except jwt.InvalidAudienceError:
-            raise AuthenticationError(f"the token is for another audience; ask for one for "
-                                      f"{self.rules.audiences[0]}", code="TOKEN_AUDIENCE") from None
+            raise AuthenticationError(
+                f"the token is for another audience; ask for one for {self.rules.audiences[0]}", code="TOKEN_AUDIENCE"
+            ) from None
         except jwt.InvalidIssuerError:
-            raise AuthenticationError("the token was issued by another authority or tenant",
-                                      code="TOKEN_ISSUER") from None
+            raise AuthenticationError(
+                "the token was issued by another authority or tenant", code="TOKEN_ISSUER"
+            ) from None
         except jwt.ImmatureSignatureError:
             raise _invalid("the token is not valid yet") from None
         except jwt.PyJWTError:
@@ -149,10 +161,12 @@ def requester_from_claims(claims: Mapping[str, Any]) -> Requester:
     oid = claims.get("oid")
     if not isinstance(oid, str) or not _GUID.match(oid):
         raise _invalid("the token carries no object id (oid)")
-    display = next((v for v in (claims.get("name"), claims.get("preferred_username"))
-                    if isinstance(v, str) and v.strip()), "")
-    return Requester("api", oid.lower(), _printable(display), roles=roles, groups=_names(claims.get("groups")),
-                     verified_person=True)
+    display = next(
+        (v for v in (claims.get("name"), claims.get("preferred_username")) if isinstance(v, str) and v.strip()), ""
+    )
+    return Requester(
+        "api", oid.lower(), _printable(display), roles=roles, groups=_names(claims.get("groups")), verified_person=True
+    )
 
 
 def _bounded_segment(token: str, index: int) -> dict[str, Any]:
@@ -177,8 +191,7 @@ def _bounded_segment(token: str, index: int) -> dict[str, Any]:
 def _names(value: Any) -> frozenset[str]:
     if not isinstance(value, list):
         return frozenset()
-    return frozenset(v for v in value[:MAX_LIST] if isinstance(v, str) and 0 < len(v) <= MAX_NAME
-                     and v.isprintable())
+    return frozenset(v for v in value[:MAX_LIST] if isinstance(v, str) and 0 < len(v) <= MAX_NAME and v.isprintable())
 
 
 def _printable(value: str) -> str:

@@ -19,8 +19,6 @@ AUDIT_SCHEDULE_SETTING = "INTERCONNECT_AUDIT_SCHEDULE"  # likewise
 SERVICEBUS_CONNECTION = "ServiceBusConnection"  # the trigger's connection prefix; the SDK reads the same
 
 
-
-
 ARM_AUTH = ("managed-identity", "none")  # "none" only for a local ARM simulator over plain HTTP
 
 
@@ -111,12 +109,17 @@ class Settings:
             arm_auth=get("INTERCONNECT_ARM_AUTH", "managed-identity").lower(),
         )
         if settings.arm_auth not in ARM_AUTH:
-            raise SettingsError(f"INTERCONNECT_ARM_AUTH must be one of {', '.join(ARM_AUTH)}; "
-                                f"got {settings.arm_auth!r}")
+            raise SettingsError(
+                f"INTERCONNECT_ARM_AUTH must be one of {', '.join(ARM_AUTH)}; got {settings.arm_auth!r}"
+            )
         if not (settings.tables_connection_string or settings.tables_endpoint):
-            raise SettingsError("set INTERCONNECT_TABLES_CONNECTION_STRING (local) or INTERCONNECT_TABLES_ENDPOINT "
-                                "(Azure, managed identity)")
+            raise SettingsError(
+                "set INTERCONNECT_TABLES_CONNECTION_STRING (local) or INTERCONNECT_TABLES_ENDPOINT "
+                "(Azure, managed identity)"
+            )
         if not (settings.servicebus_connection_string or settings.servicebus_namespace):
-            raise SettingsError(f"set {SERVICEBUS_CONNECTION} (local) or "
-                                f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace (Azure, managed identity)")
+            raise SettingsError(
+                f"set {SERVICEBUS_CONNECTION} (local) or "
+                f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace (Azure, managed identity)"
+            )
         return settings

@@ -32,12 +32,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-
-
-
-
-
-
 @dataclass
 class InventoryReader:
     avs: AvsGateway
@@ -58,8 +52,12 @@ class InventoryReader:
         return Inventory(now, records, tuple(self._problems), tuple(self._unreadable))
 
     def _read_subscription(self, subscription: str) -> dict[CloudId, CloudRecord]:
-        clouds = self._patiently(lambda: self.avs.list_clouds(subscription), f"subscription {subscription}",
-                                 f"/subscriptions/{subscription}", "privateClouds.list")
+        clouds = self._patiently(
+            lambda: self.avs.list_clouds(subscription),
+            f"subscription {subscription}",
+            f"/subscriptions/{subscription}",
+            "privateClouds.list",
+        )
         if clouds is None:
             return {}
         with ThreadPoolExecutor(self.concurrency) as pool:
@@ -67,12 +65,18 @@ class InventoryReader:
 
     def _read_cloud(self, cloud: Cloud) -> CloudRecord | None:
         subject = str(cloud.id)
-        links = self._patiently(lambda: self.avs.list_links(cloud.id), f"links of {cloud.id.short}", subject,
-                                "cloudLinks.list")
-        segments = self._patiently(lambda: self.avs.list_segments(cloud.id), f"segments of {cloud.id.short}",
-                                   subject, "segments.list")
-        reach = self._patiently(lambda: self.avs.list_global_reach(cloud.id), f"Global Reach of {cloud.id.short}",
-                                subject, "globalReach.list")
+        links = self._patiently(
+            lambda: self.avs.list_links(cloud.id), f"links of {cloud.id.short}", subject, "cloudLinks.list"
+        )
+        segments = self._patiently(
+            lambda: self.avs.list_segments(cloud.id), f"segments of {cloud.id.short}", subject, "segments.list"
+        )
+        reach = self._patiently(
+            lambda: self.avs.list_global_reach(cloud.id),
+            f"Global Reach of {cloud.id.short}",
+            subject,
+            "globalReach.list",
+        )
         space = routed_space(cloud, tuple(segments or ()), tuple(reach or ()))
         return CloudRecord(cloud, tuple(links or ()), space)
 

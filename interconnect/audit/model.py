@@ -30,8 +30,14 @@ class Finding:
         return "|".join([self.code, *sorted(c.lower() for c in self.clouds), str(subject).lower()])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "clouds": list(self.clouds), "message": self.message,
-                "details": self.details, "key": self.key}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "clouds": list(self.clouds),
+            "message": self.message,
+            "details": self.details,
+            "key": self.key,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Finding:
@@ -116,8 +122,19 @@ class AuditRun:
         for finding in self.findings:
             counts[finding.code] = counts.get(finding.code, 0) + 1
         new = set(self.new)
-        return {"runId": self.id, "startedAt": self.started_at.isoformat(), "finishedAt": self.finished_at.isoformat(),
-                "summary": {"clouds": self.clouds, "links": self.links, "findings": len(self.findings),
-                            "byCode": counts, "new": len(new), "resolved": len(self.resolved)},
-                "findings": [{**f.to_dict(), "state": "new" if f.key in new else "open"} for f in self.findings],
-                "resolved": [f.to_dict() for f in self.resolved], "problems": self.problems}
+        return {
+            "runId": self.id,
+            "startedAt": self.started_at.isoformat(),
+            "finishedAt": self.finished_at.isoformat(),
+            "summary": {
+                "clouds": self.clouds,
+                "links": self.links,
+                "findings": len(self.findings),
+                "byCode": counts,
+                "new": len(new),
+                "resolved": len(self.resolved),
+            },
+            "findings": [{**f.to_dict(), "state": "new" if f.key in new else "open"} for f in self.findings],
+            "resolved": [f.to_dict() for f in self.resolved],
+            "problems": self.problems,
+        }

@@ -23,10 +23,9 @@ from interconnect.linking.queue import WorkItem
 log = logging.getLogger(__name__)
 
 
-
-
-def link_states(inventory: Inventory, before: dict[str, tuple[str, datetime]],
-                now: datetime) -> dict[str, tuple[str, datetime]]:
+def link_states(
+    inventory: Inventory, before: dict[str, tuple[str, datetime]], now: datetime
+) -> dict[str, tuple[str, datetime]]:
     """Each link's status and since when it has had it, carried over from the previous run."""
     states = {}
     for link in inventory.links:
@@ -34,10 +33,6 @@ def link_states(inventory: Inventory, before: dict[str, tuple[str, datetime]],
         status, since = before.get(key, (link.status, now))
         states[key] = (link.status, since if status == link.status else now)
     return states
-
-
-
-
 
 
 @dataclass(frozen=True)
@@ -82,21 +77,31 @@ class Audits:
         stale = self.requests.stale(stale_before)
         problems = list(inventory.problems)
         if stale.skipped:
-            problems.append(f"{stale.skipped} unfinished request row(s) could not be read back (CORRUPT_RECORD; "
-                            "the log names each): left out of STALE_REQUEST and never re-driven")
-        findings = (link_findings(inventory, states, started, self.thresholds) + cloud_findings(inventory)
-                    + record_findings(inventory, self.requests_managed(), stale.items,
-                                      self.queue.dead_letter_count(), started))
+            problems.append(
+                f"{stale.skipped} unfinished request row(s) could not be read back (CORRUPT_RECORD; "
+                "the log names each): left out of STALE_REQUEST and never re-driven"
+            )
+        findings = (
+            link_findings(inventory, states, started, self.thresholds)
+            + cloud_findings(inventory)
+            + record_findings(inventory, self.requests_managed(), stale.items, self.queue.dead_letter_count(), started)
+        )
         if self.redrive is not None:
             self.redrive()
         before = {f.key: f for f in previous.findings} if previous else {}
         now_keys = {f.key for f in findings}
         run = AuditRun(
-            id=run_id, started_at=started, finished_at=self.clock(), findings=findings,
+            id=run_id,
+            started_at=started,
+            finished_at=self.clock(),
+            findings=findings,
             new=[f.key for f in findings if f.key not in before],
             resolved=[f for key, f in before.items() if key not in now_keys],
             link_states=states,
-            problems=problems, clouds=len(inventory.clouds), links=len(inventory.links))
+            problems=problems,
+            clouds=len(inventory.clouds),
+            links=len(inventory.links),
+        )
         self.store.save(run, inventory)
         self._tell(run)
         log.info("audit %s: %d findings (%d new, %d resolved)", run_id, len(findings), len(run.new), len(run.resolved))

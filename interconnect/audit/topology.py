@@ -29,9 +29,8 @@ LEGEND = "A link routes both ways between its two clouds only; links are not tra
 ARROW_NOTE = "Arrows point away from the cloud that holds the link."
 
 
-
-
 # --------------------------------------------------------------------------------------------------- the graph
+
 
 class Node(TypedDict):
     """One cloud: read from the audited subscriptions, or `external` (only linked to)."""
@@ -85,9 +84,18 @@ def _key(cloud: str) -> str:
 
 
 def _node(cid: CloudId, region: str, state: str | None, external: bool) -> Node:
-    return {"id": str(cid), "name": cid.name, "shortName": cid.short, "region": region,
-            "subscription": cid.subscription, "resourceGroup": cid.resource_group, "provisioningState": state,
-            "external": external, "findings": [], "reaches": []}
+    return {
+        "id": str(cid),
+        "name": cid.name,
+        "shortName": cid.short,
+        "region": region,
+        "subscription": cid.subscription,
+        "resourceGroup": cid.resource_group,
+        "provisioningState": state,
+        "external": external,
+        "findings": [],
+        "reaches": [],
+    }
 
 
 def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> Graph:
@@ -112,8 +120,9 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> Graph:
     """
     nodes: dict[str, Node] = {}  # by normalized id
     for cid, record in sorted(inventory.clouds.items(), key=lambda item: item[0].normalized):
-        nodes[cid.normalized] = _node(cid, record.cloud.region or UNKNOWN_REGION,
-                                      record.cloud.provisioning_state, external=False)
+        nodes[cid.normalized] = _node(
+            cid, record.cloud.region or UNKNOWN_REGION, record.cloud.provisioning_state, external=False
+        )
     links = list(inventory.links)
     held = {(link.source, link.target) for link in links}
     for cid, record in inventory.clouds.items():
@@ -134,9 +143,15 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> Graph:
     for link in links:
         source, target = nodes[link.source.normalized], nodes[link.target.normalized]
         status = LinkStatus.normalize(link.status)
-        edge: Edge = {"source": source["id"], "target": target["id"], "name": link.name, "status": status,
-                "active": status == LinkStatus.ACTIVE,
-                "direction": f"{source['shortName']}→{target['shortName']}", "findings": []}
+        edge: Edge = {
+            "source": source["id"],
+            "target": target["id"],
+            "name": link.name,
+            "status": status,
+            "active": status == LinkStatus.ACTIVE,
+            "direction": f"{source['shortName']}→{target['shortName']}",
+            "findings": [],
+        }
         edges.append(edge)
         by_pair[frozenset((link.source.normalized, link.target.normalized))].append(edge)
         if edge["active"] and link.source != link.target:
@@ -164,9 +179,14 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> Graph:
         regions[node["region"]].append(node["id"])
     # Known regions alphabetically, the clouds we could not place last.
     order = sorted(regions, key=lambda name: (name == UNKNOWN_REGION, name))
-    return {"takenAt": inventory.taken_at.isoformat(), "legend": f"{LEGEND} {ARROW_NOTE}",
-            "regions": [{"name": name, "clouds": regions[name]} for name in order],
-            "nodes": list(nodes.values()), "edges": edges, "findings": attached}
+    return {
+        "takenAt": inventory.taken_at.isoformat(),
+        "legend": f"{LEGEND} {ARROW_NOTE}",
+        "regions": [{"name": name, "clouds": regions[name]} for name in order],
+        "nodes": list(nodes.values()),
+        "edges": edges,
+        "findings": attached,
+    }
 
 
 def _add_code(item: Node | Edge, code: str) -> None:
@@ -175,6 +195,7 @@ def _add_code(item: Node | Edge, code: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ identifiers
+
 
 class _SafeIds:
     """Diagram identifiers made of [A-Za-z0-9_] only, unique within one diagram, stable for one input.
@@ -224,11 +245,19 @@ def _caption(graph: Graph) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------- Mermaid
 
+
 def _mermaid_text(text: object) -> str:
     """Text for inside a Mermaid `"..."` label: entity codes for what Mermaid would read as syntax."""
     label = re.sub(r"\s+", " ", str(text))  # a newline would end the statement
-    for char, entity in (("#", "#35;"), ('"', "#quot;"), ("&", "#amp;"), ("<", "#lt;"), (">", "#gt;"),
-                         ("`", "#96;"), ("|", "#124;")):
+    for char, entity in (
+        ("#", "#35;"),
+        ('"', "#quot;"),
+        ("&", "#amp;"),
+        ("<", "#lt;"),
+        (">", "#gt;"),
+        ("`", "#96;"),
+        ("|", "#124;"),
+    ):
         label = label.replace(char, entity)
     return label
 
@@ -261,9 +290,11 @@ def to_mermaid(graph: Graph) -> str:
     legend = ids("", "legend", "legend")  # cannot clash: clouds and regions carry a prefix
     caption = "<br/>".join(_mermaid_text(line) for line in _caption(graph))  # Mermaid's own line break
     lines.append(f'  {legend}["{caption}"]')
-    lines += ["  classDef finding fill:#fdd,stroke:#c00,stroke-width:2px",
-              "  classDef external stroke-dasharray:5 5",
-              "  classDef legend fill:#fff,stroke:#999,font-size:11px"]
+    lines += [
+        "  classDef finding fill:#fdd,stroke:#c00,stroke-width:2px",
+        "  classDef external stroke-dasharray:5 5",
+        "  classDef legend fill:#fff,stroke:#999,font-size:11px",
+    ]
     if red:
         lines.append(f"  linkStyle {','.join(red)} stroke:#c00,stroke-width:2px,color:#c00")
     if flagged:
@@ -275,6 +306,7 @@ def to_mermaid(graph: Graph) -> str:
 
 
 # -------------------------------------------------------------------------------------------------------- DOT
+
 
 def _dot(text: object) -> str:
     """A DOT double-quoted string. Backslashes are doubled so a name can never form a Graphviz escape
@@ -294,43 +326,68 @@ def to_dot(graph: Graph) -> str:
     ids = _SafeIds()
     short = _short_of(graph)
     by_id = {node["id"]: node for node in graph.get("nodes", [])}
-    lines = ["digraph topology {",
-             # Padding and node margins leave room for viewers whose Helvetica substitute runs wider than the
-             # layout engine's metrics, so labels are not clipped at box and canvas edges.
-             "  graph " + _attrs(rankdir="LR", fontname="Helvetica", fontsize="10", labelloc="b", labeljust="l",
-                                 pad="0.4") + ";",
-             "  node " + _attrs(shape="box", style="rounded", fontname="Helvetica", fontsize="11",
-                                margin="0.3,0.1") + ";",
-             f"  edge {_attrs(fontname='Helvetica', fontsize='9')};"]
+    lines = [
+        "digraph topology {",
+        # Padding and node margins leave room for viewers whose Helvetica substitute runs wider than the
+        # layout engine's metrics, so labels are not clipped at box and canvas edges.
+        "  graph "
+        + _attrs(rankdir="LR", fontname="Helvetica", fontsize="10", labelloc="b", labeljust="l", pad="0.4")
+        + ";",
+        "  node " + _attrs(shape="box", style="rounded", fontname="Helvetica", fontsize="11", margin="0.3,0.1") + ";",
+        f"  edge {_attrs(fontname='Helvetica', fontsize='9')};",
+    ]
     for region in graph.get("regions", []):
         cluster = ids("cluster_", region["name"], region["name"])
         lines.append(f"  subgraph {_dot(cluster)} {{")
         # Set on each cluster: attributes given to the root graph would otherwise be inherited.
-        cluster_attrs = _attrs(label=_region_title(region["name"]), labelloc="t", labeljust="c", style="rounded",
-                               color="gray50", fontsize="12")
+        cluster_attrs = _attrs(
+            label=_region_title(region["name"]),
+            labelloc="t",
+            labeljust="c",
+            style="rounded",
+            color="gray50",
+            fontsize="12",
+        )
         lines.append(f"    graph {cluster_attrs};")
         for key in region["clouds"]:
             node = by_id.get(key)  # None only for a graph not made by build_graph: drawn as a bare id
             codes = (node.get("findings") if node else None) or []
             external = bool(node and node.get("external"))
-            state = ("outside the audited subscriptions" if external
-                     else f"provisioningState: {node.get('provisioningState') if node else None}")
+            state = (
+                "outside the audited subscriptions"
+                if external
+                else f"provisioningState: {node.get('provisioningState') if node else None}"
+            )
             tooltip = "\n".join([key, state, *codes])
-            lines.append(f"    {_dot(ids('c_', key, short(key)))} " + _attrs(
-                label="\n".join([short(key), *codes]), tooltip=tooltip,
-                color="red" if codes else None, penwidth="2" if codes else None,
-                style="rounded,dashed" if external else None) + ";")
+            lines.append(
+                f"    {_dot(ids('c_', key, short(key)))} "
+                + _attrs(
+                    label="\n".join([short(key), *codes]),
+                    tooltip=tooltip,
+                    color="red" if codes else None,
+                    penwidth="2" if codes else None,
+                    style="rounded,dashed" if external else None,
+                )
+                + ";"
+            )
         lines.append("  }")
     for edge in graph.get("edges", []):
         codes = edge.get("findings") or []
         bad = not edge.get("active")
         source = ids("c_", edge["source"], short(edge["source"]))
         target = ids("c_", edge["target"], short(edge["target"]))
-        lines.append(f"  {_dot(source)} -> {_dot(target)} " + _attrs(
-            label="\n".join([edge.get("status", ""), *codes]),
-            tooltip=f"{edge.get('name') or 'link'}: {edge.get('direction')} ({edge.get('status')})",
-            style="dashed" if bad else None, color="red" if bad or codes else None,
-            fontcolor="red" if bad or codes else None, penwidth="2" if codes else None) + ";")
+        lines.append(
+            f"  {_dot(source)} -> {_dot(target)} "
+            + _attrs(
+                label="\n".join([edge.get("status", ""), *codes]),
+                tooltip=f"{edge.get('name') or 'link'}: {edge.get('direction')} ({edge.get('status')})",
+                style="dashed" if bad else None,
+                color="red" if bad or codes else None,
+                fontcolor="red" if bad or codes else None,
+                penwidth="2" if codes else None,
+            )
+            + ";"
+        )
     # Last, so that no cluster inherits it.
     lines.append(f"  label={_dot(chr(10).join(_caption(graph)))};")
     lines.append("}")

@@ -69,5 +69,9 @@ def find_overlaps(left: Iterable[Prefix], right: Iterable[Prefix]) -> list[tuple
 
 def find_overlaps_pairwise(left: Sequence[Prefix], right: Sequence[Prefix]) -> list[tuple[Prefix, Prefix]]:
     """The O(n·m) check, kept as the oracle for tests and the baseline for the benchmark."""
-    return [(a, b) for a in left for b in right if a.network.version == b.network.version
-            and a.first <= b.last and b.first <= a.last]
+    return [
+        (a, b)
+        for a in left
+        for b in right
+        if a.network.version == b.network.version and a.first <= b.last and b.first <= a.last
+    ]

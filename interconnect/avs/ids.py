@@ -30,8 +30,7 @@ RESOURCE_GROUP = re.compile(r"[-\w.()]{0,89}[-\w()]", re.ASCII)
 # (which also rules out '.' and '..').
 RESOURCE_NAME = re.compile(r"[-\w.]{0,79}[-\w]", re.ASCII)
 MAX_ID_LENGTH = 512  # the longest valid id is about 300 characters; longer input is not looked at
-_LITERALS = ((1, "subscriptions"), (3, "resourceGroups"), (5, "providers"), (6, "Microsoft.AVS"),
-             (7, "privateClouds"))
+_LITERALS = ((1, "subscriptions"), (3, "resourceGroups"), (5, "providers"), (6, "Microsoft.AVS"), (7, "privateClouds"))
 _SHAPE = "/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.AVS/privateClouds/<name>"
 
 
@@ -52,8 +51,10 @@ class CloudId:
         object.__setattr__(self, "normalized", str(self).lower())
 
     def __str__(self) -> str:
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.AVS/privateClouds/{self.name}")
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.AVS/privateClouds/{self.name}"
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CloudId) and other.normalized == self.normalized
@@ -74,8 +75,10 @@ class CloudId:
     def url_path(self) -> str:
         """The id as a URL path, each name percent-encoded as one segment (as the AVS SDK encodes its path
         parameters: `quote(value, safe="")`)."""
-        return (f"/subscriptions/{segment(self.subscription)}/resourceGroups/{segment(self.resource_group)}"
-                f"/providers/Microsoft.AVS/privateClouds/{segment(self.name)}")
+        return (
+            f"/subscriptions/{segment(self.subscription)}/resourceGroups/{segment(self.resource_group)}"
+            f"/providers/Microsoft.AVS/privateClouds/{segment(self.name)}"
+        )
 
 
 def segment(value: str) -> str:
@@ -109,8 +112,9 @@ def parse_cloud_id(value: object, *, field_name: str = "id") -> CloudId:
     if not isinstance(value, str):
         raise _refuse(field_name, f"must be a private cloud ARM id like {_SHAPE}")
     if len(value) > MAX_ID_LENGTH:
-        raise _refuse(field_name, f"is {len(value)} characters long; a private cloud ARM id has at most "
-                                  f"{MAX_ID_LENGTH}")
+        raise _refuse(
+            field_name, f"is {len(value)} characters long; a private cloud ARM id has at most {MAX_ID_LENGTH}"
+        )
     parts = value.strip().split("/")
     if len(parts) != 9 or parts[0] or any(parts[i].lower() != text.lower() for i, text in _LITERALS):
         raise _refuse(field_name, f"must be a private cloud ARM id like {_SHAPE}")
@@ -120,13 +124,21 @@ def parse_cloud_id(value: object, *, field_name: str = "id") -> CloudId:
     if refused := _dots(field_name, "resource group", "resourceGroup", group):
         raise refused
     if not RESOURCE_GROUP.fullmatch(group):
-        raise _refuse(field_name, "has a resource group name that is not 1-90 letters, digits, '-', '_', '.', "
-                                  "'(' or ')' ending in something other than '.'", "resourceGroup")
+        raise _refuse(
+            field_name,
+            "has a resource group name that is not 1-90 letters, digits, '-', '_', '.', "
+            "'(' or ')' ending in something other than '.'",
+            "resourceGroup",
+        )
     if refused := _dots(field_name, "private cloud name", "name", name):
         raise refused
     if not RESOURCE_NAME.fullmatch(name):
-        raise _refuse(field_name, "has a private cloud name that is not 1-80 letters, digits, '-', '_' or '.' "
-                                  "ending in something other than '.'", "name")
+        raise _refuse(
+            field_name,
+            "has a private cloud name that is not 1-80 letters, digits, '-', '_' or '.' "
+            "ending in something other than '.'",
+            "name",
+        )
     return CloudId(subscription.lower(), group, name)
 
 
@@ -136,8 +148,11 @@ def check_resource_name(name: object, what: str = "name") -> str:
     For names that come from ARM answers or our own derivation and go into a URL path.
     """
     if not isinstance(name, str) or not RESOURCE_NAME.fullmatch(name):
-        raise ValidationError(f"{what} is not 1-80 letters, digits, '-', '_' or '.' ending in something other "
-                              "than '.'", code="INVALID_NAME", details={"field": what})
+        raise ValidationError(
+            f"{what} is not 1-80 letters, digits, '-', '_' or '.' ending in something other than '.'",
+            code="INVALID_NAME",
+            details={"field": what},
+        )
     return name
 
 

@@ -25,6 +25,7 @@ def matches(glob: str, action: str) -> bool:
 
 
 def is_granted(entries: tuple[PermissionEntry, ...], action: str) -> bool:
-    return any(any(matches(a, action) for a in entry.actions) and not any(matches(n, action)
-                                                                            for n in entry.not_actions)
-               for entry in entries)
+    return any(
+        any(matches(a, action) for a in entry.actions) and not any(matches(n, action) for n in entry.not_actions)
+        for entry in entries
+    )

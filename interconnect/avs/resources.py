@@ -115,5 +115,10 @@ class Refusal:
         return f"ARM answered {self.status or 'an error'} {self.arm_code} to {self.read}"
 
     def details(self) -> dict[str, Any]:
-        return {"cloud": str(self.cloud), "read": self.read, "status": self.status, "armCode": self.arm_code,
-                "armMessage": self.message}
+        return {
+            "cloud": str(self.cloud),
+            "read": self.read,
+            "status": self.status,
+            "armCode": self.arm_code,
+            "armMessage": self.message,
+        }

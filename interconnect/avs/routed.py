@@ -32,19 +32,29 @@ class RoutedSpace:
 def routed_space(cloud: Cloud, segments: tuple[Segment, ...], global_reach: tuple[str, ...]) -> RoutedSpace:
     candidates: list[tuple[str, str, str, bool]] = []  # (text, origin, the object for people, interface address)
     candidates.append((cloud.network_block, "networkBlock", "networkBlock", False))
-    candidates += [(block, "extendedNetworkBlocks", f"extendedNetworkBlocks[{i}]", False)
-                   for i, block in enumerate(cloud.extended_network_blocks)]
-    candidates += [(subnet, "ExpressRoute circuit", f"ExpressRoute circuit subnet {i + 1}", False)
-                   for i, subnet in enumerate(cloud.circuit_subnets)]
-    candidates += [(prefix, "Global Reach", f"Global Reach connection {i + 1} of {len(global_reach)}", False)
-                   for i, prefix in enumerate(global_reach)]
-    candidates += [(segment.gateway, f"segment {segment.name}", f"segment {segment.name}", True)
-                   for segment in segments if segment.connected_gateway]
+    candidates += [
+        (block, "extendedNetworkBlocks", f"extendedNetworkBlocks[{i}]", False)
+        for i, block in enumerate(cloud.extended_network_blocks)
+    ]
+    candidates += [
+        (subnet, "ExpressRoute circuit", f"ExpressRoute circuit subnet {i + 1}", False)
+        for i, subnet in enumerate(cloud.circuit_subnets)
+    ]
+    candidates += [
+        (prefix, "Global Reach", f"Global Reach connection {i + 1} of {len(global_reach)}", False)
+        for i, prefix in enumerate(global_reach)
+    ]
+    candidates += [
+        (segment.gateway, f"segment {segment.name}", f"segment {segment.name}", True)
+        for segment in segments
+        if segment.connected_gateway
+    ]
     prefixes, problems = [], []
     for text, origin, what, interface in candidates:
         if not (text or "").strip():
-            problems.append(f"{cloud.id.short}: {what} has an empty or missing address prefix, so overlap "
-                            f"cannot be ruled out")
+            problems.append(
+                f"{cloud.id.short}: {what} has an empty or missing address prefix, so overlap cannot be ruled out"
+            )
             continue
         try:
             prefixes.append(parse_prefix(text, origin, interface=interface))

@@ -35,19 +35,21 @@ USAGE = {
 }
 
 # Inside a code block: Slack and Teams both render ``` as monospace, so the columns line up in either.
-HELP = "\n".join([
-    "interconnect commands:",
-    "```",
-    f"  {USAGE['connect']:<40} link two private clouds (the link is made on A)",
-    f"  {USAGE['disconnect']:<40} remove the link between two private clouds",
-    f"  {USAGE['plan']:<40} dry run: what a connect would do, changing nothing",
-    f"  {USAGE['status']:<40} where a request stands",
-    f"  {USAGE['links']:<40} the links a private cloud has now",
-    f"  {USAGE['help']:<40} this text",
-    "```",
-    "A cloud is a full ARM id, 'name' or 'resource-group/name'.",
-    "A ticket is one token of up to 64 characters, like CHG0012345 or JIRA-123.",
-])
+HELP = "\n".join(
+    [
+        "interconnect commands:",
+        "```",
+        f"  {USAGE['connect']:<40} link two private clouds (the link is made on A)",
+        f"  {USAGE['disconnect']:<40} remove the link between two private clouds",
+        f"  {USAGE['plan']:<40} dry run: what a connect would do, changing nothing",
+        f"  {USAGE['status']:<40} where a request stands",
+        f"  {USAGE['links']:<40} the links a private cloud has now",
+        f"  {USAGE['help']:<40} this text",
+        "```",
+        "A cloud is a full ARM id, 'name' or 'resource-group/name'.",
+        "A ticket is one token of up to 64 characters, like CHG0012345 or JIRA-123.",
+    ]
+)
 
 MAX_TEXT = 2000  # Slack and Teams commands are one line; anything longer is not a command
 MAX_LISTED = 10  # candidates shown in one reply; more would drown the question being asked
@@ -108,8 +110,9 @@ def parse_command(text: object) -> ChatCommand | ChatReply:
             return _usage(verb, f"{verb} needs two clouds and, optionally, a ticket.")
         ticket = args[2] if len(args) == 3 else ""
         if ticket and not TICKET.fullmatch(ticket):
-            return _usage(verb, f"'{shown(ticket)}' is not a ticket: use one token of at most 64 letters, digits "
-                                "or . _ : / # -")
+            return _usage(
+                verb, f"'{shown(ticket)}' is not a ticket: use one token of at most 64 letters, digits or . _ : / # -"
+            )
         return ChatCommand(verb, (args[0], args[1]), ticket)
     if verb == "plan":
         if len(args) != 2:
@@ -119,8 +122,9 @@ def parse_command(text: object) -> ChatCommand | ChatReply:
         if len(args) != 1:
             return _usage(verb, "status needs one request id.")
         if not _UUID.fullmatch(args[0]):
-            return _usage(verb, f"'{shown(args[0])}' is not a request id (they look like "
-                                "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21).")
+            return _usage(
+                verb, f"'{shown(args[0])}' is not a request id (they look like 0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21)."
+            )
         return ChatCommand(verb, (args[0].lower(),))
     if len(args) != 1:  # links
         return _usage(verb, "links needs one cloud.")
@@ -210,13 +214,19 @@ def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
             cloud = parse_cloud_id(ref, field_name="it")
         except ValidationError as exc:
             # The reason names the part at fault and never repeats the input (see interconnect/avs/ids.py).
-            return Unresolved(f"'{shown(ref, 120)}' is not a private cloud ARM id ({exc.code}): {exc.message}. "
-                              "An id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/"
-                              "Microsoft.AVS/privateClouds/<name>.", ())
+            return Unresolved(
+                f"'{shown(ref, 120)}' is not a private cloud ARM id ({exc.code}): {exc.message}. "
+                "An id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/"
+                "Microsoft.AVS/privateClouds/<name>.",
+                (),
+            )
         return Resolved(next((c for c in clouds if c == cloud), cloud))
     if any(part in ("", ".", "..") for part in ref.split("/")):
-        return Unresolved(f"'{shown(ref)}' is not a private cloud name (INVALID_ID): a name or group cannot be "
-                          "empty, '.' or '..'. Give a full ARM id, 'name' or 'resource-group/name'.", ())
+        return Unresolved(
+            f"'{shown(ref)}' is not a private cloud name (INVALID_ID): a name or group cannot be "
+            "empty, '.' or '..'. Give a full ARM id, 'name' or 'resource-group/name'.",
+            (),
+        )
     wanted = ref.lower()
     if "/" in ref:
         matches = [c for c in clouds if c.short.lower() == wanted]
@@ -227,16 +237,19 @@ def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
     if len(matches) == 1:
         return Resolved(matches[0])
     if matches:
-        return Unresolved(f"'{shown(ref)}' matches {len(matches)} private clouds; say which with "
-                          f"resource-group/name or the full ARM id: {_listing(matches)}", tuple(matches))
+        return Unresolved(
+            f"'{shown(ref)}' matches {len(matches)} private clouds; say which with "
+            f"resource-group/name or the full ARM id: {_listing(matches)}",
+            tuple(matches),
+        )
     close = difflib.get_close_matches(wanted, list(choices), n=MAX_LISTED, cutoff=0.6)
     # A close name may stand for several clouds (same name in other groups): offer all of them.
     similar = [c for choice in close for c in clouds if (c.short if "/" in ref else c.name).lower() == choice]
     if similar:
-        return Unresolved(f"I know no private cloud '{shown(ref)}'. Did you mean: {_listing(similar)}?",
-                          tuple(similar))
-    return Unresolved(f"I know no private cloud '{shown(ref)}'. Give a full ARM id, 'name' or "
-                      "'resource-group/name'.", ())
+        return Unresolved(f"I know no private cloud '{shown(ref)}'. Did you mean: {_listing(similar)}?", tuple(similar))
+    return Unresolved(
+        f"I know no private cloud '{shown(ref)}'. Give a full ARM id, 'name' or 'resource-group/name'.", ()
+    )
 
 
 def _listing(clouds: Sequence[CloudId]) -> str:

@@ -100,15 +100,18 @@ def _convert(where: str, raw: Any, schema: type[T]) -> T:
 def parse_channels(hooks: str, hook_secrets: str, slack: str, teams: str, teams_workflow_url: str) -> Channels:
     """Raises SettingsError naming the setting and key at fault (never a secret value)."""
     raw_hooks = _convert("INTERCONNECT_HOOKS", _json("INTERCONNECT_HOOKS", hooks, {}), dict[str, Any])
-    raw_secrets = _convert("INTERCONNECT_HOOK_SECRETS", _json("INTERCONNECT_HOOK_SECRETS", hook_secrets, {}),
-                           dict[str, Any])
+    raw_secrets = _convert(
+        "INTERCONNECT_HOOK_SECRETS", _json("INTERCONNECT_HOOK_SECRETS", hook_secrets, {}), dict[str, Any]
+    )
     sources = {}
     for name, raw_config in raw_hooks.items():
         where = f"INTERCONNECT_HOOKS.{name}"
         config = _convert(where, raw_config, _HookDoc)
         if name not in raw_secrets:  # every source is verified: no secret, no source
-            raise SettingsError(f"INTERCONNECT_HOOK_SECRETS.{name}.signing: required (every source in "
-                                f"INTERCONNECT_HOOKS is verified with at least one secret)")
+            raise SettingsError(
+                f"INTERCONNECT_HOOK_SECRETS.{name}.signing: required (every source in "
+                f"INTERCONNECT_HOOKS is verified with at least one secret)"
+            )
         secrets = _convert(f"INTERCONNECT_HOOK_SECRETS.{name}", raw_secrets[name], _HookSecretsDoc)
         callback = config.callback or _CallbackDoc()
         try:  # mappings are checked now, so a bad one stops the app at start rather than failing live traffic
@@ -116,8 +119,18 @@ def parse_channels(hooks: str, hook_secrets: str, slack: str, teams: str, teams_
         except ValidationError as exc:
             raise SettingsError(exc.message, details=exc.details) from None
         sources[name] = HookSource(
-            name=name, type=config.type, signing=tuple(secrets.signing), mapping=mapping,
-            callback_url=callback.url.rstrip("/"), callback_table=callback.table,
-            callback_authorization=secrets.callback_authorization, callback_signing=secrets.callback_signing)
-    return Channels(sources, secret_list("INTERCONNECT_SLACK_SIGNING_SECRETS", slack),
-                    secret_list("INTERCONNECT_TEAMS_SECRETS", teams), teams_workflow_url.strip())
+            name=name,
+            type=config.type,
+            signing=tuple(secrets.signing),
+            mapping=mapping,
+            callback_url=callback.url.rstrip("/"),
+            callback_table=callback.table,
+            callback_authorization=secrets.callback_authorization,
+            callback_signing=secrets.callback_signing,
+        )
+    return Channels(
+        sources,
+        secret_list("INTERCONNECT_SLACK_SIGNING_SECRETS", slack),
+        secret_list("INTERCONNECT_TEAMS_SECRETS", teams),
+        teams_workflow_url.strip(),
+    )

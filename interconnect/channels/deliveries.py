@@ -73,8 +73,9 @@ class AnnouncingStore(RequestStore):
     def note(self, event: AuditEvent, suffix: str) -> None:
         self._store.note(event, suffix)
 
-    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
-               continuation: str | None) -> Listing[LinkRequest]:
+    def recent(
+        self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
+    ) -> Listing[LinkRequest]:
         return self._store.recent(cloud=cloud, status=status, limit=limit, continuation=continuation)
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
@@ -98,14 +99,17 @@ class AnnouncingStore(RequestStore):
                 except DependencyError as exc:
                     # The transition stands; a lost notification is noted rather than failing the work.
                     log.warning("could not queue notification %d of %s: %s", index, saved.id, exc.message)
-                    self._store.note(note(saved, event.sequence, event.at, f"notification not queued: {exc.message}"),
-                                     f"n{index}-unqueued")
+                    self._store.note(
+                        note(saved, event.sequence, event.at, f"notification not queued: {exc.message}"),
+                        f"n{index}-unqueued",
+                    )
         return saved
 
 
 def note(request: LinkRequest, sequence: int, at: datetime, message: str) -> AuditEvent:
-    return AuditEvent(request.id, sequence, at, "notifier", "note", request.status, None, message,
-                      request.correlation_id)
+    return AuditEvent(
+        request.id, sequence, at, "notifier", "note", request.status, None, message, request.correlation_id
+    )
 
 
 @dataclass
@@ -117,8 +121,10 @@ class Deliveries:
         """Deliver one notification. Raises DependencyError so the dispatcher retries it later."""
         request = self.store.get(delivery.request_id)
         index = delivery.callback
-        event = next((e for e in self.store.events(request.id)
-                      if e.kind == "status" and e.sequence == delivery.event_sequence), None)
+        event = next(
+            (e for e in self.store.events(request.id) if e.kind == "status" and e.sequence == delivery.event_sequence),
+            None,
+        )
         if event is None or index >= len(request.callbacks):
             return
         callback = request.callbacks[index]
@@ -128,8 +134,9 @@ class Deliveries:
         except DependencyError:
             raise
         except InterconnectError as exc:
-            self.store.note(note(request, event.sequence, now, f"could not tell {where}: {exc.message}"),
-                            f"n{index}-failed")
+            self.store.note(
+                note(request, event.sequence, now, f"could not tell {where}: {exc.message}"), f"n{index}-failed"
+            )
             return
         self.store.note(note(request, event.sequence, now, f"told {where}: {event.status.value}"), f"n{index}")
 

@@ -103,8 +103,10 @@ class Inbound:
         try:
             command = parse_submit(fields.as_request_body(), caller=requester)
         except ValidationError as exc:
-            raise MappingError(f"the ticket maps to an unusable request: {exc.message}",
-                               details={"invalid": [exc.details | {"code": exc.code}]}) from exc
+            raise MappingError(
+                f"the ticket maps to an unusable request: {exc.message}",
+                details={"invalid": [exc.details | {"code": exc.code}]},
+            ) from exc
         ticket = fields.reference
         if source.type == "servicenow" and payload.get("sys_id") is not None:
             # The callback PATCHes the record by sys_id, so it goes into a URL: 32 hex digits or nothing.
@@ -112,8 +114,12 @@ class Inbound:
         # Sender retries carry the same ticket, action and pair (and delivery id), so they map to one request.
         pair = "|".join(sorted((command.source.normalized, command.target.normalized)))
         key = f"{source.name}:{fields.reference}:{command.action.value}:{pair}"
-        request, created = self.intake.submit(command, idempotency_key=key, correlation_id=delivery or "",
-                                              callbacks=(Callback("hook", source.name, ticket),))
+        request, created = self.intake.submit(
+            command,
+            idempotency_key=key,
+            correlation_id=delivery or "",
+            callbacks=(Callback("hook", source.name, ticket),),
+        )
         return Accepted(request.id, request.status.value, created)
 
     def _verify_hook(self, source: HookSource, headers: Mapping[str, str], body: bytes) -> str | None:
@@ -140,15 +146,23 @@ class Inbound:
             if isinstance(clouds, str):
                 return _slack_text(clouds)
             return _confirm_disconnect(clouds, parsed.ticket)
-        reply = self._run(parsed, requester, key=f"slack:{trigger}" if trigger else None,
-                          callbacks=(Callback("slack", response_url),) if response_url else ())
+        reply = self._run(
+            parsed,
+            requester,
+            key=f"slack:{trigger}" if trigger else None,
+            callbacks=(Callback("slack", response_url),) if response_url else (),
+        )
         return _slack_text(reply)
 
     def slack_action(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         signatures.verify_slack(headers, body, self.channels.slack_secrets, now=self.now())
         form = _form(body, SLACK_ACTION_LIMIT)
-        payload = parse_json(form.get("payload", "").encode("utf-8", "surrogatepass"), max_bytes=SLACK_ACTION_LIMIT,
-                             what="the Slack payload", code="INVALID_PAYLOAD")
+        payload = parse_json(
+            form.get("payload", "").encode("utf-8", "surrogatepass"),
+            max_bytes=SLACK_ACTION_LIMIT,
+            what="the Slack payload",
+            code="INVALID_PAYLOAD",
+        )
         try:
             action = payload["actions"][0]
             user, team = payload["user"], payload.get("team") or {}
@@ -157,37 +171,48 @@ class Inbound:
             action_id, value = action["action_id"], action.get("value", "")
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ValidationError("not a Slack block_actions payload", code="INVALID_PAYLOAD") from None
-        requester = Requester("slack", f"{_checked(team_id, _SENDER_ID, 'team.id') if team_id else ''}/"
-                                       f"{_checked(user_id, _SENDER_ID, 'user.id')}", _display(display, "user.name"))
+        requester = Requester(
+            "slack",
+            f"{_checked(team_id, _SENDER_ID, 'team.id') if team_id else ''}/{_checked(user_id, _SENDER_ID, 'user.id')}",
+            _display(display, "user.name"),
+        )
         action_id = _checked(action_id, _TOKEN, "action_id")
         if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE:
-            raise ValidationError(f"the button value is not text of at most {MAX_BUTTON_VALUE} characters",
-                                  code="INVALID_PAYLOAD")
+            raise ValidationError(
+                f"the button value is not text of at most {MAX_BUTTON_VALUE} characters", code="INVALID_PAYLOAD"
+            )
         if action_id == "confirm_disconnect":
             # The button value came back from Slack: signed by Slack, but it is whatever the client sent.
             source, target, ticket = _confirmation(value)
             trigger, response_url = payload.get("trigger_id"), payload.get("response_url")
             # Without a trigger id there is nothing to dedupe on: such clicks must not all share one request.
-            accepted = self._submit(Submit(Action.DISCONNECT, source, target, requester, ticket),
-                                    key=f"slack-action:{_checked(trigger, _TOKEN, 'trigger_id')}" if trigger else None,
-                                    callbacks=(Callback("slack", _url(response_url, "response_url")),)
-                                    if response_url else ())
-            return {"replace_original": True, "text": f"Disconnect requested: {source.short} ⇄ {target.short} "
-                                                      f"(request {accepted.request_id}). Someone else must approve it."}
+            accepted = self._submit(
+                Submit(Action.DISCONNECT, source, target, requester, ticket),
+                key=f"slack-action:{_checked(trigger, _TOKEN, 'trigger_id')}" if trigger else None,
+                callbacks=(Callback("slack", _url(response_url, "response_url")),) if response_url else (),
+            )
+            return {
+                "replace_original": True,
+                "text": f"Disconnect requested: {source.short} ⇄ {target.short} "
+                f"(request {accepted.request_id}). Someone else must approve it.",
+            }
         if action_id in ("approve", "reject"):
             request_id, _, fingerprint = value.partition(":")
             if not _REQUEST_ID.fullmatch(request_id) or not _FINGERPRINT.fullmatch(fingerprint):
                 raise ValidationError("the button value is not '<request id>:<fingerprint>'", code="INVALID_PAYLOAD")
             try:
-                request = self.approvals.decide(request_id, requester, approve=action_id == "approve",
-                                                fingerprint=fingerprint)
+                request = self.approvals.decide(
+                    request_id, requester, approve=action_id == "approve", fingerprint=fingerprint
+                )
             except InterconnectError as exc:
                 if exc.retryable:
                     raise
                 return {"replace_original": False, "response_type": "ephemeral", "text": f"Not done: {exc.message}"}
             verb = "Approved" if action_id == "approve" else "Rejected"
-            return {"replace_original": True, "text": f"{verb} by <@{user_id}>: request {request.id} "
-                                                      f"is now {request.status.value}."}
+            return {
+                "replace_original": True,
+                "text": f"{verb} by <@{user_id}>: request {request.id} is now {request.status.value}.",
+            }
         return {"replace_original": False, "response_type": "ephemeral", "text": "That button is no longer valid."}
 
     # -- Teams ----------------------------------------------------------------------------------------
@@ -200,33 +225,46 @@ class Inbound:
             raise ValidationError("not a Teams activity", code="INVALID_PAYLOAD")
         activity_id = _checked(str(raw_id), _TOKEN, "id") if str(raw_id) else ""
         sender_id = sender.get("aadObjectId") or sender.get("id") or "unknown"
-        requester = Requester("teams", _checked(sender_id, _SENDER_ID, "from.id"),
-                              _display(sender.get("name", ""), "from.name"))
+        requester = Requester(
+            "teams", _checked(sender_id, _SENDER_ID, "from.id"), _display(sender.get("name", ""), "from.name")
+        )
         # No timestamp is signed, so a replayed activity must map to the request it already made.
-        reply = self._run(parse_command(text), requester, key=f"teams:{activity_id}" if activity_id else None,
-                          callbacks=(Callback("teams"),))
+        reply = self._run(
+            parse_command(text),
+            requester,
+            key=f"teams:{activity_id}" if activity_id else None,
+            callbacks=(Callback("teams"),),
+        )
         return {"type": "message", "text": reply}
 
     # -- shared ---------------------------------------------------------------------------------------
 
-    def _run(self, parsed: ChatCommand | ChatReply, requester: Requester, *, key: str | None,
-             callbacks: tuple[Callback, ...]) -> str:
+    def _run(
+        self, parsed: ChatCommand | ChatReply, requester: Requester, *, key: str | None, callbacks: tuple[Callback, ...]
+    ) -> str:
         """Carry out one chat command; always returns the text to answer with."""
         if isinstance(parsed, ChatReply):
             return parsed.text
         try:
             if parsed.verb == "status":
                 view = self.queries.request(parsed.args[0])
-                return (f"{view['action']} {view['source'].rsplit('/', 1)[-1]} ⇄ {view['target'].rsplit('/', 1)[-1]}: "
-                        f"{view['status']}" + (f" — {view['outcome']}" if view["outcome"] else ""))
+                return (
+                    f"{view['action']} {view['source'].rsplit('/', 1)[-1]} ⇄ {view['target'].rsplit('/', 1)[-1]}: "
+                    f"{view['status']}" + (f" — {view['outcome']}" if view["outcome"] else "")
+                )
             resolved = self._resolve(parsed.args)
             if isinstance(resolved, str):
                 return resolved
             if parsed.verb == "links":
                 listing = self.queries.links(resolved[0])["value"]
-                return "\n".join([f"Links of {resolved[0].short}:"] + [
-                    f"• {v['direction']} {v['otherCloud'].rsplit('/', 1)[-1]}: {v['status']}" for v in listing]
-                ) if listing else f"{resolved[0].short} has no links."
+                return (
+                    "\n".join(
+                        [f"Links of {resolved[0].short}:"]
+                        + [f"• {v['direction']} {v['otherCloud'].rsplit('/', 1)[-1]}: {v['status']}" for v in listing]
+                    )
+                    if listing
+                    else f"{resolved[0].short} has no links."
+                )
             action = Action.CONNECT if parsed.verb in ("connect", "plan") else Action.DISCONNECT
             command = Submit(action, resolved[0], resolved[1], requester, parsed.ticket)
             if parsed.verb == "plan":
@@ -235,8 +273,10 @@ class Inbound:
                 return "\n".join(lines + [f"• {r['code']}: {r['message']}" for r in plan["reasons"]])
             accepted = self._submit(command, key=key, callbacks=callbacks)
             needs = " It needs approval by someone else." if action is Action.DISCONNECT else ""
-            return (f"Request {accepted.request_id} accepted: {action.value} {resolved[0].short} ⇄ {resolved[1].short}."
-                    f"{needs} I'll report the outcome here.")
+            return (
+                f"Request {accepted.request_id} accepted: {action.value} {resolved[0].short} ⇄ {resolved[1].short}."
+                f"{needs} I'll report the outcome here."
+            )
         except DependencyError:
             raise
         except InterconnectError as exc:
@@ -244,8 +284,9 @@ class Inbound:
 
     def _submit(self, command: Submit, *, key: str | None, callbacks: tuple[Callback, ...]) -> Accepted:
         if command.source == command.target:
-            raise ValidationError(f"source and target are the same private cloud ({command.source.short})",
-                                  code="SAME_CLOUD")
+            raise ValidationError(
+                f"source and target are the same private cloud ({command.source.short})", code="SAME_CLOUD"
+            )
         request, created = self.intake.submit(command, idempotency_key=key, callbacks=callbacks)
         return Accepted(request.id, request.status.value, created)
 
@@ -288,16 +329,20 @@ def _form(body: bytes, limit: int) -> dict[str, str]:
 def _checked(value: object, grammar: re.Pattern[str], name: str) -> str:
     """`value` if it is text matching `grammar`; otherwise ValidationError naming the field, not the value."""
     if not isinstance(value, str) or not grammar.fullmatch(value):
-        raise ValidationError(f"{name} is not a well-formed identifier", code="INVALID_PAYLOAD",
-                              details={"field": name})
+        raise ValidationError(
+            f"{name} is not a well-formed identifier", code="INVALID_PAYLOAD", details={"field": name}
+        )
     return value
 
 
 def _display(value: object, name: str) -> str:
     """A display name: single-line text of at most MAX_DISPLAY characters."""
     if not isinstance(value, str) or len(value) > MAX_DISPLAY or not value.isprintable():
-        raise ValidationError(f"{name} is not a single-line name of at most {MAX_DISPLAY} characters",
-                              code="INVALID_PAYLOAD", details={"field": name})
+        raise ValidationError(
+            f"{name} is not a single-line name of at most {MAX_DISPLAY} characters",
+            code="INVALID_PAYLOAD",
+            details={"field": name},
+        )
     return value
 
 
@@ -305,11 +350,21 @@ def _url(value: object, name: str) -> str:
     """A callback URL a channel gave us (we POST the outcome there later): absolute http(s), no credentials,
     no whitespace, bounded."""
     parsed = urllib.parse.urlsplit(value) if isinstance(value, str) and len(value) <= MAX_URL else None
-    if (parsed is None or not isinstance(value, str) or parsed.scheme not in ("https", "http")
-            or not parsed.hostname or parsed.username or parsed.password or not value.isascii()
-            or any(c.isspace() for c in value)):
-        raise ValidationError(f"{name} is not an absolute http(s) URL of at most {MAX_URL} characters",
-                              code="INVALID_PAYLOAD", details={"field": name})
+    if (
+        parsed is None
+        or not isinstance(value, str)
+        or parsed.scheme not in ("https", "http")
+        or not parsed.hostname
+        or parsed.username
+        or parsed.password
+        or not value.isascii()
+        or any(c.isspace() for c in value)
+    ):
+        raise ValidationError(
+            f"{name} is not an absolute http(s) URL of at most {MAX_URL} characters",
+            code="INVALID_PAYLOAD",
+            details={"field": name},
+        )
     return value
 
 
@@ -319,8 +374,9 @@ def _confirmation(value: str) -> tuple[CloudId, CloudId, str]:
     Buttons posted before ids were sent whole carry {subscription, resource_group, name} objects; both forms
     go through `parse_cloud_id`, so nothing reaches intake that the REST API would refuse.
     """
-    chosen = boundedjson.loads(value, max_bytes=MAX_BUTTON_VALUE, max_depth=3, what="the button value",
-                               code="INVALID_PAYLOAD")
+    chosen = boundedjson.loads(
+        value, max_bytes=MAX_BUTTON_VALUE, max_depth=3, what="the button value", code="INVALID_PAYLOAD"
+    )
     if not isinstance(chosen, dict) or not {"source", "target"} <= set(chosen) <= {"source", "target", "ticket"}:
         raise ValidationError("the confirmation does not name two clouds", code="INVALID_PAYLOAD")
     clouds = []
@@ -328,16 +384,23 @@ def _confirmation(value: str) -> tuple[CloudId, CloudId, str]:
         given = chosen[name]
         if isinstance(given, dict):
             if set(given) != {"subscription", "resource_group", "name"} or not all(
-                    isinstance(v, str) for v in given.values()):
-                raise ValidationError(f"the confirmation's {name} is not a private cloud", code="INVALID_ID",
-                                      details={"field": name})
-            given = (f"/subscriptions/{given['subscription']}/resourceGroups/{given['resource_group']}"
-                     f"/providers/Microsoft.AVS/privateClouds/{given['name']}")
+                isinstance(v, str) for v in given.values()
+            ):
+                raise ValidationError(
+                    f"the confirmation's {name} is not a private cloud", code="INVALID_ID", details={"field": name}
+                )
+            given = (
+                f"/subscriptions/{given['subscription']}/resourceGroups/{given['resource_group']}"
+                f"/providers/Microsoft.AVS/privateClouds/{given['name']}"
+            )
         clouds.append(parse_cloud_id(given, field_name=name))
     ticket = chosen.get("ticket", "")
     if not isinstance(ticket, str) or (ticket and not TICKET.fullmatch(ticket)):
-        raise ValidationError("the confirmation's ticket is not one token of at most 64 characters",
-                              code="INVALID_FIELD", details={"field": "ticket"})
+        raise ValidationError(
+            "the confirmation's ticket is not one token of at most 64 characters",
+            code="INVALID_FIELD",
+            details={"field": "ticket"},
+        )
     return clouds[0], clouds[1], ticket
 
 
@@ -350,15 +413,32 @@ def _confirm_disconnect(clouds: tuple[CloudId, ...], ticket: str) -> dict[str, A
     source, target = clouds
     value = json.dumps({"source": str(source), "target": str(target), "ticket": ticket})
     text = f"Disconnect {source.short} ⇄ {target.short}? Traffic between them stops once it is approved and done."
-    return {"response_type": "ephemeral", "text": text, "blocks": [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "actions", "elements": [{
-            "type": "button", "action_id": "confirm_disconnect", "style": "danger", "value": value,
-            "text": {"type": "plain_text", "text": "Request disconnect"},
-            "confirm": {"title": {"type": "plain_text", "text": "Remove this link?"},
-                        "text": {"type": "mrkdwn", "text": f"{source.short} and {target.short} will stop routing "
-                                                           "to each other."},
-                        "confirm": {"type": "plain_text", "text": "Request it"},
-                        "deny": {"type": "plain_text", "text": "Cancel"}, "style": "danger"}}]}]}
-
-
+    return {
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "confirm_disconnect",
+                        "style": "danger",
+                        "value": value,
+                        "text": {"type": "plain_text", "text": "Request disconnect"},
+                        "confirm": {
+                            "title": {"type": "plain_text", "text": "Remove this link?"},
+                            "text": {
+                                "type": "mrkdwn",
+                                "text": f"{source.short} and {target.short} will stop routing to each other.",
+                            },
+                            "confirm": {"type": "plain_text", "text": "Request it"},
+                            "deny": {"type": "plain_text", "text": "Cancel"},
+                            "style": "danger",
+                        },
+                    }
+                ],
+            },
+        ],
+    }

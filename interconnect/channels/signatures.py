@@ -50,8 +50,6 @@ _MAX_HEADER = 8192  # far above any real signature header; longer is garbage, re
 STANDARD_WEBHOOK_PREFIX = "whsec_"
 
 
-
-
 def _fail(reason: str, message: str) -> SignatureError:
     return SignatureError(message, details={"reason": reason})
 
@@ -130,7 +128,7 @@ def _base64_key(secret: str) -> bytes:
 def standard_webhook_key(secret: str) -> bytes:
     """The HMAC key of a Standard Webhooks secret: base64 after `whsec_`, else the secret's UTF-8 bytes."""
     if secret.startswith(STANDARD_WEBHOOK_PREFIX):
-        return _base64_key(secret[len(STANDARD_WEBHOOK_PREFIX):])
+        return _base64_key(secret[len(STANDARD_WEBHOOK_PREFIX) :])
     return _utf8_key(secret)
 
 
@@ -187,8 +185,9 @@ def _hex_signature(value: str, header: str) -> bytes:
 # ---------------------------------------------------------------------------------------- Standard Webhooks
 
 
-def verify_standard_webhook(headers: Mapping[str, str], body: bytes, secrets: Sequence[str], *, now: float,
-                            tolerance: int = TOLERANCE) -> str:
+def verify_standard_webhook(
+    headers: Mapping[str, str], body: bytes, secrets: Sequence[str], *, now: float, tolerance: int = TOLERANCE
+) -> str:
     """Verify a Standard Webhooks delivery and return its `webhook-id`, the id to dedupe deliveries on.
 
     `webhook-signature` is a space-separated list (`v1,<base64>` entries), so a sender rotating its secret can
@@ -208,8 +207,11 @@ def verify_standard_webhook(headers: Mapping[str, str], body: bytes, secrets: Se
     if not _DELIVERY_ID.fullmatch(msg_id):
         raise _fail("malformed_header", "header webhook-id is not printable ASCII without spaces")
     _timestamp(stamp, now=now, tolerance=tolerance)
-    given = [sig.encode("ascii") for version, sep, sig in (entry.partition(",") for entry in signature.split())
-             if sep and version == "v1" and sig]
+    given = [
+        sig.encode("ascii")
+        for version, sep, sig in (entry.partition(",") for entry in signature.split())
+        if sep and version == "v1" and sig
+    ]
     if not given:
         raise _fail("malformed_header", "header webhook-signature holds no v1 signature")
     content = f"{msg_id}.{stamp}.".encode("ascii") + raw
@@ -260,8 +262,9 @@ def sign_jira(secret: str, body: bytes) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------ ServiceNow
 
 
-def verify_servicenow(headers: Mapping[str, str], body: bytes, secrets: Sequence[str], *, now: float,
-                      tolerance: int = TOLERANCE) -> None:
+def verify_servicenow(
+    headers: Mapping[str, str], body: bytes, secrets: Sequence[str], *, now: float, tolerance: int = TOLERANCE
+) -> None:
     """Verify our documented ServiceNow scheme (see the module docstring): HMAC over `<timestamp>.<body>`.
 
     Raises
@@ -287,8 +290,9 @@ def sign_servicenow(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------------- Slack
 
 
-def verify_slack(headers: Mapping[str, str], body: bytes, secrets: Sequence[str], *, now: float,
-                 tolerance: int = TOLERANCE) -> None:
+def verify_slack(
+    headers: Mapping[str, str], body: bytes, secrets: Sequence[str], *, now: float, tolerance: int = TOLERANCE
+) -> None:
     """Verify a Slack request: `X-Slack-Signature: v0=<hex HMAC of "v0:<timestamp>:" + body>`.
 
     Slack signing secrets have no overlap on regeneration, so rotation means listing the new secret at once

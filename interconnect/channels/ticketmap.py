@@ -45,8 +45,13 @@ ACTIONS = ("connect", "disconnect")
 CONST = "$const:"
 MAX_PATH = 500
 MAX_CLOUD_REF = 1000  # far above any ARM id; the caller's id check gives the precise error
-LIMITS = {"action": 100, "source": MAX_CLOUD_REF, "target": MAX_CLOUD_REF, "reference": MAX_REFERENCE,
-          "requester": MAX_REQUESTER}
+LIMITS = {
+    "action": 100,
+    "source": MAX_CLOUD_REF,
+    "target": MAX_CLOUD_REF,
+    "reference": MAX_REFERENCE,
+    "requester": MAX_REQUESTER,
+}
 
 _INDEX = re.compile(r"[0-9]{1,9}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -92,8 +97,6 @@ DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class TicketFields:
     """What a ticket asks for, as plain strings; the clouds are not yet checked to be ARM ids."""
@@ -106,8 +109,13 @@ class TicketFields:
 
     def as_request_body(self) -> dict[str, str]:
         """The REST API body for these fields, ready for `validation.parse_submit`."""
-        return {"action": self.action, "source": self.source, "target": self.target,
-                "reference": self.reference, "requestedBy": self.requester}
+        return {
+            "action": self.action,
+            "source": self.source,
+            "target": self.target,
+            "reference": self.reference,
+            "requestedBy": self.requester,
+        }
 
 
 @dataclass(frozen=True)
@@ -120,9 +128,13 @@ class TicketMapping:
 
 # A mapping's schema (interconnect/schema.py). Every problem of a bad mapping is named at once: shapes, unknown
 # keys, missing fields and the syntax of each path and action word; the caller then fixes the config in one go.
-_Spec = Annotated[str, pattern(
-    rf"(?s)\A(?:\$const:\s*\S.*|(?!\$const:)(?=.{{1,{MAX_PATH}}}\Z)\s*[^.\s][^.]*(?:\.\s*[^.\s][^.]*)*)\Z",
-    f"a dot path (keys joined by '.', none empty, at most {MAX_PATH} characters) or '$const:<value>'")]
+_Spec = Annotated[
+    str,
+    pattern(
+        rf"(?s)\A(?:\$const:\s*\S.*|(?!\$const:)(?=.{{1,{MAX_PATH}}}\Z)\s*[^.\s][^.]*(?:\.\s*[^.\s][^.]*)*)\Z",
+        f"a dot path (keys joined by '.', none empty, at most {MAX_PATH} characters) or '$const:<value>'",
+    ),
+]
 _RawValue = Annotated[str, pattern(r"\S", "a non-blank raw value")]
 _ActionWord = Annotated[str, pattern(r"(?i)\A\s*(?:connect|disconnect)\s*\Z", "connect or disconnect")]
 
@@ -156,7 +168,7 @@ def parse_mapping(raw: Any, where: str) -> TicketMapping:
     actions = {value.strip().lower(): action.strip().lower() for value, action in (doc.actions or {}).items()}
     # A constant action is known now: check it now rather than fail every delivery later.
     constant = fields["action"]
-    if constant.startswith(CONST) and _action(constant[len(CONST):], actions) is None:
+    if constant.startswith(CONST) and _action(constant[len(CONST) :], actions) is None:
         raise _config_error(where, [f"fields.action: {_short(constant)} does not map to connect or disconnect"])
     return TicketMapping(fields, actions)
 
@@ -193,21 +205,27 @@ def map_ticket(payload: Any, mapping: TicketMapping) -> TicketFields:
     if missing or invalid:
         parts = [f"missing {m['field']} ({m['path']}: {m['found']})" for m in missing]
         parts += [f"invalid {i['field']} ({i['path']}: {i['found']}, expected {i['expected']})" for i in invalid]
-        raise MappingError("the ticket does not map to a link request: " + "; ".join(parts),
-                           details={"missing": missing, "invalid": invalid})
-    return TicketFields(values["action"], values["source"], values["target"], values["reference"],
-                        values.get("requester", ""))
+        raise MappingError(
+            "the ticket does not map to a link request: " + "; ".join(parts),
+            details={"missing": missing, "invalid": invalid},
+        )
+    return TicketFields(
+        values["action"], values["source"], values["target"], values["reference"], values.get("requester", "")
+    )
 
 
 def _config_error(where: str, problems: list[str]) -> ValidationError:
-    return ValidationError(f"ticket mapping {where} is invalid: " + "; ".join(problems),
-                           code="MAPPING_CONFIG_INVALID", details={"where": where, "problems": problems})
+    return ValidationError(
+        f"ticket mapping {where} is invalid: " + "; ".join(problems),
+        code="MAPPING_CONFIG_INVALID",
+        details={"where": where, "problems": problems},
+    )
 
 
 def _read(payload: Any, spec: str) -> tuple[Any, str | None]:
     """The value at `spec`, or (None, what was found instead) when there is nothing usable there."""
     if spec.startswith(CONST):
-        return spec[len(CONST):].strip(), None
+        return spec[len(CONST) :].strip(), None
     node = payload
     segments = spec.split(".")
     for depth, segment in enumerate(segments):
@@ -254,8 +272,14 @@ def _action(raw: str, actions: Mapping[str, str]) -> str | None:
 
 
 def _kind(value: Any) -> str:
-    return {str: "a string", bool: "a boolean", int: "a number", float: "a number",
-            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _short(value: Any, limit: int = 80) -> str:

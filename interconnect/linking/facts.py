@@ -85,8 +85,11 @@ class Facts:
         For an end, the clouds its `externalCloudLinks` names count too: they hold a link to it even when
         their links cannot be listed.
         """
-        peers = {link.target if link.source == cloud else link.source for link in self.links
-                 if cloud in (link.source, link.target)}
+        peers = {
+            link.target if link.source == cloud else link.source
+            for link in self.links
+            if cloud in (link.source, link.target)
+        }
         peers |= {p.target if p.source == cloud else p.source for p in self.pending if cloud in (p.source, p.target)}
         end = self.end(cloud)
         if end is not None:
@@ -121,8 +124,15 @@ class ReadRecorder:
 
     def _refused(self, cloud: CloudId, read: str, exc: ArmError) -> None:
         status = exc.details.get("status")
-        self.refusals.append(Refusal(cloud, read, status if isinstance(status, int) else 0,
-                                     str(exc.details.get("armCode") or exc.code), exc.message))
+        self.refusals.append(
+            Refusal(
+                cloud,
+                read,
+                status if isinstance(status, int) else 0,
+                str(exc.details.get("armCode") or exc.code),
+                exc.message,
+            )
+        )
 
 
 @dataclass
@@ -131,15 +141,32 @@ class Preflight:
     store: RequestStore
     policy: Policy = DEFAULT
 
-    def gather(self, action: Action, source: CloudId, target: CloudId, requester: Requester, *,
-               request_id: str = "", accepted_at: datetime | None = None) -> Facts:
+    def gather(
+        self,
+        action: Action,
+        source: CloudId,
+        target: CloudId,
+        requester: Requester,
+        *,
+        request_id: str = "",
+        accepted_at: datetime | None = None,
+    ) -> Facts:
         connect = action is Action.CONNECT
         reads = ReadRecorder()
         ends = {cid: self._cloud(reads, cid, deep=connect) for cid in (source, target)}
         links = self._links(reads, [end for end in ends.values() if end is not None])
         pending = self._pending((source, target), request_id, accepted_at) if connect else ()
-        facts = Facts(action, source, target, requester, ends[source], ends[target], tuple(links),
-                      pending=pending, policy=self.policy)
+        facts = Facts(
+            action,
+            source,
+            target,
+            requester,
+            ends[source],
+            ends[target],
+            tuple(links),
+            pending=pending,
+            policy=self.policy,
+        )
         if connect:
             peers = sorted(facts.peers_of(source) | facts.peers_of(target), key=lambda c: c.normalized)
             # A peer that does not exist (404 on its GET) routes nothing and is left out; one that cannot be
@@ -159,8 +186,13 @@ class Preflight:
                 return end
             return replace(end, permissions=permissions[end.id])
 
-        return replace(facts, source=attach(facts.source), target=attach(facts.target), neighbors=neighbors,
-                       refusals=tuple(reads.refusals))
+        return replace(
+            facts,
+            source=attach(facts.source),
+            target=attach(facts.target),
+            neighbors=neighbors,
+            refusals=tuple(reads.refusals),
+        )
 
     def _cloud(self, reads: ReadRecorder, cloud_id: CloudId, *, deep: bool) -> CloudFacts | None:
         cloud = reads(cloud_id, "privateClouds.get", lambda: self.avs.get_cloud(cloud_id))
@@ -193,30 +225,46 @@ class Preflight:
                         found[(link.source, link.name)] = link
         return list(found.values())
 
-    def _pending(self, ends: tuple[CloudId, CloudId], request_id: str,
-                 accepted_at: datetime | None) -> tuple[Pending, ...]:
-        found = {r.id: Pending(r.id, r.source, r.target) for cloud in ends for r in self.store.unfinished(cloud)
-                 if r.id != request_id and r.action is Action.CONNECT
-                 and (accepted_at is None or r.created_at < accepted_at)}
+    def _pending(
+        self, ends: tuple[CloudId, CloudId], request_id: str, accepted_at: datetime | None
+    ) -> tuple[Pending, ...]:
+        found = {
+            r.id: Pending(r.id, r.source, r.target)
+            for cloud in ends
+            for r in self.store.unfinished(cloud)
+            if r.id != request_id and r.action is Action.CONNECT and (accepted_at is None or r.created_at < accepted_at)
+        }
         return tuple(found.values())
 
 
 def facts_view(facts: Facts) -> dict[str, Any]:
     """The facts as the dry run shows them."""
+
     def cloud_view(end: CloudFacts) -> dict[str, Any]:
-        return {"cloud": str(end.id), "location": end.cloud.location,
-                "provisioningState": end.cloud.provisioning_state,
-                "routedPrefixes": [{"prefix": str(p.network), "origin": p.origin} for p in end.space.prefixes],
-                "unreadablePrefixes": list(end.space.problems)}
+        return {
+            "cloud": str(end.id),
+            "location": end.cloud.location,
+            "provisioningState": end.cloud.provisioning_state,
+            "routedPrefixes": [{"prefix": str(p.network), "origin": p.origin} for p in end.space.prefixes],
+            "unreadablePrefixes": list(end.space.problems),
+        }
 
     return {
         "source": cloud_view(facts.source) if facts.source else None,
         "target": cloud_view(facts.target) if facts.target else None,
-        "links": [{"holder": str(link.source), "name": link.name, "linkedCloud": str(link.target),
-                   "status": LinkStatus.normalize(link.status)} for link in facts.links],
+        "links": [
+            {
+                "holder": str(link.source),
+                "name": link.name,
+                "linkedCloud": str(link.target),
+                "status": LinkStatus.normalize(link.status),
+            }
+            for link in facts.links
+        ],
         "neighbors": [cloud_view(n) for n in facts.neighbors],
-        "pendingRequests": [{"requestId": p.request_id, "source": str(p.source), "target": str(p.target)}
-                            for p in facts.pending],
+        "pendingRequests": [
+            {"requestId": p.request_id, "source": str(p.source), "target": str(p.target)} for p in facts.pending
+        ],
         "refusedReads": [r.details() for r in facts.refusals],
         "policy": facts.policy.source,
     }

@@ -33,8 +33,14 @@ class Intake:
     queue: WorkQueue
     clock: Callable[[], datetime]
 
-    def submit(self, command: Submit, *, idempotency_key: str | None = None, correlation_id: str = "",
-               callbacks: tuple[Callback, ...] = ()) -> tuple[LinkRequest, bool]:
+    def submit(
+        self,
+        command: Submit,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str = "",
+        callbacks: tuple[Callback, ...] = (),
+    ) -> tuple[LinkRequest, bool]:
         """Record and queue `command`; returns the request and whether it is new.
 
         Raises
@@ -46,16 +52,32 @@ class Intake:
         """
         now = self.clock()
         request = LinkRequest(
-            id=request_id_for(command.requester.channel, idempotency_key), action=command.action,
-            source=command.source, target=command.target, requester=command.requester,
-            created_at=now, updated_at=now, status=Status.ACCEPTED, reference=command.reference,
-            correlation_id=correlation_id or str(uuid.uuid4()), fingerprint=command.fingerprint, version=1,
+            id=request_id_for(command.requester.channel, idempotency_key),
+            action=command.action,
+            source=command.source,
+            target=command.target,
+            requester=command.requester,
+            created_at=now,
+            updated_at=now,
+            status=Status.ACCEPTED,
+            reference=command.reference,
+            correlation_id=correlation_id or str(uuid.uuid4()),
+            fingerprint=command.fingerprint,
+            version=1,
             callbacks=callbacks,
         )
-        event = AuditEvent(request.id, 1, now, str(command.requester), "status", Status.ACCEPTED, None,
-                           f"{command.action.value} {command.source} ⇄ {command.target} requested"
-                           + (f" ({command.reference})" if command.reference else ""),
-                           request.correlation_id)
+        event = AuditEvent(
+            request.id,
+            1,
+            now,
+            str(command.requester),
+            "status",
+            Status.ACCEPTED,
+            None,
+            f"{command.action.value} {command.source} ⇄ {command.target} requested"
+            + (f" ({command.reference})" if command.reference else ""),
+            request.correlation_id,
+        )
         try:
             stored = self.store.create(request, event)
         except ConflictError:
@@ -63,7 +85,9 @@ class Intake:
             if existing.fingerprint != request.fingerprint:
                 raise ConflictError(
                     "this Idempotency-Key was already used for a different request; use a new key",
-                    code="IDEMPOTENCY_KEY_REUSED", details={"requestId": existing.id}) from None
+                    code="IDEMPOTENCY_KEY_REUSED",
+                    details={"requestId": existing.id},
+                ) from None
             return existing, False
         try:
             self.queue.send(WorkItem(stored.id))

@@ -32,9 +32,17 @@ def can_transition(current: Status, to: Status) -> bool:
     return to in ALLOWED[current]
 
 
-def transition(request: LinkRequest, to: Status, *, now: datetime, actor: str, message: str,
-               reasons: tuple[Reason, ...] = (), outcome: str | None = None,
-               **changes: Unpack[StepChanges]) -> tuple[LinkRequest, AuditEvent]:
+def transition(
+    request: LinkRequest,
+    to: Status,
+    *,
+    now: datetime,
+    actor: str,
+    message: str,
+    reasons: tuple[Reason, ...] = (),
+    outcome: str | None = None,
+    **changes: Unpack[StepChanges],
+) -> tuple[LinkRequest, AuditEvent]:
     """Move `request` to `to`, returning the new request and its audit event.
 
     Raises
@@ -43,14 +51,28 @@ def transition(request: LinkRequest, to: Status, *, now: datetime, actor: str, m
         when the lifecycle does not allow `request.status` → `to`.
     """
     if not can_transition(request.status, to):
-        raise TransitionError(f"request {request.id} cannot go from {request.status} to {to}",
-                              details={"from": request.status.value, "to": to.value})
+        raise TransitionError(
+            f"request {request.id} cannot go from {request.status} to {to}",
+            details={"from": request.status.value, "to": to.value},
+        )
     updated = request.with_changes(
-        status=to, updated_at=now, version=request.version + 1,
+        status=to,
+        updated_at=now,
+        version=request.version + 1,
         reasons=reasons or request.reasons,
-        outcome=request.outcome if outcome is None else outcome, **changes,
+        outcome=request.outcome if outcome is None else outcome,
+        **changes,
     )
-    event = AuditEvent(request_id=request.id, sequence=updated.version, at=now, actor=actor, kind="status",
-                       status=to, previous=request.status, message=message,
-                       correlation_id=request.correlation_id, reasons=reasons)
+    event = AuditEvent(
+        request_id=request.id,
+        sequence=updated.version,
+        at=now,
+        actor=actor,
+        kind="status",
+        status=to,
+        previous=request.status,
+        message=message,
+        correlation_id=request.correlation_id,
+        reasons=reasons,
+    )
     return updated, event

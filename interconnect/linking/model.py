@@ -168,29 +168,45 @@ class LinkRequest:
         return replace(self, **changes)
 
     def summary(self) -> RequestSummary:
-        return RequestSummary(self.id, self.action, self.source, self.target, self.status, self.created_at,
-                              self.updated_at)
+        return RequestSummary(
+            self.id, self.action, self.source, self.target, self.status, self.created_at, self.updated_at
+        )
 
     def to_view(self) -> dict[str, Any]:
         """The request as the API shows it."""
         view: dict[str, Any] = {
-            "requestId": self.id, "action": self.action.value, "status": self.status.value,
-            "source": str(self.source), "target": str(self.target), "reference": self.reference,
-            "requestedBy": {"channel": self.requester.channel, "id": self.requester.id,
-                            "display": self.requester.display},
-            "createdAt": self.created_at.isoformat(), "updatedAt": self.updated_at.isoformat(),
-            "correlationId": self.correlation_id, "outcome": self.outcome,
+            "requestId": self.id,
+            "action": self.action.value,
+            "status": self.status.value,
+            "source": str(self.source),
+            "target": str(self.target),
+            "reference": self.reference,
+            "requestedBy": {
+                "channel": self.requester.channel,
+                "id": self.requester.id,
+                "display": self.requester.display,
+            },
+            "createdAt": self.created_at.isoformat(),
+            "updatedAt": self.updated_at.isoformat(),
+            "correlationId": self.correlation_id,
+            "outcome": self.outcome,
             "reasons": [r.to_dict() for r in self.reasons],
         }
         if self.operation is not None:
-            view["operation"] = {"verb": self.operation.verb, "cloud": str(self.operation.cloud),
-                                 "linkName": self.operation.link_name,
-                                 "startedAt": self.operation.started_at.isoformat(),
-                                 "deadline": self.operation.deadline.isoformat(),
-                                 "checks": self.operation.checks}
+            view["operation"] = {
+                "verb": self.operation.verb,
+                "cloud": str(self.operation.cloud),
+                "linkName": self.operation.link_name,
+                "startedAt": self.operation.started_at.isoformat(),
+                "deadline": self.operation.deadline.isoformat(),
+                "checks": self.operation.checks,
+            }
         if self.approval is not None:
-            view["approval"] = {"deadline": self.approval.deadline.isoformat(), "decidedBy": self.approval.decided_by,
-                                "decidedAt": self.approval.decided_at.isoformat() if self.approval.decided_at else None}
+            view["approval"] = {
+                "deadline": self.approval.deadline.isoformat(),
+                "decidedBy": self.approval.decided_by,
+                "decidedAt": self.approval.decided_at.isoformat() if self.approval.decided_at else None,
+            }
         return view
 
 
@@ -210,7 +226,14 @@ class AuditEvent:
     reasons: tuple[Reason, ...] = ()
 
     def to_view(self) -> dict[str, Any]:
-        return {"sequence": self.sequence, "at": self.at.isoformat(), "actor": self.actor, "kind": self.kind,
-                "status": self.status.value, "previous": self.previous.value if self.previous else None,
-                "message": self.message, "correlationId": self.correlation_id,
-                "reasons": [r.to_dict() for r in self.reasons]}
+        return {
+            "sequence": self.sequence,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "kind": self.kind,
+            "status": self.status.value,
+            "previous": self.previous.value if self.previous else None,
+            "message": self.message,
+            "correlationId": self.correlation_id,
+            "reasons": [r.to_dict() for r in self.reasons],
+        }

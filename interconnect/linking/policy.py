@@ -57,8 +57,6 @@ def names(entry: str, requester: Requester) -> bool:
     return matches(entry, str(requester))
 
 
-
-
 @dataclass(frozen=True)
 class PolicyRule:
     requesters: tuple[str, ...]
@@ -66,12 +64,17 @@ class PolicyRule:
     scopes: tuple[str, ...]
 
     def covers(self, cloud: CloudId) -> bool:
-        return any(scope == "*" or cloud.normalized == scope or cloud.normalized.startswith(scope + "/")
-                   for scope in self.scopes)
+        return any(
+            scope == "*" or cloud.normalized == scope or cloud.normalized.startswith(scope + "/")
+            for scope in self.scopes
+        )
 
     def allows(self, requester: Requester, action: Action, clouds: tuple[CloudId, ...]) -> bool:
-        return (action in self.actions and any(names(entry, requester) for entry in self.requesters)
-                and all(self.covers(cloud) for cloud in clouds))
+        return (
+            action in self.actions
+            and any(names(entry, requester) for entry in self.requesters)
+            and all(self.covers(cloud) for cloud in clouds)
+        )
 
 
 @dataclass(frozen=True)
@@ -86,16 +89,21 @@ class Policy:
     def check(self, requester: Requester, action: Action, clouds: tuple[CloudId, ...]) -> list[Reason]:
         if any(rule.allows(requester, action, clouds) for rule in self.rules):
             return []
-        return [Reason("REQUESTER_NOT_ALLOWED",
-                       f"{requester} may not {action.value} {' and '.join(c.short for c in clouds)} "
-                       f"under the {self.source} policy",
-                       {"requester": str(requester), "action": action.value, "policy": self.source})]
+        return [
+            Reason(
+                "REQUESTER_NOT_ALLOWED",
+                f"{requester} may not {action.value} {' and '.join(c.short for c in clouds)} "
+                f"under the {self.source} policy",
+                {"requester": str(requester), "action": action.value, "policy": self.source},
+            )
+        ]
 
 
 # The policy document's schema (interconnect/schema.py): shapes, unknown keys, non-empty lists and scope syntax.
 _Entry = Annotated[str, Meta(min_length=1)]  # a requester glob, `role:<name>` or `group:<id>`
-_Scope = Annotated[str, pattern(r"(?si)\A(?:\*/*|/subscriptions/.*[^/]/*)\Z",
-                                "'*' or an ARM id starting with /subscriptions/")]
+_Scope = Annotated[
+    str, pattern(r"(?si)\A(?:\*/*|/subscriptions/.*[^/]/*)\Z", "'*' or an ARM id starting with /subscriptions/")
+]
 
 
 class _RuleDoc(Struct, forbid_unknown_fields=True):
@@ -116,15 +124,28 @@ def parse_policy(raw: Any, source: str) -> Policy:
         doc = convert(raw, _PolicyDoc)
     except Invalid as exc:
         raise PolicyError(f"policy {source}: " + "; ".join(exc.problems), details={"problems": exc.problems}) from None
-    rules = tuple(PolicyRule(tuple(rule.requesters), frozenset(rule.actions),
-                             tuple(scope.rstrip("/").lower() for scope in rule.scopes)) for rule in doc.rules)
+    rules = tuple(
+        PolicyRule(
+            tuple(rule.requesters), frozenset(rule.actions), tuple(scope.rstrip("/").lower() for scope in rule.scopes)
+        )
+        for rule in doc.rules
+    )
     return Policy(rules, source, tuple(doc.approvers))
 
 
-DEFAULT = parse_policy({"rules": [
-    {"requesters": ["*"], "actions": ["connect"], "scopes": ["*"]},
-    {"requesters": ["api:key", "role:Links.Request", "role:Links.Admin"], "actions": ["disconnect"], "scopes": ["*"]},
-]}, "default")
+DEFAULT = parse_policy(
+    {
+        "rules": [
+            {"requesters": ["*"], "actions": ["connect"], "scopes": ["*"]},
+            {
+                "requesters": ["api:key", "role:Links.Request", "role:Links.Admin"],
+                "actions": ["disconnect"],
+                "scopes": ["*"],
+            },
+        ]
+    },
+    "default",
+)
 
 
 def load_policy(setting: str) -> Policy:

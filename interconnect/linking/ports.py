@@ -49,8 +49,9 @@ class RequestStore(Protocol):
     def note(self, event: AuditEvent, suffix: str) -> None:
         """Append a note (kind "note") after the status event it follows; the same suffix twice is one note."""
 
-    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
-               continuation: str | None) -> Listing[LinkRequest]:
+    def recent(
+        self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
+    ) -> Listing[LinkRequest]:
         """Newest first; `continuation` pages on. Raises ValidationError (INVALID_CONTINUATION) for a token
         this listing did not issue."""
 
@@ -86,7 +87,3 @@ class WorkQueue(Protocol):
         """
 
     def ping(self) -> None: ...
-
-
-
-

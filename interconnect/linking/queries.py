@@ -31,22 +31,28 @@ class Queries:
         """The dry run: every rule on live facts, nothing recorded or queued."""
         facts = self.preflight.gather(command.action, command.source, command.target, command.requester)
         decision = decide(facts)
-        return {"allowed": decision.kind != "reject", "wouldDo": decision.kind, "outcome": decision.outcome,
-                "reasons": [r.to_dict() for r in decision.reasons], "facts": facts_view(facts)}
+        return {
+            "allowed": decision.kind != "reject",
+            "wouldDo": decision.kind,
+            "outcome": decision.outcome,
+            "reasons": [r.to_dict() for r in decision.reasons],
+            "facts": facts_view(facts),
+        }
 
     def request(self, request_id: str) -> dict[str, Any]:
         view = self.store.get(request_id).to_view()
         view["events"] = [event.to_view() for event in self.store.events(request_id)]
         return view
 
-    def recent(self, *, cloud: CloudId | None, status: Status | None, limit: int,
-               continuation: str | None) -> dict[str, Any]:
+    def recent(
+        self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
+    ) -> dict[str, Any]:
         """A page of requests, newest first. `skipped` counts the rows of this page that could not be read
         back (each logged with its reason); the rest are listed all the same."""
-        page = self.store.recent(cloud=cloud, status=status, limit=min(max(limit, 1), MAX_PAGE),
-                                 continuation=continuation)
-        return {"value": [r.to_view() for r in page.items], "continuation": page.continuation,
-                "skipped": page.skipped}
+        page = self.store.recent(
+            cloud=cloud, status=status, limit=min(max(limit, 1), MAX_PAGE), continuation=continuation
+        )
+        return {"value": [r.to_view() for r in page.items], "continuation": page.continuation, "skipped": page.skipped}
 
     def links(self, cloud_id: CloudId) -> dict[str, Any]:
         """Outgoing `cloudLinks` and incoming links (`externalCloudLinks`), read live from AVS.
@@ -60,28 +66,54 @@ class Queries:
         cloud = reads(cloud_id, "privateClouds.get", lambda: self.avs.get_cloud(cloud_id))
         if cloud is None:
             if not reads.refusals:
-                raise NotFoundError(f"private cloud {cloud_id} does not exist or cannot be read",
-                                    code="CLOUD_NOT_FOUND", details={"cloud": str(cloud_id)})
+                raise NotFoundError(
+                    f"private cloud {cloud_id} does not exist or cannot be read",
+                    code="CLOUD_NOT_FOUND",
+                    details={"cloud": str(cloud_id)},
+                )
             refusal = reads.refusals[0]
-            raise NotFoundError(f"private cloud {cloud_id} cannot be read: {refusal.answer}",
-                                code=f"ARM_{refusal.arm_code}" if refusal.malformed else "CLOUD_NOT_FOUND",
-                                details=refusal.details())
+            raise NotFoundError(
+                f"private cloud {cloud_id} cannot be read: {refusal.answer}",
+                code=f"ARM_{refusal.arm_code}" if refusal.malformed else "CLOUD_NOT_FOUND",
+                details=refusal.details(),
+            )
         outgoing = reads.listing(cloud.id, "cloudLinks.list", partial(self.avs.list_links, cloud.id))
-        value = [{"name": link.name, "direction": "outgoing", "otherCloud": str(link.target),
-                  "status": LinkStatus.normalize(link.status)} for link in outgoing]
+        value = [
+            {
+                "name": link.name,
+                "direction": "outgoing",
+                "otherCloud": str(link.target),
+                "status": LinkStatus.normalize(link.status),
+            }
+            for link in outgoing
+        ]
         for source in cloud.external_links:
             # The incoming link's status lives on the cloud that holds it.
             listed = reads.listing(source, "cloudLinks.list", partial(self.avs.list_links, source))
             held = [link for link in listed if link.target == cloud.id]
-            value += [{"name": link.name, "direction": "incoming", "otherCloud": str(source),
-                       "status": LinkStatus.normalize(link.status)} for link in held] or [
-                {"name": "", "direction": "incoming", "otherCloud": str(source), "status": "Unknown"}]
-        return {"cloud": str(cloud.id), "location": cloud.location, "value": value, "complete": not reads.refusals,
-                "refusedReads": [r.details() for r in reads.refusals]}
+            value += [
+                {
+                    "name": link.name,
+                    "direction": "incoming",
+                    "otherCloud": str(source),
+                    "status": LinkStatus.normalize(link.status),
+                }
+                for link in held
+            ] or [{"name": "", "direction": "incoming", "otherCloud": str(source), "status": "Unknown"}]
+        return {
+            "cloud": str(cloud.id),
+            "location": cloud.location,
+            "value": value,
+            "complete": not reads.refusals,
+            "refusedReads": [r.details() for r in reads.refusals],
+        }
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        checks: dict[str, Callable[[], None]] = {"tables": self.store.ping, "serviceBus": self.queue.ping,
-                                                 "arm": self.avs.ping}
+        checks: dict[str, Callable[[], None]] = {
+            "tables": self.store.ping,
+            "serviceBus": self.queue.ping,
+            "arm": self.avs.ping,
+        }
         report: dict[str, Any] = {}
         for name, ping in checks.items():
             try:

@@ -56,30 +56,45 @@ class WorkItem:
         return base + (f":retry:{self.retry}" if self.retry else "") + (f":{self.origin}" if self.origin else "")
 
     def encode(self) -> str:
-        return json.dumps({"requestId": self.request_id, "kind": self.kind, "attempt": self.attempt,
-                           "retry": self.retry, "origin": self.origin})
+        return json.dumps(
+            {
+                "requestId": self.request_id,
+                "kind": self.kind,
+                "attempt": self.attempt,
+                "retry": self.retry,
+                "origin": self.origin,
+            }
+        )
 
 
 def decode(body: bytes | str) -> WorkItem:
     """Raises ValidationError (MALFORMED_MESSAGE) for anything that is not a work item; its message names
     the problem, never the body."""
     try:
-        raw = boundedjson.loads(body, max_bytes=MAX_MESSAGE_BYTES, max_depth=2, what="queue message",
-                                code="MALFORMED_MESSAGE")
+        raw = boundedjson.loads(
+            body, max_bytes=MAX_MESSAGE_BYTES, max_depth=2, what="queue message", code="MALFORMED_MESSAGE"
+        )
     except TooLargeError as exc:  # one code for every message that is no work item, whatever is wrong with it
         raise ValidationError(exc.message, code="MALFORMED_MESSAGE", details=exc.details) from None
     if not isinstance(raw, dict):
-        raise ValidationError(f"queue message is a JSON {type(raw).__name__}, not a work item object",
-                              code="MALFORMED_MESSAGE")
+        raise ValidationError(
+            f"queue message is a JSON {type(raw).__name__}, not a work item object", code="MALFORMED_MESSAGE"
+        )
     if "requestId" not in raw:
         raise ValidationError("queue message has no requestId", code="MALFORMED_MESSAGE")
     request_id, kind = raw["requestId"], raw.get("kind", "process")
     attempt, retry, origin = raw.get("attempt", 0), raw.get("retry", 0), raw.get("origin", "")
     counters_ok = all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in (attempt, retry))
-    if not (isinstance(request_id, str) and _ID.fullmatch(request_id)) or kind not in get_args(Kind) \
-            or not counters_ok or not isinstance(origin, str) or not (origin == "" or _ID.fullmatch(origin)):
-        raise ValidationError("queue message has a bad requestId, kind, attempt, retry or origin",
-                              code="MALFORMED_MESSAGE")
+    if (
+        not (isinstance(request_id, str) and _ID.fullmatch(request_id))
+        or kind not in get_args(Kind)
+        or not counters_ok
+        or not isinstance(origin, str)
+        or not (origin == "" or _ID.fullmatch(origin))
+    ):
+        raise ValidationError(
+            "queue message has a bad requestId, kind, attempt, retry or origin", code="MALFORMED_MESSAGE"
+        )
     return WorkItem(request_id, kind, attempt, retry, origin)
 
 

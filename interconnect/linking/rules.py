@@ -26,12 +26,6 @@ LINK_LIMIT = 10  # AVS interconnects per private cloud (docs/avs-api.md §3, DOC
 MAX_LISTED_PAIRS = 20
 
 
-
-
-
-
-
-
 Rule = Callable[[Facts], list[Reason]]
 
 
@@ -55,8 +49,13 @@ def _refused(facts: Facts, cloud: CloudId, read: str) -> Refusal | None:
 def same_cloud(facts: Facts) -> list[Reason]:
     if facts.source_id != facts.target_id:
         return []
-    return [Reason("SAME_CLOUD", f"source and target are the same private cloud ({facts.source_id})",
-                   {"cloud": str(facts.source_id)})]
+    return [
+        Reason(
+            "SAME_CLOUD",
+            f"source and target are the same private cloud ({facts.source_id})",
+            {"cloud": str(facts.source_id)},
+        )
+    ]
 
 
 def _may_hold_unseen_link(facts: Facts, cloud_id: CloudId) -> bool:
@@ -69,12 +68,14 @@ def _may_hold_unseen_link(facts: Facts, cloud_id: CloudId) -> bool:
 def _unreadable(facts: Facts, cloud_id: CloudId) -> Reason:
     refusal = _refused(facts, cloud_id, "privateClouds.get")
     if refusal is None:
-        return Reason("CLOUD_NOT_FOUND", f"private cloud {cloud_id} does not exist or cannot be read",
-                      {"cloud": str(cloud_id)})
+        return Reason(
+            "CLOUD_NOT_FOUND", f"private cloud {cloud_id} does not exist or cannot be read", {"cloud": str(cloud_id)}
+        )
     if refusal.malformed:
         # Not "not found": ARM answered, with something that cannot be trusted; the person needs to know which.
-        return Reason(f"ARM_{refusal.arm_code}", f"private cloud {cloud_id} cannot be read: {refusal.answer}",
-                      refusal.details())
+        return Reason(
+            f"ARM_{refusal.arm_code}", f"private cloud {cloud_id} cannot be read: {refusal.answer}", refusal.details()
+        )
     return Reason("CLOUD_NOT_FOUND", f"private cloud {cloud_id} cannot be read: {refusal.answer}", refusal.details())
 
 
@@ -82,21 +83,29 @@ def cloud_found(facts: Facts) -> list[Reason]:
     """Both ends can be read. A disconnect can do without one end when the other end holds a link to be
     removed and shows that every link between the two is known, so a link to a cloud that is gone, or that
     the app may no longer read, can still be removed."""
-    return [_unreadable(facts, cloud_id) for cloud_id, end in _ends(facts)
-            if end is None and (facts.action is Action.CONNECT or not facts.pair_links
-                                or _may_hold_unseen_link(facts, cloud_id))]
+    return [
+        _unreadable(facts, cloud_id)
+        for cloud_id, end in _ends(facts)
+        if end is None
+        and (facts.action is Action.CONNECT or not facts.pair_links or _may_hold_unseen_link(facts, cloud_id))
+    ]
 
 
 def _refused_read(refusal: Refusal) -> Reason:
     """A refused read of an end: not allowed (401/403), gone (404), or ARM's own code for any other 4xx."""
     if refusal.status in (401, 403):
-        return Reason("PERMISSION_DENIED", f"the app's identity may not read {refusal.what} ({refusal.answer}), "
-                                           f"so the request cannot be checked", refusal.details())
+        return Reason(
+            "PERMISSION_DENIED",
+            f"the app's identity may not read {refusal.what} ({refusal.answer}), so the request cannot be checked",
+            refusal.details(),
+        )
     if refusal.status == 404:
-        return Reason("CLOUD_NOT_FOUND", f"{refusal.what} cannot be read ({refusal.answer}); the private cloud "
-                                         f"may be gone", refusal.details())
-    return Reason(f"ARM_{refusal.arm_code}", f"{refusal.what} cannot be read ({refusal.answer})",
-                  refusal.details())
+        return Reason(
+            "CLOUD_NOT_FOUND",
+            f"{refusal.what} cannot be read ({refusal.answer}); the private cloud may be gone",
+            refusal.details(),
+        )
+    return Reason(f"ARM_{refusal.arm_code}", f"{refusal.what} cannot be read ({refusal.answer})", refusal.details())
 
 
 def ends_readable(facts: Facts) -> list[Reason]:
@@ -112,8 +121,11 @@ def ends_readable(facts: Facts) -> list[Reason]:
             continue
         if facts.action is Action.DISCONNECT and refusal.read == "cloudLinks.list":
             other = _other_end(facts, refusal.cloud)
-            if other is not None and refusal.cloud not in other.cloud.external_links \
-                    and not _refused(facts, other.id, "cloudLinks.list"):
+            if (
+                other is not None
+                and refusal.cloud not in other.cloud.external_links
+                and not _refused(facts, other.id, "cloudLinks.list")
+            ):
                 continue
         reasons.append(_refused_read(refusal))
     return reasons
@@ -121,26 +133,40 @@ def ends_readable(facts: Facts) -> list[Reason]:
 
 def pair_unknown(facts: Facts) -> list[Reason]:
     """Why the links between the pair cannot all be known (for a disconnect's follow-up), or nothing."""
-    return [_unreadable(facts, cloud_id) for cloud_id, end in _ends(facts)
-            if end is None and _may_hold_unseen_link(facts, cloud_id)] + ends_readable(facts)
+    return [
+        _unreadable(facts, cloud_id)
+        for cloud_id, end in _ends(facts)
+        if end is None and _may_hold_unseen_link(facts, cloud_id)
+    ] + ends_readable(facts)
 
 
 def cloud_ready(facts: Facts) -> list[Reason]:
-    return [Reason("CLOUD_NOT_READY",
-                   f"private cloud {end.id.short} is {end.cloud.provisioning_state or 'in no state'}, not Succeeded",
-                   {"cloud": str(end.id), "provisioningState": end.cloud.provisioning_state})
-            for _, end in _ends(facts) if end is not None and end.cloud.provisioning_state != "Succeeded"]
+    return [
+        Reason(
+            "CLOUD_NOT_READY",
+            f"private cloud {end.id.short} is {end.cloud.provisioning_state or 'in no state'}, not Succeeded",
+            {"cloud": str(end.id), "provisioningState": end.cloud.provisioning_state},
+        )
+        for _, end in _ends(facts)
+        if end is not None and end.cloud.provisioning_state != "Succeeded"
+    ]
 
 
 def same_region(facts: Facts) -> list[Reason]:
     source, target = facts.source, facts.target
     if source is None or target is None or source.cloud.region == target.cloud.region:
         return []
-    return [Reason("REGION_MISMATCH",
-                   f"{source.id.short} is in {source.cloud.location} but {target.id.short} is in "
-                   f"{target.cloud.location}; AVS Interconnect links clouds in the same region only",
-                   {"source": {"cloud": str(source.id), "location": source.cloud.location},
-                    "target": {"cloud": str(target.id), "location": target.cloud.location}})]
+    return [
+        Reason(
+            "REGION_MISMATCH",
+            f"{source.id.short} is in {source.cloud.location} but {target.id.short} is in "
+            f"{target.cloud.location}; AVS Interconnect links clouds in the same region only",
+            {
+                "source": {"cloud": str(source.id), "location": source.cloud.location},
+                "target": {"cloud": str(target.id), "location": target.cloud.location},
+            },
+        )
+    ]
 
 
 def permission(facts: Facts) -> list[Reason]:
@@ -150,10 +176,15 @@ def permission(facts: Facts) -> list[Reason]:
     else:
         holders = {link.source for link in facts.pair_links}
         needed = [(end, DELETE_LINK) for _, end in _ends(facts) if end is not None and end.id in holders]
-    return [Reason("PERMISSION_DENIED", f"the app's identity lacks {action} on {end.id.short}",
-                   {"cloud": str(end.id), "action": action})
-            for end, action in needed
-            if end.permissions is not None and not is_granted(end.permissions, action)]
+    return [
+        Reason(
+            "PERMISSION_DENIED",
+            f"the app's identity lacks {action} on {end.id.short}",
+            {"cloud": str(end.id), "action": action},
+        )
+        for end, action in needed
+        if end.permissions is not None and not is_granted(end.permissions, action)
+    ]
 
 
 def link_count(facts: Facts, cloud: CloudId) -> int:
@@ -183,9 +214,14 @@ def link_limit(facts: Facts) -> list[Reason]:
     for cloud_id, end in _ends(facts):
         count = link_count(facts, cloud_id)
         if end is not None and count + adding > LINK_LIMIT:
-            reasons.append(Reason("LINK_LIMIT", f"{cloud_id.short} already has {count} links (including "
-                                                f"accepted requests); AVS allows {LINK_LIMIT} per private cloud",
-                                  {"cloud": str(cloud_id), "links": count, "limit": LINK_LIMIT}))
+            reasons.append(
+                Reason(
+                    "LINK_LIMIT",
+                    f"{cloud_id.short} already has {count} links (including "
+                    f"accepted requests); AVS allows {LINK_LIMIT} per private cloud",
+                    {"cloud": str(cloud_id), "links": count, "limit": LINK_LIMIT},
+                )
+            )
     return reasons
 
 
@@ -196,8 +232,10 @@ def describe_overlaps(pairs: list[tuple[Prefix, Prefix]], limit: int = MAX_LISTE
 
 
 def _pairs(pairs: list[tuple[Prefix, Prefix]]) -> tuple[str, list[dict[str, str]]]:
-    details = [{"left": str(a.network), "leftOrigin": a.origin, "right": str(b.network), "rightOrigin": b.origin}
-               for a, b in pairs]
+    details = [
+        {"left": str(a.network), "leftOrigin": a.origin, "right": str(b.network), "rightOrigin": b.origin}
+        for a, b in pairs
+    ]
     return describe_overlaps(pairs), details
 
 
@@ -209,9 +247,13 @@ def address_overlap(facts: Facts) -> list[Reason]:
     if not pairs:
         return []
     shown, details = _pairs(pairs)
-    return [Reason("ADDRESS_OVERLAP", f"routed address spaces of {source.id.short} and {target.id.short} overlap: "
-                                      f"{shown}", {"source": str(source.id), "target": str(target.id),
-                                                   "overlaps": details})]
+    return [
+        Reason(
+            "ADDRESS_OVERLAP",
+            f"routed address spaces of {source.id.short} and {target.id.short} overlap: {shown}",
+            {"source": str(source.id), "target": str(target.id), "overlaps": details},
+        )
+    ]
 
 
 def neighbor_overlap(facts: Facts) -> list[Reason]:
@@ -228,10 +270,18 @@ def neighbor_overlap(facts: Facts) -> list[Reason]:
             pairs = find_overlaps(peer.space.prefixes, other.space.prefixes)
             if pairs:
                 shown, details = _pairs(pairs)
-                reasons.append(Reason(
-                    "NEIGHBOR_OVERLAP",
-                    f"{peer.id.short}, already linked to {end.id.short}, overlaps {other.id.short}: {shown}",
-                    {"neighbor": str(peer.id), "linkedTo": str(end.id), "other": str(other.id), "overlaps": details}))
+                reasons.append(
+                    Reason(
+                        "NEIGHBOR_OVERLAP",
+                        f"{peer.id.short}, already linked to {end.id.short}, overlaps {other.id.short}: {shown}",
+                        {
+                            "neighbor": str(peer.id),
+                            "linkedTo": str(end.id),
+                            "other": str(other.id),
+                            "overlaps": details,
+                        },
+                    )
+                )
     return reasons
 
 
@@ -248,19 +298,25 @@ def neighbors_readable(facts: Facts) -> list[Reason]:
         linked_to = [end for _, end in _ends(facts) if end is not None and refusal.cloud in facts.peers_of(end.id)]
         for end in linked_to:
             other = facts.target_id if end.id == facts.source_id else facts.source_id
-            reasons.append(Reason(
-                "NEIGHBOR_UNREADABLE",
-                f"{refusal.cloud.short}, linked to {end.id.short}, cannot be read ({refusal.what}: {refusal.answer}), "
-                f"so overlap with {other.short} cannot be ruled out",
-                {**refusal.details(), "neighbor": str(refusal.cloud), "linkedTo": str(end.id)}))
+            reasons.append(
+                Reason(
+                    "NEIGHBOR_UNREADABLE",
+                    f"{refusal.cloud.short}, linked to {end.id.short}, cannot be read "
+                    f"({refusal.what}: {refusal.answer}), so overlap with {other.short} cannot be ruled out",
+                    {**refusal.details(), "neighbor": str(refusal.cloud), "linkedTo": str(end.id)},
+                )
+            )
     return reasons
 
 
 def routed_space_readable(facts: Facts) -> list[Reason]:
     """A prefix we cannot parse is a prefix we cannot prove disjoint: refuse rather than guess."""
     ends = [end for _, end in _ends(facts) if end is not None]
-    return [Reason("INVALID_PREFIX", problem, {"cloud": str(cloud.id)})
-            for cloud in (*ends, *facts.neighbors) for problem in cloud.space.problems]
+    return [
+        Reason("INVALID_PREFIX", problem, {"cloud": str(cloud.id)})
+        for cloud in (*ends, *facts.neighbors)
+        for problem in cloud.space.problems
+    ]
 
 
 def requester_allowed(facts: Facts) -> list[Reason]:
@@ -268,8 +324,20 @@ def requester_allowed(facts: Facts) -> list[Reason]:
 
 
 RULES: dict[Action, tuple[Rule, ...]] = {
-    Action.CONNECT: (same_cloud, requester_allowed, cloud_found, ends_readable, cloud_ready, same_region, permission,
-                     link_limit, routed_space_readable, address_overlap, neighbor_overlap, neighbors_readable),
+    Action.CONNECT: (
+        same_cloud,
+        requester_allowed,
+        cloud_found,
+        ends_readable,
+        cloud_ready,
+        same_region,
+        permission,
+        link_limit,
+        routed_space_readable,
+        address_overlap,
+        neighbor_overlap,
+        neighbors_readable,
+    ),
     # Removing a link must stay possible when a cloud is degraded, overlaps, or was linked across regions by
     # hand, so disconnect checks only who asks, that the links between the clouds can be known, and that we
     # may delete.
@@ -298,12 +366,16 @@ def decide(facts: Facts) -> Decision:
     pair = facts.pair_links
     if facts.action is Action.CONNECT:
         # Already linked is a no-op whatever the rules say now: nothing would change in Azure.
-        healthy = [link for link in pair if LinkStatus.normalize(link.status) in (LinkStatus.ACTIVE,
-                                                                                   LinkStatus.BUILDING)]
+        healthy = [
+            link for link in pair if LinkStatus.normalize(link.status) in (LinkStatus.ACTIVE, LinkStatus.BUILDING)
+        ]
         if healthy:
             link = healthy[0]
-            return Decision("noop", f"already linked: {link.source.short} → {link.target.short} "
-                                    f"({link.name}, {LinkStatus.normalize(link.status)})")
+            return Decision(
+                "noop",
+                f"already linked: {link.source.short} → {link.target.short} "
+                f"({link.name}, {LinkStatus.normalize(link.status)})",
+            )
     reasons = evaluate(facts)
     if reasons:
         return Decision("reject", "; ".join(r.message for r in reasons), tuple(reasons))
@@ -316,22 +388,35 @@ def _connect(facts: Facts, pair: tuple[Link, ...]) -> Decision:
     deleting = [link for link in pair if LinkStatus.normalize(link.status) == LinkStatus.DELETING]
     if deleting:
         link = deleting[0]
-        reason = Reason("LINK_BUSY", f"link {link.name} between the clouds is being deleted; ask again once "
-                                     f"it is gone", {"link": link.name, "cloud": str(link.source)})
+        reason = Reason(
+            "LINK_BUSY",
+            f"link {link.name} between the clouds is being deleted; ask again once it is gone",
+            {"link": link.name, "cloud": str(link.source)},
+        )
         return Decision("reject", reason.message, (reason,))
     if pair:
         # A Failed or Disconnected link: PUT it again where it lives rather than adding a second one.
         link = pair[0]
-        return Decision("create", f"repairing {LinkStatus.normalize(link.status)} link {link.name}",
-                        holder=link.source, link_name=link.name, target=link.target)
-    return Decision("create", "link requested", holder=facts.source_id, link_name=link_name(facts.target_id),
-                    target=facts.target_id)
+        return Decision(
+            "create",
+            f"repairing {LinkStatus.normalize(link.status)} link {link.name}",
+            holder=link.source,
+            link_name=link.name,
+            target=link.target,
+        )
+    return Decision(
+        "create", "link requested", holder=facts.source_id, link_name=link_name(facts.target_id), target=facts.target_id
+    )
 
 
 def _disconnect(facts: Facts, pair: tuple[Link, ...]) -> Decision:
     if not pair:
-        return Decision("noop", f"not linked: no link between {facts.source_id.short} and "
-                                f"{facts.target_id.short}")
+        return Decision("noop", f"not linked: no link between {facts.source_id.short} and {facts.target_id.short}")
     link = pair[0]  # the others, if a link exists both ways, are removed once this one is gone
-    return Decision("delete", f"unlinking {link.source.short} → {link.target.short}", holder=link.source,
-                    link_name=link.name, target=link.target)
+    return Decision(
+        "delete",
+        f"unlinking {link.source.short} → {link.target.short}",
+        holder=link.source,
+        link_name=link.name,
+        target=link.target,
+    )

@@ -69,8 +69,9 @@ class Sweeper:
             if attempt is None:
                 continue
             self.queue.send(WorkItem(summary.id, kind, attempt, origin=f"sweep-{int(now.timestamp())}"))
-            log.warning("request %s has been %s since %s: re-driven", summary.id, summary.status.value,
-                        summary.updated_at)
+            log.warning(
+                "request %s has been %s since %s: re-driven", summary.id, summary.status.value, summary.updated_at
+            )
             report["redriven"] += 1
         return report
 
@@ -90,8 +91,14 @@ class Sweeper:
         try:
             item = self._work_item(letter)
         except ValidationError as exc:
-            log.error("malformed message %s in the dead-letter queue (%s: %s): %s", loggable(letter.message_id),
-                      loggable(letter.reason), loggable(letter.description), exc.message, extra={"code": exc.code})
+            log.error(
+                "malformed message %s in the dead-letter queue (%s: %s): %s",
+                loggable(letter.message_id),
+                loggable(letter.reason),
+                loggable(letter.description),
+                exc.message,
+                extra={"code": exc.code},
+            )
             return "malformed"
         try:
             return self._fail_request(item, letter)
@@ -99,16 +106,22 @@ class Sweeper:
             if exc.retryable:
                 raise
             # A row this version cannot read, or a request id the store refuses.
-            log.error("dead-lettered work item %s for request %s left for a person: %s",
-                      loggable(letter.message_id), item.request_id, exc.message, extra={"code": exc.code})
+            log.error(
+                "dead-lettered work item %s for request %s left for a person: %s",
+                loggable(letter.message_id),
+                item.request_id,
+                exc.message,
+                extra={"code": exc.code},
+            )
             return "unreadable"
 
     @staticmethod
     def _work_item(letter: DeadLetter) -> WorkItem:
         """Raises ValidationError (MALFORMED_MESSAGE) when the dead letter holds no work item."""
         if letter.body_type != "data":
-            raise ValidationError(f"dead letter has an AMQP {letter.body_type} body, not data",
-                                  code="MALFORMED_MESSAGE")
+            raise ValidationError(
+                f"dead letter has an AMQP {letter.body_type} body, not data", code="MALFORMED_MESSAGE"
+            )
         return messages.decode(letter.body)
 
     def _fail_request(self, item: WorkItem, letter: DeadLetter) -> str:
@@ -120,16 +133,33 @@ class Sweeper:
                 return "deadLettered"  # nothing left to fail
             if request.status.is_terminal:
                 return "deadLettered"
-            reason = Reason("DEAD_LETTERED", f"Service Bus gave up on work item {letter.message_id}: {why}",
-                            {"messageId": letter.message_id, "deadLetterReason": letter.reason,
-                             "deadLetterDescription": letter.description})
+            reason = Reason(
+                "DEAD_LETTERED",
+                f"Service Bus gave up on work item {letter.message_id}: {why}",
+                {
+                    "messageId": letter.message_id,
+                    "deadLetterReason": letter.reason,
+                    "deadLetterDescription": letter.description,
+                },
+            )
             try:
-                self.store.save(*lifecycle.transition(
-                    request, Status.FAILED, now=self.clock(), actor=ACTOR, reasons=(reason,),
-                    outcome=f"its work item was dead-lettered ({why})", message=reason.message))
+                self.store.save(
+                    *lifecycle.transition(
+                        request,
+                        Status.FAILED,
+                        now=self.clock(),
+                        actor=ACTOR,
+                        reasons=(reason,),
+                        outcome=f"its work item was dead-lettered ({why})",
+                        message=reason.message,
+                    )
+                )
                 return "deadLettered"
             except ConflictError:
                 continue
-        log.warning("request %s kept changing while the sweeper failed it; its dead letter waits for the next pass",
-                    item.request_id, extra={"code": ConflictError.code})
+        log.warning(
+            "request %s kept changing while the sweeper failed it; its dead letter waits for the next pass",
+            item.request_id,
+            extra={"code": ConflictError.code},
+        )
         return "deferred"

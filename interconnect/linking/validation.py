@@ -31,13 +31,15 @@ class Submit:
     @property
     def fingerprint(self) -> str:
         """What was asked, independent of id spelling: a repeat with the same key must ask the same."""
-        material = json.dumps([self.action.value, self.source.normalized, self.target.normalized,
-                               self.reference], separators=(",", ":"))
+        material = json.dumps(
+            [self.action.value, self.source.normalized, self.target.normalized, self.reference], separators=(",", ":")
+        )
         return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
-def parse_json(body: bytes, *, max_bytes: int = MAX_BODY, what: str = "the body",
-               code: str = "INVALID_JSON") -> dict[str, Any]:
+def parse_json(
+    body: bytes, *, max_bytes: int = MAX_BODY, what: str = "the body", code: str = "INVALID_JSON"
+) -> dict[str, Any]:
     """Decode a JSON object from outside, within a size and a nesting cap (see interconnect/boundedjson.py).
 
     Raises
@@ -58,8 +60,11 @@ def _text(raw: dict[str, Any], name: str, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > limit or any(ord(c) < 32 for c in value):
-        raise ValidationError(f"{name} must be a single-line string of at most {limit} characters",
-                              code="INVALID_FIELD", details={"field": name})
+        raise ValidationError(
+            f"{name} must be a single-line string of at most {limit} characters",
+            code="INVALID_FIELD",
+            details={"field": name},
+        )
     return value.strip()
 
 
@@ -76,22 +81,32 @@ def parse_submit(raw: dict[str, Any], *, caller: Requester) -> Submit:
     """
     missing = [name for name in ("action", "source", "target") if raw.get(name) in (None, "")]
     if missing:
-        raise ValidationError(f"missing required field(s): {', '.join(missing)}", code="MISSING_FIELD",
-                              details={"fields": missing})
+        raise ValidationError(
+            f"missing required field(s): {', '.join(missing)}", code="MISSING_FIELD", details={"fields": missing}
+        )
     unknown = sorted(set(raw) - FIELDS)
     if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(FIELDS))}",
-                              code="UNKNOWN_FIELD", details={"fields": unknown})
+        raise ValidationError(
+            f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(FIELDS))}",
+            code="UNKNOWN_FIELD",
+            details={"fields": unknown},
+        )
     try:
         action = Action(raw["action"])
     except (ValueError, TypeError):
-        raise ValidationError(f"action must be 'connect' or 'disconnect'; got {raw['action']!r}",
-                              code="INVALID_ACTION", details={"field": "action"}) from None
+        raise ValidationError(
+            f"action must be 'connect' or 'disconnect'; got {raw['action']!r}",
+            code="INVALID_ACTION",
+            details={"field": "action"},
+        ) from None
     source = parse_cloud_id(raw["source"], field_name="source")
     target = parse_cloud_id(raw["target"], field_name="target")
     if source == target:
-        raise ValidationError(f"source and target are the same private cloud ({source})", code="SAME_CLOUD",
-                              details={"source": str(source), "target": str(target)})
+        raise ValidationError(
+            f"source and target are the same private cloud ({source})",
+            code="SAME_CLOUD",
+            details={"source": str(source), "target": str(target)},
+        )
     display = _text(raw, "requestedBy", MAX_REQUESTER)
     # A verified person's name comes from their token; the body may name a key caller only. Roles and groups stay.
     requester = caller if caller.verified_person else replace(caller, display=display or caller.display)

@@ -35,7 +35,7 @@ STALE_UNDECIDED = timedelta(minutes=15)
 
 def retry_delay(retry: int, retry_after: float | None) -> timedelta:
     """Exponential backoff from 2 s, capped at 5 min; never sooner than the server's Retry-After."""
-    backoff = timedelta(seconds=min(2 * 2 ** retry, 300))
+    backoff = timedelta(seconds=min(2 * 2**retry, 300))
     return max(backoff, timedelta(seconds=retry_after or 0))
 
 
@@ -43,8 +43,9 @@ def retry_later(queue: WorkQueue, item: WorkItem, exc: DependencyError, now: dat
     """Schedule the same item again with backoff rather than raising: an abandoned message comes back at once,
     which would spin. The retry number is part of the message id, so duplicate detection still works."""
     delay = retry_delay(item.retry, exc.retry_after)
-    log.warning("request %s: %s; retry %d in %s", item.request_id, exc.message, item.retry + 1, delay,
-                extra={"code": exc.code})
+    log.warning(
+        "request %s: %s; retry %d in %s", item.request_id, exc.message, item.retry + 1, delay, extra={"code": exc.code}
+    )
     queue.schedule(replace(item, retry=item.retry + 1), now + delay)
 
 
@@ -87,8 +88,12 @@ class Worker:
     def _give_up(self, item: WorkItem, exc: DependencyError) -> None:
         request = self.store.get(item.request_id)
         if not request.status.is_terminal:
-            self._finish(request, Status.FAILED, f"gave up after {MAX_RETRIES} retries: {exc.message}",
-                         (Reason(exc.code, exc.message, exc.details),))
+            self._finish(
+                request,
+                Status.FAILED,
+                f"gave up after {MAX_RETRIES} retries: {exc.message}",
+                (Reason(exc.code, exc.message, exc.details),),
+            )
 
     def _handle(self, item: WorkItem) -> None:
         for _ in range(MAX_RACES):
@@ -128,8 +133,12 @@ class Worker:
         if request.status is Status.ACCEPTED and request.action is Action.DISCONNECT and self.approvals:
             # Removing a link cuts traffic: a second person must approve it first (two-person rule).
             deadline = self.clock() + self.approval_timeout
-            self._move(request, Status.AWAITING_APPROVAL, f"waiting for approval by someone other than "
-                       f"{request.requester} until {deadline.isoformat()}", approval=Approval(deadline))
+            self._move(
+                request,
+                Status.AWAITING_APPROVAL,
+                f"waiting for approval by someone other than {request.requester} until {deadline.isoformat()}",
+                approval=Approval(deadline),
+            )
             self.queue.schedule(WorkItem(request.id, "expire"), deadline)
             return
         if request.status is Status.AWAITING_APPROVAL:
@@ -139,7 +148,7 @@ class Worker:
             if earlier:
                 # Decisions that touch the same cloud are taken one at a time, in the order the requests
                 # were accepted: wait until the earlier ones have been decided.
-                delay = min(timedelta(seconds=2) * (1.5 ** item.attempt), timedelta(seconds=30))
+                delay = min(timedelta(seconds=2) * (1.5**item.attempt), timedelta(seconds=30))
                 log.info("request %s waits for %s", request.id, ", ".join(earlier))
                 self.queue.schedule(WorkItem(request.id, "process", item.attempt + 1), self.clock() + delay)
                 return
@@ -161,10 +170,19 @@ class Worker:
         """
         now = self.clock()
         pair = {request.source, request.target}
-        return sorted({r.id for cloud in pair for r in self.store.unfinished(cloud)
-                       if r.id != request.id and (r.created_at, r.id) < (request.created_at, request.id)
-                       and ((r.status in (Status.ACCEPTED, Status.VALIDATING) and now - r.created_at < STALE_UNDECIDED)
-                            or (r.status is Status.IN_PROGRESS and {r.source, r.target} == pair))})
+        return sorted(
+            {
+                r.id
+                for cloud in pair
+                for r in self.store.unfinished(cloud)
+                if r.id != request.id
+                and (r.created_at, r.id) < (request.created_at, request.id)
+                and (
+                    (r.status in (Status.ACCEPTED, Status.VALIDATING) and now - r.created_at < STALE_UNDECIDED)
+                    or (r.status is Status.IN_PROGRESS and {r.source, r.target} == pair)
+                )
+            }
+        )
 
     def _validate_and_act(self, request: LinkRequest) -> None:
         decision = decide(self._facts(request))
@@ -176,14 +194,25 @@ class Worker:
             self._start(request, decision)
 
     def _facts(self, request: LinkRequest) -> Facts:
-        return self.preflight.gather(request.action, request.source, request.target, request.requester,
-                                     request_id=request.id, accepted_at=request.created_at)
+        return self.preflight.gather(
+            request.action,
+            request.source,
+            request.target,
+            request.requester,
+            request_id=request.id,
+            accepted_at=request.created_at,
+        )
 
     def _start(self, request: LinkRequest, decision: Decision) -> None:
         assert decision.holder is not None
         now = self.clock()
-        operation = Operation("create" if decision.kind == "create" else "delete", decision.holder,
-                              decision.link_name, now, now + self.operation_timeout)
+        operation = Operation(
+            "create" if decision.kind == "create" else "delete",
+            decision.holder,
+            decision.link_name,
+            now,
+            now + self.operation_timeout,
+        )
         # Record the intent before acting: a crash after the ARM call then resumes as a check, and
         # the deterministic link name makes a repeated PUT or DELETE land on the same resource.
         request = self._move(request, Status.IN_PROGRESS, decision.outcome, operation=operation)
@@ -192,13 +221,18 @@ class Worker:
     def _act(self, request: LinkRequest, operation: Operation, target: CloudId | None = None) -> None:
         try:
             if operation.verb == "create":
-                retry_after = self.avs.create_link(operation.cloud, operation.link_name,
-                                                   target or self._other_end(request, operation.cloud))
+                retry_after = self.avs.create_link(
+                    operation.cloud, operation.link_name, target or self._other_end(request, operation.cloud)
+                )
             else:
                 retry_after = self.avs.delete_link(operation.cloud, operation.link_name)
         except ArmError as exc:
-            self._finish(request, Status.FAILED, f"ARM refused to {operation.verb} link {operation.link_name}: "
-                         f"{exc.message}", (Reason(exc.code, exc.message, exc.details),))
+            self._finish(
+                request,
+                Status.FAILED,
+                f"ARM refused to {operation.verb} link {operation.link_name}: {exc.message}",
+                (Reason(exc.code, exc.message, exc.details),),
+            )
             return
         self._schedule_check(request, self._delay(retry_after, operation.checks))
 
@@ -210,9 +244,18 @@ class Worker:
         approval = request.approval
         if request.status is not Status.AWAITING_APPROVAL or approval is None or self.clock() < approval.deadline:
             return
-        self._finish(request, Status.EXPIRED, f"nobody approved it by {approval.deadline.isoformat()}",
-                     (Reason("APPROVAL_EXPIRED", f"no approval before {approval.deadline.isoformat()}",
-                             {"deadline": approval.deadline.isoformat()}),))
+        self._finish(
+            request,
+            Status.EXPIRED,
+            f"nobody approved it by {approval.deadline.isoformat()}",
+            (
+                Reason(
+                    "APPROVAL_EXPIRED",
+                    f"no approval before {approval.deadline.isoformat()}",
+                    {"deadline": approval.deadline.isoformat()},
+                ),
+            ),
+        )
 
     # -- check ----------------------------------------------------------------------------------------
 
@@ -228,17 +271,29 @@ class Worker:
             return  # otherwise a stale duplicate: a newer check already ran
         now = self.clock()
         if now >= operation.deadline:
-            self._finish(request, Status.FAILED, f"{operation.verb} of link {operation.link_name} did not finish "
-                         f"by {operation.deadline.isoformat()}",
-                         (Reason("OPERATION_TIMEOUT", f"gave up after {self.operation_timeout}",
-                                 {"link": operation.link_name, "cloud": str(operation.cloud)}),))
+            self._finish(
+                request,
+                Status.FAILED,
+                f"{operation.verb} of link {operation.link_name} did not finish by {operation.deadline.isoformat()}",
+                (
+                    Reason(
+                        "OPERATION_TIMEOUT",
+                        f"gave up after {self.operation_timeout}",
+                        {"link": operation.link_name, "cloud": str(operation.cloud)},
+                    ),
+                ),
+            )
             return
         try:
             link = self.avs.get_link(operation.cloud, operation.link_name)
         except ArmError as exc:
-            self._finish(request, Status.FAILED, f"ARM refused to show link {operation.link_name} of "
-                         f"{operation.cloud.short} while following the {operation.verb}: {exc.message}",
-                         (Reason(exc.code, exc.message, exc.details),))
+            self._finish(
+                request,
+                Status.FAILED,
+                f"ARM refused to show link {operation.link_name} of "
+                f"{operation.cloud.short} while following the {operation.verb}: {exc.message}",
+                (Reason(exc.code, exc.message, exc.details),),
+            )
             return
         if operation.verb == "create":
             self._check_create(request, operation, link)
@@ -248,15 +303,25 @@ class Worker:
     def _check_create(self, request: LinkRequest, operation: Operation, link: Link | None) -> None:
         status = LinkStatus.normalize(link.status) if link else None
         if link is not None and status == LinkStatus.ACTIVE:
-            self._finish(request, Status.SUCCEEDED, f"linked: {operation.cloud.short} → {link.target.short} "
-                         f"is Active")
+            self._finish(request, Status.SUCCEEDED, f"linked: {operation.cloud.short} → {link.target.short} is Active")
         elif status in (LinkStatus.FAILED, LinkStatus.DISCONNECTED, LinkStatus.DELETING):
-            code = {LinkStatus.FAILED: "LINK_FAILED", LinkStatus.DISCONNECTED: "LINK_DISCONNECTED",
-                    LinkStatus.DELETING: "LINK_DELETED"}[status]
-            self._finish(request, Status.FAILED, f"link {operation.link_name} ended {status}",
-                         (Reason(code, f"AVS reports link {operation.link_name} on {operation.cloud.short} as "
-                                       f"{status}", {"link": operation.link_name, "cloud": str(operation.cloud),
-                                                     "status": status}),))
+            code = {
+                LinkStatus.FAILED: "LINK_FAILED",
+                LinkStatus.DISCONNECTED: "LINK_DISCONNECTED",
+                LinkStatus.DELETING: "LINK_DELETED",
+            }[status]
+            self._finish(
+                request,
+                Status.FAILED,
+                f"link {operation.link_name} ended {status}",
+                (
+                    Reason(
+                        code,
+                        f"AVS reports link {operation.link_name} on {operation.cloud.short} as {status}",
+                        {"link": operation.link_name, "cloud": str(operation.cloud), "status": status},
+                    ),
+                ),
+            )
         else:
             request = self._next_check(request, f"link {operation.link_name} is {status or 'absent'}")
             if link is None:
@@ -279,9 +344,14 @@ class Worker:
         unknown = pair_unknown(facts)
         if unknown:
             # The link asked for is gone, but whether one remains the other way cannot be read.
-            self._finish(request, Status.FAILED, f"link {operation.link_name} removed, but the links left between "
-                         f"{request.source.short} and {request.target.short} cannot be read: "
-                         f"{'; '.join(r.message for r in unknown)}", tuple(unknown))
+            self._finish(
+                request,
+                Status.FAILED,
+                f"link {operation.link_name} removed, but the links left between "
+                f"{request.source.short} and {request.target.short} cannot be read: "
+                f"{'; '.join(r.message for r in unknown)}",
+                tuple(unknown),
+            )
             return
         remaining = facts.pair_links
         if remaining:
@@ -289,17 +359,23 @@ class Worker:
             nxt = remaining[0]
             now = self.clock()
             follow = Operation("delete", nxt.source, nxt.name, now, operation.deadline, operation.checks + 1)
-            request = self._move(request, Status.IN_PROGRESS, f"link {operation.link_name} removed; also "
-                                 f"removing {nxt.name} on {nxt.source.short}", operation=follow)
+            request = self._move(
+                request,
+                Status.IN_PROGRESS,
+                f"link {operation.link_name} removed; also removing {nxt.name} on {nxt.source.short}",
+                operation=follow,
+            )
             self._act(request, follow)
             return
-        self._finish(request, Status.SUCCEEDED, f"unlinked: {request.source.short} and {request.target.short} "
-                     f"no longer linked")
+        self._finish(
+            request, Status.SUCCEEDED, f"unlinked: {request.source.short} and {request.target.short} no longer linked"
+        )
 
     def _next_check(self, request: LinkRequest, message: str) -> LinkRequest:
         operation = self._operation(request)
-        return self._move(request, Status.IN_PROGRESS, message,
-                          operation=replace(operation, checks=operation.checks + 1))
+        return self._move(
+            request, Status.IN_PROGRESS, message, operation=replace(operation, checks=operation.checks + 1)
+        )
 
     @staticmethod
     def _operation(request: LinkRequest) -> Operation:
@@ -319,10 +395,19 @@ class Worker:
         assert request.operation is not None
         self.queue.schedule(WorkItem(request.id, "check", request.operation.checks), self.clock() + delay)
 
-    def _move(self, request: LinkRequest, to: Status, message: str, *, reasons: tuple[Reason, ...] = (),
-              outcome: str | None = None, **changes: Unpack[StepChanges]) -> LinkRequest:
-        updated, event = lifecycle.transition(request, to, now=self.clock(), actor=ACTOR, message=message,
-                                              reasons=reasons, outcome=outcome, **changes)
+    def _move(
+        self,
+        request: LinkRequest,
+        to: Status,
+        message: str,
+        *,
+        reasons: tuple[Reason, ...] = (),
+        outcome: str | None = None,
+        **changes: Unpack[StepChanges],
+    ) -> LinkRequest:
+        updated, event = lifecycle.transition(
+            request, to, now=self.clock(), actor=ACTOR, message=message, reasons=reasons, outcome=outcome, **changes
+        )
         return self.store.save(updated, event)
 
     def _finish(self, request: LinkRequest, to: Status, outcome: str, reasons: tuple[Reason, ...] = ()) -> None:

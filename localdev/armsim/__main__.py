@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--log-file", help="append the log here instead of writing it to stderr")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, filename=args.log_file,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level, filename=args.log_file, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     try:
         fleet = Fleet.load(args.fleet) if args.fleet else Fleet()
     except (ConfigError, OSError) as err:

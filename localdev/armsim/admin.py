@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 from localdev.procs import Service, python_module
 
 
-def service(port: int, fleet_path: str | Path | None, log_path: str | Path | None = None,
-            log_level: str = "INFO") -> Service:
+def service(
+    port: int, fleet_path: str | Path | None, log_path: str | Path | None = None, log_level: str = "INFO"
+) -> Service:
     """The simulator as a not-yet-started `Service` on `port`; `.start()` returns once it accepts calls.
 
     The simulator writes `log_path` itself (rather than through `Service.log_path`), so the parent holds
@@ -50,8 +51,9 @@ class ArmSimAdmin:
     def _call(self, method: str, path: str, body: Any = None, query: Mapping[str, str] | None = None) -> Any:
         url = f"{self.base_url}/admin/{path}" + (f"?{urlencode(query)}" if query else "")
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={"Content-Type": "application/json"} if data else {})
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"} if data else {}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()
@@ -108,11 +110,17 @@ class ArmSimAdmin:
     def remove_link(self, source: str, name: str) -> None:
         self._call("DELETE", "links", {"source": source, "name": name})
 
-    def add_segment(self, cloud: str, name: str, gateway_address: str, connected_gateway: str | None = None,
-                    **fields: Any) -> dict[str, Any]:
+    def add_segment(
+        self, cloud: str, name: str, gateway_address: str, connected_gateway: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """Extra `fields` use the fleet names: `status`, `dhcpRanges`."""
-        body = {"cloud": cloud, "name": name, "gatewayAddress": gateway_address,
-                "connectedGateway": connected_gateway, **fields}
+        body = {
+            "cloud": cloud,
+            "name": name,
+            "gatewayAddress": gateway_address,
+            "connectedGateway": connected_gateway,
+            **fields,
+        }
         return self._call("POST", "segments", body)
 
     def update_segment(self, cloud: str, name: str, **fields: Any) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def _page(req: Request, items: list[dict[str, Any]], page_size: int) -> Response
     if not token.isdigit():
         raise ArmError(400, "InvalidSkipToken", f"'{token}' is not a skip token this service issued.")
     start = int(token)
-    body: dict[str, Any] = {"value": items[start:start + page_size]}
+    body: dict[str, Any] = {"value": items[start : start + page_size]}
     if start + page_size < len(items):
         query = urlencode({"api-version": req.api_version, "$skiptoken": start + page_size})
         body["nextLink"] = f"{req.base_url}{req.path}?{query}"
@@ -70,8 +70,14 @@ def _cloud_args(req: Request) -> tuple[str, str, str]:
 
 def _put_link(req: Request, world: World, faults: Faults) -> Response:
     created, body, op = world.put_link(*_cloud_args(req), req.params["link"], req.body, faults.link_outcome)
-    headers = {} if op is None else {"Azure-AsyncOperation": _operation_url(req, op, "operationStatuses"),
-                                     "Retry-After": seconds(world.settings.retry_after)}
+    headers = (
+        {}
+        if op is None
+        else {
+            "Azure-AsyncOperation": _operation_url(req, op, "operationStatuses"),
+            "Retry-After": seconds(world.settings.retry_after),
+        }
+    )
     return Response(201 if created else 200, body, headers)
 
 
@@ -79,9 +85,15 @@ def _delete_link(req: Request, world: World, faults: Faults) -> Response:
     op = world.delete_link(*_cloud_args(req), req.params["link"])
     if op is None:
         return Response(204)
-    return Response(202, None, {"Location": _operation_url(req, op, "operationResults"),
-                                "Azure-AsyncOperation": _operation_url(req, op, "operationStatuses"),
-                                "Retry-After": seconds(world.settings.retry_after)})
+    return Response(
+        202,
+        None,
+        {
+            "Location": _operation_url(req, op, "operationResults"),
+            "Azure-AsyncOperation": _operation_url(req, op, "operationStatuses"),
+            "Retry-After": seconds(world.settings.retry_after),
+        },
+    )
 
 
 def _poll(req: Request, world: World, faults: Faults) -> Response:
@@ -104,34 +116,42 @@ Handler = Callable[[Request, World, Faults], Response]
 # The provider's operation list (a subset): what `GET /providers/Microsoft.AVS/operations` answers, which
 # is also the cheapest way for the app to see that ARM is reachable.
 _OPERATIONS = [
-    {"name": name, "isDataAction": False,
-     "display": {"provider": "Microsoft Azure VMware Solution", "resource": resource, "operation": operation}}
+    {
+        "name": name,
+        "isDataAction": False,
+        "display": {"provider": "Microsoft Azure VMware Solution", "resource": resource, "operation": operation},
+    }
     for name, resource, operation in (
         ("Microsoft.AVS/privateClouds/read", "privateClouds", "Read private clouds"),
         ("Microsoft.AVS/privateClouds/cloudLinks/read", "cloudLinks", "Read cloud links"),
         ("Microsoft.AVS/privateClouds/cloudLinks/write", "cloudLinks", "Create or update cloud links"),
         ("Microsoft.AVS/privateClouds/cloudLinks/delete", "cloudLinks", "Delete cloud links"),
         ("Microsoft.AVS/privateClouds/workloadNetworks/segments/read", "segments", "Read segments"),
-        ("Microsoft.AVS/privateClouds/globalReachConnections/read", "globalReachConnections",
-         "Read Global Reach connections"),
+        (
+            "Microsoft.AVS/privateClouds/globalReachConnections/read",
+            "globalReachConnections",
+            "Read Global Reach connections",
+        ),
     )
 ]
 
 HANDLERS: dict[str, Handler] = {
     "operations.list": lambda req, world, _: Response(200, {"value": _OPERATIONS}),
-    "privateClouds.listInSubscription":
-        lambda req, world, _: _page(req, world.list_clouds(req.params["sub"], None), world.settings.page_size),
+    "privateClouds.listInSubscription": lambda req, world, _: _page(
+        req, world.list_clouds(req.params["sub"], None), world.settings.page_size
+    ),
     "privateClouds.list": lambda req, world, _: _page(
-        req, world.list_clouds(req.params["sub"], req.params["rg"]), world.settings.page_size),
+        req, world.list_clouds(req.params["sub"], req.params["rg"]), world.settings.page_size
+    ),
     "privateClouds.get": lambda req, world, _: Response(200, world.get_cloud(*_cloud_args(req))),
     "cloudLinks.list": lambda req, world, _: _page(req, world.list_links(*_cloud_args(req)), world.settings.page_size),
     "cloudLinks.get": lambda req, world, _: Response(200, world.get_link(*_cloud_args(req), req.params["link"])),
     "cloudLinks.put": _put_link,
     "cloudLinks.delete": _delete_link,
-    "segments.list": lambda req, world, _: _page(req, world.list_segments(*_cloud_args(req)),
-                                                 world.settings.page_size),
-    "globalReach.list": lambda req, world, _: _page(req, world.list_global_reach(*_cloud_args(req)),
-                                                    world.settings.page_size),
+    "segments.list": lambda req, world, _: _page(req, world.list_segments(*_cloud_args(req)), world.settings.page_size),
+    "globalReach.list": lambda req, world, _: _page(
+        req, world.list_global_reach(*_cloud_args(req)), world.settings.page_size
+    ),
     "permissions.list": lambda req, world, _: Response(200, {"value": world.permissions(*_cloud_args(req))}),
     "operation.poll": _poll,
 }

@@ -25,8 +25,13 @@ from localdev.armsim.throttle import Throttle, ThrottleConfig, Verdict
 
 METHODS = ("GET", "PUT", "DELETE", "PATCH", "POST")
 OUTCOMES = ("Active", "Failed", "Disconnected", "Building")
-_DEFAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
-                  503: "ServiceUnavailable", 504: "GatewayTimeout"}
+_DEFAULT_CODES = {
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,20 @@ class Scope:
                 raise ConfigError(f"{doc.at('kinds')}: unknown kind {k!r}; known: {sorted(KINDS)}")
         path = doc.opt_str("path")
         subs = doc.str_list("subscriptions")
-        return cls(methods=frozenset(methods) or None, kinds=frozenset(kinds) or None,
-                   path=compile_glob(path) if path else None,
-                   subscriptions=frozenset(s.lower() for s in subs) or None)
+        return cls(
+            methods=frozenset(methods) or None,
+            kinds=frozenset(kinds) or None,
+            path=compile_glob(path) if path else None,
+            subscriptions=frozenset(s.lower() for s in subs) or None,
+        )
 
     def matches(self, call: Call) -> bool:
-        return ((self.methods is None or call.method in self.methods)
-                and (self.kinds is None or call.kind in self.kinds)
-                and (self.path is None or bool(self.path.match(call.path)))
-                and (self.subscriptions is None or (call.subscription or "").lower() in self.subscriptions))
+        return (
+            (self.methods is None or call.method in self.methods)
+            and (self.kinds is None or call.kind in self.kinds)
+            and (self.path is None or bool(self.path.match(call.path)))
+            and (self.subscriptions is None or (call.subscription or "").lower() in self.subscriptions)
+        )
 
 
 @dataclass
@@ -81,8 +91,11 @@ class Rule:
     @staticmethod
     def common(doc: Doc) -> dict[str, Any]:
         """The fields every rule has: its scope, `rate` and `count`."""
-        return {"scope": Scope.from_doc(doc), "rate": doc.number("rate", 1.0, maximum=1.0),
-                "count": doc.opt_integer("count", minimum=1)}
+        return {
+            "scope": Scope.from_doc(doc),
+            "rate": doc.number("rate", 1.0, maximum=1.0),
+            "count": doc.opt_integer("count", minimum=1),
+        }
 
     def fires(self, call: Call, rng: random.Random) -> bool:
         if self.count is not None and self.fired >= self.count:
@@ -121,8 +134,12 @@ class ErrorRule(Rule):
         retry_after = doc.raw("retryAfter", 1.0 if status == 429 else None)
         if retry_after is not None:
             retry_after = doc.number("retryAfter", retry_after)
-        rule = cls(status=status, code=doc.str("code", _DEFAULT_CODES.get(status, "InjectedFault")),
-                   retry_after=retry_after, **cls.common(doc))
+        rule = cls(
+            status=status,
+            code=doc.str("code", _DEFAULT_CODES.get(status, "InjectedFault")),
+            retry_after=retry_after,
+            **cls.common(doc),
+        )
         doc.done()
         return rule
 
@@ -158,18 +175,24 @@ class OutcomeRule:
     @classmethod
     def from_doc(cls, doc: Doc) -> OutcomeRule:
         link = doc.opt_str("link")
-        rule = cls(status=doc.choice("status", OUTCOMES), link=compile_glob(link) if link else None,
-                   source=doc.opt_str("source"), target=doc.opt_str("target"),
-                   count=doc.opt_integer("count", minimum=1))
+        rule = cls(
+            status=doc.choice("status", OUTCOMES),
+            link=compile_glob(link) if link else None,
+            source=doc.opt_str("source"),
+            target=doc.opt_str("target"),
+            count=doc.opt_integer("count", minimum=1),
+        )
         doc.done()
         return rule
 
     def fires(self, link_name: str, source: tuple[str, str], target: tuple[str, str]) -> bool:
         if self.count is not None and self.fired >= self.count:
             return False
-        if ((self.link is not None and not self.link.match(link_name))
-                or (self.source is not None and not _same_cloud(self.source, *source))
-                or (self.target is not None and not _same_cloud(self.target, *target))):
+        if (
+            (self.link is not None and not self.link.match(link_name))
+            or (self.source is not None and not _same_cloud(self.source, *source))
+            or (self.target is not None and not _same_cloud(self.target, *target))
+        ):
             return False
         self.fired += 1
         return True
@@ -228,9 +251,15 @@ class Faults:
     def describe(self) -> dict[str, Any]:
         with self._lock:
             c = self._config
-            return {"config": c.source, "fired": {
-                "latency": [r.fired for r in c.latency], "errors": [r.fired for r in c.errors],
-                "drops": [r.fired for r in c.drops], "linkOutcomes": [r.fired for r in c.link_outcomes]}}
+            return {
+                "config": c.source,
+                "fired": {
+                    "latency": [r.fired for r in c.latency],
+                    "errors": [r.fired for r in c.errors],
+                    "drops": [r.fired for r in c.drops],
+                    "linkOutcomes": [r.fired for r in c.link_outcomes],
+                },
+            }
 
     def decide(self, call: Call) -> Decision:
         with self._lock:

@@ -27,8 +27,7 @@ from localdev.armsim.permissions import PRESETS, PermissionEntry, parse_permissi
 from localdev.armsim.schema import REQUIRED, Doc
 
 LINK_STATUSES = ("Active", "Building", "Deleting", "Failed", "Disconnected")
-PROVISIONING_STATES = ("Succeeded", "Failed", "Canceled", "Cancelled", "Pending", "Building", "Deleting",
-                       "Updating")
+PROVISIONING_STATES = ("Succeeded", "Failed", "Canceled", "Cancelled", "Pending", "Building", "Deleting", "Updating")
 SEGMENT_STATUSES = ("SUCCESS", "FAILURE")
 CIRCUIT_CONNECTION_STATUSES = ("Connected", "Connecting", "Disconnected")
 LRO_COMPLETIONS = ("terminal", "accepted")
@@ -39,7 +38,7 @@ RAW = "!raw:"  # `!raw:<anything>` is served verbatim: tests use it to feed the 
 
 def _check_network(text: str, where: str, max_prefix: int = 32, ipv6: bool = False) -> str:
     if text.startswith(RAW):
-        return text[len(RAW):]
+        return text[len(RAW) :]
     try:
         net = ipaddress.ip_network(text, strict=True) if ipv6 else ipaddress.IPv4Network(text, strict=True)
     except ValueError as err:
@@ -62,7 +61,7 @@ def interface(doc: Doc, key: str, default: Any = REQUIRED) -> str:
     """An interface address with its prefix (`10.1.2.1/24`, `fd00::1/64`), the form NSX uses for segment gateways."""
     text = doc.str(key, default)
     if text.startswith(RAW):
-        return text[len(RAW):]
+        return text[len(RAW) :]
     try:
         ipaddress.ip_interface(text)
     except ValueError as err:
@@ -113,8 +112,11 @@ class Circuit:
 
     @classmethod
     def from_doc(cls, doc: Doc) -> Circuit:
-        circuit = cls(primary_subnet=network(doc, "primarySubnet"), secondary_subnet=network(doc, "secondarySubnet"),
-                      express_route_id=doc.opt_str("expressRouteID"))
+        circuit = cls(
+            primary_subnet=network(doc, "primarySubnet"),
+            secondary_subnet=network(doc, "secondarySubnet"),
+            express_route_id=doc.opt_str("expressRouteID"),
+        )
         doc.done()
         return circuit
 
@@ -135,7 +137,8 @@ class Segment:
         segment = cls(
             name=resource_name(doc, "name", base.name if base else REQUIRED),
             gateway_address=interface(doc, "gatewayAddress", base.gateway_address if base else REQUIRED),
-            connected_gateway=base.connected_gateway if base and not doc.has("connectedGateway")
+            connected_gateway=base.connected_gateway
+            if base and not doc.has("connectedGateway")
             else doc.opt_str("connectedGateway"),
             status=doc.choice("status", SEGMENT_STATUSES, base.status if base else "SUCCESS"),
             dhcp_ranges=list(base.dhcp_ranges) if base and not doc.has("dhcpRanges") else doc.str_list("dhcpRanges"),
@@ -154,9 +157,9 @@ class GlobalReachConnection:
     @classmethod
     def from_doc(cls, doc: Doc) -> GlobalReachConnection:
         connection = cls(
-            name=resource_name(doc, "name"), address_prefix=network(doc, "addressPrefix", ipv6=True),
-            circuit_connection_status=doc.choice("circuitConnectionStatus", CIRCUIT_CONNECTION_STATUSES,
-                                                 "Connected"),
+            name=resource_name(doc, "name"),
+            address_prefix=network(doc, "addressPrefix", ipv6=True),
+            circuit_connection_status=doc.choice("circuitConnectionStatus", CIRCUIT_CONNECTION_STATUSES, "Connected"),
             peer_express_route_circuit=doc.opt_str("peerExpressRouteCircuit"),
         )
         doc.done()
@@ -205,11 +208,13 @@ class PrivateCloud:
         if doc.has("permissions"):
             changes["permissions"] = parse_permissions(doc.raw("permissions"), doc.at("permissions"))
         if doc.has("segments"):
-            changes["segments"] = _unique_by_name([Segment.from_doc(d) for d in doc.docs("segments")],
-                                                  doc.at("segments"))
+            changes["segments"] = _unique_by_name(
+                [Segment.from_doc(d) for d in doc.docs("segments")], doc.at("segments")
+            )
         if doc.has("globalReach"):
             changes["global_reach"] = _unique_by_name(
-                [GlobalReachConnection.from_doc(d) for d in doc.docs("globalReach")], doc.at("globalReach"))
+                [GlobalReachConnection.from_doc(d) for d in doc.docs("globalReach")], doc.at("globalReach")
+            )
         return changes
 
     def apply(self, changes: dict[str, Any]) -> None:
@@ -294,8 +299,10 @@ class Fleet:
     def from_dict(cls, data: object) -> Fleet:
         doc = Doc(data)
         doc.raw("description", None)  # free text for the reader of the file
-        fleet = cls(settings=Settings.from_doc(Doc(doc.raw("settings", {}) or {}, "settings")),
-                    faults=FaultConfig.from_dict(doc.raw("faults", {}) or {}, "faults"))
+        fleet = cls(
+            settings=Settings.from_doc(Doc(doc.raw("settings", {}) or {}, "settings")),
+            faults=FaultConfig.from_dict(doc.raw("faults", {}) or {}, "faults"),
+        )
         pending_links: list[tuple[PrivateCloud, Doc]] = []
         clouds: dict[CloudKey, PrivateCloud] = {}
         seen_subs: set[str] = set()
@@ -323,12 +330,16 @@ class Fleet:
 
 def _cloud_from_doc(doc: Doc, subscription_id: str, resource_group: str) -> PrivateCloud:
     cloud = PrivateCloud(
-        subscription_id=subscription_id, resource_group=resource_group, name=resource_name(doc, "name"),
-        location=doc.str("location"), network_block=network(doc, "networkBlock", max_prefix=22),
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        name=resource_name(doc, "name"),
+        location=doc.str("location"),
+        network_block=network(doc, "networkBlock", max_prefix=22),
         sku=doc.str("sku", PrivateCloud.sku),
         circuit=Circuit.from_doc(Doc(doc.raw("circuit"), doc.at("circuit"))) if doc.has("circuit") else None,
         secondary_circuit=Circuit.from_doc(Doc(doc.raw("secondaryCircuit"), doc.at("secondaryCircuit")))
-        if doc.has("secondaryCircuit") else None,
+        if doc.has("secondaryCircuit")
+        else None,
     )
     cloud.apply(cloud.changes(doc))
     return cloud
@@ -351,17 +362,27 @@ def _resolve_links(pending: list[tuple[PrivateCloud, Doc]], index: CloudIndex, s
         if target.key == source.key:
             raise ConfigError(f"{doc.where}: a private cloud cannot link to itself")
         if target.region != source.region:
-            raise ConfigError(f"{doc.where}: {source.name} ({source.location}) and {target.name} "
-                              f"({target.location}) are in different regions, which the service refuses")
+            raise ConfigError(
+                f"{doc.where}: {source.name} ({source.location}) and {target.name} "
+                f"({target.location}) are in different regions, which the service refuses"
+            )
         if (source.key, name.lower()) in names:
             raise ConfigError(f"{doc.at('name')}: {source.name} already has a link named {name!r}")
         names.add((source.key, name.lower()))
         counts.update([source.key, target.key])
-        links.append(LinkSpec(source=source.key, target=target.key, name=name, status=status,
-                              linked_cloud=raw_linked[len(RAW):] if raw_linked is not None
-                              else ref if "/" in ref else target.id))
+        links.append(
+            LinkSpec(
+                source=source.key,
+                target=target.key,
+                name=name,
+                status=status,
+                linked_cloud=raw_linked[len(RAW) :] if raw_linked is not None else ref if "/" in ref else target.id,
+            )
+        )
     over = [key for key, n in counts.items() if n > settings.max_links_per_cloud]
     if over:
-        raise ConfigError(f"links: private cloud(s) {['/'.join(k) for k in over]} exceed "
-                          f"maxLinksPerCloud={settings.max_links_per_cloud} (incoming + outgoing)")
+        raise ConfigError(
+            f"links: private cloud(s) {['/'.join(k) for k in over]} exceed "
+            f"maxLinksPerCloud={settings.max_links_per_cloud} (incoming + outgoing)"
+        )
     return links

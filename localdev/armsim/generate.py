@@ -38,11 +38,18 @@ def subscription_id(n: int, seed: int = 0) -> str:
     return str(uuid.UUID(int=(seed << 64) | (n + 1)))
 
 
-def generate_fleet(clouds: int, subscriptions: int = 1, *,
-                   regions: Sequence[str] = ("eastus", "westeurope", "southeastasia"),
-                   resource_groups_per_subscription: int = 2, linked_fraction: float = 0.3,
-                   overlapping: int = 0, read_only: int = 0, settings: Mapping[str, Any] | None = None,
-                   seed: int = 0) -> dict[str, Any]:
+def generate_fleet(
+    clouds: int,
+    subscriptions: int = 1,
+    *,
+    regions: Sequence[str] = ("eastus", "westeurope", "southeastasia"),
+    resource_groups_per_subscription: int = 2,
+    linked_fraction: float = 0.3,
+    overlapping: int = 0,
+    read_only: int = 0,
+    settings: Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """A fleet document with `clouds` private clouds spread round-robin over subscriptions and regions.
 
     `linked_fraction` of same-region neighbour pairs start linked (each cloud in at most one link);
@@ -52,9 +59,15 @@ def generate_fleet(clouds: int, subscriptions: int = 1, *,
     if overlapping > max(0, clouds - len(regions)):
         raise ValueError("overlapping needs another cloud in the same region for each overlapping cloud")
     rng = random.Random(seed)
-    subs = [{"id": subscription_id(s, seed), "resourceGroups": [
-        {"name": f"rg-avs-{g:02d}", "privateClouds": []} for g in range(resource_groups_per_subscription)]}
-        for s in range(subscriptions)]
+    subs = [
+        {
+            "id": subscription_id(s, seed),
+            "resourceGroups": [
+                {"name": f"rg-avs-{g:02d}", "privateClouds": []} for g in range(resource_groups_per_subscription)
+            ],
+        }
+        for s in range(subscriptions)
+    ]
     docs: list[dict[str, Any]] = []
     ids: list[str] = []
     for i in range(clouds):
@@ -62,12 +75,16 @@ def generate_fleet(clouds: int, subscriptions: int = 1, *,
         circuit = _nth(_CIRCUITS, 29, i)
         block_owner = i + len(regions) if i < overlapping else i  # same index modulo regions: same region
         doc: dict[str, Any] = {
-            "name": f"pc-{i:04d}", "location": regions[i % len(regions)],
+            "name": f"pc-{i:04d}",
+            "location": regions[i % len(regions)],
             "networkBlock": str(_nth(_BLOCKS, 22, block_owner)),
             "circuit": {"primarySubnet": str(_nth(circuit, 30, 0)), "secondarySubnet": str(_nth(circuit, 30, 1))},
             "segments": [
-                {"name": "workload", "gatewayAddress": f"{_nth(_SEGMENTS, 24, i).network_address + 1}/24",
-                 "connectedGateway": "/infra/tier-1s/TNT-T1"},
+                {
+                    "name": "workload",
+                    "gatewayAddress": f"{_nth(_SEGMENTS, 24, i).network_address + 1}/24",
+                    "connectedGateway": "/infra/tier-1s/TNT-T1",
+                },
                 {"name": "isolated", "gatewayAddress": "192.168.100.1/24"},
             ],
             "permissions": "read" if i >= clouds - read_only else "write",
@@ -78,15 +95,20 @@ def generate_fleet(clouds: int, subscriptions: int = 1, *,
         rg = subs[s]["resourceGroups"][g]
         rg["privateClouds"].append(doc)
         docs.append(doc)
-        ids.append(f"/subscriptions/{subs[s]['id']}/resourceGroups/{rg['name']}"
-                   f"/providers/Microsoft.AVS/privateClouds/{doc['name']}")
+        ids.append(
+            f"/subscriptions/{subs[s]['id']}/resourceGroups/{rg['name']}"
+            f"/providers/Microsoft.AVS/privateClouds/{doc['name']}"
+        )
     for region in range(len(regions)):
         in_region = list(range(region, clouds, len(regions)))
         for a, b in zip(in_region[0::2], in_region[1::2], strict=False):
             if rng.random() < linked_fraction:
                 docs[a]["links"].append({"target": ids[b]})
-    return {"description": f"generated: {clouds} clouds, {subscriptions} subscriptions, seed {seed}",
-            "settings": dict(settings or {}), "subscriptions": subs}
+    return {
+        "description": f"generated: {clouds} clouds, {subscriptions} subscriptions, seed {seed}",
+        "settings": dict(settings or {}),
+        "subscriptions": subs,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,9 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--read-only", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    json.dump(generate_fleet(args.clouds, args.subscriptions, linked_fraction=args.linked_fraction,
-                             overlapping=args.overlapping, read_only=args.read_only, seed=args.seed),
-              sys.stdout, indent=1)
+    json.dump(
+        generate_fleet(
+            args.clouds,
+            args.subscriptions,
+            linked_fraction=args.linked_fraction,
+            overlapping=args.overlapping,
+            read_only=args.read_only,
+            seed=args.seed,
+        ),
+        sys.stdout,
+        indent=1,
+    )
     sys.stdout.write("\n")
     return 0
 

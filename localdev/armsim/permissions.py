@@ -30,7 +30,8 @@ class PermissionEntry:
     data_actions: tuple[str, ...] = ()
     not_data_actions: tuple[str, ...] = ()
     _compiled: tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]] = field(
-        init=False, repr=False, compare=False)
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         compiled = (tuple(map(compile_glob, self.actions)), tuple(map(compile_glob, self.not_actions)))
@@ -41,14 +42,19 @@ class PermissionEntry:
         return any(g.match(action) for g in granted) and not any(d.match(action) for d in denied)
 
     def as_arm(self) -> dict[str, list[str]]:
-        return {"actions": list(self.actions), "notActions": list(self.not_actions),
-                "dataActions": list(self.data_actions), "notDataActions": list(self.not_data_actions)}
+        return {
+            "actions": list(self.actions),
+            "notActions": list(self.not_actions),
+            "dataActions": list(self.data_actions),
+            "notDataActions": list(self.not_data_actions),
+        }
 
 
 # The core of the built-in Contributor role: everything except managing access itself. Serving
 # `*` with notActions makes the app's wildcard evaluation earn its keep.
 _CONTRIBUTOR_NOT_ACTIONS = (
-    "Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
+    "Microsoft.Authorization/*/Delete",
+    "Microsoft.Authorization/*/Write",
     "Microsoft.Authorization/elevateAccess/Action",
 )
 
@@ -65,18 +71,24 @@ def parse_permissions(value: object, where: str) -> tuple[PermissionEntry, ...]:
     if isinstance(value, str):
         preset = PRESETS.get(value.lower())
         if preset is None:
-            raise ConfigError(f"{where}: unknown preset {value!r}; expected one of {sorted(PRESETS)} "
-                              "or {actions: [...], notActions: [...]}")
+            raise ConfigError(
+                f"{where}: unknown preset {value!r}; expected one of {sorted(PRESETS)} "
+                "or {actions: [...], notActions: [...]}"
+            )
         return preset
     items = value if isinstance(value, list) else [value]
-    return tuple(_parse_entry(Doc(item, f"{where}[{i}]" if isinstance(value, list) else where))
-                 for i, item in enumerate(items))
+    return tuple(
+        _parse_entry(Doc(item, f"{where}[{i}]" if isinstance(value, list) else where)) for i, item in enumerate(items)
+    )
 
 
 def _parse_entry(doc: Doc) -> PermissionEntry:
-    entry = PermissionEntry(actions=tuple(doc.str_list("actions")), not_actions=tuple(doc.str_list("notActions")),
-                            data_actions=tuple(doc.str_list("dataActions")),
-                            not_data_actions=tuple(doc.str_list("notDataActions")))
+    entry = PermissionEntry(
+        actions=tuple(doc.str_list("actions")),
+        not_actions=tuple(doc.str_list("notActions")),
+        data_actions=tuple(doc.str_list("dataActions")),
+        not_data_actions=tuple(doc.str_list("notDataActions")),
+    )
     doc.done()
     return entry
 

@@ -22,9 +22,14 @@ def _circuit(cloud: PrivateCloud, circuit: Circuit, role: str) -> dict[str, str]
     # Every real circuit has an ExpressRoute id; make up a stable one when the fleet does not say.
     er_id = circuit.express_route_id or (
         f"/subscriptions/{cloud.subscription_id}/resourceGroups/tnt-{cloud.name}-{cloud.region}"
-        f"/providers/Microsoft.Network/expressRouteCircuits/tnt-{cloud.name}-{role}")
-    return {"primarySubnet": circuit.primary_subnet, "secondarySubnet": circuit.secondary_subnet,
-            "expressRouteID": er_id, "expressRoutePrivatePeeringID": f"{er_id}/peerings/AzurePrivatePeering"}
+        f"/providers/Microsoft.Network/expressRouteCircuits/tnt-{cloud.name}-{role}"
+    )
+    return {
+        "primarySubnet": circuit.primary_subnet,
+        "secondarySubnet": circuit.secondary_subnet,
+        "expressRouteID": er_id,
+        "expressRoutePrivatePeeringID": f"{er_id}/peerings/AzurePrivatePeering",
+    }
 
 
 def cloud(c: PrivateCloud, external_cloud_links: list[str]) -> dict[str, Any]:
@@ -38,8 +43,15 @@ def cloud(c: PrivateCloud, external_cloud_links: list[str]) -> dict[str, Any]:
         properties["circuit"] = _circuit(c, c.circuit, "xconnect")
     if c.secondary_circuit:
         properties["secondaryCircuit"] = _circuit(c, c.secondary_circuit, "xconnect-secondary")
-    return {"id": c.id, "name": c.name, "type": CLOUD_TYPE, "location": c.location, "tags": {},
-            "sku": {"name": c.sku}, "properties": properties}
+    return {
+        "id": c.id,
+        "name": c.name,
+        "type": CLOUD_TYPE,
+        "location": c.location,
+        "tags": {},
+        "sku": {"name": c.sku},
+        "properties": properties,
+    }
 
 
 def link(cl: Link) -> dict[str, Any]:
@@ -53,22 +65,38 @@ def segment(c: PrivateCloud, s: Segment) -> dict[str, Any]:
     subnet: dict[str, Any] = {"gatewayAddress": s.gateway_address}
     if s.dhcp_ranges:
         subnet["dhcpRanges"] = list(s.dhcp_ranges)
-    properties: dict[str, Any] = {"displayName": s.name, "subnet": subnet, "status": s.status,
-                                  "provisioningState": "Succeeded", "revision": 1}
+    properties: dict[str, Any] = {
+        "displayName": s.name,
+        "subnet": subnet,
+        "status": s.status,
+        "provisioningState": "Succeeded",
+        "revision": 1,
+    }
     if s.connected_gateway:
         properties["connectedGateway"] = s.connected_gateway
-    return {"id": f"{c.id}/workloadNetworks/default/segments/{s.name}", "name": s.name, "type": SEGMENT_TYPE,
-            "properties": properties}
+    return {
+        "id": f"{c.id}/workloadNetworks/default/segments/{s.name}",
+        "name": s.name,
+        "type": SEGMENT_TYPE,
+        "properties": properties,
+    }
 
 
 def global_reach(c: PrivateCloud, g: GlobalReachConnection) -> dict[str, Any]:
-    properties = {"addressPrefix": g.address_prefix, "circuitConnectionStatus": g.circuit_connection_status,
-                  "provisioningState": "Succeeded",
-                  "expressRouteId": _circuit(c, c.circuit, "xconnect")["expressRouteID"] if c.circuit else None}
+    properties = {
+        "addressPrefix": g.address_prefix,
+        "circuitConnectionStatus": g.circuit_connection_status,
+        "provisioningState": "Succeeded",
+        "expressRouteId": _circuit(c, c.circuit, "xconnect")["expressRouteID"] if c.circuit else None,
+    }
     if g.peer_express_route_circuit:
         properties["peerExpressRouteCircuit"] = g.peer_express_route_circuit
-    return {"id": f"{c.id}/globalReachConnections/{g.name}", "name": g.name, "type": GLOBAL_REACH_TYPE,
-            "properties": {k: v for k, v in properties.items() if v is not None}}
+    return {
+        "id": f"{c.id}/globalReachConnections/{g.name}",
+        "name": g.name,
+        "type": GLOBAL_REACH_TYPE,
+        "properties": {k: v for k, v in properties.items() if v is not None},
+    }
 
 
 def operation_path(op: Operation, collection: str) -> str:
@@ -77,8 +105,12 @@ def operation_path(op: Operation, collection: str) -> str:
 
 
 def operation(op: Operation) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": operation_path(op, "operationStatuses"), "name": op.id, "status": op.status,
-                            "startTime": op.start_time}
+    body: dict[str, Any] = {
+        "id": operation_path(op, "operationStatuses"),
+        "name": op.id,
+        "status": op.status,
+        "startTime": op.start_time,
+    }
     if op.end_time:
         body["endTime"] = op.end_time
     if op.error:

@@ -27,8 +27,9 @@ class Route:
 ROUTES = (
     Route.of("/providers/microsoft.avs/operations", GET="operations.list"),
     Route.of("/subscriptions/{sub}/providers/microsoft.avs/privateclouds", GET="privateClouds.listInSubscription"),
-    Route.of("/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.avs/privateclouds",
-             GET="privateClouds.list"),
+    Route.of(
+        "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.avs/privateclouds", GET="privateClouds.list"
+    ),
     Route.of(_CLOUD, GET="privateClouds.get"),
     Route.of(_CLOUD + "/cloudlinks", GET="cloudLinks.list"),
     Route.of(_CLOUD + "/cloudlinks/{link}", GET="cloudLinks.get", PUT="cloudLinks.put", DELETE="cloudLinks.delete"),

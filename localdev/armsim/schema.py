@@ -114,5 +114,6 @@ class Doc:
     def done(self) -> None:
         unknown = sorted(set(self._data) - self._read)
         if unknown:
-            raise ConfigError(f"{self.where or 'document'}: unknown field(s) {unknown}; "
-                              f"known here: {sorted(self._read)}")
+            raise ConfigError(
+                f"{self.where or 'document'}: unknown field(s) {unknown}; known here: {sorted(self._read)}"
+            )

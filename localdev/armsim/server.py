@@ -72,8 +72,17 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True
-            self._send(Response(411, {"error": {"code": "LengthRequired",
-                                                "message": "send Content-Length; chunked bodies are not read"}}))
+            self._send(
+                Response(
+                    411,
+                    {
+                        "error": {
+                            "code": "LengthRequired",
+                            "message": "send Content-Length; chunked bodies are not read",
+                        }
+                    },
+                )
+            )
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -103,18 +112,41 @@ class Handler(BaseHTTPRequestHandler):
                 response, fault = None, "drop-after"
         # Recorded before the client can see the answer, so a call it makes in reaction (a retry after the
         # drop) is always logged after this one.
-        sim.calls.record({"time": time.time(), "method": self.command, "path": path, "query": raw_query,
-                          "kind": kind, "subscription": sub, "status": response.status if response else None,
-                          "fault": fault, "durationMs": round((time.monotonic() - started) * 1000, 3)})
+        sim.calls.record(
+            {
+                "time": time.time(),
+                "method": self.command,
+                "path": path,
+                "query": raw_query,
+                "kind": kind,
+                "subscription": sub,
+                "status": response.status if response else None,
+                "fault": fault,
+                "durationMs": round((time.monotonic() - started) * 1000, 3),
+            }
+        )
         if response is None:
             self._drop()
         else:
             self._send(response)
-        log.info("%s %s -> %s %s%s", self.command, path, response.status if response else "dropped", kind,
-                 f" [{fault}]" if fault else "")
+        log.info(
+            "%s %s -> %s %s%s",
+            self.command,
+            path,
+            response.status if response else "dropped",
+            kind,
+            f" [{fault}]" if fault else "",
+        )
 
-    def _answer(self, path: str, query: dict[str, str], body: bytes, match: routes.Match | None,
-                sub: str | None, decision: Decision) -> tuple[Response, str | None]:
+    def _answer(
+        self,
+        path: str,
+        query: dict[str, str],
+        body: bytes,
+        match: routes.Match | None,
+        sub: str | None,
+        decision: Decision,
+    ) -> tuple[Response, str | None]:
         sim = self.server.sim
         headers = {"x-ms-request-id": str(uuid.uuid4())}
         if "x-ms-client-request-id" in self.headers:
@@ -124,8 +156,11 @@ class Handler(BaseHTTPRequestHandler):
             if verdict.remaining is not None:
                 headers[f"x-ms-ratelimit-remaining-subscription-{verdict.op}"] = str(verdict.remaining)
             if not verdict.allowed:
-                throttled = ArmError(429, "SubscriptionRequestsThrottled",
-                                     f"Number of '{verdict.op}' requests for subscription '{sub}' exceeded.")
+                throttled = ArmError(
+                    429,
+                    "SubscriptionRequestsThrottled",
+                    f"Number of '{verdict.op}' requests for subscription '{sub}' exceeded.",
+                )
                 return error_response(throttled, {**headers, "Retry-After": str(verdict.retry_after)}), "throttle"
         if decision.error is not None:
             rule = decision.error
@@ -133,17 +168,22 @@ class Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = seconds(rule.retry_after)
             return error_response(ArmError(rule.status, rule.code, "armsim injected this fault."), headers), "error"
         if "api-version" not in query:
-            response = error_response(ArmError(400, "MissingApiVersionParameter", "The api-version query "
-                                               "parameter (?api-version=) is required for all requests."))
+            response = error_response(
+                ArmError(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                )
+            )
         elif match is None:
             response = error_response(ArmError(404, "InvalidResourceType", f"armsim does not simulate {path}."))
         elif not match.method_allowed:
-            response = error_response(ArmError(405, "MethodNotAllowed", f"armsim does not simulate "
-                                               f"{self.command} on this resource type."))
+            response = error_response(
+                ArmError(405, "MethodNotAllowed", f"armsim does not simulate {self.command} on this resource type.")
+            )
         else:
             host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address)
-            request = Request(path=path, query=query, params=match.params, body=body,
-                              base_url=f"http://{host}")
+            request = Request(path=path, query=query, params=match.params, body=body, base_url=f"http://{host}")
             response = arm.handle(match.kind, request, sim.world, sim.faults)
         response.headers = {**headers, **response.headers}
         return response, None

@@ -100,8 +100,15 @@ class World:
         self._pending: dict[str, Link] = {}
         self._operations: dict[str, Operation] = {}
         for spec in fleet.links:
-            self._attach(Link(source=self._clouds[spec.source], target=self._clouds[spec.target], name=spec.name,
-                              linked_cloud=spec.linked_cloud, status=spec.status))
+            self._attach(
+                Link(
+                    source=self._clouds[spec.source],
+                    target=self._clouds[spec.target],
+                    name=spec.name,
+                    linked_cloud=spec.linked_cloud,
+                    status=spec.status,
+                )
+            )
 
     # ---- ARM reads ---------------------------------------------------------------------------------
 
@@ -116,10 +123,13 @@ class World:
             self._subscription(sub)
             if rg is not None:
                 self._resource_group(sub, rg)
-            return [self._render_cloud(c) for c in self._clouds.values()
-                    if c.subscription_id.lower() == sub.lower()
-                    and (rg is None or c.resource_group.lower() == rg.lower())
-                    and allows(c.permissions, READ_CLOUD)]
+            return [
+                self._render_cloud(c)
+                for c in self._clouds.values()
+                if c.subscription_id.lower() == sub.lower()
+                and (rg is None or c.resource_group.lower() == rg.lower())
+                and allows(c.permissions, READ_CLOUD)
+            ]
 
     def list_links(self, sub: str, rg: str, cloud: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -133,8 +143,12 @@ class World:
             source = self._cloud(sub, rg, cloud, READ_LINKS, parent=True)
             link = self._outgoing[source.key].get(name.lower())
             if link is None:
-                raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.AVS/privateClouds/{source.name}"
-                               f"/cloudLinks/{name}' under resource group '{rg}' was not found.")
+                raise ArmError(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource 'Microsoft.AVS/privateClouds/{source.name}"
+                    f"/cloudLinks/{name}' under resource group '{rg}' was not found.",
+                )
             return render.link(link)
 
     def list_segments(self, sub: str, rg: str, cloud: str) -> list[dict[str, Any]]:
@@ -164,8 +178,9 @@ class World:
 
     # ---- ARM writes --------------------------------------------------------------------------------
 
-    def put_link(self, sub: str, rg: str, cloud: str, name: str, body: bytes,
-                 choose_outcome: OutcomeChooser) -> tuple[bool, dict[str, Any], Operation | None]:
+    def put_link(
+        self, sub: str, rg: str, cloud: str, name: str, body: bytes, choose_outcome: OutcomeChooser
+    ) -> tuple[bool, dict[str, Any], Operation | None]:
         """Create a link: (True, body, its operation). Or find the identical one: (False, body, the create
         operation if that is still running, so a retried PUT can follow it like the first one)."""
         with self._lock:
@@ -176,11 +191,17 @@ class World:
             existing = self._outgoing[source.key].get(name.lower())
             if existing is not None:
                 if existing.target.key != target_key:
-                    raise ArmError(409, "CloudLinkConflict", f"Cloud link '{name}' already exists on "
-                                   f"'{source.name}' and links to {existing.target.id}.")
+                    raise ArmError(
+                        409,
+                        "CloudLinkConflict",
+                        f"Cloud link '{name}' already exists on '{source.name}' and links to {existing.target.id}.",
+                    )
                 if existing.status == "Deleting":
-                    raise ArmError(409, "AnotherOperationInProgress",
-                                   f"Cloud link '{name}' is being deleted; retry once it is gone.")
+                    raise ArmError(
+                        409,
+                        "AnotherOperationInProgress",
+                        f"Cloud link '{name}' is being deleted; retry once it is gone.",
+                    )
                 running = existing.operation
                 if running is None or running.is_delete or running.status != "InProgress":
                     return False, render.link(existing), None
@@ -190,9 +211,15 @@ class World:
                 raise ArmError(400, "LinkedCloudNotFound", f"The linked private cloud '{linked_cloud}' was not found.")
             self._check_new_link(source, target)
             op = self._new_operation(source, is_delete=False)
-            link = Link(source=source, target=target, name=name, linked_cloud=linked_cloud, status="Building",
-                        operation=op, outcome=choose_outcome(name, (source.id, source.name),
-                                                             (target.id, target.name)))
+            link = Link(
+                source=source,
+                target=target,
+                name=name,
+                linked_cloud=linked_cloud,
+                status="Building",
+                operation=op,
+                outcome=choose_outcome(name, (source.id, source.name), (target.id, target.name)),
+            )
             if link.outcome != "Building":  # "Building" is the stuck-link fault: nothing ever settles it
                 link.settles_at = self._clock() + self.settings.build_seconds
             self._attach(link)
@@ -222,15 +249,24 @@ class World:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             self._advance()
-            return {"clouds": [self._render_cloud(c) for c in self._clouds.values()],
-                    "links": [{**render.link(link), "source": link.source.id}
-                              for links in self._outgoing.values() for link in links.values()]}
+            return {
+                "clouds": [self._render_cloud(c) for c in self._clouds.values()],
+                "links": [
+                    {**render.link(link), "source": link.source.id}
+                    for links in self._outgoing.values()
+                    for link in links.values()
+                ],
+            }
 
     def counts(self) -> dict[str, int]:
         with self._lock:
             self._advance()
-            return {"subscriptions": len(self._subscriptions), "clouds": len(self._clouds),
-                    "links": sum(map(len, self._outgoing.values())), "operations": len(self._operations)}
+            return {
+                "subscriptions": len(self._subscriptions),
+                "clouds": len(self._clouds),
+                "links": sum(map(len, self._outgoing.values())),
+                "operations": len(self._operations),
+            }
 
     def add_link(self, doc: Doc) -> dict[str, Any]:
         """A link made out of band (the portal, another tool), exempt from the service's rules."""
@@ -283,7 +319,7 @@ class World:
             if at is None:
                 raise ConfigError(f"{cloud.name} has no segment {name!r}")
             segment = Segment.from_doc(doc, base=cloud.segments[at])
-            cloud.segments = [*cloud.segments[:at], segment, *cloud.segments[at + 1:]]
+            cloud.segments = [*cloud.segments[:at], segment, *cloud.segments[at + 1 :]]
             return render.segment(cloud, segment)
 
     def update_cloud(self, doc: Doc) -> dict[str, Any]:
@@ -312,10 +348,16 @@ class World:
         cloud = self._clouds.get(cloud_key(sub, rg, name))
         if cloud is None:
             if parent:
-                raise ArmError(404, "ParentResourceNotFound", "Can not perform requested operation on nested "
-                               f"resource. Parent resource '{name}' not found.")
-            raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.AVS/privateClouds/{name}' under "
-                           f"resource group '{rg}' was not found.")
+                raise ArmError(
+                    404,
+                    "ParentResourceNotFound",
+                    f"Can not perform requested operation on nested resource. Parent resource '{name}' not found.",
+                )
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.AVS/privateClouds/{name}' under resource group '{rg}' was not found.",
+            )
         if action is not None:
             _authorize(cloud, action, "AuthorizationFailed")
         return cloud
@@ -326,30 +368,49 @@ class World:
             raise ArmError(400, "CloudLinkToSelfNotSupported", "A private cloud cannot be linked to itself.")
         _authorize(target, WRITE_LINKS, "LinkedAuthorizationFailed")
         if target.region != source.region:
-            raise ArmError(400, "CloudLinkCrossRegionNotSupported",
-                           f"Private clouds can only be linked within a region: '{source.name}' is in "
-                           f"'{source.location}', '{target.name}' is in '{target.location}'.")
+            raise ArmError(
+                400,
+                "CloudLinkCrossRegionNotSupported",
+                f"Private clouds can only be linked within a region: '{source.name}' is in "
+                f"'{source.location}', '{target.name}' is in '{target.location}'.",
+            )
         for cloud in (source, target):
             if cloud.provisioning_state != "Succeeded":
-                raise ArmError(409, "PrivateCloudNotSucceeded", f"Private cloud '{cloud.name}' is in provisioning "
-                               f"state '{cloud.provisioning_state}'; it must be 'Succeeded'.")
+                raise ArmError(
+                    409,
+                    "PrivateCloudNotSucceeded",
+                    f"Private cloud '{cloud.name}' is in provisioning "
+                    f"state '{cloud.provisioning_state}'; it must be 'Succeeded'.",
+                )
         for a, b in ((source, target), (target, source)):
             existing = next((lk for lk in self._outgoing[a.key].values() if lk.target is b), None)
             if existing is not None:
-                raise ArmError(409, "CloudLinkAlreadyExists", f"'{source.name}' and '{target.name}' are already "
-                               f"linked by {existing.id}.")
+                raise ArmError(
+                    409,
+                    "CloudLinkAlreadyExists",
+                    f"'{source.name}' and '{target.name}' are already linked by {existing.id}.",
+                )
         for cloud in (source, target):
             if self._link_count(cloud) >= self.settings.max_links_per_cloud:
-                raise ArmError(400, "CloudLinkLimitExceeded", f"Private cloud '{cloud.name}' already has "
-                               f"{self._link_count(cloud)} cloud links (incoming and outgoing); the limit "
-                               f"is {self.settings.max_links_per_cloud}.")
+                raise ArmError(
+                    400,
+                    "CloudLinkLimitExceeded",
+                    f"Private cloud '{cloud.name}' already has "
+                    f"{self._link_count(cloud)} cloud links (incoming and outgoing); the limit "
+                    f"is {self.settings.max_links_per_cloud}.",
+                )
 
     def _link_count(self, cloud: PrivateCloud) -> int:
         return len(self._outgoing[cloud.key]) + len(self._incoming[cloud.key])
 
     def _new_operation(self, cloud: PrivateCloud, is_delete: bool) -> Operation:
-        op = Operation(id=str(uuid.uuid4()), subscription_id=cloud.subscription_id, location=cloud.region,
-                       is_delete=is_delete, start_time=_now_iso())
+        op = Operation(
+            id=str(uuid.uuid4()),
+            subscription_id=cloud.subscription_id,
+            location=cloud.region,
+            is_delete=is_delete,
+            start_time=_now_iso(),
+        )
         if self.settings.lro_completion == "accepted":
             op.finish("Succeeded")
         self._operations[op.id] = op
@@ -366,15 +427,18 @@ class World:
         del self._incoming[link.target.key][link.id.lower()]
         self._pending.pop(link.id.lower(), None)
         if link.operation is not None:
-            link.operation.finish("Succeeded" if link.operation.is_delete else "Canceled",
-                                  None if link.operation.is_delete else ("OperationCanceled", "The link is gone."))
+            link.operation.finish(
+                "Succeeded" if link.operation.is_delete else "Canceled",
+                None if link.operation.is_delete else ("OperationCanceled", "The link is gone."),
+            )
 
     def _set_status(self, link: Link, status: str) -> None:
         link.status = status
         if link.operation is not None and not link.operation.is_delete:
             if status == "Failed":
-                link.operation.finish("Failed", ("CloudLinkProvisioningFailed",
-                                                 f"Cloud link '{link.name}' could not be established."))
+                link.operation.finish(
+                    "Failed", ("CloudLinkProvisioningFailed", f"Cloud link '{link.name}' could not be established.")
+                )
             elif status in ("Active", "Disconnected"):
                 link.operation.finish("Succeeded")
 
@@ -401,14 +465,22 @@ class World:
 
 def _authorize(cloud: PrivateCloud, action: str, code: str) -> None:
     if not allows(cloud.permissions, action):
-        raise ArmError(403, code, f"The client '{CALLER}' does not have authorization to perform action "
-                       f"'{action}' over scope '{cloud.id}' or the scope is invalid.")
+        raise ArmError(
+            403,
+            code,
+            f"The client '{CALLER}' does not have authorization to perform action "
+            f"'{action}' over scope '{cloud.id}' or the scope is invalid.",
+        )
 
 
 def _check_link_name(name: str) -> None:
     if not is_valid_name(name):
-        raise ArmError(400, "InvalidResourceName", f"'{name}' is not a valid cloud link name; it must match "
-                       r"^[-\w._]+$.")
+        raise ArmError(
+            400,
+            "InvalidResourceName",
+            f"'{name}' is not a valid cloud link name; it must match "
+            r"^[-\w._]+$.",
+        )
 
 
 def _linked_cloud(body: bytes) -> tuple[str, CloudKey]:
@@ -423,6 +495,9 @@ def _linked_cloud(body: bytes) -> tuple[str, CloudKey]:
         raise ArmError(400, "InvalidRequestContent", "properties.linkedCloud is required.")
     key = parse_cloud_id(linked)
     if key is None:
-        raise ArmError(400, "InvalidRequestContent",
-                       f"properties.linkedCloud '{linked}' is not a Microsoft.AVS/privateClouds resource id.")
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            f"properties.linkedCloud '{linked}' is not a Microsoft.AVS/privateClouds resource id.",
+        )
     return linked, key

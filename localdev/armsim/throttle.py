@@ -29,14 +29,18 @@ class BucketSize:
 
     @classmethod
     def from_doc(cls, doc: Doc) -> BucketSize:
-        size = cls(burst=doc.integer("burst", minimum=1),
-                   refill_per_second=doc.number("refillPerSecond", minimum=0.001))
+        size = cls(
+            burst=doc.integer("burst", minimum=1), refill_per_second=doc.number("refillPerSecond", minimum=0.001)
+        )
         doc.done()
         return size
 
 
 ARM_DEFAULTS: dict[str, BucketSize | None] = {
-    "reads": BucketSize(250, 25.0), "writes": BucketSize(200, 10.0), "deletes": BucketSize(200, 10.0)}
+    "reads": BucketSize(250, 25.0),
+    "writes": BucketSize(200, 10.0),
+    "deletes": BucketSize(200, 10.0),
+}
 
 
 def _sizes(doc: Doc, base: dict[str, BucketSize | None]) -> dict[str, BucketSize | None]:

@@ -13,9 +13,17 @@ from pathlib import Path
 from localdev.procs import ROOT, Service, python_module
 
 
-def service(port: int, env: Mapping[str, str], app_module: str = "function_app", log_path: Path | None = None,
-            *, settings: Path | None = None, host_json: Path | None = None, cwd: Path = ROOT,
-            drain_timeout: float | None = None) -> Service:
+def service(
+    port: int,
+    env: Mapping[str, str],
+    app_module: str = "function_app",
+    log_path: Path | None = None,
+    *,
+    settings: Path | None = None,
+    host_json: Path | None = None,
+    cwd: Path = ROOT,
+    drain_timeout: float | None = None,
+) -> Service:
     """The host as a child process serving `app_module` on `port` (call `.start()` or use `with`).
 
     `env` is added to this process's environment; `settings` and `host_json` default to the files in
@@ -28,5 +36,11 @@ def service(port: int, env: Mapping[str, str], app_module: str = "function_app",
         args += ["--host-json", str(host_json)]
     if drain_timeout is not None:
         args += ["--drain-timeout", str(drain_timeout)]
-    return Service(name=f"functions host ({app_module})", argv=python_module("localdev.host", *args),
-                   port=port, env=dict(env), cwd=cwd, log_path=log_path)
+    return Service(
+        name=f"functions host ({app_module})",
+        argv=python_module("localdev.host", *args),
+        port=port,
+        env=dict(env),
+        cwd=cwd,
+        log_path=log_path,
+    )

@@ -12,18 +12,40 @@ def parse_args(argv: list[str] | None = None) -> HostArgs:
     parser = argparse.ArgumentParser(prog="python -m localdev.host", description=__doc__)
     parser.add_argument("--app", default="function_app", help="app module to import (default: function_app)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="HTTP port (default: Host.LocalHttpPort from the settings file, else 7071)")
-    parser.add_argument("--settings", type=Path, default=None,
-                        help="local.settings.json to read Values from (default: ./local.settings.json "
-                             "if it exists); environment variables win")
-    parser.add_argument("--host-json", type=Path, default=Path("host.json"),
-                        help="host.json to read (default: ./host.json; absent: defaults)")
-    parser.add_argument("--drain-timeout", type=float, default=10.0,
-                        help="seconds to let in-flight invocations finish on shutdown (default: 10)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port (default: Host.LocalHttpPort from the settings file, else 7071)",
+    )
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        default=None,
+        help="local.settings.json to read Values from (default: ./local.settings.json "
+        "if it exists); environment variables win",
+    )
+    parser.add_argument(
+        "--host-json",
+        type=Path,
+        default=Path("host.json"),
+        help="host.json to read (default: ./host.json; absent: defaults)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to let in-flight invocations finish on shutdown (default: 10)",
+    )
     ns = parser.parse_args(argv)
-    return HostArgs(app=ns.app, host=ns.host, port=ns.port, settings=ns.settings, host_json=ns.host_json,
-                    drain_timeout=ns.drain_timeout)
+    return HostArgs(
+        app=ns.app,
+        host=ns.host,
+        port=ns.port,
+        settings=ns.settings,
+        host_json=ns.host_json,
+        drain_timeout=ns.drain_timeout,
+    )
 
 
 def main() -> None:

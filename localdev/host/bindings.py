@@ -113,8 +113,10 @@ def find_app(module: ModuleType) -> FunctionRegister:
     if not apps:
         raise ConfigError(f"module {module.__name__!r} defines no FunctionApp")
     if len(apps) > 1:
-        raise ConfigError(f"module {module.__name__!r} defines {len(apps)} FunctionApp objects; "
-                          "the Functions host accepts exactly one")
+        raise ConfigError(
+            f"module {module.__name__!r} defines {len(apps)} FunctionApp objects; "
+            "the Functions host accepts exactly one"
+        )
     return next(iter(apps.values()))
 
 
@@ -145,11 +147,14 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
     kind = str(binding["type"])
     trigger = _read_trigger(name, binding, settings)
     for other in bindings:
-        supported_output = (isinstance(trigger, HttpTrigger) and other["type"] == _HTTP_OUTPUT
-                            and other["name"] == _RETURN)
+        supported_output = (
+            isinstance(trigger, HttpTrigger) and other["type"] == _HTTP_OUTPUT and other["name"] == _RETURN
+        )
         if other is not binding and not supported_output:
-            raise ConfigError(f"function {name!r}: binding {other['name']!r} of type {other['type']!r} "
-                              "is not supported by the local host (use the Azure SDK in the function)")
+            raise ConfigError(
+                f"function {name!r}: binding {other['name']!r} of type {other['type']!r} "
+                "is not supported by the local host (use the Azure SDK in the function)"
+            )
     handler = function.get_user_function()
     try:
         hints = typing.get_type_hints(handler)  # as the worker resolves them, string annotations too
@@ -157,13 +162,23 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
         raise ConfigError(f"function {name!r}: cannot resolve its parameter annotations: {e}") from None
     clients = [p for p, hint in hints.items() if p != "return" and is_grpc_client(hint)]
     if len(clients) > 1:
-        raise ConfigError(f"function {name!r}: parameters {clients} all ask for the settlement client; "
-                          "the worker fills one")
-    wants_context = _check_parameters(name, handler, [b["name"] for b in bindings if b["name"] != _RETURN],
-                                      set(clients))
+        raise ConfigError(
+            f"function {name!r}: parameters {clients} all ask for the settlement client; the worker fills one"
+        )
+    wants_context = _check_parameters(
+        name, handler, [b["name"] for b in bindings if b["name"] != _RETURN], set(clients)
+    )
     sdk = sdk_trigger(kind, hints.get(binding["name"])) if isinstance(trigger, ServiceBusTrigger) else None
-    return FunctionSpec(name, trigger, binding["name"], handler, wants_context, _read_retry(name, function),
-                        sdk, clients[0] if clients else None)
+    return FunctionSpec(
+        name,
+        trigger,
+        binding["name"],
+        handler,
+        wants_context,
+        _read_retry(name, function),
+        sdk,
+        clients[0] if clients else None,
+    )
 
 
 def _read_trigger(name: str, binding: dict[str, Any], settings: Mapping[str, str]) -> Trigger:
@@ -192,11 +207,14 @@ def _read_trigger(name: str, binding: dict[str, Any], settings: Mapping[str, str
         try:
             schedule = Schedule.parse(expression)
         except CronError as e:
-            raise ConfigError(f"{where}: {e} (TimeSpan schedules are not supported on "
-                              "Consumption/Flex plans, nor here)") from None
+            raise ConfigError(
+                f"{where}: {e} (TimeSpan schedules are not supported on Consumption/Flex plans, nor here)"
+            ) from None
         return TimerTrigger(schedule, bool(binding.get("runOnStartup", False)))
-    raise ConfigError(f"{where}: trigger type {kind!r} is not supported by the local host "
-                      f"(supported: {HTTP_TRIGGER}, {SERVICE_BUS_TRIGGER}, {TIMER_TRIGGER})")
+    raise ConfigError(
+        f"{where}: trigger type {kind!r} is not supported by the local host "
+        f"(supported: {HTTP_TRIGGER}, {SERVICE_BUS_TRIGGER}, {TIMER_TRIGGER})"
+    )
 
 
 def _check_parameters(name: str, handler: Callable[..., Any], binding_names: list[str], clients: set[str]) -> bool:
@@ -205,8 +223,10 @@ def _check_parameters(name: str, handler: Callable[..., Any], binding_names: lis
     unbound = parameters - set(binding_names) - {CONTEXT_PARAMETER} - clients
     missing = set(binding_names) - parameters
     if unbound or missing:
-        raise ConfigError(f"function {name!r}: parameters {sorted(unbound)} have no binding and "
-                          f"bindings {sorted(missing)} have no parameter")
+        raise ConfigError(
+            f"function {name!r}: parameters {sorted(unbound)} have no binding and "
+            f"bindings {sorted(missing)} have no parameter"
+        )
     return CONTEXT_PARAMETER in parameters and CONTEXT_PARAMETER not in binding_names
 
 
@@ -223,5 +243,10 @@ def _read_retry(name: str, function: Function) -> RetryPolicy | None:
         value = settings.get(key)
         return parse_timespan(str(value), f"{where} {key}") if value else 0.0
 
-    return RetryPolicy(strategy, int(settings.get("max_retry_count", 0)), span("delay_interval"),
-                       span("minimum_interval"), span("maximum_interval"))
+    return RetryPolicy(
+        strategy,
+        int(settings.get("max_retry_count", 0)),
+        span("delay_interval"),
+        span("minimum_interval"),
+        span("maximum_interval"),
+    )

@@ -69,8 +69,15 @@ def to_reply(result: Any) -> _Reply:
 class FunctionsHttpServer:
     """The HTTP front end: routes, auth level, invocation, response."""
 
-    def __init__(self, host: str, port: int, functions: Iterable[FunctionSpec], invoker: Invoker,
-                 route_prefix: str, function_keys: frozenset[str] | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        functions: Iterable[FunctionSpec],
+        invoker: Invoker,
+        route_prefix: str,
+        function_keys: frozenset[str] | None,
+    ) -> None:
         self.host, self.port = host, port
         self.route_prefix = route_prefix
         self.function_keys = function_keys
@@ -99,8 +106,9 @@ class FunctionsHttpServer:
 
     def serve(self) -> None:
         assert self._server is not None, "bind() first"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="http-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="http-server", daemon=True
+        )
         self._thread.start()
 
     def stop_accepting(self) -> None:
@@ -108,8 +116,9 @@ class FunctionsHttpServer:
             self._server.shutdown()
             self._server.server_close()
 
-    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
-               host_header: str | None) -> _Reply:
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, host_header: str | None
+    ) -> _Reply:
         split = urlsplit(target)
         below_prefix = self._below_prefix(split.path.lstrip("/"))
         resolved = self.routes.resolve(method, below_prefix) if below_prefix is not None else None
@@ -123,18 +132,29 @@ class FunctionsHttpServer:
         assert isinstance(spec.trigger, HttpTrigger)
         if not self._authorized(spec.trigger, header_map, params):
             return _Reply(HTTPStatus.UNAUTHORIZED, [], b"")
-        request = func.HttpRequest(method, f"http://{host_header or f'{self.host}:{self.port}'}{target}",
-                                   headers=header_map, params=params, route_params=resolved.route_params,
-                                   body=body)
+        request = func.HttpRequest(
+            method,
+            f"http://{host_header or f'{self.host}:{self.port}'}{target}",
+            headers=header_map,
+            params=params,
+            route_params=resolved.route_params,
+            body=body,
+        )
         try:
             return self.invoker.run(spec, request, to_reply, trace_parent=header_map.get("traceparent"))
         except Draining:
-            return _Reply(HTTPStatus.SERVICE_UNAVAILABLE, [("Content-Type", "text/plain; charset=utf-8")],
-                          b"The host is shutting down.")
+            return _Reply(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                [("Content-Type", "text/plain; charset=utf-8")],
+                b"The host is shutting down.",
+            )
         except Exception:
             # Already logged with its traceback by the invoker; the caller learns nothing internal.
-            return _Reply(HTTPStatus.INTERNAL_SERVER_ERROR, [("Content-Type", "text/plain; charset=utf-8")],
-                          b"Internal Server Error")
+            return _Reply(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                [("Content-Type", "text/plain; charset=utf-8")],
+                b"Internal Server Error",
+            )
 
     def _below_prefix(self, path: str) -> str | None:
         if not self.route_prefix:
@@ -144,7 +164,7 @@ class FunctionsHttpServer:
         if lowered == prefix:
             return ""
         if lowered.startswith(prefix + "/"):
-            return path[len(prefix) + 1:]
+            return path[len(prefix) + 1 :]
         return None
 
     def _authorized(self, trigger: HttpTrigger, headers: dict[str, str], params: dict[str, str]) -> bool:
@@ -183,8 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as e:
             self.send_error(HTTPStatus.BAD_REQUEST, str(e))
             return
-        reply = self.server.front_end.handle(self.command, self.path, list(self.headers.items()), body,
-                                             self.headers.get("Host"))
+        reply = self.server.front_end.handle(
+            self.command, self.path, list(self.headers.items()), body, self.headers.get("Host")
+        )
         self.send_response(reply.status)
         for name, value in reply.headers:
             if name.lower() not in _FRAMING_HEADERS:

@@ -87,8 +87,9 @@ class RetryContext(_abc.RetryContext):
 
 
 class _Context(func.Context):
-    def __init__(self, invocation_id: str, function_name: str, trace_parent: str | None,
-                 retry_context: RetryContext) -> None:
+    def __init__(
+        self, invocation_id: str, function_name: str, trace_parent: str | None, retry_context: RetryContext
+    ) -> None:
         self._invocation_id = invocation_id
         self._function_name = function_name
         self._trace_context = _TraceContext(trace_parent)
@@ -130,8 +131,15 @@ class Invoker:
         self._draining = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def run(self, spec: FunctionSpec, trigger_value: Any, convert: Callable[[Any], R], *,
-            trace_parent: str | None = None, retry: RetryContext | None = None) -> R:
+    def run(
+        self,
+        spec: FunctionSpec,
+        trigger_value: Any,
+        convert: Callable[[Any], R],
+        *,
+        trace_parent: str | None = None,
+        retry: RetryContext | None = None,
+    ) -> R:
         """Call `spec`'s function with the trigger value and pass its result through `convert`.
 
         Raises whatever the function (or `convert`) raised, after logging it; raises Draining if the
@@ -146,21 +154,32 @@ class Invoker:
         if spec.settlement_arg:
             kwargs[spec.settlement_arg] = settlement_client()
         if spec.wants_context:
-            kwargs[CONTEXT_PARAMETER] = _Context(invocation_id, spec.name, trace_parent,
-                                                 retry or RetryContext(0, 0, None))
+            kwargs[CONTEXT_PARAMETER] = _Context(
+                invocation_id, spec.name, trace_parent, retry or RetryContext(0, 0, None)
+            )
         started = time.monotonic()
         try:
             result = convert(self._call(spec.handler, kwargs))
         except Exception:
-            log.exception("Executed 'Functions.%s' (trigger=%s, Failed, Id=%s, Duration=%dms)",
-                          spec.name, spec.trigger.kind, invocation_id, _ms_since(started))
+            log.exception(
+                "Executed 'Functions.%s' (trigger=%s, Failed, Id=%s, Duration=%dms)",
+                spec.name,
+                spec.trigger.kind,
+                invocation_id,
+                _ms_since(started),
+            )
             raise
         finally:
             with self._lock:
                 self._active -= 1
                 self._lock.notify_all()
-        log.info("Executed 'Functions.%s' (trigger=%s, Succeeded, Id=%s, Duration=%dms)",
-                 spec.name, spec.trigger.kind, invocation_id, _ms_since(started))
+        log.info(
+            "Executed 'Functions.%s' (trigger=%s, Succeeded, Id=%s, Duration=%dms)",
+            spec.name,
+            spec.trigger.kind,
+            invocation_id,
+            _ms_since(started),
+        )
         return result
 
     def drain(self, timeout: float) -> bool:
@@ -181,8 +200,7 @@ class Invoker:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="async-functions",
-                                 daemon=True).start()
+                threading.Thread(target=self._loop.run_forever, name="async-functions", daemon=True).start()
             return self._loop
 
 

@@ -20,8 +20,20 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-                "october", "november", "december")
+_MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 _DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 
 # A date's weekday repeats with the 400-year Gregorian cycle, so a schedule with no occurrence in
@@ -107,7 +119,8 @@ class Schedule:
         if len(tokens) != 6:
             raise CronError(
                 f"{expression!r} must have 6 fields ({{second}} {{minute}} {{hour}} {{day}} {{month}} "
-                "{day-of-week}) or 5 fields without the seconds")
+                "{day-of-week}) or 5 fields without the seconds"
+            )
         fields = (_SECOND, _MINUTE, _HOUR, _DAY, _MONTH, _DAY_OF_WEEK)
         try:
             parsed = [field.parse(token) for field, token in zip(fields, tokens, strict=True)]
@@ -140,8 +153,9 @@ class Schedule:
                         for minute in _from(self.minutes, start.minute if same_hour else 0):
                             same_minute = same_hour and minute == start.minute
                             for second in _from(self.seconds, start.second if same_minute else 0):
-                                return start.replace(year=year, month=month, day=day, hour=hour,
-                                                     minute=minute, second=second)
+                                return start.replace(
+                                    year=year, month=month, day=day, hour=hour, minute=minute, second=second
+                                )
         return None
 
 

@@ -31,6 +31,7 @@ _LITERAL, _COMPLEX, _CONSTRAINED, _PARAMETER, _CATCH_ALL = range(1, 6)
 def _integer(bounds: tuple[int, int]) -> Callable[[str], bool]:
     def check(value: str) -> bool:
         return re.fullmatch(r"-?\d+", value) is not None and bounds[0] <= int(value) <= bounds[1]
+
     return check
 
 
@@ -41,6 +42,7 @@ def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
         except ValueError:
             return False
         return True
+
     return check
 
 
@@ -127,8 +129,14 @@ def _parameter(body: str, template: str) -> _Parameter:
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
         raise ConfigError(f"route {template!r}: invalid parameter name {name!r}")
     shape = ":".join(c.lower() for c in constraints)
-    return _Parameter(name, optional or bool(equals), default if equals else None, catch_all,
-                      tuple(_constraint(c, template) for c in constraints), shape)
+    return _Parameter(
+        name,
+        optional or bool(equals),
+        default if equals else None,
+        catch_all,
+        tuple(_constraint(c, template) for c in constraints),
+        shape,
+    )
 
 
 @dataclass(frozen=True)
@@ -168,8 +176,7 @@ def _segment(text: str, template: str) -> _Segment:
         precedence = _CATCH_ALL
     else:
         precedence = _CONSTRAINED if parameters[0].constraints else _PARAMETER
-    return _Segment(re.compile("".join(pattern), re.IGNORECASE | re.DOTALL), parameters, precedence,
-                    "".join(shape))
+    return _Segment(re.compile("".join(pattern), re.IGNORECASE | re.DOTALL), parameters, precedence, "".join(shape))
 
 
 @dataclass(frozen=True)
@@ -190,8 +197,7 @@ class RouteTemplate:
             last = index == len(segments) - 1
             if segment.precedence == _CATCH_ALL and not last:
                 raise ConfigError(f"route {template!r}: a catch-all parameter must be the last segment")
-            if segment.optional and not all(s.optional or s.precedence == _CATCH_ALL
-                                            for s in segments[index:]):
+            if segment.optional and not all(s.optional or s.precedence == _CATCH_ALL for s in segments[index:]):
                 raise ConfigError(f"route {template!r}: only trailing parameters can be optional")
         return cls(template, segments)
 
@@ -265,8 +271,10 @@ class RouteTable(Generic[T]):
         for entry in self._entries:
             overlap = not entry.methods or not wanted or entry.methods & wanted
             if entry.template.shape == template.shape and overlap:
-                raise ConfigError(f"functions {entry.label!r} and {label!r} serve the same route "
-                                  f"{template.template!r} for the same methods")
+                raise ConfigError(
+                    f"functions {entry.label!r} and {label!r} serve the same route "
+                    f"{template.template!r} for the same methods"
+                )
         self._entries.append(_Entry(template, wanted, target, label))
         self._entries.sort(key=lambda e: e.template.precedence)
 

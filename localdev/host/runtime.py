@@ -49,8 +49,7 @@ class HostArgs:
 
 
 def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The SDKs log every connection state change at INFO; the host reports what matters itself.
     logging.getLogger("azure").setLevel(logging.WARNING)
     # The AMQP layer warns about every failed reconnect and every session accept that times out; the
@@ -65,8 +64,7 @@ def run(args: HostArgs) -> int:
     # The worker imports the app with the app root first on sys.path.
     sys.path.insert(0, os.getcwd())
     try:
-        local = load_local_settings(args.settings or Path("local.settings.json"),
-                                    required=args.settings is not None)
+        local = load_local_settings(args.settings or Path("local.settings.json"), required=args.settings is not None)
         settings = merge_into_environment(local.values, os.environ)
         options = load_host_options(args.host_json, settings)
         settlements = Settlements()
@@ -77,8 +75,14 @@ def run(args: HostArgs) -> int:
         settles = any(f.settlement_arg for f in functions)
         invoker = Invoker()
         port = args.port or local.port or DEFAULT_PORT
-        http = FunctionsHttpServer(args.host, port, functions, invoker, options.route_prefix,
-                                   parse_function_keys(settings.get(FUNCTION_KEYS_SETTING)))
+        http = FunctionsHttpServer(
+            args.host,
+            port,
+            functions,
+            invoker,
+            options.route_prefix,
+            parse_function_keys(settings.get(FUNCTION_KEYS_SETTING)),
+        )
         pump = ServiceBusPump(functions, invoker, settlements, options, settings, stop)
         timers = TimerRunner(functions, invoker, stop)
     except ConfigError as e:

@@ -62,15 +62,31 @@ def host_content(lock_token: uuid.UUID, raw: Message) -> bytes:
     header = raw.header or Header()
     out = bytearray(lock_token.bytes_le)
     encode_value(out, describe_performative(header._replace(delivery_count=(header.delivery_count or 0) + 1)))
-    encode_value(out, {TYPE: AMQPTypes.described, VALUE: (
-        {TYPE: AMQPTypes.ulong, VALUE: _DELIVERY_ANNOTATIONS},
-        encode_annotations({_LOCK_TOKEN: {TYPE: AMQPTypes.uuid, VALUE: lock_token}}))})
-    annotations = {key: _typed(value, timestamp=key in _TIMESTAMP_ANNOTATIONS)
-                   for key, value in (raw.message_annotations or {}).items()}
+    encode_value(
+        out,
+        {
+            TYPE: AMQPTypes.described,
+            VALUE: (
+                {TYPE: AMQPTypes.ulong, VALUE: _DELIVERY_ANNOTATIONS},
+                encode_annotations({_LOCK_TOKEN: {TYPE: AMQPTypes.uuid, VALUE: lock_token}}),
+            ),
+        },
+    )
+    annotations = {
+        key: _typed(value, timestamp=key in _TIMESTAMP_ANNOTATIONS)
+        for key, value in (raw.message_annotations or {}).items()
+    }
     properties = {key: _typed(value) for key, value in (raw.application_properties or {}).items()}
     # encode_payload writes neither the header's new count nor delivery annotations: both are above.
-    encode_payload(out, raw._replace(header=None, delivery_annotations=None, message_annotations=annotations or None,
-                                     application_properties=properties or None))
+    encode_payload(
+        out,
+        raw._replace(
+            header=None,
+            delivery_annotations=None,
+            message_annotations=annotations or None,
+            application_properties=properties or None,
+        ),
+    )
     return bytes(out)
 
 

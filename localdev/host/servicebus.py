@@ -114,8 +114,9 @@ def _body_bytes(message: ServiceBusReceivedMessage) -> bytes:
     return json.dumps(body, default=str).encode()
 
 
-def client_factory(connection: str, settings: Mapping[str, str],
-                   client_kwargs: Mapping[str, Any]) -> Callable[[], ServiceBusClient]:
+def client_factory(
+    connection: str, settings: Mapping[str, str], client_kwargs: Mapping[str, Any]
+) -> Callable[[], ServiceBusClient]:
     """How to build a client for a trigger's `connection`, following the host's setting rules.
 
     `X` (or `AzureWebJobsX`) holds a connection string; otherwise `X__fullyQualifiedNamespace` names
@@ -126,13 +127,16 @@ def client_factory(connection: str, settings: Mapping[str, str],
         return lambda: ServiceBusClient.from_connection_string(connection_string, **client_kwargs)
     namespace = settings.get(f"{connection}__fullyQualifiedNamespace")
     if not namespace:
-        raise ConfigError(f"Service Bus connection {connection!r}: set app setting {connection!r} to a "
-                          f"connection string or {connection}__fullyQualifiedNamespace")
+        raise ConfigError(
+            f"Service Bus connection {connection!r}: set app setting {connection!r} to a "
+            f"connection string or {connection}__fullyQualifiedNamespace"
+        )
     try:
         from azure.identity import DefaultAzureCredential
     except ImportError:
-        raise ConfigError(f"Service Bus connection {connection!r} is identity-based, which needs "
-                          "azure-identity installed") from None
+        raise ConfigError(
+            f"Service Bus connection {connection!r} is identity-based, which needs azure-identity installed"
+        ) from None
     credential = DefaultAzureCredential(managed_identity_client_id=settings.get(f"{connection}__clientId"))
     return lambda: ServiceBusClient(namespace, credential, **client_kwargs)
 
@@ -154,8 +158,13 @@ class _FailureLog:
                 self._suppressed += 1
                 return
             extra = f" ({self._suppressed} more failures since the last report)" if self._suppressed else ""
-            log.warning("%s: Service Bus unavailable, retrying with backoff: %s: %s%s", self._function,
-                        type(error).__name__, str(error).splitlines()[0] if str(error) else "", extra)
+            log.warning(
+                "%s: Service Bus unavailable, retrying with backoff: %s: %s%s",
+                self._function,
+                type(error).__name__,
+                str(error).splitlines()[0] if str(error) else "",
+                extra,
+            )
             self._failing, self._suppressed, self._last_logged = True, 0, now
 
     def connected(self) -> None:
@@ -168,9 +177,17 @@ class _FailureLog:
 class _Slot:
     """One concurrency slot of one function: a client, a receiver and the messages it handles."""
 
-    def __init__(self, spec: FunctionSpec, new_client: Callable[[], ServiceBusClient], invoker: Invoker,
-                 settlements: Settlements, renewer: AutoLockRenewer, failures: _FailureLog, options: HostOptions,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        new_client: Callable[[], ServiceBusClient],
+        invoker: Invoker,
+        settlements: Settlements,
+        renewer: AutoLockRenewer,
+        failures: _FailureLog,
+        options: HostOptions,
+        stop: threading.Event,
+    ) -> None:
         assert isinstance(spec.trigger, ServiceBusTrigger)
         self.spec, self.trigger = spec, spec.trigger
         self._new_client, self._invoker, self._renewer = new_client, invoker, renewer
@@ -201,9 +218,13 @@ class _Slot:
             delay = min(delay * 2, _BACKOFF_MAX)
 
     def _serve_queue(self, client: ServiceBusClient) -> None:
-        with client.get_queue_receiver(self.trigger.queue_name, receive_mode=ServiceBusReceiveMode.PEEK_LOCK,
-                                       auto_lock_renewer=self._renewer, max_wait_time=_POLL_SECONDS,
-                                       prefetch_count=0) as receiver:
+        with client.get_queue_receiver(
+            self.trigger.queue_name,
+            receive_mode=ServiceBusReceiveMode.PEEK_LOCK,
+            auto_lock_renewer=self._renewer,
+            max_wait_time=_POLL_SECONDS,
+            prefetch_count=0,
+        ) as receiver:
             self._connected()
             while not self._stop.is_set():
                 for message in receiver.receive_messages(max_message_count=1, max_wait_time=_POLL_SECONDS):
@@ -214,9 +235,13 @@ class _Slot:
             self.accepting = True
             # The session lock is registered for renewal by hand, once one is held: handing the
             # renewer to a receiver that ends up with no session makes the SDK fail the open.
-            with client.get_queue_receiver(self.trigger.queue_name, session_id=NEXT_AVAILABLE_SESSION,
-                                           receive_mode=ServiceBusReceiveMode.PEEK_LOCK,
-                                           max_wait_time=_ACCEPT_SESSION_SECONDS, prefetch_count=0) as receiver:
+            with client.get_queue_receiver(
+                self.trigger.queue_name,
+                session_id=NEXT_AVAILABLE_SESSION,
+                receive_mode=ServiceBusReceiveMode.PEEK_LOCK,
+                max_wait_time=_ACCEPT_SESSION_SECONDS,
+                prefetch_count=0,
+            ) as receiver:
                 self.accepting = False
                 self._connected()
                 # When no session came up in time the SDK still opens the receiver, without a session
@@ -268,14 +293,24 @@ class _Slot:
 class ServiceBusPump:
     """All Service Bus triggered functions of the app, each with its concurrency slots."""
 
-    def __init__(self, functions: Iterable[FunctionSpec], invoker: Invoker, settlements: Settlements,
-                 options: HostOptions, settings: Mapping[str, str], stop: threading.Event) -> None:
+    def __init__(
+        self,
+        functions: Iterable[FunctionSpec],
+        invoker: Invoker,
+        settlements: Settlements,
+        options: HostOptions,
+        settings: Mapping[str, str],
+        stop: threading.Event,
+    ) -> None:
         self.functions = [f for f in functions if isinstance(f.trigger, ServiceBusTrigger)]
         self._invoker, self._settlements, self._options, self._stop = invoker, settlements, options, stop
         client_kwargs = options.client_retry.client_kwargs()
         # Resolve every connection now, so a missing setting stops the host before it reports ready.
-        self._factories = {f.name: client_factory(f.trigger.connection, settings, client_kwargs)
-                           for f in self.functions if isinstance(f.trigger, ServiceBusTrigger)}
+        self._factories = {
+            f.name: client_factory(f.trigger.connection, settings, client_kwargs)
+            for f in self.functions
+            if isinstance(f.trigger, ServiceBusTrigger)
+        }
         self._renewers: list[AutoLockRenewer] = []
         self._slots: list[tuple[_Slot, threading.Thread]] = []
 
@@ -284,8 +319,10 @@ class ServiceBusPump:
         for spec in self.functions:
             assert isinstance(spec.trigger, ServiceBusTrigger)
             sessions = ", sessions" if spec.trigger.sessions else ""
-            lines.append(f"{spec.name}: serviceBus queue {spec.trigger.queue_name!r} "
-                         f"(connection {spec.trigger.connection}{sessions}, {self._concurrency(spec)} concurrent)")
+            lines.append(
+                f"{spec.name}: serviceBus queue {spec.trigger.queue_name!r} "
+                f"(connection {spec.trigger.connection}{sessions}, {self._concurrency(spec)} concurrent)"
+            )
         return lines
 
     def _concurrency(self, spec: FunctionSpec) -> int:
@@ -302,13 +339,24 @@ class ServiceBusPump:
                 log.warning("%s: lock renewal stopped for %r: %s", name, renewable, error)
 
             # The renewer needs a thread for its dispatcher plus one per lock being renewed.
-            renewer = AutoLockRenewer(max_lock_renewal_duration=self._options.max_auto_lock_renewal,
-                                      on_lock_renew_failure=renew_failed, max_workers=slots + 1)
+            renewer = AutoLockRenewer(
+                max_lock_renewal_duration=self._options.max_auto_lock_renewal,
+                on_lock_renew_failure=renew_failed,
+                max_workers=slots + 1,
+            )
             self._renewers.append(renewer)
             failures = _FailureLog(spec.name)
             for index in range(slots):
-                slot = _Slot(spec, self._factories[spec.name], self._invoker, self._settlements, renewer,
-                             failures, self._options, self._stop)
+                slot = _Slot(
+                    spec,
+                    self._factories[spec.name],
+                    self._invoker,
+                    self._settlements,
+                    renewer,
+                    failures,
+                    self._options,
+                    self._stop,
+                )
                 thread = threading.Thread(target=slot.run, name=f"servicebus-{spec.name}-{index}", daemon=True)
                 thread.start()
                 self._slots.append((slot, thread))

@@ -65,11 +65,13 @@ def merge_into_environment(values: Mapping[str, str], environ: MutableMapping[st
 
 def resolve(text: str, settings: Mapping[str, str], where: str) -> str:
     """Replace each `%NAME%` in a binding property with the app setting NAME."""
+
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in settings:
             raise ConfigError(f"{where}: app setting {name!r} (referenced as %{name}%) is not set")
         return settings[name]
+
     return _PLACEHOLDER.sub(lookup, text)
 
 
@@ -79,8 +81,13 @@ def parse_timespan(text: str, where: str) -> float:
     if not match:
         raise ConfigError(f"{where}: {text!r} is not a TimeSpan like 00:05:00")
     days, hours, minutes, seconds, fraction = match.groups()
-    return (int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
-            + float(f"0.{fraction}" if fraction else 0))
+    return (
+        int(days or 0) * 86400
+        + int(hours) * 3600
+        + int(minutes) * 60
+        + int(seconds or 0)
+        + float(f"0.{fraction}" if fraction else 0)
+    )
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ def load_host_options(path: Path | None, settings: Mapping[str, str]) -> HostOpt
     document = _lower_keys(_read_json(path)) if path is not None and path.exists() else {}
     for name, value in settings.items():
         if name.lower().startswith(_OVERRIDE_PREFIX):
-            _set_path(document, name.lower()[len(_OVERRIDE_PREFIX):].split("__"), value)
+            _set_path(document, name.lower()[len(_OVERRIDE_PREFIX) :].split("__"), value)
     where = str(path or "host.json")
     extensions = _section(document, "extensions", where)
     http = _section(extensions, "http", where)
@@ -148,13 +155,10 @@ def load_host_options(path: Path | None, settings: Mapping[str, str]) -> HostOpt
     return HostOptions(
         route_prefix=str(http.get("routeprefix", "api")).strip("/"),
         max_concurrent_calls=number(service_bus, "maxConcurrentCalls", DEFAULT_MAX_CONCURRENT_CALLS),
-        max_concurrent_sessions=number(service_bus, "maxConcurrentSessions",
-                                       DEFAULT_MAX_CONCURRENT_SESSIONS),
-        max_auto_lock_renewal=span(service_bus, "maxAutoLockRenewalDuration")
-        or DEFAULT_MAX_AUTO_LOCK_RENEWAL,
+        max_concurrent_sessions=number(service_bus, "maxConcurrentSessions", DEFAULT_MAX_CONCURRENT_SESSIONS),
+        max_auto_lock_renewal=span(service_bus, "maxAutoLockRenewalDuration") or DEFAULT_MAX_AUTO_LOCK_RENEWAL,
         # As in the Service Bus extension, an unset idle timeout falls back to the retry tryTimeout.
-        session_idle_timeout=span(service_bus, "sessionIdleTimeout") or try_timeout
-        or DEFAULT_SESSION_IDLE_TIMEOUT,
+        session_idle_timeout=span(service_bus, "sessionIdleTimeout") or try_timeout or DEFAULT_SESSION_IDLE_TIMEOUT,
         client_retry=ClientRetry(
             mode=retry.get("mode"),
             max_retries=number(retry, "maxRetries", -1, minimum=0) if "maxretries" in retry else None,
@@ -195,4 +199,3 @@ def _section(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, An
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: {key} must be an object")
     return section
-

@@ -67,8 +67,12 @@ class Held:
         elif auto_complete:
             self._settle_quietly("completed", ServiceBusReceiver.complete_message)
         elif not self.settled:
-            log.warning("%s: returned without settling message %s (autoCompleteMessages=false); the broker "
-                        "redelivers it once its lock expires", self.function, self.message.message_id)
+            log.warning(
+                "%s: returned without settling message %s (autoCompleteMessages=false); the broker "
+                "redelivers it once its lock expires",
+                self.function,
+                self.message.message_id,
+            )
 
     def _settle_quietly(self, outcome: str, action: Settle) -> None:
         try:
@@ -77,8 +81,13 @@ class Held:
             pass
         except ServiceBusError as error:
             # Lock lost or link gone: the broker redelivers the message once its lock expires.
-            log.warning("%s: could not settle message %s as %s (%s); the broker will redeliver it",
-                        self.function, self.message.message_id, outcome, type(error).__name__)
+            log.warning(
+                "%s: could not settle message %s as %s (%s); the broker will redeliver it",
+                self.function,
+                self.message.message_id,
+                outcome,
+                type(error).__name__,
+            )
 
 
 class AlreadySettled(Exception):
@@ -93,8 +102,7 @@ class Settlements(SettlementServicer):
         self._lock = threading.Lock()
 
     @contextmanager
-    def hold(self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage,
-             function: str) -> Iterator[Held]:
+    def hold(self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage, function: str) -> Iterator[Held]:
         held = Held(receiver, message, function)
         token = str(message.lock_token)
         with self._lock:
@@ -111,13 +119,15 @@ class Settlements(SettlementServicer):
         return self._settle(request.locktoken, b"", "completed", ServiceBusReceiver.complete_message, context)
 
     def Abandon(self, request: pb.AbandonRequest, context: grpc.ServicerContext) -> Empty:
-        return self._settle(request.locktoken, request.propertiesToModify, "abandoned",
-                            ServiceBusReceiver.abandon_message, context)
+        return self._settle(
+            request.locktoken, request.propertiesToModify, "abandoned", ServiceBusReceiver.abandon_message, context
+        )
 
     def Deadletter(self, request: pb.DeadletterRequest, context: grpc.ServicerContext) -> Empty:
         reason = request.deadletterReason.value if request.HasField("deadletterReason") else None
-        description = (request.deadletterErrorDescription.value
-                       if request.HasField("deadletterErrorDescription") else None)
+        description = (
+            request.deadletterErrorDescription.value if request.HasField("deadletterErrorDescription") else None
+        )
 
         def dead_letter(receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) -> None:
             receiver.dead_letter_message(message, reason=reason, error_description=description)
@@ -125,8 +135,9 @@ class Settlements(SettlementServicer):
         return self._settle(request.locktoken, request.propertiesToModify, "dead-lettered", dead_letter, context)
 
     def Defer(self, request: pb.DeferRequest, context: grpc.ServicerContext) -> Empty:
-        return self._settle(request.locktoken, request.propertiesToModify, "deferred",
-                            ServiceBusReceiver.defer_message, context)
+        return self._settle(
+            request.locktoken, request.propertiesToModify, "deferred", ServiceBusReceiver.defer_message, context
+        )
 
     def RenewMessageLock(self, request: pb.RenewMessageLockRequest, context: grpc.ServicerContext) -> Empty:
         held = self._find(request.locktoken, context)
@@ -138,12 +149,16 @@ class Settlements(SettlementServicer):
         with self._lock:
             held = self._held.get(token)
         if held is None:
-            _abort(context, grpc.StatusCode.NOT_FOUND,
-                   f"no message with lock token {token!r} is held by a running invocation")
+            _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                f"no message with lock token {token!r} is held by a running invocation",
+            )
         return held
 
-    def _settle(self, token: str, properties: bytes, outcome: str, action: Settle,
-                context: grpc.ServicerContext) -> Empty:
+    def _settle(
+        self, token: str, properties: bytes, outcome: str, action: Settle, context: grpc.ServicerContext
+    ) -> Empty:
         held = self._find(token, context)
         if properties:  # the extension (1.0.0b2) always sends none
             _abort(context, grpc.StatusCode.UNIMPLEMENTED, "propertiesToModify is not supported by the local host")
@@ -173,8 +188,9 @@ class SettlementServer:
     """The Settlement service on a loopback port, and the worker command line that points at it."""
 
     def __init__(self, settlements: Settlements, host: str = "127.0.0.1") -> None:
-        self._server: Any = grpc.server(futures.ThreadPoolExecutor(max_workers=_WORKERS,
-                                                                   thread_name_prefix="settlement"))
+        self._server: Any = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="settlement")
+        )
         add_SettlementServicer_to_server(settlements, self._server)
         self.host = host
         self.port = self._server.add_insecure_port(f"{host}:0")
@@ -187,5 +203,12 @@ class SettlementServer:
 
     def worker_argv(self) -> list[str]:
         """The arguments the Functions host starts the Python worker with, as far as extensions read them."""
-        return [sys.argv[0], "--host", self.host, "--port", str(self.port),
-                "--functions-grpc-max-message-length", str(MAX_MESSAGE_LENGTH)]
+        return [
+            sys.argv[0],
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--functions-grpc-max-message-length",
+            str(MAX_MESSAGE_LENGTH),
+        ]

@@ -31,8 +31,13 @@ def _utc_now() -> dt.datetime:
 
 
 class TimerRunner:
-    def __init__(self, functions: Iterable[FunctionSpec], invoker: Invoker, stop: threading.Event,
-                 clock: Callable[[], dt.datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        functions: Iterable[FunctionSpec],
+        invoker: Invoker,
+        stop: threading.Event,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
         self.functions = [f for f in functions if isinstance(f.trigger, TimerTrigger)]
         self._invoker = invoker
         self._stop = stop
@@ -40,8 +45,11 @@ class TimerRunner:
         self._threads: list[threading.Thread] = []
 
     def describe(self) -> list[str]:
-        return [f"{spec.name}: timer {spec.trigger.schedule.expression!r} (UTC)"
-                for spec in self.functions if isinstance(spec.trigger, TimerTrigger)]
+        return [
+            f"{spec.name}: timer {spec.trigger.schedule.expression!r} (UTC)"
+            for spec in self.functions
+            if isinstance(spec.trigger, TimerTrigger)
+        ]
 
     def start(self) -> None:
         for spec in self.functions:
@@ -82,9 +90,11 @@ class TimerRunner:
         upcoming = trigger.schedule.next_after(started)
         request = TimerRequest(
             past_due=started - scheduled > _PAST_DUE_AFTER,
-            schedule_status={"Last": last.isoformat() if last else None,
-                             "Next": upcoming.isoformat() if upcoming else None,
-                             "LastUpdated": started.isoformat()},
+            schedule_status={
+                "Last": last.isoformat() if last else None,
+                "Next": upcoming.isoformat() if upcoming else None,
+                "LastUpdated": started.isoformat(),
+            },
             schedule={"AdjustForDST": True},
         )
         policy = spec.retry
@@ -99,8 +109,11 @@ class TimerRunner:
             except Exception as error:  # logged by the invoker; the timer keeps its schedule
                 failure = error
             retry += 1
-            if policy is None or 0 <= policy.max_retry_count < retry or self._stop.wait(
-                    policy.delay_before(retry)):
+            if policy is None or 0 <= policy.max_retry_count < retry or self._stop.wait(policy.delay_before(retry)):
                 return started
-            log.info("timer %s: retry %d of %s", spec.name, retry,
-                     "unlimited" if policy.max_retry_count < 0 else policy.max_retry_count)
+            log.info(
+                "timer %s: retry %d of %s",
+                spec.name,
+                retry,
+                "unlimited" if policy.max_retry_count < 0 else policy.max_retry_count,
+            )

@@ -59,14 +59,20 @@ class DemoApp:
 
 
 USERS = {
-    "alice": DemoUser("a11ce000-0000-4000-8000-00000000a11c", "Alice Requester", "alice@contoso.example",
-                      ("Links.Request",), (OPS_GROUP,)),
-    "bob": DemoUser("b0b00000-0000-4000-8000-000000000b0b", "Bob Approver", "bob@contoso.example",
-                    ("Links.Approve",), (OPS_GROUP,)),
-    "carol": DemoUser("ca201000-0000-4000-8000-0000000ca201", "Carol Viewer", "carol@contoso.example", (),
-                      (NETWORK_GROUP,)),
-    "dave": DemoUser("da7e0000-0000-4000-8000-000000000da7", "Dave Admin", "dave@contoso.example",
-                     ("Links.Admin",)),
+    "alice": DemoUser(
+        "a11ce000-0000-4000-8000-00000000a11c",
+        "Alice Requester",
+        "alice@contoso.example",
+        ("Links.Request",),
+        (OPS_GROUP,),
+    ),
+    "bob": DemoUser(
+        "b0b00000-0000-4000-8000-000000000b0b", "Bob Approver", "bob@contoso.example", ("Links.Approve",), (OPS_GROUP,)
+    ),
+    "carol": DemoUser(
+        "ca201000-0000-4000-8000-0000000ca201", "Carol Viewer", "carol@contoso.example", (), (NETWORK_GROUP,)
+    ),
+    "dave": DemoUser("da7e0000-0000-4000-8000-000000000da7", "Dave Admin", "dave@contoso.example", ("Links.Admin",)),
 }
 APPS = {
     "automation": DemoApp("5e21ce00-0000-4000-8000-0000005e21ce", "change automation", ("Links.Request",)),
@@ -96,10 +102,12 @@ class Authority:
         return base64.urlsafe_b64encode(digest[:15]).decode().rstrip("=")
 
     def openid_configuration(self) -> dict[str, Any]:
-        return {"issuer": issuer(self.base_url),
-                "jwks_uri": f"{self.base_url}/{TENANT}/discovery/v2.0/keys",
-                "token_endpoint": f"{self.base_url}/{TENANT}/oauth2/v2.0/token",
-                "id_token_signing_alg_values_supported": ["RS256"]}
+        return {
+            "issuer": issuer(self.base_url),
+            "jwks_uri": f"{self.base_url}/{TENANT}/discovery/v2.0/keys",
+            "token_endpoint": f"{self.base_url}/{TENANT}/oauth2/v2.0/token",
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
 
     def jwks(self) -> dict[str, Any]:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
@@ -110,18 +118,32 @@ class Authority:
         now = int(time.time())
         lifetime = int(ask.get("expiresIn", 3600))
         claims: dict[str, Any] = {
-            "iss": issuer(self.base_url), "aud": ask.get("audience", CLIENT_ID), "tid": TENANT,
-            "iat": now, "nbf": now, "exp": now + lifetime, "ver": "2.0", "uti": uuid.uuid4().hex,
+            "iss": issuer(self.base_url),
+            "aud": ask.get("audience", CLIENT_ID),
+            "tid": TENANT,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "ver": "2.0",
+            "uti": uuid.uuid4().hex,
         }
         if "app" in ask:
             app = APPS[ask["app"]]
-            claims.update(sub=app.app_id, oid=app.app_id, azp=app.app_id, idtyp="app",
-                          roles=list(ask.get("roles", app.roles)))
+            claims.update(
+                sub=app.app_id, oid=app.app_id, azp=app.app_id, idtyp="app", roles=list(ask.get("roles", app.roles))
+            )
         else:
             user = USERS[ask["user"]]
-            claims.update(sub=hashlib.sha256(user.oid.encode()).hexdigest()[:43], oid=user.oid, name=user.name,
-                          preferred_username=user.username, azp=str(uuid.UUID(int=1)), scp="Links.Access",
-                          roles=list(ask.get("roles", user.roles)), groups=list(ask.get("groups", user.groups)))
+            claims.update(
+                sub=hashlib.sha256(user.oid.encode()).hexdigest()[:43],
+                oid=user.oid,
+                name=user.name,
+                preferred_username=user.username,
+                azp=str(uuid.UUID(int=1)),
+                scp="Links.Access",
+                roles=list(ask.get("roles", user.roles)),
+                groups=list(ask.get("groups", user.groups)),
+            )
         token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
         return {"token_type": "Bearer", "access_token": token, "expires_in": lifetime}
 
@@ -147,10 +169,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == f"/{TENANT}/discovery/v2.0/keys":
             self._send(HTTPStatus.OK, authority.jwks())
         elif self.path == "/users":
-            self._send(HTTPStatus.OK, {
-                "users": {k: {"oid": u.oid, "name": u.name, "roles": u.roles, "groups": u.groups}
-                          for k, u in USERS.items()},
-                "apps": {k: {"appId": a.app_id, "roles": a.roles} for k, a in APPS.items()}})
+            self._send(
+                HTTPStatus.OK,
+                {
+                    "users": {
+                        k: {"oid": u.oid, "name": u.name, "roles": u.roles, "groups": u.groups}
+                        for k, u in USERS.items()
+                    },
+                    "apps": {k: {"appId": a.app_id, "roles": a.roles} for k, a in APPS.items()},
+                },
+            )
         else:
             self._send(HTTPStatus.NOT_FOUND, {"error": "not_found"})
 
@@ -165,8 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ValueError("name either a user or an app")
             self._send(HTTPStatus.OK, self.server.authority.mint(ask))
         except KeyError:
-            self._send(HTTPStatus.BAD_REQUEST, {"error": "unknown_user",
-                                                "users": sorted(USERS), "apps": sorted(APPS)})
+            self._send(HTTPStatus.BAD_REQUEST, {"error": "unknown_user", "users": sorted(USERS), "apps": sorted(APPS)})
         except (ValueError, TypeError) as exc:
             self._send(HTTPStatus.BAD_REQUEST, {"error": "invalid_request", "error_description": str(exc)})
 
@@ -189,13 +216,21 @@ def serve(port: int, ready: threading.Event | None = None) -> None:
 
 def service(port: int, log_path: Any = None) -> Service:
     """The stand-in as a not-yet-started `Service` on `port`."""
-    return Service(name="identity", argv=python_module("localdev.identity", "serve", "--port", str(port)),
-                   port=port, log_path=log_path)
+    return Service(
+        name="identity",
+        argv=python_module("localdev.identity", "serve", "--port", str(port)),
+        port=port,
+        log_path=log_path,
+    )
 
 
 def token(base_url: str, *, timeout: float = 10, **ask: Any) -> str:
     """A token from a running stand-in: token(url, user="alice"), token(url, app="automation", expiresIn=-600)."""
-    request = urllib.request.Request(f"{base_url}/{TENANT}/oauth2/v2.0/token", data=json.dumps(ask).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base_url}/{TENANT}/oauth2/v2.0/token",
+        data=json.dumps(ask).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return str(json.loads(response.read())["access_token"])

@@ -24,8 +24,9 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localdev.identity", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m localdev.identity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the stand-in")
     run.add_argument("--port", type=int, required=True)
@@ -33,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     who = mint.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", choices=sorted(USERS))
     who.add_argument("--app", choices=sorted(APPS))
-    mint.add_argument("--url", default=os.environ.get(URL_VARIABLE, "http://127.0.0.1:7079"),
-                      help=f"the stand-in's URL (default: ${URL_VARIABLE} or http://127.0.0.1:7079)")
+    mint.add_argument(
+        "--url",
+        default=os.environ.get(URL_VARIABLE, "http://127.0.0.1:7079"),
+        help=f"the stand-in's URL (default: ${URL_VARIABLE} or http://127.0.0.1:7079)",
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -33,18 +33,34 @@ FAKE_SHARED_ACCESS_KEY = "bG9jYWxkZXYtZmFrZS1rZXktbm90LWEtc2VjcmV0"  # base64("l
 
 def connection_string(port: int, host: str = "127.0.0.1") -> str:
     """What the SDK needs to reach the stand-in. `UseDevelopmentEmulator=true` makes it use plain AMQP."""
-    return (f"Endpoint=sb://{host}:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
-            f"SharedAccessKey={FAKE_SHARED_ACCESS_KEY};UseDevelopmentEmulator=true")
+    return (
+        f"Endpoint=sb://{host}:{port};SharedAccessKeyName=RootManageSharedAccessKey;"
+        f"SharedAccessKey={FAKE_SHARED_ACCESS_KEY};UseDevelopmentEmulator=true"
+    )
 
 
-def service(port: int, admin_port: int, config_path: Path | str = APP_CONFIG, log_path: Path | None = None,
-            log_level: str = "INFO") -> Service:
+def service(
+    port: int,
+    admin_port: int,
+    config_path: Path | str = APP_CONFIG,
+    log_path: Path | None = None,
+    log_level: str = "INFO",
+) -> Service:
     """The stand-in as a child process (not started yet); ready once `port` accepts connections.
 
     The broker writes `log_path` itself (`--log-file`) rather than through `Service.log_path`, whose file
     handle the parent process would keep open."""
-    argv = python_module("localdev.servicebus", "--port", str(port), "--admin-port", str(admin_port),
-                         "--config", str(config_path), "--log-level", log_level)
+    argv = python_module(
+        "localdev.servicebus",
+        "--port",
+        str(port),
+        "--admin-port",
+        str(admin_port),
+        "--config",
+        str(config_path),
+        "--log-level",
+        log_level,
+    )
     if log_path is not None:
         argv += ["--log-file", str(log_path)]
     return Service(name="servicebus", argv=argv, port=port)

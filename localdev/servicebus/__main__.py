@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     proton_log = logging.getLogger("proton")
     # proton logs every reactor event at DEBUG, which drowns the broker's own messages.
     proton_log.setLevel(max(logging.INFO, logging.getLevelName(args.log_level)))

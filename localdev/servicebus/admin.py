@@ -40,8 +40,9 @@ class AdminServer:
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         # A short poll interval: `shutdown()` waits for the serving loop to notice, which delays process exit.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="servicebus-admin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="servicebus-admin", daemon=True
+        )
 
     def start(self) -> AdminServer:
         self._thread.start()

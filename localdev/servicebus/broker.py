@@ -195,8 +195,9 @@ class Broker(Handler):
         self._container = container
         self._acceptor = container.listen(f"{host}:{port}")
         self.waker.attach(container, self.shutdown)
-        log.info("listening on %s:%d with queues %s", host, port,
-                 ", ".join(q.config.name for q in self.namespace.queues))
+        log.info(
+            "listening on %s:%d with queues %s", host, port, ", ".join(q.config.name for q in self.namespace.queues)
+        )
         container.run()
         log.info("stopped")
 
@@ -323,7 +324,8 @@ class Broker(Handler):
         if sessionful != entity.sessionful:
             raise NotAllowed(
                 f"It is not possible for an entity that {'requires' if entity.sessionful else 'does not require'} "
-                f"sessions to create a {'session' if sessionful else 'non-sessionful'} receiver ('{entity.name}').")
+                f"sessions to create a {'session' if sessionful else 'non-sessionful'} receiver ('{entity.name}')."
+            )
         consumer = Consumer(link, entity, receive_and_delete=link.remote_snd_settle_mode == Link.SND_SETTLED)
         self._consumers[link] = consumer
         if not sessionful:
@@ -354,8 +356,12 @@ class Broker(Handler):
         self._open(link, consumer.session_id)
         if consumer not in self._by_entity[consumer.entity]:
             self._by_entity[consumer.entity].append(consumer)
-        log.debug("receiver %r on %s%s", link.name, consumer.entity.name,
-                  f" holds session {consumer.session_id!r}" if consumer.session_id else "")
+        log.debug(
+            "receiver %r on %s%s",
+            link.name,
+            consumer.entity.name,
+            f" holds session {consumer.session_id!r}" if consumer.session_id else "",
+        )
 
     @staticmethod
     def _open(link: Link, session_id: str | None = None) -> None:
@@ -449,14 +455,20 @@ class Broker(Handler):
             if len(payload) > entity.config.max_message_size:
                 raise MessageSizeExceeded(
                     f"The received message (size: {len(payload)} bytes) exceeds the limit "
-                    f"({entity.config.max_message_size} bytes) currently allowed on the link.")
+                    f"({entity.config.max_message_size} bytes) currently allowed on the link."
+                )
             envelopes = codec.parse_transfer(payload)
             for envelope in envelopes:  # a batch is all or nothing
                 entity.check_sendable(envelope)
             for envelope in envelopes:
                 number, stored = entity.enqueue(envelope, now)
-                log.debug("%s: message %r %s as %d", entity.name, envelope.message_id,
-                          "enqueued" if stored else "dropped as a duplicate of", number)
+                log.debug(
+                    "%s: message %r %s as %d",
+                    entity.name,
+                    envelope.message_id,
+                    "enqueued" if stored else "dropped as a duplicate of",
+                    number,
+                )
         except BrokerError as error:
             log.info("%s: send refused: %s", entity.name, error.description)
             _finish(delivery, Delivery.REJECTED, error)
@@ -526,8 +538,7 @@ class Broker(Handler):
                 entity.abandon(token, count_delivery=delivery.remote.failed)
             elif outcome == Delivery.REJECTED:
                 info = _condition_info(delivery.remote.condition)
-                entity.dead_letter(token, _text(info.get(DEAD_LETTER_REASON)),
-                                   _text(info.get(DEAD_LETTER_DESCRIPTION)))
+                entity.dead_letter(token, _text(info.get(DEAD_LETTER_REASON)), _text(info.get(DEAD_LETTER_DESCRIPTION)))
             else:  # released, or settled without an outcome: the message was never processed
                 entity.abandon(token, count_delivery=False)
         except BrokerError as error:
@@ -555,8 +566,9 @@ class Broker(Handler):
         _finish(delivery, Delivery.ACCEPTED)
         # Any token is accepted: the stand-in has no identities. The reply goes to the $cbs receiver of the
         # same connection, correlated by the request's message-id as the same (uuid) type.
-        reply = Message(correlation_id=request.id,
-                        properties={"status-code": int32(202), "status-description": "Accepted"})
+        reply = Message(
+            correlation_id=request.id, properties={"status-code": int32(202), "status-description": "Accepted"}
+        )
         self._reply(link.connection, CBS_NODE, reply)
 
     def _on_management_request(self, link: Link, entity: Entity, delivery: Delivery, payload: bytes) -> None:
@@ -577,8 +589,7 @@ class Broker(Handler):
         result = management.execute(operation, entity, body, time.time(), session_owner)
         if result.error_condition is not None:
             log.info("%s: %s refused: %s", entity.name, operation, result.description)
-        properties: dict[str, Any] = {"statusCode": int32(result.status_code),
-                                      "statusDescription": result.description}
+        properties: dict[str, Any] = {"statusCode": int32(result.status_code), "statusDescription": result.description}
         if result.error_condition is not None:
             properties["errorCondition"] = symbol(result.error_condition)
         reply = Message(correlation_id=request.id, properties=properties, body=result.body)
@@ -632,18 +643,20 @@ class Broker(Handler):
             if isinstance(consumer, Consumer):
                 log.info("%s: session %r lock expired; detaching its receiver", entity.name, lost.session_id)
                 consumer.session_id = None  # the entity already released it
-                consumer.link.condition = _condition(SessionLockLost(
-                    f"The session lock has expired on the MessageSession '{lost.session_id}'."))
+                consumer.link.condition = _condition(
+                    SessionLockLost(f"The session lock has expired on the MessageSession '{lost.session_id}'.")
+                )
                 consumer.link.close()
                 self._forget(consumer.link)
         for entity, consumers in list(self._by_entity.items()):
             for consumer in [c for c in consumers if c.wait_until is not None and c.wait_until <= now]:
-                log.info("%s: no session became available for receiver %r in time", entity.name,
-                         consumer.link.name)
+                log.info("%s: no session became available for receiver %r in time", entity.name, consumer.link.name)
                 consumers.remove(consumer)
                 self._consumers.pop(consumer.link, None)
-                self._refuse(consumer.link, OperationTimeout(
-                    f"No session available on '{entity.name}' within the receiver's timeout."))
+                self._refuse(
+                    consumer.link,
+                    OperationTimeout(f"No session available on '{entity.name}' within the receiver's timeout."),
+                )
         for entity in self.namespace.entities():
             self._dispatch(entity)
 

@@ -91,7 +91,7 @@ def _sections(encoded: bytes) -> Iterator[Section]:
             raise ArgumentError(f"expected a described message section at byte {position}")
         value = _copy(data.get_object())
         code = _section_code(value.descriptor)
-        yield Section(code, encoded[position:position + consumed], value.value)
+        yield Section(code, encoded[position : position + consumed], value.value)
         position += consumed
 
 
@@ -221,8 +221,13 @@ def _encode_header(envelope: Envelope, delivery_count: int) -> bytes:
     return data.encode()
 
 
-def encode_message(envelope: Envelope, *, delivery_count: int, annotations: Mapping[str, Any],
-                   application_properties: Mapping[str, Any] | None = None) -> bytes:
+def encode_message(
+    envelope: Envelope,
+    *,
+    delivery_count: int,
+    annotations: Mapping[str, Any],
+    application_properties: Mapping[str, Any] | None = None,
+) -> bytes:
     """The bytes delivered to a receiver: a fresh header, the sender's annotations overlaid with the broker's,
     and the bare message as sent, except for `application_properties` added by the broker (dead-lettering)."""
     merged = dict(envelope.annotations)
@@ -232,10 +237,12 @@ def encode_message(envelope: Envelope, *, delivery_count: int, annotations: Mapp
         values = decode_map(app_properties) if app_properties else {}
         values.update(application_properties)
         app_properties = _encode_section(APPLICATION_PROPERTIES, values)
-    return b"".join((
-        _encode_header(envelope, delivery_count),
-        _encode_section(MESSAGE_ANNOTATIONS, merged) if merged else b"",
-        envelope.properties,
-        app_properties,
-        envelope.body,
-    ))
+    return b"".join(
+        (
+            _encode_header(envelope, delivery_count),
+            _encode_section(MESSAGE_ANNOTATIONS, merged) if merged else b"",
+            envelope.properties,
+            app_properties,
+            envelope.body,
+        )
+    )

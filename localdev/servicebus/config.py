@@ -19,10 +19,18 @@ DEFAULT_MAX_MESSAGE_SIZE_KIB = 256
 
 # ARM properties that describe deployment concerns the stand-in has no behaviour for. Accepted so the same file
 # can carry them, ignored otherwise.
-_IGNORED_PROPERTIES = frozenset({
-    "maxSizeInMegabytes", "enablePartitioning", "enableBatchedOperations", "enableExpress", "autoDeleteOnIdle",
-    "forwardTo", "forwardDeadLetteredMessagesTo", "status",
-})
+_IGNORED_PROPERTIES = frozenset(
+    {
+        "maxSizeInMegabytes",
+        "enablePartitioning",
+        "enableBatchedOperations",
+        "enableExpress",
+        "autoDeleteOnIdle",
+        "forwardTo",
+        "forwardDeadLetteredMessagesTo",
+        "status",
+    }
+)
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"

@@ -40,5 +40,9 @@ def encode_stored(message: StoredMessage) -> bytes:
         dead_letter[DEAD_LETTER_REASON] = message.dead_letter_reason
     if message.dead_letter_description is not None:
         dead_letter[DEAD_LETTER_DESCRIPTION] = message.dead_letter_description
-    return codec.encode_message(message.envelope, delivery_count=message.delivery_count,
-                                annotations=annotations, application_properties=dead_letter or None)
+    return codec.encode_message(
+        message.envelope,
+        delivery_count=message.delivery_count,
+        annotations=annotations,
+        application_properties=dead_letter or None,
+    )

@@ -135,7 +135,8 @@ class Entity:
             raise NotAllowed(
                 f"The SessionId was not set on a message, and it cannot be sent to the entity '{self.name}'. "
                 "Entities that have session support enabled can only receive messages that have the SessionId "
-                "set to a valid value.")
+                "set to a valid value."
+            )
 
     def _seen(self, message_id: str | None, now: float) -> int | None:
         if not self.config.requires_duplicate_detection or message_id is None:
@@ -229,8 +230,9 @@ class Entity:
         for number in numbers:
             message = self._messages.get(number)
             if message is None or message.state != MessageState.DEFERRED or message.lock is not None:
-                raise MessageNotFound(f"No deferred message with sequence number {number} is available in "
-                                      f"'{self.name}'.")
+                raise MessageNotFound(
+                    f"No deferred message with sequence number {number} is available in '{self.name}'."
+                )
         found = [self._messages[n] for n in numbers]
         for message in found:
             if lock:
@@ -242,16 +244,20 @@ class Entity:
     def peek(self, from_sequence_number: int, count: int, *, session_id: str | None = None) -> list[StoredMessage]:
         """Active (locked or not), deferred and scheduled messages in sequence-number order, as Service Bus
         browses them; only those of `session_id` when it is given."""
-        numbers = sorted(n for n, m in self._messages.items()
-                         if n >= from_sequence_number and (session_id is None or m.session_id == session_id))
-        return [self._messages[n] for n in numbers[:max(count, 0)]]
+        numbers = sorted(
+            n
+            for n, m in self._messages.items()
+            if n >= from_sequence_number and (session_id is None or m.session_id == session_id)
+        )
+        return [self._messages[n] for n in numbers[: max(count, 0)]]
 
     # -- settling -----------------------------------------------------------------------------------------
 
     def _lock_lost(self) -> MessageLockLost:
         return MessageLockLost(
             "The lock supplied is invalid. Either the lock expired, or the message has already been removed "
-            f"from the queue '{self.name}'.")
+            f"from the queue '{self.name}'."
+        )
 
     def _release_lock(self, token: uuid.UUID) -> StoredMessage:
         held = self._locks.pop(token, None)
@@ -300,8 +306,10 @@ class Entity:
     def _return(self, message: StoredMessage) -> None:
         if self.dead_letter_queue is not None and message.delivery_count >= self.config.max_delivery_count:
             self._move_to_dead_letter(
-                message, MAX_DELIVERY_COUNT_EXCEEDED,
-                f"Message could not be consumed after {self.config.max_delivery_count} delivery attempts.")
+                message,
+                MAX_DELIVERY_COUNT_EXCEEDED,
+                f"Message could not be consumed after {self.config.max_delivery_count} delivery attempts.",
+            )
         elif message.state == MessageState.ACTIVE:
             self._make_ready(message)
 
@@ -330,7 +338,8 @@ class Entity:
         record = self._sessions.setdefault(session_id, SessionRecord(session_id))
         if record.owner is not None and record.owner is not owner:
             raise SessionCannotBeLocked(
-                f"The requested session '{session_id}' cannot be accepted. It may be locked by another receiver.")
+                f"The requested session '{session_id}' cannot be accepted. It may be locked by another receiver."
+            )
         record.owner = owner
         self._extend_session(record, now)
         return session_id
@@ -359,7 +368,8 @@ class Entity:
         record = self._sessions.get(session_id)
         if record is None or record.owner is not owner:
             raise SessionLockLost(
-                f"The session lock has expired on the MessageSession '{session_id}'. Accept a new MessageSession.")
+                f"The session lock has expired on the MessageSession '{session_id}'. Accept a new MessageSession."
+            )
         return record
 
     def renew_session_lock(self, session_id: str, owner: object, now: float) -> float:
@@ -416,8 +426,12 @@ class Entity:
             elif kind == "expiry":
                 message = self._messages.get(key)  # type: ignore[arg-type]
                 # A locked message expires once its lock is gone; `has_ready` catches it then.
-                if message is not None and self._is_ready(message) and message.expires_at is not None \
-                        and message.expires_at <= now:
+                if (
+                    message is not None
+                    and self._is_ready(message)
+                    and message.expires_at is not None
+                    and message.expires_at <= now
+                ):
                     self._expire(message)
             elif kind == "session":
                 record = self._sessions.get(key)  # type: ignore[arg-type]

@@ -43,8 +43,9 @@ SessionOwner = Callable[[str], object]
 Handler = Callable[[Entity, Mapping[str, Any], float, SessionOwner], ManagementResult]
 
 
-def execute(operation: str, entity: Entity, body: Mapping[str, Any], now: float,
-            session_owner: SessionOwner) -> ManagementResult:
+def execute(
+    operation: str, entity: Entity, body: Mapping[str, Any], now: float, session_owner: SessionOwner
+) -> ManagementResult:
     """Run one request; a refused request becomes the status code and error condition Service Bus would send."""
     handler = _HANDLERS.get(operation.removeprefix(OPERATION_PREFIX))
     try:
@@ -103,8 +104,9 @@ def _schedule(entity: Entity, body: Mapping[str, Any], now: float, _: SessionOwn
     for item in _items(_required(body, "messages")):
         raw = bytes(_required(item, "message"))
         if len(raw) > entity.config.max_message_size:
-            raise MessageSizeExceeded(f"The message of {len(raw)} bytes exceeds the limit of "
-                                      f"{entity.config.max_message_size} bytes.")
+            raise MessageSizeExceeded(
+                f"The message of {len(raw)} bytes exceeds the limit of {entity.config.max_message_size} bytes."
+            )
         envelopes.append(codec.parse_message(raw))
     for envelope in envelopes:
         entity.check_sendable(envelope)
@@ -135,8 +137,9 @@ def _renew_lock(entity: Entity, body: Mapping[str, Any], now: float, _: SessionO
 _DISPOSITIONS = {"completed", "abandoned", "defered", "suspended"}
 
 
-def _update_disposition(entity: Entity, body: Mapping[str, Any], _now: float,
-                        session_owner: SessionOwner) -> ManagementResult:
+def _update_disposition(
+    entity: Entity, body: Mapping[str, Any], _now: float, session_owner: SessionOwner
+) -> ManagementResult:
     status = str(_required(body, "disposition-status"))
     if status not in _DISPOSITIONS:
         raise ArgumentError(f"Unknown disposition-status '{status}'.")
@@ -151,8 +154,9 @@ def _update_disposition(entity: Entity, body: Mapping[str, Any], _now: float,
             elif status == "defered":
                 entity.defer(token)
             else:
-                entity.dead_letter(token, _optional_text(body, "deadletter-reason"),
-                                   _optional_text(body, "deadletter-description"))
+                entity.dead_letter(
+                    token, _optional_text(body, "deadletter-reason"), _optional_text(body, "deadletter-description")
+                )
     except MessageLockLost as error:
         raise _in_session(body, error) from None
     return ManagementResult(200, OK, {})
@@ -163,8 +167,9 @@ def _optional_text(body: Mapping[str, Any], key: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def _receive_by_sequence_number(entity: Entity, body: Mapping[str, Any], now: float,
-                                 session_owner: SessionOwner) -> ManagementResult:
+def _receive_by_sequence_number(
+    entity: Entity, body: Mapping[str, Any], now: float, session_owner: SessionOwner
+) -> ManagementResult:
     _check_session(entity, body, session_owner)
     # receiver-settle-mode is the AMQP one: 0 (first) is receive-and-delete, 1 (second) is peek-lock.
     peek_lock = int(body.get("receiver-settle-mode", 1)) == 1
@@ -182,22 +187,24 @@ def _session_id(body: Mapping[str, Any]) -> str:
     return str(_required(body, "session-id"))
 
 
-def _renew_session_lock(entity: Entity, body: Mapping[str, Any], now: float,
-                        session_owner: SessionOwner) -> ManagementResult:
+def _renew_session_lock(
+    entity: Entity, body: Mapping[str, Any], now: float, session_owner: SessionOwner
+) -> ManagementResult:
     session_id = _session_id(body)
     locked_until = entity.renew_session_lock(session_id, session_owner(session_id), now)
     return ManagementResult(200, OK, {"expiration": ms_timestamp(locked_until)})
 
 
-def _get_session_state(entity: Entity, body: Mapping[str, Any], _now: float,
-                       session_owner: SessionOwner) -> ManagementResult:
+def _get_session_state(
+    entity: Entity, body: Mapping[str, Any], _now: float, session_owner: SessionOwner
+) -> ManagementResult:
     session_id = _session_id(body)
-    return ManagementResult(200, OK, {"session-state": entity.get_session_state(session_id,
-                                                                              session_owner(session_id))})
+    return ManagementResult(200, OK, {"session-state": entity.get_session_state(session_id, session_owner(session_id))})
 
 
-def _set_session_state(entity: Entity, body: Mapping[str, Any], _now: float,
-                       session_owner: SessionOwner) -> ManagementResult:
+def _set_session_state(
+    entity: Entity, body: Mapping[str, Any], _now: float, session_owner: SessionOwner
+) -> ManagementResult:
     session_id = _session_id(body)
     state = body.get("session-state")
     entity.set_session_state(session_id, session_owner(session_id), bytes(state) if state is not None else None)

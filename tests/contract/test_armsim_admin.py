@@ -63,13 +63,17 @@ def test_segment_drift(armsim: ArmSim) -> None:
     armsim.load(fleet_doc("contract"))
     client = armsim.client(S1)
 
-    armsim.admin.add_segment("east-2", "new", "10.102.0.1/24", "/infra/tier-1s/T1",
-                             dhcpRanges=["10.102.0.10-10.102.0.20"])
+    armsim.admin.add_segment(
+        "east-2", "new", "10.102.0.1/24", "/infra/tier-1s/T1", dhcpRanges=["10.102.0.10-10.102.0.20"]
+    )
     armsim.admin.update_segment("east-1", "routed", connectedGateway=None, status="FAILURE")
 
     new = next(iter(client.workload_networks.list_segments("rg-east", "east-2")))
     assert (new.name, new.properties.subnet.gateway_address, new.properties.connected_gateway) == (
-        "new", "10.102.0.1/24", "/infra/tier-1s/T1")
+        "new",
+        "10.102.0.1/24",
+        "/infra/tier-1s/T1",
+    )
     assert new.properties.subnet.dhcp_ranges == ["10.102.0.10-10.102.0.20"]
     routed = next(s for s in client.workload_networks.list_segments("rg-east", "east-1") if s.name == "routed")
     assert (routed.properties.connected_gateway, routed.properties.status) == (None, "FAILURE")
@@ -80,8 +84,12 @@ def test_cloud_changes_apply_to_reads_and_to_the_rules(armsim: ArmSim) -> None:
     armsim.load(fleet_doc("contract"))
     client = armsim.client(S1)
 
-    armsim.admin.update_cloud("east-2", provisioningState="Updating", extendedNetworkBlocks=["10.2.4.0/23"],
-                              globalReach=[{"name": "gr", "addressPrefix": "10.250.9.0/29"}])
+    armsim.admin.update_cloud(
+        "east-2",
+        provisioningState="Updating",
+        extendedNetworkBlocks=["10.2.4.0/23"],
+        globalReach=[{"name": "gr", "addressPrefix": "10.250.9.0/29"}],
+    )
     armsim.admin.update_cloud("east-1", permissions="read")
 
     east2 = client.private_clouds.get("rg-east", "east-2")
@@ -112,27 +120,38 @@ def test_a_cloud_without_read_access_is_invisible_and_forbidden(armsim: ArmSim) 
     assert (err.value.status_code, err.value.error.code) == (403, "AuthorizationFailed")
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: cloud_doc(d, "east-1").update(links=[{"target": "ghost"}]), "no private cloud named 'ghost'"),
-    (lambda d: cloud_doc(d, "east-1").update(links=[{"target": "west-1"}]), "different regions"),
-    (lambda d: cloud_doc(d, "east-1").update(links=[{"target": "east-1"}]), "cannot link to itself"),
-    (lambda d: cloud_doc(d, "east-1").update(links=[{"target": "east-2", "name": "x"},
-                                                    {"target": "east-3", "name": "X"}]), "already has a link"),
-    (lambda d: cloud_doc(d, "east-2").update(name="east-1"), "duplicate private cloud"),
-    (lambda d: cloud_doc(d, "east-1").update(networkBlock="10.1.0.1/22"), "networkBlock: not an IPv4 network"),
-    (lambda d: cloud_doc(d, "east-1").update(networkBlock="10.1.0.0/24"), "X <= 22"),
-    (lambda d: cloud_doc(d, "east-1").update(netwrkBlock="10.1.0.0/22"), "unknown field(s) ['netwrkBlock']"),
-    (lambda d: cloud_doc(d, "east-1").update(permissions="admin"), "unknown preset 'admin'"),
-    (lambda d: cloud_doc(d, "east-1")["segments"].append({"name": "routed", "gatewayAddress": "1.2.3.4/24"}),
-     "duplicate name(s) ['routed']"),
-    (lambda d: d["settings"].update(pageSize=0), "settings.pageSize"),
-    (lambda d: d["settings"].update(retryAfter=0.5), "settings.retryAfter"),
-    (lambda d: d.update(faults={"errors": [{"status": 503, "kinds": ["clouds.get"]}]}), "unknown kind"),
-    (lambda d: d.update(faults={"linkOutcomes": [{"status": "Exploded"}]}), "linkOutcomes[0].status"),
-    (lambda d: d["subscriptions"].append({"id": S1.upper()}), "duplicate subscription"),
-    (lambda d: d["subscriptions"][0]["resourceGroups"].append({"name": "RG-EAST"}),
-     "resourceGroups[2].name: invalid or duplicate resource group 'RG-EAST'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: cloud_doc(d, "east-1").update(links=[{"target": "ghost"}]), "no private cloud named 'ghost'"),
+        (lambda d: cloud_doc(d, "east-1").update(links=[{"target": "west-1"}]), "different regions"),
+        (lambda d: cloud_doc(d, "east-1").update(links=[{"target": "east-1"}]), "cannot link to itself"),
+        (
+            lambda d: cloud_doc(d, "east-1").update(
+                links=[{"target": "east-2", "name": "x"}, {"target": "east-3", "name": "X"}]
+            ),
+            "already has a link",
+        ),
+        (lambda d: cloud_doc(d, "east-2").update(name="east-1"), "duplicate private cloud"),
+        (lambda d: cloud_doc(d, "east-1").update(networkBlock="10.1.0.1/22"), "networkBlock: not an IPv4 network"),
+        (lambda d: cloud_doc(d, "east-1").update(networkBlock="10.1.0.0/24"), "X <= 22"),
+        (lambda d: cloud_doc(d, "east-1").update(netwrkBlock="10.1.0.0/22"), "unknown field(s) ['netwrkBlock']"),
+        (lambda d: cloud_doc(d, "east-1").update(permissions="admin"), "unknown preset 'admin'"),
+        (
+            lambda d: cloud_doc(d, "east-1")["segments"].append({"name": "routed", "gatewayAddress": "1.2.3.4/24"}),
+            "duplicate name(s) ['routed']",
+        ),
+        (lambda d: d["settings"].update(pageSize=0), "settings.pageSize"),
+        (lambda d: d["settings"].update(retryAfter=0.5), "settings.retryAfter"),
+        (lambda d: d.update(faults={"errors": [{"status": 503, "kinds": ["clouds.get"]}]}), "unknown kind"),
+        (lambda d: d.update(faults={"linkOutcomes": [{"status": "Exploded"}]}), "linkOutcomes[0].status"),
+        (lambda d: d["subscriptions"].append({"id": S1.upper()}), "duplicate subscription"),
+        (
+            lambda d: d["subscriptions"][0]["resourceGroups"].append({"name": "RG-EAST"}),
+            "resourceGroups[2].name: invalid or duplicate resource group 'RG-EAST'",
+        ),
+    ],
+)
 def test_fleets_are_validated_with_the_field_named(armsim: ArmSim, change: Any, message: str) -> None:
     doc = fleet_doc("contract")
     change(doc)
@@ -156,7 +175,8 @@ def test_link_limit_is_validated_in_fleets(armsim: ArmSim) -> None:
 def test_ambiguous_short_names_need_full_ids(armsim: ArmSim) -> None:
     doc = fleet_doc("contract")
     doc["subscriptions"][1]["resourceGroups"][0]["privateClouds"].append(
-        {"name": "east-2", "location": "eastus", "networkBlock": "10.9.0.0/22"})
+        {"name": "east-2", "location": "eastus", "networkBlock": "10.9.0.0/22"}
+    )
     cloud_doc(doc, "east-1")["links"] = [{"target": "east-2"}]
 
     with pytest.raises(ArmSimAdminError, match="ambiguous"):

@@ -42,8 +42,13 @@ def test_429_with_retry_after_is_retried_transparently(armsim: ArmSim) -> None:
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_errors_at_a_moderate_rate_are_absorbed_by_retries(armsim: ArmSim, status: int) -> None:
-    load(armsim, {"seed": 7, "errors": [{"status": status, "rate": 0.3, "retryAfter": 0, "methods": ["GET"],
-                                         "path": "*/cloudLinks"}]})
+    load(
+        armsim,
+        {
+            "seed": 7,
+            "errors": [{"status": status, "rate": 0.3, "retryAfter": 0, "methods": ["GET"], "path": "*/cloudLinks"}],
+        },
+    )
     client = armsim.client(S1)
 
     for _ in range(10):
@@ -70,8 +75,11 @@ def test_past_the_retry_budget_the_sdk_raises_the_last_status(armsim: ArmSim) ->
 def test_a_5xx_on_the_put_is_retried_and_the_link_still_gets_made(armsim: ArmSim) -> None:
     load(armsim, {"errors": [{"status": 500, "count": 1, "methods": ["PUT"], "path": "*/cloudLinks/*"}]})
 
-    link = armsim.client(S1).cloud_links.begin_create_or_update(
-        "rg-east", "east-1", "l1", link_body(cid("east-2"))).result()
+    link = (
+        armsim.client(S1)
+        .cloud_links.begin_create_or_update("rg-east", "east-1", "l1", link_body(cid("east-2")))
+        .result()
+    )
 
     assert link.status == "Active"
     assert statuses(armsim, "cloudLinks.put") == [500, 201]
@@ -92,12 +100,17 @@ def test_a_dropped_connection_is_a_service_response_error_that_retries_absorb(ar
 def test_a_put_whose_answer_is_lost_is_retried_onto_the_running_operation(armsim: ArmSim) -> None:
     load(armsim, {"drops": [{"count": 1, "when": "after", "kinds": ["cloudLinks.put"]}]})
 
-    link = armsim.client(S1).cloud_links.begin_create_or_update(
-        "rg-east", "east-1", "l1", link_body(cid("east-2"))).result()
+    link = (
+        armsim.client(S1)
+        .cloud_links.begin_create_or_update("rg-east", "east-1", "l1", link_body(cid("east-2")))
+        .result()
+    )
 
     assert link.status == "Active"
     assert [(c["status"], c["fault"]) for c in armsim.admin.calls("cloudLinks.put")] == [
-        (None, "drop-after"), (200, None)]
+        (None, "drop-after"),
+        (200, None),
+    ]
 
 
 def test_an_operation_that_ends_failed(armsim: ArmSim) -> None:
@@ -111,15 +124,20 @@ def test_an_operation_that_ends_failed(armsim: ArmSim) -> None:
     failed = client.cloud_links.get("rg-east", "east-1", "l1")
     assert (failed.status, failed.provisioning_state) == ("Failed", "Failed")
     # `count: 1` used the rule up: the next link to the same target is made normally.
-    assert client.cloud_links.begin_create_or_update(
-        "rg-east", "east-3", "l2", link_body(cid("east-2"))).result().status == "Active"
+    assert (
+        client.cloud_links.begin_create_or_update("rg-east", "east-3", "l2", link_body(cid("east-2"))).result().status
+        == "Active"
+    )
 
 
 def test_an_operation_that_ends_disconnected(armsim: ArmSim) -> None:
     load(armsim, {"linkOutcomes": [{"link": "dr-*", "source": cid("east-1"), "status": "Disconnected"}]})
 
-    link = armsim.client(S1).cloud_links.begin_create_or_update(
-        "rg-east", "east-1", "dr-1", link_body(cid("east-2"))).result()
+    link = (
+        armsim.client(S1)
+        .cloud_links.begin_create_or_update("rg-east", "east-1", "dr-1", link_body(cid("east-2")))
+        .result()
+    )
 
     assert (link.status, link.provisioning_state) == ("Disconnected", "Succeeded")
 
@@ -130,8 +148,13 @@ def test_a_link_stuck_in_building(armsim: ArmSim) -> None:
     headers: dict[str, str] = {}
 
     client.cloud_links.begin_create_or_update(
-        "rg-east", "east-1", "stuck", link_body(cid("east-2")), polling=False,
-        raw_response_hook=lambda response: headers.update(response.http_response.headers))
+        "rg-east",
+        "east-1",
+        "stuck",
+        link_body(cid("east-2")),
+        polling=False,
+        raw_response_hook=lambda response: headers.update(response.http_response.headers),
+    )
     # A link made after the stuck one has had its full build time once it is Active.
     client.cloud_links.begin_create_or_update("rg-east", "east-3", "fine", link_body(cid("east-2"))).result()
 
@@ -163,9 +186,15 @@ def test_the_read_throttle_counts_down_then_answers_429(armsim: ArmSim) -> None:
     assert other.name == "other-1" and remaining[-1] == "249"
     writes: list[str] = []
     client.cloud_links.begin_create_or_update(
-        "rg-east", "east-1", "l1", link_body(cid("east-2")), polling=False,
-        raw_response_hook=lambda r: writes.append(r.http_response.headers[
-            "x-ms-ratelimit-remaining-subscription-writes"]))
+        "rg-east",
+        "east-1",
+        "l1",
+        link_body(cid("east-2")),
+        polling=False,
+        raw_response_hook=lambda r: writes.append(
+            r.http_response.headers["x-ms-ratelimit-remaining-subscription-writes"]
+        ),
+    )
     assert writes == ["199"]
 
 
@@ -218,8 +247,12 @@ def test_operations_finish_with_the_configured_retry_after(armsim: ArmSim) -> No
     seen: list[str] = []
 
     poller = armsim.client(S1).cloud_links.begin_create_or_update(
-        "rg-east", "east-1", "l1", link_body(cid("east-2")),
-        raw_response_hook=lambda r: seen.append(r.http_response.headers.get("Retry-After", "-")))
+        "rg-east",
+        "east-1",
+        "l1",
+        link_body(cid("east-2")),
+        raw_response_hook=lambda r: seen.append(r.http_response.headers.get("Retry-After", "-")),
+    )
     wait_until(poller.done, timeout=10, what="the create operation")
 
     assert poller.result().status == "Active"

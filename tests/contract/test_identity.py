@@ -51,8 +51,10 @@ def test_the_metadata_and_keys_have_entras_shapes(stand_in: Service) -> None:
 
 
 def test_a_person_and_an_application_as_the_app_sees_them(stand_in: Service) -> None:
-    verifier = Verifier(TokenRules.from_settings(identity.issuer(url(stand_in)), identity.audience()),
-                        OpenIdSigningKeys(identity.issuer(url(stand_in))))
+    verifier = Verifier(
+        TokenRules.from_settings(identity.issuer(url(stand_in)), identity.audience()),
+        OpenIdSigningKeys(identity.issuer(url(stand_in))),
+    )
     alice = verifier.verify(identity.token(url(stand_in), user="alice"))
     assert (alice.id, alice.display, alice.verified_person) == (identity.USERS["alice"].oid, "Alice Requester", True)
     assert alice.roles == {"Links.Request"} and alice.groups == {identity.OPS_GROUP}

@@ -48,13 +48,21 @@ WORK = "work"  # general purpose: a lock long enough never to expire during a te
 SHORT_LOCK = "short-lock"  # locks that expire within a test
 SESSIONS = "sessions"
 SHORT_SESSIONS = "short-sessions"
-CONFIG = {"queues": [
-    {"name": WORK, "lockDuration": "PT10S", "maxDeliveryCount": 3, "requiresDuplicateDetection": True,
-     "duplicateDetectionHistoryTimeWindow": "PT1M", "deadLetteringOnMessageExpiration": True},
-    {"name": SHORT_LOCK, "lockDuration": "PT2S", "maxDeliveryCount": 2},
-    {"name": SESSIONS, "lockDuration": "PT10S", "requiresSession": True},
-    {"name": SHORT_SESSIONS, "lockDuration": "PT2S", "requiresSession": True},
-]}
+CONFIG = {
+    "queues": [
+        {
+            "name": WORK,
+            "lockDuration": "PT10S",
+            "maxDeliveryCount": 3,
+            "requiresDuplicateDetection": True,
+            "duplicateDetectionHistoryTimeWindow": "PT1M",
+            "deadLetteringOnMessageExpiration": True,
+        },
+        {"name": SHORT_LOCK, "lockDuration": "PT2S", "maxDeliveryCount": 2},
+        {"name": SESSIONS, "lockDuration": "PT10S", "requiresSession": True},
+        {"name": SHORT_SESSIONS, "lockDuration": "PT2S", "requiresSession": True},
+    ]
+}
 # Generous upper bound for anything that should happen "now" (a receive that must find a message).
 PROMPT = 5
 
@@ -84,6 +92,7 @@ def senders(client: ServiceBusClient) -> Iterator[Senders]:
     """`senders(queue)`: an open sender for the queue, shared by the module's tests (opening one costs ~1 s)."""
     opened: dict[str, ServiceBusSender] = {}
     with ExitStack() as stack:
+
         def sender(queue: str) -> ServiceBusSender:
             if queue not in opened:
                 opened[queue] = stack.enter_context(client.get_queue_sender(queue))
@@ -126,16 +135,21 @@ def receive_all(receiver: ServiceBusReceiver, count: int) -> list[ServiceBusRece
 
 # -- start-up, addressing ------------------------------------------------------------------------------------
 
+
 def test_broker_and_its_admin_api_are_up_once_started(
-        servicebus_factory: Callable[[dict[str, Any]], RunningServiceBus]) -> None:
+    servicebus_factory: Callable[[dict[str, Any]], RunningServiceBus],
+) -> None:
     # How fast it starts is a figure for bench/startup.py, not a gate for a merge.
     running = servicebus_factory(CONFIG)  # returns once the AMQP port accepts connections
     assert running.admin.health()  # the admin API is up by then too
 
 
 def test_sigterm_stops_the_broker_gracefully_even_with_clients_connected(tmp_path: Path) -> None:
-    with start_servicebus(CONFIG, tmp_path) as running, ServiceBusClient.from_connection_string(
-            running.connection_string, retry_total=0) as sb_client, sb_client.get_queue_sender(WORK) as sender:
+    with (
+        start_servicebus(CONFIG, tmp_path) as running,
+        ServiceBusClient.from_connection_string(running.connection_string, retry_total=0) as sb_client,
+        sb_client.get_queue_sender(WORK) as sender,
+    ):
         sender.send_messages(ServiceBusMessage("connected"))
         running.service.stop()  # waits for the process within its own deadline, then kills it
         assert running.service.proc is not None and running.service.proc.returncode == 0
@@ -145,8 +159,10 @@ def test_sigterm_stops_the_broker_gracefully_even_with_clients_connected(tmp_pat
 
 
 def test_unknown_queue_is_refused_with_entity_not_found(client: ServiceBusClient) -> None:
-    with pytest.raises(MessagingEntityNotFoundError, match="could not be found"), \
-            client.get_queue_sender("no-such-queue") as sender:
+    with (
+        pytest.raises(MessagingEntityNotFoundError, match="could not be found"),
+        client.get_queue_sender("no-such-queue") as sender,
+    ):
         sender.send_messages(ServiceBusMessage("lost"))
     with pytest.raises(MessagingEntityNotFoundError), client.get_queue_receiver("no-such-queue") as receiver:
         receiver.receive_messages(max_wait_time=1)
@@ -154,13 +170,24 @@ def test_unknown_queue_is_refused_with_entity_not_found(client: ServiceBusClient
 
 # -- sending ---------------------------------------------------------------------------------------------------
 
+
 def test_message_properties_round_trip(client: ServiceBusClient, senders: Senders) -> None:
     sent_at = utc_now()
     sender = senders(WORK)
-    sender.send_messages(ServiceBusMessage(
-        "payload", message_id="m-1", session_id="ignored-session", application_properties={"kind": "test", "n": 7},
-        content_type="application/json", correlation_id="corr-1", subject="subj",
-        time_to_live=timedelta(minutes=5), reply_to="replies", to="destination"))
+    sender.send_messages(
+        ServiceBusMessage(
+            "payload",
+            message_id="m-1",
+            session_id="ignored-session",
+            application_properties={"kind": "test", "n": 7},
+            content_type="application/json",
+            correlation_id="corr-1",
+            subject="subj",
+            time_to_live=timedelta(minutes=5),
+            reply_to="replies",
+            to="destination",
+        )
+    )
     with client.get_queue_receiver(WORK) as receiver:
         message = receive_one(receiver)
         assert text(message) == "payload"
@@ -185,8 +212,9 @@ def test_message_properties_round_trip(client: ServiceBusClient, senders: Sender
         receiver.complete_message(message)
 
 
-def test_batch_and_list_sends_are_received_in_order(client: ServiceBusClient, senders: Senders,
-                                                    broker: RunningServiceBus) -> None:
+def test_batch_and_list_sends_are_received_in_order(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(WORK)
     batch = sender.create_message_batch()
     for n in range(3):
@@ -220,8 +248,9 @@ def test_size_limit_is_256_kib(client: ServiceBusClient, senders: Senders, broke
         receiver.complete_message(message)
 
 
-def test_duplicate_message_id_is_dropped_within_the_window(client: ServiceBusClient, senders: Senders,
-                                                         broker: RunningServiceBus) -> None:
+def test_duplicate_message_id_is_dropped_within_the_window(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(WORK)
     sender.send_messages(ServiceBusMessage("first", message_id="dup"))
     sender.send_messages(ServiceBusMessage("second", message_id="dup"))
@@ -233,6 +262,7 @@ def test_duplicate_message_id_is_dropped_within_the_window(client: ServiceBusCli
 
 # -- peek-lock settlement ---------------------------------------------------------------------------------
 
+
 def test_complete_removes_the_message(client: ServiceBusClient, senders: Senders, broker: RunningServiceBus) -> None:
     sender = senders(WORK)
     sender.send_messages(ServiceBusMessage("done"))
@@ -241,8 +271,14 @@ def test_complete_removes_the_message(client: ServiceBusClient, senders: Senders
         assert broker.admin.queue(WORK)["locked"] == 1
         receiver.complete_message(message)
         assert broker.admin.queue(WORK) | {"name": WORK} == {
-            "name": WORK, "active": 0, "scheduled": 0, "locked": 0, "deferred": 0, "deadLetter": 0,
-            "sessionsLocked": 0}
+            "name": WORK,
+            "active": 0,
+            "scheduled": 0,
+            "locked": 0,
+            "deferred": 0,
+            "deadLetter": 0,
+            "sessionsLocked": 0,
+        }
         assert receiver.receive_messages(max_wait_time=1) == []
 
 
@@ -259,8 +295,9 @@ def test_abandon_redelivers_with_increased_delivery_count(client: ServiceBusClie
         receiver.complete_message(second)
 
 
-def test_max_delivery_count_moves_the_message_to_the_dead_letter_queue(client: ServiceBusClient, senders: Senders,
-                                                                      broker: RunningServiceBus) -> None:
+def test_max_delivery_count_moves_the_message_to_the_dead_letter_queue(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(WORK)
     sender.send_messages(ServiceBusMessage("poison", message_id="poison"))
     with client.get_queue_receiver(WORK) as receiver:
@@ -279,24 +316,29 @@ def test_max_delivery_count_moves_the_message_to_the_dead_letter_queue(client: S
     assert broker.admin.dead_letter_depth(WORK) == 0
 
 
-def test_explicit_dead_letter_keeps_reason_and_description(client: ServiceBusClient, senders: Senders,
-                                                           broker: RunningServiceBus) -> None:
+def test_explicit_dead_letter_keeps_reason_and_description(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(WORK)
     sender.send_messages(ServiceBusMessage("bad input", application_properties={"origin": "test"}))
     with client.get_queue_receiver(WORK) as receiver:
-        receiver.dead_letter_message(receive_one(receiver), reason="ValidationFailed",
-                                     error_description="field x is missing")
+        receiver.dead_letter_message(
+            receive_one(receiver), reason="ValidationFailed", error_description="field x is missing"
+        )
     assert broker.admin.dead_letter_depth(WORK) == 1
     with client.get_queue_receiver(WORK, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as dead_letters:
         dead = receive_one(dead_letters)
         assert text(dead) == "bad input"
         assert (dead.dead_letter_reason, dead.dead_letter_error_description) == (
-            "ValidationFailed", "field x is missing")
+            "ValidationFailed",
+            "field x is missing",
+        )
         assert dead.application_properties[b"origin"] == b"test"
 
 
-def test_defer_then_receive_deferred_by_sequence_number(client: ServiceBusClient, senders: Senders,
-                                                        broker: RunningServiceBus) -> None:
+def test_defer_then_receive_deferred_by_sequence_number(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(WORK)
     sender.send_messages(ServiceBusMessage("later"))
     with client.get_queue_receiver(WORK) as receiver:
@@ -315,6 +357,7 @@ def test_defer_then_receive_deferred_by_sequence_number(client: ServiceBusClient
 
 # -- locks ---------------------------------------------------------------------------------------------------
 
+
 def test_lock_expiry_redelivers_with_increased_delivery_count(client: ServiceBusClient, senders: Senders) -> None:
     sender = senders(SHORT_LOCK)
     sender.send_messages(ServiceBusMessage("slow consumer"))
@@ -329,16 +372,20 @@ def test_lock_expiry_redelivers_with_increased_delivery_count(client: ServiceBus
         receiver.complete_message(again)
 
 
-def test_lock_expiry_at_max_delivery_count_dead_letters(client: ServiceBusClient, senders: Senders,
-                                                        broker: RunningServiceBus) -> None:
+def test_lock_expiry_at_max_delivery_count_dead_letters(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(SHORT_LOCK)
     sender.send_messages(ServiceBusMessage("always too slow"))
     with client.get_queue_receiver(SHORT_LOCK) as receiver:
         assert receive_one(receiver).delivery_count == 0
         assert receive_one(receiver, timeout=PROMPT + 2).delivery_count == 1
     # maxDeliveryCount is 2: the second expiry dead-letters it.
-    wait_until(lambda: broker.admin.dead_letter_depth(SHORT_LOCK) == 1, timeout=PROMPT + 2,
-               what="the message to be dead-lettered")
+    wait_until(
+        lambda: broker.admin.dead_letter_depth(SHORT_LOCK) == 1,
+        timeout=PROMPT + 2,
+        what="the message to be dead-lettered",
+    )
     with client.get_queue_receiver(SHORT_LOCK, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as dead_letters:
         assert receive_one(dead_letters).dead_letter_reason == "MaxDeliveryCountExceeded"
 
@@ -355,8 +402,9 @@ def test_settling_after_the_lock_expired_raises_lock_lost(client: ServiceBusClie
             receiver.complete_message(message)
 
 
-def test_broker_refuses_settlement_of_a_lock_it_has_expired(client: ServiceBusClient, senders: Senders,
-                                                            broker: RunningServiceBus) -> None:
+def test_broker_refuses_settlement_of_a_lock_it_has_expired(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     """The SDK's own clock check cannot catch this one: the broker alone knows the lock is gone."""
     sender = senders(WORK)
     sender.send_messages(ServiceBusMessage("lock stolen"))
@@ -381,21 +429,27 @@ def test_renew_lock_extends_locked_until(client: ServiceBusClient, senders: Send
         message = receive_one(receiver)
         first_expiry = message.locked_until_utc
         assert first_expiry is not None
-        wait_until(lambda: utc_now() > first_expiry - timedelta(seconds=1), timeout=PROMPT,
-                   what="half the lock to pass")
+        wait_until(
+            lambda: utc_now() > first_expiry - timedelta(seconds=1), timeout=PROMPT, what="half the lock to pass"
+        )
         renewed = receiver.renew_message_lock(message)
         assert renewed > first_expiry
         assert message.locked_until_utc == renewed
-        wait_until(lambda: utc_now() > first_expiry + timedelta(milliseconds=300), timeout=PROMPT,
-                   what="the original lock to pass")
+        wait_until(
+            lambda: utc_now() > first_expiry + timedelta(milliseconds=300),
+            timeout=PROMPT,
+            what="the original lock to pass",
+        )
         receiver.complete_message(message)  # still locked thanks to the renewal
     assert broker.admin.queue(SHORT_LOCK)["active"] == 0
 
 
 # -- scheduling, peeking, receive-and-delete -----------------------------------------------------------------
 
-def test_scheduled_message_is_only_received_after_its_time(client: ServiceBusClient, senders: Senders,
-                                                           broker: RunningServiceBus) -> None:
+
+def test_scheduled_message_is_only_received_after_its_time(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     with client.get_queue_receiver(WORK) as receiver:
         enqueue_at = utc_now() + timedelta(seconds=3)
         [sequence_number] = senders(WORK).schedule_messages(ServiceBusMessage("later"), enqueue_at)
@@ -406,12 +460,14 @@ def test_scheduled_message_is_only_received_after_its_time(client: ServiceBusCli
         assert utc_now() >= enqueue_at - timedelta(milliseconds=5)
         assert message.sequence_number == sequence_number
         assert message.enqueued_time_utc is not None and message.enqueued_time_utc >= enqueue_at - timedelta(
-            milliseconds=5)
+            milliseconds=5
+        )
         receiver.complete_message(message)
 
 
-def test_scheduled_enqueue_time_on_a_plain_send(client: ServiceBusClient, senders: Senders,
-                                                broker: RunningServiceBus) -> None:
+def test_scheduled_enqueue_time_on_a_plain_send(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     with client.get_queue_receiver(WORK) as receiver:
         enqueue_at = utc_now() + timedelta(seconds=2)
         senders(WORK).send_messages(ServiceBusMessage("timed", scheduled_enqueue_time_utc=enqueue_at))
@@ -424,15 +480,20 @@ def test_scheduled_enqueue_time_on_a_plain_send(client: ServiceBusClient, sender
 
 def test_cancel_scheduled_messages(client: ServiceBusClient, senders: Senders, broker: RunningServiceBus) -> None:
     sender = senders(WORK)
-    numbers = sender.schedule_messages([ServiceBusMessage("a"), ServiceBusMessage("b")],
-                                       utc_now() + timedelta(hours=1))
+    numbers = sender.schedule_messages([ServiceBusMessage("a"), ServiceBusMessage("b")], utc_now() + timedelta(hours=1))
     assert len(numbers) == 2 and numbers[0] < numbers[1]
     assert broker.admin.queue(WORK)["scheduled"] == 2
     sender.cancel_scheduled_messages(numbers)
     assert broker.admin.queue(WORK)["scheduled"] == 0
     sender.cancel_scheduled_messages(numbers[0])  # cancelling again is a no-op
-    assert broker.admin.stats()[WORK] == {"active": 0, "scheduled": 0, "locked": 0, "deferred": 0,
-                                          "deadLetter": 0, "sessionsLocked": 0}
+    assert broker.admin.stats()[WORK] == {
+        "active": 0,
+        "scheduled": 0,
+        "locked": 0,
+        "deferred": 0,
+        "deadLetter": 0,
+        "sessionsLocked": 0,
+    }
 
 
 def test_peek_browses_active_and_scheduled_messages_without_locking(client: ServiceBusClient, senders: Senders) -> None:
@@ -454,8 +515,9 @@ def test_peek_browses_active_and_scheduled_messages_without_locking(client: Serv
         assert [m.delivery_count for m in receive_all(receiver, 3)] == [0, 0, 0]
 
 
-def test_receive_and_delete_removes_on_delivery(client: ServiceBusClient, senders: Senders,
-                                                broker: RunningServiceBus) -> None:
+def test_receive_and_delete_removes_on_delivery(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(WORK)
     sender.send_messages([ServiceBusMessage("one"), ServiceBusMessage("two")])
     with client.get_queue_receiver(WORK, receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE) as receiver:
@@ -468,19 +530,24 @@ def test_receive_and_delete_removes_on_delivery(client: ServiceBusClient, sender
         assert receiver.receive_messages(max_wait_time=1) == []
 
 
-def test_expired_message_is_dead_lettered(client: ServiceBusClient, senders: Senders,
-                                          broker: RunningServiceBus) -> None:
+def test_expired_message_is_dead_lettered(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(WORK)
     sender.send_messages(ServiceBusMessage("stale", time_to_live=timedelta(seconds=1)))
-    wait_until(lambda: broker.admin.dead_letter_depth(WORK) == 1, timeout=PROMPT,
-               what="the expired message to be dead-lettered")
+    wait_until(
+        lambda: broker.admin.dead_letter_depth(WORK) == 1,
+        timeout=PROMPT,
+        what="the expired message to be dead-lettered",
+    )
     assert broker.admin.depth(WORK) == 0
     with client.get_queue_receiver(WORK, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as dead_letters:
         assert receive_one(dead_letters).dead_letter_reason == "TTLExpiredException"
 
 
-def test_concurrent_receivers_never_get_the_same_message(client: ServiceBusClient, senders: Senders,
-                                                         broker: RunningServiceBus) -> None:
+def test_concurrent_receivers_never_get_the_same_message(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     expected = [f"job-{n}" for n in range(40)]
     senders(WORK).send_messages([ServiceBusMessage(body) for body in expected])
     received: list[str] = []
@@ -510,6 +577,7 @@ def test_concurrent_receivers_never_get_the_same_message(client: ServiceBusClien
 
 # -- sessions ---------------------------------------------------------------------------------------------
 
+
 def send_to_sessions(senders: Senders, queue: str, *sessions: str) -> None:
     senders(queue).send_messages([ServiceBusMessage(f"{s}-{n}", session_id=s) for s in sessions for n in range(2)])
 
@@ -526,33 +594,39 @@ def test_session_receiver_gets_only_its_session(client: ServiceBusClient, sender
             receiver.complete_message(message)
 
 
-def test_a_locked_session_cannot_be_taken_by_a_second_receiver(broker: RunningServiceBus,
-                                                               client: ServiceBusClient, senders: Senders,
-                                                               no_retry_client: ServiceBusClient) -> None:
+def test_a_locked_session_cannot_be_taken_by_a_second_receiver(
+    broker: RunningServiceBus, client: ServiceBusClient, senders: Senders, no_retry_client: ServiceBusClient
+) -> None:
     send_to_sessions(senders, SESSIONS, "a")
     with client.get_queue_receiver(SESSIONS, session_id="a") as holder:
         assert holder.session.session_id == "a"
-        with pytest.raises(SessionCannotBeLockedError), \
-                no_retry_client.get_queue_receiver(SESSIONS, session_id="a") as contender:
+        with (
+            pytest.raises(SessionCannotBeLockedError),
+            no_retry_client.get_queue_receiver(SESSIONS, session_id="a") as contender,
+        ):
             contender.receive_messages(max_wait_time=1)
         assert broker.admin.queue(SESSIONS)["sessionsLocked"] == 1
         assert [text(m) for m in receive_all(holder, 2)] == ["a-0", "a-1"]
 
 
-def test_next_available_session_receivers_get_distinct_sessions(broker: RunningServiceBus,
-                                                                client: ServiceBusClient, senders: Senders,
-                                                                no_retry_client: ServiceBusClient) -> None:
+def test_next_available_session_receivers_get_distinct_sessions(
+    broker: RunningServiceBus, client: ServiceBusClient, senders: Senders, no_retry_client: ServiceBusClient
+) -> None:
     send_to_sessions(senders, SESSIONS, "a", "b")
-    with client.get_queue_receiver(SESSIONS, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=PROMPT) as first, \
-            client.get_queue_receiver(SESSIONS, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=PROMPT) as second:
+    with (
+        client.get_queue_receiver(SESSIONS, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=PROMPT) as first,
+        client.get_queue_receiver(SESSIONS, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=PROMPT) as second,
+    ):
         sessions = {first.session.session_id, second.session.session_id}
         assert sessions == {"a", "b"}
         for receiver in (first, second):
             messages = receive_all(receiver, 2)
             assert {m.session_id for m in messages} == {receiver.session.session_id}
         assert broker.admin.queue(SESSIONS)["sessionsLocked"] == 2
-        with pytest.raises(OperationTimeoutError), no_retry_client.get_queue_receiver(
-                SESSIONS, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as third:
+        with (
+            pytest.raises(OperationTimeoutError),
+            no_retry_client.get_queue_receiver(SESSIONS, session_id=NEXT_AVAILABLE_SESSION, max_wait_time=1) as third,
+        ):
             third.receive_messages(max_wait_time=1)
     assert broker.admin.queue(SESSIONS)["sessionsLocked"] == 0
 
@@ -563,8 +637,9 @@ def test_session_lock_renewal_and_state(client: ServiceBusClient, senders: Sende
         session = receiver.session
         before = session.locked_until_utc
         assert before is not None
-        wait_until(lambda: utc_now() > before - timedelta(seconds=9), timeout=PROMPT,
-                   what="some of the session lock to pass")
+        wait_until(
+            lambda: utc_now() > before - timedelta(seconds=9), timeout=PROMPT, what="some of the session lock to pass"
+        )
         assert session.renew_lock() > before
         assert session.get_state() is None
         session.set_state(b"checkpoint-1")
@@ -573,15 +648,19 @@ def test_session_lock_renewal_and_state(client: ServiceBusClient, senders: Sende
         assert receiver.session.get_state() == b"checkpoint-1"  # state outlives the session lock
 
 
-def test_session_lock_expiry_loses_the_session(broker: RunningServiceBus, client: ServiceBusClient,
-                                               senders: Senders) -> None:
+def test_session_lock_expiry_loses_the_session(
+    broker: RunningServiceBus, client: ServiceBusClient, senders: Senders
+) -> None:
     send_to_sessions(senders, SHORT_SESSIONS, "a")
     with client.get_queue_receiver(SHORT_SESSIONS, session_id="a") as receiver:
         message = receive_one(receiver)
         locked_until = receiver.session.locked_until_utc
         assert locked_until is not None
-        wait_until(lambda: broker.admin.queue(SHORT_SESSIONS)["sessionsLocked"] == 0, timeout=PROMPT,
-                   what="the broker to expire the session lock")
+        wait_until(
+            lambda: broker.admin.queue(SHORT_SESSIONS)["sessionsLocked"] == 0,
+            timeout=PROMPT,
+            what="the broker to expire the session lock",
+        )
         with pytest.raises(SessionLockLostError):
             receiver.complete_message(message)
     with client.get_queue_receiver(SHORT_SESSIONS, session_id="a") as receiver:
@@ -596,18 +675,32 @@ def test_session_queue_refuses_messages_without_session_id(senders: Senders) -> 
 
 # -- admin surface -----------------------------------------------------------------------------------------
 
-def test_admin_reports_depths_and_reset_empties_every_queue(client: ServiceBusClient, senders: Senders,
-                                                            broker: RunningServiceBus) -> None:
+
+def test_admin_reports_depths_and_reset_empties_every_queue(
+    client: ServiceBusClient, senders: Senders, broker: RunningServiceBus
+) -> None:
     sender = senders(WORK)
     sender.send_messages([ServiceBusMessage("a"), ServiceBusMessage("b", message_id="kept-id")])
     sender.schedule_messages(ServiceBusMessage("c"), utc_now() + timedelta(hours=1))
     stats = broker.admin.stats()
     assert set(stats) == {WORK, SHORT_LOCK, SESSIONS, SHORT_SESSIONS}
-    assert stats[WORK] == {"active": 2, "scheduled": 1, "locked": 0, "deferred": 0, "deadLetter": 0,
-                           "sessionsLocked": 0}
+    assert stats[WORK] == {
+        "active": 2,
+        "scheduled": 1,
+        "locked": 0,
+        "deferred": 0,
+        "deadLetter": 0,
+        "sessionsLocked": 0,
+    }
     broker.admin.reset()
-    assert broker.admin.stats()[WORK] == {"active": 0, "scheduled": 0, "locked": 0, "deferred": 0,
-                                          "deadLetter": 0, "sessionsLocked": 0}
+    assert broker.admin.stats()[WORK] == {
+        "active": 0,
+        "scheduled": 0,
+        "locked": 0,
+        "deferred": 0,
+        "deadLetter": 0,
+        "sessionsLocked": 0,
+    }
     senders(WORK).send_messages(ServiceBusMessage("b again", message_id="kept-id"))  # duplicate history reset too
     assert broker.admin.depth(WORK) == 1
     assert broker.admin.health()
@@ -615,8 +708,11 @@ def test_admin_reports_depths_and_reset_empties_every_queue(client: ServiceBusCl
 
 def test_the_apps_queue_configuration_is_served(fresh_servicebus: RunningServiceBus) -> None:
     queue = "interconnect-requests"
-    with ServiceBusClient.from_connection_string(fresh_servicebus.connection_string) as sb_client, \
-            sb_client.get_queue_sender(queue) as sender:
-        sender.send_messages([ServiceBusMessage("request", message_id="r-1"),
-                              ServiceBusMessage("request", message_id="r-1")])
+    with (
+        ServiceBusClient.from_connection_string(fresh_servicebus.connection_string) as sb_client,
+        sb_client.get_queue_sender(queue) as sender,
+    ):
+        sender.send_messages(
+            [ServiceBusMessage("request", message_id="r-1"), ServiceBusMessage("request", message_id="r-1")]
+        )
     assert fresh_servicebus.admin.depth(queue) == 1  # duplicate detection is on for the app's queue

@@ -39,11 +39,19 @@ def test_conditional_update_with_a_stale_etag_is_refused(table) -> None:
     table.create_entity({"PartitionKey": "p", "RowKey": "r", "status": "Accepted"})
     first = table.get_entity("p", "r")
     second = table.get_entity("p", "r")
-    table.update_entity({"PartitionKey": "p", "RowKey": "r", "status": "Validating"}, mode=UpdateMode.MERGE,
-                        etag=first.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+    table.update_entity(
+        {"PartitionKey": "p", "RowKey": "r", "status": "Validating"},
+        mode=UpdateMode.MERGE,
+        etag=first.metadata["etag"],
+        match_condition=MatchConditions.IfNotModified,
+    )
     with pytest.raises(ResourceModifiedError):
-        table.update_entity({"PartitionKey": "p", "RowKey": "r", "status": "Rejected"}, mode=UpdateMode.MERGE,
-                            etag=second.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        table.update_entity(
+            {"PartitionKey": "p", "RowKey": "r", "status": "Rejected"},
+            mode=UpdateMode.MERGE,
+            etag=second.metadata["etag"],
+            match_condition=MatchConditions.IfNotModified,
+        )
     assert table.get_entity("p", "r")["status"] == "Validating"
 
 

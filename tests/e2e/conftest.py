@@ -67,14 +67,22 @@ class App:
     bus: ServiceBusAdmin
     tables: TableServiceClient
 
-    def call(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None,
-             raw: bytes | None = None, key: str | None = FUNCTION_KEY) -> Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        raw: bytes | None = None,
+        key: str | None = FUNCTION_KEY,
+    ) -> Response:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         if key:
             all_headers["x-functions-key"] = key
-        request = urllib.request.Request(f"{self.cloud.host_url}/api/{path}", data=data, method=method,
-                                         headers=all_headers)
+        request = urllib.request.Request(
+            f"{self.cloud.host_url}/api/{path}", data=data, method=method, headers=all_headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 status, got_headers, text = response.status, dict(response.headers), response.read()
@@ -99,8 +107,12 @@ class App:
         return found
 
     def wait_for(self, request_id: str, status: str, timeout: float = 30) -> None:
-        wait_until(lambda: self.call("GET", f"requests/{request_id}").body.get("status") == status, timeout,
-                   interval=0.1, what=f"request {request_id} to be {status}")
+        wait_until(
+            lambda: self.call("GET", f"requests/{request_id}").body.get("status") == status,
+            timeout,
+            interval=0.1,
+            what=f"request {request_id} to be {status}",
+        )
 
     def wait_until_found(self, path: str, timeout: float = 60) -> None:
         wait_until(lambda: self.call("GET", path).status == 200, timeout, interval=0.2, what=f"{path} to exist")
@@ -120,12 +132,19 @@ class App:
 
 
 def running_app(**settings: str) -> Iterator[App]:
-    cloud = LocalCloud(host_port=free_port(), extra_settings={"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY, **settings},
-                       log_dir=cloud_log_dir("e2e"))
+    cloud = LocalCloud(
+        host_port=free_port(),
+        extra_settings={"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY, **settings},
+        log_dir=cloud_log_dir("e2e"),
+    )
     STARTED_SETTINGS.append(cloud.app_settings())
     with cloud:
-        yield App(cloud, ArmSimAdmin(cloud.arm_url), ServiceBusAdmin(cloud.sb_admin_port),
-                  TableServiceClient.from_connection_string(azurite.connection_string(cloud.tables_port)))
+        yield App(
+            cloud,
+            ArmSimAdmin(cloud.arm_url),
+            ServiceBusAdmin(cloud.sb_admin_port),
+            TableServiceClient.from_connection_string(azurite.connection_string(cloud.tables_port)),
+        )
 
 
 @pytest.fixture(scope="session")
@@ -142,14 +161,26 @@ def cloud_ids(sub: str, rg: str, *names: str) -> list[str]:
 def fleet(app: App) -> dict[str, str]:
     """A fresh fleet of unique clouds: a, b (westeurope), far (eastus); fast simulated operations."""
     sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    app.arm.load_fleet({
-        "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-        "subscriptions": [{"id": sub, "resourceGroups": [{"name": rg, "privateClouds": [
-            {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-            {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-            {"name": "far", "location": "eastus", "networkBlock": "10.0.8.0/22"},
-        ]}]}],
-    })
+    app.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "subscriptions": [
+                {
+                    "id": sub,
+                    "resourceGroups": [
+                        {
+                            "name": rg,
+                            "privateClouds": [
+                                {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
+                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+                                {"name": "far", "location": "eastus", "networkBlock": "10.0.8.0/22"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     app.arm.clear_calls()
     a, b, far = cloud_ids(sub, rg, "a", "b", "far")
     return {"a": a, "b": b, "far": far, "missing": cloud_ids(sub, rg, "missing")[0]}
@@ -157,5 +188,3 @@ def fleet(app: App) -> dict[str, str]:
 
 def puts(app: App) -> int:
     return sum(1 for call in app.arm.calls("cloudLinks.put"))
-
-

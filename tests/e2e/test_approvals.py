@@ -30,18 +30,41 @@ def approving_app() -> Iterator[App]:
 @pytest.fixture
 def linked(approving_app: App) -> dict[str, str]:
     sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    approving_app.arm.load_fleet({"settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-                                  "subscriptions": [{"id": sub, "resourceGroups": [{"name": rg, "privateClouds": [
-                                      {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22",
-                                       "links": [{"target": "b"}]},
-                                      {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"}]}]}]})
+    approving_app.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "subscriptions": [
+                {
+                    "id": sub,
+                    "resourceGroups": [
+                        {
+                            "name": rg,
+                            "privateClouds": [
+                                {
+                                    "name": "a",
+                                    "location": "westeurope",
+                                    "networkBlock": "10.0.0.0/22",
+                                    "links": [{"target": "b"}],
+                                },
+                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     a, b = cloud_ids(sub, rg, "a", "b")
     return {"a": a, "b": b}
 
 
 def ask_disconnect(app: App, clouds: dict[str, str], user: str) -> str:
-    response = app.call("POST", "requests", {"action": "disconnect", "source": clouds["a"], "target": clouds["b"]},
-                        headers=as_user(app, user))
+    response = app.call(
+        "POST",
+        "requests",
+        {"action": "disconnect", "source": clouds["a"], "target": clouds["b"]},
+        headers=as_user(app, user),
+    )
     assert response.status == 202, response.body
     request_id = response.body["requestId"]
     app.wait_for(request_id, "AwaitingApproval")
@@ -57,8 +80,11 @@ def test_a_disconnect_approved_by_someone_else_removes_the_link(approving_app: A
     assert done["status"] == "Succeeded", done
     assert approving_app.links() == []
     assert [(e["status"], e["actor"]) for e in done["events"]][:4] == [
-        ("Accepted", principal("alice")), ("AwaitingApproval", "worker"), ("Validating", principal("bob")),
-        ("InProgress", "worker")]
+        ("Accepted", principal("alice")),
+        ("AwaitingApproval", "worker"),
+        ("Validating", principal("bob")),
+        ("InProgress", "worker"),
+    ]
 
 
 def test_the_requester_cannot_approve_their_own_disconnect(approving_app: App, linked: dict[str, str]) -> None:

@@ -33,16 +33,32 @@ def forbid(kind: str, cloud: str) -> dict[str, Any]:
 def load(app: App, errors: list[dict[str, Any]], a_links: list[str]) -> dict[str, str]:
     """a and b (to be linked), c linked to a (a's neighbour); fast simulated operations; `errors` apply."""
     sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    app.arm.load_fleet({
-        "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-        "faults": {"errors": errors},
-        "subscriptions": [{"id": sub, "resourceGroups": [{"name": rg, "privateClouds": [
-            {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22",
-             "links": [{"target": target} for target in a_links]},
-            {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-            {"name": "c", "location": "westeurope", "networkBlock": "172.16.0.0/22"},
-        ]}]}],
-    })
+    app.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "faults": {"errors": errors},
+            "subscriptions": [
+                {
+                    "id": sub,
+                    "resourceGroups": [
+                        {
+                            "name": rg,
+                            "privateClouds": [
+                                {
+                                    "name": "a",
+                                    "location": "westeurope",
+                                    "networkBlock": "10.0.0.0/22",
+                                    "links": [{"target": target} for target in a_links],
+                                },
+                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+                                {"name": "c", "location": "westeurope", "networkBlock": "172.16.0.0/22"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     app.arm.clear_calls()
     return dict(zip("abc", cloud_ids(sub, rg, "a", "b", "c"), strict=True))
 
@@ -53,8 +69,10 @@ def refused_calls(app: App) -> list[dict[str, Any]]:
 
 def dead_letters_of(app: App, request_id: str) -> list[str]:
     """Message ids in the dead-letter queue that belong to `request_id` (peeked: nothing is taken off)."""
-    with (ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client,
-          client.get_queue_receiver(QUEUE, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver):
+    with (
+        ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client,
+        client.get_queue_receiver(QUEUE, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver,
+    ):
         peeked = receiver.peek_messages(max_message_count=250)
     return [str(m.message_id) for m in peeked if str(m.message_id).startswith(request_id)]
 
@@ -68,7 +86,8 @@ CASES = [
 
 @pytest.mark.parametrize(("rule", "code", "cloud", "read"), CASES)
 def test_a_refused_read_rejects_the_connect_with_its_cause_and_the_dry_run_says_the_same(
-        app: App, rule: dict[str, Any], code: str, cloud: str, read: str) -> None:
+    app: App, rule: dict[str, Any], code: str, cloud: str, read: str
+) -> None:
     clouds = load(app, [rule], a_links=["c"])
     dead_before = app.bus.dead_letter_depth(QUEUE)
 
@@ -79,20 +98,24 @@ def test_a_refused_read_rejects_the_connect_with_its_cause_and_the_dry_run_says_
     assert [r["code"] for r in done["reasons"]] == [code]
     details = done["reasons"][0]["details"]
     assert (details["cloud"].lower(), details["read"], details["status"], details["armCode"]) == (
-        clouds[cloud].lower(), read, 403, "AuthorizationFailed")
+        clouds[cloud].lower(),
+        read,
+        403,
+        "AuthorizationFailed",
+    )
     assert [e["status"] for e in done["events"]] == ["Accepted", "Validating", "Rejected"]
     # Decided on the first delivery: ARM was asked once and refused once, never again by a redelivery.
     assert len(refused_calls(app)) == 1
     assert dead_letters_of(app, rid) == [] and app.bus.dead_letter_depth(QUEUE) == dead_before
     assert puts(app) == 0
 
-    dry = app.call("POST", "requests?dryRun=true", {"action": "connect", "source": clouds["a"],
-                                                    "target": clouds["b"]})
+    dry = app.call("POST", "requests?dryRun=true", {"action": "connect", "source": clouds["a"], "target": clouds["b"]})
     assert dry.status == 200, dry.body
     assert (dry.body["allowed"], dry.body["wouldDo"]) == (False, "reject")
     assert dry.body["reasons"] == done["reasons"]
     assert [(r["cloud"].lower(), r["read"]) for r in dry.body["facts"]["refusedReads"]] == [
-        (clouds[cloud].lower(), read)]
+        (clouds[cloud].lower(), read)
+    ]
 
 
 def test_a_link_to_a_cloud_the_app_cannot_read_can_still_be_removed(app: App) -> None:

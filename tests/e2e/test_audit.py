@@ -20,9 +20,13 @@ SUB, RG = "66666666-6666-6666-6666-666666666666", "rg-audit"
 
 @pytest.fixture(scope="module")
 def audit_app() -> Iterator[App]:
-    yield from running_app(INTERCONNECT_SUBSCRIPTIONS=SUB, INTERCONNECT_STUCK_MINUTES="0.0001",
-                           INTERCONNECT_STALE_MINUTES="0.001", INTERCONNECT_APPROVALS="on",
-                           INTERCONNECT_APPROVAL_MINUTES="60")
+    yield from running_app(
+        INTERCONNECT_SUBSCRIPTIONS=SUB,
+        INTERCONNECT_STUCK_MINUTES="0.0001",
+        INTERCONNECT_STALE_MINUTES="0.001",
+        INTERCONNECT_APPROVALS="on",
+        INTERCONNECT_APPROVAL_MINUTES="60",
+    )
 
 
 def pc(name: str, block: str, location: str = "westeurope", **extra: Any) -> dict[str, Any]:
@@ -30,9 +34,13 @@ def pc(name: str, block: str, location: str = "westeurope", **extra: Any) -> dic
 
 
 def load(app: App, clouds: list[dict[str, Any]]) -> None:
-    app.arm.load_fleet({"settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-                        "faults": {"throttle": {"reads": None, "writes": None, "deletes": None}},
-                        "subscriptions": [{"id": SUB, "resourceGroups": [{"name": RG, "privateClouds": clouds}]}]})
+    app.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "faults": {"throttle": {"reads": None, "writes": None, "deletes": None}},
+            "subscriptions": [{"id": SUB, "resourceGroups": [{"name": RG, "privateClouds": clouds}]}],
+        }
+    )
 
 
 def run_audit(app: App) -> dict[str, Any]:
@@ -59,17 +67,28 @@ def test_a_healthy_fleet_has_no_findings(audit_app: App) -> None:
 
 def test_every_finding_on_a_troubled_fleet_and_only_changes_reported_next_time(audit_app: App) -> None:
     hub_peers = [pc(f"p{i}", f"172.16.{i * 4}.0/22", links=[{"target": "hub"}]) for i in range(9)]
-    load(audit_app, [
-        pc("a", "10.0.0.0/22", links=[{"target": "b", "status": "Failed"}, {"target": "c"}]),
-        pc("b", "10.0.4.0/22", links=[{"target": "a", "name": "b-back-to-a"}]),       # both directions
-        pc("c", "10.0.8.0/22", segments=[{"name": "web", "gatewayAddress": "10.0.1.1/24",
-                                          "connectedGateway": "/infra/tier-1s/t1"}]),  # overlaps a, linked
-        pc("d", "10.0.12.0/22", links=[{"target": "e", "status": "Building"}]),      # stays Building
-        pc("e", "10.0.16.0/22"), pc("f", "10.0.12.0/22", links=[{"target": "e"}]),    # e's peers d and f overlap
-        pc("east", "10.9.0.0/22", location="eastus"),
-        pc("hub", "10.20.0.0/22"), *hub_peers,
-        pc("m1", "10.30.0.0/22"), pc("m2", "10.30.4.0/22"), pc("w1", "10.40.0.0/22"), pc("w2", "10.40.4.0/22"),
-    ])
+    load(
+        audit_app,
+        [
+            pc("a", "10.0.0.0/22", links=[{"target": "b", "status": "Failed"}, {"target": "c"}]),
+            pc("b", "10.0.4.0/22", links=[{"target": "a", "name": "b-back-to-a"}]),  # both directions
+            pc(
+                "c",
+                "10.0.8.0/22",
+                segments=[{"name": "web", "gatewayAddress": "10.0.1.1/24", "connectedGateway": "/infra/tier-1s/t1"}],
+            ),  # overlaps a, linked
+            pc("d", "10.0.12.0/22", links=[{"target": "e", "status": "Building"}]),  # stays Building
+            pc("e", "10.0.16.0/22"),
+            pc("f", "10.0.12.0/22", links=[{"target": "e"}]),  # e's peers d and f overlap
+            pc("east", "10.9.0.0/22", location="eastus"),
+            pc("hub", "10.20.0.0/22"),
+            *hub_peers,
+            pc("m1", "10.30.0.0/22"),
+            pc("m2", "10.30.4.0/22"),
+            pc("w1", "10.40.0.0/22"),
+            pc("w2", "10.40.4.0/22"),
+        ],
+    )
     a, east, m1, m2, w1, w2 = cloud_ids(SUB, RG, "a", "east", "m1", "m2", "w1", "w2")
     audit_app.arm.add_link(a, east, name="to-east")  # made "in the portal": service rules do not apply
     made = audit_app.wait(audit_app.submit("connect", m1, m2))
@@ -77,14 +96,26 @@ def test_every_finding_on_a_troubled_fleet_and_only_changes_reported_next_time(a
     audit_app.arm.remove_link(m1, made["operation"]["linkName"])  # our link vanished
     waiting = audit_app.submit("disconnect", w1, w2)  # sits in AwaitingApproval: a stale request
     audit_app.wait_for(waiting, "AwaitingApproval")
-    with ServiceBusClient.from_connection_string(servicebus.connection_string(audit_app.cloud.sb_port)) as client, \
-            client.get_queue_sender("interconnect-requests") as sender:
+    with (
+        ServiceBusClient.from_connection_string(servicebus.connection_string(audit_app.cloud.sb_port)) as client,
+        client.get_queue_sender("interconnect-requests") as sender,
+    ):
         sender.send_messages(ServiceBusMessage(b"not a work item", message_id=uuid.uuid4().hex))
     audit_app.wait_until(lambda: audit_app.bus.dead_letter_depth("interconnect-requests") >= 1, "a dead letter")
 
     first = run_audit(audit_app)
-    expected = {"LINK_NOT_ACTIVE", "CROSS_REGION_LINK", "OVERLAP_ON_LINK", "NEIGHBOR_OVERLAP", "DUPLICATE_LINK",
-                "UNMANAGED_LINK", "MISSING_LINK", "LINK_LIMIT_NEAR", "STALE_REQUEST", "DEAD_LETTERED"}
+    expected = {
+        "LINK_NOT_ACTIVE",
+        "CROSS_REGION_LINK",
+        "OVERLAP_ON_LINK",
+        "NEIGHBOR_OVERLAP",
+        "DUPLICATE_LINK",
+        "UNMANAGED_LINK",
+        "MISSING_LINK",
+        "LINK_LIMIT_NEAR",
+        "STALE_REQUEST",
+        "DEAD_LETTERED",
+    }
     assert expected <= codes(first), codes(first)
     assert codes(first, "new") == codes(first)
     second = run_audit(audit_app)
@@ -101,16 +132,23 @@ def test_every_finding_on_a_troubled_fleet_and_only_changes_reported_next_time(a
 
 
 def test_the_topology_of_the_latest_audit_in_every_format(audit_app: App) -> None:
-    load(audit_app, [pc("a", "10.0.0.0/22", links=[{"target": "b"}]), pc("b", "10.0.4.0/22"),
-                     pc("c", "10.0.8.0/22", links=[{"target": "a", "status": "Failed"}])])
+    load(
+        audit_app,
+        [
+            pc("a", "10.0.0.0/22", links=[{"target": "b"}]),
+            pc("b", "10.0.4.0/22"),
+            pc("c", "10.0.8.0/22", links=[{"target": "a", "status": "Failed"}]),
+        ],
+    )
     run_audit(audit_app)
     graph = audit_app.call("GET", "topology").body
     assert {n["shortName"] for n in graph["nodes"]} == {f"{RG}/a", f"{RG}/b", f"{RG}/c"}
     assert sorted(e["status"] for e in graph["edges"]) == ["Active", "Failed"]
     assert [r["name"] for r in graph["regions"]] == ["westeurope"]
     for fmt, marker in (("mermaid", b"flowchart"), ("dot", b"digraph"), ("svg", b"<svg")):
-        request = urllib.request.Request(f"{audit_app.cloud.host_url}/api/topology?format={fmt}",
-                                         headers={"x-functions-key": FUNCTION_KEY})
+        request = urllib.request.Request(
+            f"{audit_app.cloud.host_url}/api/topology?format={fmt}", headers={"x-functions-key": FUNCTION_KEY}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert marker in response.read()
     assert audit_app.call("GET", "topology?format=png").body["error"]["code"] == "INVALID_FORMAT"

@@ -45,8 +45,16 @@ def with_group(cloud: str, group: str) -> str:
 
 
 # '.', '..' and an empty segment, as a cloud name and as a resource group; a trailing '.' and an encoded '/'.
-DOTTED = [with_name(A, "."), with_name(A, ".."), with_name(A, ""), with_group(A, "."), with_group(A, ".."),
-          with_name(A, "pc-a."), with_name(A, "pc%2Fa"), A + "/"]
+DOTTED = [
+    with_name(A, "."),
+    with_name(A, ".."),
+    with_name(A, ""),
+    with_group(A, "."),
+    with_group(A, ".."),
+    with_name(A, "pc-a."),
+    with_name(A, "pc%2Fa"),
+    A + "/",
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +71,25 @@ def hostile() -> Iterator[App]:
 
 @pytest.fixture
 def fleet(hostile: App) -> App:
-    hostile.arm.load_fleet({"settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-                            "subscriptions": [{"id": SUB, "resourceGroups": [{"name": RG, "privateClouds": [
+    hostile.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "subscriptions": [
+                {
+                    "id": SUB,
+                    "resourceGroups": [
+                        {
+                            "name": RG,
+                            "privateClouds": [
                                 {"name": "pc-a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-                                {"name": "pc-b", "location": "westeurope", "networkBlock": "10.0.4.0/22"}]}]}]})
+                                {"name": "pc-b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     hostile.arm.clear_calls()
     return hostile
 
@@ -77,24 +100,42 @@ def post_raw(app: App, path: str, body: bytes, headers: dict[str, str]) -> Respo
 
 def slack(app: App, path: str, form: dict[str, str]) -> Response:
     body = urllib.parse.urlencode(form).encode()
-    return post_raw(app, path, body, {**sign_slack(SLACK_SECRET, int(time.time()), body),
-                                      "Content-Type": "application/x-www-form-urlencoded"})
+    return post_raw(
+        app,
+        path,
+        body,
+        {**sign_slack(SLACK_SECRET, int(time.time()), body), "Content-Type": "application/x-www-form-urlencoded"},
+    )
 
 
 def slash(app: App, text: str) -> Response:
-    return slack(app, "chat/slack", {"team_id": "T1", "user_id": "U1", "user_name": "u1", "text": text,
-                                     "trigger_id": uuid.uuid4().hex})
+    return slack(
+        app,
+        "chat/slack",
+        {"team_id": "T1", "user_id": "U1", "user_name": "u1", "text": text, "trigger_id": uuid.uuid4().hex},
+    )
 
 
 def click(app: App, action_id: str, value: str) -> Response:
-    payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "username": "u1"},
-               "trigger_id": uuid.uuid4().hex, "actions": [{"action_id": action_id, "value": value}]}
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U1", "username": "u1"},
+        "trigger_id": uuid.uuid4().hex,
+        "actions": [{"action_id": action_id, "value": value}],
+    }
     return slack(app, "chat/slack/actions", {"payload": json.dumps(payload)})
 
 
 def teams(app: App, text: str) -> Response:
-    body = json.dumps({"type": "message", "id": uuid.uuid4().hex, "text": f"<at>Interconnect</at> {text}",
-                       "from": {"id": "29:hostile", "name": "Mallory"}}).encode()
+    body = json.dumps(
+        {
+            "type": "message",
+            "id": uuid.uuid4().hex,
+            "text": f"<at>Interconnect</at> {text}",
+            "from": {"id": "29:hostile", "name": "Mallory"},
+        }
+    ).encode()
     return post_raw(app, "chat/teams", body, sign_teams(TEAMS_SECRET, body))
 
 
@@ -117,8 +158,11 @@ def test_deep_json_is_400_on_every_route_that_takes_json(fleet: App) -> None:
     refused(fleet.call("POST", "requests", raw=nested), 400, "INVALID_JSON")
     refused(post_raw(fleet, "hooks/jira-prod", DEEP, sign_jira(JIRA_SECRET, DEEP)), 400, "INVALID_JSON")
     deep_payload = urllib.parse.urlencode({"payload": DEEP.decode()}).encode()
-    refused(post_raw(fleet, "chat/slack/actions", deep_payload,
-                     sign_slack(SLACK_SECRET, int(time.time()), deep_payload)), 400, "INVALID_PAYLOAD")
+    refused(
+        post_raw(fleet, "chat/slack/actions", deep_payload, sign_slack(SLACK_SECRET, int(time.time()), deep_payload)),
+        400,
+        "INVALID_PAYLOAD",
+    )
     refused(click(fleet, "confirm_disconnect", "[" * 900 + "]" * 900), 400, "INVALID_PAYLOAD")
     refused(post_raw(fleet, "chat/teams", DEEP, sign_teams(TEAMS_SECRET, DEEP)), 400, "INVALID_PAYLOAD")
     nothing_kept(fleet, rows)
@@ -127,8 +171,10 @@ def test_deep_json_is_400_on_every_route_that_takes_json(fleet: App) -> None:
 @pytest.mark.parametrize("bad", DOTTED)
 def test_dot_empty_and_encoded_cloud_names_are_400_at_intake_with_nothing_kept(fleet: App, bad: str) -> None:
     rows = fleet.request_rows()
-    for body in ({"action": "connect", "source": bad, "target": B}, {"action": "disconnect", "source": B,
-                                                                      "target": bad}):
+    for body in (
+        {"action": "connect", "source": bad, "target": B},
+        {"action": "disconnect", "source": B, "target": bad},
+    ):
         refused(fleet.call("POST", "requests", body), 400, "INVALID_ID")
         refused(fleet.call("POST", "requests?dryRun=true", body), 400, "INVALID_ID")
     quoted = urllib.parse.quote(bad, safe="")
@@ -140,8 +186,9 @@ def test_dot_empty_and_encoded_cloud_names_are_400_at_intake_with_nothing_kept(f
 def test_a_dot_cloud_name_says_which_part_is_wrong(fleet: App) -> None:
     answer = fleet.call("POST", "requests", {"action": "connect", "source": A, "target": with_name(A, "..")})
     refused(answer, 400, "INVALID_ID")
-    assert answer.body["error"]["message"] == ("target names '..' as its private cloud name: '.' and '..' are "
-                                               "path steps, not names")
+    assert answer.body["error"]["message"] == (
+        "target names '..' as its private cloud name: '.' and '..' are path steps, not names"
+    )
     assert answer.body["error"]["details"] == {"field": "target", "segment": "name"}
 
 
@@ -181,10 +228,23 @@ def test_huge_ids_headers_and_queries_are_short_400s_that_do_not_echo(fleet: App
     refused(fleet.call("GET", "requests/nope"), 400, "INVALID_REQUEST_ID")
     refused(fleet.call("GET", f"links?cloud={'x' * 600}"), 400, "INVALID_QUERY")
     refused(fleet.call("GET", f"requests?limit=1&pad={'x' * 3000}"), 400, "INVALID_QUERY")
-    refused(fleet.call("POST", "requests", {"action": "connect", "source": A, "target": B},
-                       headers={"Idempotency-Key": "k" * 201}), 400, "INVALID_IDEMPOTENCY_KEY")
-    refused(fleet.call("POST", "requests", {"action": "connect", "source": A, "target": B},
-                       headers={"Idempotency-Key": "two words"}), 400, "INVALID_IDEMPOTENCY_KEY")
+    refused(
+        fleet.call(
+            "POST", "requests", {"action": "connect", "source": A, "target": B}, headers={"Idempotency-Key": "k" * 201}
+        ),
+        400,
+        "INVALID_IDEMPOTENCY_KEY",
+    )
+    refused(
+        fleet.call(
+            "POST",
+            "requests",
+            {"action": "connect", "source": A, "target": B},
+            headers={"Idempotency-Key": "two words"},
+        ),
+        400,
+        "INVALID_IDEMPOTENCY_KEY",
+    )
     # An odd correlation id is replaced, never echoed (it is advisory: nothing is refused over it).
     odd = fleet.call("GET", "requests/nope", headers={"x-correlation-id": "<script>" + "c" * 500})
     echoed = {k.lower(): v for k, v in odd.headers.items()}["x-correlation-id"]
@@ -226,8 +286,12 @@ def test_an_unknown_hook_source_answers_exactly_like_a_bad_signature(fleet: App)
     forged = post_raw(fleet, "hooks/jira-prod", body, sign_jira("not-the-secret", body))
     unsigned = post_raw(fleet, "hooks/no-such-source", body, {})
     assert unknown.status == forged.status == unsigned.status == 401
-    assert unknown.body == forged.body == unsigned.body == {
-        "error": {"code": "BAD_SIGNATURE", "message": "signature verification failed"}}
+    assert (
+        unknown.body
+        == forged.body
+        == unsigned.body
+        == {"error": {"code": "BAD_SIGNATURE", "message": "signature verification failed"}}
+    )
     assert set(unknown.headers) - {"Date"} == set(forged.headers) - {"Date"}
 
 
@@ -236,14 +300,17 @@ def test_a_function_key_in_the_query_and_a_60kb_url_are_not_logged(fleet: App) -
     assert fleet.cloud.log_dir is not None, "running_app must give each local cloud a log directory"
     host_log = fleet.cloud.log_dir / "host.log"
     marker = uuid.uuid4().hex
-    refused(fleet.call("GET", f"requests/nope-{marker}?code={FUNCTION_KEY}&limit=1", key=None), 400,
-            "INVALID_REQUEST_ID")
-    refused(fleet.call("GET", f"requests/{marker}{'z' * 60_000}?code={FUNCTION_KEY}", key=None), 400,
-            "INVALID_REQUEST_ID")
+    refused(
+        fleet.call("GET", f"requests/nope-{marker}?code={FUNCTION_KEY}&limit=1", key=None), 400, "INVALID_REQUEST_ID"
+    )
+    refused(
+        fleet.call("GET", f"requests/{marker}{'z' * 60_000}?code={FUNCTION_KEY}", key=None), 400, "INVALID_REQUEST_ID"
+    )
     fleet.wait_until(lambda: host_log.read_text().count(marker) >= 2, what="both refusals in the host log")
     lines = [line for line in host_log.read_text().splitlines() if marker in line]
-    assert any(f"GET /api/requests/nope-{marker}?limit=1 (+1 other parameters) -> INVALID_REQUEST_ID" in line
-               for line in lines), lines
+    assert any(
+        f"GET /api/requests/nope-{marker}?limit=1 (+1 other parameters) -> INVALID_REQUEST_ID" in line for line in lines
+    ), lines
     assert all(FUNCTION_KEY not in line and len(line) < 600 for line in lines), lines
     assert FUNCTION_KEY not in host_log.read_text()
 
@@ -254,10 +321,25 @@ HOSTILE_NAMES = ("..pc-x", "pc..y", "_.-")
 
 def test_hostile_but_valid_names_reach_arm_as_exactly_the_segments_meant(hostile: App) -> None:
     sub = str(uuid.uuid4())
-    hostile.arm.load_fleet({"settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-                            "subscriptions": [{"id": sub, "resourceGroups": [{"name": HOSTILE_GROUP, "privateClouds": [
+    hostile.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "subscriptions": [
+                {
+                    "id": sub,
+                    "resourceGroups": [
+                        {
+                            "name": HOSTILE_GROUP,
+                            "privateClouds": [
                                 {"name": name, "location": "westeurope", "networkBlock": f"10.{i}.0.0/22"}
-                                for i, name in enumerate(HOSTILE_NAMES)]}]}]})
+                                for i, name in enumerate(HOSTILE_NAMES)
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     hostile.arm.clear_calls()
     x, y, z = cloud_ids(sub, HOSTILE_GROUP, *HOSTILE_NAMES)
     assert hostile.call("GET", f"links?cloud={urllib.parse.quote(x, safe='')}").status == 200
@@ -284,8 +366,9 @@ class _ForeignNextLink(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         type(self).paths.append(self.path)
-        body = json.dumps({"value": [{"actions": ["*"]}],
-                           "nextLink": "http://attacker.invalid/steal?api-version=1"}).encode()
+        body = json.dumps(
+            {"value": [{"actions": ["*"]}], "nextLink": "http://attacker.invalid/steal?api-version=1"}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -306,8 +389,10 @@ def test_permissions_reads_encode_each_name_and_never_follow_a_next_link_to_anot
             gateway.permissions(cloud)
         assert err.value.code == "ARM_INVALID_NEXT_LINK"
         (path,) = _ForeignNextLink.paths  # the foreign nextLink was never requested
-        assert path.startswith(f"/subscriptions/{SUB}/resourceGroups/rg.%28x%29..y_/providers/Microsoft.AVS/"
-                               "privateClouds/..pc-x/providers/Microsoft.Authorization/permissions?")
+        assert path.startswith(
+            f"/subscriptions/{SUB}/resourceGroups/rg.%28x%29..y_/providers/Microsoft.AVS/"
+            "privateClouds/..pc-x/providers/Microsoft.Authorization/permissions?"
+        )
     finally:
         server.shutdown()
         server.server_close()

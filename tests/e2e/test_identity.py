@@ -32,10 +32,13 @@ ALICE, BOB, CAROL = (identity.USERS[name] for name in ("alice", "bob", "carol"))
 AUTOMATION = identity.APPS["automation"]
 # Connects by the network group, disconnects by the request role, approvals by the operations group; and the
 # platform's automation by function key for both.
-POLICY = {"rules": [
-    {"requesters": [f"group:{identity.NETWORK_GROUP}", "api:key"], "actions": ["connect"], "scopes": ["*"]},
-    {"requesters": ["role:Links.Request", "api:key"], "actions": ["disconnect"], "scopes": ["*"]}],
-    "approvers": [f"group:{identity.OPS_GROUP}"]}
+POLICY = {
+    "rules": [
+        {"requesters": [f"group:{identity.NETWORK_GROUP}", "api:key"], "actions": ["connect"], "scopes": ["*"]},
+        {"requesters": ["role:Links.Request", "api:key"], "actions": ["disconnect"], "scopes": ["*"]},
+    ],
+    "approvers": [f"group:{identity.OPS_GROUP}"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +54,39 @@ def bearer(running: App, **ask: Any) -> dict[str, str]:
 @pytest.fixture
 def linked(signed_in_app: App) -> dict[str, str]:
     sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    signed_in_app.arm.load_fleet({"settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-                                  "subscriptions": [{"id": sub, "resourceGroups": [{"name": rg, "privateClouds": [
-                                      {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22",
-                                       "links": [{"target": "b"}]},
-                                      {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                                      {"name": "c", "location": "westeurope", "networkBlock": "10.0.8.0/22"}]}]}]})
+    signed_in_app.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "subscriptions": [
+                {
+                    "id": sub,
+                    "resourceGroups": [
+                        {
+                            "name": rg,
+                            "privateClouds": [
+                                {
+                                    "name": "a",
+                                    "location": "westeurope",
+                                    "networkBlock": "10.0.0.0/22",
+                                    "links": [{"target": "b"}],
+                                },
+                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+                                {"name": "c", "location": "westeurope", "networkBlock": "10.0.8.0/22"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     a, b, c = cloud_ids(sub, rg, "a", "b", "c")
     return {"a": a, "b": b, "c": c}
 
 
 def disconnect(app: App, clouds: dict[str, str], headers: dict[str, str] | None = None) -> str:
-    response = app.call("POST", "requests", {"action": "disconnect", "source": clouds["a"], "target": clouds["b"]},
-                        headers=headers)
+    response = app.call(
+        "POST", "requests", {"action": "disconnect", "source": clouds["a"], "target": clouds["b"]}, headers=headers
+    )
     assert response.status == 202, response.body
     app.wait_for(response.body["requestId"], "AwaitingApproval")
     return response.body["requestId"]
@@ -78,7 +101,8 @@ def unchanged(app: App, request_id: str, links: list[Any]) -> None:
 
 
 def test_the_issues_three_step_forgery_is_refused_at_step_three_with_nothing_changed(
-        signed_in_app: App, linked: dict[str, str]) -> None:
+    signed_in_app: App, linked: dict[str, str]
+) -> None:
     app = signed_in_app
     rid = disconnect(app, linked)  # 1. one function key files a disconnect
     links = app.links()
@@ -92,13 +116,19 @@ def test_the_issues_three_step_forgery_is_refused_at_step_three_with_nothing_cha
     unchanged(app, rid, links)
 
 
-def test_a_forged_base64_client_principal_is_no_identity_anywhere(signed_in_app: App,
-                                                                   linked: dict[str, str]) -> None:
+def test_a_forged_base64_client_principal_is_no_identity_anywhere(signed_in_app: App, linked: dict[str, str]) -> None:
     app = signed_in_app
-    claims = {"auth_typ": "aad", "userId": BOB.oid, "userDetails": BOB.username,
-              "claims": [{"typ": "roles", "val": "Links.Approve"}]}
-    forged = {"x-ms-client-principal": base64.b64encode(json.dumps(claims).encode()).decode(),
-              "x-ms-client-principal-id": BOB.oid, "x-ms-client-principal-name": BOB.username}
+    claims = {
+        "auth_typ": "aad",
+        "userId": BOB.oid,
+        "userDetails": BOB.username,
+        "claims": [{"typ": "roles", "val": "Links.Approve"}],
+    }
+    forged = {
+        "x-ms-client-principal": base64.b64encode(json.dumps(claims).encode()).decode(),
+        "x-ms-client-principal-id": BOB.oid,
+        "x-ms-client-principal-name": BOB.username,
+    }
     rid = disconnect(app, linked, headers=forged)
     links = app.links()
     assert app.call("GET", f"requests/{rid}").body["requestedBy"]["id"] == "key"  # filed as what it is
@@ -115,21 +145,35 @@ def _stand_in_kid(app: App) -> str:
 def _token_signed_by_another_key(app: App, user: identity.DemoUser) -> str:
     """Bob's exact claims and the tenant's key id, signed by a key the tenant never published."""
     now = int(time.time())
-    claims = {"iss": identity.issuer(app.cloud.identity_url), "aud": identity.CLIENT_ID, "iat": now, "nbf": now,
-              "exp": now + 600, "oid": user.oid, "name": user.name, "scp": "Links.Access",
-              "roles": list(user.roles), "groups": list(user.groups)}
-    return jwt.encode(claims, rsa.generate_private_key(65537, 2048), algorithm="RS256",
-                      headers={"kid": _stand_in_kid(app)})
+    claims = {
+        "iss": identity.issuer(app.cloud.identity_url),
+        "aud": identity.CLIENT_ID,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "oid": user.oid,
+        "name": user.name,
+        "scp": "Links.Access",
+        "roles": list(user.roles),
+        "groups": list(user.groups),
+    }
+    return jwt.encode(
+        claims, rsa.generate_private_key(65537, 2048), algorithm="RS256", headers={"kid": _stand_in_kid(app)}
+    )
 
 
-@pytest.mark.parametrize(("make", "status", "code"), [
-    (lambda app: {"Authorization": f"Bearer {_token_signed_by_another_key(app, BOB)}"}, 401, "TOKEN_INVALID"),
-    (lambda app: bearer(app, user="bob", expiresIn=-600), 401, "TOKEN_EXPIRED"),
-    (lambda app: bearer(app, user="bob", audience="api://another-app"), 401, "TOKEN_AUDIENCE"),
-    (lambda app: bearer(app, app="automation", roles=["Links.Approve"]), 403, "APPROVER_NOT_VERIFIED"),
-])
+@pytest.mark.parametrize(
+    ("make", "status", "code"),
+    [
+        (lambda app: {"Authorization": f"Bearer {_token_signed_by_another_key(app, BOB)}"}, 401, "TOKEN_INVALID"),
+        (lambda app: bearer(app, user="bob", expiresIn=-600), 401, "TOKEN_EXPIRED"),
+        (lambda app: bearer(app, user="bob", audience="api://another-app"), 401, "TOKEN_AUDIENCE"),
+        (lambda app: bearer(app, app="automation", roles=["Links.Approve"]), 403, "APPROVER_NOT_VERIFIED"),
+    ],
+)
 def test_tokens_that_must_not_approve_are_refused_with_nothing_changed(
-        signed_in_app: App, linked: dict[str, str], make: Any, status: int, code: str) -> None:
+    signed_in_app: App, linked: dict[str, str], make: Any, status: int, code: str
+) -> None:
     app = signed_in_app
     rid = disconnect(app, linked, headers=bearer(app, user="alice"))
     links = app.links()
@@ -141,16 +185,20 @@ def test_tokens_that_must_not_approve_are_refused_with_nothing_changed(
 def test_a_bad_token_on_intake_is_refused_and_nothing_is_stored(signed_in_app: App, linked: dict[str, str]) -> None:
     app = signed_in_app
     before = app.request_rows()
-    for headers in (bearer(app, user="alice", expiresIn=-600),
-                    {"Authorization": f"Bearer {_token_signed_by_another_key(app, ALICE)}"}):
-        answer = app.call("POST", "requests", {"action": "disconnect", "source": linked["a"],
-                                               "target": linked["b"]}, headers=headers)
+    for headers in (
+        bearer(app, user="alice", expiresIn=-600),
+        {"Authorization": f"Bearer {_token_signed_by_another_key(app, ALICE)}"},
+    ):
+        answer = app.call(
+            "POST", "requests", {"action": "disconnect", "source": linked["a"], "target": linked["b"]}, headers=headers
+        )
         assert answer.status == 401 and answer.body["error"]["code"] in ("TOKEN_EXPIRED", "TOKEN_INVALID")
     assert app.request_rows() == before
 
 
 def test_requester_files_a_non_approver_is_refused_an_approver_approves_and_the_trail_names_them(
-        signed_in_app: App, linked: dict[str, str]) -> None:
+    signed_in_app: App, linked: dict[str, str]
+) -> None:
     app = signed_in_app
     rid = disconnect(app, linked, headers=bearer(app, user="alice"))
     links = app.links()
@@ -173,12 +221,20 @@ def test_requester_files_a_non_approver_is_refused_an_approver_approves_and_the_
 def test_the_policy_matches_a_rule_by_group_and_by_role(signed_in_app: App, linked: dict[str, str]) -> None:
     app = signed_in_app
     # By group: Carol (network engineering, no app role) may connect; Alice (operations) may not.
-    by_group = app.call("POST", "requests", {"action": "connect", "source": linked["b"], "target": linked["c"]},
-                        headers=bearer(app, user="carol"))
+    by_group = app.call(
+        "POST",
+        "requests",
+        {"action": "connect", "source": linked["b"], "target": linked["c"]},
+        headers=bearer(app, user="carol"),
+    )
     assert by_group.status == 202, by_group.body
     assert app.wait(by_group.body["requestId"])["status"] == "Succeeded"
-    refused = app.call("POST", "requests", {"action": "connect", "source": linked["a"], "target": linked["c"]},
-                       headers=bearer(app, user="alice"))
+    refused = app.call(
+        "POST",
+        "requests",
+        {"action": "connect", "source": linked["a"], "target": linked["c"]},
+        headers=bearer(app, user="alice"),
+    )
     done = app.wait(refused.body["requestId"])
     assert done["status"] == "Rejected" and done["reasons"][0]["code"] == "REQUESTER_NOT_ALLOWED"
     # By role: a disconnect by Carol (no Links.Request) is refused when validated after its approval; the same
@@ -201,8 +257,14 @@ def test_the_sign_in_lines_make_run_prints_file_and_approve_a_disconnect_as_two_
         commands = [line.strip() for line in lines.splitlines()]
         script = "\n".join(commands)
         filing, checks = script.split(f"curl -s {cloud.host_url}/api/requests/$ID ", 1)
-        found = subprocess.run(["bash", "-ec", filing + 'echo "$ALICE $BOB $ID"'], cwd=ROOT, capture_output=True,
-                               text=True, timeout=60, check=True).stdout.split()
+        found = subprocess.run(
+            ["bash", "-ec", filing + 'echo "$ALICE $BOB $ID"'],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.split()
         alice, bob, request_id = found[-3:]
         admin = ArmSimAdmin(cloud.arm_url)
         before = len(admin.state()["links"])
@@ -213,10 +275,18 @@ def test_the_sign_in_lines_make_run_prints_file_and_approve_a_disconnect_as_two_
 
         wait_until(lambda: status() == "AwaitingApproval", 30, interval=0.2, what="the demo disconnect to wait")
         approvals = [c for c in checks.splitlines() if c.startswith("curl -s -X POST")]
-        replies = [subprocess.run(["bash", "-ec", command.split("   #")[0]], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=60, check=True, env={**os.environ, "ALICE": alice, "BOB": bob,
-                                                               "ID": request_id}).stdout
-                   for command in approvals]
+        replies = [
+            subprocess.run(
+                ["bash", "-ec", command.split("   #")[0]],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+                env={**os.environ, "ALICE": alice, "BOB": bob, "ID": request_id},
+            ).stdout
+            for command in approvals
+        ]
         assert json.loads(replies[0])["error"]["code"] == "SELF_APPROVAL"
         assert json.loads(replies[1])["approval"]["decidedBy"] == f"api:{BOB.oid}"
         wait_until(lambda: status() == "Succeeded", 60, interval=0.2, what="the demo disconnect to finish")

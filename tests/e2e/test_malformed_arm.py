@@ -27,15 +27,37 @@ HOSTILE = "/subscriptions/\r\nX-Evil: <b>" + "x" * 3000  # served verbatim as a 
 def load(app: App, errors: list[dict[str, Any]], b_links: list[dict[str, Any]]) -> dict[str, str]:
     """a and b (to be linked) and c; b holds `b_links`; fast simulated operations; `errors` apply."""
     sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    app.arm.load_fleet({
-        "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-        "faults": {"errors": errors},
-        "subscriptions": [{"id": sub, "resourceGroups": [{"name": rg, "privateClouds": [
-            {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22", "links": [{"target": "b"}]},
-            {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22", "links": b_links},
-            {"name": "c", "location": "westeurope", "networkBlock": "172.16.0.0/22"},
-        ]}]}],
-    })
+    app.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "faults": {"errors": errors},
+            "subscriptions": [
+                {
+                    "id": sub,
+                    "resourceGroups": [
+                        {
+                            "name": rg,
+                            "privateClouds": [
+                                {
+                                    "name": "a",
+                                    "location": "westeurope",
+                                    "networkBlock": "10.0.0.0/22",
+                                    "links": [{"target": "b"}],
+                                },
+                                {
+                                    "name": "b",
+                                    "location": "westeurope",
+                                    "networkBlock": "10.0.4.0/22",
+                                    "links": b_links,
+                                },
+                                {"name": "c", "location": "westeurope", "networkBlock": "172.16.0.0/22"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     app.arm.clear_calls()
     return dict(zip("abc", cloud_ids(sub, rg, "a", "b", "c"), strict=True))
 
@@ -54,7 +76,10 @@ def test_a_malformed_link_rejects_the_connect_at_once_and_every_answer_says_why(
     assert [r["code"] for r in done["reasons"]] == ["ARM_MALFORMED_ANSWER"]
     details = done["reasons"][0]["details"]
     assert (details["cloud"].lower(), details["read"], details["armCode"]) == (
-        clouds["b"].lower(), "cloudLinks.list", "MALFORMED_ANSWER")
+        clouds["b"].lower(),
+        "cloudLinks.list",
+        "MALFORMED_ANSWER",
+    )
     message = done["reasons"][0]["message"]
     assert "'odd'" in message and "linkedCloud" in message
     assert "x" * 100 not in message and "\n" not in message
@@ -63,8 +88,7 @@ def test_a_malformed_link_rejects_the_connect_at_once_and_every_answer_says_why(
     assert puts(app) == 0
 
     # AND the dry run answers 200 with the same verdict
-    dry = app.call("POST", "requests?dryRun=true", {"action": "connect", "source": clouds["c"],
-                                                    "target": clouds["b"]})
+    dry = app.call("POST", "requests?dryRun=true", {"action": "connect", "source": clouds["c"], "target": clouds["b"]})
     assert dry.status == 200, dry.body
     assert (dry.body["allowed"], dry.body["reasons"]) == (False, done["reasons"])
 
@@ -73,9 +97,11 @@ def test_a_malformed_link_rejects_the_connect_at_once_and_every_answer_says_why(
     assert listing.status == 200, listing.body
     assert listing.body["complete"] is False
     assert [(v["direction"], v["otherCloud"].lower()) for v in listing.body["value"]] == [
-        ("incoming", clouds["a"].lower())]
-    assert [(r["read"], r["armCode"]) for r in listing.body["refusedReads"]] == [("cloudLinks.list",
-                                                                                  "MALFORMED_ANSWER")]
+        ("incoming", clouds["a"].lower())
+    ]
+    assert [(r["read"], r["armCode"]) for r in listing.body["refusedReads"]] == [
+        ("cloudLinks.list", "MALFORMED_ANSWER")
+    ]
 
 
 def test_the_links_query_states_a_refused_listing_and_answers_404_for_a_refused_cloud(app: App) -> None:
@@ -84,11 +110,13 @@ def test_the_links_query_states_a_refused_listing_and_answers_404_for_a_refused_
     # b's own links are readable; the incoming one from a cannot be listed: shown as Unknown, and said
     listing = app.call("GET", f"links?cloud={clouds['b']}")
     assert listing.status == 200, listing.body
-    assert listing.body["value"] == [{"name": "", "direction": "incoming", "otherCloud": listing.body["value"][0][
-        "otherCloud"], "status": "Unknown"}]
+    assert listing.body["value"] == [
+        {"name": "", "direction": "incoming", "otherCloud": listing.body["value"][0]["otherCloud"], "status": "Unknown"}
+    ]
     assert listing.body["complete"] is False
     assert [(r["cloud"].lower(), r["read"], r["status"]) for r in listing.body["refusedReads"]] == [
-        (clouds["a"].lower(), "cloudLinks.list", 403)]
+        (clouds["a"].lower(), "cloudLinks.list", 403)
+    ]
 
     # a's own listing refused: the answer is not an empty "no links" but incomplete
     own = app.call("GET", f"links?cloud={clouds['a']}")
@@ -112,18 +140,38 @@ def audit_app() -> Iterator[App]:
 
 def test_the_audit_reports_what_it_could_not_read_and_judges_the_rest(audit_app: App) -> None:
     # GIVEN a holding a readable link to b and a malformed one to c, b's segments refused, c's block empty
-    audit_app.arm.load_fleet({
-        "settings": {"retryAfter": 1},
-        "faults": {"throttle": {"reads": None, "writes": None, "deletes": None},
-                   "errors": [forbid("segments.list", "b")]},
-        "subscriptions": [{"id": AUDIT_SUB, "resourceGroups": [{"name": AUDIT_RG, "privateClouds": [
-            {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22",
-             "links": [{"target": "b", "status": "Failed"},
-                       {"target": "c", "name": "odd", "linkedCloud": f"!raw:{HOSTILE}"}]},
-            {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-            {"name": "c", "location": "westeurope", "networkBlock": "!raw:"},
-        ]}]}],
-    })
+    audit_app.arm.load_fleet(
+        {
+            "settings": {"retryAfter": 1},
+            "faults": {
+                "throttle": {"reads": None, "writes": None, "deletes": None},
+                "errors": [forbid("segments.list", "b")],
+            },
+            "subscriptions": [
+                {
+                    "id": AUDIT_SUB,
+                    "resourceGroups": [
+                        {
+                            "name": AUDIT_RG,
+                            "privateClouds": [
+                                {
+                                    "name": "a",
+                                    "location": "westeurope",
+                                    "networkBlock": "10.0.0.0/22",
+                                    "links": [
+                                        {"target": "b", "status": "Failed"},
+                                        {"target": "c", "name": "odd", "linkedCloud": f"!raw:{HOSTILE}"},
+                                    ],
+                                },
+                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+                                {"name": "c", "location": "westeurope", "networkBlock": "!raw:"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     a, b, c = cloud_ids(AUDIT_SUB, AUDIT_RG, "a", "b", "c")
     # WHEN an audit runs
     started = audit_app.call("POST", "audits")
@@ -138,7 +186,8 @@ def test_the_audit_reports_what_it_could_not_read_and_judges_the_rest(audit_app:
     unreadable = {f["clouds"][0].lower(): f for f in by_code["UNREADABLE_CLOUD"]}
     assert set(unreadable) == {a.lower(), b.lower()}
     assert unreadable[a.lower()]["details"]["reads"] == [
-        {"read": "cloudLinks.list", "code": "ARM_MALFORMED_ANSWER", "partial": True}]
+        {"read": "cloudLinks.list", "code": "ARM_MALFORMED_ANSWER", "partial": True}
+    ]
     assert "'odd'" in unreadable[a.lower()]["message"] and "x" * 100 not in unreadable[a.lower()]["message"]
     assert unreadable[b.lower()]["details"]["reads"][0]["code"] == "ARM_AuthorizationFailed"
     (prefix,) = by_code["UNREADABLE_PREFIX"]

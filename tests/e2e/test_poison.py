@@ -34,8 +34,12 @@ NESTED = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError on 
 @pytest.fixture(scope="module")
 def poison_app() -> Iterator[App]:
     # The sweeper every second, and requests stale after 3 s, so a pass is seen within seconds.
-    yield from running_app(INTERCONNECT_APPROVALS="off", INTERCONNECT_SWEEP_SCHEDULE="* * * * * *",
-                           INTERCONNECT_STALE_MINUTES="0.05", INTERCONNECT_SUBSCRIPTIONS=SUB)
+    yield from running_app(
+        INTERCONNECT_APPROVALS="off",
+        INTERCONNECT_SWEEP_SCHEDULE="* * * * * *",
+        INTERCONNECT_STALE_MINUTES="0.05",
+        INTERCONNECT_SUBSCRIPTIONS=SUB,
+    )
 
 
 def cloud_partition(stored_id: str) -> str:
@@ -45,34 +49,90 @@ def cloud_partition(stored_id: str) -> str:
 def write_poisoned_request(tables: TableServiceClient, source: str, at: datetime) -> str:
     """The row, first event and index rows the old version wrote, straight through the Tables SDK."""
     rid = request_id_for("slack", None)
-    tables.get_table_client("requests").submit_transaction([
-        ("create", {"PartitionKey": rid, "RowKey": "request", "action": "disconnect", "status": "AwaitingApproval",
-                    "source": source, "target": NON_ARM_TARGET, "sourceKey": "", "targetKey": "",
-                    "requesterChannel": "slack", "requesterId": "T1/U1", "requesterDisplay": "mallory",
-                    "createdAt": at, "updatedAt": at, "reference": "", "correlationId": "c", "fingerprint": "f",
-                    "outcome": "", "reasons": "[]", "version": 1, "callbacks": "[]", "approval": "",
-                    "operation": ""}),
-        ("create", {"PartitionKey": rid, "RowKey": "event-00000001", "at": at, "actor": "slack:T1/U1",
-                    "kind": "status", "status": "Accepted", "previous": "", "message": "requested",
-                    "correlationId": "c", "reasons": "[]"}),
-    ])
+    tables.get_table_client("requests").submit_transaction(
+        [
+            (
+                "create",
+                {
+                    "PartitionKey": rid,
+                    "RowKey": "request",
+                    "action": "disconnect",
+                    "status": "AwaitingApproval",
+                    "source": source,
+                    "target": NON_ARM_TARGET,
+                    "sourceKey": "",
+                    "targetKey": "",
+                    "requesterChannel": "slack",
+                    "requesterId": "T1/U1",
+                    "requesterDisplay": "mallory",
+                    "createdAt": at,
+                    "updatedAt": at,
+                    "reference": "",
+                    "correlationId": "c",
+                    "fingerprint": "f",
+                    "outcome": "",
+                    "reasons": "[]",
+                    "version": 1,
+                    "callbacks": "[]",
+                    "approval": "",
+                    "operation": "",
+                },
+            ),
+            (
+                "create",
+                {
+                    "PartitionKey": rid,
+                    "RowKey": "event-00000001",
+                    "at": at,
+                    "actor": "slack:T1/U1",
+                    "kind": "status",
+                    "status": "Accepted",
+                    "previous": "",
+                    "message": "requested",
+                    "correlationId": "c",
+                    "reasons": "[]",
+                },
+            ),
+        ]
+    )
     index = tables.get_table_client("requestindex")
     for partition in ("all", cloud_partition(source), cloud_partition(NON_ARM_TARGET)):
-        index.upsert_entity({"PartitionKey": partition, "RowKey": f"{inverted_ticks(at)}-{rid}", "requestId": rid,
-                             "status": "AwaitingApproval", "action": "disconnect", "source": source,
-                             "target": NON_ARM_TARGET, "createdAt": at, "updatedAt": at, "linkHolder": "",
-                             "linkName": ""})
+        index.upsert_entity(
+            {
+                "PartitionKey": partition,
+                "RowKey": f"{inverted_ticks(at)}-{rid}",
+                "requestId": rid,
+                "status": "AwaitingApproval",
+                "action": "disconnect",
+                "source": source,
+                "target": NON_ARM_TARGET,
+                "createdAt": at,
+                "updatedAt": at,
+                "linkHolder": "",
+                "linkName": "",
+            }
+        )
     return rid
 
 
 def write_unqueued_request(tables: TableServiceClient, source: str, target: str, at: datetime) -> str:
     """A connect recorded but never queued (intake died between the two): only the sweeper can move it."""
     rid = request_id_for("api", None)
-    request = LinkRequest(id=rid, action=Action.CONNECT, source=parse_cloud_id(source),
-                          target=parse_cloud_id(target), requester=Requester("api", "alice"), created_at=at,
-                          updated_at=at, correlation_id="c", fingerprint="f", version=1)
-    TableRequestStore(tables).create(request, AuditEvent(rid, 1, at, "api:alice", "status", Status.ACCEPTED, None,
-                                                         "requested", "c"))
+    request = LinkRequest(
+        id=rid,
+        action=Action.CONNECT,
+        source=parse_cloud_id(source),
+        target=parse_cloud_id(target),
+        requester=Requester("api", "alice"),
+        created_at=at,
+        updated_at=at,
+        correlation_id="c",
+        fingerprint="f",
+        version=1,
+    )
+    TableRequestStore(tables).create(
+        request, AuditEvent(rid, 1, at, "api:alice", "status", Status.ACCEPTED, None, "requested", "c")
+    )
     return rid
 
 
@@ -81,26 +141,48 @@ def b64(raw: bytes) -> str:
 
 
 BAD_TOKENS = [
-    "not base64!", b64(b"[1, 2]"), b64(b'"just a string"'), b64(b'{"PartitionKey": "all", "RowKey": "x"}'),
-    b64(b'{"v": 1, "q": "x", "pk": "\\ud800", "rk": "x"}'), b64(b"[" * 300 + b"]" * 300), "A" * 1500,
+    "not base64!",
+    b64(b"[1, 2]"),
+    b64(b'"just a string"'),
+    b64(b'{"PartitionKey": "all", "RowKey": "x"}'),
+    b64(b'{"v": 1, "q": "x", "pk": "\\ud800", "rk": "x"}'),
+    b64(b"[" * 300 + b"]" * 300),
+    "A" * 1500,
 ]
 
 
 def test_after_poison_listings_dry_runs_the_sweeper_and_the_audit_all_still_work(poison_app: App) -> None:
     app = poison_app
     a, b, c = cloud_ids(SUB, RG, "a", "b", "c")
-    app.arm.load_fleet({"settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-                        "subscriptions": [{"id": SUB, "resourceGroups": [{"name": RG, "privateClouds": [
-                            {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-                            {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                            {"name": "c", "location": "westeurope", "networkBlock": "10.0.8.0/22"}]}]}]})
+    app.arm.load_fleet(
+        {
+            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+            "subscriptions": [
+                {
+                    "id": SUB,
+                    "resourceGroups": [
+                        {
+                            "name": RG,
+                            "privateClouds": [
+                                {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
+                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+                                {"name": "c", "location": "westeurope", "networkBlock": "10.0.8.0/22"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     hour_ago = datetime.now(UTC) - timedelta(hours=1)
     assert app.call("GET", "requests").status == 200  # the app is up and has made its tables
 
     # GIVEN a poisoned row on cloud a (unfinished and stale), a deeply nested message dead-lettered
     poisoned = write_poisoned_request(app.tables, a, hour_ago)
-    with ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client, \
-            client.get_queue_sender(QUEUE) as sender:
+    with (
+        ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client,
+        client.get_queue_sender(QUEUE) as sender,
+    ):
         sender.send_messages(ServiceBusMessage(NESTED, message_id=f"nested-{uuid.uuid4().hex}"))
     app.wait_until(lambda: app.bus.dead_letter_depth(QUEUE) >= 1, "the nested message to be dead-lettered")
 

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_connect_then_disconnect(app: App, fleet: dict[str, str]) -> None:
-    response = app.call("POST", "requests", {"action": "connect", "source": fleet["a"], "target": fleet["b"],
-                                             "reference": "CHG-1"})
+    response = app.call(
+        "POST", "requests", {"action": "connect", "source": fleet["a"], "target": fleet["b"], "reference": "CHG-1"}
+    )
     assert response.status == 202
     assert response.headers["Location"] == response.body["statusUrl"]
     assert response.body["status"] == "Accepted"
@@ -78,8 +79,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("raw", "code"), BAD)
-def test_bad_input_is_refused_and_nothing_is_stored_or_queued(app: App, fleet: dict[str, str], raw: bytes,
-                                                              code: str) -> None:
+def test_bad_input_is_refused_and_nothing_is_stored_or_queued(
+    app: App, fleet: dict[str, str], raw: bytes, code: str
+) -> None:
     rows, queued = app.request_rows(), app.bus.stats()
     response = app.call("POST", "requests", raw=raw)
     assert response.status == 400 and response.body["error"]["code"] == code
@@ -90,8 +92,15 @@ def test_bad_input_is_refused_and_nothing_is_stored_or_queued(app: App, fleet: d
 
 def test_same_cloud_is_refused(app: App, fleet: dict[str, str]) -> None:
     rows = app.request_rows()
-    response = app.call("POST", "requests", {"action": "connect", "source": fleet["a"],
-                                             "target": fleet["a"].upper().replace("SUBSCRIPTIONS", "subscriptions")})
+    response = app.call(
+        "POST",
+        "requests",
+        {
+            "action": "connect",
+            "source": fleet["a"],
+            "target": fleet["a"].upper().replace("SUBSCRIPTIONS", "subscriptions"),
+        },
+    )
     assert response.status == 400 and response.body["error"]["code"] == "SAME_CLOUD"
     assert app.request_rows() == rows
 
@@ -102,8 +111,9 @@ def test_idempotency_key_returns_the_same_request(app: App, fleet: dict[str, str
     second = app.call("POST", "requests", body, headers={"Idempotency-Key": f"k-{fleet['a']}"})
     assert (first.status, second.status) == (202, 200)
     assert first.body["requestId"] == second.body["requestId"]
-    other = app.call("POST", "requests", {**body, "reference": "different"},
-                     headers={"Idempotency-Key": f"k-{fleet['a']}"})
+    other = app.call(
+        "POST", "requests", {**body, "reference": "different"}, headers={"Idempotency-Key": f"k-{fleet['a']}"}
+    )
     assert other.status == 409 and other.body["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert app.wait(first.body["requestId"])["status"] == "Succeeded"
     assert puts(app) == 1
@@ -134,8 +144,9 @@ def test_function_key_is_required_but_health_is_anonymous(app: App) -> None:
 
 def test_dry_run_reports_every_reason_and_records_nothing(app: App, fleet: dict[str, str]) -> None:
     rows = app.request_rows()
-    response = app.call("POST", "requests?dryRun=true", {"action": "connect", "source": fleet["a"],
-                                                         "target": fleet["far"]})
+    response = app.call(
+        "POST", "requests?dryRun=true", {"action": "connect", "source": fleet["a"], "target": fleet["far"]}
+    )
     assert response.status == 200
     assert response.body["allowed"] is False
     assert [r["code"] for r in response.body["reasons"]] == ["REGION_MISMATCH"]
@@ -145,14 +156,17 @@ def test_dry_run_reports_every_reason_and_records_nothing(app: App, fleet: dict[
     assert ok.body["allowed"] is True and puts(app) == 0
 
 
-def test_a_message_that_is_no_work_item_is_dead_lettered_at_once_with_the_reason(app: App,
-                                                                                 fleet: dict[str, str]) -> None:
+def test_a_message_that_is_no_work_item_is_dead_lettered_at_once_with_the_reason(
+    app: App, fleet: dict[str, str]
+) -> None:
     tag = uuid.uuid4().hex
     bad = {
         f"{tag}-bytes": (ServiceBusMessage(b"\x80 not json", message_id=f"{tag}-bytes"), "not valid UTF-8"),
         f"{tag}-shape": (ServiceBusMessage(b'{"kind": "process"}', message_id=f"{tag}-shape"), "no requestId"),
-        f"{tag}-value": (AmqpAnnotatedMessage(value_body={"requestId": tag},
-                                              properties={"message_id": f"{tag}-value"}), "AMQP value body"),
+        f"{tag}-value": (
+            AmqpAnnotatedMessage(value_body={"requestId": tag}, properties={"message_id": f"{tag}-value"}),
+            "AMQP value body",
+        ),
     }
     with ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client:
         with client.get_queue_sender(QUEUE) as sender:
@@ -172,6 +186,7 @@ def dead_letters(app: App, client: ServiceBusClient, message_ids: set[str]) -> d
     """Take the dead letters with these ids off the DLQ (leaving any other test's alone)."""
     found: dict[str, ServiceBusReceivedMessage] = {}
     with client.get_queue_receiver(QUEUE, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=1) as receiver:
+
         def take() -> bool:
             for letter in receiver.receive_messages(max_message_count=20, max_wait_time=1):
                 if letter.message_id in message_ids:

@@ -84,8 +84,12 @@ class Actions:
     def complete(self, message: ServiceBusReceivedMessage) -> None:
         self.done.append(("complete", message.message_id))
 
-    def deadletter(self, message: ServiceBusReceivedMessage, deadletter_reason: str | None = None,
-                   deadletter_error_description: str | None = None) -> None:
+    def deadletter(
+        self,
+        message: ServiceBusReceivedMessage,
+        deadletter_reason: str | None = None,
+        deadletter_error_description: str | None = None,
+    ) -> None:
         self.done.append(("deadletter", message.message_id, deadletter_reason, deadletter_error_description))
 
 
@@ -111,9 +115,16 @@ class FakeApp:
         self.avs.add(cloud(self.a, block="10.0.0.0/22"))
         self.avs.add(cloud(self.b, block="10.0.4.0/22"))
         self.avs.add(cloud(self.c, block="10.0.8.0/22"))
-        self.services: Services = wire(Settings.from_env(ENV), self.store, self.queue, self.avs, self.clock,
-                                       notifier=self.notifier, audit_store=self.audit_store,
-                                       signing_keys=TenantKeys(self.authority))
+        self.services: Services = wire(
+            Settings.from_env(ENV),
+            self.store,
+            self.queue,
+            self.avs,
+            self.clock,
+            notifier=self.notifier,
+            audit_store=self.audit_store,
+            signing_keys=TenantKeys(self.authority),
+        )
 
     # -- calling the registered functions ---------------------------------------------------------------
 
@@ -148,14 +159,23 @@ class FakeApp:
         return [item for item, _ in self.queue.sent]
 
 
-def request(method: str, path: str, *, json_body: Any = None, body: bytes = b"", headers: dict[str, str] | None = None,
-            params: dict[str, str] | None = None, route: dict[str, str] | None = None) -> func.HttpRequest:
+def request(
+    method: str,
+    path: str,
+    *,
+    json_body: Any = None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    route: dict[str, str] | None = None,
+) -> func.HttpRequest:
     """An HttpRequest as the host builds it for `<BASE>/api/<path>`."""
     if json_body is not None:
         body = json.dumps(json_body).encode()
     url = f"{BASE}/api/{path}" + (f"?{urlencode(params)}" if params else "")
-    return func.HttpRequest(method, url, headers=headers or {}, params=params or {}, route_params=route or {},
-                            body=body)
+    return func.HttpRequest(
+        method, url, headers=headers or {}, params=params or {}, route_params=route or {}, body=body
+    )
 
 
 def answer(response: func.HttpResponse) -> Any:
@@ -174,8 +194,9 @@ def error_of(response: func.HttpResponse, status: int) -> dict[str, Any]:
     return error
 
 
-def standard_webhook(payload: dict[str, Any], *, msg_id: str = "msg-1",
-                     secret: str = HOOK_SECRET) -> tuple[bytes, dict[str, str]]:
+def standard_webhook(
+    payload: dict[str, Any], *, msg_id: str = "msg-1", secret: str = HOOK_SECRET
+) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(payload).encode()
     return raw, signatures.sign_standard_webhook(secret, msg_id, int(time.time()), raw)
 

@@ -46,18 +46,23 @@ def test_get_audit_answers_a_run_by_id_or_the_latest(app: FakeApp, name: str) ->
     assert view["runId"] == run_id and view["summary"]["clouds"] == 3
 
 
-@pytest.mark.parametrize(("given", "status", "code"), [
-    ("latest", 404, "AUDIT_NOT_FOUND"),  # no run yet
-    (UNKNOWN, 404, "AUDIT_NOT_FOUND"),
-    ("../etc", 400, "INVALID_AUDIT_ID"),
-])
+@pytest.mark.parametrize(
+    ("given", "status", "code"),
+    [
+        ("latest", 404, "AUDIT_NOT_FOUND"),  # no run yet
+        (UNKNOWN, 404, "AUDIT_NOT_FOUND"),
+        ("../etc", 400, "INVALID_AUDIT_ID"),
+    ],
+)
 def test_get_audit_refuses_bad_and_unknown_ids(app: FakeApp, given: str, status: int, code: str) -> None:
     response = app.call("get_audit", request("GET", "audits/x", route={"id": given}))
     assert error_of(response, status)["code"] == code
 
 
-@pytest.mark.parametrize(("fmt", "mimetype"), [("json", "application/json"), ("mermaid", "text/plain"),
-                                               ("dot", "text/vnd.graphviz"), ("svg", "image/svg+xml")])
+@pytest.mark.parametrize(
+    ("fmt", "mimetype"),
+    [("json", "application/json"), ("mermaid", "text/plain"), ("dot", "text/vnd.graphviz"), ("svg", "image/svg+xml")],
+)
 def test_topology_answers_each_format_with_its_media_type(app: FakeApp, fmt: str, mimetype: str) -> None:
     app.services.render_svg = lambda dot: b"<svg>" + dot.encode()[:20] + b"</svg>"  # the Graphviz adapter's seat
     audited(app)
@@ -75,8 +80,9 @@ def test_topology_is_json_by_default(app: FakeApp) -> None:
     assert response.status_code == 200 and response.mimetype == "application/json"
 
 
-@pytest.mark.parametrize(("params", "code"), [({"format": "png"}, "INVALID_FORMAT"),
-                                              ({"format": "x" * 50}, "INVALID_QUERY")])
+@pytest.mark.parametrize(
+    ("params", "code"), [({"format": "png"}, "INVALID_FORMAT"), ({"format": "x" * 50}, "INVALID_QUERY")]
+)
 def test_topology_refuses_an_unknown_format(app: FakeApp, params: dict[str, str], code: str) -> None:
     audited(app)
     assert error_of(app.call("topology_view", request("GET", "topology", params=params)), 400)["code"] == code

@@ -19,23 +19,27 @@ def trigger(name: str) -> dict:
     return next(b for b in FUNCTIONS[name]["bindings"] if b["direction"] == "IN")
 
 
-@pytest.mark.parametrize(("name", "route", "methods", "auth"), [
-    ("submit_request", "requests", ["POST"], "FUNCTION"),
-    ("get_request", "requests/{id}", ["GET"], "FUNCTION"),
-    ("list_requests", "requests", ["GET"], "FUNCTION"),
-    ("list_links", "links", ["GET"], "FUNCTION"),
-    # Anonymous at the host: the app itself demands a verified Entra token of a person (interconnect/app/identity.py).
-    ("approve_request", "requests/{id}/approve", ["POST"], "ANONYMOUS"),
-    ("reject_request", "requests/{id}/reject", ["POST"], "ANONYMOUS"),
-    ("ticket_hook", "hooks/{source}", ["POST"], "ANONYMOUS"),
-    ("slack_command", "chat/slack", ["POST"], "ANONYMOUS"),
-    ("slack_action", "chat/slack/actions", ["POST"], "ANONYMOUS"),
-    ("teams_message", "chat/teams", ["POST"], "ANONYMOUS"),
-    ("start_audit", "audits", ["POST"], "FUNCTION"),
-    ("get_audit", "audits/{id}", ["GET"], "FUNCTION"),
-    ("topology_view", "topology", ["GET"], "FUNCTION"),
-    ("health", "health", ["GET"], "ANONYMOUS"),
-])
+@pytest.mark.parametrize(
+    ("name", "route", "methods", "auth"),
+    [
+        ("submit_request", "requests", ["POST"], "FUNCTION"),
+        ("get_request", "requests/{id}", ["GET"], "FUNCTION"),
+        ("list_requests", "requests", ["GET"], "FUNCTION"),
+        ("list_links", "links", ["GET"], "FUNCTION"),
+        # Anonymous at the host: the app itself demands a verified Entra token of a person
+        # (interconnect/app/identity.py).
+        ("approve_request", "requests/{id}/approve", ["POST"], "ANONYMOUS"),
+        ("reject_request", "requests/{id}/reject", ["POST"], "ANONYMOUS"),
+        ("ticket_hook", "hooks/{source}", ["POST"], "ANONYMOUS"),
+        ("slack_command", "chat/slack", ["POST"], "ANONYMOUS"),
+        ("slack_action", "chat/slack/actions", ["POST"], "ANONYMOUS"),
+        ("teams_message", "chat/teams", ["POST"], "ANONYMOUS"),
+        ("start_audit", "audits", ["POST"], "FUNCTION"),
+        ("get_audit", "audits/{id}", ["GET"], "FUNCTION"),
+        ("topology_view", "topology", ["GET"], "FUNCTION"),
+        ("health", "health", ["GET"], "ANONYMOUS"),
+    ],
+)
 def test_http_routes(name: str, route: str, methods: list[str], auth: str) -> None:
     binding = trigger(name)
     assert binding["type"] == "httpTrigger"
@@ -62,8 +66,9 @@ def test_the_worker_asks_the_host_for_the_raw_message_of_the_worker_trigger() ->
     # What the Python worker reports to the host at indexing: SupportsDeferredBinding makes the host send
     # the lock token and AMQP message (model binding data) that the extension turns into the SDK type.
     function = INDEXED["process_work_item"]
-    pytypes = {name: SimpleNamespace(pytype=hint)
-               for name, hint in typing.get_type_hints(function.get_user_function()).items()}
+    pytypes = {
+        name: SimpleNamespace(pytype=hint) for name, hint in typing.get_type_hints(function.get_user_function()).items()
+    }
     raw, _ = get_binding_registry().get_raw_bindings(function, pytypes)
     (binding,) = [json.loads(b) for b in raw]
     assert binding["properties"] == {"SupportsDeferredBinding": True}
@@ -79,11 +84,29 @@ def test_sweeper_runs_on_the_schedule_named_in_settings() -> None:
 def test_audit_runs_on_the_schedule_named_in_settings() -> None:
     binding = trigger("audit")
     assert (binding["type"], binding["schedule"], binding["runOnStartup"]) == (
-        "timerTrigger", "%INTERCONNECT_AUDIT_SCHEDULE%", False)
+        "timerTrigger",
+        "%INTERCONNECT_AUDIT_SCHEDULE%",
+        False,
+    )
 
 
 def test_no_other_functions_are_registered() -> None:
-    assert set(FUNCTIONS) == {"submit_request", "get_request", "list_requests", "list_links", "health",
-                              "approve_request", "reject_request", "process_work_item", "sweep", "ticket_hook",
-                              "slack_command", "slack_action", "teams_message", "audit", "start_audit", "get_audit",
-                              "topology_view"}
+    assert set(FUNCTIONS) == {
+        "submit_request",
+        "get_request",
+        "list_requests",
+        "list_links",
+        "health",
+        "approve_request",
+        "reject_request",
+        "process_work_item",
+        "sweep",
+        "ticket_hook",
+        "slack_command",
+        "slack_action",
+        "teams_message",
+        "audit",
+        "start_audit",
+        "get_audit",
+        "topology_view",
+    }

@@ -28,14 +28,20 @@ from tests.functions.harness import (
 
 
 def hook(app: FakeApp, source: str, raw: bytes, headers: dict[str, str]) -> func.HttpResponse:
-    response: func.HttpResponse = app.call("ticket_hook", request("POST", f"hooks/{source}", body=raw,
-                                                                  headers=headers, route={"source": source}))
+    response: func.HttpResponse = app.call(
+        "ticket_hook", request("POST", f"hooks/{source}", body=raw, headers=headers, route={"source": source})
+    )
     return response
 
 
 def ticket(app: FakeApp, **changes: str) -> dict[str, str]:
-    return {"action": "connect", "source": str(app.a), "target": str(app.b), "reference": "CMDB-7",
-            "requestedBy": "cmdb-bot"} | changes
+    return {
+        "action": "connect",
+        "source": str(app.a),
+        "target": str(app.b),
+        "reference": "CMDB-7",
+        "requestedBy": "cmdb-bot",
+    } | changes
 
 
 # -- ticket_hook ------------------------------------------------------------------------------------------------
@@ -56,8 +62,11 @@ def test_an_unsigned_hook_and_an_unknown_source_answer_alike_401(app: FakeApp) -
     raw, headers = standard_webhook(ticket(app), secret="whsec_" + "QUFBQUFBQUFBQUFBQUFBQQ==")
     bad = hook(app, "cmdb", raw, headers)
     unknown = hook(app, "jira-nowhere", *standard_webhook(ticket(app)))
-    assert error_of(bad, 401) == error_of(unknown, 401) == {"code": "BAD_SIGNATURE",
-                                                            "message": "signature verification failed"}
+    assert (
+        error_of(bad, 401)
+        == error_of(unknown, 401)
+        == {"code": "BAD_SIGNATURE", "message": "signature verification failed"}
+    )
     assert app.store.rows == {} and app.queue.sent == []
 
 
@@ -77,8 +86,14 @@ def test_a_hook_body_over_its_limit_is_413_before_any_check(app: FakeApp) -> Non
 
 
 def slack_form(app: FakeApp, text: str) -> dict[str, str]:
-    return {"team_id": "T01", "user_id": "U01", "user_name": "sam", "text": text, "trigger_id": "1.2.3",
-            "response_url": "https://hooks.slack.test/commands/1"}
+    return {
+        "team_id": "T01",
+        "user_id": "U01",
+        "user_name": "sam",
+        "text": text,
+        "trigger_id": "1.2.3",
+        "response_url": "https://hooks.slack.test/commands/1",
+    }
 
 
 def test_a_signed_slack_command_is_answered_in_slack_s_shape(app: FakeApp) -> None:
@@ -110,20 +125,37 @@ def action_form(payload: dict[str, object]) -> dict[str, str]:
 
 
 def test_a_signed_slack_button_of_an_unknown_action_says_so(app: FakeApp) -> None:
-    raw, headers = slack_signed(action_form({"user": {"id": "U01", "username": "sam"}, "team": {"id": "T01"},
-                                             "actions": [{"action_id": "stale_button", "value": ""}]}))
+    raw, headers = slack_signed(
+        action_form(
+            {
+                "user": {"id": "U01", "username": "sam"},
+                "team": {"id": "T01"},
+                "actions": [{"action_id": "stale_button", "value": ""}],
+            }
+        )
+    )
     response = app.call("slack_action", request("POST", "chat/slack/actions", body=raw, headers=headers))
     assert response.status_code == 200 and answer(response)["text"] == "That button is no longer valid."
 
 
 def test_a_slack_approval_by_someone_the_policy_does_not_name_is_answered_not_done(app: FakeApp) -> None:
-    request_id = answer(app.call("submit_request", request("POST", "requests", json_body={
-        "action": "disconnect", "source": str(app.a), "target": str(app.b)})))["requestId"]
+    request_id = answer(
+        app.call(
+            "submit_request",
+            request("POST", "requests", json_body={"action": "disconnect", "source": str(app.a), "target": str(app.b)}),
+        )
+    )["requestId"]
     app.drain(wait=False)
     fingerprint = app.store.get(request_id).fingerprint
-    raw, headers = slack_signed(action_form({"user": {"id": "U01", "username": "sam"}, "team": {"id": "T01"},
-                                             "actions": [{"action_id": "approve",
-                                                          "value": f"{request_id}:{fingerprint}"}]}))
+    raw, headers = slack_signed(
+        action_form(
+            {
+                "user": {"id": "U01", "username": "sam"},
+                "team": {"id": "T01"},
+                "actions": [{"action_id": "approve", "value": f"{request_id}:{fingerprint}"}],
+            }
+        )
+    )
     response = app.call("slack_action", request("POST", "chat/slack/actions", body=raw, headers=headers))
     assert response.status_code == 200
     assert answer(response)["text"].startswith("Not done:")
@@ -141,9 +173,14 @@ def test_a_signed_slack_payload_that_is_no_block_action_is_400(app: FakeApp, pay
 
 
 def test_a_signed_teams_message_is_answered_as_a_message_activity(app: FakeApp) -> None:
-    raw, headers = teams_signed({"type": "message", "id": "act-1", "text": f"<at>interconnect</at> connect "
-                                 f"{app.a.name} {app.b.name}", "from": {"id": "29:1a", "aadObjectId": "aad-1",
-                                                                        "name": "Tess"}})
+    raw, headers = teams_signed(
+        {
+            "type": "message",
+            "id": "act-1",
+            "text": f"<at>interconnect</at> connect {app.a.name} {app.b.name}",
+            "from": {"id": "29:1a", "aadObjectId": "aad-1", "name": "Tess"},
+        }
+    )
     response = app.call("teams_message", request("POST", "chat/teams", body=raw, headers=headers))
     assert response.status_code == 200
     reply = answer(response)

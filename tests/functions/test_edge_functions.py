@@ -22,27 +22,35 @@ SECRETISH = "password=hunter2 at /srv/interconnect/secret.py line 7"
 def test_health_is_200_when_every_dependency_answers(app: FakeApp) -> None:
     response = app.call("health", request("GET", "health"))
     assert response.status_code == 200
-    assert answer(response) == {"status": "ok", "checks": {"tables": {"ok": True}, "serviceBus": {"ok": True},
-                                                           "arm": {"ok": True}}}
+    assert answer(response) == {
+        "status": "ok",
+        "checks": {"tables": {"ok": True}, "serviceBus": {"ok": True}, "arm": {"ok": True}},
+    }
 
 
-def test_health_is_503_naming_the_dependency_that_did_not_answer(app: FakeApp,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_health_is_503_naming_the_dependency_that_did_not_answer(app: FakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app.queue, "ping", raising(DependencyError("Service Bus is unreachable")))
     response = app.call("health", request("GET", "health"))
     assert response.status_code == 503
     body = answer(response)
     assert body["status"] == "degraded" and body["checks"]["tables"] == {"ok": True}
-    assert body["checks"]["serviceBus"] == {"ok": False, "code": "DEPENDENCY_UNAVAILABLE",
-                                            "message": "Service Bus is unreachable"}
+    assert body["checks"]["serviceBus"] == {
+        "ok": False,
+        "code": "DEPENDENCY_UNAVAILABLE",
+        "message": "Service Bus is unreachable",
+    }
 
 
 # -- process_work_item --------------------------------------------------------------------------------------------
 
 
 def test_a_work_item_is_dispatched_then_completed(app: FakeApp) -> None:
-    request_id = answer(app.call("submit_request", request("POST", "requests", json_body={
-        "action": "connect", "source": str(app.a), "target": str(app.b)})))["requestId"]
+    request_id = answer(
+        app.call(
+            "submit_request",
+            request("POST", "requests", json_body={"action": "connect", "source": str(app.a), "target": str(app.b)}),
+        )
+    )["requestId"]
     item, _ = app.queue.take()
     actions = Actions()
     app.call("process_work_item", delivered(item.encode().encode(), "m-7"), actions)
@@ -67,8 +75,9 @@ def test_a_message_whose_request_cannot_be_read_back_is_dead_lettered(app: FakeA
     assert [(d[0], d[2]) for d in actions.done] == [("deadletter", CorruptRecordError.code)]
 
 
-def test_a_transient_failure_leaves_the_message_unsettled_for_redelivery(app: FakeApp,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_failure_leaves_the_message_unsettled_for_redelivery(
+    app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The host abandons a message whose function raised; Service Bus then delivers it again.
     monkeypatch.setattr(app.services.dispatch, "handle", raising(DependencyError("table storage is down")))
     actions = Actions()
@@ -86,11 +95,21 @@ def _break_everything(app: FakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
     boom = raising(RuntimeError(SECRETISH))
     services = app.services
     audits = services.audits_or_fail()
-    for target, name in [(services.intake, "submit"), (services.queries, "request"), (services.queries, "recent"),
-                         (services.queries, "links"), (services.queries, "health"), (services.approvals, "decide"),
-                         (services.inbound, "hook"), (services.inbound, "slack_command"),
-                         (services.inbound, "slack_action"), (services.inbound, "teams"), (audits, "start"),
-                         (audits.store, "latest"), (services, "topology")]:
+    for target, name in [
+        (services.intake, "submit"),
+        (services.queries, "request"),
+        (services.queries, "recent"),
+        (services.queries, "links"),
+        (services.queries, "health"),
+        (services.approvals, "decide"),
+        (services.inbound, "hook"),
+        (services.inbound, "slack_command"),
+        (services.inbound, "slack_action"),
+        (services.inbound, "teams"),
+        (audits, "start"),
+        (audits.store, "latest"),
+        (services, "topology"),
+    ]:
         monkeypatch.setattr(target, name, boom)
 
 
@@ -116,14 +135,23 @@ HTTP_CALLS = [
 
 @pytest.mark.parametrize(("name", "method", "path", "route"), HTTP_CALLS, ids=[c[0] for c in HTTP_CALLS])
 def test_an_unexpected_failure_is_a_500_with_a_correlation_id_and_no_exception_text(
-        app: FakeApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, method: str,
-        path: str, route: dict[str, str]) -> None:
+    app: FakeApp,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    method: str,
+    path: str,
+    route: dict[str, str],
+) -> None:
     params = {"cloud": str(app.a)} if name in ("list_links", "list_requests") else {}
     headers = {"x-correlation-id": "corr-500"}
     if name in ("approve_request", "reject_request"):
         headers["Authorization"] = f"Bearer {app.token(user='bob')}"
-    body = (b'{"action": "connect", "source": "%s", "target": "%s"}' % (str(app.a).encode(), str(app.b).encode())
-            if name == "submit_request" else b"")
+    body = (
+        b'{"action": "connect", "source": "%s", "target": "%s"}' % (str(app.a).encode(), str(app.b).encode())
+        if name == "submit_request"
+        else b""
+    )
     _break_everything(app, monkeypatch)
     with caplog.at_level(logging.ERROR, logger="interconnect.http"):
         response = app.call(name, request(method, path, body=body, headers=headers, params=params, route=route))
@@ -140,6 +168,9 @@ def test_an_unexpected_failure_is_a_500_with_a_correlation_id_and_no_exception_t
 def test_the_500s_cover_every_http_function() -> None:
     from tests.functions.registered import INDEXED
 
-    http = {name for name, f in INDEXED.items()
-            if (trigger := f.get_trigger()) is not None and trigger.get_binding_name() == "httpTrigger"}
+    http = {
+        name
+        for name, f in INDEXED.items()
+        if (trigger := f.get_trigger()) is not None and trigger.get_binding_name() == "httpTrigger"
+    }
     assert {c[0] for c in HTTP_CALLS} == http

@@ -23,8 +23,12 @@ def called_functions(sources: Iterable[str]) -> set[str]:
     names: set[str] = set()
     for source in sources:
         for node in ast.walk(ast.parse(source)):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "call"
-                    and node.args):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "call"
+                and node.args
+            ):
                 names |= _named(node.args[0])
     return names
 
@@ -54,7 +58,11 @@ def test_the_handler_tests_call_only_registered_functions() -> None:
 
 def test_the_count_sees_a_function_that_no_test_calls() -> None:
     # The check itself can fail: a test module that calls only `health` leaves every other function missing.
-    calls = called_functions(['app.call("health", request("GET", "health"))',
-                              'app.call("approve_request" if approve else "reject_request", req)'])
+    calls = called_functions(
+        [
+            'app.call("health", request("GET", "health"))',
+            'app.call("approve_request" if approve else "reject_request", req)',
+        ]
+    )
     assert calls == {"health", "approve_request", "reject_request"}
     assert set(INDEXED) - calls == set(INDEXED) - {"health", "approve_request", "reject_request"} != set()

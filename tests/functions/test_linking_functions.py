@@ -22,11 +22,19 @@ from tests.functions.harness import BASE, IDENTITY_URL, FakeApp, answer, error_o
 UNKNOWN = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"
 
 
-def submit(app: FakeApp, action: str = "connect", *, headers: dict[str, str] | None = None,
-           **params: str) -> func.HttpResponse:
-    response: func.HttpResponse = app.call("submit_request", request(
-        "POST", "requests", params=params or None, headers=headers,
-        json_body={"action": action, "source": str(app.a), "target": str(app.b)}))
+def submit(
+    app: FakeApp, action: str = "connect", *, headers: dict[str, str] | None = None, **params: str
+) -> func.HttpResponse:
+    response: func.HttpResponse = app.call(
+        "submit_request",
+        request(
+            "POST",
+            "requests",
+            params=params or None,
+            headers=headers,
+            json_body={"action": action, "source": str(app.a), "target": str(app.b)},
+        ),
+    )
     return response
 
 
@@ -38,12 +46,14 @@ def awaiting_approval(app: FakeApp) -> str:
     return request_id
 
 
-def decide(app: FakeApp, verb: str, request_id: str, token: str | None = None,
-           authorization: str | None = None) -> func.HttpResponse:
+def decide(
+    app: FakeApp, verb: str, request_id: str, token: str | None = None, authorization: str | None = None
+) -> func.HttpResponse:
     headers = {"Authorization": authorization or f"Bearer {token}"} if (token or authorization) else {}
     response: func.HttpResponse = app.call(
         "approve_request" if verb == "approve" else "reject_request",
-        request("POST", f"requests/{request_id}/{verb}", route={"id": request_id}, headers=headers))
+        request("POST", f"requests/{request_id}/{verb}", route={"id": request_id}, headers=headers),
+    )
     return response
 
 
@@ -80,14 +90,18 @@ def test_a_dry_run_answers_the_plan_and_stores_and_queues_nothing(app: FakeApp) 
     assert app.store.rows == {} and app.queue.sent == []
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    (b"{not json", 400, "INVALID_JSON"),
-    (b"[]", 400, "INVALID_JSON"),
-    (b'{"action": "connect"}', 400, "MISSING_FIELD"),
-    (b" " * (256 * 1024), 413, "TOO_LARGE"),
-])
-def test_a_bad_body_is_refused_with_its_code_and_nothing_is_stored(app: FakeApp, body: bytes, status: int,
-                                                                   code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{not json", 400, "INVALID_JSON"),
+        (b"[]", 400, "INVALID_JSON"),
+        (b'{"action": "connect"}', 400, "MISSING_FIELD"),
+        (b" " * (256 * 1024), 413, "TOO_LARGE"),
+    ],
+)
+def test_a_bad_body_is_refused_with_its_code_and_nothing_is_stored(
+    app: FakeApp, body: bytes, status: int, code: str
+) -> None:
     response = app.call("submit_request", request("POST", "requests", body=body))
     error = error_of(response, status)
     assert error["code"] == code
@@ -138,11 +152,14 @@ def test_get_request_answers_the_view(app: FakeApp) -> None:
     assert (view["requestId"], view["status"], view["action"]) == (request_id, "Accepted", "connect")
 
 
-@pytest.mark.parametrize(("given", "status", "code"), [
-    ("not-a-uuid", 400, "INVALID_REQUEST_ID"),
-    ("x" * 20_000, 400, "INVALID_REQUEST_ID"),
-    (UNKNOWN, 404, "REQUEST_NOT_FOUND"),
-])
+@pytest.mark.parametrize(
+    ("given", "status", "code"),
+    [
+        ("not-a-uuid", 400, "INVALID_REQUEST_ID"),
+        ("x" * 20_000, 400, "INVALID_REQUEST_ID"),
+        (UNKNOWN, 404, "REQUEST_NOT_FOUND"),
+    ],
+)
 def test_get_request_refuses_bad_and_unknown_ids(app: FakeApp, given: str, status: int, code: str) -> None:
     response = app.call("get_request", request("GET", "requests/x", route={"id": given}))
     assert error_of(response, status)["code"] == code
@@ -152,20 +169,24 @@ def test_get_request_refuses_bad_and_unknown_ids(app: FakeApp, given: str, statu
 
 def test_list_requests_pages_and_filters(app: FakeApp) -> None:
     ids = [answer(submit(app, headers={"Idempotency-Key": f"k-{n}"}))["requestId"] for n in range(3)]
-    response = app.call("list_requests", request("GET", "requests", params={"limit": "2", "status": "Accepted",
-                                                                            "cloud": str(app.a)}))
+    response = app.call(
+        "list_requests", request("GET", "requests", params={"limit": "2", "status": "Accepted", "cloud": str(app.a)})
+    )
     assert response.status_code == 200
     page = answer(response)
     assert len(page["value"]) == 2 and {v["requestId"] for v in page["value"]} <= set(ids)
     assert page["continuation"]
 
 
-@pytest.mark.parametrize(("params", "code"), [
-    ({"status": "Sleeping"}, "INVALID_STATUS"),
-    ({"limit": "many"}, "INVALID_LIMIT"),
-    ({"cloud": "not-a-cloud"}, "INVALID_ID"),
-    ({"cloud": "x" * 5000}, "INVALID_QUERY"),
-])
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"status": "Sleeping"}, "INVALID_STATUS"),
+        ({"limit": "many"}, "INVALID_LIMIT"),
+        ({"cloud": "not-a-cloud"}, "INVALID_ID"),
+        ({"cloud": "x" * 5000}, "INVALID_QUERY"),
+    ],
+)
 def test_list_requests_refuses_bad_query_values(app: FakeApp, params: dict[str, str], code: str) -> None:
     response = app.call("list_requests", request("GET", "requests", params=params))
     assert error_of(response, 400)["code"] == code
@@ -204,14 +225,16 @@ def other_tenant_token() -> str:
 
 
 @pytest.mark.parametrize("verb", ["approve", "reject"])
-@pytest.mark.parametrize(("make", "code"), [
-    (lambda app: other_tenant_token(), "TOKEN_INVALID"),
-    (lambda app: app.token(user="bob", expiresIn=-3600), "TOKEN_EXPIRED"),
-    (lambda app: app.token(user="bob", audience="api://someone-else"), "TOKEN_AUDIENCE"),
-    (lambda app: "a.b.c", "TOKEN_INVALID"),
-])
-def test_deciding_with_a_token_that_fails_is_401_invalid_token(app: FakeApp, verb: str, make: Any,
-                                                               code: str) -> None:
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda app: other_tenant_token(), "TOKEN_INVALID"),
+        (lambda app: app.token(user="bob", expiresIn=-3600), "TOKEN_EXPIRED"),
+        (lambda app: app.token(user="bob", audience="api://someone-else"), "TOKEN_AUDIENCE"),
+        (lambda app: "a.b.c", "TOKEN_INVALID"),
+    ],
+)
+def test_deciding_with_a_token_that_fails_is_401_invalid_token(app: FakeApp, verb: str, make: Any, code: str) -> None:
     request_id = awaiting_approval(app)
     response = decide(app, verb, request_id, make(app))
     assert error_of(response, 401)["code"] == code
@@ -226,12 +249,14 @@ def test_a_scheme_other_than_bearer_is_401(app: FakeApp, verb: str) -> None:
 
 
 @pytest.mark.parametrize("verb", ["approve", "reject"])
-@pytest.mark.parametrize(("ask", "code"), [
-    ({"app": "automation"}, "APPROVER_NOT_VERIFIED"),  # an application is never a person
-    ({"user": "carol"}, "NOT_AN_APPROVER"),  # a person without the approver role
-])
-def test_a_verified_caller_who_may_not_approve_is_403(app: FakeApp, verb: str, ask: dict[str, str],
-                                                      code: str) -> None:
+@pytest.mark.parametrize(
+    ("ask", "code"),
+    [
+        ({"app": "automation"}, "APPROVER_NOT_VERIFIED"),  # an application is never a person
+        ({"user": "carol"}, "NOT_AN_APPROVER"),  # a person without the approver role
+    ],
+)
+def test_a_verified_caller_who_may_not_approve_is_403(app: FakeApp, verb: str, ask: dict[str, str], code: str) -> None:
     request_id = awaiting_approval(app)
     assert error_of(decide(app, verb, request_id, app.token(**ask)), 403)["code"] == code
     assert app.store.get(request_id).status is Status.AWAITING_APPROVAL
@@ -262,12 +287,16 @@ def test_an_approver_rejects_and_the_request_ends(app: FakeApp) -> None:
 
 
 @pytest.mark.parametrize("verb", ["approve", "reject"])
-@pytest.mark.parametrize(("request_id", "status", "code"), [
-    ("not-a-uuid", 400, "INVALID_REQUEST_ID"),
-    (UNKNOWN, 404, "REQUEST_NOT_FOUND"),
-])
-def test_a_signed_in_approver_gets_400_or_404_for_bad_or_unknown_ids(app: FakeApp, verb: str, request_id: str,
-                                                                     status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("request_id", "status", "code"),
+    [
+        ("not-a-uuid", 400, "INVALID_REQUEST_ID"),
+        (UNKNOWN, 404, "REQUEST_NOT_FOUND"),
+    ],
+)
+def test_a_signed_in_approver_gets_400_or_404_for_bad_or_unknown_ids(
+    app: FakeApp, verb: str, request_id: str, status: int, code: str
+) -> None:
     assert error_of(decide(app, verb, request_id, app.token(user="bob")), status)["code"] == code
 
 
@@ -300,7 +329,9 @@ def test_the_sweep_timer_leaves_fresh_requests_alone(app: FakeApp) -> None:
 
 
 def test_a_fresh_correlation_id_is_made_when_the_callers_does_not_fit(app: FakeApp) -> None:
-    response = app.call("get_request", request("GET", "requests/x", route={"id": UNKNOWN},
-                                               headers={"x-correlation-id": "bad id with spaces"}))
+    response = app.call(
+        "get_request",
+        request("GET", "requests/x", route={"id": UNKNOWN}, headers={"x-correlation-id": "bad id with spaces"}),
+    )
     assert error_of(response, 404)["code"] == "REQUEST_NOT_FOUND"
     assert uuid.UUID(response.headers["x-correlation-id"])

@@ -99,8 +99,13 @@ class BicepFile:
 
     @functools.cached_property
     def declarations(self) -> list[Declaration]:
-        kinds = {"parameter_declaration": "param", "variable_declaration": "var", "resource_declaration": "resource",
-                 "module_declaration": "module", "output_declaration": "output"}
+        kinds = {
+            "parameter_declaration": "param",
+            "variable_declaration": "var",
+            "resource_declaration": "resource",
+            "module_declaration": "module",
+            "output_declaration": "output",
+        }
         found = []
         for node in self.root.children:
             kind = kinds.get(node.type)
@@ -130,9 +135,13 @@ class BicepFile:
             if node.type != "identifier" or node.parent is None:
                 continue
             parent = node.parent
-            if parent.type in ("parameter_declaration", "variable_declaration", "resource_declaration",
-                               "module_declaration", "output_declaration") and node == next(
-                                   c for c in parent.children if c.type == "identifier"):
+            if parent.type in (
+                "parameter_declaration",
+                "variable_declaration",
+                "resource_declaration",
+                "module_declaration",
+                "output_declaration",
+            ) and node == next(c for c in parent.children if c.type == "identifier"):
                 continue
             if parent.type == "object_property" and parent.children[0] == node:
                 continue
@@ -165,9 +174,14 @@ def object_keys(expr: ts.Node, file: BicepFile) -> dict[str, ts.Node]:
     if expr.type in ("call_expression", "arguments", "ternary_expression", "parenthesized_expression"):
         found: dict[str, ts.Node] = {}
         for child in expr.children:
-            if child.type in ("object", "identifier", "call_expression", "arguments", "ternary_expression",
-                              "parenthesized_expression") and not (
-                    expr.type == "call_expression" and child == expr.children[0]):
+            if child.type in (
+                "object",
+                "identifier",
+                "call_expression",
+                "arguments",
+                "ternary_expression",
+                "parenthesized_expression",
+            ) and not (expr.type == "call_expression" and child == expr.children[0]):
                 if expr.type == "ternary_expression" and child == expr.children[0]:
                     continue  # the condition
                 found |= object_keys(child, file)

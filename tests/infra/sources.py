@@ -18,12 +18,18 @@ from interconnect.app.settings import Settings
 from tests.infra.bicep import ROOT, load, object_keys, properties, string_value, text
 
 # Two profiles, so that a setting read only when another is absent is still seen.
-AZURE_PROFILE = {"INTERCONNECT_TABLES_ENDPOINT": "https://st.table.core.windows.net",
-                 "ServiceBusConnection__fullyQualifiedNamespace": "sb.servicebus.windows.net",
-                 "INTERCONNECT_TABLES_CONNECTION_STRING": "", "ServiceBusConnection": ""}
-LOCAL_PROFILE = {"INTERCONNECT_TABLES_ENDPOINT": "", "ServiceBusConnection__fullyQualifiedNamespace": "",
-                 "INTERCONNECT_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
-                 "ServiceBusConnection": "Endpoint=sb://127.0.0.1;SharedAccessKeyName=k;SharedAccessKey=k"}
+AZURE_PROFILE = {
+    "INTERCONNECT_TABLES_ENDPOINT": "https://st.table.core.windows.net",
+    "ServiceBusConnection__fullyQualifiedNamespace": "sb.servicebus.windows.net",
+    "INTERCONNECT_TABLES_CONNECTION_STRING": "",
+    "ServiceBusConnection": "",
+}
+LOCAL_PROFILE = {
+    "INTERCONNECT_TABLES_ENDPOINT": "",
+    "ServiceBusConnection__fullyQualifiedNamespace": "",
+    "INTERCONNECT_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+    "ServiceBusConnection": "Endpoint=sb://127.0.0.1;SharedAccessKeyName=k;SharedAccessKey=k",
+}
 
 
 class RecordingEnv(dict[str, str]):
@@ -58,8 +64,9 @@ def code_settings() -> frozenset[str]:
         try:
             Settings.from_env(env)
         except Exception as exc:  # a new required setting: give it a plausible value in the profiles above
-            raise AssertionError(f"Settings.from_env failed on the recording env after reading "
-                                 f"{sorted(env.read)}: {exc}") from exc
+            raise AssertionError(
+                f"Settings.from_env failed on the recording env after reading {sorted(env.read)}: {exc}"
+            ) from exc
         read |= env.read
     return frozenset(read)
 
@@ -75,14 +82,22 @@ def bindings() -> tuple[dict[str, Any], ...]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return tuple(binding for function in module.app.get_functions()
-                 for binding in json.loads(function.get_function_json())["bindings"])
+    return tuple(
+        binding
+        for function in module.app.get_functions()
+        for binding in json.loads(function.get_function_json())["bindings"]
+    )
 
 
 def binding_expressions() -> set[str]:
     """Settings named as %NAME% in any binding property (queueName, schedule, ...)."""
-    return {name for binding in bindings() for value in binding.values() if isinstance(value, str)
-            for name in re.findall(r"%([A-Za-z0-9_]+)%", value)}
+    return {
+        name
+        for binding in bindings()
+        for value in binding.values()
+        if isinstance(value, str)
+        for name in re.findall(r"%([A-Za-z0-9_]+)%", value)
+    }
 
 
 def connection_prefixes() -> set[str]:
@@ -93,8 +108,11 @@ def connection_prefixes() -> set[str]:
 def bicep_settings() -> dict[str, str]:
     """App settings of the function app in Bicep: name -> value expression text."""
     function = load("infra/app/function.bicep")
-    [resource] = [r for r in function.resources_of_type("Microsoft.Web/sites/config")
-                  if string_value(properties(r.value or r.node)["name"]) == "appsettings"]
+    [resource] = [
+        r
+        for r in function.resources_of_type("Microsoft.Web/sites/config")
+        if string_value(properties(r.value or r.node)["name"]) == "appsettings"
+    ]
     settings = object_keys(properties(resource.value or resource.node)["properties"], function)
     return {name: text(value) for name, value in settings.items()}
 

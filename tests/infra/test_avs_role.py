@@ -30,11 +30,31 @@ REST_ACTIONS = {
     "/providers/Microsoft.Authorization/permissions": "Microsoft.Authorization/permissions/read",
     "/providers/Microsoft.AVS/operations": None,  # health ping: any answer below 500 counts as reachable
 }
-SDK_GROUPS = {"operations", "addons", "authorizations", "cloud_links", "clusters", "datastores",
-              "global_reach_connections", "hcx_enterprise_sites", "hosts", "iscsi_paths", "licenses", "locations",
-              "maintenances", "placement_policies", "private_clouds", "provisioned_networks",
-              "pure_storage_policies", "script_cmdlets", "script_executions", "script_packages", "skus",
-              "virtual_machines", "workload_networks"}
+SDK_GROUPS = {
+    "operations",
+    "addons",
+    "authorizations",
+    "cloud_links",
+    "clusters",
+    "datastores",
+    "global_reach_connections",
+    "hcx_enterprise_sites",
+    "hosts",
+    "iscsi_paths",
+    "licenses",
+    "locations",
+    "maintenances",
+    "placement_policies",
+    "private_clouds",
+    "provisioned_networks",
+    "pure_storage_policies",
+    "script_cmdlets",
+    "script_executions",
+    "script_packages",
+    "skus",
+    "virtual_machines",
+    "workload_networks",
+}
 
 EXPECTED_ACTIONS = [
     "Microsoft.AVS/privateClouds/read",
@@ -78,8 +98,12 @@ def adapter_calls() -> tuple[set[tuple[str, str]], set[str]]:
     tree = ast.parse((ROOT / "interconnect" / "adapters" / "avs.py").read_text())
     calls, strings = set(), set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in SDK_GROUPS:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Attribute)
+            and node.func.value.attr in SDK_GROUPS
+        ):
             calls.add((node.func.value.attr, node.func.attr))
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "/providers/" in node.value:
             strings.add(node.value)
@@ -127,17 +151,19 @@ def test_the_role_is_assigned_at_every_listed_scope() -> None:
     role = main.get("module", "avsRole")
     body = properties(role.value or role.node)
     assert text(properties(body["params"])["assignableScopes"]) == "avsAssignableScopes"
-    assert text(main.get("var", "avsAssignableScopes").value or main.root) == \
-        "concat(avsSubscriptionScopes, avsResourceGroupIds)"
+    assert (
+        text(main.get("var", "avsAssignableScopes").value or main.root)
+        == "concat(avsSubscriptionScopes, avsResourceGroupIds)"
+    )
     subscriptions = main.get("module", "avsSubscriptionAccess")
     assert "for s in avsSubscriptions" in text(subscriptions.node)
     assert text(properties(subscriptions.value or subscriptions.node)["scope"]) == "subscription(s)"
     groups = main.get("module", "avsResourceGroupAccess")
     assert "for id in avsResourceGroupIds" in text(groups.node)
-    assert text(properties(groups.value or groups.node)["scope"]) == \
-        "resourceGroup(split(id, '/')[2], split(id, '/')[4])"
+    assert (
+        text(properties(groups.value or groups.node)["scope"]) == "resourceGroup(split(id, '/')[2], split(id, '/')[4])"
+    )
     for module in (subscriptions, groups):
         assert "avsRole" in text(properties(module.value or module.node)["dependsOn"])
         params = properties(properties(module.value or module.node)["params"])
         assert text(params["principalId"]) == "identity.outputs.principalId"
-

@@ -34,9 +34,17 @@ IDS = [f.relative for f in FILES]
 
 
 def test_the_expected_templates_exist() -> None:
-    expected = {"infra/main.bicep", "infra/app/function.bicep", "infra/app/servicebus.bicep",
-                "infra/app/storage.bicep", "infra/app/monitoring.bicep", "infra/app/keyvault.bicep",
-                "infra/app/rbac.bicep", "infra/app/avs-role.bicep", "infra/app/identity.bicep"}
+    expected = {
+        "infra/main.bicep",
+        "infra/app/function.bicep",
+        "infra/app/servicebus.bicep",
+        "infra/app/storage.bicep",
+        "infra/app/monitoring.bicep",
+        "infra/app/keyvault.bicep",
+        "infra/app/rbac.bicep",
+        "infra/app/avs-role.bicep",
+        "infra/app/identity.bicep",
+    }
     assert expected <= set(IDS)
     assert (INFRA / "main.parameters.json").is_file() and (INFRA / "abbreviations.json").is_file()
 
@@ -252,8 +260,9 @@ def test_storage_queue_role_is_not_granted_and_queue_endpoint_not_configured() -
     # Decision: nothing in the app or its host uses Storage queues (work goes through Service Bus).
     assert "974c5e8b-45b9-4653-ba55-5f855dd0fb88" not in "".join(f.source.decode() for f in FILES)
     function = load("infra/app/function.bicep")
-    settings = object_keys(properties(function.get("resource", "appSettings").value or function.root)["properties"],
-                           function)
+    settings = object_keys(
+        properties(function.get("resource", "appSettings").value or function.root)["properties"], function
+    )
     assert "AzureWebJobsStorage__queueServiceUri" not in settings
 
 
@@ -268,8 +277,11 @@ def test_deployer_roles_are_behind_the_flag() -> None:
 
 
 def test_no_role_assignment_outside_the_rbac_and_avs_modules() -> None:
-    allowed = {"infra/app/rbac.bicep", "infra/app/avs-access-subscription.bicep",
-               "infra/app/avs-access-resourcegroup.bicep"}
+    allowed = {
+        "infra/app/rbac.bicep",
+        "infra/app/avs-access-subscription.bicep",
+        "infra/app/avs-access-resourcegroup.bicep",
+    }
     for file in FILES:
         if file.resources_of_type("Microsoft.Authorization/roleAssignments"):
             assert file.relative in allowed

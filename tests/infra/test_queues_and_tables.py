@@ -52,8 +52,12 @@ def test_every_queue_property_comes_from_queues_json() -> None:
 def test_the_request_queue_is_the_codes_default_and_feeds_the_trigger_setting() -> None:
     servicebus = load("infra/app/servicebus.bicep")
     assert text(servicebus.get("output", "requestQueueName").value or servicebus.root) == "queueConfig.queues[0].name"
-    code_default = Settings.from_env({"INTERCONNECT_TABLES_ENDPOINT": "https://st.table.core.windows.net",
-                                      "ServiceBusConnection__fullyQualifiedNamespace": "sb"}).queue_name
+    code_default = Settings.from_env(
+        {
+            "INTERCONNECT_TABLES_ENDPOINT": "https://st.table.core.windows.net",
+            "ServiceBusConnection__fullyQualifiedNamespace": "sb",
+        }
+    ).queue_name
     assert queue_config()[0]["name"] == code_default
     assert bicep_settings()["INTERCONNECT_QUEUE_NAME"] == "queueName"
     main = load("infra/main.bicep")
@@ -79,8 +83,10 @@ def test_role_assignments_cover_every_queue() -> None:
     rbac_params = properties(properties(main.get("module", "rbac").value or main.root)["params"])
     assert text(rbac_params["queueNames"]) == "serviceBus.outputs.queueNames"
     servicebus = load("infra/app/servicebus.bicep")
-    assert text(servicebus.get("output", "queueNames").value or servicebus.root) == \
-        "[for queue in queueConfig.queues: queue.name]"
+    assert (
+        text(servicebus.get("output", "queueNames").value or servicebus.root)
+        == "[for queue in queueConfig.queues: queue.name]"
+    )
 
 
 class RecordingTableService:

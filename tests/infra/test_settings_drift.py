@@ -37,22 +37,29 @@ PLATFORM_SETTINGS = {
 # Read by the code but deliberately NOT set in Azure, each with its reason.
 LOCAL_ONLY_SETTINGS = {
     "INTERCONNECT_TABLES_CONNECTION_STRING": "carries an account key; shared keys are off in Azure "
-                                             "(INTERCONNECT_TABLES_ENDPOINT + identity instead)",
+    "(INTERCONNECT_TABLES_ENDPOINT + identity instead)",
     "ServiceBusConnection": "a SAS connection string; local auth is off on the namespace "
-                            "(ServiceBusConnection__fullyQualifiedNamespace + identity instead)",
+    "(ServiceBusConnection__fullyQualifiedNamespace + identity instead)",
     "INTERCONNECT_TABLE_PREFIX": "isolates test runs sharing one Azurite; Azure uses the unprefixed tables "
-                                 "storage.bicep creates",
+    "storage.bicep creates",
 }
 
 # Settings Flex Consumption rejects or ignores (docs/functions-platform.md §2.2, "Don't set on Flex").
-FLEX_FORBIDDEN = re.compile(r"^(FUNCTIONS_WORKER_RUNTIME|FUNCTIONS_EXTENSION_VERSION|WEBSITE_RUN_FROM_PACKAGE|"
-                            r"WEBSITE_CONTENT.*|SCM_DO_BUILD_DURING_DEPLOYMENT|WEBSITE_NODE_DEFAULT_VERSION|"
-                            r"AzureWebJobsStorage)$")
+FLEX_FORBIDDEN = re.compile(
+    r"^(FUNCTIONS_WORKER_RUNTIME|FUNCTIONS_EXTENSION_VERSION|WEBSITE_RUN_FROM_PACKAGE|"
+    r"WEBSITE_CONTENT.*|SCM_DO_BUILD_DURING_DEPLOYMENT|WEBSITE_NODE_DEFAULT_VERSION|"
+    r"AzureWebJobsStorage)$"
+)
+
 
 def test_the_recorders_see_the_known_settings() -> None:
     # Guards the method: if recording broke, the drift tests below would pass vacuously.
-    assert {"INTERCONNECT_TABLES_ENDPOINT", "ServiceBusConnection__fullyQualifiedNamespace", "AZURE_CLIENT_ID",
-            "INTERCONNECT_POLICY"} <= code_settings()
+    assert {
+        "INTERCONNECT_TABLES_ENDPOINT",
+        "ServiceBusConnection__fullyQualifiedNamespace",
+        "AZURE_CLIENT_ID",
+        "INTERCONNECT_POLICY",
+    } <= code_settings()
     assert "INTERCONNECT_QUEUE_NAME" in binding_expressions()
     assert connection_prefixes() == {"ServiceBusConnection"}
 
@@ -65,11 +72,18 @@ def test_only_the_settings_module_reads_the_environment() -> None:
         if path == ROOT / "interconnect" / "app" / "settings.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv", "getenvb") \
-                    and isinstance(node.value, ast.Name) and node.value.id == "os":
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("environ", "environb", "getenv", "getenvb")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} os.{node.attr}")
-            if isinstance(node, ast.ImportFrom) and node.module == "os" and \
-                    {a.name for a in node.names} & {"environ", "environb", "getenv", "getenvb"}:
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and {a.name for a in node.names} & {"environ", "environb", "getenv", "getenvb"}
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} from os import ...")
     assert offenders == []
 
@@ -89,8 +103,9 @@ def test_every_binding_connection_is_identity_based_with_the_user_assigned_ident
     settings = bicep_settings()
     for prefix in connection_prefixes():
         assert prefix not in settings, f"{prefix}: a connection string; use {prefix}__fullyQualifiedNamespace"
-        assert any(k.startswith(f"{prefix}__") and k.split("__")[1] not in ("credential", "clientId")
-                   for k in settings), f"{prefix}: no {prefix}__fullyQualifiedNamespace (or __serviceUri)"
+        assert any(
+            k.startswith(f"{prefix}__") and k.split("__")[1] not in ("credential", "clientId") for k in settings
+        ), f"{prefix}: no {prefix}__fullyQualifiedNamespace (or __serviceUri)"
         assert settings.get(f"{prefix}__credential") == "'managedidentity'"
         assert settings.get(f"{prefix}__clientId") == "identityClientId"
 
@@ -105,8 +120,10 @@ def test_host_storage_and_app_clients_use_the_user_assigned_identity() -> None:
 
 def test_bicep_sets_nothing_that_nobody_reads() -> None:
     unread = set(bicep_settings()) - everything_read() - set(PLATFORM_SETTINGS)
-    assert not unread, (f"{sorted(unread)}: no code reads these; remove them, or add them to PLATFORM_SETTINGS "
-                        "with the reason the platform needs them")
+    assert not unread, (
+        f"{sorted(unread)}: no code reads these; remove them, or add them to PLATFORM_SETTINGS "
+        "with the reason the platform needs them"
+    )
 
 
 def test_allow_lists_are_current() -> None:

@@ -40,9 +40,19 @@ CLOCK = Clock()
 
 def new_request(**changes) -> tuple[LinkRequest, AuditEvent]:
     rid = request_id_for("api", None)
-    request = LinkRequest(id=rid, action=Action.CONNECT, source=cloud_id(), target=cloud_id(),
-                          requester=Requester("api", "alice", "Alice"), created_at=CLOCK(), updated_at=CLOCK(),
-                          reference="CHG-7", correlation_id="c-1", fingerprint="f", version=1)
+    request = LinkRequest(
+        id=rid,
+        action=Action.CONNECT,
+        source=cloud_id(),
+        target=cloud_id(),
+        requester=Requester("api", "alice", "Alice"),
+        created_at=CLOCK(),
+        updated_at=CLOCK(),
+        reference="CHG-7",
+        correlation_id="c-1",
+        fingerprint="f",
+        version=1,
+    )
     request = request.with_changes(**changes)
     event = AuditEvent(rid, 1, CLOCK(), "api:alice", "status", Status.ACCEPTED, None, "requested", "c-1")
     return request, event
@@ -85,8 +95,11 @@ def test_operation_and_reasons_round_trip(store) -> None:
     current = store.get(request.id)
     op = Operation("create", current.source, "ic-x", CLOCK(), CLOCK() + timedelta(hours=2), 3)
     reasons = (Reason("REGION_MISMATCH", "far apart", {"a": 1}),)
-    store.save(*lifecycle.transition(current, Status.VALIDATING, now=CLOCK(), actor="w", message="v",
-                                     reasons=reasons, operation=op))
+    store.save(
+        *lifecycle.transition(
+            current, Status.VALIDATING, now=CLOCK(), actor="w", message="v", reasons=reasons, operation=op
+        )
+    )
     got = store.get(request.id)
     assert got.operation == op and got.reasons == reasons
     assert store.events(request.id)[-1].reasons == reasons
@@ -135,7 +148,12 @@ def test_unfinished_lists_open_requests_of_a_cloud_from_the_index(store) -> None
     store.save(*lifecycle.transition(store.get(done.id), Status.REJECTED, now=CLOCK(), actor="w", message="no"))
     (summary,) = store.unfinished(shared)
     assert (summary.id, summary.action, summary.source, summary.target, summary.status) == (
-        open_request.id, Action.CONNECT, shared, open_request.target, Status.ACCEPTED)
+        open_request.id,
+        Action.CONNECT,
+        shared,
+        open_request.target,
+        Status.ACCEPTED,
+    )
     assert summary.created_at == open_request.created_at
 
 
@@ -150,6 +168,7 @@ def test_stale_lists_unfinished_requests_not_updated_since(store) -> None:
 
 # --- what a crash between a request's row and its index leaves behind, and how stale() repairs it ---------
 
+
 class Killed(BaseException):
     """The process dying mid-call (not an error anything in the adapter may catch)."""
 
@@ -161,8 +180,9 @@ class DiesAt(TableRequestStore):
         super().__init__(service, prefix)
         self._dies_at, self._after = status, after
 
-    def _write_index(self, request: LinkRequest, *, partitions: list[str] | None = None,
-                     status: str | None = None) -> None:
+    def _write_index(
+        self, request: LinkRequest, *, partitions: list[str] | None = None, status: str | None = None
+    ) -> None:
         if status == self._dies_at and not self._after:
             raise Killed
         super()._write_index(request, partitions=partitions, status=status)
@@ -186,8 +206,9 @@ HOUR_AGO = CLOCK() - timedelta(hours=1)
 CUTOFF = CLOCK() - timedelta(minutes=10)
 
 
-def test_a_create_killed_after_its_row_is_found_by_stale_and_indexed(tables: TableServiceClient,
-                                                                      table_prefix: str) -> None:
+def test_a_create_killed_after_its_row_is_found_by_stale_and_indexed(
+    tables: TableServiceClient, table_prefix: str
+) -> None:
     request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     with pytest.raises(Killed):  # the row is written; the index still says Recording
         DiesAt(tables, table_prefix, status=None, after=False).create(request, event)
@@ -200,8 +221,9 @@ def test_a_create_killed_after_its_row_is_found_by_stale_and_indexed(tables: Tab
     assert [s.id for s in store.unfinished(request.source)] == [request.id]
 
 
-def test_a_create_killed_before_its_row_leaves_nothing_once_stale_has_run(tables: TableServiceClient,
-                                                                          table_prefix: str) -> None:
+def test_a_create_killed_before_its_row_leaves_nothing_once_stale_has_run(
+    tables: TableServiceClient, table_prefix: str
+) -> None:
     request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     with pytest.raises(Killed):
         DiesAt(tables, table_prefix, status=RECORDING, after=True).create(request, event)
@@ -248,8 +270,9 @@ def test_an_index_left_behind_its_row_is_brought_up_to_date(tables: TableService
     request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     store.create(request, event)
     with pytest.raises(Killed):  # the transition is saved; its index write never happens
-        DiesAt(tables, table_prefix, status=None, after=False).save(*lifecycle.transition(
-            store.get(request.id), Status.REJECTED, now=HOUR_AGO, actor="w", message="no"))
+        DiesAt(tables, table_prefix, status=None, after=False).save(
+            *lifecycle.transition(store.get(request.id), Status.REJECTED, now=HOUR_AGO, actor="w", message="no")
+        )
     assert [s.id for s in store.unfinished(request.source)] == [request.id]
 
     assert request.id not in {s.id for s in store.stale(CUTOFF).items}  # finished, so nothing to re-drive
@@ -257,13 +280,11 @@ def test_an_index_left_behind_its_row_is_brought_up_to_date(tables: TableService
     assert store.unfinished(request.source) == []
 
 
-def test_stale_leaves_an_index_that_matches_its_row_untouched(tables: TableServiceClient,
-                                                              table_prefix: str) -> None:
+def test_stale_leaves_an_index_that_matches_its_row_untouched(tables: TableServiceClient, table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
     request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     store.create(request, event)
-    store.save(*lifecycle.transition(store.get(request.id), Status.VALIDATING, now=HOUR_AGO, actor="w",
-                                     message="v"))
+    store.save(*lifecycle.transition(store.get(request.id), Status.VALIDATING, now=HOUR_AGO, actor="w", message="v"))
     before = {r.metadata["etag"] for r in index_rows(store, request.id)}
     assert request.id in {s.id for s in store.stale(CUTOFF).items}
     assert {r.metadata["etag"] for r in index_rows(store, request.id)} == before
@@ -282,28 +303,77 @@ def test_a_new_request_is_listed_under_its_status_across_all_clouds(store) -> No
 POISONED_TARGET = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.AVS/privateClouds/../../evil"
 
 
-def poison(tables: TableServiceClient, prefix: str, *, source: str, target: str = POISONED_TARGET,
-           at=HOUR_AGO, **columns) -> str:
+def poison(
+    tables: TableServiceClient, prefix: str, *, source: str, target: str = POISONED_TARGET, at=HOUR_AGO, **columns
+) -> str:
     """Write a request as the version before issue 13 did for a signed Slack `confirm_disconnect` carrying
     non-ARM ids: the row, its first event and its three index rows, straight through the Tables SDK."""
     rid = request_id_for("slack", None)
     row_key = f"{inverted_ticks(at)}-{rid}"
-    tables.get_table_client(f"{prefix}requests").submit_transaction([
-        ("create", {"PartitionKey": rid, "RowKey": "request", "action": "disconnect", "status": "AwaitingApproval",
-                    "source": source, "target": target, "sourceKey": "", "targetKey": "",
-                    "requesterChannel": "slack", "requesterId": "T1/U1", "requesterDisplay": "mallory",
-                    "createdAt": at, "updatedAt": at, "reference": "", "correlationId": "c", "fingerprint": "f",
-                    "outcome": "", "reasons": "[]", "version": 1, "callbacks": "[]", "approval": "",
-                    "operation": "", **columns}),
-        ("create", {"PartitionKey": rid, "RowKey": "event-00000001", "at": at, "actor": "slack:T1/U1",
-                    "kind": "status", "status": "Accepted", "previous": "", "message": "requested",
-                    "correlationId": "c", "reasons": "[]"}),
-    ])
+    tables.get_table_client(f"{prefix}requests").submit_transaction(
+        [
+            (
+                "create",
+                {
+                    "PartitionKey": rid,
+                    "RowKey": "request",
+                    "action": "disconnect",
+                    "status": "AwaitingApproval",
+                    "source": source,
+                    "target": target,
+                    "sourceKey": "",
+                    "targetKey": "",
+                    "requesterChannel": "slack",
+                    "requesterId": "T1/U1",
+                    "requesterDisplay": "mallory",
+                    "createdAt": at,
+                    "updatedAt": at,
+                    "reference": "",
+                    "correlationId": "c",
+                    "fingerprint": "f",
+                    "outcome": "",
+                    "reasons": "[]",
+                    "version": 1,
+                    "callbacks": "[]",
+                    "approval": "",
+                    "operation": "",
+                    **columns,
+                },
+            ),
+            (
+                "create",
+                {
+                    "PartitionKey": rid,
+                    "RowKey": "event-00000001",
+                    "at": at,
+                    "actor": "slack:T1/U1",
+                    "kind": "status",
+                    "status": "Accepted",
+                    "previous": "",
+                    "message": "requested",
+                    "correlationId": "c",
+                    "reasons": "[]",
+                },
+            ),
+        ]
+    )
     index = tables.get_table_client(f"{prefix}requestindex")
     for partition in ("all", cloud_partition(source), cloud_partition(target)):
-        index.upsert_entity({"PartitionKey": partition, "RowKey": row_key, "requestId": rid,
-                             "status": "AwaitingApproval", "action": "disconnect", "source": source,
-                             "target": target, "createdAt": at, "updatedAt": at, "linkHolder": "", "linkName": ""})
+        index.upsert_entity(
+            {
+                "PartitionKey": partition,
+                "RowKey": row_key,
+                "requestId": rid,
+                "status": "AwaitingApproval",
+                "action": "disconnect",
+                "source": source,
+                "target": target,
+                "createdAt": at,
+                "updatedAt": at,
+                "linkHolder": "",
+                "linkName": "",
+            }
+        )
     return rid
 
 
@@ -347,15 +417,19 @@ def test_unfinished_and_stale_go_on_past_a_poisoned_row(poisoned) -> None:
     assert len(index_rows(store, bad)) == 3  # left for a person, not silently dropped
 
 
-@pytest.mark.parametrize(("columns", "why"), [
-    ({"operation": "[" * 5000 + "]" * 5000}, "INVALID_COLUMN in operation"),  # json.loads: RecursionError
-    ({"reasons": "{not json"}, "INVALID_COLUMN in reasons"),
-    ({"callbacks": '[{"kind": "slack", "bogus": 1}]'}, "TypeError in a column"),
-    ({"approval": '{"deadline": "yesterday"}'}, "ValueError in a column"),
-    ({"status": "Exploded"}, "ValueError in a column"),
-])
-def test_a_column_this_version_cannot_read_is_reported_with_its_reason(tables: TableServiceClient,
-                                                                      table_prefix: str, columns, why) -> None:
+@pytest.mark.parametrize(
+    ("columns", "why"),
+    [
+        ({"operation": "[" * 5000 + "]" * 5000}, "INVALID_COLUMN in operation"),  # json.loads: RecursionError
+        ({"reasons": "{not json"}, "INVALID_COLUMN in reasons"),
+        ({"callbacks": '[{"kind": "slack", "bogus": 1}]'}, "TypeError in a column"),
+        ({"approval": '{"deadline": "yesterday"}'}, "ValueError in a column"),
+        ({"status": "Exploded"}, "ValueError in a column"),
+    ],
+)
+def test_a_column_this_version_cannot_read_is_reported_with_its_reason(
+    tables: TableServiceClient, table_prefix: str, columns, why
+) -> None:
     store = TableRequestStore(tables, table_prefix)
     good, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     store.create(good, event)
@@ -372,12 +446,23 @@ def test_an_unreadable_event_is_left_out_of_the_trail(tables: TableServiceClient
     request, event = new_request()
     store.create(request, event)
     tables.get_table_client(store.requests_table).create_entity(
-        {"PartitionKey": request.id, "RowKey": "event-00000002", "at": CLOCK(), "actor": "x", "kind": "status",
-         "status": "NoSuchStatus", "previous": "", "message": "m", "reasons": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["})
+        {
+            "PartitionKey": request.id,
+            "RowKey": "event-00000002",
+            "at": CLOCK(),
+            "actor": "x",
+            "kind": "status",
+            "status": "NoSuchStatus",
+            "previous": "",
+            "message": "m",
+            "reasons": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+        }
+    )
     assert store.events(request.id) == [event]
 
 
 # --- continuation tokens and the service's own 4xx answers -------------------------------------------------
+
 
 def test_a_token_pages_only_the_listing_it_was_issued_for(tables: TableServiceClient, table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
@@ -393,11 +478,16 @@ def test_a_token_pages_only_the_listing_it_was_issued_for(tables: TableServiceCl
         assert caught.value.code == "INVALID_CONTINUATION" and "another listing" in caught.value.message
 
 
-@pytest.mark.parametrize("token", [
-    "not-base64!", base64.urlsafe_b64encode(b"[1, 2]").decode(), base64.urlsafe_b64encode(b'"\\ud800"').decode(),
-    base64.urlsafe_b64encode(b"[" * 600 + b"]" * 600).decode(),
-    base64.urlsafe_b64encode(b'{"PartitionKey": "all", "RowKey": "x"}').decode(),  # the SDK's shape, not ours
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-base64!",
+        base64.urlsafe_b64encode(b"[1, 2]").decode(),
+        base64.urlsafe_b64encode(b'"\\ud800"').decode(),
+        base64.urlsafe_b64encode(b"[" * 600 + b"]" * 600).decode(),
+        base64.urlsafe_b64encode(b'{"PartitionKey": "all", "RowKey": "x"}').decode(),  # the SDK's shape, not ours
+    ],
+)
 def test_a_bad_token_is_refused_before_the_service_is_asked(store, token: str) -> None:
     with pytest.raises(ValidationError) as caught:
         store.recent(cloud=None, status=None, limit=5, continuation=token)
@@ -406,8 +496,9 @@ def test_a_bad_token_is_refused_before_the_service_is_asked(store, token: str) -
         assert store.token_key() is None  # a refused token made no key: a 4xx writes nothing
 
 
-def test_a_forged_position_within_the_listing_reaches_nothing_outside_it(tables: TableServiceClient,
-                                                                        table_prefix: str) -> None:
+def test_a_forged_position_within_the_listing_reaches_nothing_outside_it(
+    tables: TableServiceClient, table_prefix: str
+) -> None:
     store = TableRequestStore(tables, table_prefix)
     mine, other = cloud_id(), cloud_id()
     request, event = new_request(source=mine)
@@ -416,16 +507,20 @@ def test_a_forged_position_within_the_listing_reaches_nothing_outside_it(tables:
     store.create(theirs, their_event)
     listing = tables_module._listing(f"cloud-{mine.key}", None)
     # Signed with the store's own key, as only someone who can read its tables could.
-    forged = encode_token({"PartitionKey": f"cloud-{other.key}", "RowKey": "0"}, listing,
-                          store.token_key(make=True) or b"")
+    forged = encode_token(
+        {"PartitionKey": f"cloud-{other.key}", "RowKey": "0"}, listing, store.token_key(make=True) or b""
+    )
     assert store.recent(cloud=mine, status=None, limit=10, continuation=forged).items == []
 
 
 def test_every_instance_signs_alike_and_another_deployment_s_tokens_are_refused(
-        tables: TableServiceClient, table_prefix: str, tables_connection_string: str) -> None:
+    tables: TableServiceClient, table_prefix: str, tables_connection_string: str
+) -> None:
     # Two stores over the same tables stand for two Flex instances; each makes or finds the same key.
-    first, second = TableRequestStore(tables, table_prefix), TableRequestStore(
-        TableServiceClient.from_connection_string(tables_connection_string), table_prefix)
+    first, second = (
+        TableRequestStore(tables, table_prefix),
+        TableRequestStore(TableServiceClient.from_connection_string(tables_connection_string), table_prefix),
+    )
     for minutes in range(2):
         request, event = new_request(created_at=CLOCK() + timedelta(minutes=minutes))
         first.create(request, event)
@@ -438,24 +533,39 @@ def test_every_instance_signs_alike_and_another_deployment_s_tokens_are_refused(
         elsewhere.recent(cloud=None, status=None, limit=1, continuation=token)
     assert caught.value.code == "INVALID_CONTINUATION" and "signature" in caught.value.message
     # The key row sits where no listing looks.
-    assert all(r.id != "continuation" for r in first.recent(cloud=None, status=None, limit=50,
-                                                                continuation=None).items)
+    assert all(r.id != "continuation" for r in first.recent(cloud=None, status=None, limit=50, continuation=None).items)
     assert first.stale(CLOCK() + timedelta(days=1)).skipped == 0
 
 
-@pytest.mark.parametrize(("write", "error", "code"), [
-    (lambda t: t.upsert_entity({"PartitionKey": "a", "RowKey": "b", "big": "x" * 40_000}), TooLargeError,
-     "TOO_LARGE"),  # PropertyValueTooLarge
-    (lambda t: t.upsert_entity({"PartitionKey": "a", "RowKey": "b", "big": "x" * 1_100_000}), TooLargeError,
-     "TOO_LARGE"),  # EntityTooLarge
-    (lambda t: t.upsert_entity({"PartitionKey": "k" * 1100, "RowKey": "b"}), ValidationError,
-     "STORAGE_REFUSED_INPUT"),  # InvalidInput
-    (lambda t: list(t.query_entities("PartitionKey eq")), ValidationError, "STORAGE_REFUSED_INPUT"),
-    (lambda t: list(t.query_entities("runId eq @id", parameters={"id": "x" * 20_000})), TooLargeError,
-     "TOO_LARGE"),  # 431 request header fields too large
-])
-def test_the_services_4xx_answers_become_4xx_errors_of_ours(tables: TableServiceClient, table_prefix: str,
-                                                            write, error, code) -> None:
+@pytest.mark.parametrize(
+    ("write", "error", "code"),
+    [
+        (
+            lambda t: t.upsert_entity({"PartitionKey": "a", "RowKey": "b", "big": "x" * 40_000}),
+            TooLargeError,
+            "TOO_LARGE",
+        ),  # PropertyValueTooLarge
+        (
+            lambda t: t.upsert_entity({"PartitionKey": "a", "RowKey": "b", "big": "x" * 1_100_000}),
+            TooLargeError,
+            "TOO_LARGE",
+        ),  # EntityTooLarge
+        (
+            lambda t: t.upsert_entity({"PartitionKey": "k" * 1100, "RowKey": "b"}),
+            ValidationError,
+            "STORAGE_REFUSED_INPUT",
+        ),  # InvalidInput
+        (lambda t: list(t.query_entities("PartitionKey eq")), ValidationError, "STORAGE_REFUSED_INPUT"),
+        (
+            lambda t: list(t.query_entities("runId eq @id", parameters={"id": "x" * 20_000})),
+            TooLargeError,
+            "TOO_LARGE",
+        ),  # 431 request header fields too large
+    ],
+)
+def test_the_services_4xx_answers_become_4xx_errors_of_ours(
+    tables: TableServiceClient, table_prefix: str, write, error, code
+) -> None:
     table = tables.create_table_if_not_exists(f"{table_prefix}raw")
     with pytest.raises(error) as caught, translated("writing a test row"):
         write(table)
@@ -478,12 +588,18 @@ def test_an_unreadable_audit_row_never_hides_a_run(tables: TableServiceClient, t
     good = AuditRun(str(uuid.uuid4()), CLOCK(), CLOCK(), [Finding("STALE_REQUEST", "warning", (), "m")], [], [], {})
     audits.save(good, Inventory(CLOCK(), {}))
     findings = tables.get_table_client(audits.names[1])
-    findings.upsert_entity({"PartitionKey": good.id, "RowKey": "f000009", "state": "open",
-                            "finding": "[" * 3000 + "]" * 3000})
+    findings.upsert_entity(
+        {"PartitionKey": good.id, "RowKey": "f000009", "state": "open", "finding": "[" * 3000 + "]" * 3000}
+    )
     newer = str(uuid.uuid4())  # a run row a later crash left half-written
     tables.get_table_client(audits.names[0]).upsert_entity(
-        {"PartitionKey": "run", "RowKey": f"{inverted_ticks(CLOCK() + timedelta(minutes=1))}-{newer}",
-         "runId": newer, "problems": "{oops"})
+        {
+            "PartitionKey": "run",
+            "RowKey": f"{inverted_ticks(CLOCK() + timedelta(minutes=1))}-{newer}",
+            "runId": newer,
+            "problems": "{oops",
+        }
+    )
     latest = audits.latest()
     assert latest is not None and latest.id == good.id
     assert [f.code for f in latest.findings] == ["STALE_REQUEST"]
@@ -493,14 +609,22 @@ def test_an_unreadable_audit_row_never_hides_a_run(tables: TableServiceClient, t
 
 
 @pytest.mark.parametrize("request_id", [None, "", "a/b", "x" * 600])
-def test_an_index_row_naming_no_valid_request_is_skipped_and_counted(tables: TableServiceClient, table_prefix: str,
-                                                                      request_id) -> None:
+def test_an_index_row_naming_no_valid_request_is_skipped_and_counted(
+    tables: TableServiceClient, table_prefix: str, request_id
+) -> None:
     store = TableRequestStore(tables, table_prefix)
     good, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     store.create(good, event)
-    row = {"PartitionKey": "all", "RowKey": f"{inverted_ticks(HOUR_AGO)}-damaged", "status": "Accepted",
-           "action": "connect", "source": str(cloud_id()), "target": str(cloud_id()), "createdAt": HOUR_AGO,
-           "updatedAt": HOUR_AGO}
+    row = {
+        "PartitionKey": "all",
+        "RowKey": f"{inverted_ticks(HOUR_AGO)}-damaged",
+        "status": "Accepted",
+        "action": "connect",
+        "source": str(cloud_id()),
+        "target": str(cloud_id()),
+        "createdAt": HOUR_AGO,
+        "updatedAt": HOUR_AGO,
+    }
     if request_id is not None:
         row["requestId"] = request_id
     tables.get_table_client(store.index_table).upsert_entity(row)

@@ -29,8 +29,10 @@ def bus(fresh_servicebus):
 
 
 def receive_all(connection_string: str, count: int, wait: float = 2) -> list:
-    with ServiceBusClient.from_connection_string(connection_string) as client, \
-            client.get_queue_receiver(QUEUE, max_wait_time=wait) as receiver:
+    with (
+        ServiceBusClient.from_connection_string(connection_string) as client,
+        client.get_queue_receiver(QUEUE, max_wait_time=wait) as receiver,
+    ):
         messages = receiver.receive_messages(max_message_count=count, max_wait_time=wait)
         for message in messages:
             receiver.complete_message(message)
@@ -64,8 +66,10 @@ def test_dead_letters_are_handed_over_and_removed_when_handled(bus) -> None:
     broker, queue = bus
     queue.send(WorkItem("r-4"))
     queue.send(WorkItem("r-5"))
-    with ServiceBusClient.from_connection_string(broker.connection_string) as client, \
-            client.get_queue_receiver(QUEUE, max_wait_time=2) as receiver:
+    with (
+        ServiceBusClient.from_connection_string(broker.connection_string) as client,
+        client.get_queue_receiver(QUEUE, max_wait_time=2) as receiver,
+    ):
         for message in receiver.receive_messages(max_message_count=2, max_wait_time=2):
             receiver.dead_letter_message(message, reason="TestReason", error_description="because")
     seen: list[DeadLetter] = []
@@ -76,7 +80,9 @@ def test_dead_letters_are_handed_over_and_removed_when_handled(bus) -> None:
 
     assert queue.drain_dead_letters(handle, 10) == 2
     assert sorted((s.message_id, s.reason, s.description) for s in seen) == [
-        ("r-4", "TestReason", "because"), ("r-5", "TestReason", "because")]
+        ("r-4", "TestReason", "because"),
+        ("r-5", "TestReason", "because"),
+    ]
     assert broker.admin.dead_letter_depth(QUEUE) == 1
 
 
@@ -101,16 +107,20 @@ def test_the_sweeper_sets_hostile_dead_letters_aside_and_settles_the_rest(bus) -
     with ServiceBusClient.from_connection_string(broker.connection_string) as client:
         with client.get_queue_sender(QUEUE) as sender:
             sender.send_messages(ServiceBusMessage(b"[" * 100_000 + b"]" * 100_000, message_id="nested"))
-            sender.send_messages(AmqpAnnotatedMessage(value_body={"requestId": rid},
-                                                      properties={"message_id": "value"}))
+            sender.send_messages(
+                AmqpAnnotatedMessage(value_body={"requestId": rid}, properties={"message_id": "value"})
+            )
             sender.send_messages(ServiceBusMessage(WorkItem(other).encode(), message_id="long"))
             sender.send_messages(ServiceBusMessage(item.encode(), message_id=item.message_id))
         with client.get_queue_receiver(QUEUE, max_wait_time=2) as receiver:
             received = receiver.receive_messages(max_message_count=4, max_wait_time=2)
             assert len(received) == 4
             for message in received:
-                receiver.dead_letter_message(message, reason="MaxDeliveryCountExceeded",
-                                             error_description="x" * 5000 if message.message_id == "long" else "")
+                receiver.dead_letter_message(
+                    message,
+                    reason="MaxDeliveryCountExceeded",
+                    error_description="x" * 5000 if message.message_id == "long" else "",
+                )
     # WHEN the sweeper drains the real dead-letter queue
     report = Sweeper(world.store, queue, world.clock).sweep()
     # THEN the two that are no work item stay for a person; the others are settled and the request failed

@@ -39,15 +39,19 @@ class RunningHost:
         return [r for r in rows if function is None or r["function"] == function]
 
     def wait_for_records(self, function: str, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        wait_until(lambda: len(self.records(function)) >= count, timeout,
-                   what=f"{count} invocation(s) of {function} (log: {self.log_path})")
+        wait_until(
+            lambda: len(self.records(function)) >= count,
+            timeout,
+            what=f"{count} invocation(s) of {function} (log: {self.log_path})",
+        )
         return self.records(function)
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: Mapping[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             connection.request(method, path, body=body, headers=dict(headers or {}))
@@ -72,11 +76,12 @@ def _start(tmp: Path, app_module: str, settings: Mapping[str, str]) -> RunningHo
         "SAMPLE_SCHEDULE": QUIET_SCHEDULE,
         # Nothing listens here: the host must serve HTTP and timers without a broker.
         "ServiceBusConnection": f"Endpoint=sb://127.0.0.1:{free_port()};SharedAccessKeyName=k;"
-                                "SharedAccessKey=s;UseDevelopmentEmulator=true",
+        "SharedAccessKey=s;UseDevelopmentEmulator=true",
         **settings,
     }
-    service = host.service(free_port(), env, app_module, log_path, settings=empty_settings,
-                           host_json=APPS / "host.json")
+    service = host.service(
+        free_port(), env, app_module, log_path, settings=empty_settings, host_json=APPS / "host.json"
+    )
     service.start(ready_timeout=30)
     return RunningHost(service, record_path, log_path)
 
@@ -119,16 +124,34 @@ SAMPLE_QUEUE, SESSION_QUEUE, SHORT_LOCK_QUEUE = "sample-queue", "sample-sessions
 SETTLED_QUEUE = "sample-settled"  # its function settles messages itself (autoCompleteMessages=false)
 MAX_DELIVERY_COUNT = 3
 SHORT_LOCK_SECONDS = 2
-QUEUES = {"queues": [
-    {"name": SAMPLE_QUEUE, "lockDuration": "PT30S", "maxDeliveryCount": MAX_DELIVERY_COUNT,
-     "requiresSession": False},
-    {"name": SHORT_LOCK_QUEUE, "lockDuration": f"PT{SHORT_LOCK_SECONDS}S", "maxDeliveryCount": MAX_DELIVERY_COUNT,
-     "requiresSession": False},
-    {"name": SESSION_QUEUE, "lockDuration": "PT30S", "maxDeliveryCount": MAX_DELIVERY_COUNT,
-     "requiresSession": True},
-    {"name": SETTLED_QUEUE, "lockDuration": f"PT{SHORT_LOCK_SECONDS}S", "maxDeliveryCount": MAX_DELIVERY_COUNT,
-     "requiresSession": False},
-]}
+QUEUES = {
+    "queues": [
+        {
+            "name": SAMPLE_QUEUE,
+            "lockDuration": "PT30S",
+            "maxDeliveryCount": MAX_DELIVERY_COUNT,
+            "requiresSession": False,
+        },
+        {
+            "name": SHORT_LOCK_QUEUE,
+            "lockDuration": f"PT{SHORT_LOCK_SECONDS}S",
+            "maxDeliveryCount": MAX_DELIVERY_COUNT,
+            "requiresSession": False,
+        },
+        {
+            "name": SESSION_QUEUE,
+            "lockDuration": "PT30S",
+            "maxDeliveryCount": MAX_DELIVERY_COUNT,
+            "requiresSession": True,
+        },
+        {
+            "name": SETTLED_QUEUE,
+            "lockDuration": f"PT{SHORT_LOCK_SECONDS}S",
+            "maxDeliveryCount": MAX_DELIVERY_COUNT,
+            "requiresSession": False,
+        },
+    ]
+}
 
 
 @dataclass

@@ -21,8 +21,12 @@ from localdev.host.bindings import (
 from localdev.host.settings import ConfigError
 
 SAMPLE_APP = Path(__file__).parent / "apps" / "sample_app.py"
-SETTINGS = {"SAMPLE_QUEUE": "q-plain", "SAMPLE_SESSION_QUEUE": "q-sessions", "SAMPLE_SETTLED_QUEUE": "q-settled",
-            "SAMPLE_SCHEDULE": "*/5 * * * * *"}
+SETTINGS = {
+    "SAMPLE_QUEUE": "q-plain",
+    "SAMPLE_SESSION_QUEUE": "q-sessions",
+    "SAMPLE_SETTLED_QUEUE": "q-settled",
+    "SAMPLE_SCHEDULE": "*/5 * * * * *",
+}
 
 
 def fresh_sample_app() -> ModuleType:
@@ -42,8 +46,11 @@ def functions() -> dict[str, FunctionSpec]:
 def test_http_functions_have_routes_methods_and_auth_levels(functions: dict[str, FunctionSpec]) -> None:
     echo, ping, unrouted = functions["echo"], functions["ping"], functions["unrouted"]
     assert isinstance(echo.trigger, HttpTrigger)
-    assert (echo.trigger.route.template, echo.trigger.methods, echo.trigger.auth_level) == \
-        ("echo/{id}", ("GET", "POST"), "function")
+    assert (echo.trigger.route.template, echo.trigger.methods, echo.trigger.auth_level) == (
+        "echo/{id}",
+        ("GET", "POST"),
+        "function",
+    )
     assert echo.trigger_arg == "req"
     assert isinstance(ping.trigger, HttpTrigger) and ping.trigger.auth_level == "anonymous"
     assert isinstance(unrouted.trigger, HttpTrigger)
@@ -57,16 +64,16 @@ def test_http_functions_have_routes_methods_and_auth_levels(functions: dict[str,
 def test_service_bus_functions_have_resolved_queues_and_connections(functions: dict[str, FunctionSpec]) -> None:
     plain, sessions = functions["on_message"].trigger, functions["on_session_message"].trigger
     assert plain == ServiceBusTrigger(queue_name="q-plain", connection="ServiceBusConnection", sessions=False)
-    assert sessions == ServiceBusTrigger(queue_name="q-sessions", connection="ServiceBusConnection",
-                                         sessions=True)
+    assert sessions == ServiceBusTrigger(queue_name="q-sessions", connection="ServiceBusConnection", sessions=True)
     assert functions["on_message"].trigger_arg == "msg"
     assert functions["on_message"].sdk_trigger is None and functions["on_message"].settlement_arg is None
 
 
 def test_sdk_typed_triggers_get_the_converter_and_message_actions(functions: dict[str, FunctionSpec]) -> None:
     settled = functions["on_settled_message"]
-    assert settled.trigger == ServiceBusTrigger(queue_name="q-settled", connection="ServiceBusConnection",
-                                                sessions=False, auto_complete=False)
+    assert settled.trigger == ServiceBusTrigger(
+        queue_name="q-settled", connection="ServiceBusConnection", sessions=False, auto_complete=False
+    )
     assert settled.sdk_trigger is not None
     assert settled.sdk_trigger.annotation is servicebus.ServiceBusReceivedMessage
     assert settled.sdk_trigger.converter is servicebus.ServiceBusConverter
@@ -116,8 +123,7 @@ def test_unsupported_trigger_type_names_the_function() -> None:
 def test_batch_cardinality_is_rejected() -> None:
     app = func.FunctionApp()
 
-    @app.service_bus_queue_trigger(arg_name="msgs", queue_name="q", connection="C",
-                                   cardinality=func.Cardinality.MANY)
+    @app.service_bus_queue_trigger(arg_name="msgs", queue_name="q", connection="C", cardinality=func.Cardinality.MANY)
     def batch(msgs: list[func.ServiceBusMessage]) -> None: ...
 
     with pytest.raises(ConfigError, match="cardinality MANY"):
@@ -173,8 +179,9 @@ def test_retry_policies_are_read() -> None:
     app = func.FunctionApp()
 
     @app.schedule(arg_name="timer", schedule="0 * * * * *")
-    @app.retry(strategy="exponential_backoff", max_retry_count="3", minimum_interval="00:00:01",
-               maximum_interval="00:00:05")
+    @app.retry(
+        strategy="exponential_backoff", max_retry_count="3", minimum_interval="00:00:01", maximum_interval="00:00:05"
+    )
     def audited(timer: func.TimerRequest) -> None: ...
 
     (spec,) = read_functions(app, {})

@@ -27,8 +27,9 @@ def keyed_host(module_host: Callable[..., RunningHost]) -> RunningHost:
 
 
 def test_request_reaches_the_function_with_route_params_query_headers_and_body(open_host: RunningHost) -> None:
-    status, headers, body = open_host.request("POST", "/api/echo/42?a=1&a=2&empty=", b'{"x": 1}',
-                                              {"X-Test": "value", "Content-Type": "application/json"})
+    status, headers, body = open_host.request(
+        "POST", "/api/echo/42?a=1&a=2&empty=", b'{"x": 1}', {"X-Test": "value", "Content-Type": "application/json"}
+    )
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Sample"] == "echo"
@@ -44,8 +45,7 @@ def test_request_reaches_the_function_with_route_params_query_headers_and_body(o
 def test_a_chunked_request_body_is_read(open_host: RunningHost) -> None:
     connection = HTTPConnection("127.0.0.1", open_host.port, timeout=30)
     try:
-        connection.request("POST", "/api/echo/1", body=iter([b"hello ", b"chunked ", b"world"]),
-                           encode_chunked=True)
+        connection.request("POST", "/api/echo/1", body=iter([b"hello ", b"chunked ", b"world"]), encode_chunked=True)
         response = connection.getresponse()
         assert response.status == 200
         assert json.loads(response.read())["body"] == "hello chunked world"
@@ -121,18 +121,22 @@ def test_a_head_request_gets_headers_only(open_host: RunningHost) -> None:
     assert int(headers["Content-Length"]) > 0
 
 
-@pytest.mark.parametrize(("path", "headers", "status"), [
-    ("/api/echo/1", {}, 401),
-    ("/api/echo/1", {"x-functions-key": "wrong"}, 401),
-    ("/api/echo/1", {"x-functions-key": KEY}, 200),
-    ("/api/echo/1", {"X-Functions-Key": "other-key"}, 200),
-    (f"/api/echo/1?code={KEY}", {}, 200),
-    ("/api/echo/1?code=wrong", {}, 401),
-    ("/api/public/ping", {}, 200),  # anonymous
-    ("/api/nowhere", {}, 404),
-])
-def test_function_keys_when_configured(keyed_host: RunningHost, path: str, headers: dict[str, str],
-                                       status: int) -> None:
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/api/echo/1", {}, 401),
+        ("/api/echo/1", {"x-functions-key": "wrong"}, 401),
+        ("/api/echo/1", {"x-functions-key": KEY}, 200),
+        ("/api/echo/1", {"X-Functions-Key": "other-key"}, 200),
+        (f"/api/echo/1?code={KEY}", {}, 200),
+        ("/api/echo/1?code=wrong", {}, 401),
+        ("/api/public/ping", {}, 200),  # anonymous
+        ("/api/nowhere", {}, 404),
+    ],
+)
+def test_function_keys_when_configured(
+    keyed_host: RunningHost, path: str, headers: dict[str, str], status: int
+) -> None:
     assert keyed_host.request("GET", path, headers=headers)[0] == status
 
 

@@ -24,15 +24,13 @@ def group_gone(pgid: int) -> bool:
     return False
 
 
-def test_sigterm_lets_in_flight_requests_finish_then_exits_cleanly(start_host: StartHost,
-                                                                    tmp_path: Path) -> None:
+def test_sigterm_lets_in_flight_requests_finish_then_exits_cleanly(start_host: StartHost, tmp_path: Path) -> None:
     host = start_host()
     proc = host.service.proc
     assert proc is not None
     gate = tmp_path / "open-gate"
     replies: list[tuple[int, bytes]] = []
-    request = threading.Thread(target=lambda: replies.append(
-        host.request("GET", f"/api/gate?open={gate}")[::2]))
+    request = threading.Thread(target=lambda: replies.append(host.request("GET", f"/api/gate?open={gate}")[::2]))
     request.start()
     host.wait_for_records("gate", 1)
 
@@ -60,22 +58,41 @@ def test_stopping_leaves_no_process_behind(start_host: StartHost) -> None:
 def run_host(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     settings = tmp_path / "local.settings.json"
     settings.write_text('{"Values": {}}')
-    base = {"SAMPLE_RECORD_PATH": str(tmp_path / "records"), "SAMPLE_QUEUE": "q", "SAMPLE_SESSION_QUEUE": "s",
-            "SAMPLE_SETTLED_QUEUE": "d",
-            "SAMPLE_SCHEDULE": "0 0 0 1 1 *", "ServiceBusConnection": "Endpoint=sb://127.0.0.1:1;"
-            "SharedAccessKeyName=k;SharedAccessKey=s;UseDevelopmentEmulator=true"}
+    base = {
+        "SAMPLE_RECORD_PATH": str(tmp_path / "records"),
+        "SAMPLE_QUEUE": "q",
+        "SAMPLE_SESSION_QUEUE": "s",
+        "SAMPLE_SETTLED_QUEUE": "d",
+        "SAMPLE_SCHEDULE": "0 0 0 1 1 *",
+        "ServiceBusConnection": "Endpoint=sb://127.0.0.1:1;"
+        "SharedAccessKeyName=k;SharedAccessKey=s;UseDevelopmentEmulator=true",
+    }
     environ = {k: v for k, v in os.environ.items() if k not in base} | base | env
-    argv = [sys.executable, "-m", "localdev.host", "--app", SAMPLE_APP, "--settings", str(settings),
-            "--host-json", str(APPS / "host.json"), *args]
-    return subprocess.run(argv, cwd=ROOT, env={k: v for k, v in environ.items() if v}, capture_output=True,
-                          text=True, timeout=60)
+    argv = [
+        sys.executable,
+        "-m",
+        "localdev.host",
+        "--app",
+        SAMPLE_APP,
+        "--settings",
+        str(settings),
+        "--host-json",
+        str(APPS / "host.json"),
+        *args,
+    ]
+    return subprocess.run(
+        argv, cwd=ROOT, env={k: v for k, v in environ.items() if v}, capture_output=True, text=True, timeout=60
+    )
 
 
-@pytest.mark.parametrize(("unset", "named"), [
-    ("SAMPLE_QUEUE", "app setting 'SAMPLE_QUEUE'"),
-    ("SAMPLE_SCHEDULE", "app setting 'SAMPLE_SCHEDULE'"),
-    ("ServiceBusConnection", "set app setting 'ServiceBusConnection'"),
-])
+@pytest.mark.parametrize(
+    ("unset", "named"),
+    [
+        ("SAMPLE_QUEUE", "app setting 'SAMPLE_QUEUE'"),
+        ("SAMPLE_SCHEDULE", "app setting 'SAMPLE_SCHEDULE'"),
+        ("ServiceBusConnection", "set app setting 'ServiceBusConnection'"),
+    ],
+)
 def test_a_missing_setting_stops_startup_naming_it(tmp_path: Path, unset: str, named: str) -> None:
     result = run_host(tmp_path, "--port", str(free_port()), **{unset: ""})
     assert result.returncode == 2

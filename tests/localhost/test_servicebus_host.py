@@ -52,12 +52,21 @@ def settled(broker: Broker, queue: str) -> bool:
     return stats["active"] == 0 and stats["locked"] == 0
 
 
-def test_a_message_invokes_the_function_and_is_completed(broker: Broker, start_host: StartHost,
-                                                         client: ServiceBusClient) -> None:
+def test_a_message_invokes_the_function_and_is_completed(
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     host = host_on(start_host, broker)
-    send(client, SAMPLE_QUEUE, ServiceBusMessage(
-        b'{"hello": "world"}', message_id="message-1", content_type="application/json",
-        correlation_id="corr-1", application_properties={"kind": "greeting", "count": 3}))
+    send(
+        client,
+        SAMPLE_QUEUE,
+        ServiceBusMessage(
+            b'{"hello": "world"}',
+            message_id="message-1",
+            content_type="application/json",
+            correlation_id="corr-1",
+            application_properties={"kind": "greeting", "count": 3},
+        ),
+    )
 
     (seen,) = host.wait_for_records("on_message", 1)
     assert seen["body"] == '{"hello": "world"}'
@@ -72,21 +81,22 @@ def test_a_message_invokes_the_function_and_is_completed(broker: Broker, start_h
     assert "Executed 'Functions.on_message' (trigger=serviceBus, Succeeded" in host.log()
 
 
-def test_a_failing_message_is_redelivered_then_dead_lettered(broker: Broker, start_host: StartHost,
-                                                            client: ServiceBusClient) -> None:
+def test_a_failing_message_is_redelivered_then_dead_lettered(
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     host = host_on(start_host, broker)
     send(client, SAMPLE_QUEUE, ServiceBusMessage(b"fail always", message_id="poison"))
 
-    wait_until(lambda: broker.admin.dead_letter_depth(SAMPLE_QUEUE) == 1, 30,
-               what="the poison message to be dead-lettered")
+    wait_until(
+        lambda: broker.admin.dead_letter_depth(SAMPLE_QUEUE) == 1, 30, what="the poison message to be dead-lettered"
+    )
     attempts = [r["delivery_count"] for r in host.records("on_message") if r["message_id"] == "poison"]
     assert attempts == list(range(1, MAX_DELIVERY_COUNT + 1))
     assert settled(broker, SAMPLE_QUEUE)
     assert host.service.alive()
 
 
-def test_many_messages_are_all_processed_once(broker: Broker, start_host: StartHost,
-                                             client: ServiceBusClient) -> None:
+def test_many_messages_are_all_processed_once(broker: Broker, start_host: StartHost, client: ServiceBusClient) -> None:
     host = host_on(start_host, broker)
     send(client, SAMPLE_QUEUE, *(ServiceBusMessage(f"n{i}", message_id=f"m{i}") for i in range(20)))
     records = host.wait_for_records("on_message", 20)
@@ -95,12 +105,19 @@ def test_many_messages_are_all_processed_once(broker: Broker, start_host: StartH
     assert len(host.records("on_message")) == 20
 
 
-def test_session_messages_are_handled_in_order_per_session(broker: Broker, start_host: StartHost,
-                                                           client: ServiceBusClient) -> None:
+def test_session_messages_are_handled_in_order_per_session(
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     host = host_on(start_host, broker)
-    send(client, SESSION_QUEUE, *(ServiceBusMessage(f"{session}{i}", message_id=f"{session}{i}",
-                                                    session_id=session)
-                                  for i in range(5) for session in "AB"))
+    send(
+        client,
+        SESSION_QUEUE,
+        *(
+            ServiceBusMessage(f"{session}{i}", message_id=f"{session}{i}", session_id=session)
+            for i in range(5)
+            for session in "AB"
+        ),
+    )
     records = host.wait_for_records("on_session_message", 10)
     for session in "AB":
         assert [r["body"] for r in records if r["session_id"] == session] == [f"{session}{i}" for i in range(5)]
@@ -111,8 +128,7 @@ def test_session_messages_are_handled_in_order_per_session(broker: Broker, start
 def test_the_host_survives_a_broker_outage_and_reconnects(broker: Broker, start_host: StartHost) -> None:
     host = host_on(start_host, broker)
     broker.stop()
-    wait_until(lambda: "on_message: Service Bus unavailable" in host.log(), 30,
-               what="the host to notice the outage")
+    wait_until(lambda: "on_message: Service Bus unavailable" in host.log(), 30, what="the host to notice the outage")
     broker.start()
     with ServiceBusClient.from_connection_string(broker.connection_string) as client:
         send(client, SAMPLE_QUEUE, ServiceBusMessage(b"after the outage", message_id="after"))
@@ -123,9 +139,9 @@ def test_the_host_survives_a_broker_outage_and_reconnects(broker: Broker, start_
     assert host.log().count("on_message: Service Bus unavailable") <= 2
 
 
-def test_sigterm_lets_an_invocation_finish_and_complete_its_message(broker: Broker, start_host: StartHost,
-                                                                    client: ServiceBusClient,
-                                                                    tmp_path: Path) -> None:
+def test_sigterm_lets_an_invocation_finish_and_complete_its_message(
+    broker: Broker, start_host: StartHost, client: ServiceBusClient, tmp_path: Path
+) -> None:
     host = host_on(start_host, broker)
     gate = tmp_path / "gate"
     send(client, SAMPLE_QUEUE, ServiceBusMessage(f"gate:{gate}", message_id="in-flight"))
@@ -142,8 +158,9 @@ def test_sigterm_lets_an_invocation_finish_and_complete_its_message(broker: Brok
     assert len(host.records("on_message")) == 1  # completed, so never redelivered
 
 
-def test_locks_are_renewed_while_the_function_runs(broker: Broker, start_host: StartHost,
-                                                   client: ServiceBusClient) -> None:
+def test_locks_are_renewed_while_the_function_runs(
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     host = host_on(start_host, broker, SAMPLE_QUEUE=SHORT_LOCK_QUEUE)
     # The function runs for twice the queue's lock duration; without renewal the lock would be lost,
     # completing would fail and the message would come back.
@@ -157,9 +174,11 @@ def test_locks_are_renewed_while_the_function_runs(broker: Broker, start_host: S
 
 # --- functions that settle messages themselves (SDK-typed trigger, autoCompleteMessages=false) ---
 
+
 def dead_letters(client: ServiceBusClient, queue: str) -> list[ServiceBusReceivedMessage]:
-    with client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER,
-                                   receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE) as receiver:
+    with client.get_queue_receiver(
+        queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER, receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE
+    ) as receiver:
         return receiver.receive_messages(max_message_count=10, max_wait_time=2)
 
 
@@ -168,10 +187,16 @@ def settled_invocations(host: RunningHost, message_id: str) -> list[dict[str, An
 
 
 def test_an_sdk_typed_trigger_gets_the_sdk_message_and_completes_it_itself(
-        broker: Broker, start_host: StartHost, client: ServiceBusClient) -> None:
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     host = host_on(start_host, broker)
-    send(client, SETTLED_QUEUE, ServiceBusMessage(b"complete", message_id="done-1", content_type="text/plain",
-                                                  application_properties={"kind": "greeting"}))
+    send(
+        client,
+        SETTLED_QUEUE,
+        ServiceBusMessage(
+            b"complete", message_id="done-1", content_type="text/plain", application_properties={"kind": "greeting"}
+        ),
+    )
 
     (seen,) = host.wait_for_records("on_settled_message", 1)
     assert seen["type"] == "ServiceBusReceivedMessage"  # azure.servicebus's, built by the extension
@@ -184,20 +209,25 @@ def test_an_sdk_typed_trigger_gets_the_sdk_message_and_completes_it_itself(
 
 
 def test_a_message_the_function_dead_letters_goes_to_the_dlq_at_once_with_its_reason(
-        broker: Broker, start_host: StartHost, client: ServiceBusClient) -> None:
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     host = host_on(start_host, broker)
     send(client, SETTLED_QUEUE, ServiceBusMessage(b"deadletter", message_id="poison-1"))
 
     wait_until(lambda: broker.admin.dead_letter_depth(SETTLED_QUEUE) == 1, 10, what="the message dead-lettered")
     (dead,) = dead_letters(client, SETTLED_QUEUE)
     assert (dead.message_id, dead.dead_letter_reason, dead.dead_letter_error_description) == (
-        "poison-1", "SAMPLE_REASON", "told to dead-letter")
+        "poison-1",
+        "SAMPLE_REASON",
+        "told to dead-letter",
+    )
     assert len(settled_invocations(host, "poison-1")) == 1  # once: not after the max delivery count
     assert settled(broker, SETTLED_QUEUE)
 
 
 def test_a_failure_it_left_unsettled_is_abandoned_and_redelivered(
-        broker: Broker, start_host: StartHost, client: ServiceBusClient) -> None:
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     host = host_on(start_host, broker)
     send(client, SETTLED_QUEUE, ServiceBusMessage(b"fail", message_id="fails"))
 
@@ -208,7 +238,8 @@ def test_a_failure_it_left_unsettled_is_abandoned_and_redelivered(
 
 
 def test_a_success_it_left_unsettled_is_redelivered_when_the_lock_expires(
-        broker: Broker, start_host: StartHost, client: ServiceBusClient) -> None:
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     # The host renews the lock for up to maxAutoLockRenewalDuration; a short one lets it run out here.
     renewal = {"AzureFunctionsJobHost__extensions__serviceBus__maxAutoLockRenewalDuration": "00:00:01"}
     host = host_on(start_host, broker, **renewal)
@@ -219,7 +250,8 @@ def test_a_success_it_left_unsettled_is_redelivered_when_the_lock_expires(
 
 
 def test_settling_twice_is_refused_and_the_message_is_completed_once(
-        broker: Broker, start_host: StartHost, client: ServiceBusClient) -> None:
+    broker: Broker, start_host: StartHost, client: ServiceBusClient
+) -> None:
     host = host_on(start_host, broker)
     send(client, SETTLED_QUEUE, ServiceBusMessage(b"twice", message_id="twice"))
 
@@ -229,11 +261,14 @@ def test_settling_twice_is_refused_and_the_message_is_completed_once(
     assert len(settled_invocations(host, "twice")) == 1 and broker.admin.dead_letter_depth(SETTLED_QUEUE) == 0
 
 
-def test_abandon_and_defer_reach_the_broker(broker: Broker, start_host: StartHost,
-                                            client: ServiceBusClient) -> None:
+def test_abandon_and_defer_reach_the_broker(broker: Broker, start_host: StartHost, client: ServiceBusClient) -> None:
     host = host_on(start_host, broker)
-    send(client, SETTLED_QUEUE, ServiceBusMessage(b"abandon", message_id="again"),
-         ServiceBusMessage(b"defer", message_id="later"))
+    send(
+        client,
+        SETTLED_QUEUE,
+        ServiceBusMessage(b"abandon", message_id="again"),
+        ServiceBusMessage(b"defer", message_id="later"),
+    )
 
     wait_until(lambda: len(settled_invocations(host, "again")) >= 2, 20, what="the abandoned message redelivered")
     wait_until(lambda: broker.admin.queue(SETTLED_QUEUE)["deferred"] == 1, 10, what="the deferred message")

@@ -21,7 +21,10 @@ def test_timers_run_on_startup_retry_and_never_overlap(start_host: StartHost) ->
 
     flaky = host.wait_for_records("flaky", 4)
     assert [(r["retry_count"], r["max_retry_count"], r["previous_error"]) for r in flaky[:3]] == [
-        (0, 2, None), (1, 2, "attempt 0 fails"), (2, 2, "attempt 1 fails")]
+        (0, 2, None),
+        (1, 2, "attempt 0 fails"),
+        (2, 2, "attempt 1 fails"),
+    ]
     assert flaky[3]["retry_count"] == 0  # the next occurrence starts afresh
     assert "Executed 'Functions.flaky' (trigger=timer, Failed" in host.log()
 

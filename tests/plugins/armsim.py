@@ -45,8 +45,13 @@ def sim_avs_client(base_url: str, subscription_id: str, **kwargs: Any) -> AVSCli
     and back off 10 ms between retries of errors that carry none (dropped connections).
     """
     options: dict[str, Any] = {"polling_interval": 0.01, "retry_backoff_factor": 0.01, **kwargs}
-    return AVSClient(_NoCredential(), subscription_id, base_url=base_url,  # type: ignore[arg-type]
-                     authentication_policy=SansIOHTTPPolicy(), **options)
+    return AVSClient(
+        _NoCredential(),
+        subscription_id,
+        base_url=base_url,  # type: ignore[arg-type]
+        authentication_policy=SansIOHTTPPolicy(),
+        **options,
+    )
 
 
 @dataclass

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.reliability
 
 
 def connects(pairs: int, run: str) -> list[tuple[dict[str, str], str]]:
-    return [({"action": "connect", "source": cloud_id(f"s{i}"), "target": cloud_id(f"t{i}")}, f"{run}-{i}")
-            for i in range(pairs)]
+    return [
+        ({"action": "connect", "source": cloud_id(f"s{i}"), "target": cloud_id(f"t{i}")}, f"{run}-{i}")
+        for i in range(pairs)
+    ]
 
 
 def test_every_request_finishes_correctly_when_a_fifth_of_arm_calls_fail(api: Api, arm: ArmSimAdmin) -> None:
@@ -33,15 +35,17 @@ def test_every_request_finishes_correctly_when_a_fifth_of_arm_calls_fail(api: Ap
     assert len(arm.state()["links"]) == 30
 
 
-def test_killing_the_host_at_random_moments_loses_nothing(chaos_cloud: LocalCloud, api: Api,
-                                                          arm: ArmSimAdmin) -> None:
+def test_killing_the_host_at_random_moments_loses_nothing(chaos_cloud: LocalCloud, api: Api, arm: ArmSimAdmin) -> None:
     arm.load_fleet(pair_fleet(30))
     requests = connects(30, uuid.uuid4().hex)
     stop = threading.Event()
     rng = random.Random(20261125)
     kills: list[int] = []
-    chaos = threading.Thread(target=lambda: kills.append(crash_loop(
-        lambda: chaos_cloud.service("host").kill(), chaos_cloud.start_host, 5, rng, stop)))
+    chaos = threading.Thread(
+        target=lambda: kills.append(
+            crash_loop(lambda: chaos_cloud.service("host").kill(), chaos_cloud.start_host, 5, rng, stop)
+        )
+    )
     chaos.start()
     try:
         ids = [api.submit(body, key) for body, key in requests]

@@ -26,8 +26,9 @@ def connect(source: str, target: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("down", ["azurite-table", "servicebus"])
-def test_intake_answers_503_and_keeps_nothing_while_a_dependency_is_down(chaos_cloud: LocalCloud, api: Api,
-                                                                          arm: ArmSimAdmin, down: str) -> None:
+def test_intake_answers_503_and_keeps_nothing_while_a_dependency_is_down(
+    chaos_cloud: LocalCloud, api: Api, arm: ArmSimAdmin, down: str
+) -> None:
     arm.load_fleet(pair_fleet(3))
     before = api.submit(connect("s0", "t0"), uuid.uuid4().hex)  # accepted before the outage
     rows = request_rows(chaos_cloud)
@@ -69,8 +70,12 @@ def test_two_connects_whose_targets_overlap_keep_only_the_first(api: Api, arm: A
 
 def test_the_tenth_link_is_made_and_the_eleventh_refused(api: Api, arm: ArmSimAdmin) -> None:
     peers = [{"name": f"p{i}", "location": "westeurope", "networkBlock": f"10.100.{i * 4}.0/22"} for i in range(11)]
-    hub = {"name": "hub", "location": "westeurope", "networkBlock": "10.200.0.0/22",
-           "links": [{"target": f"p{i}"} for i in range(9)]}
+    hub = {
+        "name": "hub",
+        "location": "westeurope",
+        "networkBlock": "10.200.0.0/22",
+        "links": [{"target": f"p{i}"} for i in range(9)],
+    }
     arm.load_fleet(pair_fleet(0, extra=[hub, *peers]))
     tenth, eleventh = by_acceptance(api, fire_at_once(api, [connect("hub", "p9"), connect("hub", "p10")]))
     assert tenth["status"] == "Succeeded"

@@ -37,19 +37,32 @@ SUB, RG = "66666666-6666-6666-6666-666666666666", "rg-sec"
 CLOUDS = ("pc-a", "pc-b", "pc-c")
 NEVER = "0 0 0 1 1 *"  # midnight on 1 January: no timer fires during a run
 TARGET = Target(
-    subscription=SUB, resource_group=RG, clouds=CLOUDS, function_key=FUNCTION_KEY,
-    jira_source="jira-prod", jira_secret="jira-fake-secret-for-security",
-    snow_source="snow", snow_secret="servicenow-fake-secret-for-security",
-    webhook_source="cmdb", webhook_secret="whsec_" + base64.b64encode(b"cmdb-fake-security-key-0123456").decode(),
+    subscription=SUB,
+    resource_group=RG,
+    clouds=CLOUDS,
+    function_key=FUNCTION_KEY,
+    jira_source="jira-prod",
+    jira_secret="jira-fake-secret-for-security",
+    snow_source="snow",
+    snow_secret="servicenow-fake-secret-for-security",
+    webhook_source="cmdb",
+    webhook_secret="whsec_" + base64.b64encode(b"cmdb-fake-security-key-0123456").decode(),
     slack_secret="slack-fake-secret-for-security",
-    teams_secret=base64.b64encode(b"teams-fake-security-key-012345").decode())
+    teams_secret=base64.b64encode(b"teams-fake-security-key-012345").decode(),
+)
 CALLBACK_AUTHORIZATION = "Basic c2VjdXJpdHk6ZmFrZQ=="  # security:fake
 CALLBACK_SIGNING = "whsec_" + base64.b64encode(b"cmdb-fake-security-callback-0").decode()
 
 
 def hypothesis_settings(examples: int) -> settings:
-    return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-                    phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 def app_settings(sink_url: str, **overrides: str) -> dict[str, str]:
@@ -59,20 +72,42 @@ def app_settings(sink_url: str, **overrides: str) -> dict[str, str]:
         "INTERCONNECT_SWEEP_SCHEDULE": NEVER,
         "INTERCONNECT_AUDIT_SCHEDULE": NEVER,
         "INTERCONNECT_SUBSCRIPTIONS": SUB,
-        "INTERCONNECT_POLICY": json.dumps({"rules": [
-            {"requesters": ["api:*", "slack:*", "teams:*", f"{TARGET.jira_source}:*", f"{TARGET.snow_source}:*",
-                            f"{TARGET.webhook_source}:*"],
-             "actions": ["connect", "disconnect"], "scopes": [f"/subscriptions/{SUB}"]}],
-            "approvers": ["api:*", "slack:T1/*"]}),
-        "INTERCONNECT_HOOKS": json.dumps({
-            TARGET.jira_source: {"type": "jira", "callback": {"url": f"{sink_url}/jira"}},
-            TARGET.snow_source: {"type": "servicenow", "callback": {"url": f"{sink_url}/snow",
-                                                                     "table": "change_request"}},
-            TARGET.webhook_source: {"type": "standard-webhooks", "callback": {"url": f"{sink_url}/events"}}}),
-        "INTERCONNECT_HOOK_SECRETS": json.dumps({
-            TARGET.jira_source: {"signing": [TARGET.jira_secret], "callbackAuthorization": CALLBACK_AUTHORIZATION},
-            TARGET.snow_source: {"signing": [TARGET.snow_secret], "callbackAuthorization": CALLBACK_AUTHORIZATION},
-            TARGET.webhook_source: {"signing": [TARGET.webhook_secret], "callbackSigning": CALLBACK_SIGNING}}),
+        "INTERCONNECT_POLICY": json.dumps(
+            {
+                "rules": [
+                    {
+                        "requesters": [
+                            "api:*",
+                            "slack:*",
+                            "teams:*",
+                            f"{TARGET.jira_source}:*",
+                            f"{TARGET.snow_source}:*",
+                            f"{TARGET.webhook_source}:*",
+                        ],
+                        "actions": ["connect", "disconnect"],
+                        "scopes": [f"/subscriptions/{SUB}"],
+                    }
+                ],
+                "approvers": ["api:*", "slack:T1/*"],
+            }
+        ),
+        "INTERCONNECT_HOOKS": json.dumps(
+            {
+                TARGET.jira_source: {"type": "jira", "callback": {"url": f"{sink_url}/jira"}},
+                TARGET.snow_source: {
+                    "type": "servicenow",
+                    "callback": {"url": f"{sink_url}/snow", "table": "change_request"},
+                },
+                TARGET.webhook_source: {"type": "standard-webhooks", "callback": {"url": f"{sink_url}/events"}},
+            }
+        ),
+        "INTERCONNECT_HOOK_SECRETS": json.dumps(
+            {
+                TARGET.jira_source: {"signing": [TARGET.jira_secret], "callbackAuthorization": CALLBACK_AUTHORIZATION},
+                TARGET.snow_source: {"signing": [TARGET.snow_secret], "callbackAuthorization": CALLBACK_AUTHORIZATION},
+                TARGET.webhook_source: {"signing": [TARGET.webhook_secret], "callbackSigning": CALLBACK_SIGNING},
+            }
+        ),
         "INTERCONNECT_SLACK_SIGNING_SECRETS": TARGET.slack_secret,
         "INTERCONNECT_TEAMS_SECRETS": TARGET.teams_secret,
         "INTERCONNECT_TEAMS_WORKFLOW_URL": f"{sink_url}/teams-workflow",
@@ -80,11 +115,24 @@ def app_settings(sink_url: str, **overrides: str) -> dict[str, str]:
     }
 
 
-FLEET = {"settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-         "subscriptions": [{"id": SUB, "resourceGroups": [{"name": RG, "privateClouds": [
-             {"name": "pc-a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-             {"name": "pc-b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-             {"name": "pc-c", "location": "westeurope", "networkBlock": "10.0.8.0/22"}]}]}]}
+FLEET = {
+    "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
+    "subscriptions": [
+        {
+            "id": SUB,
+            "resourceGroups": [
+                {
+                    "name": RG,
+                    "privateClouds": [
+                        {"name": "pc-a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
+                        {"name": "pc-b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
+                        {"name": "pc-c", "location": "westeurope", "networkBlock": "10.0.8.0/22"},
+                    ],
+                }
+            ],
+        }
+    ],
+}
 
 
 @dataclass
@@ -111,8 +159,15 @@ def http_routes() -> tuple[Route, ...]:
     fuzzed without anyone listing it here. In a child process: the app's `get_functions()` may run only once
     per process, and other tiers import function_app."""
     settings_ = LocalCloud(extra_settings=app_settings("http://127.0.0.1:9")).app_settings()
-    done = subprocess.run([sys.executable, "-c", DISCOVER], cwd=ROOT, env={**os.environ, **settings_},
-                          capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", DISCOVER],
+        cwd=ROOT,
+        env={**os.environ, **settings_},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     found = json.loads(done.stdout.strip().splitlines()[-1])
     return tuple(Route(r["name"], r["template"], tuple(r["methods"]), r["auth"]) for r in found)
 

@@ -74,8 +74,12 @@ class Probe:
 
     def snapshot(self) -> dict[str, int]:
         """Row count per table and the queue's counts: what a 4xx must leave unchanged."""
-        counts = {f"table {t.name}": sum(1 for _ in self.tables.get_table_client(t.name).list_entities(
-            select=["PartitionKey"])) for t in self.tables.list_tables()}
+        counts = {
+            f"table {t.name}": sum(
+                1 for _ in self.tables.get_table_client(t.name).list_entities(select=["PartitionKey"])
+            )
+            for t in self.tables.list_tables()
+        }
         stats = self.bus.queue(self.queue)
         counts.update({f"queue {k}": int(stats[k]) for k in ("active", "scheduled", "deadLetter")})
         return counts
@@ -91,8 +95,13 @@ class Probe:
             wait_until(self.quiet, QUIET_SECONDS if self._settled else 0, interval=0.1, what="the queue to empty")
         except TimeoutError:
             if self._settled and after is not None:
-                self.violations.append(Violation("NEVER_SETTLED", after, f"the queue was not empty {QUIET_SECONDS:.0f}"
-                                                 f"s after this answer: {self.bus.queue(self.queue)}"))
+                self.violations.append(
+                    Violation(
+                        "NEVER_SETTLED",
+                        after,
+                        f"the queue was not empty {QUIET_SECONDS:.0f}s after this answer: {self.bus.queue(self.queue)}",
+                    )
+                )
             self._settled, self._baseline = False, None
             return
         self._settled, self._baseline = True, self.snapshot()
@@ -136,8 +145,11 @@ class Probe:
             self.rebaseline()
         elif outcome.status is not None and 400 <= outcome.status < 500:
             after = self.snapshot()
-            changed = {k: (before.get(k, 0), after.get(k, 0)) for k in sorted(set(before) | set(after))
-                       if before.get(k, 0) != after.get(k, 0)}
+            changed = {
+                k: (before.get(k, 0), after.get(k, 0))
+                for k in sorted(set(before) | set(after))
+                if before.get(k, 0) != after.get(k, 0)
+            }
             if changed:
                 found.append(Violation("STORED_FOR_4XX", case, f"{outcome.status} but {changed} (before, after)"))
             self._baseline = after
@@ -151,13 +163,19 @@ class Probe:
         (one signed Slack action once stored a row that made every later listing answer 400)."""
         found = []
         key = {"x-functions-key": target.function_key}
-        paths = ["requests"] + [f"requests?cloud={urllib.parse.quote(target.cloud_id(n), safe='')}"
-                                for n in target.clouds]
+        paths = ["requests"] + [
+            f"requests?cloud={urllib.parse.quote(target.cloud_id(n), safe='')}" for n in target.clouds
+        ]
         for path in paths:
             answer = self.send(Case("list_requests", "GET", path, key, keyed=True))
             if answer.status != 200:
-                found.append(Violation("POISONED", case, f"afterwards GET /api/{path[:60]} answers {answer.status} "
-                                                         f"{answer.body[:200]!r}"))
+                found.append(
+                    Violation(
+                        "POISONED",
+                        case,
+                        f"afterwards GET /api/{path[:60]} answers {answer.status} {answer.body[:200]!r}",
+                    )
+                )
         self.violations.extend(found)
         return found
 
@@ -170,9 +188,11 @@ class Probe:
     def summary(self, limit: int = 3) -> str:
         kinds = Counter(v.kind for v in self.violations)
         statuses = dict(sorted(self.statuses.items(), key=lambda kv: str(kv[0])))
-        lines = [f"{self.cases} cases ({self.unchecked} 4xx unchecked for storage: the app had not settled); "
-                 f"statuses {statuses}; "
-                 f"violations {dict(kinds)}"]
+        lines = [
+            f"{self.cases} cases ({self.unchecked} 4xx unchecked for storage: the app had not settled); "
+            f"statuses {statuses}; "
+            f"violations {dict(kinds)}"
+        ]
         for kind in kinds:
             shown = [v for v in self.violations if v.kind == kind][:limit]
             lines += [f"  {v}" for v in shown]
@@ -213,8 +233,9 @@ def judge(case: Case, outcome: Outcome, *, keyed_route: bool) -> list[Violation]
     if 400 <= status < 500:
         # The HTTP server's own refusals: a request line or headers over its limits (414, 431, before any
         # routing; the local host's stdlib server answers them in HTML, as Azure's front end does in its own way).
-        host_answer = status in (414, 431) or (not body and (
-            status in (404, 405) or (status == 401 and keyed_route and not case.keyed)))
+        host_answer = status in (414, 431) or (
+            not body and (status in (404, 405) or (status == 401 and keyed_route and not case.keyed))
+        )
         if not host_answer and error_body(body) is None:
             violation("ERROR_SHAPE", f"{status} {shown!r}")
         if len(body) > MAX_ERROR_BODY:

@@ -28,8 +28,15 @@ EXAMPLES = {"start_audit": 20}
 def test_every_registered_route_is_fuzzed(attacked: Attacked) -> None:
     # The fuzz below is parametrised at run time over what the host serves; this pins that it serves them all.
     names = {r.name for r in attacked.routes}
-    assert {"submit_request", "get_request", "list_requests", "ticket_hook", "slack_action", "health",
-            "get_audit"} <= names, names
+    assert {
+        "submit_request",
+        "get_request",
+        "list_requests",
+        "ticket_hook",
+        "slack_action",
+        "health",
+        "get_audit",
+    } <= names, names
 
 
 def fuzz(attacked: Attacked, route: Route, examples: int) -> None:
@@ -55,8 +62,9 @@ def summary(violations: list, limit: int = 4) -> str:  # type: ignore[type-arg]
     kinds: dict[str, list] = {}  # type: ignore[type-arg]
     for v in violations:
         kinds.setdefault(v.kind, []).append(v)
-    return "\n".join(f"{kind} x{len(found)}:\n" + "\n".join(f"  {v}" for v in found[:limit])
-                     for kind, found in kinds.items())
+    return "\n".join(
+        f"{kind} x{len(found)}:\n" + "\n".join(f"  {v}" for v in found[:limit]) for kind, found in kinds.items()
+    )
 
 
 @pytest.mark.parametrize("route", http_routes(), ids=lambda r: r.name)
@@ -65,6 +73,7 @@ def test_fuzz_every_route(attacked: Attacked, route: Route) -> None:
 
 
 # -- named hostile inputs the issue reported, each checked for its exact answer --------------------------------
+
 
 def checked(attacked: Attacked, case: Case) -> Outcome:
     """Send one named case; fail on any rule it breaks (5xx, error shape, something stored for a 4xx...)."""
@@ -82,8 +91,13 @@ def principal(text: str) -> str:
 
 @pytest.mark.parametrize("value", [deep_object(), deep_array(), '{"userId":' + deep_array() + "}", "[1]", "null"])
 def test_a_hostile_client_principal_header_is_a_4xx_or_ignored_never_a_500(attacked: Attacked, value: str) -> None:
-    case = Case("list_requests", "GET", "requests", {"X-MS-CLIENT-PRINCIPAL": principal(value),
-                                                      "x-functions-key": TARGET.function_key}, keyed=True)
+    case = Case(
+        "list_requests",
+        "GET",
+        "requests",
+        {"X-MS-CLIENT-PRINCIPAL": principal(value), "x-functions-key": TARGET.function_key},
+        keyed=True,
+    )
     checked(attacked, case)
 
 
@@ -94,8 +108,13 @@ STRICT_TOKENS = [t for t in BAD_TOKENS if t not in PLAUSIBLE]
 
 @pytest.mark.parametrize("token", STRICT_TOKENS)
 def test_a_bad_continuation_token_is_400_invalid_continuation(attacked: Attacked, token: str) -> None:
-    case = Case("list_requests", "GET", f"requests?continuation={urllib.parse.quote(token, safe='')}",
-                {"x-functions-key": TARGET.function_key}, keyed=True)
+    case = Case(
+        "list_requests",
+        "GET",
+        f"requests?continuation={urllib.parse.quote(token, safe='')}",
+        {"x-functions-key": TARGET.function_key},
+        keyed=True,
+    )
     outcome = checked(attacked, case)
     if len(token) > 1024:
         assert outcome.status is not None and 400 <= outcome.status < 500, (outcome.status, outcome.body[:300])
@@ -112,8 +131,14 @@ def test_a_cloud_name_that_would_change_a_url_is_400_at_intake(attacked: Attacke
     before = len(attacked.app.arm.calls())
     if where in ("submit", "dry run"):
         body = json.dumps({"action": "connect", "source": good, "target": bad}).encode()
-        case = Case("submit_request", "POST", "requests" + ("?dryRun=true" if where == "dry run" else ""),
-                    {**key, "Content-Type": "application/json"}, body, keyed=True)
+        case = Case(
+            "submit_request",
+            "POST",
+            "requests" + ("?dryRun=true" if where == "dry run" else ""),
+            {**key, "Content-Type": "application/json"},
+            body,
+            keyed=True,
+        )
     else:
         route = "links" if where == "links" else "requests"
         case = Case(route, "GET", f"{route}?cloud={urllib.parse.quote(bad, safe='')}", key, keyed=True)
@@ -134,7 +159,13 @@ def test_a_20kb_audit_id_is_a_4xx_that_does_not_echo_it(attacked: Attacked) -> N
 def test_hostile_ids_in_the_path_are_4xx(attacked: Attacked, name: str, path: str) -> None:
     value = name if name in (".", "..") else urllib.parse.quote(name, safe="")
     method = "POST" if path.endswith(("approve", "reject")) else "GET"
-    case = Case(path, method, path.format(value), {"x-functions-key": TARGET.function_key},
-                b"" if method == "POST" else None, keyed=True)
+    case = Case(
+        path,
+        method,
+        path.format(value),
+        {"x-functions-key": TARGET.function_key},
+        b"" if method == "POST" else None,
+        keyed=True,
+    )
     outcome = checked(attacked, case)
     assert outcome.status is not None and 400 <= outcome.status < 500, (outcome.status, outcome.body[:200])

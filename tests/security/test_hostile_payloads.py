@@ -71,9 +71,14 @@ def test_badly_signed_payloads_are_refused_like_a_bad_signature(attacked: Attack
 
 
 def slack_action(value: str, action_id: str = "confirm_disconnect") -> bytes:
-    payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "username": "eve"},
-               "trigger_id": uuid.uuid4().hex, "response_url": "http://127.0.0.1:9/x",
-               "actions": [{"action_id": action_id, "value": value}]}
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U1", "username": "eve"},
+        "trigger_id": uuid.uuid4().hex,
+        "response_url": "http://127.0.0.1:9/x",
+        "actions": [{"action_id": action_id, "value": value}],
+    }
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
 
 
@@ -81,16 +86,33 @@ def part(name: str, rg: str | None = None, sub: str | None = None) -> dict[str, 
     return {"subscription": sub or TARGET.subscription, "resource_group": rg or TARGET.resource_group, "name": name}
 
 
-@pytest.mark.parametrize(("source", "target"), [
-    (part("pc-a"), part(".")), (part("pc-a"), part("..")), (part("pc-a"), part("")), (part("."), part("..")),
-    (part("pc-a"), part("pc-b", rg="..")), (part("pc-a"), part("pc-b", sub="..")), (part("pc-a"), part("a/b")),
-    (part("pc-a"), part("pc-b", rg="a%2Fb")), (part("pc-a"), part("x" * 20_000))])
-def test_a_signed_slack_button_naming_a_bad_cloud_is_400_and_stores_nothing(attacked: Attacked,
-                                                                             source: dict, target: dict) -> None:
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        (part("pc-a"), part(".")),
+        (part("pc-a"), part("..")),
+        (part("pc-a"), part("")),
+        (part("."), part("..")),
+        (part("pc-a"), part("pc-b", rg="..")),
+        (part("pc-a"), part("pc-b", sub="..")),
+        (part("pc-a"), part("a/b")),
+        (part("pc-a"), part("pc-b", rg="a%2Fb")),
+        (part("pc-a"), part("x" * 20_000)),
+    ],
+)
+def test_a_signed_slack_button_naming_a_bad_cloud_is_400_and_stores_nothing(
+    attacked: Attacked, source: dict, target: dict
+) -> None:
     seen = len(attacked.probe.violations)
     body = slack_action(json.dumps({"source": source, "target": target, "ticket": "T"}))
-    case = Case("slack_action", "POST", "chat/slack/actions", sign("slack_action", TARGET, body), body,
-                note="signed confirm_disconnect with a bad cloud")
+    case = Case(
+        "slack_action",
+        "POST",
+        "chat/slack/actions",
+        sign("slack_action", TARGET, body),
+        body,
+        note="signed confirm_disconnect with a bad cloud",
+    )
     outcome = attack(attacked, case)
     attacked.probe.still_readable(case, TARGET)
     new = attacked.probe.violations[seen:]
@@ -102,10 +124,19 @@ def test_a_signed_slack_button_naming_a_bad_cloud_is_400_and_stores_nothing(atta
 @pytest.mark.parametrize("channel", ["jira", "servicenow", "webhook"])
 def test_an_unknown_hook_source_answers_exactly_like_a_bad_signature(attacked: Attacked, channel: str) -> None:
     body = b'{"action":"connect"}'
-    bad = attacked.probe.run(Case(channel, "POST", f"hooks/{getattr(TARGET, f'{channel_source(channel)}_source')}",
-                                  {"Content-Type": "application/json"}, body, must_fail_signature=True))
-    unknown = attacked.probe.run(Case(channel, "POST", "hooks/no-such-source", sign(channel, TARGET, body), body,
-                                      must_fail_signature=True))
+    bad = attacked.probe.run(
+        Case(
+            channel,
+            "POST",
+            f"hooks/{getattr(TARGET, f'{channel_source(channel)}_source')}",
+            {"Content-Type": "application/json"},
+            body,
+            must_fail_signature=True,
+        )
+    )
+    unknown = attacked.probe.run(
+        Case(channel, "POST", "hooks/no-such-source", sign(channel, TARGET, body), body, must_fail_signature=True)
+    )
     assert (unknown.status, unknown.body) == (bad.status, bad.body) == (401, bad.body), (unknown, bad)
 
 

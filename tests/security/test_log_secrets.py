@@ -62,8 +62,11 @@ def configured_secrets(settings: dict[str, str]) -> dict[str, str]:
 
 
 def fake_token() -> str:
-    return jwt.encode({"sub": "eve", "aud": "api://interconnect", "iss": "https://login.example/fake"},
-                      "fake-signing-key-for-the-log-test-only", algorithm="HS256")
+    return jwt.encode(
+        {"sub": "eve", "aud": "api://interconnect", "iss": "https://login.example/fake"},
+        "fake-signing-key-for-the-log-test-only",
+        algorithm="HS256",
+    )
 
 
 def provoke(attacked: Attacked) -> None:
@@ -82,8 +85,13 @@ def provoke(attacked: Attacked) -> None:
     ]
     body = b'{"action":"connect"}'
     for channel in ("jira", "servicenow", "webhook", "slack_command", "teams"):
-        path = {"jira": "hooks/jira-prod", "servicenow": "hooks/snow", "webhook": "hooks/cmdb",
-                "slack_command": "chat/slack", "teams": "chat/teams"}[channel]
+        path = {
+            "jira": "hooks/jira-prod",
+            "servicenow": "hooks/snow",
+            "webhook": "hooks/cmdb",
+            "slack_command": "chat/slack",
+            "teams": "chat/teams",
+        }[channel]
         cases.append(Case(channel, "POST", f"{path}?code={code}", sign(channel, TARGET, body + b" "), body))
         cases.append(Case(channel, "POST", "hooks/unknown-source", sign(channel, TARGET, body), body))
     for case in cases:
@@ -120,17 +128,32 @@ def leaks(path: Path, secrets: dict[str, str]) -> list[str]:
 
 def test_the_grep_names_file_line_and_kind_never_the_secret(tmp_path: Path) -> None:
     # The check above passes only if it can fail: a planted key, secret, token and whole value are all found.
-    settings = {"LOCALHOST_FUNCTION_KEYS": "k-fake-function-key", "INTERCONNECT_HOOK_SECRETS": json.dumps(
-        {"jira": {"signing": ["jira-fake-signing"], "callbackAuthorization": "Basic ZmFrZTpmYWtl"}}),
+    settings = {
+        "LOCALHOST_FUNCTION_KEYS": "k-fake-function-key",
+        "INTERCONNECT_HOOK_SECRETS": json.dumps(
+            {"jira": {"signing": ["jira-fake-signing"], "callbackAuthorization": "Basic ZmFrZTpmYWtl"}}
+        ),
         "INTERCONNECT_SLACK_SIGNING_SECRETS": "slack-fake-one,slack-fake-two",
-        "ServiceBusConnection": "Endpoint=sb://x/;SharedAccessKeyName=n;SharedAccessKey=sb-fake-key-value"}
+        "ServiceBusConnection": "Endpoint=sb://x/;SharedAccessKeyName=n;SharedAccessKey=sb-fake-key-value",
+    }
     secrets = configured_secrets(settings)
-    assert set(secrets) == {"k-fake-function-key", "jira-fake-signing", "Basic ZmFrZTpmYWtl", "slack-fake-one",
-                            "slack-fake-two", "sb-fake-key-value"}
+    assert set(secrets) == {
+        "k-fake-function-key",
+        "jira-fake-signing",
+        "Basic ZmFrZTpmYWtl",
+        "slack-fake-one",
+        "slack-fake-two",
+        "sb-fake-key-value",
+    }
     log = tmp_path / "host.log"
-    log.write_text("fine\nGET /api/requests?code=k-fake-function-key -> 400\nfine\n"
-                   f"Authorization: Bearer {fake_token()}\nsigned with slack-fake-two\n{'x' * 9000}\n")
+    log.write_text(
+        "fine\nGET /api/requests?code=k-fake-function-key -> 400\nfine\n"
+        f"Authorization: Bearer {fake_token()}\nsigned with slack-fake-two\n{'x' * 9000}\n"
+    )
     found = leaks(log, secrets)
-    assert found == [f"{log}:2: a function key", f"{log}:4: a bearer token",
-                     f"{log}:5: a value of INTERCONNECT_SLACK_SIGNING_SECRETS",
-                     f"{log}:6: a 9001-character line (a value logged whole)"]
+    assert found == [
+        f"{log}:2: a function key",
+        f"{log}:4: a bearer token",
+        f"{log}:5: a value of INTERCONNECT_SLACK_SIGNING_SECRETS",
+        f"{log}:6: a 9001-character line (a value logged whole)",
+    ]

@@ -76,8 +76,9 @@ def send(client: ServiceBusClient, messages: dict[str, bytes | dict[str, object]
     with client.get_queue_sender(QUEUE_NAME) as sender:
         for message_id, body in messages.items():
             if isinstance(body, dict):
-                sender.send_messages(AmqpAnnotatedMessage(**body, properties=AmqpMessageProperties(
-                    message_id=message_id)))
+                sender.send_messages(
+                    AmqpAnnotatedMessage(**body, properties=AmqpMessageProperties(message_id=message_id))
+                )
             else:
                 sender.send_messages(ServiceBusMessage(body, message_id=message_id))
 
@@ -94,12 +95,15 @@ def test_poisoned_messages_are_set_aside_and_the_sweeper_connects_and_audits_go_
     with client:
         failures_before = work_item_failures(poisoned)
         send(client, {**MALFORMED, **UNKNOWN})
-        app.wait_until(lambda: app.bus.depth(QUEUE_NAME) == 0 and app.bus.queue(QUEUE_NAME)["scheduled"] == 0,
-                       "every poisoned message to leave the queue")
+        app.wait_until(
+            lambda: app.bus.depth(QUEUE_NAME) == 0 and app.bus.queue(QUEUE_NAME)["scheduled"] == 0,
+            "every poisoned message to leave the queue",
+        )
         # Set aside at the first delivery: no invocation failed (a failure means an abandon and a redelivery).
         assert work_item_failures(poisoned) == failures_before, "a poisoned message made the worker fail"
-        app.wait_until(lambda: set(MALFORMED) <= set(dead_letters(client)), "the malformed messages to be set aside",
-                       timeout=30)
+        app.wait_until(
+            lambda: set(MALFORMED) <= set(dead_letters(client)), "the malformed messages to be set aside", timeout=30
+        )
         reasons = dead_letters(client)
         wrong = {k: reasons[k] for k in MALFORMED if not UPPER_SNAKE.fullmatch(reasons[k])}
         assert not wrong, f"dead-lettered without our reason (after retries?): {wrong}"
@@ -108,8 +112,11 @@ def test_poisoned_messages_are_set_aside_and_the_sweeper_connects_and_audits_go_
 
         # The sweeper reads that dead-letter queue every two seconds: it must keep succeeding.
         succeeded, failed = sweeps(poisoned, "Succeeded"), sweeps(poisoned, "Failed")
-        app.wait_until(lambda: sweeps(poisoned, "Succeeded") >= succeeded + 2 or sweeps(poisoned, "Failed") > failed,
-                       "two more sweeps", timeout=30)
+        app.wait_until(
+            lambda: sweeps(poisoned, "Succeeded") >= succeeded + 2 or sweeps(poisoned, "Failed") > failed,
+            "two more sweeps",
+            timeout=30,
+        )
         assert sweeps(poisoned, "Failed") == failed, "a sweep failed on the poisoned dead-letter queue"
         assert set(MALFORMED) <= set(dead_letters(client)), "a malformed message vanished: it was for a person"
 
@@ -120,4 +127,3 @@ def test_poisoned_messages_are_set_aside_and_the_sweeper_connects_and_audits_go_
     started = app.call("POST", "audits")
     assert started.status == 202, started.body
     app.wait_until_found(f"audits/{started.body['runId']}")
-

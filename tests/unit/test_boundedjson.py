@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from interconnect.boundedjson import loads, nesting_depth
 from interconnect.errors import TooLargeError, ValidationError
 
-documents = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-                         max_leaves=20)
+documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=20,
+)
 
 
 def reference_depth(value: object) -> int:

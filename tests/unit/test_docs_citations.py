@@ -44,8 +44,10 @@ SELF = Path(__file__).resolve().relative_to(ROOT).as_posix()
 _SECTION = r"\d+[a-z]?(?:\.\d+[a-z]?)*"
 # A path citation starts at a token boundary (not after a word character, '.', ':', '/' or '-', so never inside
 # a URL or an owner/repo:path), may be absolute, and has a `docs` or `reference` directory right before the name.
-CITATION = re.compile(r"(?<![\w.:/-])(?P<path>/?(?:[\w.-]+/)*(?:docs|reference)/[\w.-]+\.md)\b"
-                      rf"(?:`?[ \t]*§[ \t]*(?P<section>{_SECTION}))?")
+CITATION = re.compile(
+    r"(?<![\w.:/-])(?P<path>/?(?:[\w.-]+/)*(?:docs|reference)/[\w.-]+\.md)\b"
+    rf"(?:`?[ \t]*§[ \t]*(?P<section>{_SECTION}))?"
+)
 BARE_SECTION = re.compile(rf"§[ \t]*(?P<section>{_SECTION})")
 # Where a paragraph ends, so a wrapped sentence keeps its citation: blank (comment markers only), heading, list item.
 # (A `#` line is a heading only in Markdown; in Python or Bicep it is a comment that may continue a sentence.)
@@ -141,8 +143,12 @@ def machine_path_problems(name: str, text: str) -> list[str]:
 
 
 def defined_source_tags(files: dict[str, str]) -> frozenset[str]:
-    return frozenset(tag for name, text in files.items() if name.startswith("docs/") and name.endswith(".md")
-                     for tag in re.findall(r"\*\*(DOC-[A-Z]+)\*\*", text))
+    return frozenset(
+        tag
+        for name, text in files.items()
+        if name.startswith("docs/") and name.endswith(".md")
+        for tag in re.findall(r"\*\*(DOC-[A-Z]+)\*\*", text)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -169,26 +175,32 @@ def test_the_docs_the_code_cites_exist_and_the_scan_sees_them(files):
     assert {"0.5", "2", "2.2", "4c"} <= sections_of("docs/functions-platform.md")
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ("# see reference/avs-api.md §3", "not a file in the repository"),
-    ("# see shared/reference/avs-api.md", "not a file in the repository"),
-    ("# see docs/no-such-page.md §1", "not a file in the repository"),
-    ("# see docs/avs-api.md §99", "has no section §99"),
-    ("# see `docs/avs-api.md` §1.9", "has no section §1.9"),
-    ("# see docs/avs-api.md §3 and §42", "has no section §42"),
-    ("# the limit (§3)", "names no file"),
-    ("# as DOC-NOPE says", "source tag DOC-NOPE"),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("# see reference/avs-api.md §3", "not a file in the repository"),
+        ("# see shared/reference/avs-api.md", "not a file in the repository"),
+        ("# see docs/no-such-page.md §1", "not a file in the repository"),
+        ("# see docs/avs-api.md §99", "has no section §99"),
+        ("# see `docs/avs-api.md` §1.9", "has no section §1.9"),
+        ("# see docs/avs-api.md §3 and §42", "has no section §42"),
+        ("# the limit (§3)", "names no file"),
+        ("# as DOC-NOPE says", "source tag DOC-NOPE"),
+    ],
+)
 def test_a_broken_citation_is_reported(line, expected):
     problems = citation_problems("interconnect/example.py", line, frozenset({"DOC-IC"}))
     assert any(expected in p for p in problems), problems
 
 
-@pytest.mark.parametrize("line", [
-    "# docs/avs-api.md §3.1, DOC-IC",
-    "# `docs/avs-api.md` §1.5 and §3",
-    "# https://learn.microsoft.com/docs/whatever.md and MicrosoftDocs/azure-docs:docs/reference/x.md",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# docs/avs-api.md §3.1, DOC-IC",
+        "# `docs/avs-api.md` §1.5 and §3",
+        "# https://learn.microsoft.com/docs/whatever.md and MicrosoftDocs/azure-docs:docs/reference/x.md",
+    ],
+)
 def test_a_sound_citation_passes(line):
     assert citation_problems("interconnect/example.py", line, frozenset({"DOC-IC"})) == []
 
@@ -213,15 +225,18 @@ def test_a_markdown_link_must_resolve_next_to_its_file():
     assert citation_problems("localdev/ARMSIM.md", "[sim](localdev/ARMSIM.md)", frozenset())
 
 
-@pytest.mark.parametrize(("line", "bad"), [
-    ("see /work/shared/reference/servicebus-wire.md", True),
-    ("open /home/alice/notes/x.py", True),
-    ("see /tmp/notes.md for the plan", True),
-    (f"cd {ROOT.as_posix()}/localdev", True),
-    ("python -m localdev.armsim.generate > /tmp/fleet.json", False),
-    ("#!/usr/bin/env bash", False),
-    ('{"response_url": "file:///etc/passwd"}', False),
-    ("https://example.test/work/x and https://example.test/home/y", False),
-])
+@pytest.mark.parametrize(
+    ("line", "bad"),
+    [
+        ("see /work/shared/reference/servicebus-wire.md", True),
+        ("open /home/alice/notes/x.py", True),
+        ("see /tmp/notes.md for the plan", True),
+        (f"cd {ROOT.as_posix()}/localdev", True),
+        ("python -m localdev.armsim.generate > /tmp/fleet.json", False),
+        ("#!/usr/bin/env bash", False),
+        ('{"response_url": "file:///etc/passwd"}', False),
+        ("https://example.test/work/x and https://example.test/home/y", False),
+    ],
+)
 def test_machine_paths(line, bad):
     assert bool(machine_path_problems("x.md", line)) is bad

@@ -22,14 +22,28 @@ PACKAGE = Path(interconnect.__file__).parent
 ROOT = PACKAGE.parent
 FOUNDATION = {"interconnect", "interconnect.errors", "interconnect.boundedjson", "interconnect.schema"}
 FEATURES = ("avs", "linking", "channels", "audit")
-MAY_USE = {"avs": set(), "linking": {"avs"}, "channels": {"linking", "avs"}, "audit": {"linking", "avs"},
-           "adapters": set(FEATURES), "app": {*FEATURES, "adapters"}}
+MAY_USE = {
+    "avs": set(),
+    "linking": {"avs"},
+    "channels": {"linking", "avs"},
+    "audit": {"linking", "avs"},
+    "adapters": set(FEATURES),
+    "app": {*FEATURES, "adapters"},
+}
 # What a feature does (reads, decides, writes through ports); an adapter may import anything else of a feature:
 # its model, ports, config, wire contract and pure formatting.
-SERVICES = {"interconnect.linking.intake", "interconnect.linking.approvals", "interconnect.linking.queries",
-            "interconnect.linking.sweeper", "interconnect.linking.worker", "interconnect.linking.facts",
-            "interconnect.channels.inbound", "interconnect.channels.deliveries",
-            "interconnect.audit.service", "interconnect.audit.inventory"}
+SERVICES = {
+    "interconnect.linking.intake",
+    "interconnect.linking.approvals",
+    "interconnect.linking.queries",
+    "interconnect.linking.sweeper",
+    "interconnect.linking.worker",
+    "interconnect.linking.facts",
+    "interconnect.channels.inbound",
+    "interconnect.channels.deliveries",
+    "interconnect.audit.service",
+    "interconnect.audit.inventory",
+}
 SIDE_EFFECTS = ("azure", "azurefunctions", "subprocess", "socket", "urllib.request", "http.client")
 EDGES = ("adapters", "app")
 

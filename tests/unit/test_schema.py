@@ -46,8 +46,11 @@ def test_a_valid_document_converts() -> None:
 
 
 def test_every_problem_is_named_at_its_path() -> None:
-    raw = {"leaves": [{"word": "ok"}, {"word": "Bad", "colour": "green", "extra": 1}, 5],
-           "by_name": {"n1": {"word": "x", "maxItems": -1}, "": {}}, "kind": "c"}
+    raw = {
+        "leaves": [{"word": "ok"}, {"word": "Bad", "colour": "green", "extra": 1}, 5],
+        "by_name": {"n1": {"word": "x", "maxItems": -1}, "": {}},
+        "kind": "c",
+    }
     assert problems(raw) == [
         "leaves[1].extra: unknown field (allowed: colour, maxItems, word)",
         "leaves[1].word: expected lower-case letters, not 'Bad'",
@@ -67,10 +70,16 @@ def test_the_document_itself_and_a_check_after_conversion_are_named_too() -> Non
     assert problems({}, "SETTING") == ["SETTING.leaves: required"]
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(["ok", "Bad", "red", "a", ""]),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                        st.sampled_from(["leaves", "by_name", "kind", "word", "colour", "maxItems", "", "x"]),
-                        inner, max_size=4), max_leaves=14)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(["ok", "Bad", "red", "a", ""]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["leaves", "by_name", "kind", "word", "colour", "maxItems", "", "x"]), inner, max_size=4
+        )
+    ),
+    max_leaves=14,
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -21,8 +21,15 @@ class World:
         self.clock = Clock()
         self.store, self.queue, self.avs = InMemoryRequestStore(), InMemoryWorkQueue(), InMemoryAvs()
         self.intake = Intake(self.store, self.queue, self.clock)
-        self.worker = Worker(self.store, self.queue, self.avs, Preflight(self.avs, self.store), self.clock,
-                             poll_interval=timedelta(seconds=10), approvals=approvals)
+        self.worker = Worker(
+            self.store,
+            self.queue,
+            self.avs,
+            Preflight(self.avs, self.store),
+            self.clock,
+            poll_interval=timedelta(seconds=10),
+            approvals=approvals,
+        )
         self.dispatch = Dispatch(self.worker, self.queue, self.clock)
         self.a, self.b, self.c = cloud_id("a"), cloud_id("b"), cloud_id("c")
         self.avs.add(cloud(self.a, block="10.0.0.0/22"))
@@ -30,8 +37,7 @@ class World:
         self.avs.add(cloud(self.c, location="eastus", block="10.0.8.0/22"))
 
     def submit(self, action: Action, source=None, target=None, key: str | None = None) -> str:
-        request, _ = self.intake.submit(Submit(action, source or self.a, target or self.b, ALICE),
-                                        idempotency_key=key)
+        request, _ = self.intake.submit(Submit(action, source or self.a, target or self.b, ALICE), idempotency_key=key)
         return request.id
 
     def drain(self, settle: bool = True) -> None:

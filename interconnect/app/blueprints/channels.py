@@ -16,11 +16,12 @@ bp = func.Blueprint()
 @bp.route(route="hooks/{source}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def ticket_hook(req: func.HttpRequest) -> func.HttpResponse:
-    accepted = services().inbound.hook(req.route_params["source"], dict(req.headers),
-                                       body(req, HOOK_BODY_LIMIT))
+    accepted = services().inbound.hook(req.route_params["source"], dict(req.headers), body(req, HOOK_BODY_LIMIT))
     status_url = api_url(req, f"requests/{accepted.request_id}")
-    return json_response({"requestId": accepted.request_id, "status": accepted.status, "statusUrl": status_url},
-                         202 if accepted.created else 200)
+    return json_response(
+        {"requestId": accepted.request_id, "status": accepted.status, "statusUrl": status_url},
+        202 if accepted.created else 200,
+    )
 
 
 @bp.route(route="chat/slack", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)

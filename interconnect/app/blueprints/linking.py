@@ -35,11 +35,15 @@ def submit_request(req: func.HttpRequest) -> func.HttpResponse:
     command = parse_submit(parse_json(req.get_body()), caller=api_caller(req, services().identity))
     if is_true(req.params.get("dryRun")):
         return json_response(services().queries.plan(command))
-    request, created = services().intake.submit(command, idempotency_key=idempotency_key(req),
-                                                correlation_id=correlation_id(req))
+    request, created = services().intake.submit(
+        command, idempotency_key=idempotency_key(req), correlation_id=correlation_id(req)
+    )
     status_url = api_url(req, f"requests/{request.id}")
-    return json_response({"requestId": request.id, "status": request.status.value, "statusUrl": status_url},
-                         202 if created else 200, {"Location": status_url})
+    return json_response(
+        {"requestId": request.id, "status": request.status.value, "statusUrl": status_url},
+        202 if created else 200,
+        {"Location": status_url},
+    )
 
 
 @bp.route(route="requests/{id}", methods=["GET"])
@@ -80,16 +84,24 @@ def list_requests(req: func.HttpRequest) -> func.HttpResponse:
         limit = int(query_param(req, "limit", max_length=6) or "50")
     except ValueError:
         raise ValidationError("limit must be a whole number", code="INVALID_LIMIT") from None
-    return json_response(services().queries.recent(
-        cloud=parse_cloud_id(cloud, field_name="cloud") if cloud else None,
-        status=Status(status) if status else None, limit=limit, continuation=req.params.get("continuation")))
+    return json_response(
+        services().queries.recent(
+            cloud=parse_cloud_id(cloud, field_name="cloud") if cloud else None,
+            status=Status(status) if status else None,
+            limit=limit,
+            continuation=req.params.get("continuation"),
+        )
+    )
 
 
 @bp.route(route="links", methods=["GET"])
 @handles_errors
 def list_links(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(services().queries.links(parse_cloud_id(query_param(req, "cloud", max_length=MAX_ID_LENGTH),
-                                                                 field_name="cloud")))
+    return json_response(
+        services().queries.links(
+            parse_cloud_id(query_param(req, "cloud", max_length=MAX_ID_LENGTH), field_name="cloud")
+        )
+    )
 
 
 @bp.timer_trigger(arg_name="timer", schedule=f"%{SWEEP_SCHEDULE_SETTING}%", run_on_startup=False)

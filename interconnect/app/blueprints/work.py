@@ -11,8 +11,10 @@ from interconnect.app.settings import QUEUE_SETTING, SERVICEBUS_CONNECTION
 bp = func.Blueprint()
 
 
-@bp.service_bus_queue_trigger(arg_name="msg", queue_name=f"%{QUEUE_SETTING}%", connection=SERVICEBUS_CONNECTION,
-                              auto_complete_messages=False)
-def process_work_item(msg: servicebus.ServiceBusReceivedMessage,
-                      message_actions: servicebus.ServiceBusMessageActions) -> None:
+@bp.service_bus_queue_trigger(
+    arg_name="msg", queue_name=f"%{QUEUE_SETTING}%", connection=SERVICEBUS_CONNECTION, auto_complete_messages=False
+)
+def process_work_item(
+    msg: servicebus.ServiceBusReceivedMessage, message_actions: servicebus.ServiceBusMessageActions
+) -> None:
     services().settle(msg, message_actions)

@@ -28,14 +28,19 @@ def record(function: str, **fields: object) -> None:
 
 
 def _describe(req: func.HttpRequest) -> dict[str, object]:
-    return {"method": req.method, "url": req.url, "route_params": dict(req.route_params),
-            "params": dict(req.params), "headers": dict(req.headers), "body": req.get_body().decode()}
+    return {
+        "method": req.method,
+        "url": req.url,
+        "route_params": dict(req.route_params),
+        "params": dict(req.params),
+        "headers": dict(req.headers),
+        "body": req.get_body().decode(),
+    }
 
 
 @app.route(route="echo/{id}", methods=["GET", "POST"])
 def echo(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(_describe(req)), mimetype="application/json",
-                             headers={"X-Sample": "echo"})
+    return func.HttpResponse(json.dumps(_describe(req)), mimetype="application/json", headers={"X-Sample": "echo"})
 
 
 @app.route(route="public/ping", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -65,9 +70,10 @@ def files(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(auth_level=func.AuthLevel.ANONYMOUS)
 def unrouted(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps({"function": context.function_name,
-                                         "invocation_id": context.invocation_id}),
-                             mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps({"function": context.function_name, "invocation_id": context.invocation_id}),
+        mimetype="application/json",
+    )
 
 
 @app.route(route="async/{name?}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -108,10 +114,18 @@ def _wait_for_file(path: Path) -> bool:
 @app.service_bus_queue_trigger(arg_name="msg", queue_name="%SAMPLE_QUEUE%", connection="ServiceBusConnection")
 def on_message(msg: func.ServiceBusMessage) -> None:
     body = msg.get_body().decode()
-    record("on_message", body=body, message_id=msg.message_id, delivery_count=msg.delivery_count,
-           application_properties=msg.application_properties, content_type=msg.content_type,
-           correlation_id=msg.correlation_id, sequence_number=msg.sequence_number,
-           enqueued_time_utc=msg.enqueued_time_utc, lock_token=msg.lock_token)
+    record(
+        "on_message",
+        body=body,
+        message_id=msg.message_id,
+        delivery_count=msg.delivery_count,
+        application_properties=msg.application_properties,
+        content_type=msg.content_type,
+        correlation_id=msg.correlation_id,
+        sequence_number=msg.sequence_number,
+        enqueued_time_utc=msg.enqueued_time_utc,
+        lock_token=msg.lock_token,
+    )
     if body.startswith("fail"):
         raise RuntimeError(f"told to fail: {body}")
     if body.startswith("gate:"):
@@ -120,24 +134,39 @@ def on_message(msg: func.ServiceBusMessage) -> None:
         time.sleep(float(body.removeprefix("sleep:")))
 
 
-@app.service_bus_queue_trigger(arg_name="msg", queue_name="%SAMPLE_SESSION_QUEUE%",
-                               connection="ServiceBusConnection", is_sessions_enabled=True)
+@app.service_bus_queue_trigger(
+    arg_name="msg", queue_name="%SAMPLE_SESSION_QUEUE%", connection="ServiceBusConnection", is_sessions_enabled=True
+)
 def on_session_message(msg: func.ServiceBusMessage) -> None:
-    record("on_session_message", body=msg.get_body().decode(), message_id=msg.message_id,
-           session_id=msg.session_id, delivery_count=msg.delivery_count)
+    record(
+        "on_session_message",
+        body=msg.get_body().decode(),
+        message_id=msg.message_id,
+        session_id=msg.session_id,
+        delivery_count=msg.delivery_count,
+    )
 
 
-@app.service_bus_queue_trigger(arg_name="msg", queue_name="%SAMPLE_SETTLED_QUEUE%", connection="ServiceBusConnection",
-                               auto_complete_messages=False)
-def on_settled_message(msg: servicebus.ServiceBusReceivedMessage,
-                       message_actions: servicebus.ServiceBusMessageActions) -> None:
+@app.service_bus_queue_trigger(
+    arg_name="msg", queue_name="%SAMPLE_SETTLED_QUEUE%", connection="ServiceBusConnection", auto_complete_messages=False
+)
+def on_settled_message(
+    msg: servicebus.ServiceBusReceivedMessage, message_actions: servicebus.ServiceBusMessageActions
+) -> None:
     """Settles as the body says: `complete`, `deadletter`, `abandon`, `defer`, `twice`, `fail`, `leave`."""
     body = b"".join(msg.body).decode()
-    record("on_settled_message", body=body, type=type(msg).__name__, message_id=msg.message_id,
-           delivery_count=msg.delivery_count,
-           application_properties={str(k): str(v) for k, v in (msg.application_properties or {}).items()},
-           content_type=msg.content_type, sequence_number=msg.sequence_number,
-           enqueued_time_utc=msg.enqueued_time_utc, lock_token=msg.lock_token)
+    record(
+        "on_settled_message",
+        body=body,
+        type=type(msg).__name__,
+        message_id=msg.message_id,
+        delivery_count=msg.delivery_count,
+        application_properties={str(k): str(v) for k, v in (msg.application_properties or {}).items()},
+        content_type=msg.content_type,
+        sequence_number=msg.sequence_number,
+        enqueued_time_utc=msg.enqueued_time_utc,
+        lock_token=msg.lock_token,
+    )
     if body == "complete":
         message_actions.renew_message_lock(msg)
     if body in ("complete", "twice"):
@@ -148,8 +177,9 @@ def on_settled_message(msg: servicebus.ServiceBusReceivedMessage,
         except servicebus.serviceBusMessageActions.SettlementError as error:
             record("settle_refused", error=str(error))
     if body == "deadletter":
-        message_actions.deadletter(msg, deadletter_reason="SAMPLE_REASON",
-                                   deadletter_error_description="told to dead-letter")
+        message_actions.deadletter(
+            msg, deadletter_reason="SAMPLE_REASON", deadletter_error_description="told to dead-letter"
+        )
     if body == "abandon":
         message_actions.abandon(msg)
     if body == "defer":

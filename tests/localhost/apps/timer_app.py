@@ -32,8 +32,12 @@ def on_startup(timer: func.TimerRequest) -> None:
 def flaky(timer: func.TimerRequest, context: func.Context) -> None:
     """Fails the first two attempts of its first occurrence, then succeeds."""
     retry = context.retry_context.retry_count
-    record("flaky", retry_count=retry, max_retry_count=context.retry_context.max_retry_count,
-           previous_error=context.retry_context.exception.message if retry else None)
+    record(
+        "flaky",
+        retry_count=retry,
+        max_retry_count=context.retry_context.max_retry_count,
+        previous_error=context.retry_context.exception.message if retry else None,
+    )
     if retry < 2 and "first" not in _failed_occurrences:
         raise RuntimeError(f"attempt {retry} fails")
     _failed_occurrences.add("first")

@@ -30,17 +30,27 @@ from interconnect.errors import MalformedAnswerError
 from tests.factories import cloud_id
 
 A, B = cloud_id("a"), cloud_id("b")
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
-                                                                                   max_size=4), max_leaves=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
 # JSON shaped like the API's, each field either right or replaced by arbitrary JSON
 TEXT_OR_JSON = st.one_of(st.just(str(B)), st.just("10.0.0.0/22"), st.just("l-b"), JSON)
 
 
 def cloud_json(**override: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": str(A), "location": "westeurope", "properties": {
-        "provisioningState": "Succeeded", "networkBlock": "10.0.0.0/22", "extendedNetworkBlocks": ["10.1.0.0/24"],
-        "externalCloudLinks": [str(B)], "circuit": {"primarySubnet": "10.2.0.0/30", "secondarySubnet": "10.2.0.4/30"}}}
+    body: dict[str, Any] = {
+        "id": str(A),
+        "location": "westeurope",
+        "properties": {
+            "provisioningState": "Succeeded",
+            "networkBlock": "10.0.0.0/22",
+            "extendedNetworkBlocks": ["10.1.0.0/24"],
+            "externalCloudLinks": [str(B)],
+            "circuit": {"primarySubnet": "10.2.0.0/30", "secondarySubnet": "10.2.0.4/30"},
+        },
+    }
     for path, value in override.items():
         where = body
         *parents, last = path.split("__")
@@ -52,23 +62,30 @@ def cloud_json(**override: Any) -> dict[str, Any]:
 
 def test_a_well_formed_cloud_is_read_whole() -> None:
     cloud = to_cloud(cloud_json())
-    assert (cloud.id, cloud.location, cloud.network_block, cloud.external_links) == (A, "westeurope", "10.0.0.0/22",
-                                                                                        (B,))
+    assert (cloud.id, cloud.location, cloud.network_block, cloud.external_links) == (
+        A,
+        "westeurope",
+        "10.0.0.0/22",
+        (B,),
+    )
     assert cloud.circuit_subnets == ("10.2.0.0/30", "10.2.0.4/30")
 
 
-@pytest.mark.parametrize(("override", "named"), [
-    ({"id": 7}, "the cloud's id"),
-    ({"id": "/subscriptions/x/../privateClouds/a"}, "the cloud's id"),
-    ({"location": {"a": 1}}, "location"),
-    ({"properties": "abc"}, "properties"),
-    ({"properties__externalCloudLinks": "abc"}, "externalCloudLinks"),  # the SDK would iterate its characters
-    ({"properties__externalCloudLinks": [str(B), "not-an-id"]}, "externalCloudLinks[1]"),
-    ({"properties__networkBlock": 5}, "networkBlock"),  # the SDK would make it "5"
-    ({"properties__extendedNetworkBlocks": [{"a": 1}]}, "extendedNetworkBlocks[0]"),
-    ({"properties__circuit": "zz"}, "circuit"),
-    ({"properties__circuit__primarySubnet": "1" * 5000}, "primarySubnet"),
-])
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"id": 7}, "the cloud's id"),
+        ({"id": "/subscriptions/x/../privateClouds/a"}, "the cloud's id"),
+        ({"location": {"a": 1}}, "location"),
+        ({"properties": "abc"}, "properties"),
+        ({"properties__externalCloudLinks": "abc"}, "externalCloudLinks"),  # the SDK would iterate its characters
+        ({"properties__externalCloudLinks": [str(B), "not-an-id"]}, "externalCloudLinks[1]"),
+        ({"properties__networkBlock": 5}, "networkBlock"),  # the SDK would make it "5"
+        ({"properties__extendedNetworkBlocks": [{"a": 1}]}, "extendedNetworkBlocks[0]"),
+        ({"properties__circuit": "zz"}, "circuit"),
+        ({"properties__circuit__primarySubnet": "1" * 5000}, "primarySubnet"),
+    ],
+)
 def test_a_malformed_cloud_is_named_not_guessed(override: dict[str, Any], named: str) -> None:
     with pytest.raises(_Bad) as bad:
         to_cloud(cloud_json(**override))
@@ -98,8 +115,9 @@ def test_a_malformed_listing_names_each_bad_item_and_keeps_the_rest_when_allowed
 
 @settings(max_examples=400, deadline=None)
 @given(name=TEXT_OR_JSON, linked=TEXT_OR_JSON, status=TEXT_OR_JSON, props=st.booleans())
-def test_any_link_json_is_a_valid_link_or_a_bounded_malformed_error(name: Any, linked: Any, status: Any,
-                                                                    props: bool) -> None:
+def test_any_link_json_is_a_valid_link_or_a_bounded_malformed_error(
+    name: Any, linked: Any, status: Any, props: bool
+) -> None:
     raw = {"name": name, "properties": {"linkedCloud": linked, "status": status} if props else linked}
     try:
         link = _link_of(A, raw, 0)
@@ -121,9 +139,21 @@ def test_any_segment_or_global_reach_json_is_read_or_refused_never_raised_otherw
 
 
 @settings(max_examples=300, deadline=None)
-@given(raw=JSON, field=st.sampled_from(["id", "location", "properties", "properties__networkBlock",
-                                        "properties__externalCloudLinks", "properties__circuit",
-                                        "properties__extendedNetworkBlocks", "properties__provisioningState"]))
+@given(
+    raw=JSON,
+    field=st.sampled_from(
+        [
+            "id",
+            "location",
+            "properties",
+            "properties__networkBlock",
+            "properties__externalCloudLinks",
+            "properties__circuit",
+            "properties__extendedNetworkBlocks",
+            "properties__provisioningState",
+        ]
+    ),
+)
 def test_any_cloud_json_is_read_or_refused_never_raised_otherwise(raw: Any, field: str) -> None:
     try:
         cloud = to_cloud(cloud_json(**{field: raw}))
@@ -136,9 +166,14 @@ def test_any_cloud_json_is_read_or_refused_never_raised_otherwise(raw: Any, fiel
 def test_a_request_to_any_host_but_the_configured_arm_is_refused_before_it_is_sent() -> None:
     # A pager follows each page's nextLink as ARM wrote it; the pipeline would give that host our token.
     policy = SameArmOnly("https://management.azure.com")
-    policy.on_request(PipelineRequest(HttpRequest("GET", "https://MANAGEMENT.azure.com/subscriptions/x?a=1"),
-                                      PipelineContext(None)))
-    for url in ("https://evil.example/subscriptions/x", "http://management.azure.com/x",
-                "https://management.azure.com.evil.example/x", "https://management.azure.com:444/x"):
+    policy.on_request(
+        PipelineRequest(HttpRequest("GET", "https://MANAGEMENT.azure.com/subscriptions/x?a=1"), PipelineContext(None))
+    )
+    for url in (
+        "https://evil.example/subscriptions/x",
+        "http://management.azure.com/x",
+        "https://management.azure.com.evil.example/x",
+        "https://management.azure.com:444/x",
+    ):
         with pytest.raises(MalformedAnswerError, match="another host"):
             policy.on_request(PipelineRequest(HttpRequest("GET", url), PipelineContext(None)))

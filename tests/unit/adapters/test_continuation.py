@@ -51,30 +51,45 @@ def test_no_position_means_no_token_and_no_token_means_the_first_page() -> None:
     assert decode_token(None, LISTING, lambda: KEY) is None and decode_token("", LISTING, lambda: KEY) is None
 
 
-@pytest.mark.parametrize(("token", "says"), [
-    ("not base64!", "two base64url parts"),
-    ("%%%", "two base64url parts"),
-    (b64(json.dumps(GOOD).encode()), "two base64url parts"),  # unsigned
-    ("e30", "two base64url parts"),
-    ("A.A", "not base64url"),  # one character is never whole base64
-    ("a.b.c", "two base64url parts"),
-    (b64(json.dumps(GOOD).encode()) + ".AAAAAAAAAAAAAAAAAAAAAA", "signature"),
-    (signed(json.dumps(GOOD).encode(), OTHER_KEY), "signature"),  # another deployment's
-    ("A" * (MAX_TOKEN_CHARS + 1), "at most"),
-])
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        ("not base64!", "two base64url parts"),
+        ("%%%", "two base64url parts"),
+        (b64(json.dumps(GOOD).encode()), "two base64url parts"),  # unsigned
+        ("e30", "two base64url parts"),
+        ("A.A", "not base64url"),  # one character is never whole base64
+        ("a.b.c", "two base64url parts"),
+        (b64(json.dumps(GOOD).encode()) + ".AAAAAAAAAAAAAAAAAAAAAA", "signature"),
+        (signed(json.dumps(GOOD).encode(), OTHER_KEY), "signature"),  # another deployment's
+        ("A" * (MAX_TOKEN_CHARS + 1), "at most"),
+    ],
+)
 def test_a_token_not_signed_by_this_store_is_refused(token: str, says: str) -> None:
     refused(token, says)
 
 
-@pytest.mark.parametrize("body", [
-    b"[1, 2]", b'"a string"', b"null", b"17", b"{not json", b"\xff\xfe",
-    b'{"PartitionKey": "YWxs", "RowKey": "x"}',  # the SDK's shape: not ours
-    json.dumps({**GOOD, "extra": 1}).encode(), json.dumps({**GOOD, "v": 2}).encode(),
-    json.dumps({**GOOD, "pk": 5}).encode(), json.dumps({**GOOD, "rk": {"$gt": ""}}).encode(),
-    json.dumps(GOOD).replace('"YWxs"', '"\\ud800"').encode(),  # a lone surrogate
-    b"[" * 300 + b"]" * 300, json.dumps({**GOOD, "rk": "a b"}).encode(), json.dumps({**GOOD, "pk": ""}).encode(),
-    json.dumps({**GOOD, "rk": "x" * 301}).encode(),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1, 2]",
+        b'"a string"',
+        b"null",
+        b"17",
+        b"{not json",
+        b"\xff\xfe",
+        b'{"PartitionKey": "YWxs", "RowKey": "x"}',  # the SDK's shape: not ours
+        json.dumps({**GOOD, "extra": 1}).encode(),
+        json.dumps({**GOOD, "v": 2}).encode(),
+        json.dumps({**GOOD, "pk": 5}).encode(),
+        json.dumps({**GOOD, "rk": {"$gt": ""}}).encode(),
+        json.dumps(GOOD).replace('"YWxs"', '"\\ud800"').encode(),  # a lone surrogate
+        b"[" * 300 + b"]" * 300,
+        json.dumps({**GOOD, "rk": "a b"}).encode(),
+        json.dumps({**GOOD, "pk": ""}).encode(),
+        json.dumps({**GOOD, "rk": "x" * 301}).encode(),
+    ],
+)
 def test_even_a_validly_signed_body_of_the_wrong_shape_is_refused(body: bytes) -> None:
     # Only a holder of the key can sign; the shape is still checked, should the format ever change.
     refused(signed(body), "wrong shape")
@@ -93,7 +108,7 @@ def test_every_change_to_a_token_is_refused() -> None:
         for replacement in "AZaz09-_.":
             if replacement != token[i]:
                 with pytest.raises(ValidationError) as caught:
-                    decode_token(token[:i] + replacement + token[i + 1:], LISTING, lambda: KEY)
+                    decode_token(token[:i] + replacement + token[i + 1 :], LISTING, lambda: KEY)
                 assert caught.value.code == "INVALID_CONTINUATION"
     for cut in range(1, len(token)):
         with pytest.raises(ValidationError):
@@ -101,12 +116,21 @@ def test_every_change_to_a_token_is_refused() -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.one_of(st.text(max_size=300), st.binary(max_size=300).map(b64),
-                 st.tuples(st.binary(max_size=200), st.binary(max_size=20)).map(lambda p: f"{b64(p[0])}.{b64(p[1])}"),
-                 st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-                              lambda inner: st.lists(inner, max_size=4)
-                              | st.dictionaries(st.sampled_from(["v", "q", "pk", "rk", "x"]), inner, max_size=5),
-                              max_leaves=20).map(lambda value: signed(json.dumps(value).encode()))))
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.binary(max_size=300).map(b64),
+        st.tuples(st.binary(max_size=200), st.binary(max_size=20)).map(lambda p: f"{b64(p[0])}.{b64(p[1])}"),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.sampled_from(["v", "q", "pk", "rk", "x"]), inner, max_size=5)
+            ),
+            max_leaves=20,
+        ).map(lambda value: signed(json.dumps(value).encode())),
+    )
+)
 def test_any_token_either_reads_back_or_is_invalid_continuation(token: str) -> None:
     try:
         position = decode_token(token, LISTING, lambda: KEY)

@@ -11,8 +11,11 @@ SUB = "/subscriptions/11111111-1111-1111-1111-111111111111/providers/Microsoft.A
 
 def call(method: str, url: str, remaining: str | None = None) -> tuple[SimpleNamespace, SimpleNamespace]:
     request = SimpleNamespace(http_request=SimpleNamespace(method=method, url=f"http://arm{url}"))
-    headers = {} if remaining is None else {f"x-ms-ratelimit-remaining-subscription-"
-                                            f"{'reads' if method == 'GET' else 'writes'}": remaining}
+    headers = (
+        {}
+        if remaining is None
+        else {f"x-ms-ratelimit-remaining-subscription-{'reads' if method == 'GET' else 'writes'}": remaining}
+    )
     return request, SimpleNamespace(http_response=SimpleNamespace(headers=headers))
 
 

@@ -36,8 +36,12 @@ class Actions:
     def complete(self, message: ServiceBusReceivedMessage) -> None:
         self.done.append(("complete", message.message_id))
 
-    def deadletter(self, message: ServiceBusReceivedMessage, deadletter_reason: str | None = None,
-                   deadletter_error_description: str | None = None) -> None:
+    def deadletter(
+        self,
+        message: ServiceBusReceivedMessage,
+        deadletter_reason: str | None = None,
+        deadletter_error_description: str | None = None,
+    ) -> None:
         self.done.append(("deadletter", message.message_id, deadletter_reason, deadletter_error_description))
 
 
@@ -49,22 +53,24 @@ def test_a_work_item_is_handled_then_completed() -> None:
     assert actions.done == [("complete", "m-1")]
 
 
-@pytest.mark.parametrize(("body", "why"), [
-    ({"data": [b"\x80 not json"]}, "not valid UTF-8"),
-    ({"data": [b'{"kind": "process"}']}, "no requestId"),
-    ({"data": [b'{"requestId": "r", "kind": "explode"}']}, "bad requestId, kind"),
-    ({"data": [b""]}, "not valid JSON"),
-    ({"value": {"requestId": "r"}}, "AMQP value body"),
-    # Deep nesting raised RecursionError, which escaped: the host abandoned it ten times before Service Bus
-    # dead-lettered it, and the sweeper then crashed on it every pass.
-    ({"data": [b"[" * 2000 + b"]" * 2000]}, "nests deeper than"),
-    ({"data": [b'{"requestId": "\\ud800"}']}, "not valid"),  # a lone surrogate
-    ({"data": [b'{"requestId": "../../x"}']}, "bad requestId"),
-    ({"data": [b'["requestId"]']}, "JSON list"),
-    ({"data": [b" " * 5000]}, "at most 4096"),
-])
-def test_what_is_no_work_item_is_dead_lettered_with_the_code_and_never_handled(body: dict[str, Any],
-                                                                                why: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ({"data": [b"\x80 not json"]}, "not valid UTF-8"),
+        ({"data": [b'{"kind": "process"}']}, "no requestId"),
+        ({"data": [b'{"requestId": "r", "kind": "explode"}']}, "bad requestId, kind"),
+        ({"data": [b""]}, "not valid JSON"),
+        ({"value": {"requestId": "r"}}, "AMQP value body"),
+        # Deep nesting raised RecursionError, which escaped: the host abandoned it ten times before Service Bus
+        # dead-lettered it, and the sweeper then crashed on it every pass.
+        ({"data": [b"[" * 2000 + b"]" * 2000]}, "nests deeper than"),
+        ({"data": [b'{"requestId": "\\ud800"}']}, "not valid"),  # a lone surrogate
+        ({"data": [b'{"requestId": "../../x"}']}, "bad requestId"),
+        ({"data": [b'["requestId"]']}, "JSON list"),
+        ({"data": [b" " * 5000]}, "at most 4096"),
+    ],
+)
+def test_what_is_no_work_item_is_dead_lettered_with_the_code_and_never_handled(body: dict[str, Any], why: str) -> None:
     actions, handled = Actions(), []
     trigger.settle(delivered(**body), actions, handled.append)
     assert handled == []

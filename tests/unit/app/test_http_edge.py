@@ -30,10 +30,17 @@ KEY = "fake-function-key-0123456789"
 RID = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"
 
 
-def request(url: str = "http://localhost/api/requests", *, body_: bytes = b"", headers: dict | None = None,
-            params: dict | None = None, route: dict | None = None) -> func.HttpRequest:
-    return func.HttpRequest("POST", url, headers=headers or {}, params=params or {}, route_params=route or {},
-                            body=body_)
+def request(
+    url: str = "http://localhost/api/requests",
+    *,
+    body_: bytes = b"",
+    headers: dict | None = None,
+    params: dict | None = None,
+    route: dict | None = None,
+) -> func.HttpRequest:
+    return func.HttpRequest(
+        "POST", url, headers=headers or {}, params=params or {}, route_params=route or {}, body=body_
+    )
 
 
 def test_too_large_is_413_and_other_validation_errors_stay_400() -> None:
@@ -52,7 +59,7 @@ def test_idempotency_keys_in_the_grammar_are_kept(key: str) -> None:
     assert idempotency_key(request(headers={"Idempotency-Key": key})) == key
 
 
-@pytest.mark.parametrize("key", ["", "a" * 201, "two words", "quote\"d", "<b>", "tab\tx", "é", "a\\b"])
+@pytest.mark.parametrize("key", ["", "a" * 201, "two words", 'quote"d', "<b>", "tab\tx", "é", "a\\b"])
 def test_idempotency_keys_outside_the_grammar_are_400_without_echo(key: str) -> None:
     with pytest.raises(ValidationError) as err:
         idempotency_key(request(headers={"Idempotency-Key": key}))
@@ -63,8 +70,10 @@ def test_no_idempotency_key_is_none() -> None:
     assert idempotency_key(request()) is None
 
 
-@pytest.mark.parametrize(("given", "kept"), [("req-42", True), ("{abc-1}", True), ("a" * 101, False),
-                                             ("x\ny", False), ("<script>", False), ("", False)])
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("req-42", True), ("{abc-1}", True), ("a" * 101, False), ("x\ny", False), ("<script>", False), ("", False)],
+)
 def test_a_correlation_id_outside_the_grammar_is_replaced_never_refused(given: str, kept: bool) -> None:
     cid = correlation_id(request(headers={"x-correlation-id": given}))
     assert (cid == given) is kept and len(cid) <= 100
@@ -94,8 +103,9 @@ def test_query_values_and_the_whole_query_are_capped() -> None:
         query_param(request(params={"cloud": "x" * 11}), "cloud", max_length=10)
     assert err.value.code == "INVALID_QUERY" and "xxxxxxxxxxx" not in err.value.message
     with pytest.raises(ValidationError):
-        query_param(request("http://localhost/api/links?pad=" + "x" * 3000, params={"cloud": "c"}), "cloud",
-                    max_length=10)
+        query_param(
+            request("http://localhost/api/links?pad=" + "x" * 3000, params={"cloud": "c"}), "cloud", max_length=10
+        )
 
 
 def test_logged_urls_lose_the_function_key_and_other_credentials() -> None:
@@ -126,17 +136,25 @@ def test_error_and_unexpected_log_lines_carry_no_key_and_no_whole_value(caplog: 
     long_path = "p" * 60_000
     caplog.set_level(logging.INFO, logger="interconnect.http")
     for handler in (refuse, crash):
-        answer = handles_errors(handler)(request(f"http://h/api/{long_path}?code={KEY}",
-                                                 headers={"x-correlation-id": "cid-1"}))
+        answer = handles_errors(handler)(
+            request(f"http://h/api/{long_path}?code={KEY}", headers={"x-correlation-id": "cid-1"})
+        )
         assert answer.status_code in (400, 500) and answer.headers["x-correlation-id"] == "cid-1"
     text = caplog.text
-    assert KEY not in text and "p" * 300 not in text and "cid-1" in "".join(
-        getattr(r, "correlationId", "") for r in caplog.records)
+    assert (
+        KEY not in text
+        and "p" * 300 not in text
+        and "cid-1" in "".join(getattr(r, "correlationId", "") for r in caplog.records)
+    )
 
 
 def test_an_unknown_source_and_a_bad_signature_answer_byte_for_byte_alike() -> None:
     unknown = error_response(SignatureError("no source", details={"reason": "unknown_source"}), "c")
-    forged = error_response(SignatureError("X-Hub-Signature matches no active secret",
-                                           details={"reason": "mismatch"}), "c")
-    assert (unknown.status_code, unknown.get_body()) == (forged.status_code, forged.get_body()) == (
-        401, b'{"error": {"code": "BAD_SIGNATURE", "message": "signature verification failed"}}')
+    forged = error_response(
+        SignatureError("X-Hub-Signature matches no active secret", details={"reason": "mismatch"}), "c"
+    )
+    assert (
+        (unknown.status_code, unknown.get_body())
+        == (forged.status_code, forged.get_body())
+        == (401, b'{"error": {"code": "BAD_SIGNATURE", "message": "signature verification failed"}}')
+    )

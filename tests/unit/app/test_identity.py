@@ -43,9 +43,20 @@ def verifier() -> Verifier:
 
 def claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "nbf": now, "exp": now + 3600, "oid": OID,
-            "name": "Alice Requester", "preferred_username": "alice@contoso.example", "scp": "Links.Access",
-            "roles": ["Links.Request"], "groups": ["g-ops"], "tid": "tenant-1"}
+    base = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "oid": OID,
+        "name": "Alice Requester",
+        "preferred_username": "alice@contoso.example",
+        "scp": "Links.Access",
+        "roles": ["Links.Request"],
+        "groups": ["g-ops"],
+        "tid": "tenant-1",
+    }
     base.update(changes)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -71,26 +82,30 @@ def test_the_application_id_uri_is_an_accepted_audience_too() -> None:
 
 
 def test_an_app_only_token_is_a_service_principal_never_a_person() -> None:
-    caller = verifier().verify(sign(claims(scp=None, idtyp="app", azp=APP, oid=APP, name=None,
-                                           roles=["Links.Request"])))
+    caller = verifier().verify(
+        sign(claims(scp=None, idtyp="app", azp=APP, oid=APP, name=None, roles=["Links.Request"]))
+    )
     assert str(caller) == f"api:sp:{APP}" and not caller.verified_person and caller.roles == {"Links.Request"}
     # A v1 app token says `appid` and has no idtyp: no delegated scope makes it an app all the same.
     v1 = verifier().verify(sign(claims(scp=None, appid=APP, name=None)))
     assert str(v1) == f"api:sp:{APP}" and not v1.verified_person
 
 
-@pytest.mark.parametrize(("token", "code"), [
-    (sign(claims(), kid="k9"), "TOKEN_INVALID"),  # a key the tenant does not publish
-    (sign(claims(), key=OTHER_KEY), "TOKEN_INVALID"),  # the tenant's key id, someone else's key
-    (sign(claims(exp=int(time.time()) - 600)), "TOKEN_EXPIRED"),
-    (sign(claims(aud="api://someone-else")), "TOKEN_AUDIENCE"),
-    (sign(claims(iss="https://login.example/tenant-2/v2.0")), "TOKEN_ISSUER"),
-    (sign(claims(nbf=int(time.time()) + 3600)), "TOKEN_INVALID"),
-    (sign(claims(oid=None)), "TOKEN_INVALID"),
-    (sign(claims(oid="not-a-guid")), "TOKEN_INVALID"),
-    (sign(claims(exp=None)), "TOKEN_INVALID"),
-    (sign(claims(scp=None, azp=None)), "TOKEN_INVALID"),  # an app token naming no application
-])
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        (sign(claims(), kid="k9"), "TOKEN_INVALID"),  # a key the tenant does not publish
+        (sign(claims(), key=OTHER_KEY), "TOKEN_INVALID"),  # the tenant's key id, someone else's key
+        (sign(claims(exp=int(time.time()) - 600)), "TOKEN_EXPIRED"),
+        (sign(claims(aud="api://someone-else")), "TOKEN_AUDIENCE"),
+        (sign(claims(iss="https://login.example/tenant-2/v2.0")), "TOKEN_ISSUER"),
+        (sign(claims(nbf=int(time.time()) + 3600)), "TOKEN_INVALID"),
+        (sign(claims(oid=None)), "TOKEN_INVALID"),
+        (sign(claims(oid="not-a-guid")), "TOKEN_INVALID"),
+        (sign(claims(exp=None)), "TOKEN_INVALID"),
+        (sign(claims(scp=None, azp=None)), "TOKEN_INVALID"),  # an app token naming no application
+    ],
+)
 def test_tokens_the_app_must_refuse(token: str, code: str) -> None:
     assert refused(token) == code
 
@@ -104,12 +119,14 @@ def test_alg_none_is_refused_before_any_key_is_looked_up() -> None:
 
 
 def test_hs256_keyed_with_the_public_key_is_refused() -> None:
-    pem = TENANT_KEY.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = TENANT_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": "k1"}).encode()).rstrip(b"=")
     payload = base64.urlsafe_b64encode(json.dumps(claims()).encode()).rstrip(b"=")
     import hmac
     from hashlib import sha256
+
     signature = base64.urlsafe_b64encode(hmac.new(pem, header + b"." + payload, sha256).digest()).rstrip(b"=")
     assert refused((header + b"." + payload + b"." + signature).decode()) == "TOKEN_INVALID"
 
@@ -130,8 +147,11 @@ def test_any_garbage_after_bearer_is_a_401_and_never_anything_else(garbage: str)
 
 def test_principal_headers_a_client_sends_are_never_an_identity() -> None:
     forged = base64.b64encode(json.dumps({"userId": OID, "userDetails": "mallory@contoso.example"}).encode())
-    headers = {"x-ms-client-principal-id": OID, "x-ms-client-principal-name": "mallory@contoso.example",
-               "x-ms-client-principal": forged.decode()}
+    headers = {
+        "x-ms-client-principal-id": OID,
+        "x-ms-client-principal-name": "mallory@contoso.example",
+        "x-ms-client-principal": forged.decode(),
+    }
     assert verifier().caller(headers, key_checked=True) == KEY_CALLER
     with pytest.raises(AuthenticationError) as err:
         verifier().caller(headers, key_checked=False)  # an anonymous route: no key was checked either
@@ -157,9 +177,14 @@ def test_with_sign_in_off_tokens_are_refused_and_keys_still_work() -> None:
 
 # The key cache: the adapter's refresh policy, over a fetch that counts its calls.
 
+
 def jwks(*keys: tuple[str, Any]) -> dict[str, Any]:
-    return {"keys": [{**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())), "kid": kid, "use": "sig"}
-                     for kid, k in keys]}
+    return {
+        "keys": [
+            {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())), "kid": kid, "use": "sig"}
+            for kid, k in keys
+        ]
+    }
 
 
 class Tenant:

@@ -7,8 +7,10 @@ import pytest
 from interconnect.app.settings import Settings
 from interconnect.errors import SettingsError
 
-LOCAL = {"INTERCONNECT_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
-         "ServiceBusConnection": "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=k;SharedAccessKey=fake"}
+LOCAL = {
+    "INTERCONNECT_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+    "ServiceBusConnection": "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=k;SharedAccessKey=fake",
+}
 
 
 def test_arm_auth_defaults_to_managed_identity_even_for_a_loopback_endpoint() -> None:

@@ -27,8 +27,16 @@ class Posts:
 
 
 def audits(world: World, chat: Posts | None = None) -> Audits:
-    return Audits(InventoryReader(world.avs, concurrency=2), world.store, InMemoryAuditStore(world.store),
-                  world.queue, world.clock, (SUB_A,), Thresholds(stuck_minutes=30, stale_minutes=60), chat=chat)
+    return Audits(
+        InventoryReader(world.avs, concurrency=2),
+        world.store,
+        InMemoryAuditStore(world.store),
+        world.queue,
+        world.clock,
+        (SUB_A,),
+        Thresholds(stuck_minutes=30, stale_minutes=60),
+        chat=chat,
+    )
 
 
 def codes(run) -> list[str]:  # type: ignore[no-untyped-def]
@@ -60,8 +68,15 @@ def test_each_kind_of_trouble_is_found() -> None:
     world.queue.dead.append(DeadLetter("m", b"{}", "MaxDeliveryCountExceeded", ""))
     service = audits(world)
     first = service.run("r1")
-    assert {"LINK_NOT_ACTIVE", "DUPLICATE_LINK", "CROSS_REGION_LINK", "OVERLAP_ON_LINK", "NEIGHBOR_OVERLAP",
-            "UNMANAGED_LINK", "DEAD_LETTERED"} <= set(codes(first))
+    assert {
+        "LINK_NOT_ACTIVE",
+        "DUPLICATE_LINK",
+        "CROSS_REGION_LINK",
+        "OVERLAP_ON_LINK",
+        "NEIGHBOR_OVERLAP",
+        "UNMANAGED_LINK",
+        "DEAD_LETTERED",
+    } <= set(codes(first))
     assert "LINK_STUCK" not in codes(first)
     world.clock.advance(minutes=31)
     second = service.run("r2")
@@ -147,15 +162,19 @@ def test_reads_arm_refuses_or_answers_malformed_are_findings_and_the_run_complet
     world = World()
     world.avs.links[(world.a, "a-b")] = Link(world.a, "a-b", world.b, LinkStatus.FAILED)
     world.avs.garbled[(world.a, "odd")] = "properties.linkedCloud is 'zz', not a private cloud id"
-    world.avs.refuse["list_segments:b"] = ArmError("listing segments of b: denied", code="ARM_AuthorizationFailed",
-                                                   details={"status": 403, "armCode": "AuthorizationFailed"})
+    world.avs.refuse["list_segments:b"] = ArmError(
+        "listing segments of b: denied",
+        code="ARM_AuthorizationFailed",
+        details={"status": 403, "armCode": "AuthorizationFailed"},
+    )
     # WHEN the audit runs
     run = audits(world).run("r1")
     # THEN both are findings, the readable link is still judged, and the problems name them too
     unreadable = {f.clouds[0]: f for f in run.findings if f.code == "UNREADABLE_CLOUD"}
     assert set(unreadable) == {str(world.a), str(world.b)}
-    assert unreadable[str(world.a)].details["reads"] == [{"read": "cloudLinks.list", "code": "ARM_MALFORMED_ANSWER",
-                                                          "partial": True}]
+    assert unreadable[str(world.a)].details["reads"] == [
+        {"read": "cloudLinks.list", "code": "ARM_MALFORMED_ANSWER", "partial": True}
+    ]
     assert "'odd'" in unreadable[str(world.a)].message and "incomplete" in unreadable[str(world.a)].message
     assert unreadable[str(world.b)].details["reads"][0]["code"] == "ARM_AuthorizationFailed"
     assert "LINK_NOT_ACTIVE" in codes(run) and run.links == 1 and len(run.problems) == 2
@@ -166,7 +185,8 @@ def test_a_subscription_listing_with_a_malformed_cloud_keeps_the_rest_and_says_s
     world.avs.refuse["list_clouds"] = MalformedAnswerError(
         "ARM's answer to privateClouds.list of subscription s is malformed: the cloud's id is 7",
         partial=[cloud(world.a), cloud(world.b, block="10.0.4.0/22")],
-        details={"status": 200, "armCode": "MALFORMED_ANSWER"})
+        details={"status": 200, "armCode": "MALFORMED_ANSWER"},
+    )
     run = audits(world).run("r1")
     assert run.clouds == 2
     (finding,) = [f for f in run.findings if f.code == "UNREADABLE_CLOUD"]

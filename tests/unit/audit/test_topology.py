@@ -29,23 +29,28 @@ NEU = cloud_id("pc-neu", rg="rg-avs-neu")
 FAR = cloud_id("pc-far", sub=SUB_B, rg="rg-partner")  # not read: outside the configured subscriptions
 
 
-
 def to_svg(graph: dict[str, Any], **options: Any) -> bytes:
     """The picture as the API draws it: the pure DOT, laid out by the Graphviz adapter."""
     return render_svg(to_dot(graph), **options)
 
+
 def record(cid: CloudId, location: str, *links: tuple[CloudId, str]) -> CloudRecord:
-    return CloudRecord(Cloud(cid, location, "Succeeded", network_block="10.0.0.0/22"),
-                       tuple(Link(cid, f"ic-{target.name}", target, status) for target, status in links),
-                       RoutedSpace(()))
+    return CloudRecord(
+        Cloud(cid, location, "Succeeded", network_block="10.0.0.0/22"),
+        tuple(Link(cid, f"ic-{target.name}", target, status) for target, status in links),
+        RoutedSpace(()),
+    )
 
 
 def inventory() -> Inventory:
-    return Inventory(TAKEN, {
-        WEU_PROD: record(WEU_PROD, "West Europe", (WEU_DR, "active"), (FAR, LinkStatus.ACTIVE)),
-        WEU_DR: record(WEU_DR, "westeurope"),
-        NEU: record(NEU, "northeurope", (WEU_DR, LinkStatus.FAILED)),
-    })
+    return Inventory(
+        TAKEN,
+        {
+            WEU_PROD: record(WEU_PROD, "West Europe", (WEU_DR, "active"), (FAR, LinkStatus.ACTIVE)),
+            WEU_DR: record(WEU_DR, "westeurope"),
+            NEU: record(NEU, "northeurope", (WEU_DR, LinkStatus.FAILED)),
+        },
+    )
 
 
 FINDINGS = [
@@ -69,15 +74,22 @@ def node(graph: dict[str, Any], cid: CloudId) -> dict[str, Any]:
 
 
 def edge(graph: dict[str, Any], source: CloudId, target: CloudId) -> dict[str, Any]:
-    return next(e for e in graph["edges"] if (e["source"].lower(), e["target"].lower())
-                == (source.normalized, target.normalized))
+    return next(
+        e
+        for e in graph["edges"]
+        if (e["source"].lower(), e["target"].lower()) == (source.normalized, target.normalized)
+    )
 
 
 # ------------------------------------------------------------------------------------------------ build_graph
 
+
 def test_regions_group_the_clouds_read_and_external_clouds_come_last_as_unknown(graph: dict[str, Any]) -> None:
     assert [(r["name"], sorted(r["clouds"])) for r in graph["regions"]] == [
-        ("northeurope", [str(NEU)]), ("westeurope", sorted([str(WEU_DR), str(WEU_PROD)])), ("unknown", [str(FAR)])]
+        ("northeurope", [str(NEU)]),
+        ("westeurope", sorted([str(WEU_DR), str(WEU_PROD)])),
+        ("unknown", [str(FAR)]),
+    ]
     assert graph["takenAt"] == TAKEN.isoformat()
     assert LEGEND in graph["legend"]
     json.dumps(graph)  # JSON-ready as is
@@ -85,12 +97,24 @@ def test_regions_group_the_clouds_read_and_external_clouds_come_last_as_unknown(
 
 def test_nodes_carry_identity_state_and_whether_they_were_read(graph: dict[str, Any]) -> None:
     prod = node(graph, WEU_PROD)
-    assert prod == {**prod, "id": str(WEU_PROD), "name": "pc-weu.prod-1", "shortName": "rg-avs.weu/pc-weu.prod-1",
-                    "region": "westeurope", "subscription": SUB_A, "resourceGroup": "rg-avs.weu",
-                    "provisioningState": "Succeeded", "external": False}
+    assert prod == {
+        **prod,
+        "id": str(WEU_PROD),
+        "name": "pc-weu.prod-1",
+        "shortName": "rg-avs.weu/pc-weu.prod-1",
+        "region": "westeurope",
+        "subscription": SUB_A,
+        "resourceGroup": "rg-avs.weu",
+        "provisioningState": "Succeeded",
+        "external": False,
+    }
     far = node(graph, FAR)
     assert (far["region"], far["external"], far["provisioningState"], far["subscription"]) == (
-        "unknown", True, None, SUB_B)
+        "unknown",
+        True,
+        None,
+        SUB_B,
+    )
     assert len(graph["nodes"]) == 4
 
 
@@ -118,8 +142,14 @@ def test_findings_attach_to_a_node_an_edge_or_the_graph(graph: dict[str, Any]) -
     assert edge(graph, WEU_PROD, WEU_DR)["findings"] == []
     assert [n["findings"] for n in graph["nodes"] if n["id"] != str(WEU_PROD)] == [[], [], []]
     where = {f["code"]: f["attachedTo"] for f in graph["findings"]}
-    assert where == {"LINK_LIMIT_NEAR": "node", "LINK_NOT_ACTIVE": "edge", "UNMANAGED_LINK": "edge",
-                     "MISSING_LINK": "graph", "DEAD_LETTERED": "graph", "NEIGHBOR_OVERLAP": "graph"}
+    assert where == {
+        "LINK_LIMIT_NEAR": "node",
+        "LINK_NOT_ACTIVE": "edge",
+        "UNMANAGED_LINK": "edge",
+        "MISSING_LINK": "graph",
+        "DEAD_LETTERED": "graph",
+        "NEIGHBOR_OVERLAP": "graph",
+    }
     assert graph["findings"][1] == {**FINDINGS[1].to_dict(), "attachedTo": "edge"}
 
 
@@ -135,17 +165,23 @@ def test_a_finding_naming_one_of_two_links_between_a_pair_marks_only_that_link()
 
 def test_a_link_held_by_a_cloud_outside_the_subscriptions_is_drawn_with_an_unknown_status() -> None:
     ours, theirs, read_peer = cloud_id("pc-ours"), cloud_id("pc-theirs", sub=SUB_B), cloud_id("pc-peer")
-    inv = Inventory(TAKEN, {
-        ours: CloudRecord(Cloud(ours, "westeurope", "Succeeded", external_links=(theirs, read_peer)), (),
-                          RoutedSpace(())),
-        read_peer: record(read_peer, "westeurope", (ours, "Active")),  # read: its own link is the one drawn
-    })
+    inv = Inventory(
+        TAKEN,
+        {
+            ours: CloudRecord(
+                Cloud(ours, "westeurope", "Succeeded", external_links=(theirs, read_peer)), (), RoutedSpace(())
+            ),
+            read_peer: record(read_peer, "westeurope", (ours, "Active")),  # read: its own link is the one drawn
+        },
+    )
     graph = build_graph(inv, [])
     incoming = edge(graph, theirs, ours)
     assert (incoming["name"], incoming["status"], incoming["active"]) == ("", "Unknown", False)
     assert node(graph, theirs)["external"] and node(graph, theirs)["region"] == "unknown"
     assert [(e["source"], e["status"]) for e in graph["edges"] if e["target"] == str(ours)] == [
-        (str(read_peer), "Active"), (str(theirs), "Unknown")]
+        (str(read_peer), "Active"),
+        (str(theirs), "Unknown"),
+    ]
     assert '-.->|"Unknown"|' in to_mermaid(graph)
 
 
@@ -157,6 +193,7 @@ def test_an_empty_inventory_is_an_empty_graph_that_still_renders() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- Mermaid
+
 
 def mermaid_ids(text: str) -> dict[str, str]:
     """Node declarations `id["label"]` of a Mermaid flowchart, id to label."""
@@ -185,8 +222,12 @@ def test_mermaid_draws_regions_as_subgraphs_and_non_active_links_dashed_and_red(
 
 def test_mermaid_escapes_labels_and_keeps_ids_unique_when_names_sanitise_alike() -> None:
     # Three names that all sanitise to c_rg_a_pc_1, and a resource group with a quote, '#' and '<'.
-    odd = [CloudId(SUB_A, "rg-a", "pc.1"), CloudId(SUB_A, "rg.a", "pc-1"), CloudId(SUB_B, "rg-a", "pc.1"),
-           CloudId(SUB_A, 'rg "q" #1 <b>', "end")]
+    odd = [
+        CloudId(SUB_A, "rg-a", "pc.1"),
+        CloudId(SUB_A, "rg.a", "pc-1"),
+        CloudId(SUB_B, "rg-a", "pc.1"),
+        CloudId(SUB_A, 'rg "q" #1 <b>', "end"),
+    ]
     inv = Inventory(TAKEN, {c: record(c, "westeurope") for c in odd})
     text = to_mermaid(build_graph(inv, []))
     labels = mermaid_ids(text)
@@ -199,6 +240,7 @@ def test_mermaid_escapes_labels_and_keeps_ids_unique_when_names_sanitise_alike()
 
 # -------------------------------------------------------------------------------------------------------- DOT
 
+
 def layout(dot: str) -> dict[str, Any]:
     """The DOT as Graphviz itself read and laid it out (its JSON output): the proof that it parses."""
     done = subprocess.run([find_engine(), "-Tjson"], input=dot.encode(), capture_output=True, timeout=20, check=False)
@@ -210,22 +252,30 @@ def test_dot_draws_regions_as_clusters_and_broken_links_dashed_red(graph: dict[s
     dot = to_dot(graph)
     assert dot.startswith("digraph topology {") and dot.count("{") == dot.count("}")
     assert 'subgraph "cluster_westeurope" {' in dot and 'subgraph "cluster_unknown" {' in dot
-    assert re.search(r'"c_rg_avs_neu_pc_neu" -> "c_rg_avs_weu_pc_weu_dr" \[label="Failed\\nLINK_NOT_ACTIVE", '
-                     r'[^\n]*style="dashed", color="red"', dot)
+    assert re.search(
+        r'"c_rg_avs_neu_pc_neu" -> "c_rg_avs_weu_pc_weu_dr" \[label="Failed\\nLINK_NOT_ACTIVE", '
+        r'[^\n]*style="dashed", color="red"',
+        dot,
+    )
     prod_to_dr = '"c_rg_avs_weu_pc_weu_prod_1" -> "c_rg_avs_weu_pc_weu_dr"'
     active = next(line for line in dot.splitlines() if prod_to_dr in line)
     assert 'label="Active"' in active and "dashed" not in active and "red" not in active
-    assert re.search(r'"c_rg_avs_weu_pc_weu_prod_1" \[label="rg-avs.weu/pc-weu.prod-1\\nLINK_LIMIT_NEAR", '
-                     r'[^\n]*color="red", penwidth="2"', dot)
+    assert re.search(
+        r'"c_rg_avs_weu_pc_weu_prod_1" \[label="rg-avs.weu/pc-weu.prod-1\\nLINK_LIMIT_NEAR", '
+        r'[^\n]*color="red", penwidth="2"',
+        dot,
+    )
     assert re.search(r'"c_rg_partner_pc_far" \[[^\n]*style="rounded,dashed"', dot)
 
     laid = layout(dot)
     clusters = {o["name"]: o for o in laid["objects"] if o["name"].startswith("cluster_")}
     names = {o["_gvid"]: o["name"] for o in laid["objects"]}
     members = {name: sorted(names[i] for i in c.get("nodes", [])) for name, c in clusters.items()}
-    assert members == {"cluster_northeurope": ["c_rg_avs_neu_pc_neu"],
-                       "cluster_westeurope": ["c_rg_avs_weu_pc_weu_dr", "c_rg_avs_weu_pc_weu_prod_1"],
-                       "cluster_unknown": ["c_rg_partner_pc_far"]}
+    assert members == {
+        "cluster_northeurope": ["c_rg_avs_neu_pc_neu"],
+        "cluster_westeurope": ["c_rg_avs_weu_pc_weu_dr", "c_rg_avs_weu_pc_weu_prod_1"],
+        "cluster_unknown": ["c_rg_partner_pc_far"],
+    }
     assert len(laid["edges"]) == 3
     assert "links are not transitive" in laid["label"] and "DEAD_LETTERED" in laid["label"]
     assert clusters["cluster_westeurope"]["label"] == "westeurope"  # the caption is not inherited
@@ -253,6 +303,7 @@ def test_svg_text_is_escaped_so_a_name_cannot_inject_markup() -> None:
 
 
 # -------------------------------------------------------------------------------------------------------- SVG
+
 
 def test_svg_is_laid_out_by_graphviz_and_names_every_cloud(graph: dict[str, Any]) -> None:
     svg = to_svg(graph)
@@ -299,26 +350,46 @@ def test_an_engine_that_hangs_times_out(graph: dict[str, Any], tmp_path: Any) ->
 
 # --------------------------------------------------------------------------------------------------- property
 
-ODD = st.text(alphabet=st.sampled_from('ab-._Z9 "\'\\#<>&|`{}[]();:\n\té→'), min_size=1, max_size=12)
+ODD = st.text(alphabet=st.sampled_from("ab-._Z9 \"'\\#<>&|`{}[]();:\n\té→"), min_size=1, max_size=12)
 
 
 @st.composite
 def graphs(draw: st.DrawFn) -> dict[str, Any]:
-    clouds = draw(st.lists(st.builds(CloudId, st.sampled_from([SUB_A, SUB_B]), ODD, ODD), min_size=1, max_size=6,
-                           unique_by=lambda c: c.normalized))
+    clouds = draw(
+        st.lists(
+            st.builds(CloudId, st.sampled_from([SUB_A, SUB_B]), ODD, ODD),
+            min_size=1,
+            max_size=6,
+            unique_by=lambda c: c.normalized,
+        )
+    )
     regions = draw(st.lists(ODD, min_size=1, max_size=3))
     read = clouds[: draw(st.integers(1, len(clouds)))]  # the rest are only pointed at: external
     links: dict[CloudId, list[tuple[CloudId, str]]] = {c: [] for c in read}
     for _ in range(draw(st.integers(0, 8))):
         links[draw(st.sampled_from(read))].append(
-            (draw(st.sampled_from(clouds)), draw(st.sampled_from(["Active", "Failed", "building", "", "Odd\"x"]))))
-    inv = Inventory(TAKEN, {c: CloudRecord(Cloud(c, draw(st.sampled_from(regions)), "Succeeded",
-                                                 external_links=tuple(draw(st.lists(st.sampled_from(clouds),
-                                                                                    max_size=2)))),
-                                           tuple(Link(c, f"ic-{i}", t, s) for i, (t, s) in enumerate(links[c])),
-                                           RoutedSpace(())) for c in read})
-    findings = [Finding(draw(ODD), WARNING, tuple(str(c) for c in draw(st.lists(st.sampled_from(clouds), max_size=3))),
-                        "m") for _ in range(draw(st.integers(0, 4)))]
+            (draw(st.sampled_from(clouds)), draw(st.sampled_from(["Active", "Failed", "building", "", 'Odd"x'])))
+        )
+    inv = Inventory(
+        TAKEN,
+        {
+            c: CloudRecord(
+                Cloud(
+                    c,
+                    draw(st.sampled_from(regions)),
+                    "Succeeded",
+                    external_links=tuple(draw(st.lists(st.sampled_from(clouds), max_size=2))),
+                ),
+                tuple(Link(c, f"ic-{i}", t, s) for i, (t, s) in enumerate(links[c])),
+                RoutedSpace(()),
+            )
+            for c in read
+        },
+    )
+    findings = [
+        Finding(draw(ODD), WARNING, tuple(str(c) for c in draw(st.lists(st.sampled_from(clouds), max_size=3))), "m")
+        for _ in range(draw(st.integers(0, 4)))
+    ]
     return build_graph(inv, findings)
 
 

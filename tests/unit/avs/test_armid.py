@@ -24,11 +24,22 @@ def test_ids_compare_case_insensitively_as_arm_does() -> None:
     assert parse_cloud_id(GOOD.replace("resourceGroups", "resourcegroups")).key == parse_cloud_id(GOOD).key
 
 
-@pytest.mark.parametrize("bad", [
-    "", "pc-1", GOOD.replace(SUB_A, "not-a-guid"), GOOD.replace("Microsoft.AVS", "Microsoft.Compute"),
-    GOOD + "/cloudLinks/x", GOOD.replace("pc-1", "pc/1"), GOOD.replace("pc-1", ""), 42, None, ["x"],
-    GOOD.replace("rg-1", "rg#1"),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "pc-1",
+        GOOD.replace(SUB_A, "not-a-guid"),
+        GOOD.replace("Microsoft.AVS", "Microsoft.Compute"),
+        GOOD + "/cloudLinks/x",
+        GOOD.replace("pc-1", "pc/1"),
+        GOOD.replace("pc-1", ""),
+        42,
+        None,
+        ["x"],
+        GOOD.replace("rg-1", "rg#1"),
+    ],
+)
 def test_rejects_anything_that_is_not_a_private_cloud_id(bad: object) -> None:
     with pytest.raises(ValidationError) as err:
         parse_cloud_id(bad, field_name="source")
@@ -79,25 +90,48 @@ def test_every_id_in_the_grammar_round_trips_and_stays_one_segment_per_name(sub:
     assert all(s not in (".", "..", "") for s in segments[1:])
 
 
-@pytest.mark.parametrize(("bad", "segment"), [
-    (id_of(name="."), "name"), (id_of(name=".."), "name"), (id_of(rg="."), "resourceGroup"),
-    (id_of(rg=".."), "resourceGroup"), (id_of(name="pc."), "name"), (id_of(name="..."), "name"),
-    (id_of(rg="rg."), "resourceGroup"), (id_of(name="pc%2F1"), "name"), (id_of(name="pc%2e%2e"), "name"),
-    (id_of(name="pc\\1"), "name"), (id_of(name="pc?x=1"), "name"), (id_of(name="pc#1"), "name"),
-    (id_of(name="pc 1"), "name"), (id_of(name="pé"), "name"), (id_of(name="p" * 81), "name"),
-    (id_of(rg="r" * 91), "resourceGroup"), (id_of(sub="11111111-1111-1111-1111-11111111111"), "subscription"),
-])
+@pytest.mark.parametrize(
+    ("bad", "segment"),
+    [
+        (id_of(name="."), "name"),
+        (id_of(name=".."), "name"),
+        (id_of(rg="."), "resourceGroup"),
+        (id_of(rg=".."), "resourceGroup"),
+        (id_of(name="pc."), "name"),
+        (id_of(name="..."), "name"),
+        (id_of(rg="rg."), "resourceGroup"),
+        (id_of(name="pc%2F1"), "name"),
+        (id_of(name="pc%2e%2e"), "name"),
+        (id_of(name="pc\\1"), "name"),
+        (id_of(name="pc?x=1"), "name"),
+        (id_of(name="pc#1"), "name"),
+        (id_of(name="pc 1"), "name"),
+        (id_of(name="pé"), "name"),
+        (id_of(name="p" * 81), "name"),
+        (id_of(rg="r" * 91), "resourceGroup"),
+        (id_of(sub="11111111-1111-1111-1111-11111111111"), "subscription"),
+    ],
+)
 def test_names_arm_would_not_take_as_one_segment_are_refused_saying_which_part(bad: str, segment: str) -> None:
     with pytest.raises(ValidationError) as err:
         parse_cloud_id(bad, field_name="source")
     assert err.value.code == "INVALID_ID" and err.value.details == {"field": "source", "segment": segment}
 
 
-@pytest.mark.parametrize("bad", [
-    GOOD + "/", GOOD.replace("/resourceGroups/", "//resourceGroups/"), "/" + GOOD, GOOD.replace("rg-1", ""),
-    GOOD.replace("/privateClouds/", "/privateClouds//"), GOOD.replace("/providers/", "/%2Fproviders/"),
-    GOOD.replace("subscriptions", "subscriptions%2F"), GOOD + "/..", GOOD + "/./",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        GOOD + "/",
+        GOOD.replace("/resourceGroups/", "//resourceGroups/"),
+        "/" + GOOD,
+        GOOD.replace("rg-1", ""),
+        GOOD.replace("/privateClouds/", "/privateClouds//"),
+        GOOD.replace("/providers/", "/%2Fproviders/"),
+        GOOD.replace("subscriptions", "subscriptions%2F"),
+        GOOD + "/..",
+        GOOD + "/./",
+    ],
+)
 def test_empty_encoded_and_extra_segments_are_refused(bad: str) -> None:
     with pytest.raises(ValidationError) as err:
         parse_cloud_id(bad)
@@ -117,8 +151,13 @@ def test_a_huge_value_is_refused_without_being_repeated() -> None:
     assert "xxxxxxxxxx" not in err.value.message and len(err.value.message) < 200
 
 
-@given(GUIDS, GROUPS, NAMES, st.sampled_from(["", ".", "..", "%2F", "%2e", "a/b", "a\\b", "a%00"]),
-       st.sampled_from(["rg", "name"]))
+@given(
+    GUIDS,
+    GROUPS,
+    NAMES,
+    st.sampled_from(["", ".", "..", "%2F", "%2e", "a/b", "a\\b", "a%00"]),
+    st.sampled_from(["rg", "name"]),
+)
 def test_a_bad_segment_anywhere_is_refused(sub: str, rg: str, name: str, bad: str, where: str) -> None:
     spoiled = id_of(sub, bad, name) if where == "rg" else id_of(sub, rg, bad)
     with pytest.raises(ValidationError) as err:

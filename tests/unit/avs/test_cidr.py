@@ -17,16 +17,23 @@ def pairs(left: list[str], right: list[str]) -> set[tuple[str, str]]:
     return {(str(a.network), str(b.network)) for a, b in find_overlaps([p(x) for x in left], [p(x) for x in right])}
 
 
-@pytest.mark.parametrize(("left", "right", "expected"), [
-    (["10.0.0.0/22"], ["10.0.0.0/22"], {("10.0.0.0/22", "10.0.0.0/22")}),               # identical
-    (["10.0.0.0/16"], ["10.0.4.0/22"], {("10.0.0.0/16", "10.0.4.0/22")}),               # nested
-    (["10.0.4.0/22"], ["10.0.0.0/16"], {("10.0.4.0/22", "10.0.0.0/16")}),               # nested, other side
-    (["10.0.0.0/22"], ["10.0.4.0/22"], set()),                                          # adjacent
-    (["10.0.0.0/22"], ["192.168.0.0/16"], set()),                                       # disjoint
-    (["10.0.0.0/8", "10.1.0.0/16"], ["10.1.2.0/24"], {("10.0.0.0/8", "10.1.2.0/24"), ("10.1.0.0/16", "10.1.2.0/24")}),
-    (["fd00::/48"], ["fd00:0:0:1::/64"], {("fd00::/48", "fd00:0:0:1::/64")}),           # IPv6
-    (["::/0"], ["10.0.0.0/8"], set()),                                                  # families never overlap
-])
+@pytest.mark.parametrize(
+    ("left", "right", "expected"),
+    [
+        (["10.0.0.0/22"], ["10.0.0.0/22"], {("10.0.0.0/22", "10.0.0.0/22")}),  # identical
+        (["10.0.0.0/16"], ["10.0.4.0/22"], {("10.0.0.0/16", "10.0.4.0/22")}),  # nested
+        (["10.0.4.0/22"], ["10.0.0.0/16"], {("10.0.4.0/22", "10.0.0.0/16")}),  # nested, other side
+        (["10.0.0.0/22"], ["10.0.4.0/22"], set()),  # adjacent
+        (["10.0.0.0/22"], ["192.168.0.0/16"], set()),  # disjoint
+        (
+            ["10.0.0.0/8", "10.1.0.0/16"],
+            ["10.1.2.0/24"],
+            {("10.0.0.0/8", "10.1.2.0/24"), ("10.1.0.0/16", "10.1.2.0/24")},
+        ),
+        (["fd00::/48"], ["fd00:0:0:1::/64"], {("fd00::/48", "fd00:0:0:1::/64")}),  # IPv6
+        (["::/0"], ["10.0.0.0/8"], set()),  # families never overlap
+    ],
+)
 def test_overlap_table(left: list[str], right: list[str], expected: set[tuple[str, str]]) -> None:
     assert pairs(left, right) == expected
 
@@ -42,22 +49,30 @@ def test_malformed_prefixes_raise_value_error_naming_the_origin(bad: str) -> Non
 
 
 def v4() -> st.SearchStrategy[Prefix]:
-    return st.builds(lambda addr, length: Prefix(ipaddress.ip_network(f"{ipaddress.IPv4Address(addr)}/{length}",
-                                                                      strict=False), "h"),
-                     st.integers(0, 2**32 - 1), st.integers(0, 32))
+    return st.builds(
+        lambda addr, length: Prefix(ipaddress.ip_network(f"{ipaddress.IPv4Address(addr)}/{length}", strict=False), "h"),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 32),
+    )
 
 
 def v6() -> st.SearchStrategy[Prefix]:
-    return st.builds(lambda addr, length: Prefix(ipaddress.ip_network(f"{ipaddress.IPv6Address(addr)}/{length}",
-                                                                      strict=False), "h"),
-                     st.integers(0, 2**128 - 1), st.integers(0, 128))
+    return st.builds(
+        lambda addr, length: Prefix(ipaddress.ip_network(f"{ipaddress.IPv6Address(addr)}/{length}", strict=False), "h"),
+        st.integers(0, 2**128 - 1),
+        st.integers(0, 128),
+    )
 
 
 def clustered_v4() -> st.SearchStrategy[Prefix]:
     # Prefixes inside 10.0.0.0/16 so random draws actually collide.
-    return st.builds(lambda addr, length: Prefix(ipaddress.ip_network(
-        f"{ipaddress.IPv4Address((10 << 24) + addr)}/{length}", strict=False), "h"),
-        st.integers(0, 2**16 - 1), st.integers(16, 30))
+    return st.builds(
+        lambda addr, length: Prefix(
+            ipaddress.ip_network(f"{ipaddress.IPv4Address((10 << 24) + addr)}/{length}", strict=False), "h"
+        ),
+        st.integers(0, 2**16 - 1),
+        st.integers(16, 30),
+    )
 
 
 prefixes = st.lists(st.one_of(v4(), v6(), clustered_v4()), max_size=40)

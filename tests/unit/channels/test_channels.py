@@ -42,61 +42,103 @@ def test_nothing_configured_means_no_channel_accepts() -> None:
     assert channels.hooks == {} and channels.slack_secrets == () and channels.teams_secrets == ()
 
 
-@pytest.mark.parametrize(("hooks", "secrets", "where"), [
-    ('{"x": {"type": "gitlab"}}', "{}", "INTERCONNECT_HOOKS.x.type"),
-    ('{"x": {"type": "jira"}}', "{}", "INTERCONNECT_HOOK_SECRETS.x.signing"),
-    ('{"x": {"type": "jira", "mapping": {"fields": {}}}}', '{"x": {"signing": ["k"]}}', "INTERCONNECT_HOOKS.x.mapping"),
-    ("{not json", "{}", "INTERCONNECT_HOOKS"),
-])
+@pytest.mark.parametrize(
+    ("hooks", "secrets", "where"),
+    [
+        ('{"x": {"type": "gitlab"}}', "{}", "INTERCONNECT_HOOKS.x.type"),
+        ('{"x": {"type": "jira"}}', "{}", "INTERCONNECT_HOOK_SECRETS.x.signing"),
+        (
+            '{"x": {"type": "jira", "mapping": {"fields": {}}}}',
+            '{"x": {"signing": ["k"]}}',
+            "INTERCONNECT_HOOKS.x.mapping",
+        ),
+        ("{not json", "{}", "INTERCONNECT_HOOKS"),
+    ],
+)
 def test_bad_channel_settings_are_refused_naming_the_setting(hooks: str, secrets: str, where: str) -> None:
     with pytest.raises(SettingsError) as err:
         parse_channels(hooks, secrets, "", "", "")
     assert where in err.value.message
 
 
-@pytest.mark.parametrize(("hooks", "secrets", "message"), [
-    ("[]", "{}", "INTERCONNECT_HOOKS: expected an object, got a list"),
-    ("{}", '["k"]', "INTERCONNECT_HOOK_SECRETS: expected an object, got a list"),
-    ('{"x": 5}', "{}", "INTERCONNECT_HOOKS.x: expected an object, got an integer"),
-    ('{"x": {}}', "{}", "INTERCONNECT_HOOKS.x.type: required"),
-    ('{"x": {"type": "gitlab"}}', "{}",
-     "INTERCONNECT_HOOKS.x.type: expected one of jira, servicenow, standard-webhooks, not 'gitlab'"),
-    ('{"x": {"type": "jira", "callbak": {}}}', "{}",
-     "INTERCONNECT_HOOKS.x.callbak: unknown field (allowed: callback, mapping, type)"),
-    ('{"x": {"type": "jira", "callback": {"url": 5}}}', "{}", "INTERCONNECT_HOOKS.x.callback.url: expected a string, "
-                                                              "got an integer"),
-    ('{"x": {"type": "jira"}}', '{"y": {"signing": ["k"]}}',
-     "INTERCONNECT_HOOK_SECRETS.x.signing: required (every source in INTERCONNECT_HOOKS is verified with at least "
-     "one secret)"),
-    ('{"x": {"type": "jira"}}', '{"x": {}}', "INTERCONNECT_HOOK_SECRETS.x.signing: required"),
-    ('{"x": {"type": "jira"}}', '{"x": {"signing": []}}',
-     "INTERCONNECT_HOOK_SECRETS.x.signing: expected a non-empty list"),
-    ('{"x": {"type": "jira"}}', '{"x": {"signing": ["k", ""]}}',
-     "INTERCONNECT_HOOK_SECRETS.x.signing[1]: expected a non-empty string"),
-    ('{"x": {"type": "jira"}}', '{"x": {"signing": ["k"], "callbackauthorization": "Basic x"}}',
-     "INTERCONNECT_HOOK_SECRETS.x.callbackauthorization: unknown field (allowed: callbackAuthorization, "
-     "callbackSigning, signing)"),
-])
-def test_a_bad_channel_setting_is_refused_naming_the_key_and_what_it_should_hold(hooks: str, secrets: str,
-                                                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("hooks", "secrets", "message"),
+    [
+        ("[]", "{}", "INTERCONNECT_HOOKS: expected an object, got a list"),
+        ("{}", '["k"]', "INTERCONNECT_HOOK_SECRETS: expected an object, got a list"),
+        ('{"x": 5}', "{}", "INTERCONNECT_HOOKS.x: expected an object, got an integer"),
+        ('{"x": {}}', "{}", "INTERCONNECT_HOOKS.x.type: required"),
+        (
+            '{"x": {"type": "gitlab"}}',
+            "{}",
+            "INTERCONNECT_HOOKS.x.type: expected one of jira, servicenow, standard-webhooks, not 'gitlab'",
+        ),
+        (
+            '{"x": {"type": "jira", "callbak": {}}}',
+            "{}",
+            "INTERCONNECT_HOOKS.x.callbak: unknown field (allowed: callback, mapping, type)",
+        ),
+        (
+            '{"x": {"type": "jira", "callback": {"url": 5}}}',
+            "{}",
+            "INTERCONNECT_HOOKS.x.callback.url: expected a string, got an integer",
+        ),
+        (
+            '{"x": {"type": "jira"}}',
+            '{"y": {"signing": ["k"]}}',
+            "INTERCONNECT_HOOK_SECRETS.x.signing: required (every source in INTERCONNECT_HOOKS is verified with "
+            "at least one secret)",
+        ),
+        ('{"x": {"type": "jira"}}', '{"x": {}}', "INTERCONNECT_HOOK_SECRETS.x.signing: required"),
+        (
+            '{"x": {"type": "jira"}}',
+            '{"x": {"signing": []}}',
+            "INTERCONNECT_HOOK_SECRETS.x.signing: expected a non-empty list",
+        ),
+        (
+            '{"x": {"type": "jira"}}',
+            '{"x": {"signing": ["k", ""]}}',
+            "INTERCONNECT_HOOK_SECRETS.x.signing[1]: expected a non-empty string",
+        ),
+        (
+            '{"x": {"type": "jira"}}',
+            '{"x": {"signing": ["k"], "callbackauthorization": "Basic x"}}',
+            "INTERCONNECT_HOOK_SECRETS.x.callbackauthorization: unknown field (allowed: callbackAuthorization, "
+            "callbackSigning, signing)",
+        ),
+    ],
+)
+def test_a_bad_channel_setting_is_refused_naming_the_key_and_what_it_should_hold(
+    hooks: str, secrets: str, message: str
+) -> None:
     with pytest.raises(SettingsError) as err:
         parse_channels(hooks, secrets, "", "", "")
     assert err.value.code == "SETTINGS_INVALID" and err.value.message == message
 
 
 def test_callback_and_mapping_may_be_null_or_absent_and_then_take_their_defaults() -> None:
-    channels = parse_channels('{"x": {"type": "servicenow", "callback": null, "mapping": null}}',
-                              '{"x": {"signing": ["k"]}, "unused": {"anything": 1}}', "", "", "")
+    channels = parse_channels(
+        '{"x": {"type": "servicenow", "callback": null, "mapping": null}}',
+        '{"x": {"signing": ["k"]}, "unused": {"anything": 1}}',
+        "",
+        "",
+        "",
+    )
     source = channels.hooks["x"]
     assert (source.callback_url, source.callback_table) == ("", "change_request")
     assert source.mapping.fields["reference"] == "number" and "unused" not in channels.hooks
 
 
-@pytest.mark.parametrize("secrets", [
-    '{"x": {"signing": "hunter2-secret"}}', '{"x": {"signing": ["hunter2-secret", 5]}}',
-    '{"x": {"signing": ["k"], "callbackAuthorization": ["Basic hunter2-secret"]}}',
-    '{"x": {"signing": ["k"], "callbackSigning": {"v": "whsec_hunter2"}}}', '{"x": "hunter2-secret"}',
-])
+@pytest.mark.parametrize(
+    "secrets",
+    [
+        '{"x": {"signing": "hunter2-secret"}}',
+        '{"x": {"signing": ["hunter2-secret", 5]}}',
+        '{"x": {"signing": ["k"], "callbackAuthorization": ["Basic hunter2-secret"]}}',
+        '{"x": {"signing": ["k"], "callbackSigning": {"v": "whsec_hunter2"}}}',
+        '{"x": "hunter2-secret"}',
+    ],
+)
 def test_a_bad_secret_is_refused_naming_its_key_and_never_its_value(secrets: str) -> None:
     with pytest.raises(SettingsError) as err:
         parse_channels('{"x": {"type": "jira"}}', secrets, "", "", "")
@@ -129,17 +171,28 @@ class Channel:
         clock = lambda: datetime.now(UTC)  # noqa: E731
         intake = Intake(self.store, self.queue, clock)
         preflight = Preflight(self.avs, self.store)
-        self.inbound = Inbound(parse_channels(HOOKS, SECRETS, SLACK, TEAMS, ""), intake,
-                               Queries(self.store, self.avs, self.queue, preflight),
-                               Approvals(self.store, self.queue, clock, DEFAULT), self.avs, (SUB_A,))
+        self.inbound = Inbound(
+            parse_channels(HOOKS, SECRETS, SLACK, TEAMS, ""),
+            intake,
+            Queries(self.store, self.avs, self.queue, preflight),
+            Approvals(self.store, self.queue, clock, DEFAULT),
+            self.avs,
+            (SUB_A,),
+        )
 
     def nothing_kept(self) -> bool:
         return not self.store.rows and not self.queue.sent
 
     def slack_action(self, action_id: str, value: str, **extra: object) -> dict:
-        payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "username": "u1"},
-                   "trigger_id": uuid.uuid4().hex, "response_url": "https://hooks.slack.com/actions/T1/1/x",
-                   "actions": [{"action_id": action_id, "value": value}], **extra}
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T1"},
+            "user": {"id": "U1", "username": "u1"},
+            "trigger_id": uuid.uuid4().hex,
+            "response_url": "https://hooks.slack.com/actions/T1/1/x",
+            "actions": [{"action_id": action_id, "value": value}],
+            **extra,
+        }
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return self.inbound.slack_action(signatures.sign_slack(SLACK, int(time.time()), body), body)
 
@@ -163,20 +216,25 @@ def test_a_button_posted_before_ids_were_sent_whole_still_works() -> None:
     assert len(channel.store.rows) == 1
 
 
-@pytest.mark.parametrize(("value", "code"), [
-    (confirmation({"subscription": "x/y", "resource_group": "rg", "name": "pc"}, str(B)), "INVALID_ID"),
-    (confirmation({"subscription": SUB_A, "resource_group": "rg", "name": ".."}, str(B)), "INVALID_ID"),
-    (confirmation({"subscription": SUB_A, "resource_group": "rg", "name": "pc", "extra": "1"}, str(B)),
-     "INVALID_ID"),
-    (confirmation(str(A).replace("pc-a", "."), str(B)), "INVALID_ID"),
-    (confirmation(str(A) + "/cloudLinks/x", str(B)), "INVALID_ID"),
-    (confirmation(str(A), str(A).upper().replace("SUBSCRIPTIONS", "subscriptions")), "SAME_CLOUD"),
-    (confirmation(str(A), str(B), "<!here> ticket"), "INVALID_FIELD"),
-    (confirmation(str(A), 7), "INVALID_ID"),
-    ("[" * 500 + "]" * 500, "INVALID_PAYLOAD"),
-    ('{"source": "a"}', "INVALID_PAYLOAD"),
-    ("x" * 2001, "INVALID_PAYLOAD"),
-])
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (confirmation({"subscription": "x/y", "resource_group": "rg", "name": "pc"}, str(B)), "INVALID_ID"),
+        (confirmation({"subscription": SUB_A, "resource_group": "rg", "name": ".."}, str(B)), "INVALID_ID"),
+        (
+            confirmation({"subscription": SUB_A, "resource_group": "rg", "name": "pc", "extra": "1"}, str(B)),
+            "INVALID_ID",
+        ),
+        (confirmation(str(A).replace("pc-a", "."), str(B)), "INVALID_ID"),
+        (confirmation(str(A) + "/cloudLinks/x", str(B)), "INVALID_ID"),
+        (confirmation(str(A), str(A).upper().replace("SUBSCRIPTIONS", "subscriptions")), "SAME_CLOUD"),
+        (confirmation(str(A), str(B), "<!here> ticket"), "INVALID_FIELD"),
+        (confirmation(str(A), 7), "INVALID_ID"),
+        ("[" * 500 + "]" * 500, "INVALID_PAYLOAD"),
+        ('{"source": "a"}', "INVALID_PAYLOAD"),
+        ("x" * 2001, "INVALID_PAYLOAD"),
+    ],
+)
 def test_a_signed_confirmation_with_bad_ids_is_refused_and_nothing_is_kept(value: str, code: str) -> None:
     channel = Channel()
     with pytest.raises(ValidationError) as err:
@@ -192,9 +250,18 @@ def test_approval_buttons_must_carry_a_request_id_and_fingerprint(value: str) ->
     assert err.value.code == "INVALID_PAYLOAD" and channel.nothing_kept()
 
 
-@pytest.mark.parametrize("extra", [{"user": {"id": "U1\n<!here>"}}, {"user": {"id": "U1", "username": "x" * 500}},
-                                   {"response_url": "file:///etc/passwd"}, {"response_url": "https://u:p@x.test/"},
-                                   {"trigger_id": "a b"}, {"team": {"id": ["T1"]}}, {"user": "U1"}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"user": {"id": "U1\n<!here>"}},
+        {"user": {"id": "U1", "username": "x" * 500}},
+        {"response_url": "file:///etc/passwd"},
+        {"response_url": "https://u:p@x.test/"},
+        {"trigger_id": "a b"},
+        {"team": {"id": ["T1"]}},
+        {"user": "U1"},
+    ],
+)
 def test_sender_fields_of_a_signed_action_are_checked_before_anything_is_stored(extra: dict) -> None:
     channel = Channel()
     with pytest.raises(ValidationError):
@@ -214,12 +281,15 @@ def test_a_deep_or_huge_slack_payload_is_refused_before_decoding() -> None:
     assert channel.nothing_kept()
 
 
-@pytest.mark.parametrize("activity", [
-    {"type": "message", "id": "1", "text": {"nested": "[" * 10}, "from": {"id": "29:a"}},
-    {"type": "message", "id": "1 2", "text": "help", "from": {"id": "29:a"}},
-    {"type": "message", "id": "1", "text": "help", "from": {"id": "29:a\n"}},
-    {"type": "message", "id": "1", "text": "help", "from": "29:a"},
-])
+@pytest.mark.parametrize(
+    "activity",
+    [
+        {"type": "message", "id": "1", "text": {"nested": "[" * 10}, "from": {"id": "29:a"}},
+        {"type": "message", "id": "1 2", "text": "help", "from": {"id": "29:a"}},
+        {"type": "message", "id": "1", "text": "help", "from": {"id": "29:a\n"}},
+        {"type": "message", "id": "1", "text": "help", "from": "29:a"},
+    ],
+)
 def test_a_signed_teams_activity_with_malformed_fields_is_refused(activity: dict) -> None:
     channel = Channel()
     body = json.dumps(activity).encode()
@@ -238,8 +308,12 @@ def test_a_deeply_nested_teams_activity_is_400_not_a_crash() -> None:
 
 def test_a_teams_connect_naming_a_dot_cloud_is_refused_in_the_reply_and_nothing_is_kept() -> None:
     channel = Channel()
-    activity = {"type": "message", "id": "7", "text": f"connect {str(A).replace('pc-a', '..')} pc-b",
-                "from": {"id": "29:a"}}
+    activity = {
+        "type": "message",
+        "id": "7",
+        "text": f"connect {str(A).replace('pc-a', '..')} pc-b",
+        "from": {"id": "29:a"},
+    }
     body = json.dumps(activity).encode()
     answer = channel.inbound.teams(signatures.sign_teams(TEAMS, body), body)
     assert "INVALID_ID" in answer["text"] and "'..'" in answer["text"] and channel.nothing_kept()
@@ -256,11 +330,22 @@ def test_an_unknown_hook_source_fails_exactly_as_a_bad_signature() -> None:
     assert channel.nothing_kept()
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-                    | st.sampled_from([str(A), str(B), "..", ".", SUB_A, "rg-avs"]),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                        st.sampled_from(["source", "target", "ticket", "subscription", "resource_group", "name", "x"]),
-                        inner, max_size=4), max_leaves=12)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=20)
+    | st.sampled_from([str(A), str(B), "..", ".", SUB_A, "rg-avs"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["source", "target", "ticket", "subscription", "resource_group", "name", "x"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=200, deadline=None)

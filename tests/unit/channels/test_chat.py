@@ -33,38 +33,44 @@ def reply(text: str) -> str:
 # -------------------------------------------------------------------------------------------------- grammar
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("connect a b", ChatCommand("connect", ("a", "b"))),
-    ("connect a b CHG0012345", ChatCommand("connect", ("a", "b"), "CHG0012345")),
-    ("disconnect rg-1/a rg-2/b JIRA-123", ChatCommand("disconnect", ("rg-1/a", "rg-2/b"), "JIRA-123")),
-    ("disconnect a b", ChatCommand("disconnect", ("a", "b"))),
-    (f"connect {ARM_A} b", ChatCommand("connect", (ARM_A, "b"))),
-    ("plan a b", ChatCommand("plan", ("a", "b"))),
-    (f"status {RID}", ChatCommand("status", (RID,))),
-    (f"status {RID.upper()}", ChatCommand("status", (RID,))),
-    ("links rg-avs/pc-a", ChatCommand("links", ("rg-avs/pc-a",))),
-    ("CONNECT a b", ChatCommand("connect", ("a", "b"))),
-    ("Links  pc-a ", ChatCommand("links", ("pc-a",))),
-    ("  connect \t a \n  b   t-1  ", ChatCommand("connect", ("a", "b"), "t-1")),
-    ("connect a b INC.1:2/3#4_5-6", ChatCommand("connect", ("a", "b"), "INC.1:2/3#4_5-6")),
-    ("connect a b " + "T" * 64, ChatCommand("connect", ("a", "b"), "T" * 64)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("connect a b", ChatCommand("connect", ("a", "b"))),
+        ("connect a b CHG0012345", ChatCommand("connect", ("a", "b"), "CHG0012345")),
+        ("disconnect rg-1/a rg-2/b JIRA-123", ChatCommand("disconnect", ("rg-1/a", "rg-2/b"), "JIRA-123")),
+        ("disconnect a b", ChatCommand("disconnect", ("a", "b"))),
+        (f"connect {ARM_A} b", ChatCommand("connect", (ARM_A, "b"))),
+        ("plan a b", ChatCommand("plan", ("a", "b"))),
+        (f"status {RID}", ChatCommand("status", (RID,))),
+        (f"status {RID.upper()}", ChatCommand("status", (RID,))),
+        ("links rg-avs/pc-a", ChatCommand("links", ("rg-avs/pc-a",))),
+        ("CONNECT a b", ChatCommand("connect", ("a", "b"))),
+        ("Links  pc-a ", ChatCommand("links", ("pc-a",))),
+        ("  connect \t a \n  b   t-1  ", ChatCommand("connect", ("a", "b"), "t-1")),
+        ("connect a b INC.1:2/3#4_5-6", ChatCommand("connect", ("a", "b"), "INC.1:2/3#4_5-6")),
+        ("connect a b " + "T" * 64, ChatCommand("connect", ("a", "b"), "T" * 64)),
+    ],
+)
 def test_parses_each_verb_with_its_arguments(text: str, expected: ChatCommand) -> None:
     assert parse_command(text) == expected
 
 
-@pytest.mark.parametrize(("text", "usage"), [
-    ("connect", "connect <cloud A> <cloud B> [ticket]"),
-    ("connect a", "connect <cloud A> <cloud B> [ticket]"),
-    ("connect a b c d", "connect <cloud A> <cloud B> [ticket]"),
-    ("disconnect a", "disconnect <cloud A> <cloud B> [ticket]"),
-    ("plan a", "plan <cloud A> <cloud B>"),
-    ("plan a b CHG1", "plan <cloud A> <cloud B>"),
-    ("status", "status <request-id>"),
-    (f"status {RID} {RID}", "status <request-id>"),
-    ("links", "links <cloud>"),
-    ("links a b", "links <cloud>"),
-])
+@pytest.mark.parametrize(
+    ("text", "usage"),
+    [
+        ("connect", "connect <cloud A> <cloud B> [ticket]"),
+        ("connect a", "connect <cloud A> <cloud B> [ticket]"),
+        ("connect a b c d", "connect <cloud A> <cloud B> [ticket]"),
+        ("disconnect a", "disconnect <cloud A> <cloud B> [ticket]"),
+        ("plan a", "plan <cloud A> <cloud B>"),
+        ("plan a b CHG1", "plan <cloud A> <cloud B>"),
+        ("status", "status <request-id>"),
+        (f"status {RID} {RID}", "status <request-id>"),
+        ("links", "links <cloud>"),
+        ("links a b", "links <cloud>"),
+    ],
+)
 def test_wrong_arity_answers_with_the_verbs_usage(text: str, usage: str) -> None:
     assert f"usage: {usage}" in reply(text)
     assert "help" in reply(text)
@@ -76,8 +82,9 @@ def test_refuses_a_ticket_that_is_not_one_short_token(ticket: str) -> None:
     assert "is not a ticket" in text and "usage: connect" in text
 
 
-@pytest.mark.parametrize("rid", ["123", RID[:-1], RID + "0", RID.replace("-", ""), "{" + RID + "}",
-                                 RID.replace("0", "g")])
+@pytest.mark.parametrize(
+    "rid", ["123", RID[:-1], RID + "0", RID.replace("-", ""), "{" + RID + "}", RID.replace("0", "g")]
+)
 def test_status_needs_a_uuid_request_id(rid: str) -> None:
     assert "is not a request id" in reply(f"status {rid}")
 
@@ -98,11 +105,24 @@ def test_empty_text_answers_with_help(text: str) -> None:
     assert HELP in reply(text)
 
 
-@pytest.mark.parametrize(("text", "verb"), [
-    ("conect a b", "connect"), ("connetc a b", "connect"), ("conenct a b", "connect"), ("CONECT a b", "connect"),
-    ("disconect a b", "disconnect"), ("dissconnect a b", "disconnect"), ("plna a b", "plan"), ("paln a b", "plan"),
-    ("stauts x", "status"), ("stat x", "status"), ("link pc-a", "links"), ("lnks pc-a", "links"), ("hlep", "help"),
-])
+@pytest.mark.parametrize(
+    ("text", "verb"),
+    [
+        ("conect a b", "connect"),
+        ("connetc a b", "connect"),
+        ("conenct a b", "connect"),
+        ("CONECT a b", "connect"),
+        ("disconect a b", "disconnect"),
+        ("dissconnect a b", "disconnect"),
+        ("plna a b", "plan"),
+        ("paln a b", "plan"),
+        ("stauts x", "status"),
+        ("stat x", "status"),
+        ("link pc-a", "links"),
+        ("lnks pc-a", "links"),
+        ("hlep", "help"),
+    ],
+)
 def test_a_typo_near_a_verb_suggests_it_with_its_usage(text: str, verb: str) -> None:
     text = reply(text)
     assert f"did you mean {verb}?" in text
@@ -116,16 +136,19 @@ def test_an_unknown_verb_far_from_any_answers_with_help_and_no_guess(text: str) 
     assert HELP in text
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("<at>Interconnect</at> connect a b", ChatCommand("connect", ("a", "b"))),
-    ("<at>Interconnect Bot</at>&nbsp;connect a b CHG1", ChatCommand("connect", ("a", "b"), "CHG1")),
-    ("<AT>Bot</AT>   plan a b\n", ChatCommand("plan", ("a", "b"))),
-    ('<at id="0">Bot</at> <at id="1">Other</at> links pc-a', ChatCommand("links", ("pc-a",))),
-    ("<p><at>Bot</at>&nbsp;status " + RID + "</p>", ChatCommand("status", (RID,))),
-    ("<div><at>Bot</at> connect&nbsp;a&nbsp;b</div>", ChatCommand("connect", ("a", "b"))),
-    ("\u200b<at>Bot</at>\u00a0disconnect a\u200b b", ChatCommand("disconnect", ("a", "b"))),
-    ("<@U0123ABC> connect a b", ChatCommand("connect", ("a", "b"))),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<at>Interconnect</at> connect a b", ChatCommand("connect", ("a", "b"))),
+        ("<at>Interconnect Bot</at>&nbsp;connect a b CHG1", ChatCommand("connect", ("a", "b"), "CHG1")),
+        ("<AT>Bot</AT>   plan a b\n", ChatCommand("plan", ("a", "b"))),
+        ('<at id="0">Bot</at> <at id="1">Other</at> links pc-a', ChatCommand("links", ("pc-a",))),
+        ("<p><at>Bot</at>&nbsp;status " + RID + "</p>", ChatCommand("status", (RID,))),
+        ("<div><at>Bot</at> connect&nbsp;a&nbsp;b</div>", ChatCommand("connect", ("a", "b"))),
+        ("\u200b<at>Bot</at>\u00a0disconnect a\u200b b", ChatCommand("disconnect", ("a", "b"))),
+        ("<@U0123ABC> connect a b", ChatCommand("connect", ("a", "b"))),
+    ],
+)
 def test_teams_mentions_tags_and_entities_are_stripped(text: str, expected: ChatCommand) -> None:
     assert parse_command(text) == expected
 
@@ -167,9 +190,31 @@ def test_arbitrary_text_gives_a_command_or_a_non_empty_reply(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.sampled_from(["connect", "plan", "links", "status", "<at>Bot</at>", "&nbsp;", "<p>",
-                                           RID, "a", "rg/b", "CHG1", "&amp;", "\u00a0"]),
-                          st.text(max_size=12)), max_size=8))
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [
+                    "connect",
+                    "plan",
+                    "links",
+                    "status",
+                    "<at>Bot</at>",
+                    "&nbsp;",
+                    "<p>",
+                    RID,
+                    "a",
+                    "rg/b",
+                    "CHG1",
+                    "&amp;",
+                    "\u00a0",
+                ]
+            ),
+            st.text(max_size=12),
+        ),
+        max_size=8,
+    )
+)
 def test_command_shaped_text_never_raises(parts: list[str]) -> None:
     assert isinstance(parse_command(" ".join(parts)), ChatCommand | ChatReply)
 
@@ -202,19 +247,32 @@ def test_a_full_arm_id_takes_the_known_spelling() -> None:
     assert str(result.cloud) == str(PROD)
 
 
-@pytest.mark.parametrize("ref", ["/subscriptions/nope/resourceGroups/x/providers/Microsoft.AVS/privateClouds/y",
-                                 "/pc-weu-prod", f"/subscriptions/{SUB_A}/resourceGroups/rg/providers/"
-                                                 "Microsoft.Compute/virtualMachines/vm"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "/subscriptions/nope/resourceGroups/x/providers/Microsoft.AVS/privateClouds/y",
+        "/pc-weu-prod",
+        f"/subscriptions/{SUB_A}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm",
+    ],
+)
 def test_a_malformed_arm_id_is_explained(ref: str) -> None:
     result = resolve_cloud(ref, FLEET)
     assert isinstance(result, Unresolved) and "not a private cloud ARM id" in result.reply
     assert result.candidates == ()
 
 
-@pytest.mark.parametrize(("ref", "cloud"), [
-    ("pc-weu-prod", PROD), ("PC-WEU-PROD", PROD), ("rg-avs-weu/pc-weu-dr", DR), ("RG-AVS-WEU/Pc-Weu-Dr", DR),
-    ("rg-team-a/pc-shared", SHARED_A), ("rg-team-b/PC-SHARED", SHARED_B), (" pc-weu-dr ", DR),
-])
+@pytest.mark.parametrize(
+    ("ref", "cloud"),
+    [
+        ("pc-weu-prod", PROD),
+        ("PC-WEU-PROD", PROD),
+        ("rg-avs-weu/pc-weu-dr", DR),
+        ("RG-AVS-WEU/Pc-Weu-Dr", DR),
+        ("rg-team-a/pc-shared", SHARED_A),
+        ("rg-team-b/PC-SHARED", SHARED_B),
+        (" pc-weu-dr ", DR),
+    ],
+)
 def test_short_names_resolve_case_insensitively(ref: str, cloud: object) -> None:
     assert resolve_cloud(ref, FLEET) == Resolved(cloud)  # type: ignore[arg-type]
 
@@ -240,9 +298,15 @@ def test_an_ambiguous_reply_lists_at_most_ten_but_keeps_every_candidate() -> Non
     assert result.reply.count("/pc-x") == MAX_LISTED and "and 3 more" in result.reply
 
 
-@pytest.mark.parametrize(("ref", "suggested"), [
-    ("pc-weu-prd", PROD), ("pc-wue-dr", DR), ("rg-avs-weu/pc-weu-prd", PROD), ("PC-WEU-PRODD", PROD),
-])
+@pytest.mark.parametrize(
+    ("ref", "suggested"),
+    [
+        ("pc-weu-prd", PROD),
+        ("pc-wue-dr", DR),
+        ("rg-avs-weu/pc-weu-prd", PROD),
+        ("PC-WEU-PRODD", PROD),
+    ],
+)
 def test_an_unknown_name_suggests_close_matches(ref: str, suggested: object) -> None:
     result = resolve_cloud(ref, FLEET)
     assert isinstance(result, Unresolved)
@@ -274,13 +338,16 @@ def test_any_reference_resolves_or_answers(ref: str) -> None:
     assert isinstance(result, Resolved) or (isinstance(result, Unresolved) and result.reply.strip())
 
 
-@pytest.mark.parametrize(("ref", "why"), [
-    (ARM_A.replace("/pc-a", "/.."), "names '..' as its private cloud name"),
-    (ARM_A.replace("/pc-a", "/."), "names '.' as its private cloud name"),
-    (ARM_A.replace("/rg-avs/", "/../"), "names '..' as its resource group"),
-    (ARM_A + "/", "must be a private cloud ARM id"),
-    (ARM_A.replace("/pc-a", "/pc%2Fa"), "private cloud name that is not"),
-])
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [
+        (ARM_A.replace("/pc-a", "/.."), "names '..' as its private cloud name"),
+        (ARM_A.replace("/pc-a", "/."), "names '.' as its private cloud name"),
+        (ARM_A.replace("/rg-avs/", "/../"), "names '..' as its resource group"),
+        (ARM_A + "/", "must be a private cloud ARM id"),
+        (ARM_A.replace("/pc-a", "/pc%2Fa"), "private cloud name that is not"),
+    ],
+)
 def test_a_full_id_with_a_dot_empty_or_encoded_segment_is_refused_as_invalid_id(ref: str, why: str) -> None:
     result = resolve_cloud(ref, FLEET)
     assert isinstance(result, Unresolved) and result.candidates == ()

@@ -22,11 +22,18 @@ def event(status: Status, previous: Status | None, kind: str = "status") -> Audi
     return AuditEvent("r", 1, Clock()(), "worker", kind, status, previous, "m")
 
 
-@pytest.mark.parametrize(("status", "previous", "told"), [
-    (S.AWAITING_APPROVAL, S.ACCEPTED, True), (S.VALIDATING, S.ACCEPTED, False),
-    (S.IN_PROGRESS, S.VALIDATING, True), (S.IN_PROGRESS, S.IN_PROGRESS, False),
-    (S.SUCCEEDED, S.IN_PROGRESS, True), (S.REJECTED, S.VALIDATING, True), (S.EXPIRED, S.AWAITING_APPROVAL, True),
-])
+@pytest.mark.parametrize(
+    ("status", "previous", "told"),
+    [
+        (S.AWAITING_APPROVAL, S.ACCEPTED, True),
+        (S.VALIDATING, S.ACCEPTED, False),
+        (S.IN_PROGRESS, S.VALIDATING, True),
+        (S.IN_PROGRESS, S.IN_PROGRESS, False),
+        (S.SUCCEEDED, S.IN_PROGRESS, True),
+        (S.REJECTED, S.VALIDATING, True),
+        (S.EXPIRED, S.AWAITING_APPROVAL, True),
+    ],
+)
 def test_which_transitions_are_told(status: Status, previous: Status, told: bool) -> None:
     assert worth_telling(event(status, previous)) is told
     assert worth_telling(event(status, previous, kind="note")) is False
@@ -46,8 +53,15 @@ class Recorder:
 def world_with(notifier: Recorder) -> World:
     world = World()
     announcing = AnnouncingStore(world.store, world.queue)
-    world.worker = Worker(announcing, world.queue, world.avs, world.worker.preflight, world.clock,
-                          poll_interval=world.worker.poll_interval, approvals=False)
+    world.worker = Worker(
+        announcing,
+        world.queue,
+        world.avs,
+        world.worker.preflight,
+        world.clock,
+        poll_interval=world.worker.poll_interval,
+        approvals=False,
+    )
     world.dispatch = Dispatch(world.worker, world.queue, world.clock, deliveries=Deliveries(world.store, notifier))
     return world
 
@@ -64,10 +78,18 @@ def test_each_callback_hears_the_start_and_the_end_once_and_each_is_noted() -> N
     world.drain()
     assert world.status(rid) is Status.SUCCEEDED
     assert sorted((c.kind, s.value) for c, s in notifier.told) == [
-        ("slack", "InProgress"), ("slack", "Succeeded"), ("teams", "InProgress"), ("teams", "Succeeded")]
+        ("slack", "InProgress"),
+        ("slack", "Succeeded"),
+        ("teams", "InProgress"),
+        ("teams", "Succeeded"),
+    ]
     notes = [e.message for e in world.store.events(rid) if e.kind == "note"]
-    assert sorted(notes) == ["told slack: InProgress", "told slack: Succeeded", "told teams: InProgress",
-                             "told teams: Succeeded"]
+    assert sorted(notes) == [
+        "told slack: InProgress",
+        "told slack: Succeeded",
+        "told teams: InProgress",
+        "told teams: Succeeded",
+    ]
 
 
 def test_a_channel_that_refuses_is_noted_and_the_request_still_succeeds() -> None:

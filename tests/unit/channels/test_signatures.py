@@ -57,39 +57,53 @@ STANDARD = Scheme(
     ("whsec_" + _b64(b"old-secret-0123456789abcdef"), "whsec_" + _b64(b"new-secret-0123456789abcdef")),
     lambda secret, body, ts: sign_standard_webhook(secret, "msg_2bR5Zq", ts, body),
     lambda headers, body, secrets, now: verify_standard_webhook(headers, body, secrets, now=now),
-    True, ("webhook-id", "webhook-timestamp", "webhook-signature"),
+    True,
+    ("webhook-id", "webhook-timestamp", "webhook-signature"),
 )
 JIRA = Scheme(
-    "jira", ("jira-old-secret", "jira-new-secret"),
+    "jira",
+    ("jira-old-secret", "jira-new-secret"),
     lambda secret, body, ts: {**sign_jira(secret, body), "X-Atlassian-Webhook-Identifier": "d1a5-42"},
     lambda headers, body, secrets, now: verify_jira(headers, body, secrets),
-    False, ("X-Hub-Signature",),
+    False,
+    ("X-Hub-Signature",),
 )
 SERVICENOW = Scheme(
-    "servicenow", ("snow-old-secret", "snow-new-secret"),
+    "servicenow",
+    ("snow-old-secret", "snow-new-secret"),
     lambda secret, body, ts: sign_servicenow(secret, ts, body),
     lambda headers, body, secrets, now: verify_servicenow(headers, body, secrets, now=now),
-    True, ("X-Interconnect-Timestamp", "X-Interconnect-Signature"),
+    True,
+    ("X-Interconnect-Timestamp", "X-Interconnect-Signature"),
 )
 SLACK = Scheme(
-    "slack", ("8f742231b10e8888abcd99yyyzzz85a5", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"),
+    "slack",
+    ("8f742231b10e8888abcd99yyyzzz85a5", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"),
     lambda secret, body, ts: sign_slack(secret, ts, body),
     lambda headers, body, secrets, now: verify_slack(headers, body, secrets, now=now),
-    True, ("X-Slack-Request-Timestamp", "X-Slack-Signature"),
+    True,
+    ("X-Slack-Request-Timestamp", "X-Slack-Signature"),
 )
 TEAMS = Scheme(
-    "teams", (_b64(b"teams-old-security-token-32bytes"), _b64(b"teams-new-security-token-32bytes")),
+    "teams",
+    (_b64(b"teams-old-security-token-32bytes"), _b64(b"teams-new-security-token-32bytes")),
     lambda secret, body, ts: sign_teams(secret, body),
     lambda headers, body, secrets, now: verify_teams(headers, body, secrets),
-    False, ("Authorization",),
+    False,
+    ("Authorization",),
 )
 SCHEMES = [STANDARD, JIRA, SERVICENOW, SLACK, TEAMS]
 TIMED = [s for s in SCHEMES if s.timestamped]
 OLD, NEW = 0, 1
 
 
-def refused(scheme: Scheme, headers: Mapping[str, Any], body: bytes = BODY, secrets: Sequence[str] | None = None,
-            now: float = NOW) -> SignatureError:
+def refused(
+    scheme: Scheme,
+    headers: Mapping[str, Any],
+    body: bytes = BODY,
+    secrets: Sequence[str] | None = None,
+    now: float = NOW,
+) -> SignatureError:
     with pytest.raises(SignatureError) as err:
         scheme.verify(headers, body, list(scheme.secrets) if secrets is None else secrets, now)
     assert err.value.code == "BAD_SIGNATURE"
@@ -104,8 +118,11 @@ def signed(scheme: Scheme, secret: int = OLD, body: bytes = BODY, ts: int = NOW)
 
 
 def test_matches_the_standard_webhooks_spec_test_vector() -> None:
-    headers = {"webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330",
-               "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}
+    headers = {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
     body = b'{"test": 2432232314}'
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     assert sign_standard_webhook(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == headers
@@ -113,12 +130,16 @@ def test_matches_the_standard_webhooks_spec_test_vector() -> None:
 
 
 def test_matches_the_example_in_slacks_verification_doc() -> None:
-    body = (b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
-            b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
-            b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
-            b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
-    headers = {"X-Slack-Request-Timestamp": "1531420618",
-               "X-Slack-Signature": "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"}
+    body = (
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    headers = {
+        "X-Slack-Request-Timestamp": "1531420618",
+        "X-Slack-Signature": "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+    }
     assert sign_slack("8f742231b10e8888abcd99yyyzzz85a5", 1531420618, body) == headers
     verify_slack(headers, body, ["8f742231b10e8888abcd99yyyzzz85a5"], now=1531420618)
 
@@ -154,10 +175,17 @@ def test_rotation_accepts_old_and_new_while_both_are_listed_and_refuses_the_old_
 
 
 @pytest.mark.parametrize("scheme", SCHEMES, ids=str)
-@pytest.mark.parametrize("tamper", [
-    lambda b: b + b" ", lambda b: b[:-1], lambda b: b.replace(b"connect", b"disconnect"), lambda b: b"",
-    lambda b: b.upper(),
-], ids=["appended", "truncated", "action-swapped", "emptied", "case-changed"])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda b: b + b" ",
+        lambda b: b[:-1],
+        lambda b: b.replace(b"connect", b"disconnect"),
+        lambda b: b"",
+        lambda b: b.upper(),
+    ],
+    ids=["appended", "truncated", "action-swapped", "emptied", "case-changed"],
+)
 def test_refuses_a_tampered_body(scheme: Scheme, tamper: Callable[[bytes], bytes]) -> None:
     assert refused(scheme, signed(scheme), body=tamper(BODY)).details["reason"] == "mismatch"
 
@@ -173,8 +201,9 @@ def test_refuses_when_a_required_header_is_missing_or_blank(scheme: Scheme) -> N
 
 
 @pytest.mark.parametrize("scheme", SCHEMES, ids=str)
-@pytest.mark.parametrize("case", [str.lower, str.upper, str.title, lambda n: n.swapcase()],
-                         ids=["lower", "upper", "title", "swapped"])
+@pytest.mark.parametrize(
+    "case", [str.lower, str.upper, str.title, lambda n: n.swapcase()], ids=["lower", "upper", "title", "swapped"]
+)
 def test_header_names_match_in_any_case(scheme: Scheme, case: Callable[[str], str]) -> None:
     headers = {case(name): value for name, value in signed(scheme).items()}
     scheme.verify(headers, BODY, list(scheme.secrets), NOW)
@@ -201,8 +230,11 @@ def test_a_bare_string_is_not_taken_for_a_list_of_one_character_secrets(scheme: 
 
 
 @pytest.mark.parametrize("scheme", SCHEMES, ids=str)
-@pytest.mark.parametrize("value", [None, 42, b"bytes", "caf\u00e9", "\x00", "x" * 10_000, "\ud800"],
-                         ids=["none", "int", "bytes", "non-ascii", "nul", "huge", "lone-surrogate"])
+@pytest.mark.parametrize(
+    "value",
+    [None, 42, b"bytes", "caf\u00e9", "\x00", "x" * 10_000, "\ud800"],
+    ids=["none", "int", "bytes", "non-ascii", "nul", "huge", "lone-surrogate"],
+)
 def test_garbage_header_values_are_refused_with_a_signature_error(scheme: Scheme, value: object) -> None:
     headers = signed(scheme)
     for name in scheme.required:
@@ -224,12 +256,21 @@ def test_a_bytearray_body_is_checked_like_bytes() -> None:
 
 
 @pytest.mark.parametrize("scheme", TIMED, ids=str)
-@pytest.mark.parametrize(("skew", "ok"), [
-    (0, True), (-TOLERANCE, True), (TOLERANCE, True),
-    (-TOLERANCE - 1, False), (TOLERANCE + 1, False), (-86_400, False), (86_400 * 365, False),
-])
-def test_timestamps_are_accepted_only_within_the_tolerance_either_side_of_now(scheme: Scheme, skew: int,
-                                                                             ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("skew", "ok"),
+    [
+        (0, True),
+        (-TOLERANCE, True),
+        (TOLERANCE, True),
+        (-TOLERANCE - 1, False),
+        (TOLERANCE + 1, False),
+        (-86_400, False),
+        (86_400 * 365, False),
+    ],
+)
+def test_timestamps_are_accepted_only_within_the_tolerance_either_side_of_now(
+    scheme: Scheme, skew: int, ok: bool
+) -> None:
     headers = signed(scheme, ts=NOW + skew)
     if ok:
         scheme.verify(headers, BODY, list(scheme.secrets), NOW)
@@ -252,8 +293,9 @@ def test_the_tolerance_is_a_parameter() -> None:
 
 
 @pytest.mark.parametrize("scheme", TIMED, ids=str)
-@pytest.mark.parametrize("stamp", ["", "soon", "-5", "+1764072000", "1764072000.5", " 1e9", "1_764_072_000",
-                                   "\u0661\u0662", "9" * 40])
+@pytest.mark.parametrize(
+    "stamp", ["", "soon", "-5", "+1764072000", "1764072000.5", " 1e9", "1_764_072_000", "\u0661\u0662", "9" * 40]
+)
 def test_refuses_a_timestamp_that_is_not_unix_seconds(scheme: Scheme, stamp: str) -> None:
     headers = signed(scheme)
     name = next(n for n in headers if "timestamp" in n.lower())
@@ -274,11 +316,14 @@ def test_standard_webhooks_accepts_one_valid_signature_among_invalid_ones() -> N
     good = signed(STANDARD)
     wrong = sign_standard_webhook(STANDARD.secrets[NEW], "msg_2bR5Zq", NOW, b"other")["webhook-signature"]
     header = f"v1,{_b64(b'x' * 32)} {wrong} v1a,{_b64(b'ed25519')} v2,abc  {good['webhook-signature']}"
-    assert verify_standard_webhook({**good, "webhook-signature": header}, BODY, [STANDARD.secrets[OLD]],
-                                   now=NOW) == "msg_2bR5Zq"
+    assert (
+        verify_standard_webhook({**good, "webhook-signature": header}, BODY, [STANDARD.secrets[OLD]], now=NOW)
+        == "msg_2bR5Zq"
+    )
     with pytest.raises(SignatureError):
-        verify_standard_webhook({**good, "webhook-signature": f"{wrong} v1,{_b64(b'y' * 32)}"}, BODY,
-                                [STANDARD.secrets[OLD]], now=NOW)
+        verify_standard_webhook(
+            {**good, "webhook-signature": f"{wrong} v1,{_b64(b'y' * 32)}"}, BODY, [STANDARD.secrets[OLD]], now=NOW
+        )
 
 
 def test_standard_webhooks_signature_covers_the_id() -> None:
@@ -313,15 +358,18 @@ def test_a_secret_that_does_not_decode_is_refused_without_echoing_it() -> None:
         assert secret not in err.message and "base64!" not in err.message
 
 
-@pytest.mark.parametrize(("value", "reason"), [
-    ("sha1=" + "a" * 40, "unsupported_algorithm"),
-    ("md5=" + "a" * 32, "unsupported_algorithm"),
-    ("sha512=" + "a" * 128, "unsupported_algorithm"),
-    ("a" * 64, "malformed_header"),
-    ("sha256=" + "g" * 64, "malformed_header"),
-    ("sha256=" + "a" * 63, "malformed_header"),
-    ("sha256=", "malformed_header"),
-])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("sha1=" + "a" * 40, "unsupported_algorithm"),
+        ("md5=" + "a" * 32, "unsupported_algorithm"),
+        ("sha512=" + "a" * 128, "unsupported_algorithm"),
+        ("a" * 64, "malformed_header"),
+        ("sha256=" + "g" * 64, "malformed_header"),
+        ("sha256=" + "a" * 63, "malformed_header"),
+        ("sha256=", "malformed_header"),
+    ],
+)
 def test_jira_refuses_other_methods_and_malformed_digests(value: str, reason: str) -> None:
     assert refused(JIRA, {"X-Hub-Signature": value}).details["reason"] == reason
 
@@ -344,7 +392,9 @@ def test_servicenow_refuses_anything_but_sha256(value: str) -> None:
 def test_servicenow_scheme_is_hmac_of_timestamp_dot_body() -> None:
     expected = hmac.new(b"snow-old-secret", f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
     assert sign_servicenow("snow-old-secret", NOW, BODY) == {
-        "X-Interconnect-Timestamp": str(NOW), "X-Interconnect-Signature": f"sha256={expected}"}
+        "X-Interconnect-Timestamp": str(NOW),
+        "X-Interconnect-Signature": f"sha256={expected}",
+    }
 
 
 @pytest.mark.parametrize("value", ["v1=" + "a" * 64, "v0" + "a" * 64, "v0=" + "a" * 63, "v0=xyz"])
@@ -384,23 +434,35 @@ def test_any_single_byte_change_to_the_body_fails(scheme: Scheme, body: bytes, d
     headers = scheme.sign(scheme.secrets[OLD], body, NOW)
     index = data.draw(st.integers(0, len(body) - 1))
     replacement = data.draw(st.integers(0, 255).filter(lambda b: b != body[index]))
-    changed = body[:index] + bytes([replacement]) + body[index + 1:]
+    changed = body[:index] + bytes([replacement]) + body[index + 1 :]
     refused(scheme, headers, body=changed)
 
 
 HEADER_NAMES = sorted({n.lower() for s in SCHEMES for n in s.required} | {"x-atlassian-webhook-identifier"})
-VALUES = st.one_of(st.text(max_size=120), st.none(), st.integers(), st.binary(max_size=40),
-                   st.sampled_from(["v1,", "sha256=", "v0=", "HMAC ", "whsec_", str(NOW), "sha1=ab"]).flatmap(
-                       lambda prefix: st.text(max_size=80).map(lambda rest: prefix + rest)))
+VALUES = st.one_of(
+    st.text(max_size=120),
+    st.none(),
+    st.integers(),
+    st.binary(max_size=40),
+    st.sampled_from(["v1,", "sha256=", "v0=", "HMAC ", "whsec_", str(NOW), "sha1=ab"]).flatmap(
+        lambda prefix: st.text(max_size=80).map(lambda rest: prefix + rest)
+    ),
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(scheme=st.sampled_from(SCHEMES),
-       headers=st.dictionaries(st.one_of(st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_NAMES).map(str.upper),
-                                         st.text(max_size=20)), VALUES, max_size=8),
-       body=st.binary(max_size=64))
-def test_arbitrary_headers_raise_nothing_but_a_signature_error(scheme: Scheme, headers: dict[str, Any],
-                                                                body: bytes) -> None:
+@given(
+    scheme=st.sampled_from(SCHEMES),
+    headers=st.dictionaries(
+        st.one_of(st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_NAMES).map(str.upper), st.text(max_size=20)),
+        VALUES,
+        max_size=8,
+    ),
+    body=st.binary(max_size=64),
+)
+def test_arbitrary_headers_raise_nothing_but_a_signature_error(
+    scheme: Scheme, headers: dict[str, Any], body: bytes
+) -> None:
     try:
         scheme.verify(headers, body, list(scheme.secrets), NOW)
     except SignatureError as exc:  # anything else (TypeError, UnicodeError, ValueError...) fails the test
@@ -410,7 +472,8 @@ def test_arbitrary_headers_raise_nothing_but_a_signature_error(scheme: Scheme, h
 @settings(max_examples=100, deadline=None)
 @given(scheme=st.sampled_from(SCHEMES), data=st.data())
 def test_mutating_any_one_header_of_a_valid_request_verifies_or_raises_a_signature_error(
-        scheme: Scheme, data: st.DataObject) -> None:
+    scheme: Scheme, data: st.DataObject
+) -> None:
     headers = signed(scheme)
     name = data.draw(st.sampled_from(sorted(headers)))
     value = data.draw(VALUES)

@@ -23,17 +23,27 @@ JIRA_PAYLOAD: dict[str, Any] = {
     "timestamp": 1764072000123,
     "webhookEvent": "jira:issue_updated",
     "issue_event_type_name": "issue_generic",
-    "user": {"self": "https://example.atlassian.net/rest/api/2/user?accountId=5b10ac8d82e05b22cc7d4ef5",
-             "accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Alice Example", "active": True},
+    "user": {
+        "self": "https://example.atlassian.net/rest/api/2/user?accountId=5b10ac8d82e05b22cc7d4ef5",
+        "accountId": "5b10ac8d82e05b22cc7d4ef5",
+        "displayName": "Alice Example",
+        "active": True,
+    },
     "issue": {
-        "id": "10042", "key": "AVS-42", "self": "https://example.atlassian.net/rest/api/2/issue/10042",
+        "id": "10042",
+        "key": "AVS-42",
+        "self": "https://example.atlassian.net/rest/api/2/issue/10042",
         "fields": {
-            "summary": "Link prod to DR", "labels": ["avs"],
+            "summary": "Link prod to DR",
+            "labels": ["avs"],
             "status": {"name": "Approved", "id": "10001"},
             "customfield_10050": A,
             "customfield_10051": f"  {B}  ",
-            "customfield_10052": {"self": "https://example.atlassian.net/rest/api/2/customFieldOption/10100",
-                                  "value": "Connect", "id": "10100"},
+            "customfield_10052": {
+                "self": "https://example.atlassian.net/rest/api/2/customFieldOption/10100",
+                "value": "Connect",
+                "id": "10100",
+            },
         },
     },
     "changelog": {"items": [{"field": "status", "fromString": "Open", "toString": "Approved"}]},
@@ -41,13 +51,23 @@ JIRA_PAYLOAD: dict[str, Any] = {
 
 # What our ServiceNow scripted REST message sends: the change record's fields, flat.
 SERVICENOW_PAYLOAD: dict[str, Any] = {
-    "sys_id": "9d385017c611228701d22104cc95c371", "number": "CHG0012345", "u_action": "disconnect",
-    "u_source_cloud": A, "u_target_cloud": B, "sys_updated_by": "alice.example", "state": "-1",
+    "sys_id": "9d385017c611228701d22104cc95c371",
+    "number": "CHG0012345",
+    "u_action": "disconnect",
+    "u_source_cloud": A,
+    "u_target_cloud": B,
+    "sys_updated_by": "alice.example",
+    "state": "-1",
     "short_description": "Remove the test link",
 }
 
-STANDARD_PAYLOAD: dict[str, Any] = {"action": "connect", "source": A, "target": B, "reference": "REQ-7",
-                                    "requestedBy": "platform-automation"}
+STANDARD_PAYLOAD: dict[str, Any] = {
+    "action": "connect",
+    "source": A,
+    "target": B,
+    "reference": "REQ-7",
+    "requestedBy": "platform-automation",
+}
 
 
 def default(name: str) -> TicketMapping:
@@ -79,17 +99,20 @@ def test_every_default_mapping_is_a_valid_config() -> None:
 
 def test_maps_a_jira_issue_webhook() -> None:
     assert map_ticket(JIRA_PAYLOAD, default("jira")) == TicketFields(
-        action="connect", source=A, target=B, reference="AVS-42", requester="5b10ac8d82e05b22cc7d4ef5")
+        action="connect", source=A, target=B, reference="AVS-42", requester="5b10ac8d82e05b22cc7d4ef5"
+    )
 
 
 def test_maps_a_servicenow_change() -> None:
     assert map_ticket(SERVICENOW_PAYLOAD, default("servicenow")) == TicketFields(
-        action="disconnect", source=A, target=B, reference="CHG0012345", requester="alice.example")
+        action="disconnect", source=A, target=B, reference="CHG0012345", requester="alice.example"
+    )
 
 
 def test_maps_a_standard_webhooks_body() -> None:
     assert map_ticket(STANDARD_PAYLOAD, default("standard-webhooks")) == TicketFields(
-        action="connect", source=A, target=B, reference="REQ-7", requester="platform-automation")
+        action="connect", source=A, target=B, reference="REQ-7", requester="platform-automation"
+    )
 
 
 def test_mapped_fields_feed_the_api_validation_unchanged() -> None:
@@ -108,8 +131,11 @@ def test_a_jira_payload_with_none_of_our_fields_lists_every_one_missing() -> Non
     err = failure(payload, default("jira"))
     assert [m["field"] for m in err.details["missing"]] == ["action", "source", "target", "reference"]
     assert err.details["invalid"] == []
-    assert err.details["missing"][1] == {"field": "source", "path": "issue.fields.customfield_10050",
-                                         "found": "no 'customfield_10050' in issue.fields"}
+    assert err.details["missing"][1] == {
+        "field": "source",
+        "path": "issue.fields.customfield_10050",
+        "found": "no 'customfield_10050' in issue.fields",
+    }
     for name in ("action", "source", "target", "reference"):
         assert f"missing {name}" in err.message
 
@@ -136,10 +162,16 @@ def test_reports_missing_and_invalid_fields_together_with_what_was_found() -> No
     assert "invalid action" in err.message and "invalid target" in err.message
 
 
-@pytest.mark.parametrize(("raw", "action"), [
-    ("Connect", "connect"), ("CONNECT", "connect"), (" link ", "connect"), ("Unlink", "disconnect"),
-    ("disconnect", "disconnect"),
-])
+@pytest.mark.parametrize(
+    ("raw", "action"),
+    [
+        ("Connect", "connect"),
+        ("CONNECT", "connect"),
+        (" link ", "connect"),
+        ("Unlink", "disconnect"),
+        ("disconnect", "disconnect"),
+    ],
+)
 def test_action_values_map_case_insensitively(raw: str, action: str) -> None:
     payload = {**SERVICENOW_PAYLOAD, "u_action": raw}
     assert map_ticket(payload, default("servicenow")).action == action
@@ -166,20 +198,27 @@ def test_constant_fields_need_nothing_in_the_payload() -> None:
 
 
 def test_list_indexes_in_paths() -> None:
-    payload = {"items": [{"name": "source", "value": A}, {"name": "target", "value": B}],
-               "ticket": {"refs": ["CHG9", "OTHER"]}, "action": "connect"}
-    listed = mapping({"action": "action", "source": "items.0.value", "target": "items.1.value",
-                      "reference": "ticket.refs.0"})
+    payload = {
+        "items": [{"name": "source", "value": A}, {"name": "target", "value": B}],
+        "ticket": {"refs": ["CHG9", "OTHER"]},
+        "action": "connect",
+    }
+    listed = mapping(
+        {"action": "action", "source": "items.0.value", "target": "items.1.value", "reference": "ticket.refs.0"}
+    )
     assert map_ticket(payload, listed) == TicketFields("connect", A, B, "CHG9", "")
 
 
-@pytest.mark.parametrize(("path", "found"), [
-    ("items.2.value", "items has 2 item(s), no index 2"),
-    ("items.first.value", "items is a list, and 'first' is not an index"),
-    ("items.-1.value", "items is a list, and '-1' is not an index"),
-    ("items.0.value.deeper", "items.0.value is a string, not an object"),
-    ("nothing.here", "no 'nothing' in the top level"),
-])
+@pytest.mark.parametrize(
+    ("path", "found"),
+    [
+        ("items.2.value", "items has 2 item(s), no index 2"),
+        ("items.first.value", "items is a list, and 'first' is not an index"),
+        ("items.-1.value", "items is a list, and '-1' is not an index"),
+        ("items.0.value.deeper", "items.0.value is a string, not an object"),
+        ("nothing.here", "no 'nothing' in the top level"),
+    ],
+)
 def test_paths_that_lead_nowhere_say_where_they_stopped(path: str, found: str) -> None:
     payload = {"items": [{"value": A}, {"value": B}], "action": "connect", "target": B, "reference": "R1"}
     err = failure(payload, mapping({**PLAIN, "source": path}))
@@ -192,10 +231,17 @@ def test_a_numeric_reference_becomes_text_but_other_numbers_are_invalid() -> Non
     assert sorted(i["field"] for i in err.details["invalid"]) == ["action", "reference", "source"]
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("reference", "x" * 201), ("reference", "CHG1\nDROP"), ("source", A + "\x00"), ("requester", "a\tb"),
-    ("requester", "r" * 201), ("target", {"id": B}),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("reference", "x" * 201),
+        ("reference", "CHG1\nDROP"),
+        ("source", A + "\x00"),
+        ("requester", "a\tb"),
+        ("requester", "r" * 201),
+        ("target", {"id": B}),
+    ],
+)
 def test_values_must_be_single_line_strings_within_limits(field: str, value: Any) -> None:
     body = {**STANDARD_PAYLOAD, {"requester": "requestedBy"}.get(field, field): value}
     err = failure(body, default("standard-webhooks"))
@@ -227,25 +273,31 @@ def test_a_mapping_error_is_a_validation_error() -> None:
 DOT_PATH = "expected a dot path (keys joined by '.', none empty, at most 500 characters) or '$const:<value>'"
 
 
-@pytest.mark.parametrize(("raw", "named"), [
-    ({"fields": {**PLAIN, "sourse": "x"}}, "fields.sourse: unknown field (allowed: action, reference, requester, "),
-    ({"fields": {k: v for k, v in PLAIN.items() if k != "target"}}, "fields.target: required"),
-    ({"fields": {**PLAIN, "source": ""}}, f"fields.source: {DOT_PATH}, not ''"),
-    ({"fields": {**PLAIN, "source": 5}}, "fields.source: expected a string, got an integer"),
-    ({"fields": {**PLAIN, "source": "a..b"}}, f"fields.source: {DOT_PATH}, not 'a..b'"),
-    ({"fields": {**PLAIN, "source": ".a"}}, f"fields.source: {DOT_PATH}, not '.a'"),
-    ({"fields": {**PLAIN, "source": "a" * 501}}, f"fields.source: {DOT_PATH}, not 'aaa"),
-    ({"fields": {**PLAIN, "source": "$const:"}}, f"fields.source: {DOT_PATH}, not '$const:'"),
-    ({"fields": {**PLAIN, "requester": None}}, "fields.requester: expected a string, got null"),
-    ({"fields": {**PLAIN, "action": "$const:link"}}, "fields.action: '$const:link' does not map"),
-    ({"fields": PLAIN, "actions": {"Link": "attach"}}, "actions.Link: expected connect or disconnect, not 'attach'"),
-    ({"fields": PLAIN, "actions": {"": "connect"}}, "actions.: expected a non-blank raw value, not ''"),
-    ({"fields": PLAIN, "actions": ["connect"]}, "actions: expected an object, got a list"),
-    ({"fields": PLAIN, "colour": "red"}, "colour: unknown field (allowed: actions, fields)"),
-    ({"fields": ["action"]}, "fields: expected an object, got a list"),
-    ({}, "fields: required"),
-    ("fields", "is invalid: expected an object, got a string"),
-])
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"fields": {**PLAIN, "sourse": "x"}}, "fields.sourse: unknown field (allowed: action, reference, requester, "),
+        ({"fields": {k: v for k, v in PLAIN.items() if k != "target"}}, "fields.target: required"),
+        ({"fields": {**PLAIN, "source": ""}}, f"fields.source: {DOT_PATH}, not ''"),
+        ({"fields": {**PLAIN, "source": 5}}, "fields.source: expected a string, got an integer"),
+        ({"fields": {**PLAIN, "source": "a..b"}}, f"fields.source: {DOT_PATH}, not 'a..b'"),
+        ({"fields": {**PLAIN, "source": ".a"}}, f"fields.source: {DOT_PATH}, not '.a'"),
+        ({"fields": {**PLAIN, "source": "a" * 501}}, f"fields.source: {DOT_PATH}, not 'aaa"),
+        ({"fields": {**PLAIN, "source": "$const:"}}, f"fields.source: {DOT_PATH}, not '$const:'"),
+        ({"fields": {**PLAIN, "requester": None}}, "fields.requester: expected a string, got null"),
+        ({"fields": {**PLAIN, "action": "$const:link"}}, "fields.action: '$const:link' does not map"),
+        (
+            {"fields": PLAIN, "actions": {"Link": "attach"}},
+            "actions.Link: expected connect or disconnect, not 'attach'",
+        ),
+        ({"fields": PLAIN, "actions": {"": "connect"}}, "actions.: expected a non-blank raw value, not ''"),
+        ({"fields": PLAIN, "actions": ["connect"]}, "actions: expected an object, got a list"),
+        ({"fields": PLAIN, "colour": "red"}, "colour: unknown field (allowed: actions, fields)"),
+        ({"fields": ["action"]}, "fields: expected an object, got a list"),
+        ({}, "fields: required"),
+        ("fields", "is invalid: expected an object, got a string"),
+    ],
+)
 def test_a_bad_config_is_refused_naming_the_bad_key(raw: Any, named: str) -> None:
     with pytest.raises(ValidationError) as err:
         parse_mapping(raw, "INTERCONNECT_TICKET_MAPPINGS.jira")
@@ -261,13 +313,21 @@ def test_every_config_problem_is_listed_at_once() -> None:
     assert len(err.value.details["problems"]) == 6  # sourse, action, source/target/reference required, actions.x
     assert err.value.details["problems"][:4] == [
         "fields.sourse: unknown field (allowed: action, reference, requester, source, target)",
-        "fields.source: required", "fields.target: required", "fields.reference: required"]
+        "fields.source: required",
+        "fields.target: required",
+        "fields.reference: required",
+    ]
 
 
 def test_a_constant_action_mapped_through_the_action_table_is_accepted() -> None:
     assert mapping({**PLAIN, "action": "$const:Link"}, {"link": "connect"}).fields["action"] == "$const:Link"
-    assert map_ticket({"source": A, "target": B, "reference": "R"},
-                      mapping({**PLAIN, "action": "$const:Link"}, {"link": "connect"})).action == "connect"
+    assert (
+        map_ticket(
+            {"source": A, "target": B, "reference": "R"},
+            mapping({**PLAIN, "action": "$const:Link"}, {"link": "connect"}),
+        ).action
+        == "connect"
+    )
 
 
 def test_mappings_round_trip_through_json_config() -> None:
@@ -277,15 +337,30 @@ def test_mappings_round_trip_through_json_config() -> None:
 
 # --------------------------------------------------------------------------------------------- properties
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=20)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(payload=st.one_of(JSON, st.fixed_dictionaries({}, optional={
-    "action": JSON | st.sampled_from(["connect", "Disconnect", "link"]), "source": JSON, "target": JSON,
-    "reference": JSON, "requestedBy": JSON})), name=st.sampled_from(sorted(DEFAULT_MAPPINGS)))
+@given(
+    payload=st.one_of(
+        JSON,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "action": JSON | st.sampled_from(["connect", "Disconnect", "link"]),
+                "source": JSON,
+                "target": JSON,
+                "reference": JSON,
+                "requestedBy": JSON,
+            },
+        ),
+    ),
+    name=st.sampled_from(sorted(DEFAULT_MAPPINGS)),
+)
 def test_any_payload_maps_or_fails_with_a_mapping_error(payload: Any, name: str) -> None:
     try:
         fields = map_ticket(payload, default(name))

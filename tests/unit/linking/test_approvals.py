@@ -39,7 +39,7 @@ def waiting(world: World) -> str:
 def test_a_disconnect_waits_and_nothing_is_deleted_before_approval(world: World) -> None:
     rid = waiting(world)
     assert "delete_link" not in world.avs.calls
-    (expiry, at), = world.queue.sent
+    ((expiry, at),) = world.queue.sent
     assert expiry.kind == "expire" and at == world.clock.now + timedelta(minutes=60)
     assert world.store.get(rid).approval is not None
 
@@ -51,15 +51,18 @@ def test_approval_by_someone_else_lets_it_proceed(world: World) -> None:
     request = world.store.get(rid)
     assert request.status is Status.SUCCEEDED and world.avs.links == {}
     assert request.approval is not None and request.approval.decided_by == "api:bob"
-    assert any(e.actor == "api:bob" and e.status is Status.VALIDATING and e.message == "approved by Bob (api:bob)"
-               for e in world.store.events(rid))
+    assert any(
+        e.actor == "api:bob" and e.status is Status.VALIDATING and e.message == "approved by Bob (api:bob)"
+        for e in world.store.events(rid)
+    )
 
 
 def test_the_requester_cannot_approve_their_own_disconnect(world: World) -> None:
     rid = waiting(world)
     with pytest.raises(ForbiddenError) as err:
-        approvals(world).decide(rid, replace(ALICE, roles=frozenset({"Links.Approve"}), verified_person=True),
-                                approve=True)
+        approvals(world).decide(
+            rid, replace(ALICE, roles=frozenset({"Links.Approve"}), verified_person=True), approve=True
+        )
     assert err.value.code == "SELF_APPROVAL"
     assert world.status(rid) is Status.AWAITING_APPROVAL
 
@@ -114,10 +117,14 @@ def test_connects_need_no_approval(world: World) -> None:
     assert world.status(rid) is not Status.AWAITING_APPROVAL
 
 
-@pytest.mark.parametrize("spelling", [
-    Requester("api", "ALICE", roles=frozenset({"Links.Approve"}), verified_person=True),
-    Requester("API", "Alice", roles=frozenset({"Links.Approve"}), verified_person=True),
-    Requester("api", "alice", "a different display name", roles=frozenset({"Links.Approve"}), verified_person=True)])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        Requester("api", "ALICE", roles=frozenset({"Links.Approve"}), verified_person=True),
+        Requester("API", "Alice", roles=frozenset({"Links.Approve"}), verified_person=True),
+        Requester("api", "alice", "a different display name", roles=frozenset({"Links.Approve"}), verified_person=True),
+    ],
+)
 def test_the_requester_in_another_spelling_is_still_the_requester(world: World, spelling: Requester) -> None:
     rid = waiting(world)
     with pytest.raises(ForbiddenError) as err:
@@ -127,8 +134,13 @@ def test_the_requester_in_another_spelling_is_still_the_requester(world: World, 
 
 
 def test_approvers_and_requesters_in_the_policy_match_in_any_case(world: World) -> None:
-    policy = parse_policy({"rules": [{"requesters": ["API:Alice"], "actions": ["disconnect"], "scopes": ["*"]}],
-                           "approvers": ["Slack:T1/u9"]}, "test")
+    policy = parse_policy(
+        {
+            "rules": [{"requesters": ["API:Alice"], "actions": ["disconnect"], "scopes": ["*"]}],
+            "approvers": ["Slack:T1/u9"],
+        },
+        "test",
+    )
     assert policy.check(ALICE, Action.DISCONNECT, (world.a, world.b)) == []
     assert policy.check(Requester("api", "ALICE"), Action.DISCONNECT, (world.a, world.b)) == []
     assert policy.check(BOB, Action.DISCONNECT, (world.a, world.b)) != []
@@ -136,11 +148,14 @@ def test_approvers_and_requesters_in_the_policy_match_in_any_case(world: World) 
     assert not policy.may_approve(Requester("slack", "T1/U8"))
 
 
-@pytest.mark.parametrize("caller", [Requester("api", "key", "function key"),
-                                    Requester("api", "sp:00000000-0000-0000-0000-0000000000aa",
-                                              roles=frozenset({"Links.Approve"})),
-                                    Requester("api", "mallory", "mallory@example.com",
-                                              roles=frozenset({"Links.Approve"}))])
+@pytest.mark.parametrize(
+    "caller",
+    [
+        Requester("api", "key", "function key"),
+        Requester("api", "sp:00000000-0000-0000-0000-0000000000aa", roles=frozenset({"Links.Approve"})),
+        Requester("api", "mallory", "mallory@example.com", roles=frozenset({"Links.Approve"})),
+    ],
+)
 def test_a_rest_caller_who_is_not_a_verified_person_cannot_approve(world: World, caller: Requester) -> None:
     rid = waiting(world)
     for approve in (True, False):
@@ -162,10 +177,16 @@ def test_a_verified_person_without_the_approve_role_is_not_an_approver(world: Wo
 
 def test_the_policy_names_approvers_and_requesters_by_role_and_by_group(world: World) -> None:
     group = "6f1c0c4e-0000-4000-8000-00000000c0de"
-    policy = parse_policy({"rules": [
-        {"requesters": ["role:Links.Request"], "actions": ["connect"], "scopes": ["*"]},
-        {"requesters": [f"group:{group}"], "actions": ["disconnect"], "scopes": ["*"]}],
-        "approvers": [f"group:{group.upper()}"]}, "test")
+    policy = parse_policy(
+        {
+            "rules": [
+                {"requesters": ["role:Links.Request"], "actions": ["connect"], "scopes": ["*"]},
+                {"requesters": [f"group:{group}"], "actions": ["disconnect"], "scopes": ["*"]},
+            ],
+            "approvers": [f"group:{group.upper()}"],
+        },
+        "test",
+    )
     clouds = (world.a, world.b)
     requester = Requester("api", "erin", roles=frozenset({"LINKS.REQUEST"}), verified_person=True)
     assert policy.check(requester, Action.CONNECT, clouds) == []
@@ -179,11 +200,13 @@ def test_the_policy_names_approvers_and_requesters_by_role_and_by_group(world: W
 
 
 def test_by_default_automation_and_the_request_role_may_disconnect_but_a_person_without_it_may_not(
-        world: World) -> None:
+    world: World,
+) -> None:
     clouds = (world.a, world.b)
     assert DEFAULT.check(Requester("api", "key"), Action.DISCONNECT, clouds) == []
-    assert DEFAULT.check(Requester("api", "sp:app", roles=frozenset({"Links.Request"})), Action.DISCONNECT,
-                         clouds) == []
+    assert (
+        DEFAULT.check(Requester("api", "sp:app", roles=frozenset({"Links.Request"})), Action.DISCONNECT, clouds) == []
+    )
     assert DEFAULT.check(Requester("api", "sp:app"), Action.DISCONNECT, clouds) != []
     assert DEFAULT.check(Requester("api", "u1", verified_person=True), Action.DISCONNECT, clouds) != []
     assert DEFAULT.check(Requester("api", "u1", verified_person=True), Action.CONNECT, clouds) == []

@@ -39,8 +39,14 @@ class Fleet:
         name = f"l-{source.name}-{target.name}"
         self.avs.links[(source, name)] = Link(source, name, target, status)
 
-    def decide(self, action: Action = Action.CONNECT, source: CloudId | None = None,
-               target: CloudId | None = None, requester: Requester = API, policy: str = ""):
+    def decide(
+        self,
+        action: Action = Action.CONNECT,
+        source: CloudId | None = None,
+        target: CloudId | None = None,
+        requester: Requester = API,
+        policy: str = "",
+    ):
         preflight = Preflight(self.avs, self.store, load_policy(policy))
         return decide(preflight.gather(action, source or self.a, target or self.b, requester))
 
@@ -158,19 +164,26 @@ def test_default_policy_refuses_disconnect_from_chat_but_allows_connect(fleet: F
 
 
 def test_a_policy_scopes_requesters_to_resource_groups(fleet: Fleet) -> None:
-    policy = ('{"rules": [{"requesters": ["slack:T1/*"], "actions": ["connect"], '
-              f'"scopes": ["/subscriptions/{fleet.a.subscription}/resourceGroups/rg-avs"]}}]}}')
+    policy = (
+        '{"rules": [{"requesters": ["slack:T1/*"], "actions": ["connect"], '
+        f'"scopes": ["/subscriptions/{fleet.a.subscription}/resourceGroups/rg-avs"]}}]}}'
+    )
     assert fleet.decide(requester=CHAT, policy=policy).kind == "create"
     other = fleet.add("other", "10.8.0.0/22")
     assert codes(fleet.decide(requester=Requester("slack", "T2/U1"), target=other, policy=policy)) == [
-        "REQUESTER_NOT_ALLOWED"]
+        "REQUESTER_NOT_ALLOWED"
+    ]
 
 
 def test_several_failures_are_listed_together(fleet: Fleet) -> None:
     c = fleet.add("c", "10.0.0.0/24", location="eastus")
     fleet.avs.grants[c] = [PermissionEntry(("*/read",))]
     assert codes(fleet.decide(target=c, requester=CHAT, policy='{"rules": []}')) == [
-        "REQUESTER_NOT_ALLOWED", "REGION_MISMATCH", "PERMISSION_DENIED", "ADDRESS_OVERLAP"]
+        "REQUESTER_NOT_ALLOWED",
+        "REGION_MISMATCH",
+        "PERMISSION_DENIED",
+        "ADDRESS_OVERLAP",
+    ]
 
 
 def test_connect_when_linked_in_either_direction_is_a_noop_even_if_rules_now_fail(fleet: Fleet) -> None:
@@ -204,23 +217,32 @@ def refusal(status: int = 403, code: str = "AuthorizationFailed") -> ArmError:
     return ArmError(f"reading: ARM said {code}", code=f"ARM_{code}", details={"status": status, "armCode": code})
 
 
-END_READS = [("list_links", "cloudLinks.list"), ("list_segments", "segments.list"),
-             ("list_global_reach", "globalReach.list"), ("permissions", "permissions.list")]
+END_READS = [
+    ("list_links", "cloudLinks.list"),
+    ("list_segments", "segments.list"),
+    ("list_global_reach", "globalReach.list"),
+    ("permissions", "permissions.list"),
+]
 
 
 def test_a_target_that_arm_refuses_to_show_is_cloud_not_found_naming_the_read(fleet: Fleet) -> None:
     fleet.avs.refuse["get_cloud:b"] = refusal()
     decision = fleet.decide()
     assert codes(decision) == ["CLOUD_NOT_FOUND"]
-    assert decision.reasons[0].details == {"cloud": str(fleet.b), "read": "privateClouds.get", "status": 403,
-                                           "armCode": "AuthorizationFailed", "armMessage": "reading: ARM said "
-                                                                                           "AuthorizationFailed"}
+    assert decision.reasons[0].details == {
+        "cloud": str(fleet.b),
+        "read": "privateClouds.get",
+        "status": 403,
+        "armCode": "AuthorizationFailed",
+        "armMessage": "reading: ARM said AuthorizationFailed",
+    }
     assert "cannot be read" in decision.reasons[0].message and "403 AuthorizationFailed" in decision.reasons[0].message
 
 
 @pytest.mark.parametrize(("call", "read"), END_READS)
-def test_any_refused_read_of_an_end_refuses_the_connect_naming_cloud_and_read(fleet: Fleet, call: str,
-                                                                              read: str) -> None:
+def test_any_refused_read_of_an_end_refuses_the_connect_naming_cloud_and_read(
+    fleet: Fleet, call: str, read: str
+) -> None:
     fleet.avs.refuse[f"{call}:b"] = refusal()
     decision = fleet.decide()
     assert decision.kind == "reject" and codes(decision) == ["PERMISSION_DENIED"]
@@ -229,9 +251,14 @@ def test_any_refused_read_of_an_end_refuses_the_connect_naming_cloud_and_read(fl
     assert fleet.b.short in decision.reasons[0].message
 
 
-@pytest.mark.parametrize(("status", "code", "expected"), [(404, "ResourceNotFound", "CLOUD_NOT_FOUND"),
-                                                           (401, "InvalidAuthenticationToken", "PERMISSION_DENIED"),
-                                                           (400, "BadRequest", "ARM_BadRequest")])
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (404, "ResourceNotFound", "CLOUD_NOT_FOUND"),
+        (401, "InvalidAuthenticationToken", "PERMISSION_DENIED"),
+        (400, "BadRequest", "ARM_BadRequest"),
+    ],
+)
 def test_the_status_of_a_refused_read_picks_the_reason(fleet: Fleet, status: int, code: str, expected: str) -> None:
     fleet.avs.refuse["list_segments:a"] = refusal(status, code)
     assert codes(fleet.decide()) == [expected]
@@ -324,6 +351,7 @@ def test_the_dry_run_view_lists_the_refused_reads(fleet: Fleet) -> None:
 
 # -- an empty or missing prefix on an object that routes is INVALID_PREFIX, never dropped ----------------
 
+
 def _with_empty(fleet: Fleet, cid: CloudId, where: str) -> None:
     c = fleet.avs.clouds[cid]
     if where == "networkBlock":
@@ -338,9 +366,13 @@ def _with_empty(fleet: Fleet, cid: CloudId, where: str) -> None:
         fleet.avs.segments[cid] = [Segment("web", "", "/infra/tier-1s/t1")]
 
 
-EMPTY_PLACES = {"networkBlock": "networkBlock", "extendedNetworkBlocks": "extendedNetworkBlocks[1]",
-                "circuit": "ExpressRoute circuit subnet 2", "globalReach": "Global Reach connection 1 of 1",
-                "segment": "segment web"}
+EMPTY_PLACES = {
+    "networkBlock": "networkBlock",
+    "extendedNetworkBlocks": "extendedNetworkBlocks[1]",
+    "circuit": "ExpressRoute circuit subnet 2",
+    "globalReach": "Global Reach connection 1 of 1",
+    "segment": "segment web",
+}
 
 
 @pytest.mark.parametrize("where", EMPTY_PLACES)
@@ -367,8 +399,10 @@ def test_a_segment_without_a_connected_gateway_routes_nothing_even_without_an_ad
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(sorted(EMPTY_PLACES)), min_size=1, max_size=5, unique=True),
-       st.sampled_from(["a", "b", "neighbour"]))
+@given(
+    st.lists(st.sampled_from(sorted(EMPTY_PLACES)), min_size=1, max_size=5, unique=True),
+    st.sampled_from(["a", "b", "neighbour"]),
+)
 def test_a_connect_is_never_allowed_while_a_routed_prefix_is_empty(places: list[str], whose: str) -> None:
     fleet = Fleet()
     c = fleet.add("c", "172.16.0.0/22")
@@ -381,6 +415,7 @@ def test_a_connect_is_never_allowed_while_a_routed_prefix_is_empty(places: list[
 
 
 # -- a repair of an existing link is not a new link ------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", [LinkStatus.FAILED, LinkStatus.DISCONNECTED])
 def test_repairing_a_link_of_a_cloud_at_the_limit_is_allowed(fleet: Fleet, status: str) -> None:
@@ -408,11 +443,15 @@ def test_an_earlier_accepted_connect_of_the_same_pair_is_not_counted_twice(fleet
 
 # -- a malformed ARM answer is a refusal of its read: rejected, never a crash, never a link left out ---------
 
-def malformed(read: str = "privateClouds.get", what: str = "the cloud's id is 'x', not a private cloud id"
-              ) -> MalformedAnswerError:
+
+def malformed(
+    read: str = "privateClouds.get", what: str = "the cloud's id is 'x', not a private cloud id"
+) -> MalformedAnswerError:
     """What the adapter raises for an answer its API does not describe (interconnect/adapters/avs.py)."""
-    return MalformedAnswerError(f"ARM's answer to {read} is malformed: {what}",
-                                details={"status": 200, "armCode": "MALFORMED_ANSWER", "read": read})
+    return MalformedAnswerError(
+        f"ARM's answer to {read} is malformed: {what}",
+        details={"status": 200, "armCode": "MALFORMED_ANSWER", "read": read},
+    )
 
 
 def test_an_end_whose_cloud_answer_is_malformed_is_rejected_with_its_own_code(fleet: Fleet) -> None:
@@ -420,8 +459,11 @@ def test_an_end_whose_cloud_answer_is_malformed_is_rejected_with_its_own_code(fl
     decision = fleet.decide()
     assert codes(decision) == ["ARM_MALFORMED_ANSWER"]
     details = decision.reasons[0].details
-    assert (details["cloud"], details["read"], details["armCode"]) == (str(fleet.b), "privateClouds.get",
-                                                                       "MALFORMED_ANSWER")
+    assert (details["cloud"], details["read"], details["armCode"]) == (
+        str(fleet.b),
+        "privateClouds.get",
+        "MALFORMED_ANSWER",
+    )
     assert "malformed" in decision.reasons[0].message and str(fleet.b) in decision.reasons[0].message
 
 

@@ -27,8 +27,14 @@ def test_a_dead_lettered_work_item_fails_its_request_with_the_reason() -> None:
     world = World()
     rid = world.submit(Action.CONNECT)
     item, _ = world.queue.take()
-    world.queue.dead.append(DeadLetter(item.message_id, item.encode().encode(), "MaxDeliveryCountExceeded",
-                                       "Message could not be consumed after 10 delivery attempts."))
+    world.queue.dead.append(
+        DeadLetter(
+            item.message_id,
+            item.encode().encode(),
+            "MaxDeliveryCountExceeded",
+            "Message could not be consumed after 10 delivery attempts.",
+        )
+    )
     assert sweeper(world).sweep() == {**NOTHING, "deadLettered": 1}
     request = world.store.get(rid)
     assert request.status is Status.FAILED and request.reasons[0].code == "DEAD_LETTERED"
@@ -61,7 +67,7 @@ def test_an_operation_whose_check_was_lost_is_checked_again() -> None:
     world.clock.advance(minutes=11)
     world.avs.settle()
     assert sweeper(world).sweep()["redriven"] == 1
-    (item, _), = world.queue.sent
+    ((item, _),) = world.queue.sent
     assert (item.kind, item.attempt) == ("check", 0)
     world.drain()
     assert world.status(rid) is Status.SUCCEEDED
@@ -86,15 +92,18 @@ def dead(item_or_body: WorkItem | bytes, message_id: str = "m") -> DeadLetter:
 NESTED = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError on this
 
 
-@pytest.mark.parametrize("body", [
-    NESTED,
-    b'{"requestId": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-    b'{"requestId": "\\ud800"}',  # a lone surrogate
-    b'{"requestId": "a/b/../c"}',  # not an id: would reach a table key
-    b'"just a string"',
-    b"\xff\xfe",
-    b"x" * 1_000_000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        NESTED,
+        b'{"requestId": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"requestId": "\\ud800"}',  # a lone surrogate
+        b'{"requestId": "a/b/../c"}',  # not an id: would reach a table key
+        b'"just a string"',
+        b"\xff\xfe",
+        b"x" * 1_000_000,
+    ],
+)
 def test_a_hostile_dead_letter_is_set_aside_and_the_rest_of_the_pass_goes_on(body: bytes) -> None:
     # GIVEN a hostile message ahead of a real dead-lettered work item, and a request nobody queued
     world = World()
@@ -120,10 +129,16 @@ def test_a_dead_letter_with_a_value_body_is_malformed() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.binary(max_size=300), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=30).map(lambda value: json.dumps(value).encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+            max_leaves=30,
+        ).map(lambda value: json.dumps(value).encode()),
+    )
+)
 def test_no_dead_letter_body_whatsoever_stops_a_pass(body: bytes) -> None:
     world = World()
     world.queue.dead.append(dead(body))

@@ -30,7 +30,11 @@ def test_connect_creates_the_link_on_the_source_and_succeeds_once_active(world: 
     assert request.status is Status.SUCCEEDED and "Active" in request.outcome
     assert world.avs.links[(world.a, link_name(world.b))].status == LinkStatus.ACTIVE
     assert [e.status for e in world.store.events(rid)] == [
-        Status.ACCEPTED, Status.VALIDATING, Status.IN_PROGRESS, Status.SUCCEEDED]
+        Status.ACCEPTED,
+        Status.VALIDATING,
+        Status.IN_PROGRESS,
+        Status.SUCCEEDED,
+    ]
     assert [e.sequence for e in world.store.events(rid)] == [1, 2, 3, 4]
 
 
@@ -39,8 +43,11 @@ def test_each_check_that_finds_the_link_still_building_is_recorded(world: World)
     world.worker.handle(world.queue.take()[0])
     world.worker.handle(world.queue.take()[0])  # AVS has not finished yet
     world.drain()
-    assert [e.status for e in world.store.events(rid)][-3:] == [Status.IN_PROGRESS, Status.IN_PROGRESS,
-                                                               Status.SUCCEEDED]
+    assert [e.status for e in world.store.events(rid)][-3:] == [
+        Status.IN_PROGRESS,
+        Status.IN_PROGRESS,
+        Status.SUCCEEDED,
+    ]
     assert "Building" in world.store.events(rid)[3].message
 
 
@@ -48,7 +55,7 @@ def test_the_worker_does_not_wait_for_the_link_but_schedules_a_check(world: Worl
     rid = world.submit(Action.CONNECT)
     world.worker.handle(world.queue.take()[0])
     assert world.status(rid) is Status.IN_PROGRESS
-    (item, at), = world.queue.sent
+    ((item, at),) = world.queue.sent
     assert item.kind == "check" and at == world.clock.now + timedelta(seconds=10)
 
 
@@ -203,7 +210,7 @@ def test_a_transient_arm_failure_is_retried_later_with_backoff_not_raised(world:
 
     world.avs.get_cloud = flaky  # type: ignore[method-assign]
     world.worker.handle(item)
-    (retry, at), = world.queue.sent
+    ((retry, at),) = world.queue.sent
     assert (retry.kind, retry.retry) == ("process", 1) and at == world.clock.now + timedelta(seconds=7)
     world.drain()
     assert world.status(rid) is Status.SUCCEEDED
@@ -260,14 +267,20 @@ def test_connect_and_disconnect_of_one_pair_apply_in_order(world: World) -> None
 
 # -- reads ARM refuses end the request with their cause: no exception, no redelivery ----------------------
 
+
 def forbidden(code: str = "AuthorizationFailed") -> ArmError:
     return ArmError(f"ARM said {code}", code=f"ARM_{code}", details={"status": 403, "armCode": code})
 
 
-@pytest.mark.parametrize(("refused", "code"), [("get_cloud:b", "CLOUD_NOT_FOUND"),
-                                               ("list_segments:b", "PERMISSION_DENIED"),
-                                               ("get_cloud:c", "NEIGHBOR_UNREADABLE"),
-                                               ("list_global_reach:c", "NEIGHBOR_UNREADABLE")])
+@pytest.mark.parametrize(
+    ("refused", "code"),
+    [
+        ("get_cloud:b", "CLOUD_NOT_FOUND"),
+        ("list_segments:b", "PERMISSION_DENIED"),
+        ("get_cloud:c", "NEIGHBOR_UNREADABLE"),
+        ("list_global_reach:c", "NEIGHBOR_UNREADABLE"),
+    ],
+)
 def test_a_refused_read_rejects_the_request_at_once_with_its_cause(world: World, refused: str, code: str) -> None:
     world.avs.add(cloud(world.c, block="10.0.8.0/22"))  # c, in the pair's region, is linked to a
     world.avs.links[(world.a, "to-c")] = Link(world.a, "to-c", world.c, LinkStatus.ACTIVE)
