@@ -333,6 +333,19 @@ def _each(read: str, subject: str, items: list[Any], convert: Callable[[Any, int
     return good
 
 
+def _listed(
+    what: str,
+    read: str,
+    subject: str,
+    call: Callable[[], Iterable[Any]],
+    convert: Callable[[Any, int], T],
+    *,
+    partial_ok: bool,
+) -> list[T]:
+    """One SDK listing (`_fetch`), every item converted (`_each`): a 404 is an error here, never an empty list."""
+    return _each(read, subject, _fetch(what, read, subject, call) or [], convert, partial_ok=partial_ok)
+
+
 class AvsSdkGateway:
     """`AvsGateway` on azure-mgmt-avs. `credential` None sends no token (INTERCONNECT_ARM_AUTH=none)."""
 
@@ -392,31 +405,27 @@ class AvsSdkGateway:
         `partial` holds the well-formed clouds (an inventory may show them, naming the others)."""
         client = self._client(subscription)
         subject = f"subscription {subscription}"
-        raws = (
-            _fetch(
-                f"listing private clouds of {subject}",
-                "privateClouds.list",
-                subject,
-                client.private_clouds.list_in_subscription,
-            )
-            or []
+        return _listed(
+            f"listing private clouds of {subject}",
+            "privateClouds.list",
+            subject,
+            client.private_clouds.list_in_subscription,
+            lambda r, _: to_cloud(r),
+            partial_ok=True,
         )
-        return _each("privateClouds.list", subject, raws, lambda r, _: to_cloud(r), partial_ok=True)
 
     def list_links(self, cloud: CloudId) -> list[Link]:
         """The links `cloud` holds; a malformed one makes the listing a MalformedAnswerError whose `partial`
         holds the well-formed links, so a link is never silently left out of a count."""
         client = self._client(cloud.subscription)
-        raws = (
-            _fetch(
-                f"listing links of {cloud.short}",
-                "cloudLinks.list",
-                cloud.short,
-                lambda: client.cloud_links.list(cloud.resource_group, cloud.name),
-            )
-            or []
+        return _listed(
+            f"listing links of {cloud.short}",
+            "cloudLinks.list",
+            cloud.short,
+            lambda: client.cloud_links.list(cloud.resource_group, cloud.name),
+            lambda r, i: _link_of(cloud, r, i),
+            partial_ok=True,
         )
-        return _each("cloudLinks.list", cloud.short, raws, lambda r, i: _link_of(cloud, r, i), partial_ok=True)
 
     def get_link(self, cloud: CloudId, name: str) -> Link | None:
         _url_safe(name)
@@ -436,29 +445,25 @@ class AvsSdkGateway:
     def list_segments(self, cloud: CloudId) -> list[Segment]:
         # No partial answer: a segment left out could hide an overlap.
         client = self._client(cloud.subscription)
-        raws = (
-            _fetch(
-                f"listing segments of {cloud.short}",
-                "segments.list",
-                cloud.short,
-                lambda: client.workload_networks.list_segments(cloud.resource_group, cloud.name),
-            )
-            or []
+        return _listed(
+            f"listing segments of {cloud.short}",
+            "segments.list",
+            cloud.short,
+            lambda: client.workload_networks.list_segments(cloud.resource_group, cloud.name),
+            _segment_of,
+            partial_ok=False,
         )
-        return _each("segments.list", cloud.short, raws, _segment_of, partial_ok=False)
 
     def list_global_reach(self, cloud: CloudId) -> list[str]:
         client = self._client(cloud.subscription)
-        raws = (
-            _fetch(
-                f"listing Global Reach connections of {cloud.short}",
-                "globalReach.list",
-                cloud.short,
-                lambda: client.global_reach_connections.list(cloud.resource_group, cloud.name),
-            )
-            or []
+        return _listed(
+            f"listing Global Reach connections of {cloud.short}",
+            "globalReach.list",
+            cloud.short,
+            lambda: client.global_reach_connections.list(cloud.resource_group, cloud.name),
+            _reach_of,
+            partial_ok=False,
         )
-        return _each("globalReach.list", cloud.short, raws, _reach_of, partial_ok=False)
 
     def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
         # Through send_request rather than azure-mgmt-authorization: one GET does not justify a 15 MB package.

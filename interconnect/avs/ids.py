@@ -92,10 +92,22 @@ def _refuse(field_name: str, problem: str, part: str | None = None) -> Validatio
     return ValidationError(f"{field_name} {problem}", code="INVALID_ID", details=details)
 
 
-def _dots(field_name: str, what: str, part: str, value: str) -> ValidationError | None:
+def _segment(field_name: str, part: str, value: str, *, what: str, pattern: re.Pattern[str], rule: str) -> None:
+    """Refuse `value` as the `part` segment unless it matches `pattern` (else `rule` says why); '.' and '..' are
+    named as path steps first, since they would change a URL's shape."""
     if value in (".", ".."):
-        return _refuse(field_name, f"names '{value}' as its {what}: '.' and '..' are path steps, not names", part)
-    return None
+        raise _refuse(field_name, f"names '{value}' as its {what}: '.' and '..' are path steps, not names", part)
+    if not pattern.fullmatch(value):
+        raise _refuse(field_name, rule, part)
+
+
+_GROUP_RULE = (
+    "has a resource group name that is not 1-90 letters, digits, '-', '_', '.', "
+    "'(' or ')' ending in something other than '.'"
+)
+_NAME_RULE = (
+    "has a private cloud name that is not 1-80 letters, digits, '-', '_' or '.' ending in something other than '.'"
+)
 
 
 def parse_cloud_id(value: object, *, field_name: str = "id") -> CloudId:
@@ -121,24 +133,8 @@ def parse_cloud_id(value: object, *, field_name: str = "id") -> CloudId:
     subscription, group, name = parts[2], parts[4], parts[8]
     if not SUBSCRIPTION.fullmatch(subscription):
         raise _refuse(field_name, "has a subscription that is not a GUID", "subscription")
-    if refused := _dots(field_name, "resource group", "resourceGroup", group):
-        raise refused
-    if not RESOURCE_GROUP.fullmatch(group):
-        raise _refuse(
-            field_name,
-            "has a resource group name that is not 1-90 letters, digits, '-', '_', '.', "
-            "'(' or ')' ending in something other than '.'",
-            "resourceGroup",
-        )
-    if refused := _dots(field_name, "private cloud name", "name", name):
-        raise refused
-    if not RESOURCE_NAME.fullmatch(name):
-        raise _refuse(
-            field_name,
-            "has a private cloud name that is not 1-80 letters, digits, '-', '_' or '.' "
-            "ending in something other than '.'",
-            "name",
-        )
+    _segment(field_name, "resourceGroup", group, what="resource group", pattern=RESOURCE_GROUP, rule=_GROUP_RULE)
+    _segment(field_name, "name", name, what="private cloud name", pattern=RESOURCE_NAME, rule=_NAME_RULE)
     return CloudId(subscription.lower(), group, name)
 
 

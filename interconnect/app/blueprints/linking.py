@@ -58,18 +58,19 @@ def get_request(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="requests/{id}/approve", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def approve_request(req: func.HttpRequest) -> func.HttpResponse:
-    approver = api_caller(req, services().identity, key_checked=False)
-    request_id = route_uuid(req, what="request id", code="INVALID_REQUEST_ID")  # after sign-in: 401 comes first
-    request = services().approvals.decide(request_id, approver, approve=True)
-    return json_response(request.to_view())
+    return _decide(req, approve=True)
 
 
 @bp.route(route="requests/{id}/reject", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 def reject_request(req: func.HttpRequest) -> func.HttpResponse:
+    return _decide(req, approve=False)
+
+
+def _decide(req: func.HttpRequest, *, approve: bool) -> func.HttpResponse:
     approver = api_caller(req, services().identity, key_checked=False)
     request_id = route_uuid(req, what="request id", code="INVALID_REQUEST_ID")  # after sign-in: 401 comes first
-    request = services().approvals.decide(request_id, approver, approve=False)
+    request = services().approvals.decide(request_id, approver, approve=approve)
     return json_response(request.to_view())
 
 
