@@ -110,6 +110,16 @@ def _secrets(secrets: Sequence[str], decode: Callable[[str], bytes]) -> list[byt
     return keys
 
 
+def _inputs(
+    headers: Mapping[str, str],
+    body: bytes | bytearray | memoryview,
+    secrets: Sequence[str],
+    decode: Callable[[str], bytes],
+) -> tuple[bytes, list[bytes], dict[str, object]]:
+    """What every scheme checks first, in one order: the body as bytes, the keys to try, the folded headers."""
+    return _body(body), _secrets(secrets, decode), _lower_headers(headers)
+
+
 def _utf8_key(secret: str) -> bytes:
     return secret.encode("utf-8")
 
@@ -198,9 +208,7 @@ def verify_standard_webhook(
     SignatureError
         headers missing or malformed, timestamp outside `now ± tolerance`, or no signature matches.
     """
-    raw = _body(body)
-    keys = _secrets(secrets, standard_webhook_key)
-    folded = _lower_headers(headers)
+    raw, keys, folded = _inputs(headers, body, secrets, standard_webhook_key)
     msg_id = _header(folded, "webhook-id")
     stamp = _header(folded, "webhook-timestamp")
     signature = _header(folded, "webhook-signature")
@@ -241,9 +249,7 @@ def verify_jira(headers: Mapping[str, str], body: bytes, secrets: Sequence[str])
     SignatureError
         header missing or malformed, a method other than sha256, or no active secret matches.
     """
-    raw = _body(body)
-    keys = _secrets(secrets, _utf8_key)
-    folded = _lower_headers(headers)
+    raw, keys, folded = _inputs(headers, body, secrets, _utf8_key)
     given = _hex_signature(_header(folded, "x-hub-signature"), "X-Hub-Signature")
     _require_hex_mac(given, keys, raw, "X-Hub-Signature")
     if folded.get("x-atlassian-webhook-identifier") in (None, ""):
@@ -272,9 +278,7 @@ def verify_servicenow(
     SignatureError
         headers missing or malformed, timestamp outside `now ± tolerance`, or no active secret matches.
     """
-    raw = _body(body)
-    keys = _secrets(secrets, _utf8_key)
-    folded = _lower_headers(headers)
+    raw, keys, folded = _inputs(headers, body, secrets, _utf8_key)
     stamp = _header(folded, "x-interconnect-timestamp")
     given = _hex_signature(_header(folded, "x-interconnect-signature"), "X-Interconnect-Signature")
     _timestamp(stamp, now=now, tolerance=tolerance)
@@ -303,9 +307,7 @@ def verify_slack(
     SignatureError
         headers missing or malformed, timestamp outside `now ± tolerance`, or no active secret matches.
     """
-    raw = _body(body)
-    keys = _secrets(secrets, _utf8_key)
-    folded = _lower_headers(headers)
+    raw, keys, folded = _inputs(headers, body, secrets, _utf8_key)
     stamp = _header(folded, "x-slack-request-timestamp")
     version, sep, digest = _header(folded, "x-slack-signature").partition("=")
     if not sep or version != "v0" or not _HEX_SHA256.fullmatch(digest):
@@ -333,9 +335,7 @@ def verify_teams(headers: Mapping[str, str], body: bytes, secrets: Sequence[str]
     SignatureError
         header missing or malformed, a secret that is not base64, or no active secret matches.
     """
-    raw = _body(body)
-    keys = _secrets(secrets, teams_key)
-    folded = _lower_headers(headers)
+    raw, keys, folded = _inputs(headers, body, secrets, teams_key)
     scheme, _, token = _header(folded, "authorization").partition(" ")
     token = token.strip()
     if scheme.lower() != "hmac" or not token or " " in token:
