@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from interconnect.adapters.tables import inverted_ticks
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.avs.resources import Cloud
+from interconnect.linking.intake import request_id_for
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
 
 SUB_A = "11111111-1111-1111-1111-111111111111"
 SUB_B = "22222222-2222-2222-2222-222222222222"
@@ -34,3 +41,82 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def cloud_partition(stored_id: str) -> str:
+    """The request index partition of one cloud, as the Tables store names it."""
+    return "cloud-" + hashlib.sha256(stored_id.lower().encode()).hexdigest()[:32]
+
+
+def write_poisoned_request(
+    tables: TableServiceClient, *, source: str, target: str, at: datetime, prefix: str = "", **columns: Any
+) -> str:
+    """Write a request as the version before issue 13 did for a signed Slack `confirm_disconnect` carrying
+    non-ARM ids: the row (with `columns` overriding its own), its first event and its three index rows,
+    straight through the Tables SDK, so this version meets rows it cannot read back."""
+    rid = request_id_for("slack", None)
+    tables.get_table_client(f"{prefix}requests").submit_transaction(
+        [
+            (
+                "create",
+                {
+                    "PartitionKey": rid,
+                    "RowKey": "request",
+                    "action": "disconnect",
+                    "status": "AwaitingApproval",
+                    "source": source,
+                    "target": target,
+                    "sourceKey": "",
+                    "targetKey": "",
+                    "requesterChannel": "slack",
+                    "requesterId": "T1/U1",
+                    "requesterDisplay": "mallory",
+                    "createdAt": at,
+                    "updatedAt": at,
+                    "reference": "",
+                    "correlationId": "c",
+                    "fingerprint": "f",
+                    "outcome": "",
+                    "reasons": "[]",
+                    "version": 1,
+                    "callbacks": "[]",
+                    "approval": "",
+                    "operation": "",
+                    **columns,
+                },
+            ),
+            (
+                "create",
+                {
+                    "PartitionKey": rid,
+                    "RowKey": "event-00000001",
+                    "at": at,
+                    "actor": "slack:T1/U1",
+                    "kind": "status",
+                    "status": "Accepted",
+                    "previous": "",
+                    "message": "requested",
+                    "correlationId": "c",
+                    "reasons": "[]",
+                },
+            ),
+        ]
+    )
+    index = tables.get_table_client(f"{prefix}requestindex")
+    for partition in ("all", cloud_partition(source), cloud_partition(target)):
+        index.upsert_entity(
+            {
+                "PartitionKey": partition,
+                "RowKey": f"{inverted_ticks(at)}-{rid}",
+                "requestId": rid,
+                "status": "AwaitingApproval",
+                "action": "disconnect",
+                "source": source,
+                "target": target,
+                "createdAt": at,
+                "updatedAt": at,
+                "linkHolder": "",
+                "linkName": "",
+            }
+        )
+    return rid

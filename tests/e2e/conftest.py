@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,20 +131,27 @@ class App:
             return 0
 
 
-def running_app(**settings: str) -> Iterator[App]:
-    cloud = LocalCloud(
-        host_port=free_port(),
-        extra_settings={"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY, **settings},
-        log_dir=cloud_log_dir("e2e"),
-    )
+def new_cloud(settings: Mapping[str, str], log_name: str = "e2e") -> LocalCloud:
+    """A local cloud (not yet started) with `settings`, logging under this session's logs, and its settings
+    recorded for the log-secrets check."""
+    cloud = LocalCloud(host_port=free_port(), extra_settings=dict(settings), log_dir=cloud_log_dir(log_name))
     STARTED_SETTINGS.append(cloud.app_settings())
-    with cloud:
-        yield App(
-            cloud,
-            ArmSimAdmin(cloud.arm_url),
-            ServiceBusAdmin(cloud.sb_admin_port),
-            TableServiceClient.from_connection_string(azurite.connection_string(cloud.tables_port)),
-        )
+    return cloud
+
+
+def app_on(cloud: LocalCloud) -> App:
+    """The handle the tests drive a running local cloud through."""
+    return App(
+        cloud,
+        ArmSimAdmin(cloud.arm_url),
+        ServiceBusAdmin(cloud.sb_admin_port),
+        TableServiceClient.from_connection_string(azurite.connection_string(cloud.tables_port)),
+    )
+
+
+def running_app(**settings: str) -> Iterator[App]:
+    with new_cloud({"LOCALHOST_FUNCTION_KEYS": FUNCTION_KEY, **settings}) as cloud:
+        yield app_on(cloud)
 
 
 @pytest.fixture(scope="session")
@@ -157,33 +164,51 @@ def cloud_ids(sub: str, rg: str, *names: str) -> list[str]:
     return [f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.AVS/privateClouds/{n}" for n in names]
 
 
+FAST = {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1}  # simulated operations that finish in a second
+
+
+def pc(name: str, block: str, location: str = "westeurope", **extra: Any) -> dict[str, Any]:
+    """One private cloud of an armsim fleet document; `extra` adds links and the like."""
+    return {"name": name, "location": location, "networkBlock": block, **extra}
+
+
+def fleet_document(
+    sub: str, rg: str, clouds: Sequence[Mapping[str, Any]], *, faults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """An armsim fleet of one subscription and resource group holding `clouds`, with fast operations."""
+    document: dict[str, Any] = {
+        "settings": FAST,
+        "subscriptions": [{"id": sub, "resourceGroups": [{"name": rg, "privateClouds": list(clouds)}]}],
+    }
+    if faults is not None:
+        document["faults"] = dict(faults)
+    return document
+
+
+def load_clouds(
+    app: App,
+    clouds: Sequence[Mapping[str, Any]],
+    *,
+    sub: str | None = None,
+    rg: str | None = None,
+    faults: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Load `clouds` into the ARM simulator (in a fresh subscription and resource group unless named) and clear
+    its call log, so what a test then counts is its own traffic. Each cloud's id, by name."""
+    sub = sub or str(uuid.uuid4())
+    rg = rg or f"rg-{uuid.uuid4().hex[:6]}"
+    app.arm.load_fleet(fleet_document(sub, rg, clouds, faults=faults))
+    app.arm.clear_calls()
+    names = [cloud["name"] for cloud in clouds]
+    return dict(zip(names, cloud_ids(sub, rg, *names), strict=True))
+
+
 @pytest.fixture
 def fleet(app: App) -> dict[str, str]:
     """A fresh fleet of unique clouds: a, b (westeurope), far (eastus); fast simulated operations."""
     sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    app.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "subscriptions": [
-                {
-                    "id": sub,
-                    "resourceGroups": [
-                        {
-                            "name": rg,
-                            "privateClouds": [
-                                {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                                {"name": "far", "location": "eastus", "networkBlock": "10.0.8.0/22"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    )
-    app.arm.clear_calls()
-    a, b, far = cloud_ids(sub, rg, "a", "b", "far")
-    return {"a": a, "b": b, "far": far, "missing": cloud_ids(sub, rg, "missing")[0]}
+    clouds = [pc("a", "10.0.0.0/22"), pc("b", "10.0.4.0/22"), pc("far", "10.0.8.0/22", "eastus")]
+    return {**load_clouds(app, clouds, sub=sub, rg=rg), "missing": cloud_ids(sub, rg, "missing")[0]}
 
 
 def puts(app: App) -> int:

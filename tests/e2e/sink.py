@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -65,3 +66,11 @@ def start_sink() -> Sink:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return Sink(server, received)
+
+
+def running_sink() -> Iterator[Sink]:
+    """A sink for a fixture to yield from: started, and shut down (its port closed) when the fixture ends."""
+    server = start_sink()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()

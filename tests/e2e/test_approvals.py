@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from localdev import identity
-from tests.e2e.conftest import App, cloud_ids, running_app
+from tests.e2e.conftest import App, load_clouds, pc, running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -29,33 +28,7 @@ def approving_app() -> Iterator[App]:
 
 @pytest.fixture
 def linked(approving_app: App) -> dict[str, str]:
-    sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    approving_app.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "subscriptions": [
-                {
-                    "id": sub,
-                    "resourceGroups": [
-                        {
-                            "name": rg,
-                            "privateClouds": [
-                                {
-                                    "name": "a",
-                                    "location": "westeurope",
-                                    "networkBlock": "10.0.0.0/22",
-                                    "links": [{"target": "b"}],
-                                },
-                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    )
-    a, b = cloud_ids(sub, rg, "a", "b")
-    return {"a": a, "b": b}
+    return load_clouds(approving_app, [pc("a", "10.0.0.0/22", links=[{"target": "b"}]), pc("b", "10.0.4.0/22")])
 
 
 def ask_disconnect(app: App, clouds: dict[str, str], user: str) -> str:

@@ -9,14 +9,13 @@ dead-letter checks only see this test's traffic.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusSubQueue
 
 from localdev import servicebus
-from tests.e2e.conftest import App, cloud_ids, puts
+from tests.e2e.conftest import App, load_clouds, pc, puts
 
 pytestmark = pytest.mark.e2e
 
@@ -32,35 +31,9 @@ def forbid(kind: str, cloud: str) -> dict[str, Any]:
 
 def load(app: App, errors: list[dict[str, Any]], a_links: list[str]) -> dict[str, str]:
     """a and b (to be linked), c linked to a (a's neighbour); fast simulated operations; `errors` apply."""
-    sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    app.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "faults": {"errors": errors},
-            "subscriptions": [
-                {
-                    "id": sub,
-                    "resourceGroups": [
-                        {
-                            "name": rg,
-                            "privateClouds": [
-                                {
-                                    "name": "a",
-                                    "location": "westeurope",
-                                    "networkBlock": "10.0.0.0/22",
-                                    "links": [{"target": target} for target in a_links],
-                                },
-                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                                {"name": "c", "location": "westeurope", "networkBlock": "172.16.0.0/22"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    )
-    app.arm.clear_calls()
-    return dict(zip("abc", cloud_ids(sub, rg, "a", "b", "c"), strict=True))
+    links = [{"target": target} for target in a_links]
+    clouds = [pc("a", "10.0.0.0/22", links=links), pc("b", "10.0.4.0/22"), pc("c", "172.16.0.0/22")]
+    return load_clouds(app, clouds, faults={"errors": errors})
 
 
 def refused_calls(app: App) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from interconnect.channels.signatures import (
     sign_teams,
     verify_standard_webhook,
 )
-from tests.e2e.conftest import App, cloud_ids, running_app
-from tests.e2e.sink import Sink, start_sink
+from tests.e2e.conftest import App, cloud_ids, load_clouds, pc, running_app
+from tests.e2e.sink import Sink, running_sink
 
 pytestmark = pytest.mark.e2e
 
@@ -36,10 +36,7 @@ A, B, C = cloud_ids(SUB, RG, "pc-a", "pc-b", "pc-c")
 
 @pytest.fixture(scope="module")
 def sink() -> Iterator[Sink]:
-    server = start_sink()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    yield from running_sink()
 
 
 @pytest.fixture(scope="module")
@@ -82,25 +79,8 @@ def chat_app(sink: Sink) -> Iterator[App]:
 
 @pytest.fixture
 def fleet(chat_app: App) -> None:
-    chat_app.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "subscriptions": [
-                {
-                    "id": SUB,
-                    "resourceGroups": [
-                        {
-                            "name": RG,
-                            "privateClouds": [
-                                {"name": "pc-a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-                                {"name": "pc-b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                                {"name": "pc-c", "location": "westeurope", "networkBlock": "10.0.8.0/22"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
+    load_clouds(
+        chat_app, [pc("pc-a", "10.0.0.0/22"), pc("pc-b", "10.0.4.0/22"), pc("pc-c", "10.0.8.0/22")], sub=SUB, rg=RG
     )
 
 

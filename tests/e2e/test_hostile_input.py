@@ -24,7 +24,7 @@ from interconnect.channels.signatures import sign_jira, sign_slack, sign_teams
 from interconnect.errors import ArmError
 from localdev import identity
 from localdev.procs import free_port
-from tests.e2e.conftest import FUNCTION_KEY, App, Response, cloud_ids, running_app
+from tests.e2e.conftest import FUNCTION_KEY, App, Response, cloud_ids, load_clouds, pc, running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -71,26 +71,7 @@ def hostile() -> Iterator[App]:
 
 @pytest.fixture
 def fleet(hostile: App) -> App:
-    hostile.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "subscriptions": [
-                {
-                    "id": SUB,
-                    "resourceGroups": [
-                        {
-                            "name": RG,
-                            "privateClouds": [
-                                {"name": "pc-a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-                                {"name": "pc-b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    )
-    hostile.arm.clear_calls()
+    load_clouds(hostile, [pc("pc-a", "10.0.0.0/22"), pc("pc-b", "10.0.4.0/22")], sub=SUB, rg=RG)
     return hostile
 
 
@@ -320,28 +301,8 @@ HOSTILE_NAMES = ("..pc-x", "pc..y", "_.-")
 
 
 def test_hostile_but_valid_names_reach_arm_as_exactly_the_segments_meant(hostile: App) -> None:
-    sub = str(uuid.uuid4())
-    hostile.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "subscriptions": [
-                {
-                    "id": sub,
-                    "resourceGroups": [
-                        {
-                            "name": HOSTILE_GROUP,
-                            "privateClouds": [
-                                {"name": name, "location": "westeurope", "networkBlock": f"10.{i}.0.0/22"}
-                                for i, name in enumerate(HOSTILE_NAMES)
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    )
-    hostile.arm.clear_calls()
-    x, y, z = cloud_ids(sub, HOSTILE_GROUP, *HOSTILE_NAMES)
+    clouds = [pc(name, f"10.{i}.0.0/22") for i, name in enumerate(HOSTILE_NAMES)]
+    x, y, z = load_clouds(hostile, clouds, rg=HOSTILE_GROUP).values()
     assert hostile.call("GET", f"links?cloud={urllib.parse.quote(x, safe='')}").status == 200
     plan = hostile.call("POST", "requests?dryRun=true", {"action": "connect", "source": x, "target": y})
     assert plan.status == 200 and plan.body["allowed"], plan.body

@@ -24,7 +24,7 @@ from localdev import identity
 from localdev.armsim import ArmSimAdmin
 from localdev.cloud import LocalCloud, sign_in_demo
 from localdev.procs import ROOT, free_port, wait_until
-from tests.e2e.conftest import App, cloud_ids, running_app
+from tests.e2e.conftest import App, load_clouds, pc, running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -53,34 +53,8 @@ def bearer(running: App, **ask: Any) -> dict[str, str]:
 
 @pytest.fixture
 def linked(signed_in_app: App) -> dict[str, str]:
-    sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    signed_in_app.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "subscriptions": [
-                {
-                    "id": sub,
-                    "resourceGroups": [
-                        {
-                            "name": rg,
-                            "privateClouds": [
-                                {
-                                    "name": "a",
-                                    "location": "westeurope",
-                                    "networkBlock": "10.0.0.0/22",
-                                    "links": [{"target": "b"}],
-                                },
-                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                                {"name": "c", "location": "westeurope", "networkBlock": "10.0.8.0/22"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    )
-    a, b, c = cloud_ids(sub, rg, "a", "b", "c")
-    return {"a": a, "b": b, "c": c}
+    clouds = [pc("a", "10.0.0.0/22", links=[{"target": "b"}]), pc("b", "10.0.4.0/22"), pc("c", "10.0.8.0/22")]
+    return load_clouds(signed_in_app, clouds)
 
 
 def disconnect(app: App, clouds: dict[str, str], headers: dict[str, str] | None = None) -> str:

@@ -10,13 +10,12 @@ own subscription, so call-log and dead-letter checks only see this test's traffi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import App, cloud_ids, puts, running_app
+from tests.e2e.conftest import App, cloud_ids, load_clouds, pc, puts, running_app
 from tests.e2e.test_arm_refusals import DEADLINE, QUEUE, dead_letters_of, forbid
 
 pytestmark = pytest.mark.e2e
@@ -26,40 +25,8 @@ HOSTILE = "/subscriptions/\r\nX-Evil: <b>" + "x" * 3000  # served verbatim as a 
 
 def load(app: App, errors: list[dict[str, Any]], b_links: list[dict[str, Any]]) -> dict[str, str]:
     """a and b (to be linked) and c; b holds `b_links`; fast simulated operations; `errors` apply."""
-    sub, rg = str(uuid.uuid4()), f"rg-{uuid.uuid4().hex[:6]}"
-    app.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "faults": {"errors": errors},
-            "subscriptions": [
-                {
-                    "id": sub,
-                    "resourceGroups": [
-                        {
-                            "name": rg,
-                            "privateClouds": [
-                                {
-                                    "name": "a",
-                                    "location": "westeurope",
-                                    "networkBlock": "10.0.0.0/22",
-                                    "links": [{"target": "b"}],
-                                },
-                                {
-                                    "name": "b",
-                                    "location": "westeurope",
-                                    "networkBlock": "10.0.4.0/22",
-                                    "links": b_links,
-                                },
-                                {"name": "c", "location": "westeurope", "networkBlock": "172.16.0.0/22"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    )
-    app.arm.clear_calls()
-    return dict(zip("abc", cloud_ids(sub, rg, "a", "b", "c"), strict=True))
+    clouds = [pc("a", "10.0.0.0/22", links=[{"target": "b"}]), pc("b", "10.0.4.0/22", links=b_links)]
+    return load_clouds(app, [*clouds, pc("c", "172.16.0.0/22")], faults={"errors": errors})
 
 
 def test_a_malformed_link_rejects_the_connect_at_once_and_every_answer_says_why(app: App) -> None:

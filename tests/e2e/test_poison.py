@@ -5,7 +5,6 @@ the sweeper and the audit all still work, and the poison is reported, not hidden
 from __future__ import annotations
 
 import base64
-import hashlib
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -15,12 +14,13 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
-from interconnect.adapters.tables import TableRequestStore, inverted_ticks
+from interconnect.adapters.tables import TableRequestStore
 from interconnect.avs.ids import parse_cloud_id
 from interconnect.linking.intake import request_id_for
 from interconnect.linking.model import Action, AuditEvent, LinkRequest, Requester, Status
 from localdev import servicebus
-from tests.e2e.conftest import App, cloud_ids, running_app
+from tests.e2e.conftest import App, load_clouds, pc, running_app
+from tests.factories import write_poisoned_request
 
 pytestmark = pytest.mark.e2e
 SUB, RG = "77777777-7777-7777-7777-777777777777", "rg-poison"
@@ -40,79 +40,6 @@ def poison_app() -> Iterator[App]:
         INTERCONNECT_STALE_MINUTES="0.05",
         INTERCONNECT_SUBSCRIPTIONS=SUB,
     )
-
-
-def cloud_partition(stored_id: str) -> str:
-    return "cloud-" + hashlib.sha256(stored_id.lower().encode()).hexdigest()[:32]
-
-
-def write_poisoned_request(tables: TableServiceClient, source: str, at: datetime) -> str:
-    """The row, first event and index rows the old version wrote, straight through the Tables SDK."""
-    rid = request_id_for("slack", None)
-    tables.get_table_client("requests").submit_transaction(
-        [
-            (
-                "create",
-                {
-                    "PartitionKey": rid,
-                    "RowKey": "request",
-                    "action": "disconnect",
-                    "status": "AwaitingApproval",
-                    "source": source,
-                    "target": NON_ARM_TARGET,
-                    "sourceKey": "",
-                    "targetKey": "",
-                    "requesterChannel": "slack",
-                    "requesterId": "T1/U1",
-                    "requesterDisplay": "mallory",
-                    "createdAt": at,
-                    "updatedAt": at,
-                    "reference": "",
-                    "correlationId": "c",
-                    "fingerprint": "f",
-                    "outcome": "",
-                    "reasons": "[]",
-                    "version": 1,
-                    "callbacks": "[]",
-                    "approval": "",
-                    "operation": "",
-                },
-            ),
-            (
-                "create",
-                {
-                    "PartitionKey": rid,
-                    "RowKey": "event-00000001",
-                    "at": at,
-                    "actor": "slack:T1/U1",
-                    "kind": "status",
-                    "status": "Accepted",
-                    "previous": "",
-                    "message": "requested",
-                    "correlationId": "c",
-                    "reasons": "[]",
-                },
-            ),
-        ]
-    )
-    index = tables.get_table_client("requestindex")
-    for partition in ("all", cloud_partition(source), cloud_partition(NON_ARM_TARGET)):
-        index.upsert_entity(
-            {
-                "PartitionKey": partition,
-                "RowKey": f"{inverted_ticks(at)}-{rid}",
-                "requestId": rid,
-                "status": "AwaitingApproval",
-                "action": "disconnect",
-                "source": source,
-                "target": NON_ARM_TARGET,
-                "createdAt": at,
-                "updatedAt": at,
-                "linkHolder": "",
-                "linkName": "",
-            }
-        )
-    return rid
 
 
 def write_unqueued_request(tables: TableServiceClient, source: str, target: str, at: datetime) -> str:
@@ -153,32 +80,13 @@ BAD_TOKENS = [
 
 def test_after_poison_listings_dry_runs_the_sweeper_and_the_audit_all_still_work(poison_app: App) -> None:
     app = poison_app
-    a, b, c = cloud_ids(SUB, RG, "a", "b", "c")
-    app.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "subscriptions": [
-                {
-                    "id": SUB,
-                    "resourceGroups": [
-                        {
-                            "name": RG,
-                            "privateClouds": [
-                                {"name": "a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-                                {"name": "b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                                {"name": "c", "location": "westeurope", "networkBlock": "10.0.8.0/22"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    )
+    clouds = [pc("a", "10.0.0.0/22"), pc("b", "10.0.4.0/22"), pc("c", "10.0.8.0/22")]
+    a, b, c = load_clouds(app, clouds, sub=SUB, rg=RG).values()
     hour_ago = datetime.now(UTC) - timedelta(hours=1)
     assert app.call("GET", "requests").status == 200  # the app is up and has made its tables
 
     # GIVEN a poisoned row on cloud a (unfinished and stale), a deeply nested message dead-lettered
-    poisoned = write_poisoned_request(app.tables, a, hour_ago)
+    poisoned = write_poisoned_request(app.tables, source=a, target=NON_ARM_TARGET, at=hour_ago)
     with (
         ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client,
         client.get_queue_sender(QUEUE) as sender,

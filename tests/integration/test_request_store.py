@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import uuid
 from datetime import timedelta
 
@@ -19,7 +18,7 @@ from interconnect.errors import ConflictError, CorruptRecordError, NotFoundError
 from interconnect.linking import lifecycle
 from interconnect.linking.intake import request_id_for
 from interconnect.linking.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
-from tests.factories import Clock, cloud_id
+from tests.factories import Clock, cloud_id, write_poisoned_request
 
 pytestmark = pytest.mark.integration
 
@@ -306,79 +305,7 @@ POISONED_TARGET = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.AVS/pr
 def poison(
     tables: TableServiceClient, prefix: str, *, source: str, target: str = POISONED_TARGET, at=HOUR_AGO, **columns
 ) -> str:
-    """Write a request as the version before issue 13 did for a signed Slack `confirm_disconnect` carrying
-    non-ARM ids: the row, its first event and its three index rows, straight through the Tables SDK."""
-    rid = request_id_for("slack", None)
-    row_key = f"{inverted_ticks(at)}-{rid}"
-    tables.get_table_client(f"{prefix}requests").submit_transaction(
-        [
-            (
-                "create",
-                {
-                    "PartitionKey": rid,
-                    "RowKey": "request",
-                    "action": "disconnect",
-                    "status": "AwaitingApproval",
-                    "source": source,
-                    "target": target,
-                    "sourceKey": "",
-                    "targetKey": "",
-                    "requesterChannel": "slack",
-                    "requesterId": "T1/U1",
-                    "requesterDisplay": "mallory",
-                    "createdAt": at,
-                    "updatedAt": at,
-                    "reference": "",
-                    "correlationId": "c",
-                    "fingerprint": "f",
-                    "outcome": "",
-                    "reasons": "[]",
-                    "version": 1,
-                    "callbacks": "[]",
-                    "approval": "",
-                    "operation": "",
-                    **columns,
-                },
-            ),
-            (
-                "create",
-                {
-                    "PartitionKey": rid,
-                    "RowKey": "event-00000001",
-                    "at": at,
-                    "actor": "slack:T1/U1",
-                    "kind": "status",
-                    "status": "Accepted",
-                    "previous": "",
-                    "message": "requested",
-                    "correlationId": "c",
-                    "reasons": "[]",
-                },
-            ),
-        ]
-    )
-    index = tables.get_table_client(f"{prefix}requestindex")
-    for partition in ("all", cloud_partition(source), cloud_partition(target)):
-        index.upsert_entity(
-            {
-                "PartitionKey": partition,
-                "RowKey": row_key,
-                "requestId": rid,
-                "status": "AwaitingApproval",
-                "action": "disconnect",
-                "source": source,
-                "target": target,
-                "createdAt": at,
-                "updatedAt": at,
-                "linkHolder": "",
-                "linkName": "",
-            }
-        )
-    return rid
-
-
-def cloud_partition(stored_id: str) -> str:
-    return "cloud-" + hashlib.sha256(stored_id.lower().encode()).hexdigest()[:32]
+    return write_poisoned_request(tables, source=source, target=target, at=at, prefix=prefix, **columns)
 
 
 @pytest.fixture
