@@ -12,7 +12,7 @@ import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
 from localdev import servicebus
-from tests.e2e.conftest import FUNCTION_KEY, App, cloud_ids, running_app
+from tests.e2e.conftest import FUNCTION_KEY, App, cloud_ids, fleet_document, pc, running_app
 
 pytestmark = pytest.mark.e2e
 SUB, RG = "66666666-6666-6666-6666-666666666666", "rg-audit"
@@ -29,18 +29,9 @@ def audit_app() -> Iterator[App]:
     )
 
 
-def pc(name: str, block: str, location: str = "westeurope", **extra: Any) -> dict[str, Any]:
-    return {"name": name, "location": location, "networkBlock": block, **extra}
-
-
 def load(app: App, clouds: list[dict[str, Any]]) -> None:
-    app.arm.load_fleet(
-        {
-            "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-            "faults": {"throttle": {"reads": None, "writes": None, "deletes": None}},
-            "subscriptions": [{"id": SUB, "resourceGroups": [{"name": RG, "privateClouds": clouds}]}],
-        }
-    )
+    throttle = {"reads": None, "writes": None, "deletes": None}
+    app.arm.load_fleet(fleet_document(SUB, RG, clouds, faults={"throttle": throttle}))
 
 
 def run_audit(app: App) -> dict[str, Any]:

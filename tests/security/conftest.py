@@ -20,16 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
 from hypothesis import HealthCheck, Phase, settings
 
-from localdev import azurite
-from localdev.armsim import ArmSimAdmin
 from localdev.cloud import QUEUE_NAME, LocalCloud
-from localdev.procs import ROOT, free_port
-from localdev.servicebus import ServiceBusAdmin
-from tests.e2e.conftest import FUNCTION_KEY, STARTED_SETTINGS, App, cloud_log_dir
-from tests.e2e.sink import Sink, start_sink
+from localdev.procs import ROOT
+from tests.e2e.conftest import FUNCTION_KEY, App, app_on, fleet_document, new_cloud, pc
+from tests.e2e.sink import Sink, running_sink
 from tests.security.hostile import Route, Target
 from tests.security.probe import Probe
 
@@ -115,24 +111,7 @@ def app_settings(sink_url: str, **overrides: str) -> dict[str, str]:
     }
 
 
-FLEET = {
-    "settings": {"buildSeconds": 1, "deleteSeconds": 1, "retryAfter": 1},
-    "subscriptions": [
-        {
-            "id": SUB,
-            "resourceGroups": [
-                {
-                    "name": RG,
-                    "privateClouds": [
-                        {"name": "pc-a", "location": "westeurope", "networkBlock": "10.0.0.0/22"},
-                        {"name": "pc-b", "location": "westeurope", "networkBlock": "10.0.4.0/22"},
-                        {"name": "pc-c", "location": "westeurope", "networkBlock": "10.0.8.0/22"},
-                    ],
-                }
-            ],
-        }
-    ],
-}
+FLEET = fleet_document(SUB, RG, [pc("pc-a", "10.0.0.0/22"), pc("pc-b", "10.0.4.0/22"), pc("pc-c", "10.0.8.0/22")])
 
 
 @dataclass
@@ -173,22 +152,15 @@ def http_routes() -> tuple[Route, ...]:
 
 
 def attacked_app(sink: Sink, **overrides: str) -> Iterator[Attacked]:
-    settings_ = app_settings(sink.url, **overrides)
-    cloud = LocalCloud(host_port=free_port(), extra_settings=settings_, log_dir=cloud_log_dir("security"))
-    STARTED_SETTINGS.append(cloud.app_settings())
-    with cloud:
-        tables = TableServiceClient.from_connection_string(azurite.connection_string(cloud.tables_port))
-        app = App(cloud, ArmSimAdmin(cloud.arm_url), ServiceBusAdmin(cloud.sb_admin_port), tables)
+    with new_cloud(app_settings(sink.url, **overrides), "security") as cloud:
+        app = app_on(cloud)
         app.arm.load_fleet(FLEET)
-        yield Attacked(app, Probe(cloud.host_url, tables, app.bus, QUEUE_NAME), http_routes())
+        yield Attacked(app, Probe(cloud.host_url, app.tables, app.bus, QUEUE_NAME), http_routes())
 
 
 @pytest.fixture(scope="session")
 def sink() -> Iterator[Sink]:
-    server = start_sink()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    yield from running_sink()
 
 
 @pytest.fixture(scope="session")
