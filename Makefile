@@ -57,4 +57,4 @@ bench-intake: setup
 	$(PY) -m bench.intake --rate 50 --count 500
 
 clean:
-	rm -rf $(VENV) node_modules .localcloud .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .localcloud .pytest_cache .ruff_cache .mypy_cache .hypothesis
