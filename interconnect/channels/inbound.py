@@ -256,15 +256,7 @@ class Inbound:
             if isinstance(resolved, str):
                 return resolved
             if parsed.verb == "links":
-                listing = self.queries.links(resolved[0])["value"]
-                return (
-                    "\n".join(
-                        [f"Links of {resolved[0].short}:"]
-                        + [f"• {v['direction']} {v['otherCloud'].rsplit('/', 1)[-1]}: {v['status']}" for v in listing]
-                    )
-                    if listing
-                    else f"{resolved[0].short} has no links."
-                )
+                return _links_reply(resolved[0], self.queries.links(resolved[0]))
             action = Action.CONNECT if parsed.verb in ("connect", "plan") else Action.DISCONNECT
             command = Submit(action, resolved[0], resolved[1], requester, parsed.ticket)
             if parsed.verb == "plan":
@@ -402,6 +394,22 @@ def _confirmation(value: str) -> tuple[CloudId, CloudId, str]:
             details={"field": "ticket"},
         )
     return clouds[0], clouds[1], ticket
+
+
+def _links_reply(cloud: CloudId, answer: dict[str, Any]) -> str:
+    """A cloud's links as chat shows them. A listing ARM refused or answered malformed is said to be partial:
+    "has no links" must never stand for "could not read its links"."""
+    listing, refused = answer["value"], answer["refusedReads"]
+    if listing:
+        lines = [f"Links of {cloud.short}:"]
+        lines += [f"• {v['direction']} {v['otherCloud'].rsplit('/', 1)[-1]}: {v['status']}" for v in listing]
+    else:
+        lines = [f"{cloud.short}: no links could be read." if refused else f"{cloud.short} has no links."]
+    lines += [
+        f"⚠ Incomplete: {r['read']} of {r['cloud'].rsplit('/', 1)[-1]} could not be read ({r['armCode']})."
+        for r in refused
+    ]
+    return "\n".join(lines)
 
 
 def _slack_text(text: str) -> dict[str, Any]:

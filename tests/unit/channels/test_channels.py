@@ -17,7 +17,7 @@ from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMe
 from interconnect.channels import signatures
 from interconnect.channels.config import parse_channels, secret_list
 from interconnect.channels.inbound import SLACK_ACTION_LIMIT, Inbound
-from interconnect.errors import SettingsError, TooLargeError, ValidationError
+from interconnect.errors import ArmError, SettingsError, TooLargeError, ValidationError
 from interconnect.linking.approvals import Approvals
 from interconnect.linking.facts import Preflight
 from interconnect.linking.intake import Intake
@@ -360,3 +360,19 @@ def test_any_button_value_either_names_two_valid_clouds_or_is_refused_with_nothi
     else:
         (request,) = channel.store.rows.values()
         assert {request.source, request.target} == {A, B}
+
+
+def teams_says(channel: Channel, text: str) -> str:
+    body = json.dumps({"type": "message", "id": uuid.uuid4().hex[:8], "text": text, "from": {"id": "29:a"}}).encode()
+    return channel.inbound.teams(signatures.sign_teams(TEAMS, body), body)["text"]
+
+
+def test_chat_links_says_a_refused_listing_is_incomplete_rather_than_that_there_are_no_links() -> None:
+    channel = Channel()
+    assert teams_says(channel, "links pc-a") == f"{A.short} has no links."
+    channel.avs.refuse["list_links"] = ArmError("refused", code="ARM_AuthorizationFailed", details={"status": 403})
+    answer = teams_says(channel, "links pc-a")
+    assert "has no links" not in answer
+    assert (
+        answer.startswith(f"{A.short}: no links could be read.") and "⚠ Incomplete: cloudLinks.list of pc-a" in answer
+    )
