@@ -12,16 +12,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import azure.functions as func
-from azure.servicebus import ServiceBusReceivedMessage
-from azure.servicebus._pyamqp.message import Message, Properties
-from azurefunctions.extensions.bindings.servicebus import ServiceBusReceivedMessage as SdkTyped
 
 from interconnect.adapters.memory import InMemoryAuditStore, InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.app.bootstrap import Services, wire
@@ -30,9 +26,9 @@ from interconnect.channels import signatures
 from interconnect.linking.model import AuditEvent, Callback, LinkRequest
 from interconnect.linking.queue import WorkItem
 from localdev import identity
-from localdev.host.sdkbinding import ModelBindingData, SdkTrigger, host_content, sdk_trigger
 from tests.factories import SUB_A, Clock, cloud, cloud_id
 from tests.functions.registered import user_function
+from tests.trigger_messages import Actions, delivered
 
 BASE = "https://interconnect.test"
 IDENTITY_URL = "https://identity.test"
@@ -73,33 +69,6 @@ class RecordingNotifier:
 
     def deliver(self, callback: Callback, request: LinkRequest, event: AuditEvent) -> None:
         self.delivered.append((callback, request.id, event.status.value))
-
-
-@dataclass
-class Actions:
-    """What the queue trigger settles a message with (ServiceBusMessageActions needs the host's gRPC channel)."""
-
-    done: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def complete(self, message: ServiceBusReceivedMessage) -> None:
-        self.done.append(("complete", message.message_id))
-
-    def deadletter(
-        self,
-        message: ServiceBusReceivedMessage,
-        deadletter_reason: str | None = None,
-        deadletter_error_description: str | None = None,
-    ) -> None:
-        self.done.append(("deadletter", message.message_id, deadletter_reason, deadletter_error_description))
-
-
-def delivered(body: bytes, message_id: str = "m-1") -> ServiceBusReceivedMessage:
-    """A Service Bus message as the trigger receives it: the SDK type, rebuilt by the extension's converter."""
-    binding = sdk_trigger("serviceBusTrigger", SdkTyped)
-    assert isinstance(binding, SdkTrigger)
-    amqp = Message(properties=Properties(message_id=message_id.encode()), data=[body])
-    message: ServiceBusReceivedMessage = binding.decode_data(ModelBindingData(host_content(uuid.uuid4(), amqp)))
-    return message
 
 
 class FakeApp:
@@ -151,7 +120,9 @@ class FakeApp:
                 self.clock.now = at
                 self.avs.settle()
             actions = Actions()
-            self.call("process_work_item", delivered(item.encode().encode(), item.message_id), actions)
+            self.call(
+                "process_work_item", delivered(data=[item.encode().encode()], message_id=item.message_id), actions
+            )
             settled += actions.done
         return settled
 

@@ -11,7 +11,8 @@ import pytest
 from interconnect.errors import CorruptRecordError, DependencyError
 from interconnect.linking.model import Status
 from interconnect.linking.queue import WorkItem
-from tests.functions.harness import Actions, FakeApp, answer, delivered, error_of, raising, request
+from tests.functions.harness import FakeApp, answer, error_of, raising, request
+from tests.trigger_messages import Actions, delivered
 
 SECRETISH = "password=hunter2 at /srv/interconnect/secret.py line 7"
 
@@ -53,7 +54,7 @@ def test_a_work_item_is_dispatched_then_completed(app: FakeApp) -> None:
     )["requestId"]
     item, _ = app.queue.take()
     actions = Actions()
-    app.call("process_work_item", delivered(item.encode().encode(), "m-7"), actions)
+    app.call("process_work_item", delivered(data=[item.encode().encode()], message_id="m-7"), actions)
     assert actions.done == [("complete", "m-7")]
     assert app.store.get(request_id).status is Status.IN_PROGRESS
 
@@ -61,7 +62,7 @@ def test_a_work_item_is_dispatched_then_completed(app: FakeApp) -> None:
 @pytest.mark.parametrize("body", [b"\x80 not json", b'{"requestId": "../../x"}', b"[" * 2000 + b"]" * 2000])
 def test_a_message_that_is_no_work_item_is_dead_lettered_at_once(app: FakeApp, body: bytes) -> None:
     actions = Actions()
-    app.call("process_work_item", delivered(body, "m-bad"), actions)
+    app.call("process_work_item", delivered(data=[body], message_id="m-bad"), actions)
     ((what, message_id, reason, _),) = actions.done
     assert (what, message_id, reason) == ("deadletter", "m-bad", "MALFORMED_MESSAGE")
     assert app.queue.sent == [] and app.store.rows == {}
@@ -71,7 +72,7 @@ def test_a_message_whose_request_cannot_be_read_back_is_dead_lettered(app: FakeA
     request_id = str(uuid.uuid4())
     app.store.corrupt[request_id] = "unknown status 'Paused'"
     actions = Actions()
-    app.call("process_work_item", delivered(WorkItem(request_id).encode().encode(), "m-old"), actions)
+    app.call("process_work_item", delivered(data=[WorkItem(request_id).encode().encode()], message_id="m-old"), actions)
     assert [(d[0], d[2]) for d in actions.done] == [("deadletter", CorruptRecordError.code)]
 
 
@@ -82,7 +83,7 @@ def test_a_transient_failure_leaves_the_message_unsettled_for_redelivery(
     monkeypatch.setattr(app.services.dispatch, "handle", raising(DependencyError("table storage is down")))
     actions = Actions()
     with pytest.raises(DependencyError):
-        app.call("process_work_item", delivered(WorkItem(str(uuid.uuid4())).encode().encode()), actions)
+        app.call("process_work_item", delivered(data=[WorkItem(str(uuid.uuid4())).encode().encode()]), actions)
     assert actions.done == []
 
 

@@ -7,42 +7,14 @@ what it meets in Azure.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from azure.servicebus import ServiceBusReceivedMessage
-from azure.servicebus._pyamqp.message import Message, Properties
-from azurefunctions.extensions.bindings.servicebus import ServiceBusReceivedMessage as SdkTyped
 
 from interconnect.adapters import trigger
 from interconnect.errors import CorruptRecordError, DependencyError
 from interconnect.linking.queue import WorkItem
-from localdev.host.sdkbinding import ModelBindingData, SdkTrigger, host_content, sdk_trigger
-
-
-def delivered(*, data: list[bytes] | None = None, value: Any = None) -> ServiceBusReceivedMessage:
-    binding = sdk_trigger("serviceBusTrigger", SdkTyped)
-    assert isinstance(binding, SdkTrigger)
-    amqp = Message(properties=Properties(message_id=b"m-1"), data=data, value=value)
-    return binding.decode_data(ModelBindingData(host_content(uuid.uuid4(), amqp)))
-
-
-@dataclass
-class Actions:
-    done: list[tuple[str, Any]] = field(default_factory=list)
-
-    def complete(self, message: ServiceBusReceivedMessage) -> None:
-        self.done.append(("complete", message.message_id))
-
-    def deadletter(
-        self,
-        message: ServiceBusReceivedMessage,
-        deadletter_reason: str | None = None,
-        deadletter_error_description: str | None = None,
-    ) -> None:
-        self.done.append(("deadletter", message.message_id, deadletter_reason, deadletter_error_description))
+from tests.trigger_messages import Actions, delivered
 
 
 def test_a_work_item_is_handled_then_completed() -> None:
