@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 from interconnect.avs.ids import CloudId
+from interconnect.errors import InterconnectError
 
 
 class Action(enum.StrEnum):
@@ -48,6 +49,11 @@ class Reason:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Reason:
         return cls(raw["code"], raw["message"], raw.get("details") or {})
+
+    @classmethod
+    def of(cls, error: InterconnectError) -> Reason:
+        """The reason an error gives: its code, message and details."""
+        return cls(error.code, error.message, error.details)
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ class Worker:
             return
         # Before the operation started nothing was changed in Azure: Rejected; after, Failed.
         to = Status.FAILED if request.status is Status.IN_PROGRESS else Status.REJECTED
-        self._finish(request, to, f"ARM refused: {exc.message}", (Reason(exc.code, exc.message, exc.details),))
+        self._finish(request, to, f"ARM refused: {exc.message}", (Reason.of(exc),))
 
     def _give_up(self, item: WorkItem, exc: DependencyError) -> None:
         request = self.store.get(item.request_id)
@@ -92,7 +92,7 @@ class Worker:
                 request,
                 Status.FAILED,
                 f"gave up after {MAX_RETRIES} retries: {exc.message}",
-                (Reason(exc.code, exc.message, exc.details),),
+                (Reason.of(exc),),
             )
 
     def _handle(self, item: WorkItem) -> None:
@@ -231,7 +231,7 @@ class Worker:
                 request,
                 Status.FAILED,
                 f"ARM refused to {operation.verb} link {operation.link_name}: {exc.message}",
-                (Reason(exc.code, exc.message, exc.details),),
+                (Reason.of(exc),),
             )
             return
         self._schedule_check(request, self._delay(retry_after, operation.checks))
@@ -292,7 +292,7 @@ class Worker:
                 Status.FAILED,
                 f"ARM refused to show link {operation.link_name} of "
                 f"{operation.cloud.short} while following the {operation.verb}: {exc.message}",
-                (Reason(exc.code, exc.message, exc.details),),
+                (Reason.of(exc),),
             )
             return
         if operation.verb == "create":
