@@ -53,6 +53,14 @@ param maximumInstanceCount int = 40
 @description('Memory per Flex Consumption instance (MB).')
 param instanceMemoryMB int = 2048
 
+// Flex starts HTTP instances on demand: after an idle spell the first request pays a host and worker start.
+// Slack wants its acknowledgement within 3 s, host start included; always-ready instances of the `http` group
+// remove that start at a fixed price (README, "Cold start and always-ready instances").
+@minValue(0)
+@maxValue(20)
+@description('Always-ready instances of the HTTP function group (0: on demand only, the cheapest).')
+param httpAlwaysReadyInstances int = 0
+
 @minValue(1)
 @description('INTERCONNECT_POLL_INTERVAL_SECONDS: first delay between follow-up checks of a link operation.')
 param pollIntervalSeconds int = 30
@@ -223,6 +231,7 @@ module api 'app/function.bicep' = {
     queueName: serviceBus.outputs.requestQueueName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    httpAlwaysReadyInstances: httpAlwaysReadyInstances
     pollIntervalSeconds: pollIntervalSeconds
     operationTimeoutMinutes: operationTimeoutMinutes
     staleMinutes: staleMinutes

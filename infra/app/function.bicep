@@ -18,6 +18,8 @@ param serviceBusNamespace string
 param queueName string
 param maximumInstanceCount int
 param instanceMemoryMB int
+@description('Always-ready instances of the `http` group; 0 leaves HTTP functions on demand.')
+param httpAlwaysReadyInstances int
 param pollIntervalSeconds int
 param operationTimeoutMinutes int
 param staleMinutes int
@@ -93,6 +95,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // `http` is Flex's name for the group of all HTTP-triggered functions; the queue worker and the timers
+        // scale on their own and stay on demand (their latency is not anyone's deadline).
+        alwaysReady: httpAlwaysReadyInstances > 0
+          ? [
+              {
+                name: 'http'
+                instanceCount: httpAlwaysReadyInstances
+              }
+            ]
+          : []
       }
       runtime: {
         name: 'python'

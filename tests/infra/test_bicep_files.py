@@ -156,6 +156,11 @@ def test_function_app_is_flex_consumption_python_311_with_user_assigned_identity
     scale = properties(config["scaleAndConcurrency"])
     assert text(scale["maximumInstanceCount"]) == "maximumInstanceCount"
     assert text(scale["instanceMemoryMB"]) == "instanceMemoryMB"
+    # Always-ready instances go to Flex's `http` group only, and only when the parameter asks for some.
+    always_ready = text(scale["alwaysReady"])
+    assert always_ready.startswith("httpAlwaysReadyInstances > 0")
+    assert strings_in(scale["alwaysReady"]) == ["http"]
+    assert "instanceCount: httpAlwaysReadyInstances" in always_ready
     storage = properties(properties(config["deployment"])["storage"])
     assert strings_in(properties(storage["authentication"])["type"]) == ["UserAssignedIdentity"]
     # The runtime version must be the one the project pins for local runs.
