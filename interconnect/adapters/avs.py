@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from azure.core.credentials import AccessToken, TokenCredential
@@ -27,11 +27,13 @@ from azure.core.exceptions import (
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
-from azure.mgmt.avs import AVSClient
 
 from interconnect.avs.ids import CloudId, check_resource_name, parse_cloud_id
 from interconnect.avs.resources import MALFORMED_ANSWER, Cloud, Link, PermissionEntry, Segment
 from interconnect.errors import ArmError, DependencyError, MalformedAnswerError, ThrottledError, ValidationError
+
+if TYPE_CHECKING:
+    from azure.mgmt.avs import AVSClient
 
 T = TypeVar("T")
 PUBLIC_ARM = "https://management.azure.com"
@@ -377,6 +379,10 @@ class AvsSdkGateway:
         self._lock = threading.Lock()
 
     def _client(self, subscription: str) -> AVSClient:
+        # Imported at the first ARM call, not with the gateway: services that hold the gateway (chat, queries)
+        # answer many requests without asking ARM, and the SDK's models take a cold instance ~80 ms to load.
+        from azure.mgmt.avs import AVSClient
+
         with self._lock:
             if subscription not in self._clients:
                 self._clients[subscription] = AVSClient(

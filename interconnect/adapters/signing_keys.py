@@ -18,8 +18,6 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import jwt
-
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
@@ -89,6 +87,8 @@ class OpenIdSigningKeys:
             return self._keys.get(kid)
 
     def _refresh(self, now: float) -> None:
+        import jwt  # here, not at the top: only a bearer token needs it (and `cryptography` under it)
+
         try:
             jwks_uri = self.fetch(metadata_url(self.issuer)).get("jwks_uri")
             if not isinstance(jwks_uri, str):

@@ -1,43 +1,46 @@
-"""The composition root: build adapters from settings and hand them to the services. Nothing at import."""
+"""The composition root: build adapters from settings and hand them to the services. Nothing at import.
+
+Each adapter and each service is built on its first use, on its own, because on Flex Consumption the Python a
+cold instance loads before answering is most of the wait, and Slack's 3 s deadline counts it. A first
+`POST /api/requests` builds the request store, the work queue and the token rules, and loads nothing else: the
+JWT library only when a bearer token arrives, the ARM SDK only when something asks ARM, the policy and channel
+documents (msgspec) only where they are read, Graphviz only for an SVG.
+"""
 
 from __future__ import annotations
 
-import functools
 import json
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-from interconnect.adapters.graphviz import render_svg
-from interconnect.adapters.notifier import HttpNotifier, WebhookChatPoster
-from interconnect.app.dispatch import Dispatch
-from interconnect.app.identity import SigningKeys, TokenRules, Verifier
 from interconnect.app.settings import Settings
-from interconnect.audit.inventory import InventoryReader
-from interconnect.audit.model import Thresholds
-from interconnect.audit.ports import AuditStore, SvgRenderer
-from interconnect.audit.service import Audits
-from interconnect.avs.gateway import AvsGateway
-from interconnect.channels.config import parse_channels
-from interconnect.channels.deliveries import AnnouncingStore, Deliveries
-from interconnect.channels.inbound import Inbound
-from interconnect.channels.ports import Notifier
 from interconnect.errors import InterconnectError, NotFoundError, ValidationError
-from interconnect.linking.approvals import Approvals
-from interconnect.linking.facts import Preflight
-from interconnect.linking.intake import Intake
-from interconnect.linking.policy import load_policy
-from interconnect.linking.ports import RequestStore, WorkQueue
-from interconnect.linking.queries import Queries
-from interconnect.linking.sweeper import Sweeper
-from interconnect.linking.worker import Worker
 
 if TYPE_CHECKING:
-    from azure.identity import DefaultAzureCredential
-    from azure.servicebus import ServiceBusReceivedMessage
+    import azure.functions as func
+    from azure.core.credentials import TokenCredential
 
-    from interconnect.adapters.trigger import MessageActions
+    from interconnect.adapters.tables import TableRequestStore
+    from interconnect.app.dispatch import Dispatch
+    from interconnect.app.identity import SigningKeys, Verifier
+    from interconnect.audit.ports import AuditStore, SvgRenderer
+    from interconnect.audit.service import Audits
+    from interconnect.avs.gateway import AvsGateway
+    from interconnect.channels.config import Channels
+    from interconnect.channels.deliveries import AnnouncingStore, Deliveries
+    from interconnect.channels.inbound import Inbound
+    from interconnect.channels.ports import Notifier
+    from interconnect.linking.approvals import Approvals
+    from interconnect.linking.facts import Preflight
+    from interconnect.linking.intake import Intake
+    from interconnect.linking.policy import Policy
+    from interconnect.linking.ports import RequestStore, WorkQueue
+    from interconnect.linking.quarantine import Quarantine
+    from interconnect.linking.queries import Queries
+    from interconnect.linking.sweeper import Sweeper
+    from interconnect.linking.worker import Worker
 
 
 def utcnow() -> datetime:
@@ -46,30 +49,252 @@ def utcnow() -> datetime:
 
 FORMATS = {"json": "application/json", "mermaid": "text/plain", "dot": "text/vnd.graphviz", "svg": "image/svg+xml"}
 
+Owner = TypeVar("Owner")
+Part = TypeVar("Part")
 
-@dataclass
+
+class component(Generic[Owner, Part]):  # lower case: a decorator, like functools.cached_property
+    """An attribute built by the decorated method on first use, then kept. Two threads asking at once (two
+    first requests on a cold instance) get the one build: the second waits for it rather than starting another.
+    A build that raises keeps nothing, so the next use tries again (storage may be back). Setting the attribute
+    replaces the part (tests put a fake in its seat)."""
+
+    def __init__(self, build: Callable[[Owner], Part]) -> None:
+        self._build = build
+        self._name = build.__name__
+        # Reentrant: building one part builds the parts it needs, each under its own lock; parts depend on
+        # each other without cycles, so two builds never wait on each other.
+        self._lock = threading.RLock()
+        self.__doc__ = build.__doc__
+
+    def __set_name__(self, owner: type[Owner], name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type[Owner] | None = None) -> component[Owner, Part]: ...
+
+    @overload
+    def __get__(self, obj: Owner, owner: type[Owner] | None = None) -> Part: ...
+
+    def __get__(self, obj: Owner | None, owner: type[Owner] | None = None) -> Part | component[Owner, Part]:
+        if obj is None:
+            return self
+        built: dict[str, Any] = vars(obj)
+        if self._name in built:
+            return built[self._name]  # type: ignore[no-any-return]
+        with self._lock:
+            if self._name not in built:
+                built[self._name] = self._build(obj)
+            return built[self._name]  # type: ignore[no-any-return]
+
+    def __set__(self, obj: Owner, value: Part) -> None:
+        vars(obj)[self._name] = value
+
+
+class Adapters(Protocol):
+    """Where the services' ports come from. Services calls each at most once, when a service first needs it."""
+
+    def store(self) -> RequestStore: ...
+
+    def queue(self) -> WorkQueue: ...
+
+    def avs(self) -> AvsGateway: ...
+
+    def audit_store(self) -> AuditStore | None:
+        """None: the audit is not configured."""
+
+    def notifier(self) -> Notifier | None:
+        """None: channel deliveries go out over HTTP (HttpNotifier)."""
+
+    def signing_keys(self) -> SigningKeys | None:
+        """None: Entra sign-in is off."""
+
+    def quarantine(self) -> Quarantine | None:
+        """Where the queue trigger sets aside what is no work item; None: not configured (a message that would
+        go there is abandoned instead, for Service Bus to dead-letter in the end)."""
+
+
 class Services:
-    intake: Intake
-    worker: Worker
-    dispatch: Dispatch  # what the queue trigger calls: routes each work item by its kind
-    queries: Queries
-    sweeper: Sweeper
-    approvals: Approvals
-    inbound: Inbound
-    audits: Audits | None
-    identity: Verifier
-    render_svg: SvgRenderer = render_svg
+    """The app's services over `adapters`, each built on first use (see `component`)."""
+
+    def __init__(self, settings: Settings, adapters: Adapters, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._adapters = adapters
+
+    # -- ports ----------------------------------------------------------------------------------------------
+
+    @component
+    def store(self) -> RequestStore:
+        return self._adapters.store()
+
+    @component
+    def queue(self) -> WorkQueue:
+        return self._adapters.queue()
+
+    @component
+    def avs(self) -> AvsGateway:
+        return self._adapters.avs()
+
+    @component
+    def audit_store(self) -> AuditStore | None:
+        return self._adapters.audit_store()
+
+    @component
+    def quarantine(self) -> Quarantine | None:
+        return self._adapters.quarantine()
+
+    @component
+    def notifier(self) -> Notifier:
+        from interconnect.adapters.notifier import HttpNotifier
+
+        return self._adapters.notifier() or HttpNotifier(self.channels)
+
+    @component
+    def render_svg(self) -> SvgRenderer:
+        from interconnect.adapters.graphviz import render_svg
+
+        return render_svg
+
+    # -- documents the settings hold ------------------------------------------------------------------------
+
+    @component
+    def channels(self) -> Channels:
+        from interconnect.channels.config import parse_channels
+
+        s = self.settings
+        return parse_channels(s.hooks, s.hook_secrets, s.slack_signing_secrets, s.teams_secrets, s.teams_workflow_url)
+
+    @component
+    def policy(self) -> Policy:
+        from interconnect.linking.policy import load_policy
+
+        return load_policy(self.settings.policy)
+
+    # -- services -------------------------------------------------------------------------------------------
+
+    @component
+    def identity(self) -> Verifier:
+        from interconnect.app.identity import TokenRules, Verifier
+
+        rules = TokenRules.from_settings(self.settings.auth_issuer, self.settings.auth_audience)
+        return Verifier(rules, self._adapters.signing_keys())
+
+    @component
+    def intake(self) -> Intake:
+        from interconnect.linking.intake import Intake
+
+        return Intake(self.store, self.queue, self.clock)
+
+    @component
+    def preflight(self) -> Preflight:
+        from interconnect.linking.facts import Preflight
+
+        return Preflight(self.avs, self.store, self.policy)
+
+    @component
+    def announcing(self) -> AnnouncingStore:
+        """The store as whatever moves a request on sees it: it tells the request's channels (intake answers
+        its caller itself)."""
+        from interconnect.channels.deliveries import AnnouncingStore
+
+        return AnnouncingStore(self.store, self.queue)
+
+    @component
+    def queries(self) -> Queries:
+        from interconnect.linking.queries import Queries
+
+        return Queries(self.store, self.avs, self.queue, self.preflight)
+
+    @component
+    def approvals(self) -> Approvals:
+        from interconnect.linking.approvals import Approvals
+
+        return Approvals(self.announcing, self.queue, self.clock, self.policy)
+
+    @component
+    def deliveries(self) -> Deliveries:
+        from interconnect.channels.deliveries import Deliveries
+
+        return Deliveries(self.store, self.notifier)
+
+    @component
+    def sweeper(self) -> Sweeper:
+        from interconnect.linking.sweeper import Sweeper
+
+        return Sweeper(
+            self.announcing, self.queue, self.clock, stale_after=self.settings.stale_after, quarantine=self.quarantine
+        )
+
+    @component
+    def audits(self) -> Audits | None:
+        from interconnect.adapters.notifier import WebhookChatPoster
+        from interconnect.audit.inventory import InventoryReader
+        from interconnect.audit.model import Thresholds
+        from interconnect.audit.service import Audits
+
+        audit_store = self.audit_store
+        if audit_store is None:
+            return None
+        s = self.settings
+        return Audits(
+            InventoryReader(self.avs, concurrency=s.audit_concurrency),
+            self.store,
+            audit_store,
+            self.queue,
+            self.clock,
+            s.subscriptions,
+            Thresholds(s.stuck_after.total_seconds() / 60, s.stale_after.total_seconds() / 60),
+            redrive=self.sweeper.sweep,
+            chat=WebhookChatPoster(s.audit_notify_url) if s.audit_notify_url else None,
+            quarantine=self.quarantine,
+        )
+
+    @component
+    def worker(self) -> Worker:
+        from interconnect.linking.worker import Worker
+
+        s = self.settings
+        return Worker(
+            self.announcing,
+            self.queue,
+            self.avs,
+            self.preflight,
+            self.clock,
+            poll_interval=s.poll_interval,
+            operation_timeout=s.operation_timeout,
+            approvals=s.approvals,
+            approval_timeout=s.approval_timeout,
+        )
+
+    @component
+    def dispatch(self) -> Dispatch:
+        """What the queue trigger calls: routes each work item by its kind."""
+        from interconnect.app.dispatch import Dispatch
+
+        return Dispatch(self.worker, self.queue, self.clock, deliveries=self.deliveries, audits=self.audits)
+
+    @component
+    def inbound(self) -> Inbound:
+        from interconnect.channels.inbound import Inbound
+
+        return Inbound(self.channels, self.intake, self.queries, self.approvals, self.avs, self.settings.subscriptions)
 
     def audits_or_fail(self) -> Audits:
-        if self.audits is None:
+        audits = self.audits
+        if audits is None:
             raise InterconnectError("the audit is not configured", code="AUDIT_UNAVAILABLE")
-        return self.audits
+        return audits
 
-    def settle(self, message: ServiceBusReceivedMessage, actions: MessageActions) -> None:
-        """Decode one Service Bus message, dispatch it, and complete, abandon or dead-letter it."""
+    def receive(self, message: func.ServiceBusMessage) -> None:
+        """Decode one Service Bus message and dispatch it, or set it aside in the quarantine; raises for a
+        redelivery (the host abandons the message)."""
         from interconnect.adapters import trigger
 
-        trigger.settle(message, actions, self.dispatch.handle)
+        quarantine = self.quarantine
+        if quarantine is None:
+            raise InterconnectError("the quarantine is not configured", code="QUARANTINE_UNAVAILABLE")
+        trigger.receive(message, quarantine, self.dispatch.handle)
 
     def topology(self, fmt: str) -> tuple[bytes, str]:
         """The latest audit's topology as JSON, Mermaid, DOT or SVG."""
@@ -91,6 +316,45 @@ class Services:
         return rendered, FORMATS[fmt]
 
 
+class Given:
+    """Adapters made beforehand: what `wire` hands the services (tests pass fakes)."""
+
+    def __init__(
+        self,
+        store: RequestStore,
+        queue: WorkQueue,
+        avs: AvsGateway,
+        notifier: Notifier | None = None,
+        audit_store: AuditStore | None = None,
+        signing_keys: SigningKeys | None = None,
+        quarantine: Quarantine | None = None,
+    ) -> None:
+        self._store, self._queue, self._avs = store, queue, avs
+        self._notifier, self._audit_store, self._signing_keys = notifier, audit_store, signing_keys
+        self._quarantine = quarantine
+
+    def store(self) -> RequestStore:
+        return self._store
+
+    def queue(self) -> WorkQueue:
+        return self._queue
+
+    def avs(self) -> AvsGateway:
+        return self._avs
+
+    def audit_store(self) -> AuditStore | None:
+        return self._audit_store
+
+    def notifier(self) -> Notifier | None:
+        return self._notifier
+
+    def signing_keys(self) -> SigningKeys | None:
+        return self._signing_keys
+
+    def quarantine(self) -> Quarantine | None:
+        return self._quarantine
+
+
 def wire(
     settings: Settings,
     store: RequestStore,
@@ -100,103 +364,111 @@ def wire(
     notifier: Notifier | None = None,
     audit_store: AuditStore | None = None,
     signing_keys: SigningKeys | None = None,
+    quarantine: Quarantine | None = None,
 ) -> Services:
     """Services over the given ports (tests pass fakes here)."""
-    channels = parse_channels(
-        settings.hooks,
-        settings.hook_secrets,
-        settings.slack_signing_secrets,
-        settings.teams_secrets,
-        settings.teams_workflow_url,
-    )
-    preflight = Preflight(avs, store, load_policy(settings.policy))
-    # Whatever moves a request on tells its channels; intake answers its caller itself.
-    announcing = AnnouncingStore(store, queue)
-    intake = Intake(store, queue, clock)
-    queries = Queries(store, avs, queue, preflight)
-    approvals = Approvals(announcing, queue, clock, preflight.policy)
-    deliveries = Deliveries(store, notifier or HttpNotifier(channels))
-    sweeper = Sweeper(announcing, queue, clock, stale_after=settings.stale_after)
-    audits = (
-        None
-        if audit_store is None
-        else Audits(
-            InventoryReader(avs, concurrency=settings.audit_concurrency),
-            store,
-            audit_store,
-            queue,
-            clock,
-            settings.subscriptions,
-            Thresholds(settings.stuck_after.total_seconds() / 60, settings.stale_after.total_seconds() / 60),
-            redrive=sweeper.sweep,
-            chat=WebhookChatPoster(settings.audit_notify_url) if settings.audit_notify_url else None,
+    return Services(settings, Given(store, queue, avs, notifier, audit_store, signing_keys, quarantine), clock)
+
+
+class SdkAdapters:
+    """The real adapters the settings name, each made when a service first needs it, with its SDK imported
+    then: locally (connection strings, ARM without a token) no Azure identity library is ever loaded."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @component
+    def credential(self) -> TokenCredential:
+        from azure.identity import DefaultAzureCredential
+
+        # A user-assigned identity is picked by client id; without one DefaultAzureCredential finds the rest.
+        return DefaultAzureCredential(managed_identity_client_id=self.settings.managed_identity_client_id or None)
+
+    @component
+    def tables(self) -> TableRequestStore:
+        from interconnect.adapters.tables import TableRequestStore
+
+        s = self.settings
+        store = TableRequestStore.from_settings(
+            connection_string=s.tables_connection_string,
+            endpoint=s.tables_endpoint,
+            credential=None if s.tables_connection_string else self.credential,
+            prefix=s.table_prefix,
         )
-    )
-    worker = Worker(
-        announcing,
-        queue,
-        avs,
-        preflight,
-        clock,
-        poll_interval=settings.poll_interval,
-        operation_timeout=settings.operation_timeout,
-        approvals=settings.approvals,
-        approval_timeout=settings.approval_timeout,
-    )
-    return Services(
-        intake=intake,
-        worker=worker,
-        dispatch=Dispatch(worker, queue, clock, deliveries=deliveries, audits=audits),
-        approvals=approvals,
-        queries=queries,
-        sweeper=sweeper,
-        inbound=Inbound(channels, intake, queries, approvals, avs, settings.subscriptions),
-        audits=audits,
-        identity=Verifier(TokenRules.from_settings(settings.auth_issuer, settings.auth_audience), signing_keys),
-    )
+        store.ensure_tables()
+        return store
 
+    def store(self) -> RequestStore:
+        return self.tables
 
-@functools.cache
-def services() -> Services:
-    """The app's services, built on first use, not at import: indexing stays fast and a bad setting cannot hide
-    every function."""
-    return build_services()
+    def queue(self) -> WorkQueue:
+        from interconnect.adapters.servicebus import ServiceBusWorkQueue
+
+        s = self.settings
+        return ServiceBusWorkQueue.from_settings(
+            queue_name=s.queue_name,
+            connection_string=s.servicebus_connection_string,
+            namespace=s.servicebus_namespace,
+            credential=None if s.servicebus_connection_string else self.credential,
+        )
+
+    def avs(self) -> AvsGateway:
+        from interconnect.adapters.avs import AvsSdkGateway
+
+        s = self.settings
+        return AvsSdkGateway(self.credential if s.arm_auth == "managed-identity" else None, base_url=s.arm_endpoint)
+
+    def audit_store(self) -> AuditStore:
+        from interconnect.adapters.audit_tables import TableAuditStore
+
+        audit_store = TableAuditStore(self.tables.service, self.settings.table_prefix)
+        audit_store.ensure_tables()
+        return audit_store
+
+    def notifier(self) -> None:
+        return None
+
+    def signing_keys(self) -> SigningKeys | None:
+        from interconnect.adapters.signing_keys import OpenIdSigningKeys
+
+        return OpenIdSigningKeys(self.settings.auth_issuer) if self.settings.auth_issuer else None
+
+    def quarantine(self) -> Quarantine:
+        from interconnect.adapters.quarantine import TableQuarantine
+
+        # Its table is made when the first message is set aside (TableQuarantine.put), not here.
+        return TableQuarantine(self.tables.service, self.settings.table_prefix)
 
 
 def build_services(settings: Settings | None = None) -> Services:
-    """Services over the real adapters named by the settings."""
-    from interconnect.adapters.audit_tables import TableAuditStore
-    from interconnect.adapters.avs import AvsSdkGateway
-    from interconnect.adapters.servicebus import ServiceBusWorkQueue
-    from interconnect.adapters.signing_keys import OpenIdSigningKeys
-    from interconnect.adapters.tables import TableRequestStore
-
+    """Services over the real adapters named by the settings (read here; nothing else is built yet)."""
     settings = settings or Settings.from_env()
-    arm_identity = settings.arm_auth == "managed-identity"
-    needs_identity = not settings.tables_connection_string or not settings.servicebus_connection_string or arm_identity
-    credential = _credential(settings) if needs_identity else None
-    store = TableRequestStore.from_settings(
-        connection_string=settings.tables_connection_string,
-        endpoint=settings.tables_endpoint,
-        credential=credential,
-        prefix=settings.table_prefix,
-    )
-    store.ensure_tables()
-    audit_store = TableAuditStore(store.service, settings.table_prefix)
-    audit_store.ensure_tables()
-    queue = ServiceBusWorkQueue.from_settings(
-        queue_name=settings.queue_name,
-        connection_string=settings.servicebus_connection_string,
-        namespace=settings.servicebus_namespace,
-        credential=credential,
-    )
-    avs = AvsSdkGateway(credential if arm_identity else None, base_url=settings.arm_endpoint)
-    keys = OpenIdSigningKeys(settings.auth_issuer) if settings.auth_issuer else None
-    return wire(settings, store, queue, avs, audit_store=audit_store, signing_keys=keys)
+    return Services(settings, SdkAdapters(settings))
 
 
-def _credential(settings: Settings) -> DefaultAzureCredential:
-    from azure.identity import DefaultAzureCredential
+class _Once:
+    """`services()`: the app's services, made on the first call and kept. Under a lock, because two first
+    requests may arrive at once and each would otherwise make its own (a store, a queue and their
+    connections apiece)."""
 
-    # A user-assigned identity is picked by client id; without one DefaultAzureCredential finds the rest.
-    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id or None)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._services: Services | None = None
+
+    def __call__(self) -> Services:
+        made = self._services
+        if made is None:
+            with self._lock:
+                if self._services is None:
+                    # Looked up at call time: the function tests put their in-memory app in its seat.
+                    self._services = build_services()
+                made = self._services
+        return made
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._services = None
+
+
+# Made on first use, not at import: indexing stays fast and a bad setting cannot hide every function.
+services = _Once()

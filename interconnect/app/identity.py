@@ -24,8 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import jwt
-
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
@@ -122,6 +120,10 @@ class Verifier:
         key = self.keys.key_for(kid)
         if key is None:
             raise _invalid("the token is not signed by a key of the configured tenant")
+        # Imported here, not at the top: PyJWT loads `cryptography` (~50 ms), which a request without a
+        # bearer token never needs, and the first request of a cold instance is often one.
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,
