@@ -14,6 +14,7 @@ from typing import Literal, get_args
 
 from interconnect import boundedjson
 from interconnect.errors import TooLargeError, ValidationError
+from interconnect.linking.model import Status
 
 Kind = Literal["process", "check", "expire", "notify", "audit"]  # for "audit", request_id is the run id
 # A work item is a flat object of five short fields (~150 bytes); anything far larger is not one.
@@ -21,6 +22,7 @@ MAX_MESSAGE_BYTES = 4096
 # Request and audit run ids are UUIDs; the grammar leaves room for test ids but no separator a table key
 # or URL would read (`/ \ # ?`), no control character and nothing long.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_STATUSES = frozenset(s.value for s in Status)
 MAX_LOGGED = 200  # characters of a message's id, reason or description put in a log line
 
 
@@ -34,8 +36,9 @@ def loggable(text: str) -> str:
 class WorkItem:
     """`process` a newly accepted request, or `check` on an ARM operation already started for it.
 
-    `attempt` numbers a check (or, for `process`, a deferral while earlier requests are decided);
-    `retry` counts re-sends after a transient failure.
+    `attempt` numbers a check (or, for `process`, a fallback while earlier requests are decided);
+    `retry` counts re-sends after a transient failure. A `process` item with a `waker` is a wake-up: request
+    `waker` reached `waker_status`, which may have ended what held this request back.
     """
 
     request_id: str
@@ -43,28 +46,39 @@ class WorkItem:
     attempt: int = 0
     retry: int = 0
     origin: str = ""  # set by the sweeper, so a re-drive is not mistaken for a duplicate of a lost message
+    waker: str = ""  # the request whose transition sent this wake-up ("" for any other item)
+    waker_status: str = ""  # the status that transition reached: a request reaches each one at most once
+
+    @property
+    def is_wake_up(self) -> bool:
+        return bool(self.waker)
 
     @property
     def message_id(self) -> str:
         # Service Bus duplicate detection works on this id: each distinct step has its own, so a step that
         # is re-sent (after a crash, or by a redelivered message) is dropped by the broker.
         base = self.request_id if self.kind == "process" else f"{self.request_id}:{self.kind}"
-        if self.kind == "process" and self.attempt:
+        if self.waker:
+            # Names waiter, waker and the waker's transition: the step that made the transition sends the same
+            # id again when it is redelivered, and the broker drops it.
+            base += f":wake:{self.waker}:{self.waker_status}"
+        elif self.kind == "process" and self.attempt:
             base += f":wait:{self.attempt}"
         elif self.kind in ("check", "notify"):
             base += f":{self.attempt}"
         return base + (f":retry:{self.retry}" if self.retry else "") + (f":{self.origin}" if self.origin else "")
 
     def encode(self) -> str:
-        return json.dumps(
-            {
-                "requestId": self.request_id,
-                "kind": self.kind,
-                "attempt": self.attempt,
-                "retry": self.retry,
-                "origin": self.origin,
-            }
-        )
+        body: dict[str, object] = {
+            "requestId": self.request_id,
+            "kind": self.kind,
+            "attempt": self.attempt,
+            "retry": self.retry,
+            "origin": self.origin,
+        }
+        if self.waker:  # only wake-ups carry these, so every other message keeps the shape older workers read
+            body |= {"waker": self.waker, "wakerStatus": self.waker_status}
+        return json.dumps(body)
 
 
 def decode(body: bytes | str) -> WorkItem:
@@ -84,6 +98,7 @@ def decode(body: bytes | str) -> WorkItem:
         raise ValidationError("queue message has no requestId", code="MALFORMED_MESSAGE")
     request_id, kind = raw["requestId"], raw.get("kind", "process")
     attempt, retry, origin = raw.get("attempt", 0), raw.get("retry", 0), raw.get("origin", "")
+    waker, waker_status = raw.get("waker", ""), raw.get("wakerStatus", "")
     counters_ok = all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in (attempt, retry))
     if (
         not (isinstance(request_id, str) and _ID.fullmatch(request_id))
@@ -95,7 +110,16 @@ def decode(body: bytes | str) -> WorkItem:
         raise ValidationError(
             "queue message has a bad requestId, kind, attempt, retry or origin", code="MALFORMED_MESSAGE"
         )
-    return WorkItem(request_id, kind, attempt, retry, origin)
+    # A wake-up names its waker and the status the waker reached; both or neither, and only on `process`.
+    if (waker, waker_status) != ("", "") and not (
+        kind == "process"
+        and isinstance(waker, str)
+        and _ID.fullmatch(waker)
+        and isinstance(waker_status, str)
+        and waker_status in _STATUSES
+    ):
+        raise ValidationError("queue message has a bad waker or wakerStatus", code="MALFORMED_MESSAGE")
+    return WorkItem(request_id, kind, attempt, retry, origin, waker, waker_status)
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,21 @@ message; each check reads the link once and either finishes the request or sched
 Every step can run twice (Service Bus delivers at least once) and a crash between any two steps loses
 nothing: transitions are ETag-guarded, link names are deterministic, and follow-up messages carry
 numbered ids that duplicate detection drops when re-sent.
+
+Decisions touching the same cloud are taken one at a time, in acceptance order (created_at, id). A request
+that must wait is not polled with backoff but woken: a request that stops holding others back sends a
+`process` wake-up to the earliest later undecided request on each of its clouds (see `_wake_waiters` for why
+that chain of successors reaches every waiter), and each waiter keeps one fallback chain, every
+WAIT_FALLBACK, for a wake-up that was lost or a blocker that went stale.
+
+A check follows an operation every poll interval, or after ARM's Retry-After when that is longer, so the
+request ends at most max(Retry-After, poll interval) after ARM finished (bench/completion.py measures it).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -31,6 +41,12 @@ ACTOR = "worker"
 MAX_RACES = 5
 MAX_RETRIES = 8
 STALE_UNDECIDED = timedelta(minutes=15)
+# A waiting request is woken when what held it back is decided; this is only the safety net under that (a
+# wake-up lost with a crash, a blocker gone stale, an index row lagging). Fixed, not growing: one message per
+# waiter per period is cheap, and a lost wake-up then costs at most one period.
+WAIT_FALLBACK = timedelta(seconds=30)
+# Statuses in which a request still waits for its decision; while in one it holds back later requests.
+UNDECIDED = (Status.ACCEPTED, Status.VALIDATING)
 
 
 def retry_delay(retry: int, retry_after: float | None) -> timedelta:
@@ -57,7 +73,6 @@ class Worker:
     preflight: Preflight
     clock: Callable[[], datetime]
     poll_interval: timedelta = timedelta(seconds=30)
-    max_poll_interval: timedelta = timedelta(minutes=5)
     operation_timeout: timedelta = timedelta(hours=2)
     approvals: bool = True
     approval_timeout: timedelta = timedelta(minutes=60)
@@ -105,6 +120,10 @@ class Worker:
                 log.warning("work item for unknown request %s dropped", item.request_id)
                 return
             if request.status.is_terminal:
+                if not item.is_wake_up:
+                    # The step that ended it may have crashed before its wake-ups were sent: send them again
+                    # (same ids, so the broker drops any that did go out).
+                    self._wake_waiters(request)
                 return
             try:
                 if item.kind == "process":
@@ -141,16 +160,20 @@ class Worker:
             )
             self.queue.schedule(WorkItem(request.id, "expire"), deadline)
             return
+        if request.status in (Status.AWAITING_APPROVAL, Status.IN_PROGRESS) and not item.is_wake_up:
+            # A redelivered decision step: its wake-ups may not have gone out before a crash (same ids again).
+            self._wake_waiters(request)
         if request.status is Status.AWAITING_APPROVAL:
             return  # an approval re-queues the request
-        if request.status in (Status.ACCEPTED, Status.VALIDATING):
+        if request.status in UNDECIDED:
             earlier = self._undecided_earlier(request)
             if earlier:
                 # Decisions that touch the same cloud are taken one at a time, in the order the requests
-                # were accepted: wait until the earlier ones have been decided.
-                delay = min(timedelta(seconds=2) * (1.5**item.attempt), timedelta(seconds=30))
+                # were accepted: wait until the earlier ones have been decided, which wakes this one.
                 log.info("request %s waits for %s", request.id, ", ".join(earlier))
-                self.queue.schedule(WorkItem(request.id, "process", item.attempt + 1), self.clock() + delay)
+                if not item.is_wake_up:
+                    # A wake-up that finds the request still held back leaves it to the chain already running.
+                    self._schedule_fallback(request, item)
                 return
         if request.status is Status.ACCEPTED:
             request = self._move(request, Status.VALIDATING, "validating on facts read from ARM")
@@ -160,6 +183,43 @@ class Worker:
             # A redelivered first message after the operation started: make sure its check is queued
             # (the scheduled one keeps its message id, so the broker drops this if it is already there).
             self._schedule_check(request, self.poll_interval)
+
+    def _schedule_fallback(self, request: LinkRequest, item: WorkItem) -> None:
+        """Keep exactly one fallback chain per waiting request. Its messages sit on a fixed grid from the
+        request's acceptance (slot k at created_at + k * WAIT_FALLBACK, id `<id>:wait:<k>`), so anything that
+        starts a chain again (the first message redelivered, a sweeper re-drive, an approval) schedules the
+        same next slot under the same id as the chain already running, and the broker drops it."""
+        elapsed = max(self.clock() - request.created_at, timedelta(0))
+        slot = max(item.attempt + 1, elapsed // WAIT_FALLBACK + 1)
+        self.queue.schedule(WorkItem(request.id, "process", slot), request.created_at + WAIT_FALLBACK * slot)
+
+    def _wake_waiters(self, request: LinkRequest) -> None:
+        """Wake the earliest later undecided request on each cloud of `request`, which has just stopped holding
+        others back (left Accepted/Validating, or ended after its operation ran).
+
+        Why the earliest one on each cloud is enough: every undecided request accepted before a waiter W on a
+        cloud of W holds W back. So when the last of W's blockers stops blocking, nothing undecided lies
+        between it and W on the cloud they share, and its wake-up on that cloud goes to W. A request woken
+        while something else still holds it back does nothing: whatever holds it will wake it in turn. Each
+        transition sends at most two messages and a request makes at most three such transitions, so a burst
+        of n requests on one hub costs O(n) wake-ups, not O(n²). The index is read after the transition was
+        saved, so a waiter that read the old state is still found; where the index lags by one transition
+        the wrong request may be woken (harmless: it re-checks), and the waiter's fallback chain covers it.
+        """
+        mine = (request.created_at, request.id)
+        woken: set[str] = set()
+        for cloud in dict.fromkeys((request.source, request.target)):
+            later = [
+                r
+                for r in self.store.unfinished(cloud)
+                if r.id != request.id and r.status in UNDECIDED and (r.created_at, r.id) > mine
+            ]
+            if not later:
+                continue
+            first = min(later, key=lambda r: (r.created_at, r.id))
+            if first.id not in woken:
+                woken.add(first.id)
+                self.queue.send(WorkItem(first.id, "process", waker=request.id, waker_status=request.status.value))
 
     def _undecided_earlier(self, request: LinkRequest) -> list[str]:
         """Requests accepted before this one that it must wait for: those touching either cloud that are not
@@ -178,7 +238,7 @@ class Worker:
                 if r.id != request.id
                 and (r.created_at, r.id) < (request.created_at, request.id)
                 and (
-                    (r.status in (Status.ACCEPTED, Status.VALIDATING) and now - r.created_at < STALE_UNDECIDED)
+                    (r.status in UNDECIDED and now - r.created_at < STALE_UNDECIDED)
                     or (r.status is Status.IN_PROGRESS and {r.source, r.target} == pair)
                 )
             }
@@ -234,7 +294,7 @@ class Worker:
                 (Reason.of(exc),),
             )
             return
-        self._schedule_check(request, self._delay(retry_after, operation.checks))
+        self._schedule_check(request, self._delay(operation, retry_after))
 
     @staticmethod
     def _other_end(request: LinkRequest, holder: CloudId) -> CloudId:
@@ -269,21 +329,8 @@ class Worker:
                 # re-queueing is safe because the broker drops a repeated message id.
                 self._schedule_check(request, self.poll_interval)
             return  # otherwise a stale duplicate: a newer check already ran
-        now = self.clock()
-        if now >= operation.deadline:
-            self._finish(
-                request,
-                Status.FAILED,
-                f"{operation.verb} of link {operation.link_name} did not finish by {operation.deadline.isoformat()}",
-                (
-                    Reason(
-                        "OPERATION_TIMEOUT",
-                        f"gave up after {self.operation_timeout}",
-                        {"link": operation.link_name, "cloud": str(operation.cloud)},
-                    ),
-                ),
-            )
-            return
+        # The link is read before the deadline is judged, so an operation that finished by its deadline
+        # succeeds even when the check that sees it runs at the deadline.
         try:
             link = self.avs.get_link(operation.cloud, operation.link_name)
         except ArmError as exc:
@@ -322,20 +369,22 @@ class Worker:
                     ),
                 ),
             )
-        else:
+        elif not self._timed_out(request, operation):
             request = self._next_check(request, f"link {operation.link_name} is {status or 'absent'}")
             if link is None:
                 # The PUT never landed (a crash between recording and acting): send it again.
                 self._act(request, self._operation(request))
             else:
-                self._schedule_check(request, self._delay(None, operation.checks))
+                self._schedule_check(request, self._delay(operation, None))
 
     def _check_delete(self, request: LinkRequest, operation: Operation, link: Link | None) -> None:
         if link is not None:
+            if self._timed_out(request, operation):
+                return
             status = LinkStatus.normalize(link.status)
             request = self._next_check(request, f"link {operation.link_name} is {status}")
             if status == LinkStatus.DELETING:
-                self._schedule_check(request, self._delay(None, operation.checks))
+                self._schedule_check(request, self._delay(operation, None))
             else:
                 # The DELETE never landed (a crash between recording and acting): send it again.
                 self._act(request, self._operation(request))
@@ -371,6 +420,24 @@ class Worker:
             request, Status.SUCCEEDED, f"unlinked: {request.source.short} and {request.target.short} no longer linked"
         )
 
+    def _timed_out(self, request: LinkRequest, operation: Operation) -> bool:
+        """End the request as timed out when its operation is still going at its deadline."""
+        if self.clock() < operation.deadline:
+            return False
+        self._finish(
+            request,
+            Status.FAILED,
+            f"{operation.verb} of link {operation.link_name} did not finish by {operation.deadline.isoformat()}",
+            (
+                Reason(
+                    "OPERATION_TIMEOUT",
+                    f"gave up after {self.operation_timeout}",
+                    {"link": operation.link_name, "cloud": str(operation.cloud)},
+                ),
+            ),
+        )
+        return True
+
     def _next_check(self, request: LinkRequest, message: str) -> LinkRequest:
         operation = self._operation(request)
         return self._move(
@@ -384,12 +451,16 @@ class Worker:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _delay(self, retry_after: float | None, checks: int) -> timedelta:
-        """Honour the server's Retry-After; otherwise back off from the poll interval, capped."""
-        if retry_after is not None and retry_after > 0:
-            return min(timedelta(seconds=retry_after), self.max_poll_interval)
-        factor: int = 2 ** min(checks // 5, 4)  # typeshed cannot tell the sign of the exponent, so says Any
-        return min(self.poll_interval * factor, self.max_poll_interval)
+    def _delay(self, operation: Operation, retry_after: float | None) -> timedelta:
+        """When to look at the operation next: after the poll interval, or after ARM's Retry-After when that is
+        longer (never sooner than ARM asked), and never after the deadline, so the last check is the one that
+        judges it. No backoff: the request then ends at most max(Retry-After, poll interval) after ARM
+        finished, at the cost of one GET per interval on a long build."""
+        wait = self.poll_interval.total_seconds()
+        if retry_after is not None and math.isfinite(retry_after) and retry_after > wait:
+            wait = retry_after
+        left = (operation.deadline - self.clock()).total_seconds()
+        return timedelta(seconds=max(0.0, min(wait, left)))
 
     def _schedule_check(self, request: LinkRequest, delay: timedelta) -> None:
         assert request.operation is not None
@@ -408,7 +479,12 @@ class Worker:
         updated, event = lifecycle.transition(
             request, to, now=self.clock(), actor=ACTOR, message=message, reasons=reasons, outcome=outcome, **changes
         )
-        return self.store.save(updated, event)
+        saved = self.store.save(updated, event)
+        if (request.status in UNDECIDED and to not in UNDECIDED) or (
+            request.status is Status.IN_PROGRESS and to.is_terminal
+        ):
+            self._wake_waiters(saved)
+        return saved
 
     def _finish(self, request: LinkRequest, to: Status, outcome: str, reasons: tuple[Reason, ...] = ()) -> None:
         self._move(request, to, outcome, reasons=reasons, outcome=outcome)

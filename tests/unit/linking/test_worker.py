@@ -337,3 +337,150 @@ def test_a_repair_at_the_link_limit_goes_ahead(world: World) -> None:
     world.drain()
     assert world.status(rid) is Status.SUCCEEDED
     assert world.avs.links[(world.b, "old")].status == LinkStatus.ACTIVE
+
+
+# -- ordered decisions: waiters are woken, with one fallback chain under them --------------------------------
+
+
+def deliver_in_time_order(world: World, settle: bool = True) -> list[WorkItem]:
+    """Deliver every message in the order the broker would (due time, then sending order), moving the clock to
+    a scheduled message's time only when nothing is due before it. Returns what was delivered."""
+    delivered = []
+    while world.queue.sent:
+        due = [(at or world.clock.now, n) for n, (_, at) in enumerate(world.queue.sent)]
+        at, n = min(due)
+        item, _ = world.queue.sent.pop(n)
+        if at > world.clock.now:
+            world.clock.now = at
+            if settle:
+                world.avs.settle()
+        world.dispatch.handle(item)
+        delivered.append(item)
+    return delivered
+
+
+def test_a_waiting_request_is_woken_when_the_one_before_it_is_decided(world: World) -> None:
+    spoke = cloud_id("spoke")
+    world.avs.add(cloud(spoke, block="10.0.8.0/22"))
+    first = world.submit(Action.CONNECT, world.a, world.b)
+    world.clock.advance(seconds=1)
+    second = world.submit(Action.CONNECT, world.a, spoke)
+    first_item, second_item = world.queue.take()[0], world.queue.take()[0]
+    world.worker.handle(second_item)  # delivered before the first: it waits, with one fallback scheduled
+    ((fallback, at),) = world.queue.sent
+    assert world.status(second) is Status.ACCEPTED and fallback.message_id == f"{second}:wait:1"
+    assert at == world.store.get(second).created_at + timedelta(seconds=30)
+    world.queue.sent.clear()
+    world.worker.handle(first_item)  # decided: the link is being built, and the waiter is told at once
+    wake = [item for item, at in world.queue.sent if item.request_id == second]
+    assert [(w.kind, w.waker, w.waker_status) for w in wake] == [("process", first, "InProgress")]
+    assert dict((item.message_id, at) for item, at in world.queue.sent)[wake[0].message_id] is None
+    world.worker.handle(wake[0])
+    assert world.status(second) is Status.IN_PROGRESS  # decided without waiting for the fallback
+
+
+def test_a_wake_up_that_finds_the_request_still_held_back_starts_no_chain(world: World) -> None:
+    first = world.submit(Action.CONNECT, world.a, world.b)
+    world.clock.advance(seconds=1)
+    second = world.submit(Action.CONNECT, world.a, world.c)
+    world.queue.sent.clear()
+    world.worker.handle(WorkItem(second, "process", waker="someone-else", waker_status="Succeeded"))
+    assert world.status(second) is Status.ACCEPTED and world.queue.sent == []
+    assert world.status(first) is Status.ACCEPTED
+
+
+def test_a_waiter_keeps_exactly_one_fallback_chain_on_a_fixed_grid(world: World) -> None:
+    world.submit(Action.CONNECT, world.a, world.b)  # never delivered: holds the next one back
+    world.clock.advance(seconds=1)
+    waiter = world.submit(Action.CONNECT, world.a, world.c)
+    world.queue.sent.clear()
+    world.worker.handle(WorkItem(waiter, "process"))
+    world.worker.handle(WorkItem(waiter, "process"))  # the first message redelivered
+    world.worker.handle(WorkItem(waiter, "process", origin="sweep-1"))  # a sweeper re-drive
+    assert [item.message_id for item, _ in world.queue.sent] == [f"{waiter}:wait:1"]
+    for slot in (1, 2, 3):  # each link of the chain schedules the next slot, never sooner, never growing
+        item, at = world.queue.take()
+        assert at is not None
+        world.clock.now = at
+        world.worker.handle(item)
+        ((nxt, nxt_at),) = world.queue.sent
+        assert nxt.attempt == slot + 1 and nxt_at == at + timedelta(seconds=30)
+
+
+def test_a_stale_blocker_no_longer_holds_the_waiter_once_its_fallback_runs(world: World) -> None:
+    world.submit(Action.CONNECT, world.a, world.b)  # accepted, never decided
+    world.clock.advance(seconds=1)
+    waiter = world.submit(Action.CONNECT, world.a, world.c)
+    world.queue.sent.clear()
+    world.worker.handle(WorkItem(waiter, "process"))
+    world.clock.advance(minutes=16)  # past STALE_UNDECIDED: the chain's next link decides it
+    item, _ = world.queue.take()
+    world.worker.handle(item)
+    assert world.status(waiter) is not Status.ACCEPTED
+
+
+def test_a_redelivered_decision_step_sends_its_wake_up_again_under_the_same_id(world: World) -> None:
+    first = world.submit(Action.CONNECT, world.a, world.b)
+    world.clock.advance(seconds=1)
+    second = world.submit(Action.CONNECT, world.a, world.c)
+    world.queue.sent.clear()
+    sends: list[str] = []
+    real_send = world.queue.send
+
+    def recording(item: WorkItem) -> None:
+        sends.append(item.message_id)
+        real_send(item)
+
+    world.queue.send = recording  # type: ignore[method-assign]
+    world.worker.handle(WorkItem(first, "process"))
+    world.worker.handle(WorkItem(first, "process"))  # redelivered after the decision was saved
+    wakes = [s for s in sends if s.startswith(f"{second}:wake:")]
+    assert wakes == [f"{second}:wake:{first}:InProgress"] * 2
+    assert sum(1 for item, _ in world.queue.sent if item.request_id == second) == 1  # the broker kept one
+
+
+def test_an_operation_ending_wakes_a_request_on_the_same_pair(world: World) -> None:
+    connect = world.submit(Action.CONNECT)
+    world.clock.advance(seconds=1)
+    disconnect = world.submit(Action.DISCONNECT)
+    world.queue.sent.clear()
+    world.worker.handle(WorkItem(connect, "process"))
+    world.worker.handle(WorkItem(disconnect, "process", waker=connect, waker_status="InProgress"))
+    assert world.status(disconnect) is Status.ACCEPTED  # the link is still being built
+    world.avs.settle()
+    world.clock.advance(seconds=10)
+    world.worker.handle(WorkItem(connect, "check"))
+    assert world.status(connect) is Status.SUCCEEDED
+    wake = [item for item, _ in world.queue.sent if item.waker == connect and item.waker_status == "Succeeded"]
+    assert [w.request_id for w in wake] == [disconnect]
+
+
+def test_a_burst_on_one_hub_is_decided_in_acceptance_order_with_linear_messages(world: World) -> None:
+    n = 50
+    spokes = [cloud_id(f"spoke-{i}") for i in range(n)]
+    for i, spoke in enumerate(spokes):
+        world.avs.add(cloud(spoke, block=f"172.{16 + i // 64}.{(i % 64) * 4}.0/22"))
+    ids = []
+    for spoke in spokes:
+        ids.append(world.submit(Action.CONNECT, world.a, spoke))
+        world.clock.advance(seconds=0.01)
+    decided: list[str] = []
+    decided_at = set()
+    real_save = world.store.save
+
+    def recording(request, event):  # type: ignore[no-untyped-def]
+        if event.previous is Status.VALIDATING:
+            decided.append(request.id)
+            decided_at.add(event.at)
+        return real_save(request, event)
+
+    world.store.save = recording  # type: ignore[method-assign]
+    start = world.clock.now
+    world.queue.sent.reverse()  # the broker hands them out in any order: the worst, last accepted first
+    delivered = deliver_in_time_order(world)
+    assert all(world.status(rid).is_terminal for rid in ids)
+    assert decided == ids
+    wakes = sum(1 for item in delivered if item.is_wake_up)
+    fallbacks = sum(1 for item in delivered if item.kind == "process" and item.attempt and not item.is_wake_up)
+    assert wakes <= 2 * n and fallbacks <= n  # O(n): each waiter's chain had at most one link due
+    assert decided_at == {start}  # every decision was woken, none waited for its fallback
