@@ -1,46 +1,49 @@
-"""Service Bus messages as the queue trigger receives them, and a recorder of how the trigger settles them.
-
-The messages are real `azure.servicebus.ServiceBusReceivedMessage`s, built by the binding extension's own
-converter from the bytes the Functions host sends (as the local host lays them out), so a test meets what the
-trigger meets in Azure. Shared by the trigger's unit tests and the function-level tests.
+"""Service Bus messages as the queue trigger receives them: the concrete `azure.functions.ServiceBusMessage` the
+Python worker builds from what the host sends (as the local host builds it too, localdev/host/servicebus.py),
+with the first delivery counted as 1, as the host counts it. Shared by the trigger's unit tests and the
+function-level tests.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-from typing import Any
+import itertools
+from datetime import UTC, datetime, timedelta
 
-from azure.servicebus import ServiceBusReceivedMessage
-from azure.servicebus._pyamqp.message import Message, Properties
-from azurefunctions.extensions.bindings.servicebus import ServiceBusReceivedMessage as SdkTyped
+from azure.functions.servicebus import ServiceBusMessage
 
-from localdev.host.sdkbinding import ModelBindingData, SdkTrigger, host_content, sdk_trigger
+_SEQUENCE = itertools.count(1)
+_ENQUEUED = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 def delivered(
-    *, data: list[bytes] | None = None, value: Any = None, message_id: str = "m-1"
-) -> ServiceBusReceivedMessage:
-    binding = sdk_trigger("serviceBusTrigger", SdkTyped)
-    assert isinstance(binding, SdkTrigger)
-    amqp = Message(properties=Properties(message_id=message_id.encode()), data=data, value=value)
-    message: ServiceBusReceivedMessage = binding.decode_data(ModelBindingData(host_content(uuid.uuid4(), amqp)))
-    return message
+    body: bytes,
+    *,
+    message_id: str = "m-1",
+    delivery_count: int = 1,
+    sequence_number: int | None = None,
+    enqueued_at: datetime | None = None,
+) -> ServiceBusMessage:
+    """One delivery of a message with a data body. A redelivery of the same message keeps its sequence number
+    and enqueued time and raises `delivery_count`."""
+    sequence = next(_SEQUENCE) if sequence_number is None else sequence_number
+    return ServiceBusMessage(
+        body=body,
+        message_id=message_id,
+        sequence_number=sequence,
+        enqueued_time_utc=enqueued_at or _ENQUEUED + timedelta(seconds=sequence),
+        delivery_count=delivery_count,
+        content_type="application/json",
+        application_properties={},
+        user_properties={},
+    )
 
 
-@dataclass
-class Actions:
-    """What the trigger settles a message with (ServiceBusMessageActions itself needs the host's gRPC channel)."""
-
-    done: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def complete(self, message: ServiceBusReceivedMessage) -> None:
-        self.done.append(("complete", message.message_id))
-
-    def deadletter(
-        self,
-        message: ServiceBusReceivedMessage,
-        deadletter_reason: str | None = None,
-        deadletter_error_description: str | None = None,
-    ) -> None:
-        self.done.append(("deadletter", message.message_id, deadletter_reason, deadletter_error_description))
+def redelivered(message: ServiceBusMessage) -> ServiceBusMessage:
+    """The same message delivered once more (after an abandon, or a completion the host could not make)."""
+    return delivered(
+        message.get_body(),
+        message_id=message.message_id,
+        delivery_count=(message.delivery_count or 1) + 1,
+        sequence_number=message.sequence_number,
+        enqueued_at=message.enqueued_time_utc,
+    )

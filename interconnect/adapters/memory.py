@@ -7,7 +7,7 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from interconnect.avs.ids import CloudId
@@ -22,6 +22,7 @@ from interconnect.errors import (
 )
 from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
 from interconnect.linking.ports import Listing
+from interconnect.linking.quarantine import Quarantined
 from interconnect.linking.queue import DeadLetter, WorkItem
 
 
@@ -155,6 +156,23 @@ class InMemoryWorkQueue:
 
     def ping(self) -> None:
         pass
+
+
+@dataclass
+class InMemoryQuarantine:
+    """Keeps one record per message `key`, as the table's row key does; newest enqueued first."""
+
+    kept: dict[str, Quarantined] = field(default_factory=dict)
+
+    def put(self, message: Quarantined) -> None:
+        self.kept.setdefault(message.key, message)
+
+    def count(self) -> int:
+        return len(self.kept)
+
+    def recent(self, limit: int) -> list[Quarantined]:
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(self.kept.values(), key=lambda m: m.enqueued_at or oldest, reverse=True)[:limit]
 
 
 @dataclass

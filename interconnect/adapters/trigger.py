@@ -1,75 +1,66 @@
-"""The queue trigger's end of Service Bus: decode the delivered message, then settle it.
+"""The queue trigger's end of Service Bus: decode the delivered message and hand its work item on, or set the
+message aside in the quarantine.
 
-The trigger receives the SDK message (azurefunctions-extensions-bindings-servicebus) with
-`autoCompleteMessages` off, so the app settles each message itself: a message that can never be a work
-item goes to the dead-letter queue at once with our code as the reason, instead of being retried
-`maxDeliveryCount` times first; so does one whose request row cannot be read back (CORRUPT_RECORD).
-Anything else that goes wrong is raised: the host then abandons the message and Service Bus redelivers it.
-The body is decoded within bounds (`messages.decode`), so no message, however large or deeply nested, can
-raise anything but MALFORMED_MESSAGE while decoding.
+The trigger is the standard one (`func.ServiceBusMessage`, `autoCompleteMessages` on): the host completes a
+message when the function returns and abandons it when the function raises. So a message that can never be a
+work item (MALFORMED_MESSAGE), or whose request row cannot be read back (CORRUPT_RECORD), is written to the
+quarantine with its reason and the function returns: it is set aside at its first delivery instead of being
+retried `maxDeliveryCount` times first. If the quarantine cannot be written, that raises too: the host
+abandons the message, Service Bus redelivers it, and after `maxDeliveryCount` the broker dead-letters it, so
+nothing is lost. Anything else that goes wrong is raised, for Service Bus to redeliver.
+
+The body is decoded within bounds (`queue.decode`), so no message, however large or deeply nested, can raise
+anything but MALFORMED_MESSAGE while decoding. The body is never logged.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
 
-from azure.servicebus import ServiceBusReceivedMessage
-from azure.servicebus.amqp import AmqpMessageBodyType
+import azure.functions as func
 
-from interconnect.errors import CorruptRecordError, ValidationError
+from interconnect.errors import CorruptRecordError, InterconnectError, ValidationError
 from interconnect.linking import queue as messages
-from interconnect.linking.queue import WorkItem, loggable
+from interconnect.linking.quarantine import Quarantine, Quarantined
+from interconnect.linking.queue import WorkItem
 
 log = logging.getLogger("interconnect.trigger")
-# The extension decodes messages with uamqp, whose C layer logs a dozen INFO lines per message.
-logging.getLogger("uamqp").setLevel(logging.WARNING)
-
-# Service Bus keeps the description as a message property; a bounded one keeps the DLQ readable.
-MAX_DESCRIPTION = 1024
 
 
-class MessageActions(Protocol):
-    """What the trigger uses of `azurefunctions.extensions.bindings.servicebus.ServiceBusMessageActions`."""
-
-    def complete(self, message: ServiceBusReceivedMessage) -> None: ...
-
-    def deadletter(
-        self,
-        message: ServiceBusReceivedMessage,
-        deadletter_reason: str | None = None,
-        deadletter_error_description: str | None = None,
-    ) -> None: ...
-
-
-def work_item(message: ServiceBusReceivedMessage) -> WorkItem:
-    """Raises ValidationError (MALFORMED_MESSAGE) for a message that is not a work item."""
-    if message.body_type != AmqpMessageBodyType.DATA:
-        # Intake sends data bodies; an AMQP value or sequence body came from something else.
-        raise ValidationError(
-            f"queue message has an AMQP {message.body_type.value} body, not data", code="MALFORMED_MESSAGE"
-        )
-    return messages.decode(b"".join(message.body))
-
-
-def settle(message: ServiceBusReceivedMessage, actions: MessageActions, handle: Callable[[WorkItem], None]) -> None:
+def receive(message: func.ServiceBusMessage, quarantine: Quarantine, handle: Callable[[WorkItem], None]) -> None:
+    """Returns when the message was handled or set aside (the host completes it); raises for a redelivery."""
+    body = message.get_body()
     try:
-        item = work_item(message)
+        item = messages.decode(body)
     except ValidationError as error:
-        log.error("dead-lettering message %s: %s (%s)", loggable(str(message.message_id)), error, error.code)
-        actions.deadletter(
-            message, deadletter_reason=error.code, deadletter_error_description=str(error)[:MAX_DESCRIPTION]
-        )
+        set_aside(message, body, error, quarantine)
         return
     try:
         handle(item)  # only transient errors escape: the host abandons and Service Bus redelivers
     except CorruptRecordError as error:
         # Its request row cannot be read back by this version, so no redelivery can help: set it aside at
-        # once for a person (the sweeper leaves it there, the audit counts it) instead of ten failed tries.
-        log.error("dead-lettering message %s: %s (%s)", loggable(str(message.message_id)), error, error.code)
-        actions.deadletter(
-            message, deadletter_reason=error.code, deadletter_error_description=str(error)[:MAX_DESCRIPTION]
-        )
-        return
-    actions.complete(message)
+        # once for a person (the sweeper and the audit count it) instead of ten failed tries.
+        set_aside(message, body, error, quarantine)
+
+
+def set_aside(message: func.ServiceBusMessage, body: bytes, error: InterconnectError, quarantine: Quarantine) -> None:
+    kept = Quarantined.of(
+        reason=error.code,
+        description=str(error),
+        message_id=str(message.message_id or ""),
+        sequence_number=message.sequence_number,
+        enqueued_at=message.enqueued_time_utc,
+        delivery_count=message.delivery_count,
+        body=body,
+    )
+    # Raises when the quarantine cannot be written: the host then abandons the message, so it is never lost.
+    quarantine.put(kept)
+    log.error(
+        "set aside message %s (delivery %s, %d bytes) in the quarantine: %s",
+        kept.message_id,
+        kept.delivery_count,
+        kept.body_length,
+        kept.description,
+        extra={"code": error.code},
+    )

@@ -152,8 +152,11 @@ def record_findings(
     stale: Iterable[RequestSummary],
     dead_letters: int,
     now: datetime,
+    *,
+    quarantined: int = 0,
 ) -> list[Finding]:
-    """UNMANAGED_LINK, MISSING_LINK, STALE_REQUEST, DEAD_LETTERED: the inventory against our own records."""
+    """UNMANAGED_LINK, MISSING_LINK, STALE_REQUEST, DEAD_LETTERED, QUARANTINED: the inventory against our own
+    records."""
     ours = {link_key(m.holder, m.name): m for m in managed}
     findings = []
     for link in inventory.links:
@@ -202,6 +205,17 @@ def record_findings(
                 (),
                 f"{dead_letters} message(s) sit in the dead-letter queue",
                 {"count": dead_letters},
+            )
+        )
+    if quarantined:
+        findings.append(
+            Finding(
+                "QUARANTINED",
+                WARNING,
+                (),
+                f"{quarantined} message(s) sit in the quarantine, set aside by the worker as no work item or "
+                "for a request that cannot be read back",
+                {"count": quarantined},
             )
         )
     return findings

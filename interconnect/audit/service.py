@@ -18,6 +18,7 @@ from interconnect.audit.inventory import InventoryReader
 from interconnect.audit.model import AuditRun, Inventory, ManagedLink, Thresholds, link_key
 from interconnect.audit.ports import AuditStore, ChatPoster
 from interconnect.linking.ports import RequestStore, WorkQueue
+from interconnect.linking.quarantine import Quarantine
 from interconnect.linking.queue import WorkItem
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class Audits:
     thresholds: Thresholds = field(default_factory=Thresholds)
     redrive: Callable[[], object] | None = None  # the sweeper: re-drives stale requests where that is safe
     chat: ChatPoster | None = None
+    quarantine: Quarantine | None = None  # the worker's set-aside messages, reported as the dead letters are
 
     def start(self) -> str:
         run_id = str(uuid.uuid4())
@@ -84,7 +86,14 @@ class Audits:
         findings = (
             link_findings(inventory, states, started, self.thresholds)
             + cloud_findings(inventory)
-            + record_findings(inventory, self.requests_managed(), stale.items, self.queue.dead_letter_count(), started)
+            + record_findings(
+                inventory,
+                self.requests_managed(),
+                stale.items,
+                self.queue.dead_letter_count(),
+                started,
+                quarantined=self.quarantine.count() if self.quarantine is not None else 0,
+            )
         )
         if self.redrive is not None:
             self.redrive()

@@ -3,7 +3,9 @@
 Runs on a timer. It turns dead-lettered work items into `Failed` requests that say why, and re-drives
 requests that have not moved for a while: recorded but never queued (intake crashed between the two),
 or whose next message was lost. Re-driving is safe because every worker step is idempotent; each re-drive
-carries a fresh origin so duplicate detection does not mistake it for the lost message.
+carries a fresh origin so duplicate detection does not mistake it for the lost message. It also counts what
+the worker set aside in the quarantine (messages that are no work item, or whose request cannot be read
+back): those wait there for a person.
 
 One bad record never stops a pass: a dead letter that is no work item (malformed, however deeply nested)
 or whose request cannot be read back is logged with its code, counted, and left in the dead-letter queue for
@@ -23,6 +25,7 @@ from interconnect.linking import lifecycle
 from interconnect.linking import queue as messages
 from interconnect.linking.model import Reason, Status
 from interconnect.linking.ports import RequestStore, WorkQueue
+from interconnect.linking.quarantine import Quarantine
 from interconnect.linking.queue import DeadLetter, Kind, WorkItem, loggable
 
 log = logging.getLogger(__name__)
@@ -38,13 +41,15 @@ class Sweeper:
     queue: WorkQueue
     clock: Callable[[], datetime]
     stale_after: timedelta = timedelta(minutes=10)
+    quarantine: Quarantine | None = None
 
     def sweep(self) -> dict[str, int]:
         """One pass. Returns counts of what it did: dead letters that failed their request, dead letters
         left for a person (`malformed`: no work item; `unreadable`: its request cannot be read back) or for
-        the next pass (`deferred`: its request kept changing), stale requests re-driven, and stale requests
-        skipped as unreadable (also counted in `unreadable`)."""
-        report = {"deadLettered": 0, "malformed": 0, "unreadable": 0, "deferred": 0, "redriven": 0}
+        the next pass (`deferred`: its request kept changing), stale requests re-driven, stale requests
+        skipped as unreadable (also counted in `unreadable`), and messages sitting in the quarantine
+        (`quarantined`, set aside by the worker for a person)."""
+        report = {"deadLettered": 0, "malformed": 0, "unreadable": 0, "deferred": 0, "redriven": 0, "quarantined": 0}
 
         def on_dead_letter(letter: DeadLetter) -> bool:
             outcome = self._dead_letter(letter)
@@ -73,6 +78,10 @@ class Sweeper:
                 "request %s has been %s since %s: re-driven", summary.id, summary.status.value, summary.updated_at
             )
             report["redriven"] += 1
+        if self.quarantine is not None:
+            report["quarantined"] = self.quarantine.count()
+            if report["quarantined"]:
+                log.warning("%d message(s) sit in the quarantine, set aside for a person", report["quarantined"])
         return report
 
     def _current_check(self, request_id: str) -> int | None:

@@ -2,8 +2,8 @@
 same composition the deployed app gets, handed to every function through the `services()` cache.
 
 What the tests build by hand is what the host hands a function: `azure.functions.HttpRequest`s, a
-`TimerRequest`, and for the queue trigger an `azure.servicebus.ServiceBusReceivedMessage` decoded by the
-extension's own converter from the bytes the host sends (localdev/host/sdkbinding.py). Bearer tokens are minted
+`TimerRequest`, and for the queue trigger the `azure.functions.ServiceBusMessage` the worker builds for the
+standard binding (tests/trigger_messages.py). Bearer tokens are minted
 by the local identity stand-in's signing code (localdev/identity) and checked with its public key.
 """
 
@@ -19,7 +19,13 @@ from urllib.parse import urlencode
 
 import azure.functions as func
 
-from interconnect.adapters.memory import InMemoryAuditStore, InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
+from interconnect.adapters.memory import (
+    InMemoryAuditStore,
+    InMemoryAvs,
+    InMemoryQuarantine,
+    InMemoryRequestStore,
+    InMemoryWorkQueue,
+)
 from interconnect.app.bootstrap import Services, wire
 from interconnect.app.settings import Settings
 from interconnect.channels import signatures
@@ -28,7 +34,7 @@ from interconnect.linking.queue import WorkItem
 from localdev import identity
 from tests.factories import SUB_A, Clock, cloud, cloud_id
 from tests.functions.registered import user_function
-from tests.trigger_messages import Actions, delivered
+from tests.trigger_messages import delivered
 
 BASE = "https://interconnect.test"
 IDENTITY_URL = "https://identity.test"
@@ -72,12 +78,13 @@ class RecordingNotifier:
 
 
 class FakeApp:
-    """One app: in-memory store, queue, AVS (three clouds, one link) and audit store behind `wire`."""
+    """One app: in-memory store, queue, AVS (three clouds, one link), audit store and quarantine behind `wire`."""
 
     def __init__(self) -> None:
         self.clock = Clock()
         self.store, self.queue, self.avs = InMemoryRequestStore(), InMemoryWorkQueue(), InMemoryAvs()
         self.audit_store = InMemoryAuditStore(self.store)
+        self.quarantine = InMemoryQuarantine()
         self.notifier = RecordingNotifier()
         self.authority = identity.Authority(IDENTITY_URL)
         self.a, self.b, self.c = cloud_id("pc-a"), cloud_id("pc-b"), cloud_id("pc-c")
@@ -93,6 +100,7 @@ class FakeApp:
             notifier=self.notifier,
             audit_store=self.audit_store,
             signing_keys=TenantKeys(self.authority),
+            quarantine=self.quarantine,
         )
 
     # -- calling the registered functions ---------------------------------------------------------------
@@ -108,23 +116,21 @@ class FakeApp:
 
     # -- driving the fakes ------------------------------------------------------------------------------
 
-    def drain(self, *, wait: bool = True) -> list[tuple[Any, ...]]:
-        """Deliver queued work items through the registered queue trigger, as Service Bus would, and return how
-        each message was settled. `wait` also delivers scheduled items, moving the clock to each one's time
-        and letting AVS finish its operations first; without it, only what is due now is delivered."""
-        settled: list[tuple[Any, ...]] = []
+    def drain(self, *, wait: bool = True) -> list[str]:
+        """Deliver queued work items through the registered queue trigger, as Service Bus would, and return the
+        message ids delivered (each function returned, so the host completes it; a raise propagates). `wait` also
+        delivers scheduled items, moving the clock to each one's time and letting AVS finish its operations
+        first; without it, only what is due now is delivered."""
+        completed: list[str] = []
         while due := [(item, at) for item, at in self.queue.sent if wait or at is None or at <= self.clock.now]:
             item, at = due[0]
             self.queue.sent.remove((item, at))
             if at is not None and at > self.clock.now:
                 self.clock.now = at
                 self.avs.settle()
-            actions = Actions()
-            self.call(
-                "process_work_item", delivered(data=[item.encode().encode()], message_id=item.message_id), actions
-            )
-            settled += actions.done
-        return settled
+            self.call("process_work_item", delivered(item.encode().encode(), message_id=item.message_id))
+            completed.append(item.message_id)
+        return completed
 
     def queued(self) -> list[WorkItem]:
         return [item for item, _ in self.queue.sent]

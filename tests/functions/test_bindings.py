@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import typing
-from types import SimpleNamespace
+from pathlib import Path
 
-import azurefunctions.extensions.bindings.servicebus as servicebus
+import azure.functions as func
 import pytest
-from azurefunctions.extensions.base import get_binding_registry
 
 from tests.functions.registered import INDEXED  # get_functions() works once, so it is called there only
 
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {name: json.loads(f.get_function_json()) for name, f in INDEXED.items()}
 
 
@@ -54,24 +56,28 @@ def test_worker_is_triggered_by_the_queue_named_in_settings() -> None:
     assert not binding.get("isSessionsEnabled")
 
 
-def test_worker_settles_its_messages_itself() -> None:
-    # Off, so that the function can dead-letter what it cannot decode; the SDK type is what lets it settle.
-    assert trigger("process_work_item")["autoCompleteMessages"] is False
+def test_worker_takes_the_standard_message_and_lets_the_host_complete_it() -> None:
+    # The standard (GA) binding: no extension package, no SDK type, no message actions; host.json's
+    # autoCompleteMessages (true) applies, so returning completes the message and raising abandons it.
+    binding = trigger("process_work_item")
+    assert "autoCompleteMessages" not in binding and "properties" not in binding
     hints = typing.get_type_hints(INDEXED["process_work_item"].get_user_function())
-    assert hints["msg"] is servicebus.ServiceBusReceivedMessage
-    assert hints["message_actions"] is servicebus.ServiceBusMessageActions
+    assert hints == {"msg": func.ServiceBusMessage, "return": type(None)}
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensions"]["serviceBus"]["autoCompleteMessages"] is True
 
 
-def test_the_worker_asks_the_host_for_the_raw_message_of_the_worker_trigger() -> None:
-    # What the Python worker reports to the host at indexing: SupportsDeferredBinding makes the host send
-    # the lock token and AMQP message (model binding data) that the extension turns into the SDK type.
-    function = INDEXED["process_work_item"]
-    pytypes = {
-        name: SimpleNamespace(pytype=hint) for name, hint in typing.get_type_hints(function.get_user_function()).items()
-    }
-    raw, _ = get_binding_registry().get_raw_bindings(function, pytypes)
-    (binding,) = [json.loads(b) for b in raw]
-    assert binding["properties"] == {"SupportsDeferredBinding": True}
+def test_the_app_loads_no_preview_binding_package() -> None:
+    # The pre-release Service Bus SDK-type binding brought uamqp, grpcio and protobuf into production.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, function_app; print(sorted(sys.modules))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("'")
+    assert not [m for m in loaded if m.split(".")[0] in {"azurefunctions", "uamqp", "grpc", "google"}]
+    assert "azurefunctions" not in (ROOT / "requirements.txt").read_text()
 
 
 def test_sweeper_runs_on_the_schedule_named_in_settings() -> None:

@@ -12,7 +12,7 @@ from interconnect.errors import CorruptRecordError, DependencyError
 from interconnect.linking.model import Status
 from interconnect.linking.queue import WorkItem
 from tests.functions.harness import FakeApp, answer, error_of, raising, request
-from tests.trigger_messages import Actions, delivered
+from tests.trigger_messages import delivered
 
 SECRETISH = "password=hunter2 at /srv/interconnect/secret.py line 7"
 
@@ -45,7 +45,8 @@ def test_health_is_503_naming_the_dependency_that_did_not_answer(app: FakeApp, m
 # -- process_work_item --------------------------------------------------------------------------------------------
 
 
-def test_a_work_item_is_dispatched_then_completed(app: FakeApp) -> None:
+def test_a_work_item_is_dispatched_and_the_function_returns(app: FakeApp) -> None:
+    # Returning is what makes the host complete the message (autoCompleteMessages).
     request_id = answer(
         app.call(
             "submit_request",
@@ -53,38 +54,43 @@ def test_a_work_item_is_dispatched_then_completed(app: FakeApp) -> None:
         )
     )["requestId"]
     item, _ = app.queue.take()
-    actions = Actions()
-    app.call("process_work_item", delivered(data=[item.encode().encode()], message_id="m-7"), actions)
-    assert actions.done == [("complete", "m-7")]
+    assert app.call("process_work_item", delivered(item.encode().encode(), message_id="m-7")) is None
     assert app.store.get(request_id).status is Status.IN_PROGRESS
+    assert app.quarantine.count() == 0
 
 
 @pytest.mark.parametrize("body", [b"\x80 not json", b'{"requestId": "../../x"}', b"[" * 2000 + b"]" * 2000])
-def test_a_message_that_is_no_work_item_is_dead_lettered_at_once(app: FakeApp, body: bytes) -> None:
-    actions = Actions()
-    app.call("process_work_item", delivered(data=[body], message_id="m-bad"), actions)
-    ((what, message_id, reason, _),) = actions.done
-    assert (what, message_id, reason) == ("deadletter", "m-bad", "MALFORMED_MESSAGE")
+def test_a_message_that_is_no_work_item_is_set_aside_at_once(app: FakeApp, body: bytes) -> None:
+    app.call("process_work_item", delivered(body, message_id="m-bad", delivery_count=1))
+    (kept,) = app.quarantine.recent(10)
+    assert (kept.reason, kept.message_id, kept.delivery_count, kept.body) == ("MALFORMED_MESSAGE", "m-bad", 1, body)
     assert app.queue.sent == [] and app.store.rows == {}
 
 
-def test_a_message_whose_request_cannot_be_read_back_is_dead_lettered(app: FakeApp) -> None:
+def test_a_message_whose_request_cannot_be_read_back_is_set_aside(app: FakeApp) -> None:
     request_id = str(uuid.uuid4())
     app.store.corrupt[request_id] = "unknown status 'Paused'"
-    actions = Actions()
-    app.call("process_work_item", delivered(data=[WorkItem(request_id).encode().encode()], message_id="m-old"), actions)
-    assert [(d[0], d[2]) for d in actions.done] == [("deadletter", CorruptRecordError.code)]
+    app.call("process_work_item", delivered(WorkItem(request_id).encode().encode(), message_id="m-old"))
+    (kept,) = app.quarantine.recent(10)
+    assert (kept.reason, kept.message_id) == (CorruptRecordError.code, "m-old")
+    assert "Paused" in kept.description
 
 
-def test_a_transient_failure_leaves_the_message_unsettled_for_redelivery(
-    app: FakeApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_transient_failure_raises_for_redelivery(app: FakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
     # The host abandons a message whose function raised; Service Bus then delivers it again.
     monkeypatch.setattr(app.services.dispatch, "handle", raising(DependencyError("table storage is down")))
-    actions = Actions()
     with pytest.raises(DependencyError):
-        app.call("process_work_item", delivered(data=[WorkItem(str(uuid.uuid4())).encode().encode()]), actions)
-    assert actions.done == []
+        app.call("process_work_item", delivered(WorkItem(str(uuid.uuid4())).encode().encode()))
+    assert app.quarantine.count() == 0
+
+
+def test_a_quarantine_that_cannot_be_written_raises_for_redelivery(
+    app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing is lost: abandoned, redelivered, and dead-lettered by the broker after maxDeliveryCount.
+    monkeypatch.setattr(app.quarantine, "put", raising(DependencyError("Table Storage unavailable")))
+    with pytest.raises(DependencyError):
+        app.call("process_work_item", delivered(b"not a work item"))
 
 
 # -- the 500 that leaks nothing ----------------------------------------------------------------------------------

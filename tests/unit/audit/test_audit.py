@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from interconnect.adapters.memory import InMemoryAuditStore
+from interconnect.adapters.memory import InMemoryAuditStore, InMemoryQuarantine
 from interconnect.audit.inventory import InventoryReader
 from interconnect.audit.model import Thresholds
 from interconnect.audit.service import AuditJob, Audits
 from interconnect.avs.resources import Link, LinkStatus, Segment
 from interconnect.errors import ArmError, DependencyError, MalformedAnswerError
 from interconnect.linking.model import Action
+from interconnect.linking.quarantine import Quarantined
 from interconnect.linking.queue import DeadLetter, WorkItem
 from interconnect.linking.sweeper import Sweeper
 from interconnect.linking.worker import MAX_RETRIES
@@ -26,7 +27,7 @@ class Posts:
         self.texts.append(text)
 
 
-def audits(world: World, chat: Posts | None = None) -> Audits:
+def audits(world: World, chat: Posts | None = None, quarantine: InMemoryQuarantine | None = None) -> Audits:
     return Audits(
         InventoryReader(world.avs, concurrency=2),
         world.store,
@@ -36,6 +37,7 @@ def audits(world: World, chat: Posts | None = None) -> Audits:
         (SUB_A,),
         Thresholds(stuck_minutes=30, stale_minutes=60),
         chat=chat,
+        quarantine=quarantine if quarantine is not None else InMemoryQuarantine(),
     )
 
 
@@ -211,3 +213,29 @@ def test_an_audit_that_stays_unavailable_is_retried_with_backoff_then_given_up_w
     world.drain()  # raises nothing: the last failure is logged, not re-raised
     retried = sorted(m for m in world.queue.seen if m.startswith("run-1:audit:retry:"))
     assert retried == sorted(f"run-1:audit:retry:{n}" for n in range(1, MAX_RETRIES + 1))
+
+
+def test_messages_in_the_quarantine_are_a_finding_as_dead_letters_are() -> None:
+    # GIVEN a healthy fleet, and two messages the worker set aside (no work item; a request it cannot read)
+    world, quarantine = World(), InMemoryQuarantine()
+    world.avs.add(cloud(cloud_id("pc-a"), block="10.0.0.0/22"))
+    for reason, message_id in [("MALFORMED_MESSAGE", "m-1"), ("CORRUPT_RECORD", "m-2")]:
+        quarantine.put(
+            Quarantined.of(
+                reason=reason,
+                description="why",
+                message_id=message_id,
+                sequence_number=1,
+                enqueued_at=None,
+                delivery_count=1,
+                body=b"x",
+            )
+        )
+    # WHEN the audit runs
+    run = audits(world, quarantine=quarantine).run("r1")
+    # THEN it reports them, with their count, and nothing else
+    (finding,) = run.findings
+    assert (finding.code, finding.severity, finding.details) == ("QUARANTINED", "warning", {"count": 2})
+    assert "2 message(s) sit in the quarantine" in finding.message
+    # ...and an empty quarantine is no finding
+    assert "QUARANTINED" not in codes(audits(World(), quarantine=InMemoryQuarantine()).run("r2"))

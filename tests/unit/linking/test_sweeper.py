@@ -10,17 +10,60 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from interconnect.adapters.memory import InMemoryQuarantine
 from interconnect.errors import ConflictError, DependencyError
 from interconnect.linking.model import Action, Status
+from interconnect.linking.quarantine import Quarantined
 from interconnect.linking.queue import DeadLetter, WorkItem
 from interconnect.linking.sweeper import Sweeper
 from tests.unit.world import World
 
-NOTHING = {"deadLettered": 0, "malformed": 0, "unreadable": 0, "deferred": 0, "redriven": 0}
+NOTHING = {"deadLettered": 0, "malformed": 0, "unreadable": 0, "deferred": 0, "redriven": 0, "quarantined": 0}
 
 
-def sweeper(world: World) -> Sweeper:
-    return Sweeper(world.store, world.queue, world.clock, stale_after=timedelta(minutes=10))
+def sweeper(world: World, quarantine: InMemoryQuarantine | None = None) -> Sweeper:
+    return Sweeper(
+        world.store,
+        world.queue,
+        world.clock,
+        stale_after=timedelta(minutes=10),
+        quarantine=quarantine if quarantine is not None else InMemoryQuarantine(),
+    )
+
+
+def set_aside(body: bytes, message_id: str) -> Quarantined:
+    return Quarantined.of(
+        reason="MALFORMED_MESSAGE",
+        description="queue message is not valid JSON",
+        message_id=message_id,
+        sequence_number=7,
+        enqueued_at=None,
+        delivery_count=1,
+        body=body,
+    )
+
+
+class DownQuarantine(InMemoryQuarantine):
+    def count(self) -> int:
+        raise DependencyError("counting the quarantine: Table Storage unavailable (503)")
+
+
+def test_messages_in_the_quarantine_are_counted_and_left_for_a_person() -> None:
+    world, quarantine = World(), InMemoryQuarantine()
+    quarantine.put(set_aside(b"not json", "m-1"))
+    quarantine.put(set_aside(b"[1]", "m-2"))
+    assert sweeper(world, quarantine).sweep() == {**NOTHING, "quarantined": 2}
+    assert quarantine.count() == 2  # the sweeper reports them; only a person removes them
+
+
+def test_a_quarantine_that_cannot_be_counted_ends_the_pass_after_the_rest_was_done() -> None:
+    world = World()
+    world.submit(Action.CONNECT)
+    world.queue.take()  # lost
+    world.clock.advance(minutes=11)
+    with pytest.raises(DependencyError):
+        sweeper(world, DownQuarantine()).sweep()
+    assert len(world.queue.sent) == 1  # the stale request was re-driven first
 
 
 def test_a_dead_lettered_work_item_fails_its_request_with_the_reason() -> None:
