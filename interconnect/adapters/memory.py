@@ -21,7 +21,7 @@ from interconnect.errors import (
     ValidationError,
 )
 from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
-from interconnect.linking.ports import Listing
+from interconnect.linking.ports import Listing, RequestStore
 from interconnect.linking.quarantine import Quarantined
 from interconnect.linking.queue import DeadLetter, WorkItem
 
@@ -48,6 +48,8 @@ class InMemoryRequestStore:
                 raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS")
             self.trails[request.id] = [event]
             return self._stamp(request)
+
+    creating = RequestStore.creating  # create, then the block: nothing here to overlap
 
     def _refuse_corrupt(self, request_id: str) -> None:
         if request_id in self.corrupt:

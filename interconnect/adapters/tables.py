@@ -10,11 +10,23 @@ Layout (table names get an optional prefix):
 
 A transition writes the row (If-Match) and its event in one entity-group transaction, so an audit trail
 can never miss a transition or hold one twice. The index lives in other partitions, so it cannot join that
-transaction: a create first writes its "all" index row marked `Recording`, then the request, then its
-per-cloud index rows (the "all" row gets its real status at the first transition). `stale()` reads every
-old unfinished or `Recording` index row back against its request and repairs what a crash between those
-writes left (an index behind its row, a row never written, a repeat's stray key), so no request is ever
-invisible to the sweeper. Keys never contain raw ARM ids (they hold `/`).
+transaction. A create takes three steps, each waiting for the one before:
+
+    1. the "all" index row, marked `Recording`    so a crash after step 2 leaves a trace stale() finds
+    2. the request row and its first event         one transaction; a repeat ends here (409)
+    3. the two per-cloud index rows, concurrently  insert-if-absent; intake queues the request meanwhile
+
+The per-cloud rows are what `unfinished(cloud)` counts and what orders decisions, so they are never
+written before the row exists: a per-cloud row of a request that was never stored would hold later requests
+on that cloud back and, as an "earlier accepted connect" of its pair, could make the worker decide a later
+connect of the same pair needs no link. They are inserted, not upserted, so the first transition's index
+write (which the worker may make before step 3 lands) is never overwritten by the older status; the "all" row
+gets its real status at that first transition. `stale()` reads every old unfinished or `Recording` index row
+back against its request and repairs what a crash between the steps left (an index behind its row, a row
+never written, a repeat's stray key), so no request is ever invisible to the sweeper. Keys never contain raw
+ARM ids (they hold `/`).
+Tables are made on first use: the first call that finds one missing creates both and is tried once more, so
+no cold start pays for a create call (production tables come from infra/app/storage.bicep).
 Azurite does not enforce every service limit (it accepts 253 properties and answers 500 for `/` in a
 key), so the limits are checked here before writing; a 4xx the service answers anyway becomes a 4xx of ours
 (`translated`, the one place SDK errors are mapped).
@@ -29,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -37,9 +50,10 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
@@ -484,6 +498,50 @@ def decode_token(token: str | None, listing: str, key: Callable[[], bytes | None
     return {"PartitionKey": data["pk"], "RowKey": data["rk"]}
 
 
+def table_missing(error: BaseException | None) -> bool:
+    """Whether the service answered that the table itself does not exist (not just the entity asked for)."""
+    if not isinstance(error, HttpResponseError) or error.status_code != 404:
+        return False
+    raw = getattr(error, "error_code", None)  # see translated(); create_entity leaves it unset
+    code = str(getattr(raw, "value", raw) or "")
+    if not code:  # azure-core types `response` as its common base, which declares no headers
+        code = str((getattr(error.response, "headers", None) or {}).get("x-ms-error-code", ""))
+    return code == "TableNotFound"
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _makes_tables(
+    method: Callable[Concatenate[TableRequestStore, _P], _R],
+) -> Callable[Concatenate[TableRequestStore, _P], _R]:
+    """Run `method`; if it found a table missing, create the store's tables and run it once more.
+
+    Safe to repeat: every method so wrapped fails on a missing table before it has written anything, or
+    (create) repeats only an upsert of its own "all" index row.
+    """
+
+    @functools.wraps(method)
+    def first_use(store: TableRequestStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(store, *args, **kwargs)
+        except InterconnectError as exc:
+            if not table_missing(exc.__cause__):
+                raise
+            log.info("tables %s missing: creating them", [store.requests_table, store.index_table])
+        store.ensure_tables()
+        return method(store, *args, **kwargs)
+
+    return first_use
+
+
+# Index writes run on a pool the store owns, so the rows of one request go out together rather than one
+# after another. Each task is one short HTTP call; 8 threads keep up with far more requests per instance
+# than the host's HTTP concurrency lets in.
+INDEX_WRITERS = 8
+
+
 class TableRequestStore:
     """`RequestStore` on Azure Table Storage."""
 
@@ -495,6 +553,8 @@ class TableRequestStore:
         self._index: TableClient = service.get_table_client(self.index_table)
         self._token_key: bytes | None = None
         self._token_key_lock = threading.Lock()
+        # Threads start on first use only; an idle store holds none.
+        self._writers = ThreadPoolExecutor(INDEX_WRITERS, thread_name_prefix="table-index")
 
     @classmethod
     def from_settings(
@@ -515,6 +575,7 @@ class TableRequestStore:
     def service(self) -> TableServiceClient:
         return self._service
 
+    @_makes_tables
     def token_key(self, *, make: bool = False) -> bytes | None:
         """The key continuation tokens are signed with: one per storage account, so every instance signs and
         checks alike. Made by the first listing that issues a token (`make`; insert-if-absent, so racing
@@ -555,11 +616,44 @@ class TableRequestStore:
         return key
 
     def ensure_tables(self) -> None:
+        """Create the store's tables if missing. Nothing needs to call it: every method makes them on the
+        first call that finds one missing (see `_makes_tables`)."""
         with translated("creating tables"):
             for name in (self.requests_table, self.index_table):
                 self._service.create_table_if_not_exists(name)
 
     def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+        with self.creating(request, event) as stored:
+            return stored
+
+    @contextmanager
+    def creating(self, request: LinkRequest, event: AuditEvent) -> Iterator[LinkRequest]:
+        """Steps 1 and 2 of a create on entering (see the module docstring); step 3 runs while the block does
+        and is waited for on leaving. A per-cloud row that could not be written is logged, not raised: the
+        request is stored and found by stale(), and its first transition writes every index row."""
+        stored = self._record(request, event)
+        rows = [
+            self._writers.submit(self._add_index_row, stored, partition)
+            for partition in self._index_keys(stored)[0][1:]
+        ]
+        try:
+            yield stored
+        finally:
+            for row in rows:
+                try:
+                    with translated(f"indexing request {request.id}"):
+                        row.result()
+                except InterconnectError as exc:
+                    log.warning(
+                        "request %s stored but not yet indexed per cloud: %s",
+                        request.id,
+                        exc.message,
+                        extra={"code": exc.code},
+                    )
+
+    @_makes_tables
+    def _record(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+        """Steps 1 and 2: from here on the request is stored and stale() finds it."""
         with translated(f"creating request {request.id}"):
             # First, so that a crash after the row is written leaves a trace the sweeper finds (see stale()).
             self._write_index(request, partitions=["all"], status=RECORDING)
@@ -574,9 +668,15 @@ class TableRequestStore:
                         self._index.delete_entity("all", self._index_keys(request)[1])
                     raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS") from exc
                 raise
-            self._write_index(request, partitions=self._index_keys(request)[0][1:])  # the per-cloud rows
         return request.with_changes(etag=result[0]["etag"])
 
+    def _add_index_row(self, request: LinkRequest, partition: str) -> None:
+        """Step 3 for one partition. Insert-if-absent: a row already there was written by the request's first
+        transition (the worker got its message first), which knows better than this create."""
+        with suppress(ResourceExistsError):
+            self._index.create_entity(self._index_entity(request, partition))
+
+    @_makes_tables
     def get(self, request_id: str) -> LinkRequest:
         """Raises NotFoundError (REQUEST_NOT_FOUND), or CorruptRecordError for a row that cannot be read."""
         check_entity({"PartitionKey": request_id, "RowKey": ROW})
@@ -586,6 +686,7 @@ class TableRequestStore:
             except ResourceNotFoundError as exc:
                 raise NotFoundError(f"no request with id {shown(request_id)}", code="REQUEST_NOT_FOUND") from exc
 
+    @_makes_tables
     def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         if request.etag is None:
             raise ConflictError(f"request {request.id} was not read from the store; cannot update it safely")
@@ -619,28 +720,41 @@ class TableRequestStore:
         partitions = ["all", f"cloud-{request.source.key}", f"cloud-{request.target.key}"]
         return partitions, f"{inverted_ticks(request.created_at)}-{request.id}"
 
+    def _index_entity(self, request: LinkRequest, partition: str, status: str | None = None) -> dict[str, Any]:
+        """The index row of `request` in `partition`, carrying its summary."""
+        return {
+            "PartitionKey": partition,
+            "RowKey": self._index_keys(request)[1],
+            "requestId": request.id,
+            "status": status or request.status.value,
+            "action": request.action.value,
+            "source": str(request.source),
+            "target": str(request.target),
+            "createdAt": request.created_at,
+            "updatedAt": request.updated_at,
+            "linkHolder": str(request.operation.cloud) if request.operation else "",
+            "linkName": request.operation.link_name if request.operation else "",
+        }
+
     def _write_index(
         self, request: LinkRequest, *, partitions: list[str] | None = None, status: str | None = None
     ) -> None:
-        """One index row per place the request is looked up from, each carrying its summary."""
-        every, row_key = self._index_keys(request)
-        for partition in partitions or every:
-            self._index.upsert_entity(
-                {
-                    "PartitionKey": partition,
-                    "RowKey": row_key,
-                    "requestId": request.id,
-                    "status": status or request.status.value,
-                    "action": request.action.value,
-                    "source": str(request.source),
-                    "target": str(request.target),
-                    "createdAt": request.created_at,
-                    "updatedAt": request.updated_at,
-                    "linkHolder": str(request.operation.cloud) if request.operation else "",
-                    "linkName": request.operation.link_name if request.operation else "",
-                }
-            )
+        """One index row per place the request is looked up from; several go out together. Raises the
+        first failure once every write has ended, so none is still in flight when the caller goes on."""
+        wanted = partitions or self._index_keys(request)[0]
+        if len(wanted) == 1:
+            self._index.upsert_entity(self._index_entity(request, wanted[0], status))
+            return
+        writes: list[Future[Any]] = [
+            self._writers.submit(self._index.upsert_entity, self._index_entity(request, partition, status))
+            for partition in wanted
+        ]
+        for write in writes:
+            write.exception()  # wait for all
+        for write in writes:
+            write.result()
 
+    @_makes_tables
     def events(self, request_id: str) -> list[AuditEvent]:
         """The trail, oldest first; an event that cannot be read back is logged and left out."""
         found = []
@@ -654,10 +768,12 @@ class TableRequestStore:
                     skip(exc, "reading an audit trail")
         return found
 
+    @_makes_tables
     def note(self, event: AuditEvent, suffix: str) -> None:
         with translated(f"noting on {event.request_id}"), suppress(ResourceExistsError):
             self._requests.create_entity(event_entity(event, suffix))  # a repeat of the same note is dropped
 
+    @_makes_tables
     def recent(
         self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
     ) -> Listing[LinkRequest]:
@@ -693,6 +809,7 @@ class TableRequestStore:
                 found.append(request)
         return Listing(found, token, skipped)
 
+    @_makes_tables
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         """From the index alone: no point reads, since preflight asks this for every validation."""
         states = " or ".join(f"status eq '{s.value}'" for s in UNFINISHED)
@@ -707,6 +824,7 @@ class TableRequestStore:
                     skip(exc, "listing unfinished requests")  # it can never move again: nothing waits on it
         return found
 
+    @_makes_tables
     def stale(self, before: datetime) -> Listing[RequestSummary]:
         """Unfinished requests not updated since `before`, read from their rows; repairs the index on the way.
 
@@ -765,6 +883,7 @@ class TableRequestStore:
             with suppress(ResourceNotFoundError):
                 self._index.delete_entity(partition, row["RowKey"])
 
+    @_makes_tables
     def discard(self, request_id: str) -> None:
         with translated(f"discarding request {request_id}"):
             request = self.get(request_id)
@@ -772,8 +891,10 @@ class TableRequestStore:
                 self._requests.delete_entity(row["PartitionKey"], row["RowKey"])
             partitions, row_key = self._index_keys(request)
             for partition in partitions:
-                self._index.delete_entity(partition, row_key)
+                with suppress(ResourceNotFoundError):  # a per-cloud row whose write failed
+                    self._index.delete_entity(partition, row_key)
 
+    @_makes_tables
     def ping(self) -> None:
         with translated("reaching Table Storage"):
             next(iter(self._requests.query_entities("PartitionKey eq 'ping'", results_per_page=1)), None)

@@ -79,7 +79,9 @@ class Intake:
             request.correlation_id,
         )
         try:
-            stored = self.store.create(request, event)
+            # The message goes out while the store writes the last of its index: one round trip saved.
+            with self.store.creating(request, event) as stored:
+                unqueued = self._send(stored)
         except ConflictError:
             existing = self.store.get(request.id)
             if existing.fingerprint != request.fingerprint:
@@ -89,14 +91,21 @@ class Intake:
                     details={"requestId": existing.id},
                 ) from None
             return existing, False
-        try:
-            self.queue.send(WorkItem(stored.id))
-        except DependencyError:
+        if unqueued is not None:
             # Without a message nobody would ever process the row: take it back so the caller's retry
             # (503 + Retry-After) starts clean. If even that fails, the sweeper re-drives the row.
             try:
                 self.store.discard(stored.id)
             except DependencyError:
                 log.warning("request %s recorded but not queued; left for the sweeper", stored.id)
-            raise
+            raise unqueued
         return stored, True
+
+    def _send(self, request: LinkRequest) -> DependencyError | None:
+        """Queue `request`; the failure is returned, not raised, so that the store finishes its writes
+        before intake takes the request back."""
+        try:
+            self.queue.send(WorkItem(request.id))
+        except DependencyError as exc:
+            return exc
+        return None

@@ -3,7 +3,8 @@ Azure SDKs; tests use the in-memory fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -32,7 +33,23 @@ class RequestStore(Protocol):
     """Request rows and their append-only audit trails."""
 
     def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
-        """Insert a new request with its first event. Raises ConflictError if the id exists."""
+        """Insert a new request with its first event. Raises ConflictError if the id exists.
+
+        Once it returns, the request is listed, counted by `unfinished()` of both its clouds, and found by
+        `stale()` once old. A crash part-way leaves either nothing or a trace `stale()` finds and repairs,
+        never a request that `unfinished()` counts but that was not stored.
+        """
+
+    @contextmanager
+    def creating(self, request: LinkRequest, event: AuditEvent) -> Iterator[LinkRequest]:
+        """`create`, with the block run while the store writes the last of its index (intake queues the
+        request there). On entering, the request is stored and `stale()` will find it; on leaving, it is also
+        counted by `unfinished()` (if that last write failed, it is logged and the request's first transition
+        makes it). Raises ConflictError on entering if the id exists.
+
+        This default creates first and then runs the block; the table store overlaps the two.
+        """
+        yield self.create(request, event)
 
     def get(self, request_id: str) -> LinkRequest:
         """Raises NotFoundError, or CorruptRecordError for a row that cannot be read back."""

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
+from collections.abc import Callable
+from contextlib import nullcontext, suppress
 from datetime import timedelta
 
 import pytest
-from azure.data.tables import TableServiceClient
+from azure.core.exceptions import ServiceRequestError
+from azure.data.tables import TableClient, TableServiceClient
 
 from interconnect.adapters import tables as tables_module
 from interconnect.adapters.audit_tables import TableAuditStore
-from interconnect.adapters.memory import InMemoryRequestStore
-from interconnect.adapters.tables import RECORDING, TableRequestStore, encode_token, inverted_ticks, translated
+from interconnect.adapters.memory import InMemoryRequestStore, InMemoryWorkQueue
+from interconnect.adapters.tables import TableRequestStore, encode_token, inverted_ticks, translated
 from interconnect.audit.model import AuditRun, Finding, Inventory
-from interconnect.errors import ConflictError, CorruptRecordError, NotFoundError, TooLargeError, ValidationError
+from interconnect.errors import (
+    ConflictError,
+    CorruptRecordError,
+    DependencyError,
+    NotFoundError,
+    TooLargeError,
+    ValidationError,
+)
 from interconnect.linking import lifecycle
-from interconnect.linking.intake import request_id_for
+from interconnect.linking.intake import Intake, request_id_for
 from interconnect.linking.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
+from interconnect.linking.queue import WorkItem
+from interconnect.linking.validation import Submit
 from tests.factories import Clock, cloud_id, write_poisoned_request
 
 pytestmark = pytest.mark.integration
@@ -29,9 +42,8 @@ def store(request: pytest.FixtureRequest):
         return InMemoryRequestStore()
     conn = request.getfixturevalue("tables_connection_string")
     prefix = request.getfixturevalue("table_prefix")
-    table_store = TableRequestStore(TableServiceClient.from_connection_string(conn), prefix)
-    table_store.ensure_tables()
-    return table_store
+    # No ensure_tables(): the store makes its tables on the first call that finds them missing.
+    return TableRequestStore(TableServiceClient.from_connection_string(conn), prefix)
 
 
 CLOCK = Clock()
@@ -166,27 +178,78 @@ def test_stale_lists_unfinished_requests_not_updated_since(store) -> None:
 
 
 # --- what a crash between a request's row and its index leaves behind, and how stale() repairs it ---------
+# Faults are injected around the SDK's TableClient: the process "dies" just before a call reaches the
+# service or just after it returned, at every call a create makes.
 
 
 class Killed(BaseException):
     """The process dying mid-call (not an error anything in the adapter may catch)."""
 
 
-class DiesAt(TableRequestStore):
-    """A table store whose process dies at one index write: after it (`after=True`) or instead of it."""
+class DiesAt:
+    """A TableClient whose process dies at the `nth` call of `method` (every call when None): before the
+    call reaches the service, or after it returned (`after`). Calls may come from the store's writer pool."""
 
-    def __init__(self, service: TableServiceClient, prefix: str, *, status: str | None, after: bool) -> None:
-        super().__init__(service, prefix)
-        self._dies_at, self._after = status, after
+    def __init__(self, client: TableClient, method: str, *, nth: int | None = 1, after: bool = False) -> None:
+        self._client, self._method, self._nth, self._after = client, method, nth, after
+        self._calls = 0
+        self._lock = threading.Lock()
 
-    def _write_index(
-        self, request: LinkRequest, *, partitions: list[str] | None = None, status: str | None = None
-    ) -> None:
-        if status == self._dies_at and not self._after:
-            raise Killed
-        super()._write_index(request, partitions=partitions, status=status)
-        if status == self._dies_at:
-            raise Killed
+    def __getattr__(self, name: str):
+        real = getattr(self._client, name)
+        if name != self._method:
+            return real
+
+        def call(*args, **kwargs):
+            with self._lock:
+                self._calls += 1
+                dies = self._nth is None or self._calls == self._nth
+            if dies and not self._after:
+                raise Killed
+            result = real(*args, **kwargs)
+            if dies:
+                raise Killed
+            return result
+
+        return call
+
+
+class Unreachable:
+    """A TableClient whose `method` calls fail as a dropped connection does (the SDK's ServiceRequestError)."""
+
+    def __init__(self, client: TableClient, method: str) -> None:
+        self._client, self._method = client, method
+
+    def __getattr__(self, name: str):
+        if name == self._method:
+            raise ServiceRequestError(f"injected: {name} could not connect")
+        return getattr(self._client, name)
+
+
+class Held:
+    """A TableClient whose `method` calls wait until `released` is set: a write still in flight."""
+
+    def __init__(self, client: TableClient, method: str, released: threading.Event) -> None:
+        self._client, self._method, self._released = client, method, released
+
+    def __getattr__(self, name: str):
+        real = getattr(self._client, name)
+        if name != self._method:
+            return real
+
+        def call(*args, **kwargs):
+            assert self._released.wait(timeout=30), "never released"
+            return real(*args, **kwargs)
+
+        return call
+
+
+def faulty(tables: TableServiceClient, prefix: str, table: str, fault) -> TableRequestStore:
+    """A store whose `table` ("requests" or "index") client is wrapped by `fault(client)`."""
+    store = TableRequestStore(tables, prefix)
+    attr = {"requests": "_requests", "index": "_index"}[table]
+    setattr(store, attr, fault(getattr(store, attr)))
+    return store
 
 
 @pytest.fixture
@@ -204,32 +267,88 @@ def index_rows(store: TableRequestStore, request_id: str) -> list[dict]:
 HOUR_AGO = CLOCK() - timedelta(hours=1)
 CUTOFF = CLOCK() - timedelta(minutes=10)
 
+# Every call of a create, in order: (table, method, nth call, dies after it returned?) and whether the request
+# was stored by then. Step 3's two inserts run concurrently, so "first" and "second" are whichever came first.
+CREATE_CRASH_POINTS = {
+    "before the Recording row": ("index", "upsert_entity", 1, False, False),
+    "after the Recording row": ("index", "upsert_entity", 1, True, False),
+    "before the transaction": ("requests", "submit_transaction", 1, False, False),
+    "after the transaction": ("requests", "submit_transaction", 1, True, True),
+    "instead of the first per-cloud row": ("index", "create_entity", 1, False, True),
+    "after the first per-cloud row": ("index", "create_entity", 1, True, True),
+    "after both per-cloud rows": ("index", "create_entity", 2, True, True),
+}
 
-def test_a_create_killed_after_its_row_is_found_by_stale_and_indexed(
-    tables: TableServiceClient, table_prefix: str
+
+@pytest.mark.parametrize(
+    ("table", "method", "nth", "after", "stored"), CREATE_CRASH_POINTS.values(), ids=list(CREATE_CRASH_POINTS)
+)
+def test_a_create_killed_at_any_call_ends_well_once_stale_has_run(
+    tables: TableServiceClient, table_prefix: str, table: str, method: str, nth: int, after: bool, stored: bool
 ) -> None:
     request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    with pytest.raises(Killed):  # the row is written; the index still says Recording
-        DiesAt(tables, table_prefix, status=None, after=False).create(request, event)
+    dying = faulty(tables, table_prefix, table, lambda c: DiesAt(c, method, nth=nth, after=after))
+    with pytest.raises(Killed):
+        dying.create(request, event)
     store = TableRequestStore(tables, table_prefix)
-    assert store.unfinished(request.source) == []  # not counted while its create is unfinished
-
+    if not stored:  # never counted anywhere, so it holds nothing back, and stale() removes its trace
+        assert store.unfinished(request.source) == [] and store.unfinished(request.target) == []
+        assert request.id not in {s.id for s in store.stale(CUTOFF).items}
+        assert index_rows(store, request.id) == []
+        with pytest.raises(NotFoundError):
+            store.get(request.id)
+        return
+    # Stored: stale() finds it (for the sweeper to queue) and brings every index row up to date.
     (summary,) = [s for s in store.stale(CUTOFF).items if s.id == request.id]
     assert summary.status is Status.ACCEPTED
     assert sorted(r["status"] for r in index_rows(store, request.id)) == ["Accepted"] * 3
-    assert [s.id for s in store.unfinished(request.source)] == [request.id]
+    for cloud in (request.source, request.target):
+        assert [s.id for s in store.unfinished(cloud)] == [request.id]
+    listed = store.recent(cloud=None, status=None, limit=100, continuation=None).items
+    assert request.id in {r.id for r in listed}
 
 
-def test_a_create_killed_before_its_row_leaves_nothing_once_stale_has_run(
-    tables: TableServiceClient, table_prefix: str
-) -> None:
+def test_a_failed_transaction_writes_no_per_cloud_row(tables: TableServiceClient, table_prefix: str) -> None:
     request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    with pytest.raises(Killed):
-        DiesAt(tables, table_prefix, status=RECORDING, after=True).create(request, event)
+    with pytest.raises(DependencyError):
+        faulty(tables, table_prefix, "requests", lambda c: Unreachable(c, "submit_transaction")).create(request, event)
     store = TableRequestStore(tables, table_prefix)
-    assert [r["status"] for r in index_rows(store, request.id)] == [RECORDING]
+    assert [r["PartitionKey"] for r in index_rows(store, request.id)] == ["all"]  # the trace only
+    assert store.unfinished(request.source) == []
     assert request.id not in {s.id for s in store.stale(CUTOFF).items}
     assert index_rows(store, request.id) == []
+
+
+def test_a_first_transition_written_before_the_create_s_last_rows_is_kept(
+    tables: TableServiceClient, table_prefix: str
+) -> None:
+    # The worker may get the message (queued during step 3) and save its first transition before step 3's
+    # inserts land: those must not put the index back to Accepted.
+    released = threading.Event()
+    store = faulty(tables, table_prefix, "index", lambda c: Held(c, "create_entity", released))
+    worker = TableRequestStore(tables, table_prefix)
+    request, event = new_request()
+    with store.creating(request, event):
+        worker.save(
+            *lifecycle.transition(worker.get(request.id), Status.VALIDATING, now=CLOCK(), actor="w", message="v")
+        )
+        released.set()
+    assert sorted(r["status"] for r in index_rows(worker, request.id)) == ["Validating"] * 3
+    assert [s.status for s in worker.unfinished(request.target)] == [Status.VALIDATING]
+
+
+def test_a_per_cloud_row_that_fails_is_logged_and_made_by_the_first_transition(
+    tables: TableServiceClient, table_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    request, event = new_request()
+    stored = faulty(tables, table_prefix, "index", lambda c: Unreachable(c, "create_entity")).create(
+        request, event
+    )  # stored: not an error
+    assert "not yet indexed per cloud" in caplog.text
+    store = TableRequestStore(tables, table_prefix)
+    assert store.unfinished(request.source) == []
+    store.save(*lifecycle.transition(stored, Status.VALIDATING, now=CLOCK(), actor="w", message="v"))
+    assert [s.id for s in store.unfinished(request.source)] == [request.id]
 
 
 def test_a_repeat_leaves_no_stray_index_row_even_when_killed(tables: TableServiceClient, table_prefix: str) -> None:
@@ -242,8 +361,9 @@ def test_a_repeat_leaves_no_stray_index_row_even_when_killed(tables: TableServic
     assert len(index_rows(store, request.id)) == 3
 
     with pytest.raises(Killed):  # this time the process dies between the mark and the conflict
-        DiesAt(tables, table_prefix, status=RECORDING, after=True).create(repeat, event)
+        faulty(tables, table_prefix, "index", lambda c: DiesAt(c, "upsert_entity", after=True)).create(repeat, event)
     assert len(index_rows(store, request.id)) == 4
+    assert [s.id for s in store.unfinished(request.source)] == [request.id]  # the stray is not counted
     assert [s.id for s in store.stale(CUTOFF).items].count(request.id) == 1
     assert {r["status"] for r in index_rows(store, request.id)} == {"Accepted"}
     assert len(index_rows(store, request.id)) == 3
@@ -268,8 +388,8 @@ def test_an_index_left_behind_its_row_is_brought_up_to_date(tables: TableService
     store = TableRequestStore(tables, table_prefix)
     request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     store.create(request, event)
-    with pytest.raises(Killed):  # the transition is saved; its index write never happens
-        DiesAt(tables, table_prefix, status=None, after=False).save(
+    with pytest.raises(Killed):  # the transition is saved; none of its index writes happens
+        faulty(tables, table_prefix, "index", lambda c: DiesAt(c, "upsert_entity", nth=None)).save(
             *lifecycle.transition(store.get(request.id), Status.REJECTED, now=HOUR_AGO, actor="w", message="no")
         )
     assert [s.id for s in store.unfinished(request.source)] == [request.id]
@@ -277,6 +397,95 @@ def test_an_index_left_behind_its_row_is_brought_up_to_date(tables: TableService
     assert request.id not in {s.id for s in store.stale(CUTOFF).items}  # finished, so nothing to re-drive
     assert {r["status"] for r in index_rows(store, request.id)} == {"Rejected"}
     assert store.unfinished(request.source) == []
+
+
+class SendFails(InMemoryWorkQueue):
+    """A queue whose send raises `error` (an outage, or the process dying as the message goes out)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    def send(self, item: WorkItem) -> None:
+        raise self.error
+
+
+def submit(store: TableRequestStore, queue: InMemoryWorkQueue, key: str = "") -> LinkRequest:
+    command = Submit(Action.CONNECT, cloud_id(), cloud_id(), Requester("api", "alice", "Alice"), "CHG-9")
+    return Intake(store, queue, lambda: HOUR_AGO).submit(command, idempotency_key=key or None)[0]
+
+
+def test_intake_records_indexes_and_queues_a_request(tables: TableServiceClient, table_prefix: str) -> None:
+    store, queue = TableRequestStore(tables, table_prefix), InMemoryWorkQueue()
+    request = submit(store, queue)
+    assert [item.request_id for item, _ in queue.sent] == [request.id]
+    for cloud in (request.source, request.target):
+        assert [s.id for s in store.unfinished(cloud)] == [request.id]
+    assert store.get(request.id).with_changes(etag=None) == request.with_changes(etag=None)
+
+
+def test_an_intake_killed_as_it_queues_leaves_a_request_stale_finds(
+    tables: TableServiceClient, table_prefix: str
+) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    with pytest.raises(Killed):
+        submit(store, SendFails(Killed()), key="k-1")
+    request_id = request_id_for("api", "k-1")
+    assert sorted(r["status"] for r in index_rows(store, request_id)) == ["Accepted", "Accepted", "Recording"]
+    (summary,) = store.stale(CUTOFF).items  # the sweeper queues it
+    assert summary.id == request_id and summary.status is Status.ACCEPTED
+    assert {r["status"] for r in index_rows(store, request_id)} == {"Accepted"}
+
+
+def test_an_intake_that_cannot_queue_takes_the_request_back_everywhere(
+    tables: TableServiceClient, table_prefix: str
+) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    with pytest.raises(DependencyError):
+        submit(store, SendFails(DependencyError("Service Bus unreachable")))
+    assert store.recent(cloud=None, status=None, limit=10, continuation=None).items == []
+    index = store.service.get_table_client(store.index_table)
+    assert list(index.query_entities("PartitionKey ne 'keys'")) == []
+    assert store.stale(CUTOFF).items == []
+
+
+class CountsTableCreation(TableRequestStore):
+    made = 0
+
+    def ensure_tables(self) -> None:
+        self.made += 1
+        super().ensure_tables()
+
+
+def every_call(store: TableRequestStore) -> dict[str, Callable[[], object]]:
+    """One of each call a cold instance may make first, on a request of its own."""
+    request, event = new_request()
+    return {
+        "create": lambda: store.create(request, event),
+        "get": lambda: store.get(request_id_for("api", None)),
+        "recent": lambda: store.recent(cloud=None, status=None, limit=5, continuation=None),
+        "unfinished": lambda: store.unfinished(request.source),
+        "stale": lambda: store.stale(CUTOFF),
+        "ping": store.ping,
+    }
+
+
+@pytest.mark.parametrize("first", ["create", "get", "recent", "unfinished", "stale", "ping"])
+def test_tables_are_made_by_the_first_call_that_misses_them_and_only_then(
+    tables_connection_string: str, first: str
+) -> None:
+    service = TableServiceClient.from_connection_string(tables_connection_string)
+    store = CountsTableCreation(service, "t" + uuid.uuid4().hex[:10])
+    try:
+        every_call(store)[first]()
+    except NotFoundError:
+        assert first == "get"  # answered from the (new, empty) table
+    assert store.made == 1
+    assert {store.requests_table, store.index_table} <= {t.name for t in service.list_tables()}
+    for name, call in every_call(store).items():
+        with suppress(NotFoundError) if name == "get" else nullcontext():
+            call()
+    assert store.made == 1  # never again once they exist
 
 
 def test_stale_leaves_an_index_that_matches_its_row_untouched(tables: TableServiceClient, table_prefix: str) -> None:
