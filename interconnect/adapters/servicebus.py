@@ -168,6 +168,20 @@ class ServiceBusWorkQueue:
                 self._reset()
                 raise
 
+    def open_in_background(self) -> None:
+        """Open the sender's connection on a thread of its own. Opening takes the SDK several AMQP round trips
+        (connection, CBS token, session, link; ~0.45 s even on loopback, mostly waiting), so a cold instance
+        that starts it when the queue is made overlaps it with importing and calling Table Storage instead of
+        paying it after them, before its first acknowledgement. A send waits for it (the lock)."""
+
+        def open_quietly() -> None:
+            # A failure here is not this thread's to report: the send that follows opens the sender again
+            # and raises DependencyError itself if Service Bus is still unreachable.
+            with suppress(Exception):
+                self.ping()
+
+        threading.Thread(target=open_quietly, name="servicebus-open", daemon=True).start()
+
     def close(self) -> None:
         with self._lock:
             self._reset()

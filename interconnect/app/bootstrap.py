@@ -184,7 +184,8 @@ class Services:
     def intake(self) -> Intake:
         from interconnect.linking.intake import Intake
 
-        return Intake(self.store, self.queue, self.clock)
+        queue = self.queue  # before the store: the queue opens its connection meanwhile (open_in_background)
+        return Intake(self.store, queue, self.clock)
 
     @component
     def preflight(self) -> Preflight:
@@ -389,14 +390,14 @@ class SdkAdapters:
         from interconnect.adapters.tables import TableRequestStore
 
         s = self.settings
-        store = TableRequestStore.from_settings(
+        # No table is made here: the store makes its tables when a call first finds them missing, so a cold
+        # start spends no round trips on them.
+        return TableRequestStore.from_settings(
             connection_string=s.tables_connection_string,
             endpoint=s.tables_endpoint,
             credential=None if s.tables_connection_string else self.credential,
             prefix=s.table_prefix,
         )
-        store.ensure_tables()
-        return store
 
     def store(self) -> RequestStore:
         return self.tables
@@ -405,12 +406,14 @@ class SdkAdapters:
         from interconnect.adapters.servicebus import ServiceBusWorkQueue
 
         s = self.settings
-        return ServiceBusWorkQueue.from_settings(
+        queue = ServiceBusWorkQueue.from_settings(
             queue_name=s.queue_name,
             connection_string=s.servicebus_connection_string,
             namespace=s.servicebus_namespace,
             credential=None if s.servicebus_connection_string else self.credential,
         )
+        queue.open_in_background()
+        return queue
 
     def avs(self) -> AvsGateway:
         from interconnect.adapters.avs import AvsSdkGateway

@@ -86,6 +86,24 @@ def test_dead_letters_are_handed_over_and_removed_when_handled(bus) -> None:
     assert broker.admin.dead_letter_depth(QUEUE) == 1
 
 
+def test_a_send_after_opening_in_the_background_goes_out_on_the_opened_sender(bus) -> None:
+    broker, queue = bus
+    queue.open_in_background()  # what a cold instance does when it makes the queue
+    queue.send(WorkItem("r-open"))  # waits for the opening, never opens a second sender
+    queue.send(WorkItem("r-open", retry=1))
+    assert sorted(m.message_id for m in receive_all(broker.connection_string, 10)) == ["r-open", "r-open:retry:1"]
+
+
+def test_opening_in_the_background_with_the_broker_down_leaves_the_send_to_report_it(servicebus_factory) -> None:
+    broker = servicebus_factory(ROOT / "localdev" / "queues.json")
+    queue = ServiceBusWorkQueue.from_settings(queue_name=QUEUE, connection_string=broker.connection_string)
+    broker.service.stop()
+    queue.open_in_background()  # fails on its thread, quietly
+    with pytest.raises(DependencyError):
+        queue.send(WorkItem("r-8"))
+    queue.close()
+
+
 def test_an_unreachable_broker_is_a_dependency_error(servicebus_factory) -> None:
     broker = servicebus_factory(ROOT / "localdev" / "queues.json")
     queue = ServiceBusWorkQueue.from_settings(queue_name=QUEUE, connection_string=broker.connection_string)
