@@ -37,6 +37,9 @@ class LocalCloud:
     queues: Path = QUEUES
     data_dir: Path | None = None  # None: in memory, nothing written to disk
     host_port: int | None = None  # None: no host
+    # How the host runs the app: "flex" (the HTTP functions, and each other function, in processes of their
+    # own, as Flex Consumption scales them) or "single" (one process). See localdev/HOST.md.
+    host_instances: str = "flex"
     identity_port: int | None = None  # None: a free port
     extra_settings: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
@@ -100,13 +103,19 @@ class LocalCloud:
         return self
 
     def start_host(self) -> Service:
-        """Start (or restart, after a crash) the local Functions host with the app."""
+        """Start (or restart, after a crash) the local Functions host with the app.
+
+        Ready once its HTTP port accepts connections (the HTTP instance serves); the other instances
+        start right after and pick up queued work when they are up.
+        """
         assert self.host_port is not None
         for old in [s for s in self.services if s.name == "host"]:
             old.stop()  # a no-op after a crash; otherwise two hosts would fight over the port
             self.services.remove(old)
-        svc = host.service(self.host_port, self.app_settings(), log_path=self._log("host"))
-        svc.name = "host"
+        svc = host.service(
+            self.host_port, self.app_settings(), log_path=self._log("host"), instances=self.host_instances
+        )
+        svc.name = "host"  # the whole host: its kill() crashes every instance at once
         self.services.append(svc.start(ready_timeout=30))
         return svc
 

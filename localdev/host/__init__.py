@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from localdev.procs import ROOT, Service, python_module
+if TYPE_CHECKING:  # `python -m localdev.host` imports this package first: the host itself needs none of it
+    from localdev.procs import Service
 
 
 def service(
@@ -21,15 +23,19 @@ def service(
     *,
     settings: Path | None = None,
     host_json: Path | None = None,
-    cwd: Path = ROOT,
+    cwd: Path | None = None,
     drain_timeout: float | None = None,
+    instances: str = "flex",
 ) -> Service:
     """The host as a child process serving `app_module` on `port` (call `.start()` or use `with`).
 
     `env` is added to this process's environment; `settings` and `host_json` default to the files in
-    `cwd`, as with `func start`.
+    `cwd` (default: the project root), as with `func start`. `instances` is `flex` (one process per
+    instance group) or `single` (every function in one process); see localdev/HOST.md.
     """
-    args = ["--app", app_module, "--port", str(port)]
+    from localdev.procs import ROOT, Service, python_module
+
+    args = ["--app", app_module, "--port", str(port), "--instances", instances]
     if settings is not None:
         args += ["--settings", str(settings)]
     if host_json is not None:
@@ -41,6 +47,6 @@ def service(
         argv=python_module("localdev.host", *args),
         port=port,
         env=dict(env),
-        cwd=cwd,
+        cwd=cwd or ROOT,
         log_path=log_path,
     )

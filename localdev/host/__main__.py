@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from localdev.host.runtime import HostArgs, configure_logging, exit_now, run
+from localdev.host.runtime import INSTANCE_MODES, HostArgs, configure_logging, exit_now, run
 
 
 def parse_args(argv: list[str] | None = None) -> HostArgs:
@@ -37,6 +37,13 @@ def parse_args(argv: list[str] | None = None) -> HostArgs:
         default=10.0,
         help="seconds to let in-flight invocations finish on shutdown (default: 10)",
     )
+    parser.add_argument(
+        "--instances",
+        choices=INSTANCE_MODES,
+        default="flex",
+        help="flex: one process per Flex Consumption instance group (HTTP functions together, every other "
+        "function on its own); single: every function in one process (default: flex)",
+    )
     ns = parser.parse_args(argv)
     return HostArgs(
         app=ns.app,
@@ -45,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> HostArgs:
         settings=ns.settings,
         host_json=ns.host_json,
         drain_timeout=ns.drain_timeout,
+        instances=ns.instances,
     )
 
 

@@ -12,18 +12,21 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import sys
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.functions.decorators.function_app import Function, FunctionRegister
 
-from localdev.host.ncrontab import CronError, Schedule
 from localdev.host.routes import RouteTemplate
-from localdev.host.sdkbinding import SdkTrigger, is_grpc_client, sdk_trigger
 from localdev.host.settings import ConfigError, parse_timespan, resolve
+
+if TYPE_CHECKING:
+    from localdev.host.ncrontab import Schedule
+    from localdev.host.sdkbinding import SdkTrigger
 
 HTTP_TRIGGER = "httpTrigger"
 SERVICE_BUS_TRIGGER = "serviceBusTrigger"
@@ -160,7 +163,12 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
         hints = typing.get_type_hints(handler)  # as the worker resolves them, string annotations too
     except (NameError, TypeError) as e:
         raise ConfigError(f"function {name!r}: cannot resolve its parameter annotations: {e}") from None
-    clients = [p for p, hint in hints.items() if p != "return" and is_grpc_client(hint)]
+    # SDK types exist only once the app imported a binding extension, which registers them; an app that
+    # did not import one never pays for loading the extension machinery here.
+    extensions = "azurefunctions.extensions.base" in sys.modules
+    if extensions:
+        from localdev.host.sdkbinding import is_grpc_client, sdk_trigger
+    clients = [p for p, hint in hints.items() if p != "return" and extensions and is_grpc_client(hint)]
     if len(clients) > 1:
         raise ConfigError(
             f"function {name!r}: parameters {clients} all ask for the settlement client; the worker fills one"
@@ -168,7 +176,9 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
     wants_context = _check_parameters(
         name, handler, [b["name"] for b in bindings if b["name"] != _RETURN], set(clients)
     )
-    sdk = sdk_trigger(kind, hints.get(binding["name"])) if isinstance(trigger, ServiceBusTrigger) else None
+    sdk = (
+        sdk_trigger(kind, hints.get(binding["name"])) if extensions and isinstance(trigger, ServiceBusTrigger) else None
+    )
     return FunctionSpec(
         name,
         trigger,
@@ -203,6 +213,8 @@ def _read_trigger(name: str, binding: dict[str, Any], settings: Mapping[str, str
             auto_complete=binding.get("autoCompleteMessages") is not False,
         )
     if kind == TIMER_TRIGGER:
+        from localdev.host.ncrontab import CronError, Schedule  # only apps with timers pay for it
+
         expression = resolve(str(binding["schedule"]), settings, f"{where} schedule")
         try:
             schedule = Schedule.parse(expression)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +28,6 @@ from localdev.host.routes import MethodNotAllowed, RouteTable
 
 log = logging.getLogger("localdev.host.http")
 
-FUNCTION_KEYS_SETTING = "LOCALHOST_FUNCTION_KEYS"
 _KEY_HEADER = "x-functions-key"
 _KEY_QUERY = "code"
 # Idle keep-alive connections give their thread back after this many seconds.
@@ -41,12 +41,6 @@ class _Reply:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
-
-
-def parse_function_keys(value: str | None) -> frozenset[str] | None:
-    """Accepted keys from the setting; None (keys not checked) when it is unset or empty."""
-    keys = frozenset(k.strip() for k in (value or "").split(",") if k.strip())
-    return keys or None
 
 
 def to_reply(result: Any) -> _Reply:
@@ -89,15 +83,10 @@ class FunctionsHttpServer:
             self.routes.add(spec.trigger.route, spec.trigger.methods, spec, spec.name)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-
-    def describe(self) -> list[str]:
-        lines = []
-        for spec in self.functions:
-            assert isinstance(spec.trigger, HttpTrigger)
-            methods = ",".join(spec.trigger.methods) or "ALL"
-            path = "/".join(p for p in (self.route_prefix, spec.trigger.route.template.strip("/")) if p)
-            lines.append(f"{spec.name}: [{methods}] http://{self.host}:{self.port}/{path}")
-        return lines
+        # Requests being answered, counted until their reply is written: an invocation that has
+        # returned still has a reply to send, and the process must not exit before it is sent.
+        self._replying = 0
+        self._replying_changed = threading.Condition()
 
     def bind(self) -> None:
         """Claim the port (OSError if taken); connections wait in the backlog until `serve`."""
@@ -110,6 +99,23 @@ class FunctionsHttpServer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="http-server", daemon=True
         )
         self._thread.start()
+
+    def wait_for_replies(self, timeout: float) -> bool:
+        """Wait up to `timeout` s until no reply is being written; True if none is left."""
+        with self._replying_changed:
+            return self._replying_changed.wait_for(lambda: self._replying == 0, timeout)
+
+    @contextmanager
+    def replying(self) -> Iterator[None]:
+        """Count one request as being answered until its reply is written."""
+        with self._replying_changed:
+            self._replying += 1
+        try:
+            yield
+        finally:
+            with self._replying_changed:
+                self._replying -= 1
+                self._replying_changed.notify_all()
 
     def stop_accepting(self) -> None:
         if self._server is not None:
@@ -198,6 +204,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def _dispatch(self) -> None:
+        with self.server.front_end.replying():
+            self._answer()
+
+    def _answer(self) -> None:
         try:
             body = self._read_body()
         except ValueError as e:

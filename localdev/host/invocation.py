@@ -23,7 +23,6 @@ import azure.functions as func
 from azure.functions import _abc
 
 from localdev.host.bindings import CONTEXT_PARAMETER, FunctionSpec
-from localdev.host.sdkbinding import settlement_client
 
 log = logging.getLogger("localdev.host")
 R = TypeVar("R")
@@ -152,6 +151,8 @@ class Invoker:
         invocation_id = str(uuid.uuid4())
         kwargs = {spec.trigger_arg: trigger_value}
         if spec.settlement_arg:
+            from localdev.host.sdkbinding import settlement_client
+
             kwargs[spec.settlement_arg] = settlement_client()
         if spec.wants_context:
             kwargs[CONTEXT_PARAMETER] = _Context(

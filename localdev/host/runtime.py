@@ -1,9 +1,17 @@
 """Start the local Functions host for one app and stop it gracefully.
 
-Startup validates everything (settings, bindings, connections) and claims the HTTP port before any
-function can run, because callers treat a connectable port as "ready". Shutdown on SIGTERM/SIGINT
-stops accepting work, lets in-flight invocations finish within a bound, closes Service Bus receivers
-(releasing anything they hold) and exits; a second signal exits at once.
+Startup imports the app and validates everything (settings, bindings, connections) before any function
+can run; a problem stops the host with status 2. Then the functions are served either all in this
+process (`--instances single`) or, by default, one process per Flex instance group (`--instances flex`,
+see groups.py and flex.py). Either way, callers treat a connectable HTTP port as "ready", so the port
+opens only once the HTTP front end can answer.
+
+Shutdown on SIGTERM/SIGINT stops accepting work, lets in-flight invocations finish within a bound,
+closes Service Bus receivers (releasing anything they hold) and exits; a second signal exits at once.
+
+Only what every instance needs is imported at module level: the HTTP server, the Service Bus SDK and
+the timer machinery are imported by the instance that serves them, so the HTTP instance starts without
+the Service Bus receiver stack (cold start) and a queue instance without the HTTP server.
 """
 
 from __future__ import annotations
@@ -13,29 +21,34 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from localdev.host.bindings import load_app, read_functions
-from localdev.host.http import FUNCTION_KEYS_SETTING, FunctionsHttpServer, parse_function_keys
+from localdev.host.bindings import FunctionSpec, HttpTrigger, ServiceBusTrigger, TimerTrigger, load_app, read_functions
+from localdev.host.groups import InstanceGroup, describe, single_group
 from localdev.host.invocation import Invoker
-from localdev.host.servicebus import ServiceBusPump
 from localdev.host.settings import (
     DEFAULT_PORT,
+    FUNCTION_KEYS_SETTING,
     ConfigError,
+    HostOptions,
+    ServiceBusConnection,
     load_host_options,
     load_local_settings,
     merge_into_environment,
+    parse_function_keys,
+    service_bus_connection,
 )
-from localdev.host.settlement import Settlements, SettlementServer
-from localdev.host.timers import TimerRunner
 
 log = logging.getLogger("localdev.host")
 
+INSTANCE_MODES = ("flex", "single")
 # Receivers and timers notice the stop flag within about a second; this bounds the wait for them.
-_LISTENER_GRACE = 3.0
-_SIGNAL_POLL = 0.2
+LISTENER_GRACE = 3.0
+SIGNAL_POLL = 0.2
 
 
 @dataclass(frozen=True)
@@ -46,10 +59,43 @@ class HostArgs:
     settings: Path | None = None  # None: ./local.settings.json if present
     host_json: Path = Path("host.json")
     drain_timeout: float = 10.0
+    instances: str = "flex"  # one of INSTANCE_MODES
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+@dataclass(frozen=True)
+class HostPlan:
+    """Everything startup validated: what to serve, where, and with which settings."""
+
+    args: HostArgs
+    port: int
+    settings: dict[str, str]
+    options: HostOptions
+    functions: list[FunctionSpec]
+    # Each queue-triggered function's resolved connection, by function name.
+    connections: dict[str, ServiceBusConnection]
+
+    def function_keys(self) -> frozenset[str] | None:
+        return parse_function_keys(self.settings.get(FUNCTION_KEYS_SETTING))
+
+    def ready_line(self, extra: str = "") -> str:
+        keys = "keys required" if self.function_keys() else "keys not checked"
+        http_first = sorted(self.functions, key=lambda f: not isinstance(f.trigger, HttpTrigger))
+        listing = "; ".join(describe(f, self.options, self.args.host, self.port) for f in http_first) or "no functions"
+        return f"Functions host ready on http://{self.args.host}:{self.port} ({keys}): {listing}{extra}"
+
+
+def configure_logging(group: str | None = None) -> None:
+    """Log to stderr; with `group`, every line (tracebacks too) starts with `[group]`.
+
+    All instances of one host write to one stderr, so the prefix keeps a shared log file readable.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_GroupFormatter(group))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
     # The SDKs log every connection state change at INFO; the host reports what matters itself.
     logging.getLogger("azure").setLevel(logging.WARNING)
     # The AMQP layer warns about every failed reconnect and every session accept that times out; the
@@ -57,73 +103,153 @@ def configure_logging() -> None:
     logging.getLogger("azure.servicebus._pyamqp").setLevel(logging.ERROR)
 
 
-def run(args: HostArgs) -> int:
-    """Serve the app until signalled; the exit status is 0 after a clean drain, 1 otherwise."""
-    stop = threading.Event()
-    _install_signal_handlers(stop)
+class _GroupFormatter(logging.Formatter):
+    def __init__(self, group: str | None) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._prefix = f"[{group}] " if group else ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if not self._prefix:
+            return text
+        return "\n".join(self._prefix + line for line in text.split("\n"))
+
+
+def plan(args: HostArgs) -> HostPlan:
+    """Import the app and validate it and its settings; raise ConfigError naming every problem."""
     # The worker imports the app with the app root first on sys.path.
     sys.path.insert(0, os.getcwd())
+    local = load_local_settings(args.settings or Path("local.settings.json"), required=args.settings is not None)
+    settings = merge_into_environment(local.values, os.environ)
+    options = load_host_options(args.host_json, settings)
+    functions = read_functions(load_app(args.app), settings)
+    connections = {
+        f.name: service_bus_connection(f.trigger.connection, settings)
+        for f in functions
+        if isinstance(f.trigger, ServiceBusTrigger)
+    }
+    return HostPlan(args, args.port or local.port or DEFAULT_PORT, settings, options, functions, connections)
+
+
+class Instance:
+    """One instance group served in this process: its HTTP front end, queue slots and timers."""
+
+    def __init__(self, group: InstanceGroup, host_plan: HostPlan, stop: threading.Event) -> None:
+        self.group, self.plan, self.stop = group, host_plan, stop
+        self.invoker = Invoker()
+        self._http: Any = None
+        self._pump: Any = None
+        self._timers: Any = None
+        self._settlement_server: Any = None
+
+    def start(self) -> None:
+        """Start serving; raises OSError if the HTTP port cannot be claimed (nothing runs then)."""
+        functions = self.group.functions
+        queue_functions = [f for f in functions if isinstance(f.trigger, ServiceBusTrigger)]
+        if self.group.serves_http:
+            from localdev.host.http import FunctionsHttpServer
+
+            self._http = FunctionsHttpServer(
+                self.plan.args.host,
+                self.plan.port,
+                [f for f in functions if isinstance(f.trigger, HttpTrigger)],
+                self.invoker,
+                self.plan.options.route_prefix,
+                self.plan.function_keys(),
+            )
+            self._http.bind()
+        if queue_functions:
+            from localdev.host.servicebus import ServiceBusPump
+            from localdev.host.settlement import Settlements, SettlementServer
+
+            settlements = Settlements()
+            if any(f.settlement_arg for f in queue_functions):
+                # Extensions find the settlement service through the worker command line, which they
+                # read on first use, i.e. in an invocation: set it before any can start.
+                self._settlement_server = SettlementServer(settlements)
+                sys.argv = self._settlement_server.worker_argv()
+                self._settlement_server.start()
+            self._pump = ServiceBusPump(
+                queue_functions, self.invoker, settlements, self.plan.options, self.plan.connections, self.stop
+            )
+            self._pump.start()
+        if any(isinstance(f.trigger, TimerTrigger) for f in functions):
+            from localdev.host.timers import TimerRunner
+
+            self._timers = TimerRunner(functions, self.invoker, self.stop)
+            self._timers.start()
+        if self._http is not None:
+            self._http.serve()
+
+    def shutdown(self) -> int:
+        """Drain and stop (after `stop` is set); 0 after a clean drain, 1 if invocations outlived it."""
+        drain_timeout = self.plan.args.drain_timeout
+        log.info("shutting down: draining in-flight invocations (up to %.0fs)", drain_timeout)
+        if self._http is not None:
+            self._http.stop_accepting()
+        drained = self.invoker.drain(drain_timeout)
+        if not drained:
+            log.warning("invocations still running after %.0fs; exiting anyway", drain_timeout)
+        elif self._http is not None:
+            # A finished invocation may still be writing its reply; the process must not exit under it.
+            self._http.wait_for_replies(LISTENER_GRACE)
+        if self._pump is not None:
+            self._pump.join(LISTENER_GRACE)
+        if self._timers is not None:
+            self._timers.join(LISTENER_GRACE)
+        if self._settlement_server is not None:
+            self._settlement_server.stop(LISTENER_GRACE)
+        log.info("stopped")
+        return 0 if drained else 1
+
+
+def run(args: HostArgs) -> int:
+    """Serve the app until signalled: 0 after a clean drain, 1 otherwise, 2 if it cannot be served."""
+    stop = threading.Event()
+    install_signal_handlers(stop)
     try:
-        local = load_local_settings(args.settings or Path("local.settings.json"), required=args.settings is not None)
-        settings = merge_into_environment(local.values, os.environ)
-        options = load_host_options(args.host_json, settings)
-        settlements = Settlements()
-        # Before the app is imported: extensions read the worker command line (see SettlementServer).
-        settlement_server = SettlementServer(settlements)
-        sys.argv = settlement_server.worker_argv()
-        functions = read_functions(load_app(args.app), settings)
-        settles = any(f.settlement_arg for f in functions)
-        invoker = Invoker()
-        port = args.port or local.port or DEFAULT_PORT
-        http = FunctionsHttpServer(
-            args.host,
-            port,
-            functions,
-            invoker,
-            options.route_prefix,
-            parse_function_keys(settings.get(FUNCTION_KEYS_SETTING)),
-        )
-        pump = ServiceBusPump(functions, invoker, settlements, options, settings, stop)
-        timers = TimerRunner(functions, invoker, stop)
+        host_plan = plan(args)
     except ConfigError as e:
         log.error("cannot start: %s", e)
         return 2
-    try:
-        http.bind()
-    except OSError as e:
-        log.error("cannot listen on %s:%d: %s", args.host, port, e)
-        return 2
-    if settles:  # only functions given message actions call it
-        settlement_server.start()
-    pump.start()
-    timers.start()
-    http.serve()
-    keys = "keys required" if http.function_keys else "keys not checked"
-    listing = "; ".join(http.describe() + pump.describe() + timers.describe()) or "no functions"
-    print(f"Functions host ready on http://{args.host}:{port} ({keys}): {listing}", flush=True)
+    if args.instances == "single":
+        return serve_single(host_plan, stop)
+    from localdev.host.flex import Supervisor
 
+    return Supervisor(host_plan, stop).run()
+
+
+def serve_single(host_plan: HostPlan, stop: threading.Event) -> int:
+    """Every function in this process, as the host ran before instance groups."""
+    instance = Instance(single_group(host_plan.functions), host_plan, stop)
+    try:
+        instance.start()
+    except OSError as e:
+        log.error("cannot listen on %s:%d: %s", host_plan.args.host, host_plan.port, e)
+        return 2
+    print(host_plan.ready_line(), flush=True)
+    wait_for(stop)
+    return instance.shutdown()
+
+
+def wait_for(stop: threading.Event) -> None:
     # Poll rather than block: the kernel may deliver SIGTERM to any thread, and Python runs the handler
     # only when the main thread next executes bytecode, which a plain wait() would postpone forever.
-    while not stop.wait(_SIGNAL_POLL):
+    while not stop.wait(SIGNAL_POLL):
         pass
-    log.info("shutting down: draining in-flight invocations (up to %.0fs)", args.drain_timeout)
-    http.stop_accepting()
-    drained = invoker.drain(args.drain_timeout)
-    if not drained:
-        log.warning("invocations still running after %.0fs; exiting anyway", args.drain_timeout)
-    pump.join(_LISTENER_GRACE)
-    timers.join(_LISTENER_GRACE)
-    if settles:
-        settlement_server.stop(_LISTENER_GRACE)
-    log.info("stopped")
-    return 0 if drained else 1
 
 
-def _install_signal_handlers(stop: threading.Event) -> None:
+def install_signal_handlers(stop: threading.Event, at_once: Callable[[int], None] | None = None) -> None:
+    """First SIGTERM/SIGINT sets `stop`; a second one calls `at_once` (default: exit now)."""
+
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             # A second signal: the operator does not want to wait for the drain.
-            os._exit(128 + signum)
+            try:
+                if at_once is not None:
+                    at_once(signum)
+            finally:
+                os._exit(128 + signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)

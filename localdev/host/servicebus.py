@@ -37,8 +37,9 @@ from azure.servicebus.amqp import AmqpMessageBodyType
 from azure.servicebus.exceptions import SessionLockLostError
 
 from localdev.host.bindings import FunctionSpec, ServiceBusTrigger
+from localdev.host.groups import service_bus_concurrency
 from localdev.host.invocation import Invoker
-from localdev.host.settings import ConfigError, HostOptions
+from localdev.host.settings import HostOptions, ServiceBusConnection
 from localdev.host.settlement import Settlements
 
 log = logging.getLogger("localdev.host.servicebus")
@@ -115,29 +116,17 @@ def _body_bytes(message: ServiceBusReceivedMessage) -> bytes:
 
 
 def client_factory(
-    connection: str, settings: Mapping[str, str], client_kwargs: Mapping[str, Any]
+    connection: ServiceBusConnection, client_kwargs: Mapping[str, Any]
 ) -> Callable[[], ServiceBusClient]:
-    """How to build a client for a trigger's `connection`, following the host's setting rules.
-
-    `X` (or `AzureWebJobsX`) holds a connection string; otherwise `X__fullyQualifiedNamespace` names
-    a namespace reached with DefaultAzureCredential (`X__clientId` picks a user-assigned identity).
-    """
-    connection_string = settings.get(connection) or settings.get(f"AzureWebJobs{connection}")
+    """How to build a client for a trigger's resolved `connection` (settings.service_bus_connection)."""
+    connection_string = connection.connection_string
     if connection_string:
         return lambda: ServiceBusClient.from_connection_string(connection_string, **client_kwargs)
-    namespace = settings.get(f"{connection}__fullyQualifiedNamespace")
-    if not namespace:
-        raise ConfigError(
-            f"Service Bus connection {connection!r}: set app setting {connection!r} to a "
-            f"connection string or {connection}__fullyQualifiedNamespace"
-        )
-    try:
-        from azure.identity import DefaultAzureCredential
-    except ImportError:
-        raise ConfigError(
-            f"Service Bus connection {connection!r} is identity-based, which needs azure-identity installed"
-        ) from None
-    credential = DefaultAzureCredential(managed_identity_client_id=settings.get(f"{connection}__clientId"))
+    from azure.identity import DefaultAzureCredential  # only identity-based connections need it
+
+    assert connection.namespace is not None
+    namespace = connection.namespace
+    credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
     return lambda: ServiceBusClient(namespace, credential, **client_kwargs)
 
 
@@ -299,41 +288,20 @@ class ServiceBusPump:
         invoker: Invoker,
         settlements: Settlements,
         options: HostOptions,
-        settings: Mapping[str, str],
+        connections: Mapping[str, ServiceBusConnection],
         stop: threading.Event,
     ) -> None:
+        """`connections` holds each function's resolved connection, by function name."""
         self.functions = [f for f in functions if isinstance(f.trigger, ServiceBusTrigger)]
         self._invoker, self._settlements, self._options, self._stop = invoker, settlements, options, stop
         client_kwargs = options.client_retry.client_kwargs()
-        # Resolve every connection now, so a missing setting stops the host before it reports ready.
-        self._factories = {
-            f.name: client_factory(f.trigger.connection, settings, client_kwargs)
-            for f in self.functions
-            if isinstance(f.trigger, ServiceBusTrigger)
-        }
+        self._factories = {f.name: client_factory(connections[f.name], client_kwargs) for f in self.functions}
         self._renewers: list[AutoLockRenewer] = []
         self._slots: list[tuple[_Slot, threading.Thread]] = []
 
-    def describe(self) -> list[str]:
-        lines = []
-        for spec in self.functions:
-            assert isinstance(spec.trigger, ServiceBusTrigger)
-            sessions = ", sessions" if spec.trigger.sessions else ""
-            lines.append(
-                f"{spec.name}: serviceBus queue {spec.trigger.queue_name!r} "
-                f"(connection {spec.trigger.connection}{sessions}, {self._concurrency(spec)} concurrent)"
-            )
-        return lines
-
-    def _concurrency(self, spec: FunctionSpec) -> int:
-        assert isinstance(spec.trigger, ServiceBusTrigger)
-        if spec.trigger.sessions:
-            return self._options.max_concurrent_sessions
-        return self._options.max_concurrent_calls
-
     def start(self) -> None:
         for spec in self.functions:
-            slots = self._concurrency(spec)
+            slots = service_bus_concurrency(spec, self._options)
 
             def renew_failed(renewable: object, error: Exception | None, name: str = spec.name) -> None:
                 log.warning("%s: lock renewal stopped for %r: %s", name, renewable, error)

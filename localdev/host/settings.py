@@ -10,6 +10,7 @@ by an app setting `AzureFunctionsJobHost__path__to__key`, which this module appl
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Mapping, MutableMapping
@@ -28,6 +29,8 @@ DEFAULT_MAX_CONCURRENT_SESSIONS = 8
 DEFAULT_MAX_AUTO_LOCK_RENEWAL = 300.0
 DEFAULT_SESSION_IDLE_TIMEOUT = 60.0
 DEFAULT_PORT = 7071
+# A comma-separated list of accepted function keys; unset or empty: keys are not checked, as with `func start`.
+FUNCTION_KEYS_SETTING = "LOCALHOST_FUNCTION_KEYS"
 
 
 class ConfigError(Exception):
@@ -63,6 +66,12 @@ def merge_into_environment(values: Mapping[str, str], environ: MutableMapping[st
     return dict(environ)
 
 
+def parse_function_keys(value: str | None) -> frozenset[str] | None:
+    """Accepted keys from the setting; None (keys not checked) when it is unset or empty."""
+    keys = frozenset(k.strip() for k in (value or "").split(",") if k.strip())
+    return keys or None
+
+
 def resolve(text: str, settings: Mapping[str, str], where: str) -> str:
     """Replace each `%NAME%` in a binding property with the app setting NAME."""
 
@@ -73,6 +82,39 @@ def resolve(text: str, settings: Mapping[str, str], where: str) -> str:
         return settings[name]
 
     return _PLACEHOLDER.sub(lookup, text)
+
+
+@dataclass(frozen=True)
+class ServiceBusConnection:
+    """Where a trigger's `connection` setting points: a connection string, or a namespace reached by identity."""
+
+    name: str
+    connection_string: str | None = None
+    namespace: str | None = None
+    client_id: str | None = None  # a user-assigned identity, with `namespace`
+
+
+def service_bus_connection(connection: str, settings: Mapping[str, str]) -> ServiceBusConnection:
+    """Resolve a trigger's `connection` by the host's setting rules, without touching the SDK.
+
+    `X` (or `AzureWebJobsX`) holds a connection string; otherwise `X__fullyQualifiedNamespace` names
+    a namespace reached with DefaultAzureCredential (`X__clientId` picks a user-assigned identity).
+    Pure, so the host validates it before any instance starts and builds clients only where they run.
+    """
+    connection_string = settings.get(connection) or settings.get(f"AzureWebJobs{connection}")
+    if connection_string:
+        return ServiceBusConnection(connection, connection_string=connection_string)
+    namespace = settings.get(f"{connection}__fullyQualifiedNamespace")
+    if not namespace:
+        raise ConfigError(
+            f"Service Bus connection {connection!r}: set app setting {connection!r} to a "
+            f"connection string or {connection}__fullyQualifiedNamespace"
+        )
+    if importlib.util.find_spec("azure.identity") is None:
+        raise ConfigError(
+            f"Service Bus connection {connection!r} is identity-based, which needs azure-identity installed"
+        )
+    return ServiceBusConnection(connection, namespace=namespace, client_id=settings.get(f"{connection}__clientId"))
 
 
 def parse_timespan(text: str, where: str) -> float:

@@ -44,13 +44,6 @@ class TimerRunner:
         self._clock = clock
         self._threads: list[threading.Thread] = []
 
-    def describe(self) -> list[str]:
-        return [
-            f"{spec.name}: timer {spec.trigger.schedule.expression!r} (UTC)"
-            for spec in self.functions
-            if isinstance(spec.trigger, TimerTrigger)
-        ]
-
     def start(self) -> None:
         for spec in self.functions:
             thread = threading.Thread(target=self._run, args=(spec,), name=f"timer-{spec.name}", daemon=True)

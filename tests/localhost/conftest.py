@@ -17,6 +17,7 @@ from localdev.procs import Service, free_port, wait_until
 APPS = Path(__file__).parent / "apps"
 SAMPLE_APP = "tests.localhost.apps.sample_app"
 TIMER_APP = "tests.localhost.apps.timer_app"
+FLEX_APP = "tests.localhost.apps.flex_app"
 # A schedule that fires on 1 January only: present, but quiet during a test.
 QUIET_SCHEDULE = "0 0 0 1 1 *"
 
@@ -64,7 +65,7 @@ class RunningHost:
 StartHost = Callable[..., RunningHost]
 
 
-def _start(tmp: Path, app_module: str, settings: Mapping[str, str]) -> RunningHost:
+def _start(tmp: Path, app_module: str, settings: Mapping[str, str], instances: str = "flex") -> RunningHost:
     record_path, log_path = tmp / "records.jsonl", tmp / "host.log"
     empty_settings = tmp / "local.settings.json"
     empty_settings.write_text('{"IsEncrypted": false, "Values": {}}')
@@ -80,7 +81,13 @@ def _start(tmp: Path, app_module: str, settings: Mapping[str, str]) -> RunningHo
         **settings,
     }
     service = host.service(
-        free_port(), env, app_module, log_path, settings=empty_settings, host_json=APPS / "host.json"
+        free_port(),
+        env,
+        app_module,
+        log_path,
+        settings=empty_settings,
+        host_json=APPS / "host.json",
+        instances=instances,
     )
     service.start(ready_timeout=30)
     return RunningHost(service, record_path, log_path)
@@ -88,13 +95,14 @@ def _start(tmp: Path, app_module: str, settings: Mapping[str, str]) -> RunningHo
 
 @pytest.fixture
 def start_host(tmp_path: Path) -> Iterator[StartHost]:
-    """Start a host per call (`start_host(app_module, **settings)`); all are stopped after the test."""
+    """Start a host per call (`start_host(app_module, instances="flex", **settings)`); all are stopped after
+    the test."""
     started: list[RunningHost] = []
 
-    def start(app_module: str = SAMPLE_APP, **settings: str) -> RunningHost:
+    def start(app_module: str = SAMPLE_APP, instances: str = "flex", **settings: str) -> RunningHost:
         directory = tmp_path / f"host{len(started)}"
         directory.mkdir()
-        running = _start(directory, app_module, settings)
+        running = _start(directory, app_module, settings, instances)
         started.append(running)
         return running
 
