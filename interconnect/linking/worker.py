@@ -41,6 +41,7 @@ ACTOR = "worker"
 MAX_RACES = 5
 MAX_RETRIES = 8
 STALE_UNDECIDED = timedelta(minutes=15)
+MAX_RETRY_AFTER = 3600.0  # seconds: the longest a server's Retry-After delays a step
 # A waiting request is woken when what held it back is decided; this is only the safety net under that (a
 # wake-up lost with a crash, a blocker gone stale, an index row lagging). Fixed, not growing: one message per
 # waiter per period is cheap, and a lost wake-up then costs at most one period.
@@ -52,7 +53,9 @@ UNDECIDED = (Status.ACCEPTED, Status.VALIDATING)
 def retry_delay(retry: int, retry_after: float | None) -> timedelta:
     """Exponential backoff from 2 s, capped at 5 min; never sooner than the server's Retry-After."""
     backoff = timedelta(seconds=min(2 * 2**retry, 300))
-    return max(backoff, timedelta(seconds=retry_after or 0))
+    if retry_after is None or not math.isfinite(retry_after):  # what an adapter passed on is not trusted blindly
+        return backoff
+    return max(backoff, timedelta(seconds=min(retry_after, MAX_RETRY_AFTER)))
 
 
 def retry_later(queue: WorkQueue, item: WorkItem, exc: DependencyError, now: datetime) -> None:
@@ -458,7 +461,7 @@ class Worker:
         finished, at the cost of one GET per interval on a long build."""
         wait = self.poll_interval.total_seconds()
         if retry_after is not None and math.isfinite(retry_after) and retry_after > wait:
-            wait = retry_after
+            wait = min(retry_after, MAX_RETRY_AFTER)
         left = (operation.deadline - self.clock()).total_seconds()
         return timedelta(seconds=max(0.0, min(wait, left)))
 

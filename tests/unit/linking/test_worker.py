@@ -235,6 +235,11 @@ def test_retry_delays_grow_and_honour_retry_after() -> None:
     assert retry_delay(0, 30) == timedelta(seconds=30)
 
 
+@pytest.mark.parametrize("odd", [float("nan"), float("inf"), -5.0, 1e300])
+def test_a_retry_after_that_is_no_usable_number_never_breaks_the_schedule(odd: float) -> None:
+    assert timedelta(seconds=2) <= retry_delay(0, odd) <= timedelta(hours=1)
+
+
 def test_decisions_on_a_cloud_follow_the_order_requests_were_accepted(world: World) -> None:
     c = cloud_id("c-overlaps-b")
     world.avs.add(cloud(c, block="10.0.4.0/23"))
