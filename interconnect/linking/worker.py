@@ -211,18 +211,28 @@ class Worker:
         """
         mine = (request.created_at, request.id)
         woken: set[str] = set()
-        for cloud in dict.fromkeys((request.source, request.target)):
-            later = [
-                r
-                for r in self.store.unfinished(cloud)
-                if r.id != request.id and r.status in UNDECIDED and (r.created_at, r.id) > mine
-            ]
-            if not later:
-                continue
-            first = min(later, key=lambda r: (r.created_at, r.id))
-            if first.id not in woken:
-                woken.add(first.id)
-                self.queue.send(WorkItem(first.id, "process", waker=request.id, waker_status=request.status.value))
+        try:
+            for cloud in dict.fromkeys((request.source, request.target)):
+                later = [
+                    r
+                    for r in self.store.unfinished(cloud)
+                    if r.id != request.id and r.status in UNDECIDED and (r.created_at, r.id) > mine
+                ]
+                if not later:
+                    continue
+                first = min(later, key=lambda r: (r.created_at, r.id))
+                if first.id not in woken:
+                    woken.add(first.id)
+                    self.queue.send(WorkItem(first.id, "process", waker=request.id, waker_status=request.status.value))
+        except DependencyError as exc:
+            # The transition is saved and this step must go on (start the operation, queue its check): a waiter
+            # not woken now is found by its fallback chain, or by this step when it runs again.
+            log.warning(
+                "request %s could not wake the requests waiting for it: %s",
+                request.id,
+                exc.message,
+                extra={"code": exc.code},
+            )
 
     def _undecided_earlier(self, request: LinkRequest) -> list[str]:
         """Requests accepted before this one that it must wait for: those touching either cloud that are not

@@ -489,3 +489,28 @@ def test_a_burst_on_one_hub_is_decided_in_acceptance_order_with_linear_messages(
     fallbacks = sum(1 for item in delivered if item.kind == "process" and item.attempt and not item.is_wake_up)
     assert wakes <= 2 * n and fallbacks <= n  # O(n): each waiter's chain had at most one link due
     assert decided_at == {start}  # every decision was woken, none waited for its fallback
+
+
+def test_a_wake_up_that_cannot_be_sent_does_not_hold_up_the_step_and_the_fallback_finds_the_waiter(
+    world: World,
+) -> None:
+    spoke = cloud_id("spoke")
+    world.avs.add(cloud(spoke, block="10.0.8.0/22"))
+    first = world.submit(Action.CONNECT, world.a, world.b)
+    world.clock.advance(seconds=1)
+    second = world.submit(Action.CONNECT, world.a, spoke)
+    world.queue.sent.clear()
+    world.worker.handle(WorkItem(second, "process"))  # waits, with its fallback
+    real_send = world.queue.send
+
+    def no_wake_ups(item: WorkItem) -> None:
+        if item.is_wake_up:
+            raise DependencyError("Service Bus unavailable")
+        real_send(item)
+
+    world.queue.send = no_wake_ups  # type: ignore[method-assign]
+    world.worker.handle(WorkItem(first, "process"))
+    assert world.status(first) is Status.IN_PROGRESS and "create_link" in world.avs.calls
+    assert not any(item.is_wake_up for item, _ in world.queue.sent)
+    deliver_in_time_order(world)
+    assert world.status(first) is Status.SUCCEEDED and world.status(second) is Status.SUCCEEDED
