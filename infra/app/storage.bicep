@@ -1,5 +1,5 @@
 // One storage account for the Functions host (blob: deployment package, keys, timer leases; table:
-// host diagnostic events) and for the app's own tables (request rows, audit trail, index).
+// host diagnostic events) and for the app's own tables (request rows, audit trail, index, quarantine).
 // Shared keys are off: every client, host included, uses the app's identity.
 param name string
 param location string
@@ -7,14 +7,16 @@ param tags object
 param deploymentContainerName string
 param lockAccount bool
 
-// The app's tables. Must equal the names interconnect/adapters/tables.py and audit_tables.py use with an
-// empty INTERCONNECT_TABLE_PREFIX (tests/infra checks it). The app also creates them if missing.
+// The app's tables. Must equal the names interconnect/adapters/tables.py, audit_tables.py and quarantine.py use
+// with an empty INTERCONNECT_TABLE_PREFIX (tests/infra checks it). The app also creates them if missing.
+// quarantine holds the queue messages the worker set aside (no work item, or a request it cannot read back).
 var tableNames = [
   'requests'
   'requestindex'
   'audits'
   'auditfindings'
   'auditinventory'
+  'quarantine'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -81,7 +83,7 @@ resource lock 'Microsoft.Authorization/locks@2020-05-01' = if (lockAccount) {
   name: 'keep-audit-trail'
   properties: {
     level: 'CanNotDelete'
-    notes: 'Holds the interconnect audit trail and audit runs (tables requests, requestindex, audits, auditfindings, auditinventory).'
+    notes: 'Holds the interconnect audit trail, audit runs and set-aside queue messages (tables requests, requestindex, audits, auditfindings, auditinventory, quarantine).'
   }
 }
 

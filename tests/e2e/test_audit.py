@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
+from azure.servicebus.amqp import AmqpAnnotatedMessage
 
+from interconnect.adapters.quarantine import TableQuarantine
 from localdev import servicebus
 from tests.e2e.conftest import FUNCTION_KEY, App, cloud_ids, fleet_document, pc, running_app
 
@@ -91,8 +93,13 @@ def test_every_finding_on_a_troubled_fleet_and_only_changes_reported_next_time(a
         ServiceBusClient.from_connection_string(servicebus.connection_string(audit_app.cloud.sb_port)) as client,
         client.get_queue_sender("interconnect-requests") as sender,
     ):
+        # Set aside in the quarantine at its first delivery (QUARANTINED)...
         sender.send_messages(ServiceBusMessage(b"not a work item", message_id=uuid.uuid4().hex))
+        # ...while an AMQP value body cannot be bound to the standard trigger at all: the broker dead-letters it
+        # after maxDeliveryCount deliveries (DEAD_LETTERED)
+        sender.send_messages(AmqpAnnotatedMessage(value_body={"requestId": "x"}, properties={"message_id": "value"}))
     audit_app.wait_until(lambda: audit_app.bus.dead_letter_depth("interconnect-requests") >= 1, "a dead letter")
+    audit_app.wait_until(lambda: TableQuarantine(audit_app.tables).count() >= 1, "a set-aside message")
 
     first = run_audit(audit_app)
     expected = {
@@ -106,6 +113,7 @@ def test_every_finding_on_a_troubled_fleet_and_only_changes_reported_next_time(a
         "LINK_LIMIT_NEAR",
         "STALE_REQUEST",
         "DEAD_LETTERED",
+        "QUARANTINED",
     }
     assert expected <= codes(first), codes(first)
     assert codes(first, "new") == codes(first)

@@ -1,6 +1,8 @@
 """Poison on the local cloud: a request row an older version stored with non-ARM cloud ids, a deeply nested
-message in the dead-letter queue and bad continuation tokens. Afterwards `GET /api/requests`, dry runs,
-the sweeper and the audit all still work, and the poison is reported, not hidden (issue 13, items 2, 3, 5)."""
+queue message (set aside in the quarantine at its first delivery) and bad continuation tokens. Afterwards
+`GET /api/requests`, dry runs, the sweeper and the audit all still work, and the poison is reported, not
+hidden (issue 13, items 2, 3, 5). A nested message in the dead-letter queue itself is swept in
+tests/integration/test_work_queue.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
+from interconnect.adapters.quarantine import TableQuarantine
 from interconnect.adapters.tables import TableRequestStore
 from interconnect.avs.ids import parse_cloud_id
 from interconnect.linking.intake import request_id_for
@@ -85,14 +88,21 @@ def test_after_poison_listings_dry_runs_the_sweeper_and_the_audit_all_still_work
     hour_ago = datetime.now(UTC) - timedelta(hours=1)
     assert app.call("GET", "requests").status == 200  # the app is up and has made its tables
 
-    # GIVEN a poisoned row on cloud a (unfinished and stale), a deeply nested message dead-lettered
+    # GIVEN a poisoned row on cloud a (unfinished and stale), a deeply nested message set aside
     poisoned = write_poisoned_request(app.tables, source=a, target=NON_ARM_TARGET, at=hour_ago)
+    nested_id = f"nested-{uuid.uuid4().hex}"
     with (
         ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client,
         client.get_queue_sender(QUEUE) as sender,
     ):
-        sender.send_messages(ServiceBusMessage(NESTED, message_id=f"nested-{uuid.uuid4().hex}"))
-    app.wait_until(lambda: app.bus.dead_letter_depth(QUEUE) >= 1, "the nested message to be dead-lettered")
+        sender.send_messages(ServiceBusMessage(NESTED, message_id=nested_id))
+    quarantine = TableQuarantine(app.tables)
+    app.wait_until(
+        lambda: any(m.message_id == nested_id for m in quarantine.recent(100)), "the nested message to be set aside"
+    )
+    (nested,) = [m for m in quarantine.recent(100) if m.message_id == nested_id]
+    assert (nested.reason, nested.delivery_count, nested.body_length) == ("MALFORMED_MESSAGE", 1, len(NESTED))
+    assert app.bus.dead_letter_depth(QUEUE) == 0
 
     # THEN every bad continuation token is a 400 that says what to do, and the listing answers 200
     for token in BAD_TOKENS:
@@ -110,11 +120,11 @@ def test_after_poison_listings_dry_runs_the_sweeper_and_the_audit_all_still_work
     assert dry.status == 200 and dry.body["allowed"] is True, dry.body
     assert app.wait(app.submit("connect", a, b))["status"] == "Succeeded"
 
-    # ...and the sweeper gets past the nested dead letter and the poisoned stale row on every pass: a request
-    # recorded but never queued is re-driven and finishes, while the nested message stays set aside
+    # ...and the sweeper gets past the poisoned stale row on every pass: a request recorded but never queued
+    # is re-driven and finishes, while the nested message stays set aside
     lost = write_unqueued_request(app.tables, a, c, hour_ago)
     assert app.wait(lost)["status"] == "Succeeded"
-    assert app.bus.dead_letter_depth(QUEUE) >= 1
+    assert any(m.message_id == nested_id for m in quarantine.recent(100))
 
     # ...and an audit run completes, naming what it could not read
     started = app.call("POST", "audits")
@@ -122,7 +132,7 @@ def test_after_poison_listings_dry_runs_the_sweeper_and_the_audit_all_still_work
     app.wait_until_found(f"audits/{started.body['runId']}")
     run = app.call("GET", f"audits/{started.body['runId']}").body
     assert run["summary"]["clouds"] == 3
-    assert "DEAD_LETTERED" in {f["code"] for f in run["findings"]}
+    assert "QUARANTINED" in {f["code"] for f in run["findings"]}
     assert any("could not be read back" in problem for problem in run["problems"]), run["problems"]
     huge = app.call("GET", "audits/" + "a" * 20_000)
     assert 400 <= huge.status < 500 and "a" * 100 not in str(huge.body)  # a 4xx that does not echo the id

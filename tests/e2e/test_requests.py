@@ -5,14 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from azure.servicebus import (
-    ServiceBusClient,
-    ServiceBusMessage,
-    ServiceBusReceivedMessage,
-    ServiceBusSubQueue,
-)
-from azure.servicebus.amqp import AmqpAnnotatedMessage
+from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
+from interconnect.adapters.quarantine import TableQuarantine
+from interconnect.linking.quarantine import Quarantined
 from localdev import servicebus
 from tests.e2e.conftest import App, puts
 
@@ -156,45 +152,27 @@ def test_dry_run_reports_every_reason_and_records_nothing(app: App, fleet: dict[
     assert ok.body["allowed"] is True and puts(app) == 0
 
 
-def test_a_message_that_is_no_work_item_is_dead_lettered_at_once_with_the_reason(
-    app: App, fleet: dict[str, str]
-) -> None:
+def test_a_message_that_is_no_work_item_is_set_aside_at_once_with_the_reason(app: App, fleet: dict[str, str]) -> None:
     tag = uuid.uuid4().hex
     bad = {
-        f"{tag}-bytes": (ServiceBusMessage(b"\x80 not json", message_id=f"{tag}-bytes"), "not valid UTF-8"),
-        f"{tag}-shape": (ServiceBusMessage(b'{"kind": "process"}', message_id=f"{tag}-shape"), "no requestId"),
-        f"{tag}-value": (
-            AmqpAnnotatedMessage(value_body={"requestId": tag}, properties={"message_id": f"{tag}-value"}),
-            "AMQP value body",
-        ),
+        f"{tag}-bytes": (b"\x80 not json", "not valid UTF-8"),
+        f"{tag}-shape": (b'{"kind": "process"}', "no requestId"),
     }
-    with ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client:
-        with client.get_queue_sender(QUEUE) as sender:
-            sender.send_messages([message for message, _ in bad.values()])
-        dead = dead_letters(app, client, set(bad))
+    with (
+        ServiceBusClient.from_connection_string(servicebus.connection_string(app.cloud.sb_port)) as client,
+        client.get_queue_sender(QUEUE) as sender,
+    ):
+        sender.send_messages([ServiceBusMessage(body, message_id=message_id) for message_id, (body, _) in bad.items()])
+    quarantine = TableQuarantine(app.tables)
 
-    for message_id, (_, why) in bad.items():
-        letter = dead[message_id]
-        assert letter.dead_letter_reason == "MALFORMED_MESSAGE"
-        assert why in (letter.dead_letter_error_description or ""), letter.dead_letter_error_description
-        assert letter.delivery_count is not None and letter.delivery_count <= 1  # not after 10 deliveries
-    # The trigger goes on completing the messages it can decode.
+    def kept() -> dict[str, Quarantined]:
+        return {m.message_id: m for m in quarantine.recent(500) if m.message_id in bad}
+
+    app.wait_until(lambda: set(kept()) == set(bad), "the messages to be set aside", timeout=30)
+    for message_id, message in kept().items():
+        body, why = bad[message_id]
+        assert (message.reason, message.body) == ("MALFORMED_MESSAGE", body)
+        assert why in message.description, message.description
+        assert message.delivery_count == 1  # not after 10 deliveries
+    # The trigger goes on handling the messages it can decode.
     assert app.wait(app.submit("connect", fleet["a"], fleet["b"]))["status"] == "Succeeded"
-
-
-def dead_letters(app: App, client: ServiceBusClient, message_ids: set[str]) -> dict[str, ServiceBusReceivedMessage]:
-    """Take the dead letters with these ids off the DLQ (leaving any other test's alone)."""
-    found: dict[str, ServiceBusReceivedMessage] = {}
-    with client.get_queue_receiver(QUEUE, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=1) as receiver:
-
-        def take() -> bool:
-            for letter in receiver.receive_messages(max_message_count=20, max_wait_time=1):
-                if letter.message_id in message_ids:
-                    found[letter.message_id] = letter
-                    receiver.complete_message(letter)
-                else:
-                    receiver.abandon_message(letter)
-            return set(found) == message_ids
-
-        app.wait_until(take, f"dead letters {sorted(message_ids - set(found))}", timeout=30)
-    return found

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from interconnect.adapters.audit_tables import TableAuditStore
+from interconnect.adapters.quarantine import TableQuarantine
 from interconnect.adapters.tables import TableRequestStore
 from interconnect.app.settings import Settings
 from tests.infra.bicep import ROOT, load, properties, string_value, strings_in, text
@@ -108,6 +109,7 @@ def test_tables_in_bicep_are_the_tables_the_adapter_uses() -> None:
     service = RecordingTableService()
     TableRequestStore(service, prefix="").ensure_tables()  # type: ignore[arg-type]
     TableAuditStore(service, prefix="").ensure_tables()  # type: ignore[arg-type]
+    TableQuarantine(service, prefix="").ensure_tables()  # type: ignore[arg-type]
     storage = load("infra/app/storage.bicep")
     declared = strings_in(storage.get("var", "tableNames").value or storage.root)
     assert sorted(declared) == sorted(service.names)
