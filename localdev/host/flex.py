@@ -57,6 +57,10 @@ _HEALTHY_AFTER = 30.0
 _PARENT_GROUP = "host"
 # Exit status of a child whose instance failed in an unexpected way (not a busy port).
 _CHILD_FAILED = 70
+# On Flex, instance groups run on separate machines, so a busy worker never takes CPU from an HTTP
+# instance. On one machine the nearest thing is priority: non-HTTP instances yield the CPU to the HTTP
+# instance whenever both want it (and get all of it otherwise).
+_BACKGROUND_NICENESS = 10
 _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 # How long the host waits, once its instances are gone, for processes they started to end.
 _ORPHAN_GRACE = 2.0
@@ -313,6 +317,8 @@ def _serve_child(group: InstanceGroup, host_plan: HostPlan, ready_fd: int, contr
         # Signals to the process group are the parent's to handle (see the module docstring).
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if not group.serves_http:
+            os.nice(_BACKGROUND_NICENESS)
         configure_logging(group.name)
         stop = threading.Event()
         instance = Instance(group, host_plan, stop)

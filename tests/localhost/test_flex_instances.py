@@ -64,6 +64,10 @@ def test_http_functions_share_an_instance_and_every_other_function_has_its_own(
     assert len(set(pids)) == 4  # HTTP, the queue function and each timer: four instances
     assert host_pid(host) not in pids  # the host process itself only supervises
     assert {a["ppid"], queue["ppid"], tick_a["ppid"], tick_b["ppid"]} == {host_pid(host)}
+    # Non-HTTP instances yield the CPU to the HTTP instance, as separate machines would not compete for it.
+    http_niceness = os.getpriority(os.PRIO_PROCESS, a["pid"])
+    assert http_niceness == os.getpriority(os.PRIO_PROCESS, host_pid(host))
+    assert {os.getpriority(os.PRIO_PROCESS, r["pid"]) for r in (queue, tick_a, tick_b)} == {min(19, http_niceness + 10)}
     log = host.log()
     assert f"[flex instances: http pid {a['pid']}, function:on_message pid {queue['pid']}, " in log
     assert "[function:on_message] " in log and "Executed 'Functions.on_message' (trigger=serviceBus, Succeeded" in log
