@@ -24,8 +24,11 @@ def group_gone(pgid: int) -> bool:
     return False
 
 
-def test_sigterm_lets_in_flight_requests_finish_then_exits_cleanly(start_host: StartHost, tmp_path: Path) -> None:
-    host = start_host()
+@pytest.mark.parametrize("instances", ["flex", "single"])
+def test_sigterm_lets_in_flight_requests_finish_then_exits_cleanly(
+    start_host: StartHost, tmp_path: Path, instances: str
+) -> None:
+    host = start_host(instances=instances)
     proc = host.service.proc
     assert proc is not None
     gate = tmp_path / "open-gate"
@@ -46,8 +49,9 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_cleanly(start_host: S
     assert "shutting down" in host.log()
 
 
-def test_stopping_leaves_no_process_behind(start_host: StartHost) -> None:
-    host = start_host()
+@pytest.mark.parametrize("instances", ["flex", "single"])
+def test_stopping_leaves_no_process_behind(start_host: StartHost, instances: str) -> None:
+    host = start_host(instances=instances)
     proc = host.service.proc
     assert proc is not None
     host.service.stop()
