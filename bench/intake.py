@@ -1,17 +1,28 @@
-"""Acknowledgement latency of `POST /api/requests` at a fixed arrival rate (open loop).
+"""Acknowledgement latency of `POST /api/requests` at fixed arrival rates (open loop), against two baselines
+measured in the same run, so the figures can be read as ratios on a noisy machine.
 
-Starts its own local cloud and host unless `--url` names a running one. Sends `--count` connect requests
-at `--rate` per second on a fixed schedule (a slow answer does not delay the next send), and, in the same
-run and at the same rate, a baseline of requests the host answers without any I/O (a malformed body → 400),
-so the figures can be read as a ratio on a noisy machine.
+Starts its own local cloud and host unless `--url` names a running one. Every phase sends on a fixed
+schedule (a slow answer does not delay the next send):
 
-    python -m bench.intake --rate 50 --count 500
+1. `Intake.submit` called in this process at `--slow-rate` (10/s), with the real Table store and Service Bus
+   queue built against the same local cloud: what recording and queueing a request costs without the host.
+2. The host at `--slow-rate`: its p50 is reported as a ratio to phase 1 (target at most 1.5x).
+3. Requests the host answers without any I/O (a malformed body, 400) at `--rate` (50/s).
+4. The host at `--rate`: p50, p99, max and the sustained rate (answers per second from the first send to the
+   last answer; target p99 at most 100 ms and sustained = offered). The connects of phases 1, 2 and 4 keep
+   the worker busy in its own process meanwhile: every one is validated against the ARM simulator.
+
+    python -m bench.intake --rate 50 --count 500 --slow-rate 10 --slow-count 200
+
+With `--url`, phase 1 needs the cloud's settings in the environment (INTERCONNECT_TABLES_CONNECTION_STRING,
+ServiceBusConnection, INTERCONNECT_QUEUE_NAME) and is skipped without them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -19,11 +30,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from interconnect.avs.ids import parse_cloud_id
+from interconnect.errors import InterconnectError
+from interconnect.linking.intake import Intake
+from interconnect.linking.model import Action, Requester
+from interconnect.linking.validation import Submit
 from localdev.chaos import cloud_id, pair_fleet
 from localdev.cloud import LocalCloud
 from localdev.procs import free_port
@@ -33,42 +50,47 @@ from localdev.procs import free_port
 class Result:
     latencies: list[float]
     statuses: dict[int, int]
-    elapsed: float
+    elapsed: float  # from the first send to the last answer
+    offered: float  # the arrival rate asked for
 
     def pct(self, p: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
+    @property
+    def sustained(self) -> float:
+        return len(self.latencies) / self.elapsed
+
     def line(self, label: str) -> str:
         return (
-            f"{label:<10} n={len(self.latencies):<5} p50={self.pct(50) * 1000:7.1f} ms  "
+            f"{label:<22} n={len(self.latencies):<5} p50={self.pct(50) * 1000:7.1f} ms  "
             f"p99={self.pct(99) * 1000:7.1f} ms  max={max(self.latencies) * 1000:7.1f} ms  "
             f"mean={statistics.fmean(self.latencies) * 1000:7.1f} ms  "
-            f"rate={len(self.latencies) / self.elapsed:6.1f}/s  statuses={self.statuses}"
+            f"sustained={self.sustained:5.1f}/s of {self.offered:g}/s  statuses={self.statuses}"
         )
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
-    started = time.perf_counter()
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
-            status = response.status
+            return int(response.status)
     except urllib.error.HTTPError as err:
         err.read()
-        status = err.code
-    return status, time.perf_counter() - started
+        return err.code
 
 
-def run(url: str, rate: float, count: int, make_body: Callable[[int], tuple[bytes, dict[str, str]]]) -> Result:
+def run(rate: float, count: int, call: Callable[[int], int]) -> Result:
+    """Start `call(i)` for i in range(count) at `rate` per second on a fixed schedule; time each answer."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
 
     def one(i: int) -> None:
-        body, headers = make_body(i)
-        status, latency = post(url, body, headers)
+        started = time.perf_counter()
+        status = call(i)
+        latency = time.perf_counter() - started
         with lock:
             latencies.append(latency)
             statuses[status] = statuses.get(status, 0) + 1
@@ -80,59 +102,180 @@ def run(url: str, rate: float, count: int, make_body: Callable[[int], tuple[byte
             if delay > 0:
                 time.sleep(delay)  # the arrival schedule itself, not a wait for an effect
             pool.submit(one, i)
-    return Result(latencies, statuses, time.perf_counter() - started)
+    return Result(latencies, statuses, time.perf_counter() - started, rate)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def processes(cloud: LocalCloud | None) -> dict[str, list[int]]:
+    """The processes of a local cloud by role, for CPU accounting: each stand-in, the host's HTTP instance
+    (its first child: the HTTP group is spawned first) and its other instances together, and this bench."""
+    found: dict[str, list[int]] = {"bench": [os.getpid()]}
+    if cloud is None:
+        return found
+    for svc in cloud.services:
+        if svc.proc is None:
+            continue
+        if svc.name != "host":
+            found[svc.name] = [svc.proc.pid, *_children(svc.proc.pid)]
+            continue
+        instances = sorted(_children(svc.proc.pid))
+        found["host parent"] = [svc.proc.pid]
+        if instances:
+            found["host http"], found["host others"] = instances[:1], instances[1:]
+    return found
+
+
+def cpu_now(procs: dict[str, list[int]]) -> dict[str, float]:
+    now = {}
+    for role, pids in procs.items():
+        total = 0.0
+        for pid in pids:
+            with suppress(OSError):  # gone: its CPU is no longer counted
+                total += _cpu_seconds(pid)
+        now[role] = total
+    return now
+
+
+def cpu_line(before: dict[str, float], after: dict[str, float], count: int) -> str:
+    return "  CPU ms per request: " + "  ".join(
+        f"{role} {(after[role] - before[role]) / count * 1000:.1f}" for role in before
+    )
+
+
+def in_process_intake(settings: Mapping[str, str]) -> Intake:
+    """The intake the host builds, with the same adapters and settings, in this process."""
+    from interconnect.adapters.servicebus import ServiceBusWorkQueue
+    from interconnect.adapters.tables import TableRequestStore
+    from interconnect.app.bootstrap import utcnow
+    from interconnect.app.settings import Settings
+
+    s = Settings.from_env(settings)
+    store = TableRequestStore.from_settings(connection_string=s.tables_connection_string, prefix=s.table_prefix)
+    queue = ServiceBusWorkQueue.from_settings(queue_name=s.queue_name, connection_string=s.servicebus_connection_string)
+    return Intake(store, queue, utcnow)
+
+
+# Each phase's connects get pairs of their own: requests on one pair would wait for each other (decisions per
+# cloud are taken in order), which measures the worker, not the intake.
+WARMUP = 20
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=50.0, help="arrival rate of phases 3 and 4")
+    parser.add_argument("--count", type=int, default=500, help="requests in phases 3 and 4")
+    parser.add_argument("--slow-rate", type=float, default=10.0, help="arrival rate of phases 1 and 2")
+    parser.add_argument("--slow-count", type=int, default=200, help="requests in phases 1 and 2")
     parser.add_argument("--url", help="base URL of a running host (default: start a local cloud)")
     args = parser.parse_args()
-    # A pair of clouds per request, as real traffic spreads over many clouds: requests on one pair would wait
-    # for each other (decisions per cloud are taken in order), which measures the worker, not the intake.
     with tempfile.TemporaryDirectory() as tmp:
         fleet = Path(tmp) / "fleet.json"
-        fleet.write_text(json.dumps(pair_fleet(args.count + 20)))
+        fleet.write_text(json.dumps(pair_fleet(2 * WARMUP + 2 * args.slow_count + args.count)))
         cloud = None if args.url else LocalCloud(fleet=fleet, host_port=free_port()).start()
         try:
-            measure(args, args.url or cloud.host_url)  # type: ignore[union-attr]
+            settings = dict(os.environ) if cloud is None else cloud.app_settings()
+            measure(args, args.url or cloud.host_url, settings, processes(cloud))  # type: ignore[union-attr]
         finally:
             if cloud is not None:
                 cloud.stop()
 
 
-def measure(args: argparse.Namespace, base: str) -> None:
+def measure(args: argparse.Namespace, base: str, settings: Mapping[str, str], procs: dict[str, list[int]]) -> None:
     endpoint = f"{base}/api/requests"
     run_id = uuid.uuid4().hex
+    # Pair offsets per phase: warm-ups, in-process, host at the slow rate, host at the rate.
+    offsets = {"warmup": 0, "inprocess": 2 * WARMUP, "slow": 2 * WARMUP + args.slow_count}
+    offsets["fast"] = offsets["slow"] + args.slow_count
 
-    def connect_as(phase: str, offset: int) -> Callable[[int], tuple[bytes, dict[str, str]]]:
-        def connect(i: int) -> tuple[bytes, dict[str, str]]:
+    def connect_as(phase: str, offset: int) -> Callable[[int], int]:
+        def connect(i: int) -> int:
             body = {
                 "action": "connect",
                 "source": cloud_id(f"s{i + offset}"),
                 "target": cloud_id(f"t{i + offset}"),
                 "reference": f"BENCH-{i}",
             }
-            return json.dumps(body).encode(), {
-                "Content-Type": "application/json",
-                "Idempotency-Key": f"bench-{run_id}-{phase}-{i}",
-            }
+            headers = {"Content-Type": "application/json", "Idempotency-Key": f"bench-{run_id}-{phase}-{i}"}
+            return post(endpoint, json.dumps(body).encode(), headers)
 
         return connect
 
-    def malformed(i: int) -> tuple[bytes, dict[str, str]]:
-        return b"{not json", {"Content-Type": "application/json"}
+    def malformed(i: int) -> int:
+        return post(endpoint, b"{not json", {"Content-Type": "application/json"})
 
-    run(endpoint, args.rate, min(20, args.count), connect_as("warmup", args.count))  # first connections, lazy clients
-    baseline = run(endpoint, args.rate, args.count, malformed)
-    intake = run(endpoint, args.rate, args.count, connect_as("measured", 0))
-    print(f"target rate {args.rate}/s, {args.count} requests each")
-    print(baseline.line("baseline"))
-    print(intake.line("intake"))
+    intake = None
+    if settings.get("INTERCONNECT_TABLES_CONNECTION_STRING") and settings.get("ServiceBusConnection"):
+        intake = in_process_intake(settings)
+    else:
+        print("phase 1 skipped: no INTERCONNECT_TABLES_CONNECTION_STRING / ServiceBusConnection in the environment")
+
+    def submit_as(offset: int) -> Callable[[int], int]:
+        assert intake is not None
+        requester = Requester("api", "bench", "bench")
+
+        def submit(i: int) -> int:
+            command = Submit(
+                Action.CONNECT,
+                parse_cloud_id(cloud_id(f"s{i + offset}")),
+                parse_cloud_id(cloud_id(f"t{i + offset}")),
+                requester,
+                f"BENCH-{i}",
+            )
+            try:
+                intake.submit(command, idempotency_key=f"bench-{run_id}-inprocess-{i + offset}")
+            except InterconnectError as exc:
+                print(f"in-process submit {i} failed: {exc.code}")
+                return 0  # counted under status 0
+            return 202
+
+        return submit
+
+    cpu: dict[str, str] = {}
+
+    def phase(name: str, rate: float, count: int, call: Callable[[int], int]) -> Result:
+        before = cpu_now(procs)
+        result = run(rate, count, call)
+        cpu[name] = cpu_line(before, cpu_now(procs), count)
+        return result
+
+    # Warm-ups: first connections, lazily built clients, the host's HTTP instance and the in-process adapters.
+    run(args.slow_rate, WARMUP, connect_as("warmup", offsets["warmup"]))
+    if intake is not None:
+        run(args.slow_rate, WARMUP, submit_as(WARMUP))
+        inprocess = phase("inprocess", args.slow_rate, args.slow_count, submit_as(offsets["inprocess"]))
+    slow = phase("slow", args.slow_rate, args.slow_count, connect_as("slow", offsets["slow"]))
+    baseline = phase("baseline", args.rate, args.count, malformed)
+    fast = phase("fast", args.rate, args.count, connect_as("fast", offsets["fast"]))
+
+    print(f"at {args.slow_rate:g}/s, {args.slow_count} requests each")
+    if intake is not None:
+        print(inprocess.line("Intake.submit in-proc"))
+        print(cpu["inprocess"])
+    print(slow.line("host"))
+    print(cpu["slow"])
+    if intake is not None:
+        print(f"ratio host/in-process at {args.slow_rate:g}/s: p50 {slow.pct(50) / inprocess.pct(50):.2f}x")
+    print(f"at {args.rate:g}/s, {args.count} requests each")
+    print(baseline.line("host, 400 (no I/O)"))
+    print(cpu["baseline"])
+    print(fast.line("host"))
+    print(cpu["fast"])
     print(
-        f"ratio intake/baseline: p50 {intake.pct(50) / baseline.pct(50):.1f}x  "
-        f"p99 {intake.pct(99) / baseline.pct(99):.1f}x"
+        f"ratio host/400 at {args.rate:g}/s: p50 {fast.pct(50) / baseline.pct(50):.1f}x  "
+        f"p99 {fast.pct(99) / baseline.pct(99):.1f}x"
     )
 
 
