@@ -168,24 +168,28 @@ class Worker:
             self._wake_waiters(request)
         if request.status is Status.AWAITING_APPROVAL:
             return  # an approval re-queues the request
-        if request.status in UNDECIDED:
-            earlier = self._undecided_earlier(request)
-            if earlier:
-                # Decisions that touch the same cloud are taken one at a time, in the order the requests
-                # were accepted: wait until the earlier ones have been decided, which wakes this one.
-                log.info("request %s waits for %s", request.id, ", ".join(earlier))
-                if not item.is_wake_up:
-                    # A wake-up that finds the request still held back leaves it to the chain already running.
-                    self._schedule_fallback(request, item)
-                return
+        if request.status in UNDECIDED and self._held_back(request, item):
+            return
         if request.status is Status.ACCEPTED:
             request = self._move(request, Status.VALIDATING, "validating on facts read from ARM")
         if request.status is Status.VALIDATING:
-            self._validate_and_act(request)
+            self._validate_and_act(request, item)
         elif request.status is Status.IN_PROGRESS and request.operation is not None:
             # A redelivered first message after the operation started: make sure its check is queued
             # (the scheduled one keeps its message id, so the broker drops this if it is already there).
             self._schedule_check(request, self.poll_interval)
+
+    def _held_back(self, request: LinkRequest, item: WorkItem) -> bool:
+        """Decisions that touch the same cloud are taken one at a time, in the order the requests were
+        accepted: while an earlier one is undecided this one waits, and is woken when that one is decided."""
+        earlier = self._undecided_earlier(request)
+        if not earlier:
+            return False
+        log.info("request %s waits for %s", request.id, ", ".join(earlier))
+        if not item.is_wake_up:
+            # A wake-up that finds the request still held back leaves it to the chain already running.
+            self._schedule_fallback(request, item)
+        return True
 
     def _schedule_fallback(self, request: LinkRequest, item: WorkItem) -> None:
         """Keep exactly one fallback chain per waiting request. Its messages sit on a fixed grid from the
@@ -257,8 +261,15 @@ class Worker:
             }
         )
 
-    def _validate_and_act(self, request: LinkRequest) -> None:
-        decision = decide(self._facts(request))
+    def _validate_and_act(self, request: LinkRequest, item: WorkItem) -> None:
+        facts = self._facts(request)
+        # A request accepted just before this one shows in the index only once its intake has written it, which
+        # can be after this one was picked up (concurrent POSTs). Look again now the facts are read: if one
+        # turned up, it decides first (and wakes this one), so two decisions on a cloud never overlap on facts
+        # that miss each other. Two index reads; the window left is the few milliseconds until the ARM call.
+        if self._held_back(request, item):
+            return
+        decision = decide(facts)
         if decision.kind == "reject":
             self._finish(request, Status.REJECTED, decision.outcome, decision.reasons)
         elif decision.kind == "noop":

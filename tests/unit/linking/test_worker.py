@@ -514,3 +514,37 @@ def test_a_wake_up_that_cannot_be_sent_does_not_hold_up_the_step_and_the_fallbac
     assert not any(item.is_wake_up for item, _ in world.queue.sent)
     deliver_in_time_order(world)
     assert world.status(first) is Status.SUCCEEDED and world.status(second) is Status.SUCCEEDED
+
+
+def test_a_request_accepted_earlier_that_shows_up_during_the_preflight_decides_first(world: World) -> None:
+    spoke = cloud_id("spoke")
+    world.avs.add(cloud(spoke, block="10.0.8.0/22"))
+    accepted_at = world.clock.now
+    world.clock.advance(seconds=1)
+    later = world.submit(Action.CONNECT, world.a, spoke)
+    world.queue.sent.clear()
+    earlier: list[str] = []
+    real_gather = world.worker.preflight.gather
+
+    def intake_lands_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not earlier:  # a POST accepted a moment before `later` finishes writing its row only now
+            now, world.clock.now = world.clock.now, accepted_at
+            earlier.append(world.submit(Action.CONNECT, world.a, world.b))
+            world.clock.now = now
+        return real_gather(*args, **kwargs)
+
+    world.worker.preflight.gather = intake_lands_meanwhile  # type: ignore[method-assign]
+    world.worker.handle(WorkItem(later, "process"))
+    assert world.status(later) is Status.VALIDATING and "create_link" not in world.avs.calls  # it waits
+    decided: list[str] = []
+    real_save = world.store.save
+
+    def recording(request, event):  # type: ignore[no-untyped-def]
+        if event.previous is Status.VALIDATING:
+            decided.append(request.id)
+        return real_save(request, event)
+
+    world.store.save = recording  # type: ignore[method-assign]
+    deliver_in_time_order(world)
+    assert decided == [earlier[0], later]
+    assert world.status(earlier[0]) is Status.SUCCEEDED and world.status(later) is Status.SUCCEEDED
