@@ -17,8 +17,10 @@ index rows is not yet seen by a later one being decided, so (a) only reports how
 the other way round; (b), whose acceptances do not overlap, must show none.
 
 Times come from each request's audit trail (the app's own clock), so polling for completion adds nothing.
+The ARM simulator meters reads as ARM does (a bucket of 250 per subscription, 25 back a second), and each run
+of (a) starts with full buckets; `--no-throttle` takes the meter away, to tell the worker's cost from ARM's.
 
-    python -m bench.fanout [--repeat 3] [--build 1] [--burst 50]
+    python -m bench.fanout [--repeat 3] [--build 1] [--burst 50] [--no-throttle]
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ class Bench:
         self.bus = ServiceBusAdmin(cloud.sb_admin_port)
         self.run = uuid.uuid4().hex[:8]
         self.intake: dict[int, int] = {}
+        self.unmetered = False
+
+    def fresh_buckets(self) -> None:
+        """ARM's throttle buckets full again (loading faults resets them), as after a quiet spell."""
+        self.arm.set_faults({"throttle": {"reads": None, "writes": None, "deletes": None}} if self.unmetered else {})
 
     def submit_all(self, bodies: list[dict[str, Any]], *, at_once: bool = True) -> list[str]:
         """POST every body, at once (one thread each) or back to back; any answer but 202 is counted and fails
@@ -141,6 +148,7 @@ def main() -> None:
     parser.add_argument("--build", type=float, default=1, help="seconds the ARM simulator takes per link")
     parser.add_argument("--burst", type=int, default=50, help="requests in each burst of (b)")
     parser.add_argument("--spokes", type=int, default=9, help="connects from one hub in (a)")
+    parser.add_argument("--no-throttle", action="store_true", help="the ARM simulator meters no reads or writes")
     args = parser.parse_args()
     names = ["warm-a", "warm-b", "pair-a", "pair-b", "burst-hub"]
     names += [f"burst-s{i}" for i in range(args.burst)]
@@ -150,14 +158,19 @@ def main() -> None:
         path = Path(tmp) / "fleet.json"
         path.write_text(json.dumps(fleet(names, args.build)))
         with LocalCloud(fleet=path, host_port=free_port(), extra_settings=SETTINGS) as cloud:
-            measure(Bench(cloud), args)
+            bench = Bench(cloud)
+            bench.unmetered = args.no_throttle
+            bench.fresh_buckets()
+            measure(bench, args)
 
 
 def measure(bench: Bench, args: argparse.Namespace) -> None:
     bench.finish(bench.submit_all([connect("warm-a", "warm-b")]), 60)  # first connections, lazy clients
-    solos, fans, decisions, reads, swapped = [], [], [], [], []
+    solos, fans, decisions, reads, swapped, throttled = [], [], [], [], [], []
     for k in range(args.repeat):
+        bench.fresh_buckets()
         solos.append(span(bench.finish(bench.submit_all([connect(f"solo{k}-hub", f"solo{k}-spoke")]), 120)))
+        bench.fresh_buckets()
         bench.arm.clear_calls()
         views = bench.finish(
             bench.submit_all([connect(f"fan{k}-hub", f"fan{k}-s{i}") for i in range(args.spokes)]), 300
@@ -166,16 +179,19 @@ def measure(bench: Bench, args: argparse.Namespace) -> None:
         fans.append(span(views))
         swapped.append(inversions(views))
         decisions.append(profile(views))
-        reads.append(sum(1 for c in bench.arm.calls() if c["method"] == "GET") / args.spokes)
+        calls = bench.arm.calls()
+        reads.append(sum(1 for c in calls if c["method"] == "GET") / args.spokes)
+        throttled.append(sum(1 for c in calls if c["status"] == 429))
     solo, fan = statistics.median(solos), statistics.median(fans)
-    print(f"ARM simulator build {args.build:g} s, poll interval 1 s (local settings); {args.repeat} runs each")
+    meter = "no ARM throttle" if args.no_throttle else "ARM's read/write throttle"
+    print(f"ARM simulator build {args.build:g} s, {meter}, poll interval 1 s (local settings); {args.repeat} runs each")
     print(f"(a) one connect alone     {solo:6.2f} s   runs {', '.join(f'{s:.2f}' for s in solos)}")
     print(f"    {args.spokes} connects, one hub  {fan:6.2f} s   runs {', '.join(f'{s:.2f}' for s in fans)}")
     print(f"    ratio {fan / solo:.2f}x (target <= 1.5x); pairs decided against acceptance order {swapped}")
     print(
         f"    per decision: {statistics.fmean(p for p, _ in decisions) * 1000:.0f} ms in Validating (preflight), "
         f"{statistics.fmean(h for _, h in decisions) * 1000:.0f} ms hand-off from the previous decision; "
-        f"{statistics.fmean(reads):.1f} ARM GETs per request (preflight and checks)"
+        f"{statistics.fmean(reads):.1f} ARM GETs per request (preflight and checks); ARM 429s per run {throttled}"
     )
 
     started = time.monotonic()
