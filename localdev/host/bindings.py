@@ -12,13 +12,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import sys
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from azure.functions import ServiceBusMessage
 from azure.functions.decorators.function_app import Function, FunctionRegister
 
 from localdev.host.routes import RouteTemplate
@@ -26,7 +26,6 @@ from localdev.host.settings import ConfigError, parse_timespan, resolve
 
 if TYPE_CHECKING:
     from localdev.host.ncrontab import Schedule
-    from localdev.host.sdkbinding import SdkTrigger
 
 HTTP_TRIGGER = "httpTrigger"
 SERVICE_BUS_TRIGGER = "serviceBusTrigger"
@@ -95,10 +94,6 @@ class FunctionSpec:
     handler: Callable[..., Any]
     wants_context: bool
     retry: RetryPolicy | None
-    # Set when the trigger parameter is annotated with an SDK type (model binding data).
-    sdk_trigger: SdkTrigger | None = None
-    # The parameter the worker fills with the settlement client (`message_actions`), if any.
-    settlement_arg: str | None = None
 
 
 def load_app(module_name: str) -> FunctionRegister:
@@ -147,7 +142,6 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
     if len(triggers) != 1:
         raise ConfigError(f"function {name!r} must have exactly one trigger, found {len(triggers)}")
     binding = triggers[0]
-    kind = str(binding["type"])
     trigger = _read_trigger(name, binding, settings)
     for other in bindings:
         supported_output = (
@@ -163,31 +157,27 @@ def _read_function(function: Function, settings: Mapping[str, str]) -> FunctionS
         hints = typing.get_type_hints(handler)  # as the worker resolves them, string annotations too
     except (NameError, TypeError) as e:
         raise ConfigError(f"function {name!r}: cannot resolve its parameter annotations: {e}") from None
-    # SDK types exist only once the app imported a binding extension, which registers them; an app that
-    # did not import one never pays for loading the extension machinery here.
-    extensions = "azurefunctions.extensions.base" in sys.modules
-    if extensions:
-        from localdev.host.sdkbinding import is_grpc_client, sdk_trigger
-    clients = [p for p, hint in hints.items() if p != "return" and extensions and is_grpc_client(hint)]
-    if len(clients) > 1:
-        raise ConfigError(
-            f"function {name!r}: parameters {clients} all ask for the settlement client; the worker fills one"
-        )
-    wants_context = _check_parameters(
-        name, handler, [b["name"] for b in bindings if b["name"] != _RETURN], set(clients)
-    )
-    sdk = (
-        sdk_trigger(kind, hints.get(binding["name"])) if extensions and isinstance(trigger, ServiceBusTrigger) else None
-    )
-    return FunctionSpec(
-        name,
-        trigger,
-        binding["name"],
-        handler,
-        wants_context,
-        _read_retry(name, function),
-        sdk,
-        clients[0] if clients else None,
+    if isinstance(trigger, ServiceBusTrigger):
+        _check_message_type(name, binding["name"], hints.get(binding["name"]))
+    wants_context = _check_parameters(name, handler, [b["name"] for b in bindings if b["name"] != _RETURN])
+    return FunctionSpec(name, trigger, binding["name"], handler, wants_context, _read_retry(name, function))
+
+
+def _check_message_type(name: str, parameter: str, annotation: Any) -> None:
+    """Apply the worker's rule for a single-message Service Bus trigger: it takes `func.ServiceBusMessage`.
+
+    The SDK-typed binding (`azurefunctions-extensions-bindings-servicebus`, which passes an
+    `azure.servicebus.ServiceBusReceivedMessage` and message actions) is a pre-release this host does not
+    emulate; refusing it here beats a function that fails on its first message.
+    """
+    if annotation is None or (isinstance(annotation, type) and issubclass(annotation, ServiceBusMessage)):
+        return
+    shown = getattr(annotation, "__qualname__", None) or repr(annotation)
+    module = getattr(annotation, "__module__", "")
+    raise ConfigError(
+        f"function {name!r}: trigger parameter {parameter!r} is annotated {module + '.' if module else ''}{shown}, "
+        "but the local host passes azure.functions.ServiceBusMessage only; SDK-typed Service Bus triggers "
+        "(azurefunctions-extensions-bindings-servicebus) are not supported: annotate it func.ServiceBusMessage"
     )
 
 
@@ -229,10 +219,10 @@ def _read_trigger(name: str, binding: dict[str, Any], settings: Mapping[str, str
     )
 
 
-def _check_parameters(name: str, handler: Callable[..., Any], binding_names: list[str], clients: set[str]) -> bool:
-    """Apply the worker's rule: parameters and bindings must correspond; `context` and clients are extra."""
+def _check_parameters(name: str, handler: Callable[..., Any], binding_names: list[str]) -> bool:
+    """Apply the worker's rule: parameters and bindings must correspond; `context` is extra."""
     parameters = set(inspect.signature(handler).parameters)
-    unbound = parameters - set(binding_names) - {CONTEXT_PARAMETER} - clients
+    unbound = parameters - set(binding_names) - {CONTEXT_PARAMETER}
     missing = set(binding_names) - parameters
     if unbound or missing:
         raise ConfigError(

@@ -150,10 +150,6 @@ class Invoker:
             self._active += 1
         invocation_id = str(uuid.uuid4())
         kwargs = {spec.trigger_arg: trigger_value}
-        if spec.settlement_arg:
-            from localdev.host.sdkbinding import settlement_client
-
-            kwargs[spec.settlement_arg] = settlement_client()
         if spec.wants_context:
             kwargs[CONTEXT_PARAMETER] = _Context(
                 invocation_id, spec.name, trace_parent, retry or RetryContext(0, 0, None)

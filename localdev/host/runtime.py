@@ -140,7 +140,6 @@ class Instance:
         self._http: Any = None
         self._pump: Any = None
         self._timers: Any = None
-        self._settlement_server: Any = None
 
     def start(self) -> None:
         """Start serving; raises OSError if the HTTP port cannot be claimed (nothing runs then)."""
@@ -160,17 +159,9 @@ class Instance:
             self._http.bind()
         if queue_functions:
             from localdev.host.servicebus import ServiceBusPump
-            from localdev.host.settlement import Settlements, SettlementServer
 
-            settlements = Settlements()
-            if any(f.settlement_arg for f in queue_functions):
-                # Extensions find the settlement service through the worker command line, which they
-                # read on first use, i.e. in an invocation: set it before any can start.
-                self._settlement_server = SettlementServer(settlements)
-                sys.argv = self._settlement_server.worker_argv()
-                self._settlement_server.start()
             self._pump = ServiceBusPump(
-                queue_functions, self.invoker, settlements, self.plan.options, self.plan.connections, self.stop
+                queue_functions, self.invoker, self.plan.options, self.plan.connections, self.stop
             )
             self._pump.start()
         if any(isinstance(f.trigger, TimerTrigger) for f in functions):
@@ -197,8 +188,6 @@ class Instance:
             self._pump.join(LISTENER_GRACE)
         if self._timers is not None:
             self._timers.join(LISTENER_GRACE)
-        if self._settlement_server is not None:
-            self._settlement_server.stop(LISTENER_GRACE)
         log.info("stopped")
         return 0 if drained else 1
 

@@ -4,10 +4,8 @@ Behaves as the Functions Service Bus extension does for a single-message trigger
 `maxConcurrentCalls` messages in flight per function (`maxConcurrentSessions` sessions for a
 session-enabled trigger, one message at a time per session), lock renewal up to
 `maxAutoLockRenewalDuration`, complete on success (unless `autoCompleteMessages` is false) and abandon
-on exception, leaving alone what the function settled itself through message actions (settlement.py).
-A parameter annotated with an SDK type gets an `azure.servicebus.ServiceBusReceivedMessage`
-(sdkbinding.py), otherwise a `func.ServiceBusMessage`. Redelivery and dead-lettering after
-`maxDeliveryCount` are the broker's job.
+on exception. The function gets the `func.ServiceBusMessage` the Python worker builds. Redelivery and
+dead-lettering after `maxDeliveryCount` are the broker's job.
 
 Each concurrency slot owns its own client and receiver in its own thread: SDK receivers are not
 thread-safe, so a message is received, handled and settled on one thread. A slot that loses its
@@ -34,13 +32,12 @@ from azure.servicebus import (
     ServiceBusReceiver,
 )
 from azure.servicebus.amqp import AmqpMessageBodyType
-from azure.servicebus.exceptions import SessionLockLostError
+from azure.servicebus.exceptions import ServiceBusError, SessionLockLostError
 
 from localdev.host.bindings import FunctionSpec, ServiceBusTrigger
 from localdev.host.groups import service_bus_concurrency
 from localdev.host.invocation import Invoker
 from localdev.host.settings import HostOptions, ServiceBusConnection
-from localdev.host.settlement import Settlements
 
 log = logging.getLogger("localdev.host.servicebus")
 
@@ -171,7 +168,6 @@ class _Slot:
         spec: FunctionSpec,
         new_client: Callable[[], ServiceBusClient],
         invoker: Invoker,
-        settlements: Settlements,
         renewer: AutoLockRenewer,
         failures: _FailureLog,
         options: HostOptions,
@@ -180,7 +176,6 @@ class _Slot:
         assert isinstance(spec.trigger, ServiceBusTrigger)
         self.spec, self.trigger = spec, spec.trigger
         self._new_client, self._invoker, self._renewer = new_client, invoker, renewer
-        self._settlements = settlements
         self._failures, self._options, self._stop = failures, options, stop
         # True while a session slot waits for the broker to hand it a session: it holds nothing then.
         self.accepting = False
@@ -262,21 +257,44 @@ class _Slot:
                 idle_since = time.monotonic()
 
     def _handle(self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) -> None:
-        """Invoke the function with one message and settle what it left unsettled."""
-        with self._settlements.hold(receiver, message, self.spec.name) as held:
-            try:
-                sdk = self.spec.sdk_trigger
-                value = sdk.decode(message) if sdk else to_function_message(message)
-            except Exception:  # as in the worker, a message that cannot be bound fails its invocation
-                log.exception("%s: cannot bind message %s", self.spec.name, message.message_id)
-                held.finish(failed=True, auto_complete=self.trigger.auto_complete)
-                return
-            try:
-                self._invoker.run(self.spec, value, lambda result: None)
-            except Exception:  # the invoker logged it (or the host is draining): let the broker redeliver
-                held.finish(failed=True, auto_complete=self.trigger.auto_complete)
-            else:
-                held.finish(failed=False, auto_complete=self.trigger.auto_complete)
+        """Invoke the function with one message, then settle it as the Service Bus extension does."""
+        try:
+            value = to_function_message(message)
+        except Exception:  # as in the worker, a message that cannot be bound fails its invocation
+            log.exception("%s: cannot bind message %s", self.spec.name, message.message_id)
+            self._settle(receiver, message, failed=True)
+            return
+        try:
+            self._invoker.run(self.spec, value, lambda result: None)
+        except Exception:  # the invoker logged it (or the host is draining): let the broker redeliver
+            self._settle(receiver, message, failed=True)
+        else:
+            self._settle(receiver, message, failed=False)
+
+    def _settle(self, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage, failed: bool) -> None:
+        """Abandon after a failure; complete after a success if auto-complete is on."""
+        if not failed and not self.trigger.auto_complete:
+            # A Python function has no way to settle a message itself (that needs the SDK-typed binding,
+            # which this host refuses), so the lock runs out and the broker redelivers.
+            log.warning(
+                "%s: autoCompleteMessages is false, so message %s stays unsettled; the broker redelivers it "
+                "once its lock expires",
+                self.spec.name,
+                message.message_id,
+            )
+            return
+        outcome, settle = ("abandon", receiver.abandon_message) if failed else ("complete", receiver.complete_message)
+        try:
+            settle(message)
+        except ServiceBusError as error:
+            # Lock lost or link gone: the broker redelivers the message once its lock expires.
+            log.warning(
+                "%s: could not %s message %s (%s); the broker will redeliver it",
+                self.spec.name,
+                outcome,
+                message.message_id,
+                type(error).__name__,
+            )
 
 
 class ServiceBusPump:
@@ -286,14 +304,13 @@ class ServiceBusPump:
         self,
         functions: Iterable[FunctionSpec],
         invoker: Invoker,
-        settlements: Settlements,
         options: HostOptions,
         connections: Mapping[str, ServiceBusConnection],
         stop: threading.Event,
     ) -> None:
         """`connections` holds each function's resolved connection, by function name."""
         self.functions = [f for f in functions if isinstance(f.trigger, ServiceBusTrigger)]
-        self._invoker, self._settlements, self._options, self._stop = invoker, settlements, options, stop
+        self._invoker, self._options, self._stop = invoker, options, stop
         client_kwargs = options.client_retry.client_kwargs()
         self._factories = {f.name: client_factory(connections[f.name], client_kwargs) for f in self.functions}
         self._renewers: list[AutoLockRenewer] = []
@@ -319,7 +336,6 @@ class ServiceBusPump:
                     spec,
                     self._factories[spec.name],
                     self._invoker,
-                    self._settlements,
                     renewer,
                     failures,
                     self._options,

@@ -73,7 +73,6 @@ def _start(tmp: Path, app_module: str, settings: Mapping[str, str], instances: s
         "SAMPLE_RECORD_PATH": str(record_path),
         "SAMPLE_QUEUE": "sample-queue",
         "SAMPLE_SESSION_QUEUE": "sample-sessions",
-        "SAMPLE_SETTLED_QUEUE": "sample-settled",
         "SAMPLE_SCHEDULE": QUIET_SCHEDULE,
         # Nothing listens here: the host must serve HTTP and timers without a broker.
         "ServiceBusConnection": f"Endpoint=sb://127.0.0.1:{free_port()};SharedAccessKeyName=k;"
@@ -129,7 +128,6 @@ def module_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
 # --- Service Bus stand-in ----------------------------------------------------------------------------
 
 SAMPLE_QUEUE, SESSION_QUEUE, SHORT_LOCK_QUEUE = "sample-queue", "sample-sessions", "short-lock"
-SETTLED_QUEUE = "sample-settled"  # its function settles messages itself (autoCompleteMessages=false)
 MAX_DELIVERY_COUNT = 3
 SHORT_LOCK_SECONDS = 2
 QUEUES = {
@@ -151,12 +149,6 @@ QUEUES = {
             "lockDuration": "PT30S",
             "maxDeliveryCount": MAX_DELIVERY_COUNT,
             "requiresSession": True,
-        },
-        {
-            "name": SETTLED_QUEUE,
-            "lockDuration": f"PT{SHORT_LOCK_SECONDS}S",
-            "maxDeliveryCount": MAX_DELIVERY_COUNT,
-            "requiresSession": False,
         },
     ]
 }

@@ -7,8 +7,9 @@ from pathlib import Path
 from types import ModuleType
 
 import azure.functions as func
-import azurefunctions.extensions.bindings.servicebus as servicebus
 import pytest
+from azure.functions.servicebus import ServiceBusMessage
+from azure.servicebus import ServiceBusReceivedMessage
 
 from localdev.host.bindings import (
     FunctionSpec,
@@ -24,7 +25,6 @@ SAMPLE_APP = Path(__file__).parent / "apps" / "sample_app.py"
 SETTINGS = {
     "SAMPLE_QUEUE": "q-plain",
     "SAMPLE_SESSION_QUEUE": "q-sessions",
-    "SAMPLE_SETTLED_QUEUE": "q-settled",
     "SAMPLE_SCHEDULE": "*/5 * * * * *",
 }
 
@@ -66,18 +66,6 @@ def test_service_bus_functions_have_resolved_queues_and_connections(functions: d
     assert plain == ServiceBusTrigger(queue_name="q-plain", connection="ServiceBusConnection", sessions=False)
     assert sessions == ServiceBusTrigger(queue_name="q-sessions", connection="ServiceBusConnection", sessions=True)
     assert functions["on_message"].trigger_arg == "msg"
-    assert functions["on_message"].sdk_trigger is None and functions["on_message"].settlement_arg is None
-
-
-def test_sdk_typed_triggers_get_the_converter_and_message_actions(functions: dict[str, FunctionSpec]) -> None:
-    settled = functions["on_settled_message"]
-    assert settled.trigger == ServiceBusTrigger(
-        queue_name="q-settled", connection="ServiceBusConnection", sessions=False, auto_complete=False
-    )
-    assert settled.sdk_trigger is not None
-    assert settled.sdk_trigger.annotation is servicebus.ServiceBusReceivedMessage
-    assert settled.sdk_trigger.converter is servicebus.ServiceBusConverter
-    assert settled.settlement_arg == "message_actions"
 
 
 def test_timer_functions_have_resolved_schedules(functions: dict[str, FunctionSpec]) -> None:
@@ -108,6 +96,32 @@ def test_a_module_with_two_apps_is_rejected() -> None:
     module.a, module.b = func.FunctionApp(), func.FunctionApp()  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="2 FunctionApp"):
         find_app(module)
+
+
+def test_an_sdk_typed_service_bus_trigger_is_refused_with_what_to_annotate_instead() -> None:
+    app = func.FunctionApp()
+
+    @app.service_bus_queue_trigger(arg_name="msg", queue_name="q", connection="ServiceBusConnection")
+    def typed(msg: ServiceBusReceivedMessage) -> None: ...
+
+    with pytest.raises(ConfigError) as refused:
+        read_functions(app, {})
+    message = str(refused.value)
+    assert "function 'typed': trigger parameter 'msg' is annotated azure.servicebus" in message
+    assert "ServiceBusReceivedMessage" in message
+    assert "SDK-typed Service Bus triggers" in message and "annotate it func.ServiceBusMessage" in message
+
+
+def test_a_service_bus_trigger_may_be_unannotated_or_take_the_workers_message_type() -> None:
+    app = func.FunctionApp()
+
+    @app.service_bus_queue_trigger(arg_name="msg", queue_name="q1", connection="ServiceBusConnection")
+    def plain(msg) -> None: ...  # type: ignore[no-untyped-def]
+
+    @app.service_bus_queue_trigger(arg_name="msg", queue_name="q2", connection="ServiceBusConnection")
+    def concrete(msg: ServiceBusMessage) -> None: ...
+
+    assert sorted(f.name for f in read_functions(app, {})) == ["concrete", "plain"]
 
 
 def test_unsupported_trigger_type_names_the_function() -> None:

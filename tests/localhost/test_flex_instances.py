@@ -68,8 +68,9 @@ def test_http_functions_share_an_instance_and_every_other_function_has_its_own(
     http_niceness = os.getpriority(os.PRIO_PROCESS, a["pid"])
     assert http_niceness == os.getpriority(os.PRIO_PROCESS, host_pid(host))
     assert {os.getpriority(os.PRIO_PROCESS, r["pid"]) for r in (queue, tick_a, tick_b)} == {min(19, http_niceness + 10)}
+    ready = f"[flex instances: http pid {a['pid']}, function:on_message pid {queue['pid']}, "
+    wait_until(lambda: ready in host.log(), 15, what="the ready line naming every instance")
     log = host.log()
-    assert f"[flex instances: http pid {a['pid']}, function:on_message pid {queue['pid']}, " in log
     assert "[function:on_message] " in log and "Executed 'Functions.on_message' (trigger=serviceBus, Succeeded" in log
 
 
@@ -116,7 +117,7 @@ def test_the_port_is_closed_until_a_replaced_http_instance_is_ready(start_host: 
 
     # Open means ready: the first request after the port opened is answered, by the new instance.
     assert whoami(host, "a")["pid"] != crashed
-    assert "instance http ready (pid" in host.log() and " again" in host.log()
+    wait_until(lambda: "instance http ready (pid" in host.log() and " again" in host.log(), 15, what="the log")
 
 
 @pytest.mark.integration

@@ -10,6 +10,7 @@ from http.client import HTTPConnection
 
 import pytest
 
+from localdev.procs import wait_until
 from tests.localhost.conftest import RunningHost
 
 KEY = "local-test-key"
@@ -146,6 +147,8 @@ def test_admin_level_functions_take_the_same_keys(keyed_host: RunningHost) -> No
 
 
 def test_the_ready_line_lists_the_functions(open_host: RunningHost) -> None:
+    # The port opens with the HTTP instance; the line comes once every instance serves.
+    wait_until(lambda: "Functions host ready" in open_host.log(), 15, what="the ready line")
     log = open_host.log()
     assert f"Functions host ready on http://127.0.0.1:{open_host.port} (keys not checked)" in log
     assert f"echo: [GET,POST] http://127.0.0.1:{open_host.port}/api/echo/{{id}}" in log

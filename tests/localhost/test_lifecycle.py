@@ -66,7 +66,6 @@ def run_host(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProc
         "SAMPLE_RECORD_PATH": str(tmp_path / "records"),
         "SAMPLE_QUEUE": "q",
         "SAMPLE_SESSION_QUEUE": "s",
-        "SAMPLE_SETTLED_QUEUE": "d",
         "SAMPLE_SCHEDULE": "0 0 0 1 1 *",
         "ServiceBusConnection": "Endpoint=sb://127.0.0.1:1;"
         "SharedAccessKeyName=k;SharedAccessKey=s;UseDevelopmentEmulator=true",
@@ -117,3 +116,10 @@ def test_an_unknown_app_module_stops_startup(tmp_path: Path) -> None:
     result = run_host(tmp_path, "--port", str(free_port()), "--app", "no_such_module_here")
     assert result.returncode == 2
     assert "cannot import app module 'no_such_module_here'" in result.stderr
+
+
+def test_an_sdk_typed_service_bus_trigger_stops_startup(tmp_path: Path) -> None:
+    result = run_host(tmp_path, "--port", str(free_port()), "--app", "tests.localhost.apps.sdk_typed_app")
+    assert result.returncode == 2
+    assert "function 'on_sdk_message': trigger parameter 'msg' is annotated azure.servicebus" in result.stderr
+    assert "ready" not in result.stdout

@@ -5,15 +5,11 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from azure.servicebus import (
     ServiceBusClient,
     ServiceBusMessage,
-    ServiceBusReceivedMessage,
-    ServiceBusReceiveMode,
-    ServiceBusSubQueue,
 )
 
 from localdev.procs import wait_until
@@ -21,7 +17,6 @@ from tests.localhost.conftest import (
     MAX_DELIVERY_COUNT,
     SAMPLE_QUEUE,
     SESSION_QUEUE,
-    SETTLED_QUEUE,
     SHORT_LOCK_QUEUE,
     SHORT_LOCK_SECONDS,
     Broker,
@@ -170,106 +165,3 @@ def test_locks_are_renewed_while_the_function_runs(
     wait_until(lambda: settled(broker, SHORT_LOCK_QUEUE), 10, what="the long message to be completed")
     assert "could not complete" not in host.log()
     assert [r["delivery_count"] for r in host.records("on_message")] == [1]
-
-
-# --- functions that settle messages themselves (SDK-typed trigger, autoCompleteMessages=false) ---
-
-
-def dead_letters(client: ServiceBusClient, queue: str) -> list[ServiceBusReceivedMessage]:
-    with client.get_queue_receiver(
-        queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER, receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE
-    ) as receiver:
-        return receiver.receive_messages(max_message_count=10, max_wait_time=2)
-
-
-def settled_invocations(host: RunningHost, message_id: str) -> list[dict[str, Any]]:
-    return [r for r in host.records("on_settled_message") if r["message_id"] == message_id]
-
-
-def test_an_sdk_typed_trigger_gets_the_sdk_message_and_completes_it_itself(
-    broker: Broker, start_host: StartHost, client: ServiceBusClient
-) -> None:
-    host = host_on(start_host, broker)
-    send(
-        client,
-        SETTLED_QUEUE,
-        ServiceBusMessage(
-            b"complete", message_id="done-1", content_type="text/plain", application_properties={"kind": "greeting"}
-        ),
-    )
-
-    (seen,) = host.wait_for_records("on_settled_message", 1)
-    assert seen["type"] == "ServiceBusReceivedMessage"  # azure.servicebus's, built by the extension
-    assert (seen["message_id"], seen["content_type"]) == ("done-1", "text/plain")
-    assert seen["application_properties"] == {"b'kind'": "b'greeting'"}  # the SDK keeps AMQP bytes
-    assert seen["sequence_number"] >= 1 and seen["lock_token"] and seen["enqueued_time_utc"]
-    wait_until(lambda: settled(broker, SETTLED_QUEUE), 10, what="the message to be completed")
-    assert broker.admin.dead_letter_depth(SETTLED_QUEUE) == 0
-    assert "message done-1 completed by the function" in host.log()
-
-
-def test_a_message_the_function_dead_letters_goes_to_the_dlq_at_once_with_its_reason(
-    broker: Broker, start_host: StartHost, client: ServiceBusClient
-) -> None:
-    host = host_on(start_host, broker)
-    send(client, SETTLED_QUEUE, ServiceBusMessage(b"deadletter", message_id="poison-1"))
-
-    wait_until(lambda: broker.admin.dead_letter_depth(SETTLED_QUEUE) == 1, 10, what="the message dead-lettered")
-    (dead,) = dead_letters(client, SETTLED_QUEUE)
-    assert (dead.message_id, dead.dead_letter_reason, dead.dead_letter_error_description) == (
-        "poison-1",
-        "SAMPLE_REASON",
-        "told to dead-letter",
-    )
-    assert len(settled_invocations(host, "poison-1")) == 1  # once: not after the max delivery count
-    assert settled(broker, SETTLED_QUEUE)
-
-
-def test_a_failure_it_left_unsettled_is_abandoned_and_redelivered(
-    broker: Broker, start_host: StartHost, client: ServiceBusClient
-) -> None:
-    host = host_on(start_host, broker)
-    send(client, SETTLED_QUEUE, ServiceBusMessage(b"fail", message_id="fails"))
-
-    wait_until(lambda: broker.admin.dead_letter_depth(SETTLED_QUEUE) == 1, 30, what="the broker to dead-letter it")
-    (dead,) = dead_letters(client, SETTLED_QUEUE)
-    assert dead.dead_letter_reason == "MaxDeliveryCountExceeded"
-    assert len(settled_invocations(host, "fails")) == MAX_DELIVERY_COUNT
-
-
-def test_a_success_it_left_unsettled_is_redelivered_when_the_lock_expires(
-    broker: Broker, start_host: StartHost, client: ServiceBusClient
-) -> None:
-    # The host renews the lock for up to maxAutoLockRenewalDuration; a short one lets it run out here.
-    renewal = {"AzureFunctionsJobHost__extensions__serviceBus__maxAutoLockRenewalDuration": "00:00:01"}
-    host = host_on(start_host, broker, **renewal)
-    send(client, SETTLED_QUEUE, ServiceBusMessage(b"leave", message_id="left"))
-
-    wait_until(lambda: len(settled_invocations(host, "left")) >= 2, 20, what="a redelivery after the lock expired")
-    assert "returned without settling message left (autoCompleteMessages=false)" in host.log()
-
-
-def test_settling_twice_is_refused_and_the_message_is_completed_once(
-    broker: Broker, start_host: StartHost, client: ServiceBusClient
-) -> None:
-    host = host_on(start_host, broker)
-    send(client, SETTLED_QUEUE, ServiceBusMessage(b"twice", message_id="twice"))
-
-    (refused,) = host.wait_for_records("settle_refused", 1)
-    assert "already completed" in refused["error"]
-    wait_until(lambda: settled(broker, SETTLED_QUEUE), 10, what="the message to be completed")
-    assert len(settled_invocations(host, "twice")) == 1 and broker.admin.dead_letter_depth(SETTLED_QUEUE) == 0
-
-
-def test_abandon_and_defer_reach_the_broker(broker: Broker, start_host: StartHost, client: ServiceBusClient) -> None:
-    host = host_on(start_host, broker)
-    send(
-        client,
-        SETTLED_QUEUE,
-        ServiceBusMessage(b"abandon", message_id="again"),
-        ServiceBusMessage(b"defer", message_id="later"),
-    )
-
-    wait_until(lambda: len(settled_invocations(host, "again")) >= 2, 20, what="the abandoned message redelivered")
-    wait_until(lambda: broker.admin.queue(SETTLED_QUEUE)["deferred"] == 1, 10, what="the deferred message")
-    assert len(settled_invocations(host, "later")) == 1

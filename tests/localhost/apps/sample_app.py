@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import azure.functions as func
-import azurefunctions.extensions.bindings.servicebus as servicebus
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 _record_lock = threading.Lock()
@@ -145,47 +144,6 @@ def on_session_message(msg: func.ServiceBusMessage) -> None:
         session_id=msg.session_id,
         delivery_count=msg.delivery_count,
     )
-
-
-@app.service_bus_queue_trigger(
-    arg_name="msg", queue_name="%SAMPLE_SETTLED_QUEUE%", connection="ServiceBusConnection", auto_complete_messages=False
-)
-def on_settled_message(
-    msg: servicebus.ServiceBusReceivedMessage, message_actions: servicebus.ServiceBusMessageActions
-) -> None:
-    """Settles as the body says: `complete`, `deadletter`, `abandon`, `defer`, `twice`, `fail`, `leave`."""
-    body = b"".join(msg.body).decode()
-    record(
-        "on_settled_message",
-        body=body,
-        type=type(msg).__name__,
-        message_id=msg.message_id,
-        delivery_count=msg.delivery_count,
-        application_properties={str(k): str(v) for k, v in (msg.application_properties or {}).items()},
-        content_type=msg.content_type,
-        sequence_number=msg.sequence_number,
-        enqueued_time_utc=msg.enqueued_time_utc,
-        lock_token=msg.lock_token,
-    )
-    if body == "complete":
-        message_actions.renew_message_lock(msg)
-    if body in ("complete", "twice"):
-        message_actions.complete(msg)
-    if body == "twice":
-        try:
-            message_actions.complete(msg)
-        except servicebus.serviceBusMessageActions.SettlementError as error:
-            record("settle_refused", error=str(error))
-    if body == "deadletter":
-        message_actions.deadletter(
-            msg, deadletter_reason="SAMPLE_REASON", deadletter_error_description="told to dead-letter"
-        )
-    if body == "abandon":
-        message_actions.abandon(msg)
-    if body == "defer":
-        message_actions.defer(msg)
-    if body == "fail":
-        raise RuntimeError("told to fail without settling")
 
 
 @app.timer_trigger(arg_name="timer", schedule="%SAMPLE_SCHEDULE%", run_on_startup=False)
