@@ -126,10 +126,11 @@ def inversions(views: list[dict[str, Any]]) -> int:
 
 
 def profile(views: list[dict[str, Any]]) -> tuple[float, float]:
-    """Where a serial decision's time goes, as means in seconds: in Validating (the preflight reads of ARM), and
-    the hand-off from the previous decision to this request entering Validating (wake-up, queue, index reads)."""
+    """Where serial decisions' time goes, as means in seconds: the time in Validating (the preflight reads of
+    ARM, and any wait for an earlier request found only after them), and the gap between one decision and the
+    next (that, plus the wake-up through the queue and the index reads, or an operation on the same pair)."""
     ordered = sorted(views, key=lambda v: (datetime.fromisoformat(v["createdAt"]), v["requestId"]))
-    preflight, handoff = [], []
+    preflight, gaps = [], []
     previous: datetime | None = None
     for v in ordered:
         entered = at(next(e for e in v["events"] if e["status"] == "Validating"))
@@ -137,9 +138,9 @@ def profile(views: list[dict[str, Any]]) -> tuple[float, float]:
         assert left is not None
         preflight.append((at(left) - entered).total_seconds())
         if previous is not None:
-            handoff.append((entered - previous).total_seconds())
+            gaps.append((at(left) - previous).total_seconds())
         previous = at(left)
-    return statistics.fmean(preflight), statistics.fmean(handoff) if handoff else 0.0
+    return statistics.fmean(preflight), statistics.fmean(gaps) if gaps else 0.0
 
 
 def main() -> None:
@@ -190,10 +191,12 @@ def measure(bench: Bench, args: argparse.Namespace) -> None:
     print(f"    ratio {fan / solo:.2f}x (target <= 1.5x); pairs decided against acceptance order {swapped}")
     print(
         f"    per decision: {statistics.fmean(p for p, _ in decisions) * 1000:.0f} ms in Validating (preflight), "
-        f"{statistics.fmean(h for _, h in decisions) * 1000:.0f} ms hand-off from the previous decision; "
+        f"{statistics.fmean(h for _, h in decisions) * 1000:.0f} ms from one decision to the next; "
         f"{statistics.fmean(reads):.1f} ARM GETs per request (preflight and checks); ARM 429s per run {throttled}"
     )
 
+    bench.fresh_buckets()
+    bench.arm.clear_calls()
     started = time.monotonic()
     pair = [
         {
@@ -205,12 +208,19 @@ def measure(bench: Bench, args: argparse.Namespace) -> None:
     ]
     pair_views = bench.finish(bench.submit_all(pair, at_once=False), 900)
     pair_wall = time.monotonic() - started
+    pair_calls = bench.arm.calls()
+    bench.fresh_buckets()
+    bench.arm.clear_calls()
     started = time.monotonic()
     hub = [connect("burst-hub", f"burst-s{i}") for i in range(args.burst)]
     hub_views = bench.finish(bench.submit_all(hub, at_once=False), 900)
     hub_wall = time.monotonic() - started
+    hub_calls = bench.arm.calls()
     dead = bench.bus.dead_letter_depth(QUEUE_NAME)
-    for label, views, wall in (("one pair", pair_views, pair_wall), ("one hub ", hub_views, hub_wall)):
+    for label, views, wall, calls in (
+        ("one pair", pair_views, pair_wall, pair_calls),
+        ("one hub ", hub_views, hub_wall, hub_calls),
+    ):
         statuses: dict[str, int] = {}
         for v in views:
             statuses[v["status"]] = statuses.get(v["status"], 0) + 1
@@ -218,6 +228,12 @@ def measure(bench: Bench, args: argparse.Namespace) -> None:
         print(
             f"(b) {args.burst} on {label}: {terminal}/{len(views)} terminal {statuses} in {span(views):.1f} s "
             f"(wall {wall:.1f} s); pairs decided against acceptance order: {inversions(views)}"
+        )
+        preflight, handoff = profile(views)
+        print(
+            f"    per decision: {preflight * 1000:.0f} ms in Validating, {handoff * 1000:.0f} ms to the next; "
+            f"{sum(1 for c in calls if c['method'] == 'GET') / len(views):.1f} ARM GETs per request, "
+            f"{sum(1 for c in calls if c['status'] == 429)} answered 429"
         )
     print(f"    intake answers {bench.intake}; dead letters {dead}")
 
