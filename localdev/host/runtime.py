@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from localdev.host.bindings import FunctionSpec, HttpTrigger, ServiceBusTrigger, TimerTrigger, load_app, read_functions
 from localdev.host.groups import InstanceGroup, describe, single_group
@@ -245,7 +245,7 @@ def install_signal_handlers(stop: threading.Event, at_once: Callable[[int], None
     signal.signal(signal.SIGINT, handle)
 
 
-def exit_now(status: int) -> None:
+def exit_now(status: int) -> NoReturn:
     """Exit without waiting for threads we do not own (user code, SDK executors) to finish.
 
     The drain above already bounded the wait for work that matters; a thread stuck in user code must

@@ -116,7 +116,7 @@ def test_a_service_bus_trigger_may_be_unannotated_or_take_the_workers_message_ty
     app = func.FunctionApp()
 
     @app.service_bus_queue_trigger(arg_name="msg", queue_name="q1", connection="ServiceBusConnection")
-    def plain(msg) -> None: ...  # type: ignore[no-untyped-def]
+    def plain(msg) -> None: ...
 
     @app.service_bus_queue_trigger(arg_name="msg", queue_name="q2", connection="ServiceBusConnection")
     def concrete(msg: ServiceBusMessage) -> None: ...
