@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from localdev.host.bindings import FunctionSpec, HttpTrigger, ServiceBusTrigger, TimerTrigger, load_app, read_functions
 from localdev.host.groups import InstanceGroup, describe, single_group
@@ -42,6 +42,11 @@ from localdev.host.settings import (
     parse_function_keys,
     service_bus_connection,
 )
+
+if TYPE_CHECKING:  # imported by the instance that serves them (see the module docstring)
+    from localdev.host.http import FunctionsHttpServer
+    from localdev.host.servicebus import ServiceBusPump
+    from localdev.host.timers import TimerRunner
 
 log = logging.getLogger("localdev.host")
 
@@ -137,9 +142,9 @@ class Instance:
     def __init__(self, group: InstanceGroup, host_plan: HostPlan, stop: threading.Event) -> None:
         self.group, self.plan, self.stop = group, host_plan, stop
         self.invoker = Invoker()
-        self._http: Any = None
-        self._pump: Any = None
-        self._timers: Any = None
+        self._http: FunctionsHttpServer | None = None
+        self._pump: ServiceBusPump | None = None
+        self._timers: TimerRunner | None = None
 
     def start(self) -> None:
         """Start serving; raises OSError if the HTTP port cannot be claimed (nothing runs then)."""
@@ -148,7 +153,7 @@ class Instance:
         if self.group.serves_http:
             from localdev.host.http import FunctionsHttpServer
 
-            self._http = FunctionsHttpServer(
+            http = FunctionsHttpServer(
                 self.plan.args.host,
                 self.plan.port,
                 [f for f in functions if isinstance(f.trigger, HttpTrigger)],
@@ -156,7 +161,8 @@ class Instance:
                 self.plan.options.route_prefix,
                 self.plan.function_keys(),
             )
-            self._http.bind()
+            http.bind()
+            self._http = http
         if queue_functions:
             from localdev.host.servicebus import ServiceBusPump
 
