@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
@@ -91,6 +91,9 @@ from interconnect.linking.model import (
     Status,
 )
 from interconnect.linking.ports import Listing
+
+if TYPE_CHECKING:
+    from azure.core.pipeline.transport import RequestsTransport
 
 log = logging.getLogger(__name__)
 ROW = "request"
@@ -536,6 +539,28 @@ def _makes_tables(
     return first_use
 
 
+# Connections kept open to Table Storage: the calls in flight at once on one instance (its HTTP concurrency,
+# the worker's, and the index writers below). The SDK's default keeps 10 and closes every connection beyond
+# them after one call, so a burst pays a new connection (and a warning line) per call.
+CONNECTIONS = 48
+
+
+def pooled_transport(connections: int) -> RequestsTransport:
+    """The SDK's requests transport, configured as it configures its own, but keeping `connections` open."""
+    import requests  # azure-core's dependency, imported by its transport anyway
+    from azure.core.pipeline.transport import RequestsTransport
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    # As azure-core's own session: retries are the pipeline's retry policy's, never urllib3's.
+    adapter = requests.adapters.HTTPAdapter(
+        pool_maxsize=connections, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
+    )
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return RequestsTransport(session=session, session_owner=True)
+
+
 # Index writes run on a pool the store owns, so the rows of one request go out together rather than one
 # after another. Each task is one short HTTP call; 8 threads keep up with far more requests per instance
 # than the host's HTTP concurrency lets in.
@@ -565,10 +590,11 @@ class TableRequestStore:
         credential: TokenCredential | None = None,
         prefix: str = "",
     ) -> TableRequestStore:
+        transport = pooled_transport(CONNECTIONS)
         if connection_string:
-            service = TableServiceClient.from_connection_string(connection_string)
+            service = TableServiceClient.from_connection_string(connection_string, transport=transport)
         else:
-            service = TableServiceClient(endpoint=endpoint, credential=credential)
+            service = TableServiceClient(endpoint=endpoint, credential=credential, transport=transport)
         return cls(service, prefix)
 
     @property
