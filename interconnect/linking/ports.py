@@ -35,9 +35,10 @@ class RequestStore(Protocol):
     def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         """Insert a new request with its first event. Raises ConflictError if the id exists.
 
-        Once it returns, the request is listed, counted by `unfinished()` of both its clouds, and found by
-        `stale()` once old. A crash part-way leaves either nothing or a trace `stale()` finds and repairs,
-        never a request that `unfinished()` counts but that was not stored.
+        Once it returns, the request is listed, counted by `unfinished()` of both its clouds (see `creating`
+        for when that last write fails), and found by `stale()` once old. A crash part-way leaves either
+        nothing or a trace `stale()` finds and repairs, never a request that `unfinished()` counts but that
+        was not stored.
         """
 
     @contextmanager
