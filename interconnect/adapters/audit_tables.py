@@ -26,6 +26,7 @@ from interconnect.adapters.tables import (
     MAX_COLUMN_BYTES,
     check_entity,
     inverted_ticks,
+    makes_tables,
     readable,
     shown,
     skip,
@@ -62,6 +63,7 @@ class TableAuditStore:
             for name in self.names:
                 self._service.create_table_if_not_exists(name)
 
+    @makes_tables
     def save(self, run: AuditRun, inventory: Inventory) -> None:
         with translated(f"saving audit {run.id}"):
             findings = [("f", f, "new" if f.key in set(run.new) else "open") for f in run.findings]
@@ -103,6 +105,7 @@ class TableAuditStore:
         for start in range(0, len(entities), BATCH):
             table.submit_transaction([("upsert", e) for e in entities[start : start + BATCH]])
 
+    @makes_tables
     def latest(self) -> AuditRun | None:
         """The newest run that can be read back; an unreadable newer one is logged and passed over."""
         with translated("reading the latest audit"):
@@ -114,6 +117,7 @@ class TableAuditStore:
                     skip(exc, "reading the latest audit")
         return None
 
+    @makes_tables
     def get(self, run_id: str) -> AuditRun:
         """Raises NotFoundError (AUDIT_NOT_FOUND), or CorruptRecordError for a run row that cannot be read."""
         if not _RUN_ID.fullmatch(run_id):
@@ -177,6 +181,7 @@ class TableAuditStore:
             problems.append(f"{unread} stored row(s) of this run could not be read back (CORRUPT_RECORD)")
         return AuditRun(run_id, started, finished, current, new, resolved, states, problems, clouds, links)
 
+    @makes_tables
     def inventory(self, run_id: str) -> Inventory:
         run = self.get(run_id)
         records = {}
@@ -193,6 +198,7 @@ class TableAuditStore:
                 records[record.cloud.id] = record
         return Inventory(run.started_at, records, tuple(problems))
 
+    @makes_tables
     def managed_links(self) -> list[ManagedLink]:
         """From the request index: the newest succeeded request per pair, when it is a connect that made a link.
 

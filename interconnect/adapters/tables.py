@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
@@ -516,23 +516,30 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _makes_tables(
-    method: Callable[Concatenate[TableRequestStore, _P], _R],
-) -> Callable[Concatenate[TableRequestStore, _P], _R]:
+class MakesTables(Protocol):
+    def ensure_tables(self) -> None: ...
+
+
+_Store = TypeVar("_Store", bound=MakesTables)
+
+
+def makes_tables(method: Callable[Concatenate[_Store, _P], _R]) -> Callable[Concatenate[_Store, _P], _R]:
     """Run `method`; if it found a table missing, create the store's tables and run it once more.
 
-    Safe to repeat: every method so wrapped fails on a missing table before it has written anything, or
-    (create) repeats only an upsert of its own "all" index row.
+    Tables are made on first use rather than when a store is built, so a cold start pays no round trip for
+    them and building a store can never fail on an outage (Bicep creates them in Azure anyway). Safe to
+    repeat: every method so wrapped fails on a missing table before it has written anything, or repeats only
+    upserts of its own rows.
     """
 
     @functools.wraps(method)
-    def first_use(store: TableRequestStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def first_use(store: _Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(store, *args, **kwargs)
         except InterconnectError as exc:
             if not table_missing(exc.__cause__):
                 raise
-            log.info("tables %s missing: creating them", [store.requests_table, store.index_table])
+            log.info("%s: a table is missing; creating its tables", type(store).__name__)
         store.ensure_tables()
         return method(store, *args, **kwargs)
 
@@ -601,7 +608,7 @@ class TableRequestStore:
     def service(self) -> TableServiceClient:
         return self._service
 
-    @_makes_tables
+    @makes_tables
     def token_key(self, *, make: bool = False) -> bytes | None:
         """The key continuation tokens are signed with: one per storage account, so every instance signs and
         checks alike. Made by the first listing that issues a token (`make`; insert-if-absent, so racing
@@ -677,7 +684,7 @@ class TableRequestStore:
                         extra={"code": exc.code},
                     )
 
-    @_makes_tables
+    @makes_tables
     def _record(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         """Steps 1 and 2: from here on the request is stored and stale() finds it."""
         with translated(f"creating request {request.id}"):
@@ -702,7 +709,7 @@ class TableRequestStore:
         with suppress(ResourceExistsError):
             self._index.create_entity(self._index_entity(request, partition))
 
-    @_makes_tables
+    @makes_tables
     def get(self, request_id: str) -> LinkRequest:
         """Raises NotFoundError (REQUEST_NOT_FOUND), or CorruptRecordError for a row that cannot be read."""
         check_entity({"PartitionKey": request_id, "RowKey": ROW})
@@ -712,7 +719,7 @@ class TableRequestStore:
             except ResourceNotFoundError as exc:
                 raise NotFoundError(f"no request with id {shown(request_id)}", code="REQUEST_NOT_FOUND") from exc
 
-    @_makes_tables
+    @makes_tables
     def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         if request.etag is None:
             raise ConflictError(f"request {request.id} was not read from the store; cannot update it safely")
@@ -780,7 +787,7 @@ class TableRequestStore:
         for write in writes:
             write.result()
 
-    @_makes_tables
+    @makes_tables
     def events(self, request_id: str) -> list[AuditEvent]:
         """The trail, oldest first; an event that cannot be read back is logged and left out."""
         found = []
@@ -794,12 +801,12 @@ class TableRequestStore:
                     skip(exc, "reading an audit trail")
         return found
 
-    @_makes_tables
+    @makes_tables
     def note(self, event: AuditEvent, suffix: str) -> None:
         with translated(f"noting on {event.request_id}"), suppress(ResourceExistsError):
             self._requests.create_entity(event_entity(event, suffix))  # a repeat of the same note is dropped
 
-    @_makes_tables
+    @makes_tables
     def recent(
         self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
     ) -> Listing[LinkRequest]:
@@ -835,7 +842,7 @@ class TableRequestStore:
                 found.append(request)
         return Listing(found, token, skipped)
 
-    @_makes_tables
+    @makes_tables
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         """From the index alone: no point reads, since preflight asks this for every validation."""
         states = " or ".join(f"status eq '{s.value}'" for s in UNFINISHED)
@@ -850,7 +857,7 @@ class TableRequestStore:
                     skip(exc, "listing unfinished requests")  # it can never move again: nothing waits on it
         return found
 
-    @_makes_tables
+    @makes_tables
     def stale(self, before: datetime) -> Listing[RequestSummary]:
         """Unfinished requests not updated since `before`, read from their rows; repairs the index on the way.
 
@@ -909,7 +916,7 @@ class TableRequestStore:
             with suppress(ResourceNotFoundError):
                 self._index.delete_entity(partition, row["RowKey"])
 
-    @_makes_tables
+    @makes_tables
     def discard(self, request_id: str) -> None:
         with translated(f"discarding request {request_id}"):
             request = self.get(request_id)
@@ -920,7 +927,7 @@ class TableRequestStore:
                 with suppress(ResourceNotFoundError):  # a per-cloud row whose write failed
                     self._index.delete_entity(partition, row_key)
 
-    @_makes_tables
+    @makes_tables
     def ping(self) -> None:
         with translated("reaching Table Storage"):
             next(iter(self._requests.query_entities("PartitionKey eq 'ping'", results_per_page=1)), None)

@@ -424,9 +424,7 @@ class SdkAdapters:
     def audit_store(self) -> AuditStore:
         from interconnect.adapters.audit_tables import TableAuditStore
 
-        audit_store = TableAuditStore(self.tables.service, self.settings.table_prefix)
-        audit_store.ensure_tables()
-        return audit_store
+        return TableAuditStore(self.tables.service, self.settings.table_prefix)
 
     def notifier(self) -> None:
         return None

@@ -709,9 +709,22 @@ def test_the_services_4xx_answers_become_4xx_errors_of_ours(
     assert "x" * 100 not in caught.value.message and "k" * 100 not in caught.value.message
 
 
+def test_audit_tables_are_made_by_the_first_call_that_misses_them(
+    tables: TableServiceClient, table_prefix: str
+) -> None:
+    # Building the audit store does no I/O, so a worker instance that starts during a Tables outage does not
+    # fail every message it is given (each would be abandoned and redelivered at once, then dead-lettered).
+    audits = TableAuditStore(tables, table_prefix)
+    assert not set(audits.names) & {t.name for t in tables.list_tables()}
+    assert audits.latest() is None
+    assert set(audits.names) <= {t.name for t in tables.list_tables()}
+    run = AuditRun(str(uuid.uuid4()), CLOCK(), CLOCK(), [], [], [], {})
+    audits.save(run, Inventory(CLOCK(), {}))
+    assert audits.get(run.id).id == run.id
+
+
 def test_a_20_kb_audit_id_is_not_found_and_not_echoed(tables: TableServiceClient, table_prefix: str) -> None:
     audits = TableAuditStore(tables, table_prefix)
-    audits.ensure_tables()
     with pytest.raises(NotFoundError) as caught:
         audits.get("a" * 20_000)
     assert caught.value.code == "AUDIT_NOT_FOUND" and len(caught.value.message) < 200
