@@ -47,7 +47,7 @@ class WorkItem:
     retry: int = 0
     origin: str = ""  # set by the sweeper, so a re-drive is not mistaken for a duplicate of a lost message
     waker: str = ""  # the request whose transition sent this wake-up ("" for any other item)
-    waker_status: str = ""  # the status that transition reached: a request reaches each one at most once
+    waker_status: str = ""  # the status that transition reached: each transition that wakes reaches another one
 
     @property
     def is_wake_up(self) -> bool:
