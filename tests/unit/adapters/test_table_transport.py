@@ -35,6 +35,10 @@ def test_no_proxy_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_environment_s_ca_bundle_verifies_tls(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert pooled_transport(4).connection_config.verify is True
+    transport = pooled_transport(4)
+    for_endpoint(transport, ENDPOINT)
+    assert transport.connection_config.verify is True
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/corporate.pem")
-    assert pooled_transport(4).connection_config.verify == "/etc/ssl/certs/corporate.pem"
+    transport = pooled_transport(4)
+    for_endpoint(transport, ENDPOINT)
+    assert transport.connection_config.verify == "/etc/ssl/certs/corporate.pem"
