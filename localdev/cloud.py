@@ -38,7 +38,8 @@ class LocalCloud:
     data_dir: Path | None = None  # None: in memory, nothing written to disk
     host_port: int | None = None  # None: no host
     # How the host runs the app: "flex" (the HTTP functions, and each other function, in processes of their
-    # own, as Flex Consumption scales them) or "single" (one process). See localdev/HOST.md.
+    # own, as Flex Consumption scales them; as many HTTP processes as CPUs, the host's default) or "single"
+    # (one process). See localdev/HOST.md.
     host_instances: str = "flex"
     identity_port: int | None = None  # None: a free port
     extra_settings: dict[str, str] = field(default_factory=dict)
@@ -105,7 +106,7 @@ class LocalCloud:
     def start_host(self) -> Service:
         """Start (or restart, after a crash) the local Functions host with the app.
 
-        Ready once its HTTP port accepts connections (the HTTP instance serves); the other instances
+        Ready once its HTTP port accepts connections (the first HTTP instance serves); the other instances
         start right after and pick up queued work when they are up.
         """
         assert self.host_port is not None

@@ -26,12 +26,14 @@ def service(
     cwd: Path | None = None,
     drain_timeout: float | None = None,
     instances: str = "flex",
+    http_instances: int | None = None,
 ) -> Service:
     """The host as a child process serving `app_module` on `port` (call `.start()` or use `with`).
 
     `env` is added to this process's environment; `settings` and `host_json` default to the files in
-    `cwd` (default: the project root), as with `func start`. `instances` is `flex` (one process per
-    instance group) or `single` (every function in one process); see localdev/HOST.md.
+    `cwd` (default: the project root), as with `func start`. `instances` is `flex` (processes per
+    instance group) or `single` (every function in one process); with flex, `http_instances` processes
+    serve the HTTP functions (None: the host's default, one per CPU). See localdev/HOST.md.
     """
     from localdev.procs import ROOT, Service, python_module
 
@@ -42,6 +44,8 @@ def service(
         args += ["--host-json", str(host_json)]
     if drain_timeout is not None:
         args += ["--drain-timeout", str(drain_timeout)]
+    if http_instances is not None:
+        args += ["--http-instances", str(http_instances)]
     return Service(
         name=f"functions host ({app_module})",
         argv=python_module("localdev.host", *args),

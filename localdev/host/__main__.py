@@ -44,7 +44,18 @@ def parse_args(argv: list[str] | None = None) -> HostArgs:
         help="flex: one process per Flex Consumption instance group (HTTP functions together, every other "
         "function on its own); single: every function in one process (default: flex)",
     )
+    parser.add_argument(
+        "--http-instances",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="with flex: N processes serve the HTTP functions on one port, as Flex scales the HTTP group "
+        "out (Linux only; default: the number of CPUs this process may use, since more processes than "
+        "cores only contend for them)",
+    )
     ns = parser.parse_args(argv)
+    if ns.http_instances is not None and ns.instances != "flex":
+        parser.error("--http-instances applies to --instances flex only")
     return HostArgs(
         app=ns.app,
         host=ns.host,
@@ -53,7 +64,18 @@ def parse_args(argv: list[str] | None = None) -> HostArgs:
         host_json=ns.host_json,
         drain_timeout=ns.drain_timeout,
         instances=ns.instances,
+        http_instances=ns.http_instances,
     )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
 
 
 def main() -> None:

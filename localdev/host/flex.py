@@ -1,8 +1,15 @@
-"""`--instances flex`: one process per instance group, supervised as Flex Consumption supervises instances.
+"""`--instances flex`: processes per instance group, supervised as Flex Consumption supervises instances.
 
-The parent imports the app and validates it once (runtime.plan), then forks one child per instance group
-(groups.py): the HTTP front end and each non-HTTP function. A forked child starts with the app already
-imported, so N instances cost one import, and it imports only the machinery its group needs.
+The parent imports the app and validates it once (runtime.plan), then forks the instances (groups.py):
+`--http-instances` processes of the HTTP group (`http#1` ...), all serving one port, and one for each
+non-HTTP function. A forked child starts with the app already imported, so N instances cost one import,
+and it imports only the machinery its group needs.
+
+Several HTTP instances share the port with SO_REUSEPORT (Linux only): each binds its own socket, only when
+it is about to serve, and the kernel spreads new connections among the sockets that listen. So the port
+accepts once one HTTP instance serves and stays open while any does; a dead instance's socket closes with
+it, and the kernel sends it nothing more (connections it had not yet accepted are reset, as a crash loses
+its requests).
 
 Why the parent creates no thread, socket or SDK client, before the first fork or ever: fork copies only
 the calling thread. A thread created earlier (an SDK executor, a lock renewer, a server) would not exist
@@ -19,9 +26,10 @@ a terminal, `localdev.procs.Service.stop`), and the parent's request must not co
 So the parent alone decides: the first signal drains every child, a second one kills them and exits.
 Children stay in the parent's process group, so `Service.kill()` still crashes the whole host at once.
 
-A child that dies unexpectedly is replaced after a backoff, as Flex replaces a failed instance; while the
-HTTP instance is being replaced its port is closed. A child that fails before it was first ready (a busy
-port) stops the whole host with status 2.
+A child that dies unexpectedly is replaced on its own after a backoff, as Flex replaces a failed instance;
+the others keep serving, so the port closes only while no HTTP instance serves. Restarts and their backoff
+are counted per instance, not per group: `http#1` failing again and again does not delay `http#2`'s
+replacement. A child that fails before it was first ready (a busy port) stops the whole host with status 2.
 """
 
 from __future__ import annotations
@@ -37,7 +45,14 @@ import time
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from localdev.host.groups import InstanceGroup, flex_groups
+from localdev.host.groups import (
+    FlexInstance,
+    InstanceGroup,
+    default_http_instances,
+    flex_groups,
+    flex_instances,
+    port_sharing_supported,
+)
 from localdev.host.runtime import (
     LISTENER_GRACE,
     SIGNAL_POLL,
@@ -68,7 +83,7 @@ _ORPHAN_GRACE = 2.0
 
 @dataclass
 class _Child:
-    group: InstanceGroup
+    instance: FlexInstance
     pid: int
     ready_fd: int  # parent's read end of the ready pipe
     control_fd: int  # parent's write end of the control pipe; closing it drains the child
@@ -89,7 +104,7 @@ class _Child:
 class _Pending:
     """A failed instance waiting for its replacement."""
 
-    group: InstanceGroup
+    instance: FlexInstance
     due: float
 
 
@@ -98,14 +113,19 @@ class Supervisor:
     plan: HostPlan
     stop: threading.Event
     groups: list[InstanceGroup] = field(init=False)
+    http_instances: int = field(init=False)  # processes serving the HTTP group's port
+    # Every process to run, HTTP instances first; the keys below are their names (`http#2`).
+    instances: list[FlexInstance] = field(init=False)
     _children: dict[int, _Child] = field(default_factory=dict)  # by pid
     _pending: list[_Pending] = field(default_factory=list)
-    _failures: dict[str, int] = field(default_factory=dict)  # consecutive failures, by group name
-    _spawned: set[str] = field(default_factory=set)  # names of groups started at least once
-    _ever_ready: set[str] = field(default_factory=set)  # names of groups that served at least once
+    _failures: dict[str, int] = field(default_factory=dict)  # consecutive failures, by instance name
+    _spawned: set[str] = field(default_factory=set)  # names of instances started at least once
+    _ever_ready: set[str] = field(default_factory=set)  # names of instances that served at least once
 
     def __post_init__(self) -> None:
         self.groups = flex_groups(self.plan.functions)
+        self.http_instances = self.plan.args.http_instances or default_http_instances()
+        self.instances = flex_instances(self.groups, self.http_instances)
 
     def run(self) -> int:
         configure_logging(_PARENT_GROUP)
@@ -118,28 +138,34 @@ class Supervisor:
                 ", ".join(threads),
             )
             return 2
-        # The HTTP instance first, alone: on two cores, forking and starting the others at the same time
-        # would delay the first acknowledgement (cold start), and nothing waits for them.
-        http, others = self.groups[0], self.groups[1:]
-        self._spawn(http)
+        if self.http_instances > 1 and not port_sharing_supported():
+            log.error("cannot start: several HTTP instances need Linux (SO_REUSEPORT); use --http-instances 1")
+            return 2
+        # The first HTTP instance first, alone: on two cores, forking and starting the others at the same
+        # time would delay the first acknowledgement (cold start), and nothing waits for them.
+        first, others = self.instances[0], self.instances[1:]
+        self._spawn(first)
         _become_subreaper()  # while the HTTP instance starts: off the path to the first answer
         announced = False
         while not self.stop.is_set():
             if not self._watch(starting=not announced):
                 status = self._drain_all()
                 return status if self.stop.is_set() else 2
-            if http.name in self._ever_ready and others and not any(g.name in self._spawned for g in others):
-                for group in others:
-                    self._spawn(group)
-            if not announced and self._spawned == {g.name for g in self.groups} and self._all_ready():
-                instances = ", ".join(f"{c.group.name} pid {c.pid}" for c in self._by_group())
+            if first.name in self._ever_ready and others and not any(i.name in self._spawned for i in others):
+                for instance in others:
+                    self._spawn(instance)
+            if not announced and self._spawned == {i.name for i in self.instances} and self._all_ready():
+                instances = ", ".join(f"{c.instance.name} pid {c.pid}" for c in self._in_order())
                 print(self.plan.ready_line(f" [flex instances: {instances}]"), flush=True)
                 announced = True
         return self._drain_all()
 
     # --- starting and replacing children ---------------------------------------------------------
 
-    def _spawn(self, group: InstanceGroup) -> None:
+    def _spawn(self, instance: FlexInstance) -> None:
+        share_port = instance.group.serves_http and self.http_instances > 1
+        # A sibling that holds the port already is no other host: join it rather than find the port busy.
+        join_siblings = share_port and any(c.instance.group.serves_http for c in self._children.values())
         ready_r, ready_w = os.pipe()
         control_r, control_w = os.pipe()
         # Nothing buffered may be written twice, once by each process.
@@ -154,12 +180,12 @@ class Supervisor:
                 os.close(child.control_fd)
             os.close(ready_r)
             os.close(control_w)
-            _serve_child(group, self.plan, ready_w, control_r)
+            _serve_child(instance, self.plan, ready_w, control_r, share_port, join_siblings)
         os.close(ready_w)
         os.close(control_r)
-        self._children[pid] = _Child(group, pid, ready_r, control_w, time.monotonic())
-        self._spawned.add(group.name)
-        log.info("instance %s starting (pid %d)", group.name, pid)
+        self._children[pid] = _Child(instance, pid, ready_r, control_w, time.monotonic())
+        self._spawned.add(instance.name)
+        log.info("instance %s starting (pid %d)", instance.name, pid)
 
     def _all_ready(self) -> bool:
         return not self._pending and all(c.ready for c in self._children.values())
@@ -172,31 +198,36 @@ class Supervisor:
         """
         self._read_ready()
         for child, status in self._reap():
-            if starting and child.group.name not in self._ever_ready:
+            name = child.instance.name
+            if starting and name not in self._ever_ready:
                 log.error(
                     "instance %s (pid %d) exited with status %d before it was ready; stopping",
-                    child.group.name,
+                    name,
                     child.pid,
                     status,
                 )
                 return False
-            failures = self._failures.get(child.group.name, 0)
+            failures = self._failures.get(name, 0)
             if child.ready and time.monotonic() - child.started >= _HEALTHY_AFTER:
                 failures = 0
             delay = min(_RESTART_MAX, _RESTART_FIRST * 2**failures)
-            self._failures[child.group.name] = failures + 1
+            self._failures[name] = failures + 1
+            # Whether the port stays open meanwhile: the HTTP instances that still serve it.
+            serving = [c.instance.name for c in self._in_order() if c.ready and c.instance.group.serves_http]
+            still = f" ({', '.join(serving)} still serving)" if child.instance.group.serves_http and serving else ""
             log.warning(
-                "instance %s (pid %d) exited unexpectedly with status %d; replacing it in %.1fs",
-                child.group.name,
+                "instance %s (pid %d) exited unexpectedly with status %d; replacing it in %.1fs%s",
+                name,
                 child.pid,
                 status,
                 delay,
+                still,
             )
-            self._pending.append(_Pending(child.group, time.monotonic() + delay))
+            self._pending.append(_Pending(child.instance, time.monotonic() + delay))
         now = time.monotonic()
         for pending in [p for p in self._pending if p.due <= now]:
             self._pending.remove(pending)
-            self._spawn(pending.group)
+            self._spawn(pending.instance)
         return True
 
     def _read_ready(self) -> None:
@@ -209,9 +240,10 @@ class Supervisor:
             child = waiting[fd]
             if os.read(fd, 1) == _READY:
                 child.ready = True
-                again = " again" if child.group.name in self._ever_ready else ""
-                log.info("instance %s ready (pid %d)%s", child.group.name, child.pid, again)
-                self._ever_ready.add(child.group.name)
+                name = child.instance.name
+                again = " again" if name in self._ever_ready else ""
+                log.info("instance %s ready (pid %d)%s", name, child.pid, again)
+                self._ever_ready.add(name)
             # End of file: the child died; _reap reports it.
 
     def _reap(self) -> list[tuple[_Child, int]]:
@@ -231,9 +263,9 @@ class Supervisor:
             exited.append((child, _status(raw)))
         return exited
 
-    def _by_group(self) -> list[_Child]:
-        order = {g.name: i for i, g in enumerate(self.groups)}
-        return sorted(self._children.values(), key=lambda c: order[c.group.name])
+    def _in_order(self) -> list[_Child]:
+        order = {instance.name: i for i, instance in enumerate(self.instances)}
+        return sorted(self._children.values(), key=lambda c: order[c.instance.name])
 
     # --- stopping ----------------------------------------------------------------------------------
 
@@ -249,7 +281,7 @@ class Supervisor:
         while self._children:
             for child, status in self._reap():
                 if status:
-                    log.warning("instance %s (pid %d) stopped with status %d", child.group.name, child.pid, status)
+                    log.warning("instance %s (pid %d) stopped with status %d", child.instance.name, child.pid, status)
                 worst = max(worst, status)
             if self._children and time.monotonic() > deadline:
                 log.warning("instances still running after the drain; killing them")
@@ -310,18 +342,26 @@ def _status(raw: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def _serve_child(group: InstanceGroup, host_plan: HostPlan, ready_fd: int, control_fd: int) -> NoReturn:
+def _serve_child(
+    flex_instance: FlexInstance,
+    host_plan: HostPlan,
+    ready_fd: int,
+    control_fd: int,
+    share_port: bool,
+    join_siblings: bool,
+) -> NoReturn:
     """The body of one instance process; never returns into the parent's code."""
     status = 2  # until it serves, a failure means the app cannot be served
+    group = flex_instance.group
     try:
         # Signals to the process group are the parent's to handle (see the module docstring).
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if not group.serves_http:
             os.nice(_BACKGROUND_NICENESS)
-        configure_logging(group.name)
+        configure_logging(flex_instance.name)
         stop = threading.Event()
-        instance = Instance(group, host_plan, stop)
+        instance = Instance(group, host_plan, stop, share_port=share_port, join_siblings=join_siblings)
         try:
             instance.start()
         except OSError as e:
@@ -338,6 +378,6 @@ def _serve_child(group: InstanceGroup, host_plan: HostPlan, ready_fd: int, contr
         stop.set()
         status = instance.shutdown()
     except BaseException:
-        logging.getLogger("localdev.host").exception("instance %s failed", group.name)
+        logging.getLogger("localdev.host").exception("instance %s failed", flex_instance.name)
     finally:
         exit_now(status)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import socket
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -88,10 +89,28 @@ class FunctionsHttpServer:
         self._replying = 0
         self._replying_changed = threading.Condition()
 
-    def bind(self) -> None:
-        """Claim the port (OSError if taken); connections wait in the backlog until `serve`."""
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.front_end = self
+    def bind(self, *, share_port: bool = False, join_siblings: bool = False) -> None:
+        """Claim the port (OSError if taken); connections wait in the backlog until `serve`.
+
+        `share_port`: several instances of this host serve the port, each with its own socket, and the
+        kernel spreads new connections among the sockets that listen (SO_REUSEPORT, Linux). Any process of
+        the same user that sets the option could join in, another host on the same port included, so the
+        first instance (`join_siblings` false) first checks that no socket holds the port: a busy port then
+        fails as it does without sharing. Later instances (`join_siblings`) join the sockets already there.
+        """
+        server = _Server((self.host, self.port), _Handler, bind_and_activate=False)
+        try:
+            if share_port:
+                if not join_siblings:
+                    _check_port_free(server)
+                server.allow_reuse_port = True
+            server.server_bind()
+            server.server_activate()
+        except BaseException:
+            server.server_close()
+            raise
+        server.front_end = self
+        self._server = server
 
     def serve(self) -> None:
         assert self._server is not None, "bind() first"
@@ -186,6 +205,18 @@ def _join(pairs: Iterable[tuple[str, str]], separator: str, lower: bool = False)
         key = name.lower() if lower else name
         joined[key] = f"{joined[key]}{separator}{value}" if key in joined else value
     return joined
+
+
+def _check_port_free(server: _Server) -> None:
+    """Raise OSError (address in use) if any socket is bound to the server's address.
+
+    A socket bound without SO_REUSEPORT conflicts with every other socket on the address, shared or not.
+    SO_REUSEADDR, as the server itself sets it, lets connections of a previous run that linger in TIME_WAIT
+    pass, as they do for the server.
+    """
+    with socket.socket(server.address_family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(server.server_address)
 
 
 class _Server(ThreadingHTTPServer):

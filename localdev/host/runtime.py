@@ -65,6 +65,8 @@ class HostArgs:
     host_json: Path = Path("host.json")
     drain_timeout: float = 10.0
     instances: str = "flex"  # one of INSTANCE_MODES
+    # With flex: processes serving the HTTP group on one port; None: groups.default_http_instances().
+    http_instances: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,10 +139,23 @@ def plan(args: HostArgs) -> HostPlan:
 
 
 class Instance:
-    """One instance group served in this process: its HTTP front end, queue slots and timers."""
+    """One instance group served in this process: its HTTP front end, queue slots and timers.
 
-    def __init__(self, group: InstanceGroup, host_plan: HostPlan, stop: threading.Event) -> None:
+    `share_port` and `join_siblings` say how an HTTP front end claims the port when several instances
+    serve it (see FunctionsHttpServer.bind).
+    """
+
+    def __init__(
+        self,
+        group: InstanceGroup,
+        host_plan: HostPlan,
+        stop: threading.Event,
+        *,
+        share_port: bool = False,
+        join_siblings: bool = False,
+    ) -> None:
         self.group, self.plan, self.stop = group, host_plan, stop
+        self.share_port, self.join_siblings = share_port, join_siblings
         self.invoker = Invoker()
         self._http: FunctionsHttpServer | None = None
         self._pump: ServiceBusPump | None = None
@@ -161,7 +176,7 @@ class Instance:
                 self.plan.options.route_prefix,
                 self.plan.function_keys(),
             )
-            http.bind()
+            http.bind(share_port=self.share_port, join_siblings=self.join_siblings)
             self._http = http
         if queue_functions:
             from localdev.host.servicebus import ServiceBusPump

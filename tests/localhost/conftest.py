@@ -65,7 +65,13 @@ class RunningHost:
 StartHost = Callable[..., RunningHost]
 
 
-def _start(tmp: Path, app_module: str, settings: Mapping[str, str], instances: str = "flex") -> RunningHost:
+def _start(
+    tmp: Path,
+    app_module: str,
+    settings: Mapping[str, str],
+    instances: str = "flex",
+    http_instances: int | None = None,
+) -> RunningHost:
     record_path, log_path = tmp / "records.jsonl", tmp / "host.log"
     empty_settings = tmp / "local.settings.json"
     empty_settings.write_text('{"IsEncrypted": false, "Values": {}}')
@@ -87,6 +93,7 @@ def _start(tmp: Path, app_module: str, settings: Mapping[str, str], instances: s
         settings=empty_settings,
         host_json=APPS / "host.json",
         instances=instances,
+        http_instances=http_instances,
     )
     service.start(ready_timeout=30)
     return RunningHost(service, record_path, log_path)
@@ -94,14 +101,16 @@ def _start(tmp: Path, app_module: str, settings: Mapping[str, str], instances: s
 
 @pytest.fixture
 def start_host(tmp_path: Path) -> Iterator[StartHost]:
-    """Start a host per call (`start_host(app_module, instances="flex", **settings)`); all are stopped after
-    the test."""
+    """Start a host per call (`start_host(app_module, instances="flex", http_instances=None, **settings)`;
+    None: the host's default); all are stopped after the test."""
     started: list[RunningHost] = []
 
-    def start(app_module: str = SAMPLE_APP, instances: str = "flex", **settings: str) -> RunningHost:
+    def start(
+        app_module: str = SAMPLE_APP, instances: str = "flex", http_instances: int | None = None, **settings: str
+    ) -> RunningHost:
         directory = tmp_path / f"host{len(started)}"
         directory.mkdir()
-        running = _start(directory, app_module, settings, instances)
+        running = _start(directory, app_module, settings, instances, http_instances)
         started.append(running)
         return running
 

@@ -1,7 +1,8 @@
 """Instance groups: HTTP functions together, every other function in its own process, supervised as Flex does.
 
 The functions of apps/flex_app.py report the process they run in, so these tests see which instance ran
-what, and crash, replace and drain instances by their pids.
+what, and crash, replace and drain instances by their pids. Tests that count or name processes pin
+`--http-instances` (its default is the machine's CPU count); test_http_instances.py covers several.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def host_pid(host: RunningHost) -> int:
 def test_http_functions_share_an_instance_and_every_other_function_has_its_own(
     start_host: StartHost, broker: Broker, client: ServiceBusClient
 ) -> None:
-    host = start_host(FLEX_APP, ServiceBusConnection=broker.connection_string, SAMPLE_SCHEDULE=EVERY_SECOND)
+    host = start_host(
+        FLEX_APP, http_instances=1, ServiceBusConnection=broker.connection_string, SAMPLE_SCHEDULE=EVERY_SECOND
+    )
     send(client, "hello")
 
     a, b = whoami(host, "a"), whoami(host, "b")
@@ -68,7 +71,7 @@ def test_http_functions_share_an_instance_and_every_other_function_has_its_own(
     http_niceness = os.getpriority(os.PRIO_PROCESS, a["pid"])
     assert http_niceness == os.getpriority(os.PRIO_PROCESS, host_pid(host))
     assert {os.getpriority(os.PRIO_PROCESS, r["pid"]) for r in (queue, tick_a, tick_b)} == {min(19, http_niceness + 10)}
-    ready = f"[flex instances: http pid {a['pid']}, function:on_message pid {queue['pid']}, "
+    ready = f"[flex instances: http#1 pid {a['pid']}, function:on_message pid {queue['pid']}, "
     wait_until(lambda: ready in host.log(), 15, what="the ready line naming every instance")
     log = host.log()
     assert "[function:on_message] " in log and "Executed 'Functions.on_message' (trigger=serviceBus, Succeeded" in log
@@ -85,7 +88,7 @@ def test_single_serves_every_function_in_the_host_process(start_host: StartHost)
 
 
 def test_a_crashed_instance_is_replaced_and_the_others_keep_running(start_host: StartHost) -> None:
-    host = start_host(FLEX_APP, SAMPLE_SCHEDULE=EVERY_SECOND)
+    host = start_host(FLEX_APP, http_instances=1, SAMPLE_SCHEDULE=EVERY_SECOND)
     crashed = host.wait_for_records("tick_a", 1)[0]["pid"]
     http_pid = whoami(host, "a")["pid"]
 
@@ -102,7 +105,7 @@ def test_a_crashed_instance_is_replaced_and_the_others_keep_running(start_host: 
 
 
 def test_the_port_is_closed_until_a_replaced_http_instance_is_ready(start_host: StartHost) -> None:
-    host = start_host(FLEX_APP)
+    host = start_host(FLEX_APP, http_instances=1)  # with one HTTP instance, nothing else serves the port
     crashed = whoami(host, "a")["pid"]
     parent = host_pid(host)
 
@@ -117,14 +120,14 @@ def test_the_port_is_closed_until_a_replaced_http_instance_is_ready(start_host: 
 
     # Open means ready: the first request after the port opened is answered, by the new instance.
     assert whoami(host, "a")["pid"] != crashed
-    wait_until(lambda: "instance http ready (pid" in host.log() and " again" in host.log(), 15, what="the log")
+    wait_until(lambda: "instance http#1 ready (pid" in host.log() and " again" in host.log(), 15, what="the log")
 
 
 @pytest.mark.integration
 def test_sigterm_drains_every_instance_then_exits_0(
     start_host: StartHost, broker: Broker, client: ServiceBusClient, tmp_path: Path
 ) -> None:
-    host = start_host(FLEX_APP, ServiceBusConnection=broker.connection_string)
+    host = start_host(FLEX_APP, http_instances=2, ServiceBusConnection=broker.connection_string)
     proc = host.service.proc
     assert proc is not None
     http_gate, queue_gate = tmp_path / "http-open", tmp_path / "queue-open"
@@ -149,8 +152,9 @@ def test_sigterm_drains_every_instance_then_exits_0(
     assert (stats["active"], stats["locked"]) == (0, 0)  # completed, not abandoned
     assert group_gone(proc.pid)
     log = host.log()
-    assert "[http] " in log and "[function:on_message] " in log and "[function:tick_a] " in log
-    assert log.count("INFO localdev.host: stopped") == 4  # http, on_message, tick_a, tick_b
+    assert "[http#1] " in log and "[http#2] " in log
+    assert "[function:on_message] " in log and "[function:tick_a] " in log
+    assert log.count("INFO localdev.host: stopped") == 5  # http#1, http#2, on_message, tick_a, tick_b
 
 
 def test_a_second_signal_stops_every_instance_at_once(start_host: StartHost, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from http.client import HTTPConnection
 import pytest
 
 from localdev.procs import wait_until
-from tests.localhost.conftest import RunningHost
+from tests.localhost.conftest import RunningHost, StartHost
 
 KEY = "local-test-key"
 
@@ -109,10 +109,12 @@ def test_returning_none_is_204_and_keys_are_not_checked_when_unset(open_host: Ru
     assert {"function": "nothing", "body": "admin-level, no key"} in open_host.records("nothing")
 
 
-def test_requests_are_served_concurrently(open_host: RunningHost) -> None:
-    # Each request returns only when all 6 are inside the function at once.
+def test_requests_are_served_concurrently(start_host: StartHost) -> None:
+    # Each request returns only when all 6 are inside the function at once. The barrier lives in one
+    # process, so one HTTP instance must take all 6: each instance answers its requests concurrently.
+    host = start_host(http_instances=1)
     with ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda _: open_host.request("GET", "/api/barrier/6"), range(6)))
+        results = list(pool.map(lambda _: host.request("GET", "/api/barrier/6"), range(6)))
     assert [(status, body) for status, _, body in results] == [(200, b"together")] * 6
 
 
@@ -147,7 +149,7 @@ def test_admin_level_functions_take_the_same_keys(keyed_host: RunningHost) -> No
 
 
 def test_the_ready_line_lists_the_functions(open_host: RunningHost) -> None:
-    # The port opens with the HTTP instance; the line comes once every instance serves.
+    # The port opens with the first HTTP instance; the line comes once every instance serves.
     wait_until(lambda: "Functions host ready" in open_host.log(), 15, what="the ready line")
     log = open_host.log()
     assert f"Functions host ready on http://127.0.0.1:{open_host.port} (keys not checked)" in log
