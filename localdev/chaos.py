@@ -7,6 +7,7 @@ audit trail is complete and in order.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import random
@@ -27,6 +28,8 @@ from localdev.cloud import QUEUES, LocalCloud
 from localdev.procs import free_port, wait_until
 
 TERMINAL = {s.value for s in Status if s.is_terminal}
+# What a call sees of a host that is down or was killed mid-answer (IncompleteRead is no ConnectionError).
+HOST_GONE = (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException)
 CHAOS_SUB = "44444444-4444-4444-4444-444444444444"
 
 
@@ -131,8 +134,8 @@ class Api:
                     return str(answer["requestId"])
                 if status != 503:
                     raise AssertionError(f"POST answered {status}: {answer}")
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass  # the host is down (a crash test); try again
+            except HOST_GONE:
+                pass  # the host is down, or died mid-answer (a crash test); try again
             if time.monotonic() > deadline:
                 raise TimeoutError(f"could not submit {key}")
             time.sleep(0.2)  # a caller's retry interval, not a wait for an effect
@@ -140,7 +143,7 @@ class Api:
     def view(self, request_id: str) -> dict[str, Any] | None:
         try:
             status, answer = self.call("GET", f"requests/{request_id}")
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+        except HOST_GONE:
             return None
         return answer if status == 200 else None
 
