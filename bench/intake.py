@@ -119,9 +119,15 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _niceness(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[16])
+
+
 def processes(cloud: LocalCloud | None) -> dict[str, list[int]]:
-    """The processes of a local cloud by role, for CPU accounting: each stand-in, the host's HTTP instance
-    (its first child: the HTTP group is spawned first) and its other instances together, and this bench."""
+    """The processes of a local cloud by role, for CPU accounting: each stand-in, the host's HTTP instances
+    together (they run at the host's niceness; localdev/host/flex.py starts every other instance at +10)
+    and its other instances together, and this bench."""
     found: dict[str, list[int]] = {"bench": [os.getpid()]}
     if cloud is None:
         return found
@@ -131,10 +137,11 @@ def processes(cloud: LocalCloud | None) -> dict[str, list[int]]:
         if svc.name != "host":
             found[svc.name] = [svc.proc.pid, *_children(svc.proc.pid)]
             continue
-        instances = sorted(_children(svc.proc.pid))
+        instances = _children(svc.proc.pid)
+        host_niceness = _niceness(svc.proc.pid)
         found["host parent"] = [svc.proc.pid]
-        if instances:
-            found["host http"], found["host others"] = instances[:1], instances[1:]
+        found["host http"] = [pid for pid in instances if _niceness(pid) == host_niceness]
+        found["host others"] = [pid for pid in instances if _niceness(pid) != host_niceness]
     return found
 
 
