@@ -93,7 +93,12 @@ class ServiceBusWorkQueue:
 
     def _get_sender(self) -> ServiceBusSender:
         if self._sender is None:
-            self._sender = self._client.get_queue_sender(self._queue_name)
+            # No keep-alive thread: every 30 s it listens on the connection for up to the socket timeout (0.2 s)
+            # while holding the connection's lock, so a send that arrives then waits, and the sends queued
+            # behind our lock with it. At 50 acknowledgements/s that stall alone was the p99 (bench.intake).
+            # Without it, a connection the service closed after a long idle spell costs the next send one
+            # reconnect (the SDK retries it), once.
+            self._sender = self._client.get_queue_sender(self._queue_name, keep_alive=None)
         return self._sender
 
     def _reset(self) -> None:

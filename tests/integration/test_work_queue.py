@@ -47,6 +47,16 @@ def test_a_work_item_is_sent_with_its_message_id(bus) -> None:
     assert decode(b"".join(message.body)) == WorkItem("r-1")
 
 
+def test_the_sender_runs_no_keep_alive_thread(bus) -> None:
+    # Its periodic listen holds the connection's lock for up to 0.2 s, stalling every send queued behind it.
+    import threading
+
+    broker, queue = bus
+    queue.send(WorkItem("r-keep-alive"))
+    assert [t.name for t in threading.enumerate() if "_keep_alive" in t.name] == []
+    assert [m.message_id for m in receive_all(broker.connection_string, 1)] == ["r-keep-alive"]
+
+
 def test_the_same_step_sent_twice_is_delivered_once(bus) -> None:
     broker, queue = bus
     queue.send(WorkItem("r-2"))
