@@ -18,13 +18,14 @@ table in Azure.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableServiceClient
 
-from interconnect.adapters.tables import check_entity, inverted_ticks, translated
+from interconnect.adapters.tables import check_entity, inverted_ticks, makes_tables, translated
 from interconnect.linking.quarantine import Quarantined
 
 PARTITION = "message"
@@ -92,20 +93,13 @@ class TableQuarantine:
         with translated("creating the quarantine table"):
             self._service.create_table_if_not_exists(self.table_name)
 
+    @makes_tables  # the first message ever set aside here makes the table
     def put(self, message: Quarantined) -> None:
         """Raises DependencyError (Tables unavailable), so that the trigger raises and the message is redelivered."""
         entity = to_entity(message)
-        with translated(f"setting aside message {entity['RowKey']}"):
-            try:
-                self._table.create_entity(entity)
-            except ResourceExistsError:
-                return  # set aside before: a redelivery of a message the host could not complete
-            except ResourceNotFoundError:
-                self.ensure_tables()  # the first message ever set aside here
-                try:
-                    self._table.create_entity(entity)
-                except ResourceExistsError:
-                    return
+        # A row already there: a redelivery of a message the host could not complete after setting it aside.
+        with translated(f"setting aside message {entity['RowKey']}"), suppress(ResourceExistsError):
+            self._table.create_entity(entity)
 
     def count(self) -> int:
         with translated("counting the quarantine"):

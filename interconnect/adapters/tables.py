@@ -668,7 +668,7 @@ class TableRequestStore:
 
     def ensure_tables(self) -> None:
         """Create the store's tables if missing. Nothing needs to call it: every method makes them on the
-        first call that finds one missing (see `_makes_tables`)."""
+        first call that finds one missing (see `makes_tables`)."""
         with translated("creating tables"):
             for name in (self.requests_table, self.index_table):
                 self._service.create_table_if_not_exists(name)
