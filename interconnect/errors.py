@@ -25,6 +25,7 @@ HTTP statuses for these live only in `interconnect/app/http.py`. Codes never cha
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -123,6 +124,18 @@ class DependencyError(InterconnectError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+MAX_RETRY_AFTER = 3600.0  # seconds: the longest a server's Retry-After delays anything
+
+
+def usable_retry_after(seconds: float | None) -> float | None:
+    """A server's Retry-After in seconds, fit to schedule on: None for none, a NaN, an infinity or a negative
+    value (each would break or skip the schedule built on it); a huge value capped at MAX_RETRY_AFTER. The AVS
+    adapter applies it to what ARM sends, and the worker again to what any adapter passes on."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 class ThrottledError(DependencyError):

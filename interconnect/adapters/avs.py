@@ -7,7 +7,6 @@ scheduled check messages instead of blocking an invocation for minutes.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
@@ -31,7 +30,14 @@ from azure.core.rest import HttpRequest, HttpResponse
 
 from interconnect.avs.ids import CloudId, check_resource_name, parse_cloud_id
 from interconnect.avs.resources import MALFORMED_ANSWER, Cloud, Link, PermissionEntry, Segment
-from interconnect.errors import ArmError, DependencyError, MalformedAnswerError, ThrottledError, ValidationError
+from interconnect.errors import (
+    ArmError,
+    DependencyError,
+    MalformedAnswerError,
+    ThrottledError,
+    ValidationError,
+    usable_retry_after,
+)
 
 if TYPE_CHECKING:
     from azure.mgmt.avs import AVSClient
@@ -50,20 +56,13 @@ MAX_PAGES = 100  # permission pages followed before the answer is called malform
 MAX_NAMED = 5  # malformed items a message names; the rest are counted
 
 
-MAX_RETRY_AFTER = 3600.0  # seconds; a longer wait ARM asks for is taken as this long
-
-
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """ARM's Retry-After in seconds, when it is a usable number: a NaN, an infinity or a negative value (which
-    would break or skip the schedule built on it) and an HTTP-date are ignored, a huge value is capped."""
+    """ARM's Retry-After in seconds, when it is a usable number (`usable_retry_after`); an HTTP-date is ignored."""
     value = headers.get("Retry-After") if headers is not None else None
     try:
-        seconds = float(value) if value is not None else None
+        return usable_retry_after(float(value) if value is not None else None)
     except ValueError:
         return None
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, MAX_RETRY_AFTER)
 
 
 def _arm_code(raw: object, status: int) -> str:

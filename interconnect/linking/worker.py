@@ -19,7 +19,6 @@ request ends at most max(Retry-After, poll interval) after ARM finished (bench/c
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -28,7 +27,7 @@ from typing import Unpack
 from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Link, LinkStatus
-from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError
+from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError, usable_retry_after
 from interconnect.linking import lifecycle
 from interconnect.linking.facts import Facts, Preflight
 from interconnect.linking.model import Action, Approval, LinkRequest, Operation, Reason, Status, StepChanges
@@ -41,7 +40,6 @@ ACTOR = "worker"
 MAX_RACES = 5
 MAX_RETRIES = 8
 STALE_UNDECIDED = timedelta(minutes=15)
-MAX_RETRY_AFTER = 3600.0  # seconds: the longest a server's Retry-After delays a step
 # A waiting request is woken when what held it back is decided; this is only the safety net under that (a
 # wake-up lost with a crash, a blocker gone stale, an index row lagging). Fixed, not growing: one message per
 # waiter per period is cheap, and a lost wake-up then costs at most one period.
@@ -53,9 +51,8 @@ UNDECIDED = (Status.ACCEPTED, Status.VALIDATING)
 def retry_delay(retry: int, retry_after: float | None) -> timedelta:
     """Exponential backoff from 2 s, capped at 5 min; never sooner than the server's Retry-After."""
     backoff = timedelta(seconds=min(2 * 2**retry, 300))
-    if retry_after is None or not math.isfinite(retry_after):  # what an adapter passed on is not trusted blindly
-        return backoff
-    return max(backoff, timedelta(seconds=min(retry_after, MAX_RETRY_AFTER)))
+    seconds = usable_retry_after(retry_after)  # what an adapter passed on is not trusted blindly
+    return backoff if seconds is None else max(backoff, timedelta(seconds=seconds))
 
 
 def retry_later(queue: WorkQueue, item: WorkItem, exc: DependencyError, now: datetime) -> None:
@@ -480,9 +477,7 @@ class Worker:
         longer (never sooner than ARM asked), and never after the deadline, so the last check is the one that
         judges it. No backoff: the request then ends at most max(Retry-After, poll interval) after ARM
         finished, at the cost of one GET per interval on a long build."""
-        wait = self.poll_interval.total_seconds()
-        if retry_after is not None and math.isfinite(retry_after) and retry_after > wait:
-            wait = min(retry_after, MAX_RETRY_AFTER)
+        wait = max(self.poll_interval.total_seconds(), usable_retry_after(retry_after) or 0.0)
         left = (operation.deadline - self.clock()).total_seconds()
         return timedelta(seconds=max(0.0, min(wait, left)))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from interconnect.adapters.avs import MAX_RETRY_AFTER, _retry_after
+from interconnect.adapters.avs import _retry_after
+from interconnect.errors import MAX_RETRY_AFTER
 
 
 @pytest.mark.parametrize(
