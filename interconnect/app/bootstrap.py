@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from interconnect.audit.ports import AuditStore, SvgRenderer
     from interconnect.audit.service import Audits
     from interconnect.avs.gateway import AvsGateway
+    from interconnect.avs.known import KnownClouds
     from interconnect.channels.config import Channels
     from interconnect.channels.deliveries import AnnouncingStore, Deliveries
     from interconnect.channels.inbound import Inbound
@@ -276,10 +277,17 @@ class Services:
         return Dispatch(self.worker, self.queue, self.clock, deliveries=self.deliveries, audits=self.audits)
 
     @component
+    def known_clouds(self) -> KnownClouds:
+        """The clouds short names resolve against, for chat and GET /api/clouds alike (one cache)."""
+        from interconnect.avs.known import KnownClouds
+
+        return KnownClouds(self.avs, self.settings.subscriptions)
+
+    @component
     def inbound(self) -> Inbound:
         from interconnect.channels.inbound import Inbound
 
-        return Inbound(self.channels, self.intake, self.queries, self.approvals, self.avs, self.settings.subscriptions)
+        return Inbound(self.channels, self.intake, self.queries, self.approvals, self.known_clouds)
 
     def audits_or_fail(self) -> Audits:
         audits = self.audits

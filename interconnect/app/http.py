@@ -100,7 +100,7 @@ _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._~:/#@=+!$*(),;-]{1,200}")
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._~:/#@=+{}-]{1,100}")
 # The query parameters the API reads: only these are logged with their values. Any other (`code`, the
 # function key, above all) is only counted, so no spelling of a credential reaches a log line.
-_LOGGED_PARAMS = frozenset({"cloud", "status", "limit", "continuation", "dryRun", "format"})
+_LOGGED_PARAMS = frozenset({"cloud", "ref", "status", "limit", "continuation", "dryRun", "format"})
 
 
 def correlation_id(req: func.HttpRequest) -> str:

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.errors import ValidationError
@@ -193,10 +194,13 @@ class Resolved:
 
 @dataclass(frozen=True)
 class Unresolved:
-    """The reference names no cloud or several: `reply` asks back, listing `candidates` (or close matches)."""
+    """The reference names no cloud or several: `reply` asks back, listing `candidates` (or close matches).
+    `why`: "invalid" (no cloud could have that name), "unknown" (none known has it; `candidates` are close
+    matches) or "ambiguous" (several have it; `candidates` are all of them)."""
 
     reply: str
     candidates: tuple[CloudId, ...]
+    why: Literal["invalid", "unknown", "ambiguous"]
 
 
 def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
@@ -208,7 +212,7 @@ def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
     ref = ref.strip() if isinstance(ref, str) else ""
     clouds = list(dict.fromkeys(known))  # CloudId equality is case-insensitive: drops spelled-twice duplicates
     if not ref:
-        return Unresolved("Name a private cloud: a full ARM id, 'name' or 'resource-group/name'.", ())
+        return Unresolved("Name a private cloud: a full ARM id, 'name' or 'resource-group/name'.", (), "invalid")
     if ref.startswith("/") or "/providers/" in ref.lower():
         try:
             cloud = parse_cloud_id(ref, field_name="it")
@@ -219,6 +223,7 @@ def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
                 "An id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/"
                 "Microsoft.AVS/privateClouds/<name>.",
                 (),
+                "invalid",
             )
         return Resolved(next((c for c in clouds if c == cloud), cloud))
     if any(part in ("", ".", "..") for part in ref.split("/")):
@@ -226,6 +231,7 @@ def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
             f"'{shown(ref)}' is not a private cloud name (INVALID_ID): a name or group cannot be "
             "empty, '.' or '..'. Give a full ARM id, 'name' or 'resource-group/name'.",
             (),
+            "invalid",
         )
     wanted = ref.lower()
     if "/" in ref:
@@ -241,14 +247,17 @@ def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
             f"'{shown(ref)}' matches {len(matches)} private clouds; say which with "
             f"resource-group/name or the full ARM id: {_listing(matches)}",
             tuple(matches),
+            "ambiguous",
         )
     close = difflib.get_close_matches(wanted, list(choices), n=MAX_LISTED, cutoff=0.6)
     # A close name may stand for several clouds (same name in other groups): offer all of them.
     similar = [c for choice in close for c in clouds if (c.short if "/" in ref else c.name).lower() == choice]
     if similar:
-        return Unresolved(f"I know no private cloud '{shown(ref)}'. Did you mean: {_listing(similar)}?", tuple(similar))
+        return Unresolved(
+            f"I know no private cloud '{shown(ref)}'. Did you mean: {_listing(similar)}?", tuple(similar), "unknown"
+        )
     return Unresolved(
-        f"I know no private cloud '{shown(ref)}'. Give a full ARM id, 'name' or 'resource-group/name'.", ()
+        f"I know no private cloud '{shown(ref)}'. Give a full ARM id, 'name' or 'resource-group/name'.", (), "unknown"
     )
 
 

@@ -2,7 +2,7 @@
 
 Each channel's signature is checked over the raw body before anything is parsed. Answers stay within the
 sender's deadline (Slack 3 s, Teams 5 s) because nothing here touches ARM except the read-only chat commands
-(`plan`, `links`) and the cached list of clouds that short names are resolved against.
+(`plan`, `links`) and the cached list of clouds that short names are resolved against (avs/known.py).
 
 A valid signature says who sent a payload, not that its content is sane: every JSON document is decoded
 within size and nesting caps, and every value that is stored, queued or used as a key (ids, button values,
@@ -20,12 +20,12 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from interconnect import boundedjson
-from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId, parse_cloud_id
+from interconnect.avs.known import KnownClouds
 from interconnect.channels import signatures
 from interconnect.channels.chat import TICKET, ChatCommand, ChatReply, Resolved, parse_command, resolve_cloud
 from interconnect.channels.config import Channels, HookSource
@@ -45,7 +45,6 @@ from interconnect.linking.queries import Queries
 from interconnect.linking.validation import Submit, parse_json, parse_submit
 
 log = logging.getLogger(__name__)
-CLOUD_CACHE_SECONDS = 300
 
 # Body limits per channel, in bytes (the edge checks them before verifying; decoding checks them again).
 # Jira sends the whole issue (every field, rendered description, changelog): hundreds of KB are real.
@@ -80,10 +79,8 @@ class Inbound:
     intake: Intake
     queries: Queries
     approvals: Approvals
-    avs: AvsGateway
-    subscriptions: tuple[str, ...]
+    clouds: KnownClouds
     now: Callable[[], float] = time.time
-    _clouds: tuple[float, list[CloudId]] = field(default=(0.0, []), repr=False)
 
     # -- ticketing webhooks ---------------------------------------------------------------------------
 
@@ -284,7 +281,7 @@ class Inbound:
 
     def _resolve(self, refs: tuple[str, ...]) -> tuple[CloudId, ...] | str:
         """The clouds named, or the reply that asks which one was meant."""
-        known = self._known_clouds()
+        known = self.clouds.list()
         found = []
         for ref in refs:
             result = resolve_cloud(ref, known)
@@ -292,20 +289,6 @@ class Inbound:
                 return result.reply
             found.append(result.cloud)
         return tuple(found)
-
-    def _known_clouds(self) -> list[CloudId]:
-        """The clouds of the configured subscriptions, cached: a chat command must answer within seconds."""
-        fetched_at, clouds = self._clouds
-        if self.now() - fetched_at < CLOUD_CACHE_SECONDS:
-            return clouds
-        clouds = []
-        for subscription in self.subscriptions:
-            try:
-                clouds += [cloud.id for cloud in self.avs.list_clouds(subscription)]
-            except InterconnectError as exc:
-                log.warning("cannot list clouds of %s: %s", subscription, exc.message)
-        self._clouds = (self.now(), clouds)
-        return clouds
 
 
 def _form(body: bytes, limit: int) -> dict[str, str]:

@@ -28,6 +28,7 @@ def trigger(name: str) -> dict:
         ("get_request", "requests/{id}", ["GET"], "FUNCTION"),
         ("list_requests", "requests", ["GET"], "FUNCTION"),
         ("list_links", "links", ["GET"], "FUNCTION"),
+        ("resolve_cloud_ref", "clouds", ["GET"], "FUNCTION"),
         # Anonymous at the host: the app itself demands a verified Entra token of a person
         # (interconnect/app/identity.py).
         ("approve_request", "requests/{id}/approve", ["POST"], "ANONYMOUS"),
@@ -102,6 +103,7 @@ def test_no_other_functions_are_registered() -> None:
         "get_request",
         "list_requests",
         "list_links",
+        "resolve_cloud_ref",
         "health",
         "approve_request",
         "reject_request",

@@ -108,6 +108,7 @@ def _break_everything(app: FakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
         (services.queries, "recent"),
         (services.queries, "links"),
         (services.queries, "health"),
+        (services.known_clouds, "list"),
         (services.approvals, "decide"),
         (services.inbound, "hook"),
         (services.inbound, "slack_command"),
@@ -127,6 +128,7 @@ HTTP_CALLS = [
     ("get_request", "GET", f"requests/{RID}", {"id": RID}),
     ("list_requests", "GET", "requests", {}),
     ("list_links", "GET", "links", {}),
+    ("resolve_cloud_ref", "GET", "clouds", {}),
     ("approve_request", "POST", f"requests/{RID}/approve", {"id": RID}),
     ("reject_request", "POST", f"requests/{RID}/reject", {"id": RID}),
     ("ticket_hook", "POST", "hooks/cmdb", {"source": "cmdb"}),
@@ -151,6 +153,8 @@ def test_an_unexpected_failure_is_a_500_with_a_correlation_id_and_no_exception_t
     route: dict[str, str],
 ) -> None:
     params = {"cloud": str(app.a)} if name in ("list_links", "list_requests") else {}
+    if name == "resolve_cloud_ref":
+        params = {"ref": "pc-a"}
     headers = {"x-correlation-id": "corr-500"}
     if name in ("approve_request", "reject_request"):
         headers["Authorization"] = f"Bearer {app.token(user='bob')}"

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
+from interconnect.avs.known import KnownClouds
 from interconnect.channels import signatures
 from interconnect.channels.config import parse_channels, secret_list
 from interconnect.channels.inbound import SLACK_ACTION_LIMIT, Inbound
@@ -176,8 +177,7 @@ class Channel:
             intake,
             Queries(self.store, self.avs, self.queue, preflight),
             Approvals(self.store, self.queue, clock, DEFAULT),
-            self.avs,
-            (SUB_A,),
+            KnownClouds(self.avs, (SUB_A,)),
         )
 
     def nothing_kept(self) -> bool:

@@ -1,0 +1,41 @@
+"""The cached listing short cloud names resolve against (chat and GET /api/clouds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from interconnect.adapters.memory import InMemoryAvs
+from interconnect.avs.known import KnownClouds
+from interconnect.errors import ArmError
+from tests.factories import SUB_A, cloud, cloud_id
+
+SUB_B = "22222222-2222-2222-2222-222222222222"
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_listing_is_kept_for_its_ttl_then_read_again() -> None:
+    avs, ticks = InMemoryAvs(), Ticks()
+    avs.add(cloud(cloud_id("pc-a")))
+    known = KnownClouds(avs, (SUB_A,), now=ticks, ttl=300)
+    assert known.list() == [cloud_id("pc-a")]
+    avs.add(cloud(cloud_id("pc-b"), block="10.0.4.0/22"))
+    ticks.now = 299
+    assert known.list() == [cloud_id("pc-a")]
+    ticks.now = 300
+    assert set(known.list()) == {cloud_id("pc-a"), cloud_id("pc-b")}
+    assert avs.calls.count("list_clouds") == 2
+
+
+def test_a_subscription_that_cannot_be_listed_is_logged_and_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    avs = InMemoryAvs()
+    avs.add(cloud(cloud_id("pc-a")))
+    avs.refuse["list_clouds"] = ArmError("ARM is down")
+    assert KnownClouds(avs, (SUB_A, SUB_B)).list() == []
+    assert "cannot list clouds" in caplog.text and "ARM is down" in caplog.text
