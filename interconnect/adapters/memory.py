@@ -20,6 +20,7 @@ from interconnect.errors import (
     NotFoundError,
     ValidationError,
 )
+from interconnect.linking.lifecycle import FIRST_VERSION, submitted
 from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
 from interconnect.linking.ports import Listing, RequestStore
 from interconnect.linking.quarantine import Quarantined
@@ -42,11 +43,12 @@ class InMemoryRequestStore:
         self.rows[request.id] = stamped
         return stamped
 
-    def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+    def create(self, request: LinkRequest) -> LinkRequest:
+        """The row alone, as the table store writes it: `events` derives event 1 from it."""
         with self._lock:
             if request.id in self.rows:
                 raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS")
-            self.trails[request.id] = [event]
+            self.trails[request.id] = []
             return self._stamp(request)
 
     creating = RequestStore.creating  # create, then the block: nothing here to overlap
@@ -70,14 +72,20 @@ class InMemoryRequestStore:
             current = self.rows.get(request.id)
             if current is None or current.etag != request.etag:
                 raise ConflictError(f"request {request.id} changed concurrently")
-            if any(e.sequence == event.sequence for e in self.trails[request.id]):
+            if event.sequence == FIRST_VERSION or any(e.sequence == event.sequence for e in self.trails[request.id]):
                 raise ConflictError(f"event {event.sequence} of {request.id} exists")
             self.trails[request.id].append(event)
             return self._stamp(request)
 
     def events(self, request_id: str) -> list[AuditEvent]:
+        """Event 1 derived from the row unless the trail holds a status event 1 itself, as the table store
+        reads rows an older version wrote; notes on version 1 do not count."""
         with self._lock:
-            return list(self.trails.get(request_id, []))
+            trail = list(self.trails.get(request_id, []))
+            row = self.rows.get(request_id)
+            if row is None or any(e.sequence == FIRST_VERSION and e.kind == "status" for e in trail):
+                return trail
+            return [submitted(row), *trail]
 
     def note(self, event: AuditEvent, suffix: str) -> None:
         with self._lock:

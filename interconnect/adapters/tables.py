@@ -2,18 +2,26 @@
 
 Layout (table names get an optional prefix):
 
-    requests      PK = request id   RK = "request"          the request row, ETag-guarded
-                  PK = request id   RK = "event-00000001"   its audit events, numbered by row version
+    requests      PK = request id   RK = "request"             the request row, ETag-guarded
+                  PK = request id   RK = "event-00000002"      its audit events from 2 on, numbered by row version
+                  PK = request id   RK = "event-00000002-<s>"  a note, after the event it follows
     requestindex  PK = "all" | "cloud-<sha256 of cloud id>"  RK = <inverted ticks>-<request id>
                   newest first per cloud and overall; carries a copy of the status for filtering
                   PK = "keys"  RK = "continuation"          the key continuation tokens are signed with
+
+Event 1 (the request being filed) has no row: it is `lifecycle.submitted(request)`, built only from fields no
+transition changes, so `events()` derives it from the request row, which its partition query returns anyway.
+A create therefore writes its row with a plain insert rather than an entity-group transaction of row and
+event: the same one call, but no multipart batch to build, send and parse, and no two-entity commit, on the
+path intake's acknowledgement waits for. A row keyed exactly `event-00000001` (every create of an older
+version wrote one) is read as stored instead; a note on version 1 is keyed `event-00000001-<s>`, not that.
 
 A transition writes the row (If-Match) and its event in one entity-group transaction, so an audit trail
 can never miss a transition or hold one twice. The index lives in other partitions, so it cannot join that
 transaction. A create takes three steps, each waiting for the one before:
 
     1. the "all" index row, marked `Recording`    so a crash after step 2 leaves a trace stale() finds
-    2. the request row and its first event         one transaction; a repeat ends here (409)
+    2. the request row, alone                      insert; a repeat ends here (409)
     3. the two per-cloud index rows, concurrently  insert-if-absent; intake queues the request meanwhile
 
 The per-cloud rows are what `unfinished(cloud)` counts and what orders decisions, so they are never
@@ -77,6 +85,7 @@ from interconnect.errors import (
     TooLargeError,
     ValidationError,
 )
+from interconnect.linking.lifecycle import FIRST_VERSION, submitted
 from interconnect.linking.model import (
     UNFINISHED,
     Action,
@@ -97,6 +106,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ROW = "request"
+# The key event 1 had when every create wrote it; rows an older version wrote keep it (see events()).
+FIRST_EVENT_ROW = f"event-{FIRST_VERSION:08d}"
 KEY_PARTITION, CONTINUATION_KEY_ROW = "keys", "continuation"  # in the index table; see token_key()
 # The "all" index row of a request from its create until its first transition. Only per-cloud rows are
 # counted as unfinished work, so a create that died before writing its row counts nowhere.
@@ -673,16 +684,16 @@ class TableRequestStore:
             for name in (self.requests_table, self.index_table):
                 self._service.create_table_if_not_exists(name)
 
-    def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
-        with self.creating(request, event) as stored:
+    def create(self, request: LinkRequest) -> LinkRequest:
+        with self.creating(request) as stored:
             return stored
 
     @contextmanager
-    def creating(self, request: LinkRequest, event: AuditEvent) -> Iterator[LinkRequest]:
+    def creating(self, request: LinkRequest) -> Iterator[LinkRequest]:
         """Steps 1 and 2 of a create on entering (see the module docstring); step 3 runs while the block does
         and is waited for on leaving. A per-cloud row that could not be written is logged, not raised: the
         request is stored and found by stale(), and its first transition writes every index row."""
-        stored = self._record(request, event)
+        stored = self._record(request)
         rows = [
             self._writers.submit(self._add_index_row, stored, partition)
             for partition in self._index_keys(stored)[0][1:]
@@ -703,23 +714,20 @@ class TableRequestStore:
                     )
 
     @makes_tables
-    def _record(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+    def _record(self, request: LinkRequest) -> LinkRequest:
         """Steps 1 and 2: from here on the request is stored and stale() finds it."""
         with translated(f"creating request {request.id}"):
             # First, so that a crash after the row is written leaves a trace the sweeper finds (see stale()).
             self._write_index(request, partitions=["all"], status=RECORDING)
             try:
-                result = self._requests.submit_transaction(
-                    [("create", to_entity(request)), ("create", event_entity(event))]
-                )
-            except TableTransactionError as exc:
-                if exc.status_code == 409:
-                    # A repeat: the request is indexed under its first creation time, not this one.
-                    with suppress(AzureError):
-                        self._index.delete_entity("all", self._index_keys(request)[1])
-                    raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS") from exc
-                raise
-        return request.with_changes(etag=result[0]["etag"])
+                # The row alone: event 1 is derived from it (see events()).
+                written = self._requests.create_entity(to_entity(request))
+            except ResourceExistsError as exc:
+                # A repeat: the request is indexed under its first creation time, not this one.
+                with suppress(AzureError):
+                    self._index.delete_entity("all", self._index_keys(request)[1])
+                raise ConflictError(f"request {request.id} exists", code="ALREADY_EXISTS") from exc
+        return request.with_changes(etag=written["etag"])
 
     def _add_index_row(self, request: LinkRequest, partition: str) -> None:
         """Step 3 for one partition. Insert-if-absent: a row already there was written by the request's first
@@ -741,6 +749,8 @@ class TableRequestStore:
     def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         if request.etag is None:
             raise ConflictError(f"request {request.id} was not read from the store; cannot update it safely")
+        if event.sequence == FIRST_VERSION:  # derived from the row, never written (see events())
+            raise ConflictError(f"event {event.sequence} of {request.id} exists")
         with translated(f"updating request {request.id}"):
             try:
                 result = self._requests.submit_transaction(
@@ -807,16 +817,32 @@ class TableRequestStore:
 
     @makes_tables
     def events(self, request_id: str) -> list[AuditEvent]:
-        """The trail, oldest first; an event that cannot be read back is logged and left out."""
-        found = []
+        """The trail, oldest first; an event that cannot be read back is logged and left out.
+
+        One query reads the event rows and the request row (keys sort `event-…` before `request`). Event 1
+        is derived from the request row unless a row keyed exactly `event-00000001` holds it (an older
+        version wrote one with every create); a note on version 1 is keyed `event-00000001-<suffix>`, so a
+        prefix would not do. A request that is not stored has no trail.
+        """
+        found, request_row, first_stored = [], None, False
         with translated(f"reading events of {shown(request_id)}"):
             for row in self._requests.query_entities(
-                "PartitionKey eq @pk and RowKey ge 'event-' and RowKey lt 'event.'", parameters={"pk": request_id}
+                f"PartitionKey eq @pk and (RowKey eq '{ROW}' or (RowKey ge 'event-' and RowKey lt 'event.'))",
+                parameters={"pk": request_id},
             ):
+                if row["RowKey"] == ROW:
+                    request_row = row
+                    continue
+                first_stored = first_stored or row["RowKey"] == FIRST_EVENT_ROW
                 try:
                     found.append(event_from_entity(row))
                 except CorruptRecordError as exc:
                     skip(exc, "reading an audit trail")
+        if request_row is not None and not first_stored:
+            try:
+                found.insert(0, submitted(from_entity(request_row)))
+            except CorruptRecordError as exc:
+                skip(exc, "reading an audit trail")
         return found
 
     @makes_tables

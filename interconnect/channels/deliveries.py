@@ -61,8 +61,8 @@ class AnnouncingStore(RequestStore):
         self._store = store
         self._queue = queue
 
-    def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
-        return self._store.create(request, event)
+    def create(self, request: LinkRequest) -> LinkRequest:
+        return self._store.create(request)
 
     def get(self, request_id: str) -> LinkRequest:
         return self._store.get(request_id)

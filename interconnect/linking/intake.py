@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from interconnect.errors import ConflictError, DependencyError
-from interconnect.linking.model import AuditEvent, Callback, LinkRequest, Status
+from interconnect.linking.lifecycle import FIRST_VERSION
+from interconnect.linking.model import Callback, LinkRequest, Status
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
 from interconnect.linking.validation import Submit
@@ -63,24 +64,13 @@ class Intake:
             reference=command.reference,
             correlation_id=correlation_id or str(uuid.uuid4()),
             fingerprint=command.fingerprint,
-            version=1,
+            version=FIRST_VERSION,
             callbacks=callbacks,
         )
-        event = AuditEvent(
-            request.id,
-            1,
-            now,
-            str(command.requester),
-            "status",
-            Status.ACCEPTED,
-            None,
-            f"{command.action.value} {command.source} ⇄ {command.target} requested"
-            + (f" ({command.reference})" if command.reference else ""),
-            request.correlation_id,
-        )
         try:
-            # The message goes out while the store writes the last of its index: one round trip saved.
-            with self.store.creating(request, event) as stored:
+            # The message goes out while the store writes the last of its index: one round trip saved. No
+            # event is written: event 1 (`lifecycle.submitted`) is the store's to derive from the request.
+            with self.store.creating(request) as stored:
                 unqueued = self._send(stored)
         except ConflictError:
             existing = self.store.get(request.id)

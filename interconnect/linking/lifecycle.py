@@ -3,7 +3,9 @@
     Accepted → [AwaitingApproval] → Validating → InProgress → Succeeded | Rejected | Failed | Expired
 
 Every transition bumps the row's version and yields exactly one audit event numbered by it, so a
-transition replayed after a lost race can never add a second event (the store refuses the number).
+transition replayed after a lost race can never add a second event (the store refuses the number). Event 1,
+the request being filed, is `submitted(request)`: built from fields that never change, so a store can answer
+it from the request's row instead of writing a row of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +28,29 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     S.FAILED: frozenset(),
     S.EXPIRED: frozenset(),
 }
+
+
+# The version a request is created with, and so the sequence of its first audit event; transitions number theirs
+# from the next one on.
+FIRST_VERSION = 1
+
+
+def submitted(request: LinkRequest) -> AuditEvent:
+    """Event 1 of every trail: who filed what, and when. Built here only, and only from fields no transition
+    changes (none that `RequestChanges` lists), so a store that derives it from the request's row answers the
+    same event at every later version of that row."""
+    return AuditEvent(
+        request_id=request.id,
+        sequence=FIRST_VERSION,
+        at=request.created_at,
+        actor=str(request.requester),
+        kind="status",
+        status=Status.ACCEPTED,
+        previous=None,
+        message=f"{request.action.value} {request.source} ⇄ {request.target} requested"
+        + (f" ({request.reference})" if request.reference else ""),
+        correlation_id=request.correlation_id,
+    )
 
 
 def can_transition(current: Status, to: Status) -> bool:

@@ -32,8 +32,11 @@ class Listing(Generic[T]):
 class RequestStore(Protocol):
     """Request rows and their append-only audit trails."""
 
-    def create(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
-        """Insert a new request with its first event. Raises ConflictError if the id exists.
+    def create(self, request: LinkRequest) -> LinkRequest:
+        """Insert a new request. Raises ConflictError (ALREADY_EXISTS) if the id exists.
+
+        Its trail starts with `lifecycle.submitted(request)`, which `events` answers from the stored request
+        (nobody passes or writes it, so it cannot differ from the request it describes).
 
         Once it returns, the request is listed, counted by `unfinished()` of both its clouds (see `creating`
         for when that last write fails), and found by `stale()` once old. A crash part-way leaves either
@@ -42,7 +45,7 @@ class RequestStore(Protocol):
         """
 
     @contextmanager
-    def creating(self, request: LinkRequest, event: AuditEvent) -> Iterator[LinkRequest]:
+    def creating(self, request: LinkRequest) -> Iterator[LinkRequest]:
         """`create`, with the block run while the store writes the last of its index (intake queues the
         request there). On entering, the request is stored and `stale()` will find it; on leaving, it is also
         counted by `unfinished()` (if that last write failed, it is logged and the request's first transition
@@ -50,7 +53,7 @@ class RequestStore(Protocol):
 
         This default creates first and then runs the block; the table store overlaps the two.
         """
-        yield self.create(request, event)
+        yield self.create(request)
 
     def get(self, request_id: str) -> LinkRequest:
         """Raises NotFoundError, or CorruptRecordError for a row that cannot be read back."""
@@ -58,11 +61,13 @@ class RequestStore(Protocol):
     def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
         """Write `request` only if the stored row still has `request.etag`, together with `event`.
 
-        Raises ConflictError when another writer got there first.
+        Raises ConflictError when another writer got there first, or when the trail holds `event.sequence`
+        already (event 1 is always held: it is the request's `submitted` event).
         """
 
     def events(self, request_id: str) -> list[AuditEvent]:
-        """The audit trail, oldest first."""
+        """The audit trail, oldest first: `lifecycle.submitted` of the request, then every saved transition and
+        note. Empty for a request that is not stored."""
 
     def note(self, event: AuditEvent, suffix: str) -> None:
         """Append a note (kind "note") after the status event it follows; the same suffix twice is one note."""

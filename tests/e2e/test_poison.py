@@ -20,7 +20,7 @@ from interconnect.adapters.quarantine import TableQuarantine
 from interconnect.adapters.tables import TableRequestStore
 from interconnect.avs.ids import parse_cloud_id
 from interconnect.linking.intake import request_id_for
-from interconnect.linking.model import Action, AuditEvent, LinkRequest, Requester, Status
+from interconnect.linking.model import Action, LinkRequest, Requester
 from localdev import servicebus
 from tests.e2e.conftest import App, load_clouds, pc, running_app
 from tests.factories import write_poisoned_request
@@ -60,9 +60,7 @@ def write_unqueued_request(tables: TableServiceClient, source: str, target: str,
         fingerprint="f",
         version=1,
     )
-    TableRequestStore(tables).create(
-        request, AuditEvent(rid, 1, at, "api:alice", "status", Status.ACCEPTED, None, "requested", "c")
-    )
+    TableRequestStore(tables).create(request)
     return rid
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import uuid
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from interconnect.errors import (
 )
 from interconnect.linking import lifecycle
 from interconnect.linking.intake import Intake, request_id_for
+from interconnect.linking.lifecycle import submitted
 from interconnect.linking.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
 from interconnect.linking.queue import WorkItem
 from interconnect.linking.validation import Submit
@@ -49,7 +51,7 @@ def store(request: pytest.FixtureRequest):
 CLOCK = Clock()
 
 
-def new_request(**changes) -> tuple[LinkRequest, AuditEvent]:
+def new_request(**changes) -> LinkRequest:
     rid = request_id_for("api", None)
     request = LinkRequest(
         id=rid,
@@ -64,24 +66,22 @@ def new_request(**changes) -> tuple[LinkRequest, AuditEvent]:
         fingerprint="f",
         version=1,
     )
-    request = request.with_changes(**changes)
-    event = AuditEvent(rid, 1, CLOCK(), "api:alice", "status", Status.ACCEPTED, None, "requested", "c-1")
-    return request, event
+    return request.with_changes(**changes)
 
 
 def test_created_request_reads_back_equal(store) -> None:
-    request, event = new_request()
-    store.create(request, event)
+    request = new_request()
+    store.create(request)
     got = store.get(request.id)
     assert got.with_changes(etag=None) == request
-    assert store.events(request.id) == [event]
+    assert store.events(request.id) == [submitted(request)]
 
 
 def test_creating_the_same_id_twice_conflicts(store) -> None:
-    request, event = new_request()
-    store.create(request, event)
+    request = new_request()
+    store.create(request)
     with pytest.raises(ConflictError):
-        store.create(request, event)
+        store.create(request)
 
 
 def test_unknown_request_is_not_found(store) -> None:
@@ -90,19 +90,19 @@ def test_unknown_request_is_not_found(store) -> None:
 
 
 def test_a_transition_from_a_stale_read_is_refused_and_adds_no_event(store) -> None:
-    request, event = new_request()
-    store.create(request, event)
+    request = new_request()
+    store.create(request)
     first, second = store.get(request.id), store.get(request.id)
     store.save(*lifecycle.transition(first, Status.VALIDATING, now=CLOCK(), actor="worker", message="one"))
     with pytest.raises(ConflictError):
         store.save(*lifecycle.transition(second, Status.REJECTED, now=CLOCK(), actor="worker", message="two"))
     assert store.get(request.id).status is Status.VALIDATING
-    assert [e.message for e in store.events(request.id)] == ["requested", "one"]
+    assert [e.message for e in store.events(request.id)] == [submitted(request).message, "one"]
 
 
 def test_operation_and_reasons_round_trip(store) -> None:
-    request, event = new_request()
-    store.create(request, event)
+    request = new_request()
+    store.create(request)
     current = store.get(request.id)
     op = Operation("create", current.source, "ic-x", CLOCK(), CLOCK() + timedelta(hours=2), 3)
     reasons = (Reason("REGION_MISMATCH", "far apart", {"a": 1}),)
@@ -120,11 +120,11 @@ def test_recent_lists_newest_first_by_cloud_and_status_with_paging(store) -> Non
     shared = cloud_id()
     ids = []
     for minutes in range(5):
-        request, event = new_request(source=shared, created_at=CLOCK() + timedelta(minutes=minutes))
-        store.create(request, event)
+        request = new_request(source=shared, created_at=CLOCK() + timedelta(minutes=minutes))
+        store.create(request)
         ids.append(request.id)
-    stray, stray_event = new_request()
-    store.create(stray, stray_event)
+    stray = new_request()
+    store.create(stray)
     page = store.recent(cloud=shared, status=None, limit=3, continuation=None)
     assert [r.id for r in page.items] == ids[::-1][:3] and page.continuation and page.skipped == 0
     rest = store.recent(cloud=shared, status=None, limit=3, continuation=page.continuation)
@@ -136,8 +136,8 @@ def test_recent_lists_newest_first_by_cloud_and_status_with_paging(store) -> Non
 
 
 def test_discard_removes_the_request_everywhere(store) -> None:
-    request, event = new_request()
-    store.create(request, event)
+    request = new_request()
+    store.create(request)
     store.discard(request.id)
     with pytest.raises(NotFoundError):
         store.get(request.id)
@@ -152,10 +152,10 @@ def test_table_store_refuses_keys_the_service_would_refuse(tables_connection_str
 
 def test_unfinished_lists_open_requests_of_a_cloud_from_the_index(store) -> None:
     shared = cloud_id()
-    open_request, event = new_request(source=shared)
-    store.create(open_request, event)
-    done, done_event = new_request(target=shared)
-    store.create(done, done_event)
+    open_request = new_request(source=shared)
+    store.create(open_request)
+    done = new_request(target=shared)
+    store.create(done)
     store.save(*lifecycle.transition(store.get(done.id), Status.REJECTED, now=CLOCK(), actor="w", message="no"))
     (summary,) = store.unfinished(shared)
     assert (summary.id, summary.action, summary.source, summary.target, summary.status) == (
@@ -169,10 +169,10 @@ def test_unfinished_lists_open_requests_of_a_cloud_from_the_index(store) -> None
 
 
 def test_stale_lists_unfinished_requests_not_updated_since(store) -> None:
-    old, event = new_request(updated_at=CLOCK() - timedelta(hours=1))
-    store.create(old, event)
-    fresh, fresh_event = new_request()
-    store.create(fresh, fresh_event)
+    old = new_request(updated_at=CLOCK() - timedelta(hours=1))
+    store.create(old)
+    fresh = new_request()
+    store.create(fresh)
     stale_ids = {s.id for s in store.stale(CLOCK() - timedelta(minutes=10)).items}
     assert old.id in stale_ids and fresh.id not in stale_ids
 
@@ -272,8 +272,8 @@ CUTOFF = CLOCK() - timedelta(minutes=10)
 CREATE_CRASH_POINTS = {
     "before the Recording row": ("index", "upsert_entity", 1, False, False),
     "after the Recording row": ("index", "upsert_entity", 1, True, False),
-    "before the transaction": ("requests", "submit_transaction", 1, False, False),
-    "after the transaction": ("requests", "submit_transaction", 1, True, True),
+    "before the row": ("requests", "create_entity", 1, False, False),
+    "after the row": ("requests", "create_entity", 1, True, True),
     "instead of the first per-cloud row": ("index", "create_entity", 1, False, True),
     "after the first per-cloud row": ("index", "create_entity", 1, True, True),
     "after both per-cloud rows": ("index", "create_entity", 2, True, True),
@@ -286,10 +286,10 @@ CREATE_CRASH_POINTS = {
 def test_a_create_killed_at_any_call_ends_well_once_stale_has_run(
     tables: TableServiceClient, table_prefix: str, table: str, method: str, nth: int, after: bool, stored: bool
 ) -> None:
-    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    request = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     dying = faulty(tables, table_prefix, table, lambda c: DiesAt(c, method, nth=nth, after=after))
     with pytest.raises(Killed):
-        dying.create(request, event)
+        dying.create(request)
     store = TableRequestStore(tables, table_prefix)
     if not stored:  # never counted anywhere, so it holds nothing back, and stale() removes its trace
         assert store.unfinished(request.source) == [] and store.unfinished(request.target) == []
@@ -308,10 +308,10 @@ def test_a_create_killed_at_any_call_ends_well_once_stale_has_run(
     assert request.id in {r.id for r in listed}
 
 
-def test_a_failed_transaction_writes_no_per_cloud_row(tables: TableServiceClient, table_prefix: str) -> None:
-    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+def test_a_failed_row_insert_writes_no_per_cloud_row(tables: TableServiceClient, table_prefix: str) -> None:
+    request = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
     with pytest.raises(DependencyError):
-        faulty(tables, table_prefix, "requests", lambda c: Unreachable(c, "submit_transaction")).create(request, event)
+        faulty(tables, table_prefix, "requests", lambda c: Unreachable(c, "create_entity")).create(request)
     store = TableRequestStore(tables, table_prefix)
     assert [r["PartitionKey"] for r in index_rows(store, request.id)] == ["all"]  # the trace only
     assert store.unfinished(request.source) == []
@@ -327,8 +327,8 @@ def test_a_first_transition_written_before_the_create_s_last_rows_is_kept(
     released = threading.Event()
     store = faulty(tables, table_prefix, "index", lambda c: Held(c, "create_entity", released))
     worker = TableRequestStore(tables, table_prefix)
-    request, event = new_request()
-    with store.creating(request, event):
+    request = new_request()
+    with store.creating(request):
         worker.save(
             *lifecycle.transition(worker.get(request.id), Status.VALIDATING, now=CLOCK(), actor="w", message="v")
         )
@@ -340,9 +340,9 @@ def test_a_first_transition_written_before_the_create_s_last_rows_is_kept(
 def test_a_per_cloud_row_that_fails_is_logged_and_made_by_the_first_transition(
     tables: TableServiceClient, table_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    request, event = new_request()
+    request = new_request()
     stored = faulty(tables, table_prefix, "index", lambda c: Unreachable(c, "create_entity")).create(
-        request, event
+        request
     )  # stored: not an error
     assert "not yet indexed per cloud" in caplog.text
     store = TableRequestStore(tables, table_prefix)
@@ -353,15 +353,15 @@ def test_a_per_cloud_row_that_fails_is_logged_and_made_by_the_first_transition(
 
 def test_a_repeat_leaves_no_stray_index_row_even_when_killed(tables: TableServiceClient, table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
-    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    store.create(request, event)
+    request = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(request)
     repeat = request.with_changes(created_at=HOUR_AGO + timedelta(seconds=5))
     with pytest.raises(ConflictError):
-        store.create(repeat, event)
+        store.create(repeat)
     assert len(index_rows(store, request.id)) == 3
 
     with pytest.raises(Killed):  # this time the process dies between the mark and the conflict
-        faulty(tables, table_prefix, "index", lambda c: DiesAt(c, "upsert_entity", after=True)).create(repeat, event)
+        faulty(tables, table_prefix, "index", lambda c: DiesAt(c, "upsert_entity", after=True)).create(repeat)
     assert len(index_rows(store, request.id)) == 4
     assert [s.id for s in store.unfinished(request.source)] == [request.id]  # the stray is not counted
     assert [s.id for s in store.stale(CUTOFF).items].count(request.id) == 1
@@ -373,8 +373,8 @@ def test_a_repeat_leaves_no_stray_index_row_even_when_killed(tables: TableServic
 
 def test_the_index_of_a_discard_killed_halfway_is_removed(tables: TableServiceClient, table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
-    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    store.create(request, event)
+    request = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(request)
     requests = tables.get_table_client(store.requests_table)
     for row in list(requests.query_entities("PartitionKey eq @id", parameters={"id": request.id})):
         requests.delete_entity(row["PartitionKey"], row["RowKey"])  # discard's first half; then it died
@@ -386,8 +386,8 @@ def test_the_index_of_a_discard_killed_halfway_is_removed(tables: TableServiceCl
 
 def test_an_index_left_behind_its_row_is_brought_up_to_date(tables: TableServiceClient, table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
-    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    store.create(request, event)
+    request = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(request)
     with pytest.raises(Killed):  # the transition is saved; none of its index writes happens
         faulty(tables, table_prefix, "index", lambda c: DiesAt(c, "upsert_entity", nth=None)).save(
             *lifecycle.transition(store.get(request.id), Status.REJECTED, now=HOUR_AGO, actor="w", message="no")
@@ -422,6 +422,32 @@ def test_intake_records_indexes_and_queues_a_request(tables: TableServiceClient,
     for cloud in (request.source, request.target):
         assert [s.id for s in store.unfinished(cloud)] == [request.id]
     assert store.get(request.id).with_changes(etag=None) == request.with_changes(etag=None)
+
+
+def test_event_1_of_an_intake_reads_as_intake_wrote_it_before_it_was_derived(store) -> None:
+    # What intake wrote as the `event-00000001` row until the store derived event 1 from the request row,
+    # built here as intake built it; the API shows `to_view()` of it, so that must match to the character.
+    at = HOUR_AGO + timedelta(microseconds=123_456)
+    command = Submit(Action.DISCONNECT, cloud_id(), cloud_id(), Requester("teams", "t/u", "Zoë ⇄"), "CHG 9 (ü)")
+    request, _ = Intake(store, InMemoryWorkQueue(), lambda: at).submit(command, correlation_id="corr-1")
+    before = AuditEvent(
+        request.id,
+        1,
+        at,
+        str(command.requester),
+        "status",
+        Status.ACCEPTED,
+        None,
+        f"{command.action.value} {command.source} ⇄ {command.target} requested"
+        + (f" ({command.reference})" if command.reference else ""),
+        request.correlation_id,
+    )
+    (first,) = store.events(request.id)
+    assert first == before
+    assert json.dumps(first.to_view()) == json.dumps(before.to_view())
+    unreferenced = Submit(Action.CONNECT, cloud_id(), cloud_id(), Requester("api", "alice"), "")
+    plain, _ = Intake(store, InMemoryWorkQueue(), lambda: at).submit(unreferenced)
+    assert store.events(plain.id)[0].message == f"connect {unreferenced.source} ⇄ {unreferenced.target} requested"
 
 
 def test_an_intake_killed_as_it_queues_leaves_a_request_stale_finds(
@@ -459,9 +485,9 @@ class CountsTableCreation(TableRequestStore):
 
 def every_call(store: TableRequestStore) -> dict[str, Callable[[], object]]:
     """One of each call a cold instance may make first, on a request of its own."""
-    request, event = new_request()
+    request = new_request()
     return {
-        "create": lambda: store.create(request, event),
+        "create": lambda: store.create(request),
         "get": lambda: store.get(request_id_for("api", None)),
         "recent": lambda: store.recent(cloud=None, status=None, limit=5, continuation=None),
         "unfinished": lambda: store.unfinished(request.source),
@@ -490,8 +516,8 @@ def test_tables_are_made_by_the_first_call_that_misses_them_and_only_then(
 
 def test_stale_leaves_an_index_that_matches_its_row_untouched(tables: TableServiceClient, table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
-    request, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    store.create(request, event)
+    request = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(request)
     store.save(*lifecycle.transition(store.get(request.id), Status.VALIDATING, now=HOUR_AGO, actor="w", message="v"))
     before = {r.metadata["etag"] for r in index_rows(store, request.id)}
     assert request.id in {s.id for s in store.stale(CUTOFF).items}
@@ -500,8 +526,8 @@ def test_stale_leaves_an_index_that_matches_its_row_untouched(tables: TableServi
 
 def test_a_new_request_is_listed_under_its_status_across_all_clouds(store) -> None:
     # Its "all" index row still says Recording (until the first transition); the listing reads the row.
-    request, event = new_request()
-    store.create(request, event)
+    request = new_request()
+    store.create(request)
     found = store.recent(cloud=None, status=Status.ACCEPTED, limit=100, continuation=None).items
     assert request.id in {r.id for r in found}
 
@@ -522,8 +548,8 @@ def poisoned(tables: TableServiceClient, table_prefix: str):
     """A store holding one good unfinished request and one poisoned one on the same (valid) cloud."""
     store = TableRequestStore(tables, table_prefix)
     shared = cloud_id()
-    good, event = new_request(source=shared, created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    store.create(good, event)
+    good = new_request(source=shared, created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(good)
     bad = poison(tables, table_prefix, source=str(shared), at=HOUR_AGO + timedelta(seconds=1))
     return store, shared, good, bad
 
@@ -567,8 +593,8 @@ def test_a_column_this_version_cannot_read_is_reported_with_its_reason(
     tables: TableServiceClient, table_prefix: str, columns, why
 ) -> None:
     store = TableRequestStore(tables, table_prefix)
-    good, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    store.create(good, event)
+    good = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(good)
     bad = poison(tables, table_prefix, source=str(cloud_id()), target=str(cloud_id()), **columns)
     with pytest.raises(CorruptRecordError) as caught:
         store.get(bad)
@@ -579,8 +605,8 @@ def test_a_column_this_version_cannot_read_is_reported_with_its_reason(
 
 def test_an_unreadable_event_is_left_out_of_the_trail(tables: TableServiceClient, table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
-    request, event = new_request()
-    store.create(request, event)
+    request = new_request()
+    store.create(request)
     tables.get_table_client(store.requests_table).create_entity(
         {
             "PartitionKey": request.id,
@@ -594,7 +620,75 @@ def test_an_unreadable_event_is_left_out_of_the_trail(tables: TableServiceClient
             "reasons": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
         }
     )
-    assert store.events(request.id) == [event]
+    assert store.events(request.id) == [submitted(request)]
+
+
+# --- event 1: no row of its own, derived from the request row ---------------------------------------------
+
+
+def test_a_create_writes_the_request_row_alone(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    request = new_request()
+    store.create(request)
+    rows = tables.get_table_client(store.requests_table).query_entities(
+        "PartitionKey eq @pk", parameters={"pk": request.id}
+    )
+    assert [row["RowKey"] for row in rows] == ["request"]
+
+
+def test_event_1_reads_the_same_at_every_version_and_a_note_on_it_does_not_replace_it(store) -> None:
+    request = new_request()
+    store.create(request)
+    # A note on version 1 is keyed `event-00000001-<suffix>`: it must not be taken for event 1's own row.
+    noted = AuditEvent(request.id, 1, CLOCK(), "notifier", "note", Status.ACCEPTED, None, "told", "c-1")
+    store.note(noted, "n0")
+    moved, event_2 = lifecycle.transition(
+        store.get(request.id), Status.VALIDATING, now=CLOCK() + timedelta(seconds=1), actor="w", message="v"
+    )
+    store.save(moved, event_2)
+    assert event_2.sequence == 2
+    assert store.events(request.id) == [submitted(request), noted, event_2]
+    assert store.events(request.id)[0] == submitted(store.get(request.id))  # the row moved on; event 1 did not
+
+
+def test_a_save_of_event_1_is_refused_as_it_exists(store) -> None:
+    request = new_request()
+    stored = store.create(request)
+    again = AuditEvent(request.id, 1, CLOCK(), "w", "status", Status.VALIDATING, Status.ACCEPTED, "again", "c-1")
+    with pytest.raises(ConflictError):
+        store.save(stored.with_changes(status=Status.VALIDATING), again)
+    assert store.events(request.id) == [submitted(request)] and store.get(request.id).status is Status.ACCEPTED
+
+
+def test_an_event_1_row_an_older_version_wrote_is_read_as_stored(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    rid = write_poisoned_request(
+        tables, source=str(cloud_id()), target=str(cloud_id()), at=HOUR_AGO, prefix=table_prefix
+    )
+    (first,) = store.events(rid)
+    assert (first.sequence, first.message, first.actor) == (1, "requested", "slack:T1/U1")
+
+
+def test_a_trail_whose_request_row_cannot_be_read_leaves_out_event_1(
+    tables: TableServiceClient, table_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    request = new_request()
+    store.create(request)
+    moved, event_2 = lifecycle.transition(store.get(request.id), Status.VALIDATING, now=CLOCK(), actor="w", message="v")
+    store.save(moved, event_2)
+    requests = tables.get_table_client(store.requests_table)
+    requests.update_entity({"PartitionKey": request.id, "RowKey": "request", "source": POISONED_TARGET})
+    assert store.events(request.id) == [event_2]
+    assert "reading an audit trail" in caplog.text
+
+
+def test_a_request_that_is_not_stored_has_no_trail(store) -> None:
+    request = new_request()
+    assert store.events(request.id) == []
+    store.create(request)
+    store.discard(request.id)
+    assert store.events(request.id) == []
 
 
 # --- continuation tokens and the service's own 4xx answers -------------------------------------------------
@@ -604,8 +698,8 @@ def test_a_token_pages_only_the_listing_it_was_issued_for(tables: TableServiceCl
     store = TableRequestStore(tables, table_prefix)
     shared = cloud_id()
     for minutes in range(3):
-        request, event = new_request(source=shared, created_at=CLOCK() + timedelta(minutes=minutes))
-        store.create(request, event)
+        request = new_request(source=shared, created_at=CLOCK() + timedelta(minutes=minutes))
+        store.create(request)
     token = store.recent(cloud=shared, status=None, limit=1, continuation=None).continuation
     assert token and store.recent(cloud=shared, status=None, limit=1, continuation=token).items
     for cloud, status in ((None, None), (cloud_id(), None), (shared, Status.ACCEPTED)):
@@ -637,10 +731,10 @@ def test_a_forged_position_within_the_listing_reaches_nothing_outside_it(
 ) -> None:
     store = TableRequestStore(tables, table_prefix)
     mine, other = cloud_id(), cloud_id()
-    request, event = new_request(source=mine)
-    store.create(request, event)
-    theirs, their_event = new_request(source=other, created_at=CLOCK() - timedelta(days=1))
-    store.create(theirs, their_event)
+    request = new_request(source=mine)
+    store.create(request)
+    theirs = new_request(source=other, created_at=CLOCK() - timedelta(days=1))
+    store.create(theirs)
     listing = tables_module._listing(f"cloud-{mine.key}", None)
     # Signed with the store's own key, as only someone who can read its tables could.
     forged = encode_token(
@@ -658,8 +752,8 @@ def test_every_instance_signs_alike_and_another_deployment_s_tokens_are_refused(
         TableRequestStore(TableServiceClient.from_connection_string(tables_connection_string), table_prefix),
     )
     for minutes in range(2):
-        request, event = new_request(created_at=CLOCK() + timedelta(minutes=minutes))
-        first.create(request, event)
+        request = new_request(created_at=CLOCK() + timedelta(minutes=minutes))
+        first.create(request)
     token = first.recent(cloud=None, status=None, limit=1, continuation=None).continuation
     assert token and first.token_key() is not None and first.token_key() == second.token_key()
     assert len(second.recent(cloud=None, status=None, limit=1, continuation=token).items) == 1
@@ -762,8 +856,8 @@ def test_an_index_row_naming_no_valid_request_is_skipped_and_counted(
     tables: TableServiceClient, table_prefix: str, request_id
 ) -> None:
     store = TableRequestStore(tables, table_prefix)
-    good, event = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
-    store.create(good, event)
+    good = new_request(created_at=HOUR_AGO, updated_at=HOUR_AGO)
+    store.create(good)
     row = {
         "PartitionKey": "all",
         "RowKey": f"{inverted_ticks(HOUR_AGO)}-damaged",
