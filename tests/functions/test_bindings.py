@@ -41,6 +41,7 @@ def trigger(name: str) -> dict:
         ("get_audit", "audits/{id}", ["GET"], "FUNCTION"),
         ("topology_view", "topology", ["GET"], "FUNCTION"),
         ("health", "health", ["GET"], "ANONYMOUS"),
+        ("openapi_document", "openapi.json", ["GET"], "ANONYMOUS"),
     ],
 )
 def test_http_routes(name: str, route: str, methods: list[str], auth: str) -> None:
@@ -117,4 +118,5 @@ def test_no_other_functions_are_registered() -> None:
         "start_audit",
         "get_audit",
         "topology_view",
+        "openapi_document",
     }

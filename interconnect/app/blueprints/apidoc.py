@@ -1,0 +1,29 @@
+"""The API's own description: `GET /api/openapi.json` (anonymous), the OpenAPI 3.1 document checked in beside the
+app (interconnect/app/openapi.json, written by `python -m interconnect.app.openapi`).
+
+Served from the file, read on the first call and kept: building it needs msgspec and every contract shape, which
+a cold instance answering anything else should not pay for.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import azure.functions as func
+
+from interconnect.app.http import handles_errors
+
+bp = func.Blueprint()
+DOCUMENT = Path(__file__).resolve().parents[1] / "openapi.json"
+
+
+@functools.cache
+def document() -> bytes:
+    return DOCUMENT.read_bytes()
+
+
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(document(), status_code=200, mimetype="application/json", charset="utf-8")

@@ -1,0 +1,398 @@
+"""The REST API's shapes as msgspec Structs: what each route takes and answers, for the OpenAPI document.
+
+interconnect/app/openapi.py turns these into JSON Schema 2020-12 (`msgspec.json.schema_components`), the dialect
+OpenAPI 3.1 uses. The handlers build their answers as plain dicts (`LinkRequest.to_view`, `Queries.plan`, ...),
+so nothing here runs on a request; the agreement is tested instead: every answer the e2e tier sees is validated
+against the document (tests/e2e/contract.py), the views of built objects against these schemas in unit tests,
+and the submit body's schema against `parse_submit` by property (tests/unit/app/test_openapi.py).
+
+Structs forbid unknown fields, so a field the code adds and the contract does not name fails those tests.
+Ids are patterns derived from the grammar `interconnect/avs/ids.py` holds, not copies of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from interconnect.audit.topology import Graph
+from interconnect.avs import ids
+from interconnect.linking.model import Action, Status
+from interconnect.linking.validation import MAX_REFERENCE, MAX_REQUESTER
+
+
+def _any_case(text: str) -> str:
+    """`text` as a pattern matching it in any letter case (ARM compares the fixed segments so)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else ("\\." if c == "." else c) for c in text)
+
+
+def _ascii_word(pattern: str) -> str:
+    # The ids' patterns are compiled with re.ASCII; spelled out so every regex dialect reads them alike.
+    return pattern.replace("\\w", "A-Za-z0-9_")
+
+
+_LITERALS = dict(ids._LITERALS)
+CLOUD_ID_CORE = (
+    f"/{_any_case(_LITERALS[1])}/{ids.SUBSCRIPTION.pattern}/{_any_case(_LITERALS[3])}/"
+    f"{_ascii_word(ids.RESOURCE_GROUP.pattern)}/{_any_case(_LITERALS[5])}/{_any_case(_LITERALS[6])}/"
+    f"{_any_case(_LITERALS[7])}/{_ascii_word(ids.RESOURCE_NAME.pattern)}"
+)
+# What `parse_cloud_id` accepts: surrounding whitespace is ignored.
+CLOUD_ID_INPUT = f"^\\s*{CLOUD_ID_CORE}\\s*$"
+CLOUD_ID_EXAMPLE = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-avs-weu"
+    "/providers/Microsoft.AVS/privateClouds/pc-weu-prod"
+)
+
+CloudIdInput = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=CLOUD_ID_INPUT,
+        max_length=ids.MAX_ID_LENGTH,
+        description="A private cloud's ARM id; the fixed segments in any case, each name held to ARM's grammar.",
+        examples=[CLOUD_ID_EXAMPLE],
+    ),
+]
+CloudIdText = Annotated[
+    str, msgspec.Meta(description="A private cloud's ARM id, as the app spells it.", examples=[CLOUD_ID_EXAMPLE])
+]
+
+
+def _single_line(limit: int, description: str) -> msgspec.Meta:
+    # At most `limit` characters and no control character (below U+0020), as parse_submit checks.
+    return msgspec.Meta(
+        max_length=limit, description=description, extra_json_schema={"not": {"pattern": r"[\x00-\x1f]"}}
+    )
+
+
+Reference = Annotated[str, _single_line(MAX_REFERENCE, "A ticket or change id.")]
+RequestedBy = Annotated[
+    str, _single_line(MAX_REQUESTER, "A display name; ignored for a signed-in person, whose name comes from the token.")
+]
+
+
+class Struct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, rename="camel"):
+    """The API's own shapes: camelCase on the wire, no field beyond those named."""
+
+
+class Verbatim(msgspec.Struct, kw_only=True):
+    """A shape another product defines (Slack, Teams): its names as they are."""
+
+
+# ------------------------------------------------------------------------------------------------ request bodies
+
+
+class SubmitBody(Struct):
+    """Ask for one link to be made (`connect`) or removed (`disconnect`)."""
+
+    action: Action
+    source: CloudIdInput
+    target: CloudIdInput
+    reference: Reference | None = None
+    requested_by: RequestedBy | None = None
+
+
+class SlackCommandForm(Verbatim):
+    """A Slack slash command as Slack posts it (form-encoded); more fields may come."""
+
+    text: str = ""
+    team_id: str = ""
+    user_id: str = ""
+    user_name: str = ""
+    trigger_id: str = ""
+    response_url: str = ""
+    command: str = ""
+
+
+class SlackActionForm(Verbatim):
+    """A Slack block_actions interaction (form-encoded): `payload` holds the JSON Slack sends."""
+
+    payload: str
+
+
+class TeamsSender(Verbatim, rename="camel"):
+    id: str = ""
+    name: str = ""
+    aad_object_id: str = ""
+
+
+class TeamsActivity(Verbatim, rename={"sender": "from"}):
+    """A Teams outgoing-webhook activity; only these fields are read, more may come."""
+
+    type: str = "message"
+    id: str = ""
+    text: str = ""
+    sender: TeamsSender | None = None
+
+
+# ---------------------------------------------------------------------------------------------- shared answers
+
+
+class ErrorDetail(Struct):
+    """What went wrong: a stable code, a sentence for people, and details safe to show."""
+
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorBody(Struct):
+    """Every error the app answers: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorDetail
+
+
+class Reason(Struct):
+    """Why a request ended as it did, or why a plan would refuse it."""
+
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class RefusedRead(Struct):
+    """A read ARM refused for good or answered malformed."""
+
+    cloud: CloudIdText
+    read: str
+    status: int
+    arm_code: str
+    arm_message: str
+
+
+# -------------------------------------------------------------------------------------------------- requests
+
+
+class RequestAccepted(Struct):
+    """A request recorded and queued (202), or the one an Idempotency-Key already made (200)."""
+
+    request_id: uuid.UUID
+    status: Status
+    status_url: str
+
+
+class RequesterView(Struct):
+    channel: str
+    id: str
+    display: str
+
+
+class OperationView(Struct):
+    """The ARM operation the request started and follows."""
+
+    verb: Literal["create", "delete"]
+    cloud: CloudIdText
+    link_name: str
+    started_at: datetime
+    deadline: datetime
+    checks: int
+
+
+class ApprovalView(Struct):
+    deadline: datetime
+    decided_by: str
+    decided_at: datetime | None
+
+
+class LinkRequestView(Struct):
+    """A request and where it stands."""
+
+    request_id: uuid.UUID
+    action: Action
+    status: Status
+    source: CloudIdText
+    target: CloudIdText
+    reference: str
+    requested_by: RequesterView
+    created_at: datetime
+    updated_at: datetime
+    correlation_id: str
+    outcome: str
+    reasons: list[Reason]
+    operation: OperationView | None = None
+    approval: ApprovalView | None = None
+
+
+class AuditEventView(Struct):
+    """One entry of a request's audit trail."""
+
+    sequence: int
+    at: datetime
+    actor: str
+    kind: Literal["status", "note"]
+    status: Status
+    previous: Status | None
+    message: str
+    correlation_id: str
+    reasons: list[Reason]
+
+
+class LinkRequestWithEvents(LinkRequestView, kw_only=True):
+    """A request with its audit trail, oldest event first."""
+
+    events: list[AuditEventView]
+
+
+class RequestPage(Struct):
+    """A page of requests, newest first; pass `continuation` back for the next page (null: no more)."""
+
+    value: list[LinkRequestView]
+    continuation: str | None
+    skipped: int
+
+
+class RoutedPrefix(Struct):
+    prefix: str
+    origin: str
+
+
+class CloudFactsView(Struct):
+    cloud: CloudIdText
+    location: str
+    provisioning_state: str
+    routed_prefixes: list[RoutedPrefix]
+    unreadable_prefixes: list[str]
+
+
+class LinkFact(Struct):
+    holder: CloudIdText
+    name: str
+    linked_cloud: CloudIdText
+    status: str
+
+
+class PendingRequest(Struct):
+    request_id: uuid.UUID
+    source: CloudIdText
+    target: CloudIdText
+
+
+class FactsView(Struct):
+    """What ARM and the app's records said when the plan was made; an end is null when it cannot be read."""
+
+    source: CloudFactsView | None
+    target: CloudFactsView | None
+    links: list[LinkFact]
+    neighbors: list[CloudFactsView]
+    pending_requests: list[PendingRequest]
+    refused_reads: list[RefusedRead]
+    policy: str
+
+
+class Plan(Struct):
+    """The dry run (`?dryRun=true`): every rule on live facts; nothing recorded or queued."""
+
+    allowed: bool
+    would_do: Literal["reject", "noop", "create", "delete"]
+    outcome: str
+    reasons: list[Reason]
+    facts: FactsView
+
+
+# ---------------------------------------------------------------------------------------------- links, clouds
+
+
+class LinkEntry(Struct):
+    name: str
+    direction: Literal["outgoing", "incoming"]
+    other_cloud: CloudIdText
+    status: str
+
+
+class CloudLinks(Struct):
+    """A cloud's links read live from AVS; check `complete` before reading "no links" into an empty `value`."""
+
+    cloud: CloudIdText
+    location: str
+    value: list[LinkEntry]
+    complete: bool
+    refused_reads: list[RefusedRead]
+
+
+class ResolvedCloud(Struct):
+    """The ARM id a cloud name resolves to."""
+
+    cloud: CloudIdText
+
+
+# ---------------------------------------------------------------------------------------------------- audit
+
+
+class AuditStarted(Struct):
+    run_id: uuid.UUID
+    status_url: str
+
+
+class Finding(Struct):
+    code: str
+    severity: Literal["critical", "warning", "info"]
+    clouds: list[str]
+    message: str
+    details: dict[str, Any]
+    key: str
+
+
+class OpenFinding(Finding, kw_only=True):
+    state: Literal["new", "open"]
+
+
+class AuditSummary(Struct):
+    clouds: int
+    links: int
+    findings: int
+    by_code: dict[str, int]
+    new: int
+    resolved: int
+
+
+class AuditRun(Struct):
+    """An audit run: its findings (new or still open) and those of the previous run now resolved."""
+
+    run_id: uuid.UUID
+    started_at: datetime
+    finished_at: datetime
+    summary: AuditSummary
+    findings: list[OpenFinding]
+    resolved: list[Finding]
+    problems: list[str]
+
+
+Topology = Graph  # what interconnect/audit/topology.py builds and the API serves as is
+
+
+# ------------------------------------------------------------------------------------------ health, channels
+
+
+class HealthCheck(Struct):
+    ok: bool
+    code: str = ""
+    message: str = ""
+
+
+class Health(Struct):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, HealthCheck]
+
+
+class SlackCommandReply(Verbatim, forbid_unknown_fields=True):
+    """What Slack shows the user who typed the command."""
+
+    response_type: Literal["ephemeral", "in_channel"]
+    text: str
+    blocks: list[dict[str, Any]] = []
+
+
+class SlackActionReply(Verbatim, forbid_unknown_fields=True):
+    """What Slack does with the message that held the button."""
+
+    replace_original: bool
+    text: str
+    response_type: Literal["ephemeral", "in_channel"] | None = None
+
+
+class TeamsReply(Verbatim, forbid_unknown_fields=True):
+    type: Literal["message"]
+    text: str

@@ -1,0 +1,733 @@
+"""The OpenAPI 3.1 description of every HTTP route, built from the shapes in contract.py and the error codes
+each route can answer; `python -m interconnect.app.openapi` writes it to interconnect/app/openapi.json.
+
+The checked-in file is what the app serves (`GET /api/openapi.json`, blueprints/apidoc.py): nothing here runs at
+cold start. Tests keep it honest: the file equals a fresh build, its paths and methods equal the routes
+function_app.py registers, it passes an OpenAPI validator, and every answer of the e2e tier fits it.
+
+Each error response lists its `code`s as an enum, per operation and status, so an answer carrying a code the
+document does not name fails validation; `CODES` says what each one means.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from interconnect.app import contract as c
+from interconnect.app.http import MAX_QUERY
+from interconnect.app.identity import ADMIN_ROLE, APPROVE_ROLE, REQUEST_ROLE
+from interconnect.avs.ids import MAX_ID_LENGTH
+from interconnect.linking.model import Status
+
+DOCUMENT = Path(__file__).with_name("openapi.json")
+REF = "#/components/schemas/{name}"
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+IDEMPOTENCY_KEY_PATTERN = r"^\s*[A-Za-z0-9._~:/#@=+!$*(),;-]{1,200}\s*$"
+CORRELATION_ID_PATTERN = "^[A-Za-z0-9._~:/#@=+{}-]{1,100}$"
+
+# What each error code means: the descriptions of the error responses are made of these.
+CODES: dict[str, str] = {
+    # 400
+    "INVALID_JSON": "the body is not a JSON object (or nests deeper than 32 levels, or is not UTF-8)",
+    "MISSING_FIELD": "a required field is missing (`details.fields`)",
+    "UNKNOWN_FIELD": "a field the API does not know is present (`details.fields`)",
+    "INVALID_FIELD": "`reference` or `requestedBy` is not a single-line string of at most 200 characters",
+    "INVALID_ACTION": "`action` is not `connect` or `disconnect`",
+    "INVALID_ID": "a cloud is not a private cloud ARM id; `details.field` and `details.segment` name the part",
+    "SAME_CLOUD": "source and target are the same private cloud",
+    "INVALID_IDEMPOTENCY_KEY": "the Idempotency-Key header is not 1-200 letters, digits or `._~:/#@=+!$*(),;-`",
+    "INVALID_REQUEST_ID": "the request id in the path is not a UUID",
+    "INVALID_AUDIT_ID": "the audit id in the path is neither a UUID nor `latest`",
+    "INVALID_QUERY": f"the query string is over {MAX_QUERY} characters, or a parameter over its cap",
+    "INVALID_STATUS": "`status` is not a request status",
+    "INVALID_LIMIT": "`limit` is not a whole number",
+    "INVALID_CONTINUATION": "`continuation` is not a token this listing issued",
+    "INVALID_FORMAT": "`format` is not json, mermaid, dot or svg",
+    "INVALID_CLOUD_REF": "`ref` is missing, or no private cloud could have that name",
+    "INVALID_PAYLOAD": "the channel's payload is not what it sends (a field's grammar, the form, the JSON)",
+    "STORAGE_REFUSED_INPUT": "Table Storage refused a value sent (ids or values it cannot hold)",
+    "INVALID_KEY": "a value sent cannot be a table key",
+    "ENTITY_TOO_LARGE": "what was sent is more than a table row can hold",
+    # 401
+    "AUTHENTICATION_REQUIRED": "no `Authorization: Bearer <Entra access token>` was sent",
+    "TOKEN_INVALID": "the bearer token is not a valid Entra access token of the configured tenant",
+    "TOKEN_EXPIRED": "the bearer token has expired",
+    "TOKEN_AUDIENCE": "the bearer token is for another audience",
+    "TOKEN_ISSUER": "the bearer token was issued by another authority or tenant",
+    "TOKEN_NOT_ACCEPTED": "this app accepts no Entra tokens (INTERCONNECT_AUTH_ISSUER/AUDIENCE are not set)",
+    "BAD_SIGNATURE": "the call is not signed by an active secret of its channel (also for an unknown source)",
+    # 403
+    "APPROVER_NOT_VERIFIED": "the caller is not a person proven by an Entra token (a key or an application)",
+    "SELF_APPROVAL": "the approver asked for the request",
+    "NOT_AN_APPROVER": "the policy names neither the approver nor a role or group of theirs",
+    # 404
+    "REQUEST_NOT_FOUND": "no request has this id",
+    "AUDIT_NOT_FOUND": "no audit has run yet, or none has this id",
+    "CLOUD_NOT_FOUND": "the private cloud does not exist or ARM refuses to show it",
+    "ARM_MALFORMED_ANSWER": "ARM's answer for the cloud is not what its API describes",
+    # 409
+    "IDEMPOTENCY_KEY_REUSED": "the Idempotency-Key was used before for a different request",
+    "NOT_AWAITING_APPROVAL": "the request is not awaiting approval (`details.status`)",
+    "APPROVAL_EXPIRED": "the approval window has closed",
+    "CONFLICT": "the request changed concurrently; read it again",
+    "AMBIGUOUS_CLOUD": "several clouds have that name (`details.candidates`)",
+    # 413, 422
+    "TOO_LARGE": "the body (or a value stored from it) is over its size limit (`details.limit`)",
+    "MAPPING_FAILED": "the ticket lacks what the source's mapping needs (`details.missing`, `details.invalid`)",
+    # 500
+    "INTERNAL": "an unexpected error; quote the x-correlation-id",
+    "SETTINGS_INVALID": "a setting of the app is missing or malformed",
+    "POLICY_INVALID": "the configured requester policy cannot be read",
+    "STORAGE_FORBIDDEN": "Table Storage refused the app's identity",
+    "CORRUPT_RECORD": "a stored record cannot be read back by this version",
+    "TOKEN_KEY_MISSING": "the continuation token key could not be made",
+    "AUDIT_UNAVAILABLE": "the audit is not configured",
+    # 503
+    "DEPENDENCY_UNAVAILABLE": "Table Storage, Service Bus or ARM is unavailable; retry after `Retry-After`",
+    "THROTTLED": "ARM throttled the app; retry after `Retry-After`",
+    "SIGNING_KEYS_UNAVAILABLE": "the tenant's token signing keys cannot be read",
+    "RENDERER_UNAVAILABLE": "no Graphviz layout engine is available",
+    "RENDER_FAILED": "the layout engine failed",
+    "RENDER_TIMEOUT": "the layout engine ran out of time",
+}
+
+TOKEN_401 = ("TOKEN_INVALID", "TOKEN_EXPIRED", "TOKEN_AUDIENCE", "TOKEN_ISSUER", "TOKEN_NOT_ACCEPTED")
+SERVER_500 = ("INTERNAL", "SETTINGS_INVALID", "STORAGE_FORBIDDEN", "CORRUPT_RECORD")
+STORE_400 = ("STORAGE_REFUSED_INPUT", "INVALID_KEY", "ENTITY_TOO_LARGE")
+STORE_503 = ("DEPENDENCY_UNAVAILABLE",)
+ARM_503 = ("DEPENDENCY_UNAVAILABLE", "THROTTLED")
+
+
+@dataclass(frozen=True)
+class Body:
+    """A success answer: its shape (a contract type) per media type, and its headers."""
+
+    description: str
+    media: dict[str, Any]  # media type -> contract type, or a JSON Schema dict
+    headers: tuple[str, ...] = ()
+    required_headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    path: str
+    method: str
+    operation_id: str
+    tag: str
+    summary: str
+    description: str
+    security: str  # "key" (function key, optionally with a bearer token), "bearer", "anonymous", "signed"
+    answers: dict[int, Body]
+    errors: dict[int, tuple[str, ...]]
+    parameters: tuple[dict[str, Any], ...] = ()
+    request_body: dict[str, Any] | None = None  # media type -> contract type
+    reads_token: bool = False  # a bearer token, when sent, is verified (401 TOKEN_*, 503 SIGNING_KEYS_UNAVAILABLE)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+CLOUD_QUERY = {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": c.CLOUD_ID_INPUT}
+ID_PATH = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The request id (a UUID, as `requestId` gives it).",
+    "schema": {"type": "string", "pattern": UUID_PATTERN},
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "The same key always maps to the same request: a repeat answers 200 with it and queues nothing.",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+}
+CORRELATION_ID = {
+    "name": "x-correlation-id",
+    "in": "header",
+    "required": False,
+    "description": "Recorded with a request and echoed on errors; one outside this grammar is replaced by a fresh one.",
+    "schema": {"type": "string"},
+}
+
+SUBMIT_400 = (
+    "INVALID_JSON",
+    "MISSING_FIELD",
+    "UNKNOWN_FIELD",
+    "INVALID_FIELD",
+    "INVALID_ACTION",
+    "INVALID_ID",
+    "SAME_CLOUD",
+)
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "/requests",
+        "post",
+        "submitRequest",
+        "requests",
+        "Ask for a link to be made or removed (or, with dryRun=true, what would happen)",
+        "Records the request and queues it (202, `Location` to follow it); nothing is stored or queued for any "
+        "4xx. With an `Idempotency-Key` a repeat answers 200 with the existing request. With `?dryRun=true` "
+        "every pre-flight rule runs on live facts and the plan is answered (200), nothing recorded or queued.",
+        "key",
+        {
+            202: Body(
+                "Accepted: recorded and queued.", {"application/json": c.RequestAccepted}, ("Location",), ("Location",)
+            ),
+            200: Body(
+                "The request this Idempotency-Key already made (`RequestAccepted`), or the plan of a dry run (`Plan`).",
+                {"application/json": {"anyOf": [c.RequestAccepted, c.Plan]}},
+                ("Location",),
+            ),
+        },
+        {
+            400: (*SUBMIT_400, "INVALID_IDEMPOTENCY_KEY", *STORE_400),
+            404: ("REQUEST_NOT_FOUND",),
+            409: ("IDEMPOTENCY_KEY_REUSED",),
+            413: ("TOO_LARGE",),
+            500: (*SERVER_500, "POLICY_INVALID"),
+            503: ARM_503,
+        },
+        parameters=(
+            _query(
+                "dryRun",
+                {"type": "boolean", "default": False},
+                "true: answer the plan (every rule on live facts) and record nothing.",
+            ),
+            IDEMPOTENCY_KEY,
+        ),
+        request_body={"application/json": c.SubmitBody},
+        reads_token=True,
+    ),
+    Operation(
+        "/requests",
+        "get",
+        "listRequests",
+        "requests",
+        "List recent requests, newest first",
+        "Optionally for one cloud (as source or target) and one status. Pass `continuation` back unchanged, with "
+        "the same `cloud` and `status`, for the next page. `skipped` counts stored rows of the page that cannot "
+        "be read back.",
+        "key",
+        {200: Body("A page of requests.", {"application/json": c.RequestPage})},
+        {
+            400: ("INVALID_QUERY", "INVALID_STATUS", "INVALID_LIMIT", "INVALID_ID", "INVALID_CONTINUATION"),
+            500: (*SERVER_500, "TOKEN_KEY_MISSING"),
+            503: STORE_503,
+        },
+        parameters=(
+            _query("cloud", CLOUD_QUERY, "Only requests with this cloud as source or target."),
+            _query("status", {"$ref": REF.format(name="Status")}, "Only requests in this status."),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}, "Page size."),
+            _query("continuation", {"type": "string"}, "The token the previous page answered."),
+        ),
+    ),
+    Operation(
+        "/requests/{id}",
+        "get",
+        "getRequest",
+        "requests",
+        "Read a request, its outcome and its audit trail",
+        "A rejected request lists every failing rule in `reasons`; a failed one says what ARM did.",
+        "key",
+        {200: Body("The request with its events.", {"application/json": c.LinkRequestWithEvents})},
+        {400: ("INVALID_REQUEST_ID",), 404: ("REQUEST_NOT_FOUND",), 500: SERVER_500, 503: STORE_503},
+        parameters=(ID_PATH,),
+    ),
+    *(
+        Operation(
+            f"/requests/{{id}}/{verb}",
+            "post",
+            f"{verb}Request",
+            "requests",
+            f"{verb.capitalize()} a disconnect awaiting approval",
+            "Needs a person signed in with Entra ID (`Authorization: Bearer`), not the requester, with the "
+            f"{APPROVE_ROLE} or {ADMIN_ROLE} app role or named by the policy; a function key alone never can. "
+            "Answers the request as it now stands.",
+            "bearer",
+            {200: Body("The request after the decision.", {"application/json": c.LinkRequestView})},
+            {
+                400: ("INVALID_REQUEST_ID",),
+                401: ("AUTHENTICATION_REQUIRED", *TOKEN_401),
+                403: ("APPROVER_NOT_VERIFIED", "SELF_APPROVAL", "NOT_AN_APPROVER"),
+                404: ("REQUEST_NOT_FOUND",),
+                409: ("NOT_AWAITING_APPROVAL", "APPROVAL_EXPIRED", "CONFLICT"),
+                500: (*SERVER_500, "POLICY_INVALID"),
+                503: (*STORE_503, "SIGNING_KEYS_UNAVAILABLE"),
+            },
+            parameters=(ID_PATH,),
+        )
+        for verb in ("approve", "reject")
+    ),
+    Operation(
+        "/links",
+        "get",
+        "listLinks",
+        "links",
+        "List a cloud's links, read live from AVS",
+        "Outgoing cloud links and incoming ones (`externalCloudLinks`). A link listing ARM refuses or answers "
+        "malformed is stated, not raised: `complete` is false and `refusedReads` names each such read.",
+        "key",
+        {200: Body("The cloud's links.", {"application/json": c.CloudLinks})},
+        {
+            400: ("INVALID_QUERY", "INVALID_ID"),
+            404: ("CLOUD_NOT_FOUND", "ARM_MALFORMED_ANSWER"),
+            500: SERVER_500,
+            503: ARM_503,
+        },
+        parameters=(_query("cloud", CLOUD_QUERY, "The private cloud's ARM id.", required=True),),
+    ),
+    Operation(
+        "/clouds",
+        "get",
+        "resolveCloud",
+        "clouds",
+        "Resolve a cloud name to its ARM id",
+        "`ref` is a full ARM id, `name` or `resource-group/name`, resolved against the clouds of the configured "
+        "subscriptions as chat resolves it. 404 and 409 list `details.candidates`.",
+        "key",
+        {200: Body("The cloud's ARM id.", {"application/json": c.ResolvedCloud})},
+        {
+            400: ("INVALID_CLOUD_REF", "INVALID_QUERY"),
+            404: ("CLOUD_NOT_FOUND",),
+            409: ("AMBIGUOUS_CLOUD",),
+            500: SERVER_500,
+            503: ARM_503,
+        },
+        parameters=(
+            _query(
+                "ref",
+                {"type": "string", "maxLength": MAX_ID_LENGTH},
+                "A full ARM id, 'name' or 'resource-group/name'.",
+                required=True,
+            ),
+        ),
+    ),
+    Operation(
+        "/audits",
+        "post",
+        "startAudit",
+        "audit",
+        "Start an audit run",
+        "Queues a run of the audit (the worker carries it out); follow `Location`.",
+        "key",
+        {202: Body("Queued.", {"application/json": c.AuditStarted}, ("Location",), ("Location",))},
+        {500: (*SERVER_500, "AUDIT_UNAVAILABLE"), 503: STORE_503},
+    ),
+    Operation(
+        "/audits/{id}",
+        "get",
+        "getAudit",
+        "audit",
+        "Read an audit run (or `latest`)",
+        "Its findings, each `new` or `open`, and the previous run's findings now resolved.",
+        "key",
+        {200: Body("The audit run.", {"application/json": c.AuditRun})},
+        {
+            400: ("INVALID_AUDIT_ID",),
+            404: ("AUDIT_NOT_FOUND",),
+            500: (*SERVER_500, "AUDIT_UNAVAILABLE"),
+            503: STORE_503,
+        },
+        parameters=(
+            {
+                "name": "id",
+                "in": "path",
+                "required": True,
+                "description": "The run id (a UUID), or `latest`.",
+                "schema": {"anyOf": [{"type": "string", "pattern": UUID_PATTERN}, {"const": "latest"}]},
+            },
+        ),
+    ),
+    Operation(
+        "/topology",
+        "get",
+        "getTopology",
+        "audit",
+        "The latest audit's link topology, as data or a picture",
+        "Clouds grouped by region, links with direction and status, findings attached. Links are not transitive.",
+        "key",
+        {
+            200: Body(
+                "The graph (json), or its Mermaid, DOT or SVG drawing.",
+                {
+                    "application/json": c.Topology,
+                    "text/plain": {"type": "string", "description": "Mermaid source (format=mermaid)."},
+                    "text/vnd.graphviz": {"type": "string", "description": "DOT source (format=dot)."},
+                    "image/svg+xml": {"type": "string", "description": "The drawing (format=svg)."},
+                },
+            )
+        },
+        {
+            400: ("INVALID_FORMAT", "INVALID_QUERY"),
+            404: ("AUDIT_NOT_FOUND",),
+            500: (*SERVER_500, "AUDIT_UNAVAILABLE"),
+            503: (*STORE_503, "RENDERER_UNAVAILABLE", "RENDER_FAILED", "RENDER_TIMEOUT"),
+        },
+        parameters=(
+            _query("format", {"enum": ["json", "mermaid", "dot", "svg"], "default": "json"}, "What to answer."),
+        ),
+    ),
+    Operation(
+        "/health",
+        "get",
+        "getHealth",
+        "health",
+        "Ping every dependency",
+        "200 when Table Storage, Service Bus and ARM all answer; 503 naming those that did not.",
+        "anonymous",
+        {200: Body("All dependencies answered.", {"application/json": c.Health})},
+        {500: SERVER_500},
+        extra={"degraded": True},
+    ),
+    Operation(
+        "/hooks/{source}",
+        "post",
+        "receiveTicketHook",
+        "channels",
+        "A ticketing webhook (Jira, ServiceNow, Standard Webhooks)",
+        "Anonymous at the host and signed by the source over the raw body (its own headers: "
+        "`X-Hub-Signature`, `webhook-signature`, ...). The ticket is mapped to a request as the source's mapping "
+        "says; a redelivery maps to the same request (200).",
+        "signed",
+        {
+            202: Body("A new request.", {"application/json": c.RequestAccepted}),
+            200: Body("The request this ticket already made.", {"application/json": c.RequestAccepted}),
+        },
+        {
+            400: ("INVALID_JSON", "INVALID_PAYLOAD", *STORE_400),
+            401: ("BAD_SIGNATURE",),
+            409: ("IDEMPOTENCY_KEY_REUSED",),
+            413: ("TOO_LARGE",),
+            422: ("MAPPING_FAILED",),
+            500: SERVER_500,
+            503: STORE_503,
+        },
+        parameters=(
+            {
+                "name": "source",
+                "in": "path",
+                "required": True,
+                "description": "The configured hook source's name (INTERCONNECT_HOOKS).",
+                "schema": {"type": "string"},
+            },
+        ),
+        request_body={"application/json": {"type": "object", "description": "The ticket system's payload."}},
+    ),
+    Operation(
+        "/chat/slack",
+        "post",
+        "receiveSlackCommand",
+        "channels",
+        "A Slack slash command",
+        "Signed by Slack (`X-Slack-Signature`, `X-Slack-Request-Timestamp`); answers within Slack's 3 s.",
+        "signed",
+        {200: Body("What Slack shows the user.", {"application/json": c.SlackCommandReply})},
+        {
+            400: ("INVALID_PAYLOAD",),
+            401: ("BAD_SIGNATURE",),
+            413: ("TOO_LARGE",),
+            500: SERVER_500,
+            503: ARM_503,
+        },
+        request_body={"application/x-www-form-urlencoded": c.SlackCommandForm},
+    ),
+    Operation(
+        "/chat/slack/actions",
+        "post",
+        "receiveSlackAction",
+        "channels",
+        "A Slack button (confirm a disconnect, approve, reject)",
+        "Signed by Slack like a command.",
+        "signed",
+        {200: Body("What Slack does with the message.", {"application/json": c.SlackActionReply})},
+        {
+            400: ("INVALID_PAYLOAD", "INVALID_ID", "INVALID_FIELD", "SAME_CLOUD", *STORE_400),
+            401: ("BAD_SIGNATURE",),
+            409: ("IDEMPOTENCY_KEY_REUSED",),
+            413: ("TOO_LARGE",),
+            500: (*SERVER_500, "POLICY_INVALID"),
+            503: STORE_503,
+        },
+        request_body={"application/x-www-form-urlencoded": c.SlackActionForm},
+    ),
+    Operation(
+        "/chat/teams",
+        "post",
+        "receiveTeamsMessage",
+        "channels",
+        "A Teams outgoing-webhook message",
+        "Signed by Teams (`Authorization: HMAC <base64>`); answers within Teams' 5 s.",
+        "signed",
+        {200: Body("The reply Teams posts.", {"application/json": c.TeamsReply})},
+        {
+            400: ("INVALID_PAYLOAD",),
+            401: ("BAD_SIGNATURE",),
+            413: ("TOO_LARGE",),
+            500: SERVER_500,
+            503: ARM_503,
+        },
+        request_body={"application/json": c.TeamsActivity},
+    ),
+    Operation(
+        "/openapi.json",
+        "get",
+        "getOpenApiDocument",
+        "meta",
+        "This document",
+        "The OpenAPI 3.1 description of the API, as checked in with the app.",
+        "anonymous",
+        {200: Body("The document.", {"application/json": {"type": "object"}})},
+        {500: ("INTERNAL",)},
+    ),
+)
+
+TAGS = (
+    ("requests", "Link requests: submit, plan, read, list, approve, reject."),
+    ("links", "Live links of a private cloud."),
+    ("clouds", "Cloud names resolved to ARM ids."),
+    ("audit", "Audit runs of the whole estate and its topology."),
+    ("channels", "Ticketing webhooks and chat, each signed by its sender."),
+    ("health", "Dependencies."),
+    ("meta", "This description."),
+)
+
+
+def _security(op: Operation) -> list[dict[str, list[str]]]:
+    if op.security == "key":
+        # A person adds a bearer token to the key and is then recorded by their Entra object id.
+        return [
+            {"functionKey": []},
+            {"functionKeyQuery": []},
+            {"functionKey": [], "entraToken": []},
+            {"functionKeyQuery": [], "entraToken": []},
+        ]
+    if op.security == "bearer":
+        return [{"entraToken": []}, {"entraOAuth": []}]
+    return []
+
+
+def _holders(t: Any) -> list[Any]:
+    """The contract types in `t`: itself, or those of a hand-written schema's anyOf."""
+    if isinstance(t, dict):
+        return [h for x in t.get("anyOf", ()) for h in _holders(x)]
+    return [t]
+
+
+def build() -> dict[str, Any]:
+    """The document, as a JSON-ready dict."""
+    types: list[Any] = []
+    for op in OPERATIONS:
+        types += [t for answer in op.answers.values() for t in answer.media.values()]
+        types += list((op.request_body or {}).values())
+    types += [c.ErrorBody, Status]
+    holders = [h for t in types for h in _holders(t)]
+    schemas, components = msgspec.json.schema_components(holders, ref_template=REF)
+    schema_of = dict(zip(map(id, holders), schemas, strict=True))
+
+    def schema(t: Any) -> dict[str, Any]:
+        if isinstance(t, dict):
+            if "anyOf" in t:
+                return {**t, "anyOf": [schema(x) for x in t["anyOf"]]}
+            return t
+        return schema_of[id(t)]
+
+    closed = {"TeamsActivity", "TeamsSender", "SlackCommandForm", "SlackActionForm"}
+    for name, component in components.items():
+        # TypedDicts (the topology graph) come without additionalProperties: every shape here is closed.
+        if component.get("type") == "object" and "additionalProperties" not in component and name not in closed:
+            component["additionalProperties"] = False
+
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        responses: dict[str, Any] = {}
+        for status, answer in sorted(op.answers.items()):
+            response: dict[str, Any] = {
+                "description": answer.description,
+                "content": {media: {"schema": schema(t)} for media, t in answer.media.items()},
+            }
+            if answer.headers:
+                response["headers"] = {
+                    h: {"$ref": f"#/components/headers/{h}"}
+                    if h not in answer.required_headers
+                    else {"$ref": f"#/components/headers/{h}Required"}
+                    for h in answer.headers
+                }
+            responses[str(status)] = response
+        errors = dict(op.errors)
+        if op.reads_token:
+            errors[401] = (*errors.get(401, ()), *TOKEN_401)
+            errors[503] = (*errors.get(503, ()), "SIGNING_KEYS_UNAVAILABLE")
+        if op.security == "key":
+            errors.setdefault(401, ())
+        for status, codes in sorted(errors.items()):
+            responses[str(status)] = _error_response(op, status, codes)
+        if op.extra.get("degraded"):
+            # The health probe answers 503 with its report, not an error body (an error of its own stays one).
+            responses["503"] = {
+                "description": "A dependency did not answer: `checks` names it with its code and message.",
+                "content": {
+                    "application/json": {
+                        "schema": {"anyOf": [{"$ref": REF.format(name="Health")}, _error_schema(op, STORE_503)]}
+                    }
+                },
+            }
+        operation: dict[str, Any] = {
+            "operationId": op.operation_id,
+            "tags": [op.tag],
+            "summary": op.summary,
+            "description": op.description,
+            "security": _security(op),
+            "parameters": [*op.parameters, CORRELATION_ID],
+            "responses": responses,
+        }
+        if op.request_body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {media: {"schema": schema(t)} for media, t in op.request_body.items()},
+            }
+        paths.setdefault(op.path, {})[op.method] = operation
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "interconnect",
+            "version": "1.0.0",
+            "summary": "Safe links between Azure VMware Solution private clouds.",
+            "description": (
+                "Request AVS cloud links (connect, disconnect) checked against every pre-flight rule, follow them, "
+                'approve disconnects, audit the estate. Errors are always `{"error": {"code", "message", '
+                '"details"}}` with a stable code; every error response lists the codes it can carry. Routes need '
+                "a function key unless anonymous; a person also sends an Entra bearer token and is recorded by "
+                f"their object id (app roles {REQUEST_ROLE}, {APPROVE_ROLE}, {ADMIN_ROLE})."
+            ),
+        },
+        "servers": [
+            {
+                "url": "https://{app}.azurewebsites.net/api",
+                "description": "The function app in Azure",
+                "variables": {"app": {"default": "interconnect", "description": "The function app's name."}},
+            },
+            {"url": "http://127.0.0.1:7071/api", "description": "make run (the local cloud)"},
+        ],
+        "tags": [{"name": name, "description": text} for name, text in TAGS],
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "headers": _headers(),
+            "securitySchemes": _security_schemes(),
+        },
+    }
+
+
+def _error_schema(op: Operation, codes: tuple[str, ...]) -> dict[str, Any]:
+    detail: dict[str, Any] = {"$ref": REF.format(name="ErrorDetail")}
+    if codes:
+        detail = {"allOf": [detail, {"properties": {"code": {"enum": sorted(set(codes))}}}]}
+    return {
+        "type": "object",
+        "properties": {"error": detail},
+        "required": ["error"],
+        "additionalProperties": False,
+    }
+
+
+def _error_response(op: Operation, status: int, codes: tuple[str, ...]) -> dict[str, Any]:
+    lines = [f"- `{code}`: {CODES[code]}" for code in sorted(set(codes))]
+    headers: dict[str, Any] = {"x-correlation-id": {"$ref": "#/components/headers/x-correlation-id"}}
+    if status == 401:
+        headers["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
+    if status == 503:
+        headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
+    intro = {
+        401: "No or a wrong function key (the Functions host answers with no body), or:"
+        if op.security == "key"
+        else "Not authenticated:",
+    }.get(status, "")
+    response: dict[str, Any] = {
+        "description": "\n".join([intro, *lines]).strip() or "Not authenticated.",
+        "headers": headers,
+    }
+    if codes:
+        response["content"] = {"application/json": {"schema": _error_schema(op, codes)}}
+    return response
+
+
+def _headers() -> dict[str, Any]:
+    def header(description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+        return {"description": description, "required": required, "schema": schema}
+
+    location = "The request's (or run's) status URL."
+    return {
+        "Location": header(location, {"type": "string"}),
+        "LocationRequired": header(location, {"type": "string"}, required=True),
+        "Retry-After": header("Seconds to wait before retrying.", {"type": "string", "pattern": "^[0-9]+$"}),
+        "WWW-Authenticate": header("`Bearer` (RFC 6750): get a (new) Entra token.", {"type": "string"}),
+        "x-correlation-id": header(
+            "The correlation id of this call (the caller's, or a fresh one): the handle to quote.",
+            {"type": "string", "pattern": CORRELATION_ID_PATTERN},
+        ),
+    }
+
+
+def _security_schemes() -> dict[str, Any]:
+    login = "https://login.microsoftonline.com/organizations/oauth2/v2.0"
+    return {
+        "functionKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-functions-key",
+            "description": "A function key (or the host key) of the function app.",
+        },
+        "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code", "description": "The function key."},
+        "entraToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "An Entra ID access token for this API (audience INTERCONNECT_AUTH_AUDIENCE), verified by the app: "
+                f"RS256 by a key the tenant publishes, issuer, audience, expiry. App roles: {REQUEST_ROLE} (file "
+                f"requests), {APPROVE_ROLE} and {ADMIN_ROLE} (approve or reject another person's disconnect)."
+            ),
+        },
+        "entraOAuth": {
+            "type": "oauth2",
+            "description": "The same Entra token, for clients that get it themselves (API Management, connectors).",
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": f"{login}/authorize",
+                    "tokenUrl": f"{login}/token",
+                    "scopes": {"api://interconnect/Links.Access": "Act as the signed-in person."},
+                },
+                "clientCredentials": {
+                    "tokenUrl": f"{login}/token",
+                    "scopes": {"api://interconnect/.default": "The application's app roles."},
+                },
+            },
+        },
+    }
+
+
+def render() -> str:
+    """The document as checked in: sorted keys would scatter operations, so insertion order, two-space indent."""
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    target = Path(argv[1]) if len(argv) > 1 else DOCUMENT
+    target.write_text(render(), encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
