@@ -9,10 +9,12 @@ STAMP_NPM := node_modules/.installed
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
-$(STAMP_PY): requirements.txt requirements-dev.txt
+$(STAMP_PY): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The CLI (interconnect_cli/) as .venv/bin/interconnect, editable; its dependencies came with requirements-dev.
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(STAMP_NPM): package.json package-lock.json
@@ -48,9 +50,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## mypy --strict on the app (function_app.py and interconnect/); settings in pyproject.toml [tool.mypy].
+## mypy --strict on the app (function_app.py and interconnect/) and the CLI; settings in pyproject.toml [tool.mypy].
 typecheck: setup
-	$(VENV)/bin/mypy --strict function_app.py interconnect
+	$(VENV)/bin/mypy --strict function_app.py interconnect interconnect_cli
 
 ## Acknowledgement latency of the intake at a fixed rate (starts its own local cloud).
 bench-intake: setup

@@ -1,0 +1,573 @@
+"""The `interconnect` commands (click). Each reads its settings (config.py), calls the API (api.py), shows the
+answer (render.py, or the API's JSON with --output json) and exits with a code from exits.py."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+import httpx
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+from interconnect_cli import render
+from interconnect_cli.api import TIMEOUT, Api, ApiError, Unreachable
+from interconnect_cli.auth import AuthFailed, IdentityUnreachable, credentials
+from interconnect_cli.config import AUTH_METHODS, ConfigError, Settings, resolve
+from interconnect_cli.exits import HELP, Exit, for_http_status, for_status
+from interconnect_cli.follow import Follower, Outcome, Progress, Silent
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+STATUSES = ("Accepted", "AwaitingApproval", "Validating", "InProgress", "Succeeded", "Rejected", "Failed", "Expired")
+TOPOLOGY_FORMATS = ("json", "mermaid", "dot", "svg")
+FLAGS = "interconnect.flags"
+
+
+# -- options every command takes (before or after the command's name) --------------------------------------------
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep a global option's value on the root context: given after the command, it overrides one given before."""
+    if value is not None and param.name is not None:
+        ctx.find_root().meta.setdefault(FLAGS, {})[param.name] = value
+    return value
+
+
+GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (("--url",), {"metavar": "URL", "help": "The app's base URL [env INTERCONNECT_URL]."}),
+    (
+        ("--function-key",),
+        {"metavar": "KEY", "help": "Function key, sent as x-functions-key [env INTERCONNECT_FUNCTION_KEY]."},
+    ),
+    (
+        ("--auth",),
+        {
+            "type": click.Choice(AUTH_METHODS),
+            "help": "Entra sign-in: az login (cli), device code, managed identity, or DefaultAzureCredential "
+            "[env INTERCONNECT_AUTH; default: default when a scope is set, else none].",
+        },
+    ),
+    (
+        ("--scope",),
+        {"metavar": "SCOPE", "help": "The API's Entra scope, e.g. api://<app>/.default [env INTERCONNECT_SCOPE]."},
+    ),
+    (
+        ("--tenant-id",),
+        {"metavar": "GUID", "help": "Entra tenant for cli/device/default [env INTERCONNECT_TENANT_ID]."},
+    ),
+    (
+        ("--client-id",),
+        {
+            "metavar": "GUID",
+            "help": "Managed identity client id (managed/default), or the public client for device code "
+            "[env INTERCONNECT_CLIENT_ID].",
+        },
+    ),
+    (
+        ("--demo-user",),
+        {"metavar": "NAME", "help": "Local cloud only: a demo user (alice, bob, ...) [env INTERCONNECT_DEMO_USER]."},
+    ),
+    (
+        ("--identity-url",),
+        {"metavar": "URL", "help": "Local cloud only: the identity stand-in [env INTERCONNECT_IDENTITY_URL]."},
+    ),
+    (("--profile",), {"metavar": "NAME", "help": "Config file profile [env INTERCONNECT_PROFILE]."}),
+    (("--config", "config_path"), {"metavar": "FILE", "help": "Config file [env INTERCONNECT_CONFIG]."}),
+    (
+        ("--output", "-o"),
+        {"type": click.Choice(["table", "json"]), "help": "table (default) or json: the API's JSON on stdout only."},
+    ),
+]
+
+
+def global_options(command: Callable[P, R]) -> Callable[P, R]:
+    for names, attributes in reversed(GLOBAL_OPTIONS):
+        command = click.option(*names, expose_value=False, callback=_remember, **attributes)(command)
+    return command
+
+
+# -- what a command runs with ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    """The settings, the API client and the consoles of one invocation."""
+
+    settings: Settings
+    api: Api
+    json_output: bool
+    out: Console
+    err: Console
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def show(self, renderable: RenderableType, payload: Any) -> None:
+        """`payload` as JSON on stdout with --output json, else `renderable` for a person."""
+        if self.json_output:
+            click.echo(json.dumps(payload, indent=2))
+        else:
+            self.out.print(renderable)
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Not a terminal (a pipeline's log): wide enough that ids and tables do not wrap, unless COLUMNS says.
+    wide = None if stream.isatty() or os.environ.get("COLUMNS") else 200
+    return Console(stderr=stderr, width=wide, highlight=False, soft_wrap=False)
+
+
+@contextmanager
+def session(ctx: click.Context) -> Iterator[Session]:
+    flags: dict[str, Any] = dict(ctx.find_root().meta.get(FLAGS, {}))
+    output = flags.pop("output", None) or os.environ.get("INTERCONNECT_OUTPUT") or "table"
+    config_path, profile = flags.pop("config_path", None), flags.pop("profile", None)
+    settings = resolve(flags, os.environ, Path.home(), config_path=config_path, profile=profile)
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as http:
+        api = Api(settings.url, credentials(settings, http), http)
+        yield Session(settings, api, output == "json", _console(False), _console(True))
+
+
+def _json_wanted(ctx: click.Context) -> bool:
+    flags = ctx.find_root().meta.get(FLAGS, {})
+    return (flags.get("output") or os.environ.get("INTERCONNECT_OUTPUT") or "table") == "json"
+
+
+def fail(ctx: click.Context, code: Exit, error_code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    """Say what went wrong (stderr; with --output json the error object on stdout) and exit with `code`."""
+    if _json_wanted(ctx):
+        body: dict[str, Any] = {"code": error_code, "message": message}
+        if details:
+            body["details"] = details
+        click.echo(json.dumps({"error": body, "exitCode": int(code)}, indent=2))
+    else:
+        _console(True).print(render.error(error_code, message, details))
+    ctx.exit(int(code))
+
+
+def handled(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn what can go wrong into a message and its exit code (never a traceback, never a secret)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = click.get_current_context()
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            fail(ctx, Exit.USAGE, "CONFIG", str(exc))
+        except ApiError as exc:
+            fail(ctx, for_http_status(exc.status), exc.code, exc.message, exc.details)
+        except AuthFailed as exc:
+            fail(ctx, Exit.AUTH, "SIGN_IN_FAILED", str(exc))
+        except (Unreachable, IdentityUnreachable) as exc:
+            fail(ctx, Exit.UNREACHABLE, "UNREACHABLE", str(exc))
+        raise AssertionError("unreachable")  # fail() exits
+
+    return wrapper
+
+
+# -- following a request ----------------------------------------------------------------------------------------
+
+
+class WaitLine:
+    """The spinner's text, re-rendered as it spins: the status last read and the time so far."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.status, self.started = what, "", time.monotonic()
+
+    def __rich__(self) -> Text:
+        return render.waiting(self.what, self.status, self.started)
+
+
+@dataclass
+class LiveProgress:
+    """Each audit-trail event printed as it appears, above a spinner showing status and elapsed time."""
+
+    out: Console
+    line: WaitLine
+
+    def event(self, event: dict[str, Any], elapsed: float) -> None:
+        self.out.print(render.event_line(event, elapsed))
+
+    def status(self, status: str) -> None:
+        self.line.status = status
+
+    def problem(self, text: str, elapsed: float) -> None:
+        self.out.print(Text(f"[{render.duration(elapsed):>6}] still trying: {text}", style="yellow"))
+
+
+def timing_options(command: Callable[P, R]) -> Callable[P, R]:
+    command = click.option(
+        "--interval", type=click.FloatRange(0.2, 60), default=2.0, show_default=True, help="Seconds between reads."
+    )(command)
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(0),
+        default=3600.0,
+        show_default=True,
+        help="Seconds to wait before giving up (exit 6; the request goes on). 0: no limit.",
+    )(command)
+
+
+def follow_request(s: Session, request_id: str, *, timeout: float, interval: float) -> Outcome:
+    if s.json_output:
+        follower = Follower(s.api, Silent(), interval, timeout or None)
+        return follower.request(request_id)
+    line = WaitLine(request_id)
+    progress: Progress = LiveProgress(s.out, line)
+    with s.out.status(line, spinner="dots"):
+        return Follower(s.api, progress, interval, timeout or None).request(request_id)
+
+
+def finish(ctx: click.Context, s: Session, outcome: Outcome, request_id: str, timeout: float) -> None:
+    """Show where the request ended and exit with its code (6 when it had not ended by the deadline)."""
+    view = outcome.view
+    if not outcome.finished:
+        if view is None and outcome.problem is not None:
+            raise outcome.problem
+        status = str((view or {}).get("status", "unknown"))
+        fail(
+            ctx,
+            Exit.TIMED_OUT,
+            "TIMED_OUT",
+            f"request {request_id} is still {status} after {render.duration(timeout)}; it goes on in the app: "
+            f"interconnect wait {request_id}",
+            {"requestId": request_id, "status": status},
+        )
+    assert view is not None
+    status = str(view.get("status", ""))
+    if s.json_output:
+        click.echo(json.dumps(view, indent=2))
+    else:
+        summary = Text.assemble(("Request ", "bold"), request_id, " ", render.status_text(status))
+        if view.get("outcome"):
+            summary.append(f": {view['outcome']}")
+        s.out.print(summary)
+        for reason in view.get("reasons") or []:
+            s.out.print(Text(f"  {reason.get('code', '')}: {reason.get('message', '')}", style="red"))
+    ctx.exit(int(for_status(status)))
+
+
+# -- the commands -----------------------------------------------------------------------------------------------
+
+
+class RequestId(click.ParamType[str, Any]):
+    """A request id: a UUID, lower-cased (checked here, so a typo is bad usage, exit 2)."""
+
+    name = "REQUEST_ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return str(click.UUID.convert(value, param, ctx))
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a request id (a UUID like 0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21)", param, ctx)
+
+
+REQUEST_ID = RequestId()
+CLOUD_HELP = "Clouds are full ARM ids, 'name' or 'resource-group/name' (resolved by the app, as chat does)."
+
+
+@click.group(
+    epilog=HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
+@click.version_option(package_name="interconnect-cli", prog_name="interconnect", message="%(prog)s %(version)s")
+@global_options
+def cli() -> None:
+    """Plan, make and remove links between Azure VMware Solution private clouds, through the interconnect app.
+
+    \b
+    Settings come from flags, then INTERCONNECT_* environment variables, then the config file's profile
+    (~/.config/interconnect/config.toml). Against `make run`:
+      interconnect --url http://127.0.0.1:7071 --function-key <key> \\
+                   --demo-user alice --identity-url http://127.0.0.1:7079 plan pc-sea-01 pc-sea-02
+    """
+
+
+def _plan_or_submit_args(command: Callable[P, R]) -> Callable[P, R]:
+    command = click.argument("target")(command)
+    return click.argument("source")(command)
+
+
+@cli.command(epilog=CLOUD_HELP)
+@_plan_or_submit_args
+@click.option("--disconnect", "action", flag_value="disconnect", help="Plan removing the link instead.")
+@click.option("--connect", "action", flag_value="connect", default=True, hidden=True)
+@global_options
+@click.pass_context
+@handled
+def plan(ctx: click.Context, source: str, target: str, action: str) -> None:
+    """What connecting SOURCE to TARGET would do, checked on live facts; changes nothing.
+
+    Exit 0 when allowed, 3 when refused (the reasons are listed).
+    """
+    with session(ctx) as s:
+        a, b = s.api.resolve_cloud(source), s.api.resolve_cloud(target)
+        answer = s.api.plan(action, a, b)
+        s.show(render.plan(answer, action, a, b), answer)
+    ctx.exit(int(Exit.OK if answer.get("allowed") else Exit.REJECTED))
+
+
+def _submit(
+    ctx: click.Context,
+    action: str,
+    source: str,
+    target: str,
+    ticket: str | None,
+    idempotency_key: str | None,
+    wait: bool,
+    timeout: float,
+    interval: float,
+) -> None:
+    with session(ctx) as s:
+        a, b = s.api.resolve_cloud(source), s.api.resolve_cloud(target)
+        answer, created = s.api.submit(action, a, b, reference=ticket, idempotency_key=idempotency_key)
+        request_id = str(answer["requestId"])
+        if not wait:
+            s.show(render.accepted(answer, action, a, b, repeat=not created), answer)
+            return
+        if not s.json_output:
+            s.out.print(render.accepted(answer, action, a, b, repeat=not created))
+        finish(ctx, s, follow_request(s, request_id, timeout=timeout, interval=interval), request_id, timeout)
+
+
+def _submit_options(command: Callable[P, R]) -> Callable[P, R]:
+    command = timing_options(command)
+    command = click.option("--wait", is_flag=True, help="Follow the request until it ends; exit by its outcome.")(
+        command
+    )
+    command = click.option(
+        "--idempotency-key", metavar="KEY", help="The same key always maps to the same request (safe re-runs)."
+    )(command)
+    command = click.option("--ticket", metavar="REF", help="Ticket or change id recorded with the request.")(command)
+    return _plan_or_submit_args(command)
+
+
+@cli.command(epilog=CLOUD_HELP)
+@_submit_options
+@global_options
+@click.pass_context
+@handled
+def connect(
+    ctx: click.Context,
+    source: str,
+    target: str,
+    ticket: str | None,
+    idempotency_key: str | None,
+    wait: bool,
+    timeout: float,
+    interval: float,
+) -> None:
+    """Ask for a link from SOURCE to TARGET (made on SOURCE).
+
+    Without --wait: exit 0 once the app accepted it. With --wait: each step as it happens, then exit 0
+    Succeeded, 3 Rejected, 4 Failed, 6 timed out.
+    """
+    _submit(ctx, "connect", source, target, ticket, idempotency_key, wait, timeout, interval)
+
+
+@cli.command(epilog=CLOUD_HELP)
+@_submit_options
+@global_options
+@click.pass_context
+@handled
+def disconnect(
+    ctx: click.Context,
+    source: str,
+    target: str,
+    ticket: str | None,
+    idempotency_key: str | None,
+    wait: bool,
+    timeout: float,
+    interval: float,
+) -> None:
+    """Ask for the link between SOURCE and TARGET to be removed.
+
+    It waits for someone else's approval (`interconnect approve ID`) when approvals are on. With --wait: exit
+    0 Succeeded, 3 Rejected, 4 Failed, 5 Expired (nobody approved in time), 6 timed out.
+    """
+    _submit(ctx, "disconnect", source, target, ticket, idempotency_key, wait, timeout, interval)
+
+
+@cli.command()
+@click.argument("request_id", type=REQUEST_ID)
+@global_options
+@click.pass_context
+@handled
+def status(ctx: click.Context, request_id: str) -> None:
+    """A request: where it stands, its outcome, its reasons and its audit trail. Exit 0 once read."""
+    with session(ctx) as s:
+        view = s.api.request(request_id)
+        s.show(render.request(view), view)
+
+
+@cli.command()
+@click.argument("request_id", type=REQUEST_ID)
+@timing_options
+@global_options
+@click.pass_context
+@handled
+def wait(ctx: click.Context, request_id: str, timeout: float, interval: float) -> None:
+    """Follow a request until it ends, showing each step as it happens.
+
+    Exit 0 Succeeded, 3 Rejected, 4 Failed, 5 Expired, 6 timed out (the request goes on).
+    """
+    with session(ctx) as s:
+        finish(ctx, s, follow_request(s, request_id, timeout=timeout, interval=interval), request_id, timeout)
+
+
+@cli.command()
+@click.option("--cloud", metavar="CLOUD", help="Only requests with this cloud as source or target.")
+@click.option("--status", "status_", type=click.Choice(STATUSES), help="Only requests in this status.")
+@click.option("--limit", type=click.IntRange(1, 100), default=50, show_default=True)
+@global_options
+@click.pass_context
+@handled
+def requests(ctx: click.Context, cloud: str | None, status_: str | None, limit: int) -> None:
+    """Recent requests, newest first."""
+    with session(ctx) as s:
+        page = s.api.requests(cloud=s.api.resolve_cloud(cloud) if cloud else None, status=status_, limit=limit)
+        s.show(render.requests(page), page)
+
+
+@cli.command(epilog=CLOUD_HELP)
+@click.argument("cloud")
+@global_options
+@click.pass_context
+@handled
+def links(ctx: click.Context, cloud: str) -> None:
+    """A cloud's links as AVS has them now (outgoing and incoming)."""
+    with session(ctx) as s:
+        answer = s.api.links(s.api.resolve_cloud(cloud))
+        s.show(render.links(answer), answer)
+
+
+def _decide(ctx: click.Context, request_id: str, *, approve: bool) -> None:
+    with session(ctx) as s:
+        if not s.api.credentials.signs_in:
+            raise ConfigError(
+                "deciding needs a person signed in with Entra: --auth cli|device (with --scope), or on the local "
+                "cloud --demo-user <name>; a function key alone can never approve"
+            )
+        view = s.api.decide(request_id, approve=approve)
+        s.show(render.request(view), view)
+
+
+@cli.command()
+@click.argument("request_id", type=REQUEST_ID)
+@global_options
+@click.pass_context
+@handled
+def approve(ctx: click.Context, request_id: str) -> None:
+    """Approve a disconnect someone else asked for (needs an Entra sign-in; exit 7 when refused)."""
+    _decide(ctx, request_id, approve=True)
+
+
+@cli.command()
+@click.argument("request_id", type=REQUEST_ID)
+@global_options
+@click.pass_context
+@handled
+def reject(ctx: click.Context, request_id: str) -> None:
+    """Reject a disconnect awaiting approval (needs an Entra sign-in); it ends Rejected, nothing changes."""
+    _decide(ctx, request_id, approve=False)
+
+
+@cli.group()
+def audit() -> None:
+    """Audit runs: start one, or read the latest."""
+
+
+@audit.command("run")
+@click.option("--wait", is_flag=True, help="Wait until the run is done and show it.")
+@timing_options
+@global_options
+@click.pass_context
+@handled
+def audit_run(ctx: click.Context, wait: bool, timeout: float, interval: float) -> None:
+    """Start an audit run now (the worker carries it out)."""
+    with session(ctx) as s:
+        started = s.api.start_audit()
+        run_id = str(started["runId"])
+        if not wait:
+            s.show(Text(f"Audit run {run_id} queued: interconnect audit show {run_id}"), started)
+            return
+        follower = Follower(s.api, Silent(), interval, timeout or None)
+        if s.json_output:
+            outcome = follower.audit(run_id)
+        else:
+            with s.out.status(f"audit run {run_id} …", spinner="dots"):
+                outcome = follower.audit(run_id)
+        if not outcome.finished or outcome.view is None:
+            if outcome.problem is not None:
+                raise outcome.problem
+            fail(ctx, Exit.TIMED_OUT, "TIMED_OUT", f"audit run {run_id} has not finished; it goes on in the app")
+        assert outcome.view is not None
+        s.show(render.audit(outcome.view), outcome.view)
+
+
+@audit.command("latest")
+@global_options
+@click.pass_context
+@handled
+def audit_latest(ctx: click.Context) -> None:
+    """The latest audit run: summary and findings."""
+    with session(ctx) as s:
+        run = s.api.audit("latest")
+        s.show(render.audit(run), run)
+
+
+@audit.command("show")
+@click.argument("run_id", type=REQUEST_ID)
+@global_options
+@click.pass_context
+@handled
+def audit_show(ctx: click.Context, run_id: str) -> None:
+    """One audit run by its id."""
+    with session(ctx) as s:
+        run = s.api.audit(run_id)
+        s.show(render.audit(run), run)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(TOPOLOGY_FORMATS), default="json", show_default=True)
+@click.option("--save", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write it to a file.")
+@global_options
+@click.pass_context
+@handled
+def topology(ctx: click.Context, fmt: str, save: Path | None) -> None:
+    """The latest audit's topology: json (a table in a terminal), mermaid, dot or svg (written as is)."""
+    with session(ctx) as s:
+        body, _ = s.api.topology(fmt)
+        if save is not None:
+            save.write_bytes(body)
+            if not s.json_output:
+                s.err.print(f"wrote {len(body)} bytes of {fmt} to {save}")
+        elif fmt == "json" and not s.json_output:
+            s.out.print(render.topology(json.loads(body)))
+        else:
+            click.echo(body.decode("utf-8"), nl=not body.endswith(b"\n"))
+
+
+@cli.command("config")
+@global_options
+@click.pass_context
+@handled
+def show_config(ctx: click.Context) -> None:
+    """The settings in effect and where each came from (the function key only as set or not)."""
+    with session(ctx) as s:
+        described = s.settings.describe()
+        s.show(Text(json.dumps(described, indent=2)), described)
+
+
+def main() -> None:
+    cli(prog_name="interconnect")
