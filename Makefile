@@ -9,11 +9,12 @@ STAMP_NPM := node_modules/.installed
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
+# Last, the CLI (interconnect_cli/, pyproject.toml) as .venv/bin/interconnect, editable; --no-deps: its dependencies
+# came with requirements-dev.txt, which pins them as pyproject.toml does.
 $(STAMP_PY): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	# The CLI (interconnect_cli/) as .venv/bin/interconnect, editable; its dependencies came with requirements-dev.
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
