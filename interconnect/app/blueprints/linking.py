@@ -13,8 +13,8 @@ from interconnect.app.http import (
     correlation_id,
     handles_errors,
     idempotency_key,
-    is_true,
     json_response,
+    query_flag,
     query_param,
     route_uuid,
     uuid_route,
@@ -33,7 +33,7 @@ log = logging.getLogger("interconnect")
 @handles_errors
 def submit_request(req: func.HttpRequest) -> func.HttpResponse:
     command = parse_submit(parse_json(req.get_body()), caller=api_caller(req, services().identity))
-    if is_true(req.params.get("dryRun")):
+    if query_flag(req, "dryRun"):
         return json_response(services().queries.plan(command))
     request, created = services().intake.submit(
         command, idempotency_key=idempotency_key(req), correlation_id=correlation_id(req)
