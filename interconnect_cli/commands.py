@@ -132,7 +132,9 @@ def session(ctx: click.Context) -> Iterator[Session]:
     output = flags.pop("output", None) or os.environ.get("INTERCONNECT_OUTPUT") or "table"
     config_path, profile = flags.pop("config_path", None), flags.pop("profile", None)
     settings = resolve(flags, os.environ, Path.home(), config_path=config_path, profile=profile)
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as http:
+    # Tests hand in an httpx transport (`cli.main(obj={"transport": ...})`); otherwise the network.
+    transport = (ctx.find_root().obj or {}).get("transport")
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False, transport=transport) as http:
         api = Api(settings.url, credentials(settings, http), http)
         yield Session(settings, api, output == "json", _console(False), _console(True))
 

@@ -21,10 +21,15 @@ TERMINAL = {"Succeeded": Exit.OK, "Rejected": Exit.REJECTED, "Failed": Exit.FAIL
 
 HELP = """\b
 Exit codes:
-  0  succeeded (or plan allowed, or done)   5  expired: nobody approved in time
-  2  bad usage or configuration             6  timed out waiting (the request goes on)
-  3  rejected (or plan refused)             7  authentication/authorisation failed (401/403)
-  4  failed                                 8  the API answered an error   9  app unreachable"""
+  0  succeeded, plan allowed, or done
+  2  bad usage or configuration
+  3  rejected, or plan refused
+  4  failed
+  5  expired: nobody approved in time
+  6  timed out waiting (the request goes on in the app)
+  7  authentication failed or not allowed (401/403, or no token could be had)
+  8  the API answered another error (its code and message are shown)
+  9  the app or the identity provider could not be reached"""
 
 
 def for_status(status: str) -> Exit:
