@@ -10,7 +10,7 @@ from typing import Any
 from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import LinkStatus
-from interconnect.errors import InterconnectError, NotFoundError
+from interconnect.errors import InterconnectError, NotFoundError, ValidationError
 from interconnect.linking.facts import Preflight, ReadRecorder, facts_view
 from interconnect.linking.model import Status
 from interconnect.linking.ports import RequestStore, WorkQueue
@@ -49,9 +49,9 @@ class Queries:
     ) -> dict[str, Any]:
         """A page of requests, newest first. `skipped` counts the rows of this page that could not be read
         back (each logged with its reason); the rest are listed all the same."""
-        page = self.store.recent(
-            cloud=cloud, status=status, limit=min(max(limit, 1), MAX_PAGE), continuation=continuation
-        )
+        if not 1 <= limit <= MAX_PAGE:  # refused, not clamped: a page of another size than asked misleads paging
+            raise ValidationError(f"limit must be a whole number from 1 to {MAX_PAGE}", code="INVALID_LIMIT")
+        page = self.store.recent(cloud=cloud, status=status, limit=limit, continuation=continuation)
         return {"value": [r.to_view() for r in page.items], "continuation": page.continuation, "skipped": page.skipped}
 
     def links(self, cloud_id: CloudId) -> dict[str, Any]:

@@ -90,6 +90,19 @@ def test_a_dry_run_answers_the_plan_and_stores_and_queues_nothing(app: FakeApp) 
     assert app.store.rows == {} and app.queue.sent == []
 
 
+@pytest.mark.parametrize("flag", ["ture", "dry", "2", "\u00e9"])
+def test_a_dry_run_flag_that_is_neither_true_nor_false_is_400_and_submits_nothing(app: FakeApp, flag: str) -> None:
+    # Read as false, a mistyped dry run would record and queue the request for real (found by the schema fuzz).
+    error = error_of(submit(app, dryRun=flag), 400)
+    assert error["code"] == "INVALID_QUERY" and error["details"] == {"parameter": "dryRun"}
+    assert app.store.rows == {} and app.queue.sent == []
+
+
+@pytest.mark.parametrize(("flag", "status"), [("TRUE", 200), ("yes", 200), ("1", 200), ("false", 202), ("0", 202)])
+def test_a_dry_run_flag_reads_true_and_false_in_any_case(app: FakeApp, flag: str, status: int) -> None:
+    assert submit(app, dryRun=flag).status_code == status
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
@@ -183,6 +196,10 @@ def test_list_requests_pages_and_filters(app: FakeApp) -> None:
     [
         ({"status": "Sleeping"}, "INVALID_STATUS"),
         ({"limit": "many"}, "INVALID_LIMIT"),
+        # Refused rather than clamped to 1..100 (found by the schema fuzz: the document says 1..100).
+        ({"limit": "0"}, "INVALID_LIMIT"),
+        ({"limit": "-619"}, "INVALID_LIMIT"),
+        ({"limit": "101"}, "INVALID_LIMIT"),
         ({"cloud": "not-a-cloud"}, "INVALID_ID"),
         ({"cloud": "x" * 5000}, "INVALID_QUERY"),
     ],
