@@ -27,6 +27,7 @@ from localdev.armsim import ArmSimAdmin
 from localdev.cloud import LocalCloud
 from localdev.procs import ROOT, free_port, wait_until
 from localdev.servicebus import ServiceBusAdmin
+from tests.e2e import contract
 
 FUNCTION_KEY = "e2e-fake-function-key"
 TERMINAL = {"Succeeded", "Rejected", "Failed", "Expired"}
@@ -88,6 +89,8 @@ class App:
                 status, got_headers, text = response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as err:
             status, got_headers, text = err.code, dict(err.headers), err.read()
+        # Every answer must be one the OpenAPI document allows: a violation fails the test that made the call.
+        contract.check(method, path, status, got_headers, text)
         return Response(status, got_headers, json.loads(text) if text else None)
 
     def submit(self, action: str, source: str, target: str, **extra: Any) -> str:
