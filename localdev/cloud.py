@@ -183,6 +183,8 @@ def main() -> None:
                 f"  curl -s {cloud.host_url}/api/requests/<requestId>"
             )
             print(sign_in_demo(cloud))
+            if args.fleet == DEMO_FLEET:
+                print(cli_demo(cloud))
         print("\nCtrl-C stops everything.", flush=True)
         stop.wait()
     print("stopped")
@@ -207,6 +209,24 @@ def sign_in_demo(cloud: LocalCloud) -> str:
         f"  curl -s {url}/api/requests/$ID     # AwaitingApproval once validated, naming Alice\n"
         f'  curl -s -X POST {url}/api/requests/$ID/approve -H "Authorization: Bearer $ALICE"   # 403 SELF_APPROVAL\n'
         f'  curl -s -X POST {url}/api/requests/$ID/approve -H "Authorization: Bearer $BOB"     # approved by Bob'
+    )
+
+
+def cli_demo(cloud: LocalCloud) -> str:
+    """The `interconnect` CLI on the demo fleet, as demo users; each line works as printed from the repository
+    root (tests/e2e/test_cli.py runs them in bash)."""
+    env = [f"INTERCONNECT_URL={cloud.host_url}", f"INTERCONNECT_IDENTITY_URL={cloud.identity_url}"]
+    keys = [k.strip() for k in cloud.app_settings().get("LOCALHOST_FUNCTION_KEYS", "").split(",") if k.strip()]
+    if keys:
+        env.append(f"INTERCONNECT_FUNCTION_KEY={keys[0]}")
+    cli = ".venv/bin/interconnect --demo-user alice"
+    return (
+        "\nOr with the CLI (`make setup` installs it as .venv/bin/interconnect; `pipx install .` elsewhere; "
+        "--help for all):\n"
+        f"  export {' '.join(env)}\n"
+        f"  {cli} plan pc-weu-01 pc-weu-03   # refused: the two overlap (exit 3)\n"
+        f"  {cli} connect pc-sea-01 pc-sea-02 --ticket CHG-1003 --wait   # each step as it happens (exit 0)\n"
+        f"  {cli} links pc-sea-01 --output json"
     )
 
 
