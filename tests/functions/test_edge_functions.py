@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from interconnect.app.blueprints import apidoc
 from interconnect.errors import CorruptRecordError, DependencyError
 from interconnect.linking.model import Status
 from interconnect.linking.queue import WorkItem
@@ -117,6 +118,7 @@ def _break_everything(app: FakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
         (audits, "start"),
         (audits.store, "latest"),
         (services, "topology"),
+        (apidoc, "document"),
     ]:
         monkeypatch.setattr(target, name, boom)
 
@@ -139,6 +141,7 @@ HTTP_CALLS = [
     ("get_audit", "GET", "audits/latest", {"id": "latest"}),
     ("topology_view", "GET", "topology", {}),
     ("health", "GET", "health", {}),
+    ("openapi_document", "GET", "openapi.json", {}),
 ]
 
 
