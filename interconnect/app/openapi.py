@@ -24,6 +24,7 @@ from interconnect.app.http import MAX_QUERY
 from interconnect.app.identity import ADMIN_ROLE, APPROVE_ROLE, REQUEST_ROLE
 from interconnect.avs.ids import MAX_ID_LENGTH
 from interconnect.linking.model import Status
+from interconnect.linking.queries import MAX_PAGE
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 REF = "#/components/schemas/{name}"
@@ -46,7 +47,7 @@ CODES: dict[str, str] = {
     "INVALID_AUDIT_ID": "the audit id in the path is neither a UUID nor `latest`",
     "INVALID_QUERY": f"the query string is over {MAX_QUERY} characters, or a parameter over its cap",
     "INVALID_STATUS": "`status` is not a request status",
-    "INVALID_LIMIT": "`limit` is not a whole number",
+    "INVALID_LIMIT": f"`limit` is not a whole number from 1 to {MAX_PAGE}",
     "INVALID_CONTINUATION": "`continuation` is not a token this listing issued",
     "INVALID_FORMAT": "`format` is not json, mermaid, dot or svg",
     "INVALID_CLOUD_REF": "`ref` is missing, or no private cloud could have that name",
@@ -227,7 +228,7 @@ OPERATIONS: tuple[Operation, ...] = (
         parameters=(
             _query("cloud", CLOUD_QUERY, "Only requests with this cloud as source or target."),
             _query("status", {"$ref": REF.format(name="Status")}, "Only requests in this status."),
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}, "Page size."),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}, "Page size."),
             _query("continuation", {"type": "string"}, "The token the previous page answered."),
         ),
     ),
