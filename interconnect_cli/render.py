@@ -87,7 +87,7 @@ def accepted(answer: dict[str, Any], action: str, source: str, target: str, *, r
         ")",
     )
     if action == "disconnect" and not repeat:
-        text.append("\nA disconnect waits for someone else's approval: interconnect approve <id>.")
+        text.append(f"\nIt waits for someone else's approval: interconnect approve {answer.get('requestId', '<id>')}")
     return text
 
 
@@ -153,7 +153,7 @@ def waiting(request_id: str, status: str, started: float) -> Text:
     text = Text.assemble(f"request {request_id}: ", status_text(status or "…"))
     text.append(f"  {duration(time.monotonic() - started)}", style="dim")
     if status == "AwaitingApproval":
-        text.append("  (someone else approves it: interconnect approve <id>)", style="dim")
+        text.append("  (awaits approval by someone else: interconnect approve <id>)", style="dim")
     return text
 
 
