@@ -10,12 +10,13 @@ STAMP_NPM := node_modules/.installed
 setup: $(STAMP_PY) $(STAMP_NPM)
 
 # Last, the CLI (interconnect_cli/, pyproject.toml) as .venv/bin/interconnect, editable; --no-deps: its dependencies
-# came with requirements-dev.txt, which pins them as pyproject.toml does.
+# came with requirements-dev.txt, which pins them as pyproject.toml does. -qq: setuptools' generic warning about
+# editable installs is noise here (errors still show).
 $(STAMP_PY): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install -qq --no-deps -e .
 	touch $@
 
 $(STAMP_NPM): package.json package-lock.json
