@@ -97,8 +97,15 @@ class Api:
         view: dict[str, Any] = self.json("GET", f"requests/{request_id}")
         return view
 
-    def requests(self, *, cloud: str | None, status: str | None, limit: int | None) -> dict[str, Any]:
-        params = {"cloud": cloud, "status": status, "limit": str(limit) if limit is not None else None}
+    def requests(
+        self, *, cloud: str | None, status: str | None, limit: int | None, continuation: str | None = None
+    ) -> dict[str, Any]:
+        params = {
+            "cloud": cloud,
+            "status": status,
+            "limit": str(limit) if limit is not None else None,
+            "continuation": continuation,
+        }
         page: dict[str, Any] = self.json("GET", "requests", params={k: v for k, v in params.items() if v})
         return page
 

@@ -431,13 +431,16 @@ def wait(ctx: click.Context, request_id: str, timeout: float, interval: float) -
 @click.option("--cloud", metavar="CLOUD", help="Only requests with this cloud as source or target.")
 @click.option("--status", "status_", type=click.Choice(STATUSES), help="Only requests in this status.")
 @click.option("--limit", type=click.IntRange(1, 100), default=50, show_default=True)
+@click.option("--continuation", metavar="TOKEN", help="The next page: the token the previous page answered.")
 @global_options
 @click.pass_context
 @handled
-def requests(ctx: click.Context, cloud: str | None, status_: str | None, limit: int) -> None:
-    """Recent requests, newest first."""
+def requests(ctx: click.Context, cloud: str | None, status_: str | None, limit: int, continuation: str | None) -> None:
+    """Recent requests, newest first (a page at a time: pass --continuation back with the same filters)."""
     with session(ctx) as s:
-        page = s.api.requests(cloud=s.api.resolve_cloud(cloud) if cloud else None, status=status_, limit=limit)
+        page = s.api.requests(
+            cloud=s.api.resolve_cloud(cloud) if cloud else None, status=status_, limit=limit, continuation=continuation
+        )
         s.show(render.requests(page), page)
 
 

@@ -175,7 +175,7 @@ def requests(page: dict[str, Any]) -> RenderableType:
     if page.get("skipped"):
         parts.append(Text(f"{page['skipped']} stored request(s) could not be read back and are left out", "yellow"))
     if page.get("continuation"):
-        parts.append(Text("more: raise --limit to see older requests", style="dim"))
+        parts.append(Text(f"more: --continuation {page['continuation']}", style="dim"))
     return Group(*parts)
 
 

@@ -173,3 +173,46 @@ def test_the_help_documents_every_exit_code() -> None:
     for code, words in [(0, "succeeded"), (2, "bad usage"), (3, "rejected"), (4, "failed"), (5, "expired"),
                         (6, "timed out"), (7, "authentication"), (8, "the API answered"), (9, "the app")]:  # fmt: skip
         assert f"  {code}  {words}" in text
+
+
+def test_requests_pages_with_the_continuation_the_app_answered() -> None:
+    fake = FakeApi()
+    resolving(fake)
+    page = {"value": [view("Succeeded", [])], "continuation": "tok-2", "skipped": 0}
+    fake.on("GET", "/api/requests", ok(page))
+    first = run(fake, "requests", "--cloud", "pc-a", "--status", "Succeeded", "--limit", "1")
+    assert first.exit_code == 0 and "--continuation tok-2" in first.stdout
+    assert dict(fake.seen[-1].url.params) == {"cloud": cid("pc-a"), "status": "Succeeded", "limit": "1"}
+    run(fake, "requests", "--limit", "1", "--continuation", "tok-2")
+    assert fake.seen[-1].url.params["continuation"] == "tok-2"
+
+
+def test_audit_run_wait_shows_the_run_once_the_worker_stored_it() -> None:
+    fake = FakeApi()
+    fake.on("POST", "/api/audits", ok({"runId": RID, "statusUrl": "u"}, 202))
+    run_view = {"runId": RID, "startedAt": "s", "finishedAt": "f", "summary": {"findings": 1}, "findings": [
+        {"code": "LINK_NOT_ACTIVE", "severity": "critical", "clouds": [cid("pc-a")], "message": "link is Failed",
+         "state": "new"}]}  # fmt: skip
+    fake.on("GET", f"/api/audits/{RID}", error(404, "AUDIT_NOT_FOUND", "not yet"), ok(run_view))
+    result = run(fake, "audit", "run", "--wait", "--interval", "0.2")
+    assert result.exit_code == 0 and "LINK_NOT_ACTIVE" in result.stdout and "rg-avs/pc-a" in result.stdout
+
+
+def test_topology_in_another_format_is_written_as_the_app_drew_it(tmp_path: Path) -> None:
+    fake = FakeApi()
+    fake.on(
+        "GET", "/api/topology", httpx.Response(200, content=b"digraph {}\n", headers={"content-type": "text/plain"})
+    )
+    shown = run(fake, "topology", "--format", "dot")
+    assert shown.exit_code == 0 and shown.stdout == "digraph {}\n"
+    assert fake.seen[-1].url.params["format"] == "dot"
+    saved = run(fake, "topology", "--format", "dot", "--save", str(tmp_path / "t.dot"))
+    assert saved.exit_code == 0 and (tmp_path / "t.dot").read_bytes() == b"digraph {}\n"
+
+
+def test_plan_disconnect_plans_the_removal() -> None:
+    fake = FakeApi()
+    resolving(fake)
+    fake.on("POST", "/api/requests", ok(plan_answer(True)))
+    assert run(fake, "plan", "pc-a", "pc-b", "--disconnect").exit_code == 0
+    assert json.loads(fake.seen[-1].content)["action"] == "disconnect"
