@@ -221,13 +221,16 @@ def api_url(req: func.HttpRequest, path: str) -> str:
     return f"{req.url.split('/api/')[0]}/api/{path}"
 
 
-_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def query_flag(req: func.HttpRequest, name: str) -> bool:
-    """A yes/no query parameter: `?dryRun=true` (also 1/yes; false/0/no; absent or empty is false). Anything else
-    is refused with INVALID_QUERY rather than read as false: `dryRun=ture` must not submit a request for real."""
-    flag = _FLAGS.get((req.params.get(name) or "").strip().lower())
+    """A yes/no query parameter: `?dryRun=true` (also 1/yes; false/0/no; absent is false). Anything else, empty
+    included, is refused with INVALID_QUERY rather than read as false: `dryRun=ture` must not submit for real."""
+    given = req.params.get(name)
+    if given is None:
+        return False
+    flag = _FLAGS.get(given.strip().lower())
     if flag is None:
         raise ValidationError(
             f"query parameter {name} must be true or false", code="INVALID_QUERY", details={"parameter": name}

@@ -33,11 +33,10 @@ log = logging.getLogger("interconnect")
 @handles_errors
 def submit_request(req: func.HttpRequest) -> func.HttpResponse:
     command = parse_submit(parse_json(req.get_body()), caller=api_caller(req, services().identity))
+    key = idempotency_key(req)  # checked on a dry run too: whether a header is refused never depends on the flag
     if query_flag(req, "dryRun"):
         return json_response(services().queries.plan(command))
-    request, created = services().intake.submit(
-        command, idempotency_key=idempotency_key(req), correlation_id=correlation_id(req)
-    )
+    request, created = services().intake.submit(command, idempotency_key=key, correlation_id=correlation_id(req))
     status_url = api_url(req, f"requests/{request.id}")
     return json_response(
         {"requestId": request.id, "status": request.status.value, "statusUrl": status_url},
@@ -81,13 +80,15 @@ def list_requests(req: func.HttpRequest) -> func.HttpResponse:
     status = query_param(req, "status", max_length=40)
     if status is not None and status not in Status.__members__.values():
         raise ValidationError(f"status must be one of {', '.join(Status)}", code="INVALID_STATUS")
+    # A parameter sent empty (`?cloud=`) is refused like any other bad value, not read as absent.
+    given_limit = query_param(req, "limit", max_length=6)
     try:
-        limit = int(query_param(req, "limit", max_length=6) or "50")
+        limit = int(given_limit) if given_limit is not None else 50
     except ValueError:
         raise ValidationError("limit must be a whole number", code="INVALID_LIMIT") from None
     return json_response(
         services().queries.recent(
-            cloud=parse_cloud_id(cloud, field_name="cloud") if cloud else None,
+            cloud=parse_cloud_id(cloud, field_name="cloud") if cloud is not None else None,
             status=Status(status) if status else None,
             limit=limit,
             continuation=req.params.get("continuation"),
