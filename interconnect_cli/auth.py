@@ -120,10 +120,11 @@ def entra_credential(settings: Settings) -> TokenCredential:
         return DeviceCodeCredential(**kwargs)
     if settings.auth == "managed":
         return ManagedIdentityCredential(client_id=client) if client else ManagedIdentityCredential()
+    # The chain reads AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE... itself; --tenant-id and
+    # --client-id name the tenant and the user-assigned identity where it takes them as arguments.
     kwargs = {"managed_identity_client_id": client} if client else {}
     if tenant:
-        kwargs["interactive_browser_tenant_id"] = tenant
-        kwargs["visual_studio_code_tenant_id"] = tenant
+        kwargs |= {"workload_identity_tenant_id": tenant, "shared_cache_tenant_id": tenant}
     return DefaultAzureCredential(**kwargs)
 
 

@@ -292,3 +292,34 @@ def test_the_cli_imports_neither_the_app_nor_the_local_cloud() -> None:
             )
             for name in names:
                 assert name.split(".")[0] not in ("interconnect", "localdev", "tests"), f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize(
+    ("auth", "kind"),
+    [
+        ("cli", "AzureCliCredential"),
+        ("device", "DeviceCodeCredential"),
+        ("managed", "ManagedIdentityCredential"),
+        ("default", "DefaultAzureCredential"),
+    ],
+)
+def test_auth_names_the_azure_identity_credential(auth: str, kind: str) -> None:
+    from interconnect_cli.auth import entra_credential
+    from interconnect_cli.config import Settings
+
+    tenant, client = "7e5d1c2a-4b1e-4c3d-9a0f-1ce1dc0c0001", "3c1a6e0d-9b2f-4e51-8d7a-1ce1dc0c00a9"
+    settings = Settings(url="https://x", auth=auth, scope="api://x/.default", tenant_id=tenant, client_id=client)
+    assert type(entra_credential(settings)).__name__ == kind  # made, not used: nothing is asked of Entra
+
+
+def test_an_entra_refusal_is_an_auth_failure_that_says_why() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from interconnect_cli.auth import entra_token
+
+    class NotLoggedIn:
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            raise ClientAuthenticationError("Please run 'az login' to set up an account")
+
+    with pytest.raises(AuthFailed, match=r"no Entra token for api://x/\.default: Please run 'az login'"):
+        entra_token(NotLoggedIn(), "api://x/.default")()  # type: ignore[arg-type]
