@@ -643,24 +643,22 @@ def _error_schema(op: Operation, codes: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _error_response(op: Operation, status: int, codes: tuple[str, ...]) -> dict[str, Any]:
+    if not codes:  # only the host answers it (401 for no valid function key): no body, none of our headers
+        return {"description": "No or a wrong function key: the Functions host answers 401 with no body."}
     lines = [f"- `{code}`: {CODES[code]}" for code in sorted(set(codes))]
     headers: dict[str, Any] = {"x-correlation-id": {"$ref": "#/components/headers/x-correlation-id"}}
-    if status == 401:
+    if status == 401 and set(codes) & {"AUTHENTICATION_REQUIRED", *TOKEN_401}:
         headers["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
     if status == 503:
         headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
-    intro = {
-        401: "No or a wrong function key (the Functions host answers with no body), or:"
-        if op.security == "key"
-        else "Not authenticated:",
-    }.get(status, "")
-    response: dict[str, Any] = {
-        "description": "\n".join([intro, *lines]).strip() or "Not authenticated.",
+    intro = ""
+    if status == 401:
+        intro = "No or a wrong function key (the host answers with no body), or:" if op.security == "key" else ""
+    return {
+        "description": "\n".join([intro, *lines]).strip(),
         "headers": headers,
+        "content": {"application/json": {"schema": _error_schema(op, codes)}},
     }
-    if codes:
-        response["content"] = {"application/json": {"schema": _error_schema(op, codes)}}
-    return response
 
 
 def _headers() -> dict[str, Any]:
