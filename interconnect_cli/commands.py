@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -109,7 +109,6 @@ class Session:
     json_output: bool
     out: Console
     err: Console
-    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def show(self, renderable: RenderableType, payload: Any) -> None:
         """`payload` as JSON on stdout with --output json, else `renderable` for a person."""
@@ -172,6 +171,8 @@ def handled(command: Callable[P, R]) -> Callable[P, R]:
             fail(ctx, Exit.AUTH, "SIGN_IN_FAILED", str(exc))
         except (Unreachable, IdentityUnreachable) as exc:
             fail(ctx, Exit.UNREACHABLE, "UNREACHABLE", str(exc))
+        except Interrupted as exc:
+            fail(ctx, Exit.INTERRUPTED, "INTERRUPTED", str(exc))
         raise AssertionError("unreachable")  # fail() exits
 
     return wrapper
@@ -204,7 +205,7 @@ class LiveProgress:
         self.line.status = status
 
     def problem(self, text: str, elapsed: float) -> None:
-        self.out.print(Text(f"[{render.duration(elapsed):>6}] still trying: {text}", style="yellow"))
+        self.out.print(Text(f"{'':9}still trying: {text}", style="yellow"))
 
 
 def timing_options(command: Callable[P, R]) -> Callable[P, R]:
@@ -220,14 +221,22 @@ def timing_options(command: Callable[P, R]) -> Callable[P, R]:
     )(command)
 
 
+class Interrupted(Exception):
+    """Ctrl-C while following: only the following stops; the request (or audit run) goes on in the app."""
+
+
 def follow_request(s: Session, request_id: str, *, timeout: float, interval: float) -> Outcome:
-    if s.json_output:
-        follower = Follower(s.api, Silent(), interval, timeout or None)
-        return follower.request(request_id)
-    line = WaitLine(request_id)
-    progress: Progress = LiveProgress(s.out, line)
-    with s.out.status(line, spinner="dots"):
-        return Follower(s.api, progress, interval, timeout or None).request(request_id)
+    try:
+        if s.json_output:
+            return Follower(s.api, Silent(), interval, timeout or None).request(request_id)
+        line = WaitLine(request_id)
+        progress: Progress = LiveProgress(s.out, line)
+        with s.out.status(line, spinner="dots"):
+            return Follower(s.api, progress, interval, timeout or None).request(request_id)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped following request {request_id}; it goes on: interconnect wait {request_id}"
+        ) from None
 
 
 def finish(ctx: click.Context, s: Session, outcome: Outcome, request_id: str, timeout: float) -> None:
@@ -507,11 +516,16 @@ def audit_run(ctx: click.Context, wait: bool, timeout: float, interval: float) -
             s.show(Text(f"Audit run {run_id} queued: interconnect audit show {run_id}"), started)
             return
         follower = Follower(s.api, Silent(), interval, timeout or None)
-        if s.json_output:
-            outcome = follower.audit(run_id)
-        else:
-            with s.out.status(f"audit run {run_id} …", spinner="dots"):
+        try:
+            if s.json_output:
                 outcome = follower.audit(run_id)
+            else:
+                with s.out.status(f"audit run {run_id} …", spinner="dots"):
+                    outcome = follower.audit(run_id)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"stopped waiting for audit run {run_id}; it goes on: interconnect audit show {run_id}"
+            ) from None
         if not outcome.finished or outcome.view is None:
             if outcome.problem is not None:
                 raise outcome.problem

@@ -15,6 +15,7 @@ class Exit(IntEnum):
     AUTH = 7  # 401/403: no or wrong function key, no/invalid/unauthorised token, or no token could be had
     API = 8  # the API answered another error (its code and message are shown)
     UNREACHABLE = 9  # the app (or the identity provider) could not be reached: network, DNS, TLS, timeout
+    INTERRUPTED = 130  # Ctrl-C while waiting (the shells' 128 + SIGINT); the request goes on in the app
 
 
 TERMINAL = {"Succeeded": Exit.OK, "Rejected": Exit.REJECTED, "Failed": Exit.FAILED, "Expired": Exit.EXPIRED}
@@ -29,7 +30,8 @@ Exit codes:
   6  timed out waiting (the request goes on in the app)
   7  authentication failed or not allowed (401/403, or no token could be had)
   8  the API answered another error (its code and message are shown)
-  9  the app or the identity provider could not be reached"""
+  9  the app or the identity provider could not be reached
+  130  interrupted (Ctrl-C) while waiting; the request goes on"""
 
 
 def for_status(status: str) -> Exit:

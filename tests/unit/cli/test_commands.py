@@ -216,3 +216,14 @@ def test_plan_disconnect_plans_the_removal() -> None:
     fake.on("POST", "/api/requests", ok(plan_answer(True)))
     assert run(fake, "plan", "pc-a", "pc-b", "--disconnect").exit_code == 0
     assert json.loads(fake.seen[-1].content)["action"] == "disconnect"
+
+
+def test_ctrl_c_while_waiting_stops_the_following_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from interconnect_cli.follow import Follower
+
+    def interrupted(self: Follower, request_id: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Follower, "request", interrupted)
+    result = run(FakeApi(), "wait", RID)
+    assert result.exit_code == 130 and f"interconnect wait {RID}" in result.stderr
