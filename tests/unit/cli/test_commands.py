@@ -77,9 +77,8 @@ def test_connect_wait_shows_each_step_and_exits_by_the_outcome() -> None:
     result = run(fake, "connect", "pc-a", "pc-b", "--ticket", "CHG-7", "--wait", "--interval", "0.2")
     assert result.exit_code == 4
     lines = result.stdout.splitlines()
-    assert [
-        i for i, line in enumerate(lines) if "asked" in line or "link requested" in line or "link is Failed" in line
-    ]
+    steps = [next(i for i, line in enumerate(lines) if text in line) for text in ("asked", "requested", "is Failed")]
+    assert steps == sorted(steps)  # each step once it appears, in order
     assert any("[    3s] InProgress" in line for line in lines) and any("[ 1m03s] Failed" in line for line in lines)
     assert "AVS reported Failed" in result.stdout
     submitted = json.loads(fake.seen[2].content)

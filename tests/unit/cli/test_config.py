@@ -39,7 +39,7 @@ def write(home: Path, text: str) -> Path:
 def settle(
     home: Path, flags: dict[str, str | None] | None = None, env: dict[str, str] | None = None, **kw: str
 ) -> Settings:
-    return resolve(flags or {}, env or {}, home, **kw)  # type: ignore[arg-type]
+    return resolve(flags or {}, env or {}, home, **kw)
 
 
 def test_a_flag_beats_the_environment_which_beats_the_file(home: Path) -> None:

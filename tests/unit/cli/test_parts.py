@@ -322,4 +322,4 @@ def test_an_entra_refusal_is_an_auth_failure_that_says_why() -> None:
             raise ClientAuthenticationError("Please run 'az login' to set up an account")
 
     with pytest.raises(AuthFailed, match=r"no Entra token for api://x/\.default: Please run 'az login'"):
-        entra_token(NotLoggedIn(), "api://x/.default")()  # type: ignore[arg-type]
+        entra_token(NotLoggedIn(), "api://x/.default")()
