@@ -129,4 +129,4 @@ def test_deployment_container_is_private_and_is_the_one_flex_deploys_from() -> N
 
 def test_funcignore_keeps_infra_and_localdev_out_of_the_package() -> None:
     ignored = set(Path(ROOT / ".funcignore").read_text().split())
-    assert {"infra", "localdev", "tests", "azure.yaml"} <= ignored
+    assert {"infra", "localdev", "tests", "azure.yaml", "interconnect_cli"} <= ignored  # the CLI: pipx, not Azure
