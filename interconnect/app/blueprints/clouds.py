@@ -8,7 +8,6 @@ import azure.functions as func
 from interconnect.app.bootstrap import services
 from interconnect.app.http import handles_errors, json_response, query_param
 from interconnect.avs.ids import MAX_ID_LENGTH
-from interconnect.channels.chat import Resolved, resolve_cloud
 from interconnect.errors import ConflictError, NotFoundError, ValidationError
 
 bp = func.Blueprint()
@@ -20,6 +19,9 @@ def resolve_cloud_ref(req: func.HttpRequest) -> func.HttpResponse:
     """200 {"cloud": id}; 400 INVALID_CLOUD_REF (no cloud could have that name), 404 CLOUD_NOT_FOUND (none known
     has it; details.candidates: close matches) or 409 AMBIGUOUS_CLOUD (details.candidates: every cloud that has
     it). Each message is what chat would answer."""
+    # Imported here, as the channels' handlers import theirs: indexing the app loads no chat grammar.
+    from interconnect.channels.chat import Resolved, resolve_cloud
+
     ref = query_param(req, "ref", max_length=MAX_ID_LENGTH)
     if ref is None:
         raise ValidationError(
