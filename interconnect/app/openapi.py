@@ -45,7 +45,8 @@ CODES: dict[str, str] = {
     "INVALID_IDEMPOTENCY_KEY": "the Idempotency-Key header is not 1-200 letters, digits or `._~:/#@=+!$*(),;-`",
     "INVALID_REQUEST_ID": "the request id in the path is not a UUID",
     "INVALID_AUDIT_ID": "the audit id in the path is neither a UUID nor `latest`",
-    "INVALID_QUERY": f"the query string is over {MAX_QUERY} characters, or a parameter over its cap",
+    "INVALID_QUERY": f"the query string is over {MAX_QUERY} characters, a parameter over its cap, or a flag (dryRun) "
+    "neither true nor false",
     "INVALID_STATUS": "`status` is not a request status",
     "INVALID_LIMIT": f"`limit` is not a whole number from 1 to {MAX_PAGE}",
     "INVALID_CONTINUATION": "`continuation` is not a token this listing issued",
@@ -191,7 +192,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
         },
         {
-            400: (*SUBMIT_400, "INVALID_IDEMPOTENCY_KEY", *STORE_400),
+            400: (*SUBMIT_400, "INVALID_IDEMPOTENCY_KEY", "INVALID_QUERY", *STORE_400),
             404: ("REQUEST_NOT_FOUND",),
             409: ("IDEMPOTENCY_KEY_REUSED",),
             413: ("TOO_LARGE",),
@@ -202,7 +203,8 @@ OPERATIONS: tuple[Operation, ...] = (
             _query(
                 "dryRun",
                 {"type": "boolean", "default": False},
-                "true: answer the plan (every rule on live facts) and record nothing.",
+                "true: answer the plan (every rule on live facts) and record nothing. Also 1/yes, and 0/no for false; "
+                "anything else is refused (a mistyped flag must not submit for real).",
             ),
             IDEMPOTENCY_KEY,
         ),
