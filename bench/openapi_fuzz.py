@@ -64,7 +64,8 @@ def report(args: argparse.Namespace, tally: Tally, elapsed: float) -> int:
     print(f"  operations: {len(tally.operations)}")
     print(
         f"  cases: {tally.total} ({tally.by_mode('example')} from the document's examples, "
-        f"{tally.by_mode('positive')} positive, {tally.by_mode('negative')} negative)"
+        f"{tally.by_mode('positive')} positive, {tally.by_mode('negative')} negative, "
+        f"{tally.by_mode('linked')} on resources earlier answers made)"
     )
     for operation in tally.operations:
         statuses = dict(sorted(tally.by_operation.get(operation, {}).items()))

@@ -23,6 +23,7 @@ run under our hypothesis settings, so both stay deterministic for a given docume
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 import zlib
 from collections import Counter
@@ -69,7 +70,17 @@ MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIV
 # Our own configuration rather than a discovered schemathesis.toml. Security parameters are not generated:
 # each case carries the real credentials its operation documents (below), so a negative case never "breaks"
 # only a key it was going to be given anyway.
-CONFIG = {"generation": {"with-security-parameters": False}}
+# Replays name every header but the credentials (schemathesis' default also hides any header whose name says
+# "key", such as Idempotency-Key, which a finding may be about).
+CONFIG = {
+    "generation": {"with-security-parameters": False},
+    "output": {
+        "sanitization": {
+            "keys-to-sanitize": ["x-functions-key", "authorization", "code"],
+            "sensitive-markers": ["x-functions-key"],
+        }
+    },
+}
 
 
 def load(source: str | Path) -> BaseSchema:
@@ -137,7 +148,7 @@ class Tally:
     def headline(self) -> str:
         return (
             f"{len(self.operations)} operations, {self.total} cases "
-            f"({', '.join(f'{self.by_mode(mode)} {mode}' for mode in ('example', *MODES))}): "
+            f"({', '.join(f'{self.by_mode(mode)} {mode}' for mode in ('example', *MODES, 'linked'))}): "
             f"{self.server_errors} x 5xx, {self.count('schema')} schema violations, {self.other} other failures"
         )
 
@@ -204,19 +215,59 @@ class Fuzzer:
     tally: Tally = field(default_factory=Tally)
     session: requests.Session = field(default_factory=requests.Session)
 
-    def operations(self) -> list[APIOperation]:
-        found = [result.ok() for result in self.schema.get_all_operations()]
-        return sorted(found, key=lambda op: op.label)
+    # Where each answer said a resource it made lives (`Location`), as the operation path and its parameters:
+    # ("/requests/{id}", {"id": "..."}). The linked pass sends cases to the resources that exist.
+    made: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
-    def run(self, examples: int, run_seed: int | None = None, only: Iterable[str] = ()) -> Tally:
+    def operations(self) -> list[APIOperation]:
+        """Those that make things (POST) first, so the reads after them meet a request or an audit run."""
+        found = [result.ok() for result in self.schema.get_all_operations()]
+        return sorted(found, key=lambda op: (op.method.upper() != "POST", op.label))
+
+    def run(self, examples: int, run_seed: int | None = None, only: Iterable[str] = (), linked: int = 3) -> Tally:
         """Every operation (or those whose label or operationId is in `only`): its document's examples, then
-        `examples` positive and `examples` negative cases. Derandomized without a seed (the security tier)."""
+        `examples` positive and `examples` negative cases; then, for each operation with a path parameter, a
+        positive case on each of up to `linked` resources earlier answers made (a request, an audit run), so
+        reads, approvals and rejections meet real ids and not only 404. Derandomized without a seed."""
         wanted = set(only)
-        for operation in self.operations():
-            if wanted and not wanted & {operation.label, operation.definition.raw.get("operationId")}:
-                continue
+        chosen = [
+            op for op in self.operations() if not wanted or wanted & {op.label, op.definition.raw.get("operationId")}
+        ]
+        for operation in chosen:
             self.fuzz_operation(operation, examples, run_seed)
+        for operation in chosen:
+            self.follow_links(operation, linked, run_seed)
         return self.tally
+
+    def follow_links(self, operation: APIOperation, limit: int, run_seed: int | None) -> None:
+        """A positive case on each of up to `limit` resources made earlier whose path this operation's starts
+        with: GET /requests/{id} and POST /requests/{id}/approve on a request a POST /requests made."""
+        if not operation.path_parameters:
+            return
+        resources = [params for path, params in self.made if operation.path.startswith(path)]
+        for index, params in enumerate(dict.fromkeys(tuple(sorted(p.items())) for p in resources)):
+            if index == limit:
+                break
+            strategy = operation.as_strategy(path_parameters=dict(params))
+            self._drive(operation, strategy, "linked", 1, None if run_seed is None else run_seed + index)
+
+    def _remember(self, location: str) -> None:
+        path = urllib.parse.urlparse(location).path
+        prefix = urllib.parse.urlparse(base_url(self.schema, self.host_url)).path
+        if not path.startswith(prefix + "/"):
+            return
+        path = path[len(prefix) :]
+        for operation in self.operations():
+            names = re.findall(r"{([^}]+)}", operation.path)
+            if not names:
+                continue
+            pattern = re.escape(operation.path)
+            for name in names:
+                pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^/]+)")
+            match = re.fullmatch(pattern, path)
+            if match:
+                self.made.append((operation.path, {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}))
+                return
 
     def fuzz_operation(self, operation: APIOperation, examples: int, run_seed: int | None = None) -> None:
         self.tally.operations.append(operation.label)
@@ -256,6 +307,9 @@ class Fuzzer:
             self._found("no answer", case, mode, None, type(exc).__name__, f"{exc}\n{curl}")
             return
         self.tally.statuses[response.status_code] += 1
+        if 200 <= response.status_code < 300:
+            for location in response.headers.get("location", []):
+                self._remember(location)
         self.tally.by_operation.setdefault(operation.label, Counter())[response.status_code] += 1
         transport = {"base_url": url, "session": self.session, "headers": headers, "params": params}
         for kind, checks in KINDS.items():
