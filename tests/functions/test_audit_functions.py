@@ -81,7 +81,12 @@ def test_topology_is_json_by_default(app: FakeApp) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "code"), [({"format": "png"}, "INVALID_FORMAT"), ({"format": "x" * 50}, "INVALID_QUERY")]
+    ("params", "code"),
+    [
+        ({"format": "png"}, "INVALID_FORMAT"),
+        ({"format": ""}, "INVALID_FORMAT"),
+        ({"format": "x" * 50}, "INVALID_QUERY"),
+    ],
 )
 def test_topology_refuses_an_unknown_format(app: FakeApp, params: dict[str, str], code: str) -> None:
     audited(app)

@@ -44,5 +44,7 @@ def get_audit(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="topology", methods=["GET"])
 @handles_errors
 def topology_view(req: func.HttpRequest) -> func.HttpResponse:
-    body, mimetype = services().topology(query_param(req, "format", max_length=20) or "json")
+    fmt = query_param(req, "format", max_length=20)
+    # Absent is json; sent empty is refused like any other format no renderer has (INVALID_FORMAT).
+    body, mimetype = services().topology("json" if fmt is None else fmt)
     return func.HttpResponse(body, status_code=200, mimetype=mimetype)
