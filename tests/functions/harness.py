@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import azure.functions as func
 
@@ -32,8 +32,9 @@ from interconnect.channels import signatures
 from interconnect.linking.model import AuditEvent, Callback, LinkRequest
 from interconnect.linking.queue import WorkItem
 from localdev import identity
+from tests.e2e import contract
 from tests.factories import SUB_A, Clock, cloud, cloud_id
-from tests.functions.registered import user_function
+from tests.functions.registered import INDEXED, user_function
 from tests.trigger_messages import delivered
 
 BASE = "https://interconnect.test"
@@ -106,8 +107,12 @@ class FakeApp:
     # -- calling the registered functions ---------------------------------------------------------------
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Invoke the function registered as `name` as the host would."""
-        return user_function(name)(*args, **kwargs)
+        """Invoke the function registered as `name` as the host would; an HTTP function's answer must be one the
+        OpenAPI document allows for its route (tests/e2e/contract.py), or the test that called it fails."""
+        result = user_function(name)(*args, **kwargs)
+        if isinstance(result, func.HttpResponse) and args and isinstance(args[0], func.HttpRequest):
+            check_answer(name, args[0], result)
+        return result
 
     def token(self, **ask: Any) -> str:
         """An access token the stand-in tenant signs: `user="bob"` or `app="automation"`, plus overrides."""
@@ -134,6 +139,17 @@ class FakeApp:
 
     def queued(self) -> list[WorkItem]:
         return [item for item, _ in self.queue.sent]
+
+
+def check_answer(name: str, req: func.HttpRequest, response: func.HttpResponse) -> None:
+    """Hold `response` to the document's operation for the route function `name` is registered on."""
+    binding = next(b for b in json.loads(INDEXED[name].get_function_json())["bindings"] if b["direction"] == "IN")
+    path = binding["route"]
+    for param, value in req.route_params.items():
+        path = path.replace(f"{{{param}}}", quote(value, safe="") or "_")
+    headers = {**response.headers, "Content-Type": f"{response.mimetype}; charset={response.charset}"}
+    body = response.get_body() or b""
+    contract.check(binding["methods"][0], path, response.status_code, headers, body)
 
 
 def request(
