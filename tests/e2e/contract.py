@@ -1,4 +1,5 @@
-"""Every answer the e2e tier sees, held to the OpenAPI document (interconnect/app/openapi.json).
+"""Every answer the e2e tier sees (App.call) and the function tests see (FakeApp.call), held to the OpenAPI
+document (interconnect/app/openapi.json).
 
 `check` finds the operation a call went to (the path templates under /api, literal segments compared as the
 host compares them, without case), then asserts: the status is one the operation documents; the body fits the
