@@ -580,7 +580,7 @@ def build() -> dict[str, Any]:
                 "description": "A dependency did not answer: `checks` names it with its code and message.",
                 "content": {
                     "application/json": {
-                        "schema": {"anyOf": [{"$ref": REF.format(name="Health")}, _error_schema(op, STORE_503)]}
+                        "schema": {"anyOf": [{"$ref": REF.format(name="Health")}, _error_schema(STORE_503)]}
                     }
                 },
             }
@@ -632,7 +632,7 @@ def build() -> dict[str, Any]:
     }
 
 
-def _error_schema(op: Operation, codes: tuple[str, ...]) -> dict[str, Any]:
+def _error_schema(codes: tuple[str, ...]) -> dict[str, Any]:
     detail: dict[str, Any] = {"$ref": REF.format(name="ErrorDetail")}
     if codes:
         detail = {"allOf": [detail, {"properties": {"code": {"enum": sorted(set(codes))}}}]}
@@ -659,7 +659,7 @@ def _error_response(op: Operation, status: int, codes: tuple[str, ...]) -> dict[
     return {
         "description": "\n".join([intro, *lines]).strip(),
         "headers": headers,
-        "content": {"application/json": {"schema": _error_schema(op, codes)}},
+        "content": {"application/json": {"schema": _error_schema(codes)}},
     }
 
 
