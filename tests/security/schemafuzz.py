@@ -23,6 +23,7 @@ run under our hypothesis settings, so both stay deterministic for a given docume
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 import zlib
@@ -39,6 +40,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.result import Err
 from schemathesis.schemas import APIOperation, BaseSchema
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -219,9 +221,14 @@ class Fuzzer:
     # ("/requests/{id}", {"id": "..."}). The linked pass sends cases to the resources that exist.
     made: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
+    @functools.cached_property
     def operations(self) -> list[APIOperation]:
         """Those that make things (POST) first, so the reads after them meet a request or an audit run."""
-        found = [result.ok() for result in self.schema.get_all_operations()]
+        found = []
+        for result in self.schema.get_all_operations():
+            if isinstance(result, Err):  # an operation schemathesis cannot read is a broken document, not a skip
+                raise result.err()
+            found.append(result.ok())
         return sorted(found, key=lambda op: (op.method.upper() != "POST", op.label))
 
     def run(self, examples: int, run_seed: int | None = None, only: Iterable[str] = (), linked: int = 3) -> Tally:
@@ -231,7 +238,7 @@ class Fuzzer:
         reads, approvals and rejections meet real ids and not only 404. Derandomized without a seed."""
         wanted = set(only)
         chosen = [
-            op for op in self.operations() if not wanted or wanted & {op.label, op.definition.raw.get("operationId")}
+            op for op in self.operations if not wanted or wanted & {op.label, op.definition.raw.get("operationId")}
         ]
         for operation in chosen:
             self.fuzz_operation(operation, examples, run_seed)
@@ -257,7 +264,7 @@ class Fuzzer:
         if not path.startswith(prefix + "/"):
             return
         path = path[len(prefix) :]
-        for operation in self.operations():
+        for operation in self.operations:
             names = re.findall(r"{([^}]+)}", operation.path)
             if not names:
                 continue
