@@ -24,6 +24,7 @@ from localdev import identity
 from localdev.armsim import ArmSimAdmin
 from localdev.cloud import LocalCloud, sign_in_demo
 from localdev.procs import ROOT, free_port, wait_until
+from tests.e2e import contract
 from tests.e2e.conftest import App, load_clouds, pc, running_app
 
 pytestmark = pytest.mark.e2e
@@ -244,8 +245,11 @@ def test_the_sign_in_lines_make_run_prints_file_and_approve_a_disconnect_as_two_
         before = len(admin.state()["links"])
 
         def status() -> str:
-            with urllib.request.urlopen(f"{cloud.host_url}/api/requests/{request_id}", timeout=10) as answer:
-                return str(json.loads(answer.read())["status"])
+            path = f"requests/{request_id}"
+            with urllib.request.urlopen(f"{cloud.host_url}/api/{path}", timeout=10) as answer:
+                body = answer.read()
+                contract.check("GET", path, answer.status, dict(answer.headers), body)
+                return str(json.loads(body)["status"])
 
         wait_until(lambda: status() == "AwaitingApproval", 30, interval=0.2, what="the demo disconnect to wait")
         approvals = [c for c in checks.splitlines() if c.startswith("curl -s -X POST")]
