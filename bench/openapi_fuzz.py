@@ -28,8 +28,8 @@ from localdev.cloud import LocalCloud
 from localdev.procs import free_port
 from tests.e2e.conftest import FUNCTION_KEY
 from tests.e2e.sink import start_sink
-from tests.security.conftest import FLEET, app_settings
-from tests.security.schemafuzz import DOCUMENT, SERVED_AT, Credentials, Fuzzer, Tally, load
+from tests.security.conftest import FLEET, TARGET, app_settings
+from tests.security.schemafuzz import DOCUMENT, SERVED_AT, Credentials, Fuzzer, Tally, fleet_values, load
 
 
 def main() -> int:
@@ -50,7 +50,8 @@ def main() -> int:
             schema = load(args.document or f"{cloud.host_url}{SERVED_AT}")
             credentials = Credentials(FUNCTION_KEY, identity.token(cloud.identity_url, user="bob"))
             started = time.monotonic()
-            tally = Fuzzer(schema, cloud.host_url, credentials).run(args.examples, args.seed, args.operation)
+            fuzzer = Fuzzer(schema, cloud.host_url, credentials, known=fleet_values(TARGET))
+            tally = fuzzer.run(args.examples, args.seed, args.operation)
             elapsed = time.monotonic() - started
         finally:
             cloud.stop()
@@ -65,7 +66,7 @@ def report(args: argparse.Namespace, tally: Tally, elapsed: float) -> int:
     print(
         f"  cases: {tally.total} ({tally.by_mode('example')} from the document's examples, "
         f"{tally.by_mode('positive')} positive, {tally.by_mode('negative')} negative, "
-        f"{tally.by_mode('linked')} on resources earlier answers made)"
+        f"{tally.by_mode('linked')} on requests and audit runs earlier answers made and on the fleet's clouds)"
     )
     for operation in tally.operations:
         statuses = dict(sorted(tally.by_operation.get(operation, {}).items()))

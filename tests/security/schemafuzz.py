@@ -51,6 +51,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from localdev.procs import ROOT
+from tests.security.hostile import Target
 
 DOCUMENT = ROOT / "interconnect" / "app" / "openapi.json"
 SERVED_AT = "/api/openapi.json"
@@ -191,6 +192,14 @@ def credentials_for(
     return headers, params
 
 
+def fleet_values(target: Target) -> dict[str, list[str]]:
+    """The query values that name the clouds of the tier's fleet: `cloud` by ARM id, `ref` as a chat user
+    types one (name, group/name, id)."""
+    ids = [target.cloud_id(name) for name in target.clouds]
+    first, second, *_ = target.clouds
+    return {"cloud": ids, "ref": [first, f"{target.resource_group}/{second}", ids[-1]]}
+
+
 def base_url(schema: BaseSchema, host_url: str) -> str:
     """The host's URL with the path of the document's first server (`/api`)."""
     servers = schema.raw_schema.get("servers") or [{"url": "/"}]
@@ -220,6 +229,9 @@ class Fuzzer:
     # Where each answer said a resource it made lives (`Location`), as the operation path and its parameters:
     # ("/requests/{id}", {"id": "..."}). The linked pass sends cases to the resources that exist.
     made: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    # Query values that name things that exist (the fleet's clouds, by id and by name), which random strings
+    # never do: the linked pass sends one case with each, so listings and lookups also answer 200.
+    known: dict[str, list[str]] = field(default_factory=dict)
 
     @functools.cached_property
     def operations(self) -> list[APIOperation]:
@@ -248,14 +260,17 @@ class Fuzzer:
 
     def follow_links(self, operation: APIOperation, limit: int, run_seed: int | None) -> None:
         """A positive case on each of up to `limit` resources made earlier whose path this operation's starts
-        with: GET /requests/{id} and POST /requests/{id}/approve on a request a POST /requests made."""
-        if not operation.path_parameters:
-            return
-        resources = [params for path, params in self.made if operation.path.startswith(path)]
-        for index, params in enumerate(dict.fromkeys(tuple(sorted(p.items())) for p in resources)):
-            if index == limit:
-                break
-            strategy = operation.as_strategy(path_parameters=dict(params))
+        with (GET /requests/{id} and POST /requests/{id}/approve on a request a POST /requests made), and one
+        with each known value of each query parameter it takes (GET /links?cloud= a cloud of the fleet)."""
+        fixed: list[dict[str, Any]] = []
+        if operation.path_parameters:
+            resources = [params for path, params in self.made if operation.path.startswith(path)]
+            unique = list(dict.fromkeys(tuple(sorted(p.items())) for p in resources))[:limit]
+            fixed += [{"path_parameters": dict(params)} for params in unique]
+        for parameter in operation.query:
+            fixed += [{"query": {parameter.name: value}} for value in self.known.get(parameter.name, [])[:limit]]
+        for index, values in enumerate(fixed):
+            strategy = operation.as_strategy(**values)
             self._drive(operation, strategy, "linked", 1, None if run_seed is None else run_seed + index)
 
     def _remember(self, location: str) -> None:

@@ -18,8 +18,8 @@ import pytest
 from localdev import identity
 from tests.e2e.conftest import FUNCTION_KEY, app_on, new_cloud
 from tests.e2e.sink import Sink
-from tests.security.conftest import FLEET, app_settings, http_routes
-from tests.security.schemafuzz import SERVED_AT, Credentials, Fuzzer, Tally, load
+from tests.security.conftest import FLEET, TARGET, app_settings, http_routes
+from tests.security.schemafuzz import SERVED_AT, Credentials, Fuzzer, Tally, fleet_values, load
 
 pytestmark = pytest.mark.security
 
@@ -36,7 +36,7 @@ def tally(sink: Sink) -> Iterator[Tally]:
         app.arm.load_fleet(FLEET)
         schema = load(f"{cloud.host_url}{SERVED_AT}")
         credentials = Credentials(FUNCTION_KEY, identity.token(cloud.identity_url, user="bob"))
-        yield Fuzzer(schema, cloud.host_url, credentials).run(EXAMPLES)
+        yield Fuzzer(schema, cloud.host_url, credentials, known=fleet_values(TARGET)).run(EXAMPLES)
 
 
 def test_every_route_the_app_registers_is_an_operation_of_the_document(tally: Tally) -> None:
@@ -57,7 +57,9 @@ def test_no_5xx_and_no_answer_that_breaks_the_document(tally: Tally) -> None:
     # Reads and decisions also met requests and audit runs that exist (not only random ids answered 404).
     for operation in ("GET /requests/{id}", "POST /requests/{id}/approve", "GET /audits/{id}"):
         assert tally.cases[operation, "linked"] > 0, f"{operation}: no case on a resource an answer made"
-    assert 200 in tally.by_operation["GET /requests/{id}"], tally.by_operation["GET /requests/{id}"]
+    # ... and lookups met the fleet's clouds: a cloud's links and a name resolved answer 200 too.
+    for operation in ("GET /requests/{id}", "GET /links", "GET /clouds"):
+        assert 200 in tally.by_operation[operation], f"{operation}: {dict(tally.by_operation[operation])}"
 
 
 def test_unsigned_channel_payloads_are_refused_not_failed(tally: Tally) -> None:
