@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 description of every HTTP route, built from the shapes in contract.py and the error codes
-each route can answer; `python -m interconnect.app.openapi` writes it to interconnect/app/openapi.json.
+each route can answer; `python -m interconnect.app.openapi` writes it to interconnect/app/openapi.json, and its
+OpenAPI 2.0 rendering for custom connectors (openapi_v2.py) to interconnect/app/openapi-v2.json.
 
 The checked-in file is what the app serves (`GET /api/openapi.json`, blueprints/apidoc.py): nothing here runs at
 cold start. Tests keep it honest: the file equals a fresh build, its paths and methods equal the routes
@@ -22,6 +23,7 @@ import msgspec
 from interconnect.app import contract as c
 from interconnect.app.http import MAX_QUERY
 from interconnect.app.identity import ADMIN_ROLE, APPROVE_ROLE, REQUEST_ROLE
+from interconnect.app.openapi_v2 import DOCUMENT_V2, render_v2
 from interconnect.avs.ids import MAX_ID_LENGTH
 from interconnect.linking.model import Status
 from interconnect.linking.queries import MAX_PAGE
@@ -176,7 +178,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "post",
         "submitRequest",
         "requests",
-        "Ask for a link to be made or removed (or, with dryRun=true, what would happen)",
+        "Ask for a link to be made or removed, or plan it with dryRun",
         "Records the request and queues it (202, `Location` to follow it); nothing is stored or queued for any "
         "4xx. With an `Idempotency-Key` a repeat answers 200 with the existing request. With `?dryRun=true` "
         "every pre-flight rule runs on live facts and the plan is answered (200), nothing recorded or queued.",
@@ -331,7 +333,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "get",
         "getAudit",
         "audit",
-        "Read an audit run (or `latest`)",
+        "Read an audit run, or the latest one",
         "Its findings, each `new` or `open`, and the previous run's findings now resolved.",
         "key",
         {200: Body("The audit run.", {"application/json": c.AuditRun})},
@@ -490,6 +492,18 @@ OPERATIONS: tuple[Operation, ...] = (
         "The OpenAPI 3.1 description of the API, as checked in with the app.",
         "anonymous",
         {200: Body("The document.", {"application/json": {"type": "object"}})},
+        {500: ("INTERNAL",)},
+    ),
+    Operation(
+        "/openapi-v2.json",
+        "get",
+        "getSwaggerDocument",
+        "meta",
+        "This document as OpenAPI 2.0, for a custom connector",
+        "The same description rendered as Swagger 2.0 for a Power Platform or Logic Apps custom connector "
+        "(openapi_v2.py): the operations a connector can call, in the forms it accepts.",
+        "anonymous",
+        {200: Body("The 2.0 document.", {"application/json": {"type": "object"}})},
         {500: ("INTERNAL",)},
     ),
 )
@@ -720,13 +734,20 @@ def _security_schemes() -> dict[str, Any]:
 
 def render() -> str:
     """The document as checked in: sorted keys would scatter operations, so insertion order, two-space indent."""
-    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+    return _dump(build())
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str]) -> int:
-    target = Path(argv[1]) if len(argv) > 1 else DOCUMENT
-    target.write_text(render(), encoding="utf-8")
-    print(f"wrote {target}")
+    """Writes the 3.1 document and its 2.0 rendering for connectors (to the directory argv[1], if given)."""
+    folder = Path(argv[1]) if len(argv) > 1 else DOCUMENT.parent
+    document = build()
+    for name, text in ((DOCUMENT.name, _dump(document)), (DOCUMENT_V2.name, render_v2(document))):
+        (folder / name).write_text(text, encoding="utf-8")
+        print(f"wrote {folder / name}")
     return 0
 
 

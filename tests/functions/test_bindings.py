@@ -42,6 +42,7 @@ def trigger(name: str) -> dict:
         ("topology_view", "topology", ["GET"], "FUNCTION"),
         ("health", "health", ["GET"], "ANONYMOUS"),
         ("openapi_document", "openapi.json", ["GET"], "ANONYMOUS"),
+        ("openapi_v2_document", "openapi-v2.json", ["GET"], "ANONYMOUS"),
     ],
 )
 def test_http_routes(name: str, route: str, methods: list[str], auth: str) -> None:
@@ -119,4 +120,5 @@ def test_no_other_functions_are_registered() -> None:
         "get_audit",
         "topology_view",
         "openapi_document",
+        "openapi_v2_document",
     }

@@ -142,6 +142,7 @@ HTTP_CALLS = [
     ("topology_view", "GET", "topology", {}),
     ("health", "GET", "health", {}),
     ("openapi_document", "GET", "openapi.json", {}),
+    ("openapi_v2_document", "GET", "openapi-v2.json", {}),
 ]
 
 

@@ -1,11 +1,13 @@
-"""GET /api/openapi.json serves the checked-in document, and the document names exactly the routes the app
-registers: read from function_app.py's registrations, not from a list kept by hand."""
+"""GET /api/openapi.json serves the checked-in document (GET /api/openapi-v2.json its 2.0 rendering for
+connectors), and the document names exactly the routes the app registers: read from function_app.py's
+registrations, not from a list kept by hand."""
 
 from __future__ import annotations
 
 import json
 
 from interconnect.app.openapi import DOCUMENT
+from interconnect.app.openapi_v2 import DOCUMENT_V2
 from tests.functions.harness import FakeApp, answer, request
 from tests.functions.test_bindings import FUNCTIONS, trigger
 
@@ -15,6 +17,15 @@ def test_the_document_is_served_anonymously_as_checked_in(app: FakeApp) -> None:
     assert response.status_code == 200
     assert answer(response) == json.loads(DOCUMENT.read_text())
     assert trigger("openapi_document")["authLevel"] == "ANONYMOUS"
+
+
+def test_the_2_0_rendering_is_served_anonymously_as_checked_in(app: FakeApp) -> None:
+    response = app.call("openapi_v2_document", request("GET", "openapi-v2.json"))
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_body() == DOCUMENT_V2.read_bytes()
+    assert answer(response)["swagger"] == "2.0"
+    assert trigger("openapi_v2_document")["authLevel"] == "ANONYMOUS"
 
 
 def registered_routes() -> set[tuple[str, str]]:
