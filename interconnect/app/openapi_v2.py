@@ -85,7 +85,7 @@ ADVANCED = frozenset({"Idempotency-Key", "x-correlation-id", "continuation"})
 SECURITY = {"functionKey": "functionKey", "entraOAuth": "entraOAuth", "entraToken": "entraOAuth"}
 
 DESCRIPTION = (
-    "Request links between private clouds (connect, disconnect), each checked against every pre-flight rule; "
+    "Ask for links to be made or removed, each checked against every pre-flight rule; "
     "plan one first, follow it to its outcome, approve or reject a disconnect, read live links and audit runs. "
     'Errors are {"error": {"code", "message", "details"}} with a stable code. Set the host to your function '
     "app's. The connection asks for a function key; for people signed in with Entra ID, choose OAuth 2.0 "
@@ -210,9 +210,9 @@ class _Renderer:
                     f"{oauth['description']} Placeholders: for a single-tenant app registration put the tenant id "
                     "in place of `organizations` in both URLs, and the registration's Application ID URI "
                     "(INTERCONNECT_AUTH_AUDIENCE) in place of `api://interconnect` in the scope. A connector has "
-                    "no client-credentials flow, so only the authorization-code one is here; with it the function "
-                    "key must be added in front of the app (API Management), since the connection then carries "
-                    "no key."
+                    "no client-credentials flow, so only the authorization-code one is here. A connection of "
+                    "this kind carries no function key: approve and reject need none, the other actions need "
+                    "API Management in front of the app to add it."
                 ),
             },
         }
