@@ -407,10 +407,7 @@ class _Renderer:
         outer = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
         others = [b for b in branches if b != {"type": "null"}]
         nullable = len(others) < len(branches)
-        if len(others) == 1:
-            rendered = self.schema({**others[0], **outer} if "$ref" not in others[0] else {**outer, **others[0]})
-        else:
-            rendered = self.closest(others, outer)
+        rendered = self.schema({**others[0], **outer}) if len(others) == 1 else self.closest(others, outer)
         if nullable:
             # 2.0 ignores a $ref's siblings: the flag goes on an allOf around it.
             rendered = {"allOf": [rendered]} if "$ref" in rendered else rendered
