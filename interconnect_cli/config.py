@@ -32,6 +32,7 @@ Pure: the environment and the file's text are handed in, so the layering is test
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -218,6 +219,12 @@ def checked(values: Mapping[str, str], origin: dict[str, str], profile: str | No
     function_key = values.get("function_key") or None
     if function_key is not None and (len(function_key) > 500 or not function_key.isprintable() or " " in function_key):
         raise ConfigError(f"the function key is not a function key{where('function_key')}")  # never echoed
+    if (function_key or auth != "none") and not _private_channel(url):
+        # A key or token sent in the clear is a key or token given away: only https, or this machine.
+        raise ConfigError(
+            f"{url} is plain http to another machine, and the function key or Entra token would cross the "
+            f"network unencrypted: use https{where('url')}"
+        )
     return Settings(
         url=url,
         function_key=function_key,
@@ -230,6 +237,20 @@ def checked(values: Mapping[str, str], origin: dict[str, str], profile: str | No
         profile=profile,
         origin=origin,
     )
+
+
+def _private_channel(url: str) -> bool:
+    """https, or plain http to this machine (the local cloud)."""
+    split = urlsplit(url)
+    if split.scheme == "https":
+        return True
+    host = split.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def app_url(given: str, where: str = "", *, strip_api: bool = True) -> str:

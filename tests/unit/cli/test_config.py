@@ -131,6 +131,28 @@ def test_incomplete_or_contradictory_settings_are_refused(home: Path, flags: dic
         settle(home, flags)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("url", "credential", "refused"),
+    [
+        ("http://func.example.net", {"function_key": "k"}, True),
+        ("http://10.0.0.4:7071", {"scope": "api://a"}, True),
+        ("https://func.example.net", {"function_key": "k", "scope": "api://a"}, False),
+        ("http://127.0.0.1:7071", {"function_key": "k"}, False),
+        ("http://localhost:7071", {"scope": "api://a"}, False),
+        ("http://[::1]:7071", {"function_key": "k"}, False),
+        ("http://func.example.net", {}, False),  # nothing to give away
+    ],
+)
+def test_credentials_go_only_over_https_or_to_this_machine(
+    home: Path, url: str, credential: dict[str, str], refused: bool
+) -> None:
+    if refused:
+        with pytest.raises(ConfigError, match="unencrypted"):
+            settle(home, {"url": url, **credential})  # type: ignore[arg-type]
+    else:
+        assert settle(home, {"url": url, **credential}).url == url  # type: ignore[arg-type]
+
+
 def test_a_bad_function_key_is_never_repeated() -> None:
     with pytest.raises(ConfigError) as raised:
         resolve({"url": "https://x", "function_key": "secret value"}, {}, Path("/nonexistent"))
