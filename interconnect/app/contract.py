@@ -46,16 +46,25 @@ CLOUD_ID_EXAMPLE = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-avs-weu"
     "/providers/Microsoft.AVS/privateClouds/pc-weu-prod"
 )
+# A second cloud for the submit body's target: with the source's example it would be refused as SAME_CLOUD, and
+# a request built from the document's examples ("try it", schema fuzzers) is meant to be one the app accepts.
+PEER_CLOUD_ID_EXAMPLE = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-avs-weu"
+    "/providers/Microsoft.AVS/privateClouds/pc-weu-dr"
+)
 
-CloudIdInput = Annotated[
-    str,
-    msgspec.Meta(
+
+def _cloud_id_input(example: str) -> msgspec.Meta:
+    return msgspec.Meta(
         pattern=CLOUD_ID_INPUT,
         max_length=ids.MAX_ID_LENGTH,
         description="A private cloud's ARM id; the fixed segments in any case, each name held to ARM's grammar.",
-        examples=[CLOUD_ID_EXAMPLE],
-    ),
-]
+        examples=[example],
+    )
+
+
+CloudIdInput = Annotated[str, _cloud_id_input(CLOUD_ID_EXAMPLE)]
+PeerCloudIdInput = Annotated[str, _cloud_id_input(PEER_CLOUD_ID_EXAMPLE)]
 CloudIdText = Annotated[
     str, msgspec.Meta(description="A private cloud's ARM id, as the app spells it.", examples=[CLOUD_ID_EXAMPLE])
 ]
@@ -90,7 +99,7 @@ class SubmitBody(Struct):
 
     action: Action
     source: CloudIdInput
-    target: CloudIdInput
+    target: PeerCloudIdInput
     reference: Reference | None = None
     requested_by: RequestedBy | None = None
 

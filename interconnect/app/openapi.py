@@ -109,13 +109,25 @@ ARM_503 = ("DEPENDENCY_UNAVAILABLE", "THROTTLED")
 
 
 @dataclass(frozen=True)
+class Link:
+    """An operation a client can call next with a value this answer holds (an OpenAPI link): how API
+    Management, connectors and stateful fuzzers chain a submit to its reads and decisions."""
+
+    operation_id: str
+    parameter: str  # the parameter of that operation the value goes to
+    body_field: str  # the answer's top-level JSON field holding it
+    description: str
+
+
+@dataclass(frozen=True)
 class Body:
-    """A success answer: its shape (a contract type) per media type, and its headers."""
+    """A success answer: its shape (a contract type) per media type, its headers and its links."""
 
     description: str
     media: dict[str, Any]  # media type -> contract type, or a JSON Schema dict
     headers: tuple[str, ...] = ()
     required_headers: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,13 +144,21 @@ class Operation:
     parameters: tuple[dict[str, Any], ...] = ()
     request_body: dict[str, Any] | None = None  # media type -> contract type
     reads_token: bool = False  # a bearer token, when sent, is verified (401 TOKEN_*, 503 SIGNING_KEYS_UNAVAILABLE)
+    body_examples: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> OpenAPI Example Object
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+def _query(
+    name: str, schema: dict[str, Any], description: str, *, required: bool = False, example: Any = None
+) -> dict[str, Any]:
+    # The example is the parameter's, not the schema's: the 2.0 rendering has no place for one on a parameter.
+    parameter = {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+    return parameter if example is None else {**parameter, "example": example}
 
 
+# Examples are values the app accepts (tests/unit/app/test_openapi.py holds each to the app's own parsers), so a
+# call made of them ("try it", a schema fuzzer's example case) reaches the handler's logic, not a 400.
+REQUEST_ID_EXAMPLE = "3f2b8c1e-5d4a-4b6f-9c7e-1a2b3c4d5e6f"
 CLOUD_QUERY = {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": c.CLOUD_ID_INPUT}
 ID_PATH = {
     "name": "id",
@@ -146,6 +166,7 @@ ID_PATH = {
     "required": True,
     "description": "The request id (a UUID, as `requestId` gives it).",
     "schema": {"type": "string", "pattern": UUID_PATTERN},
+    "example": REQUEST_ID_EXAMPLE,
 }
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -161,6 +182,16 @@ CORRELATION_ID = {
     "description": "Recorded with a request and echoed on errors; one outside this grammar is replaced by a fresh one.",
     "schema": {"type": "string"},
 }
+
+
+def _request_links(when: str) -> tuple[Link, ...]:
+    """What a client can do with the `requestId` a submit answers (`when`: what to know first)."""
+    return (
+        Link("getRequest", "id", "requestId", f"Follow the request to its outcome{when}."),
+        Link("approveRequest", "id", "requestId", f"Approve it when it awaits approval (a signed-in approver){when}."),
+        Link("rejectRequest", "id", "requestId", f"Reject it when it awaits approval (a signed-in approver){when}."),
+    )
+
 
 SUBMIT_400 = (
     "INVALID_JSON",
@@ -185,12 +216,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "key",
         {
             202: Body(
-                "Accepted: recorded and queued.", {"application/json": c.RequestAccepted}, ("Location",), ("Location",)
+                "Accepted: recorded and queued.",
+                {"application/json": c.RequestAccepted},
+                ("Location",),
+                ("Location",),
+                _request_links(""),
             ),
             200: Body(
                 "The request this Idempotency-Key already made (`RequestAccepted`), or the plan of a dry run (`Plan`).",
                 {"application/json": {"anyOf": [c.RequestAccepted, c.Plan]}},
                 ("Location",),
+                links=_request_links(" (a repeat's answer; a dry run's plan has no requestId)"),
             ),
         },
         {
@@ -212,6 +248,26 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         request_body={"application/json": c.SubmitBody},
         reads_token=True,
+        body_examples={
+            "connect": {
+                "summary": "Link two clouds",
+                "value": {
+                    "action": "connect",
+                    "source": c.CLOUD_ID_EXAMPLE,
+                    "target": c.PEER_CLOUD_ID_EXAMPLE,
+                    "reference": "CHG0012345",
+                },
+            },
+            "disconnect": {
+                "summary": "Remove their link (may await an approver)",
+                "value": {
+                    "action": "disconnect",
+                    "source": c.CLOUD_ID_EXAMPLE,
+                    "target": c.PEER_CLOUD_ID_EXAMPLE,
+                    "reference": "CHG0012346",
+                },
+            },
+        },
     ),
     Operation(
         "/requests",
@@ -230,10 +286,25 @@ OPERATIONS: tuple[Operation, ...] = (
             503: STORE_503,
         },
         parameters=(
-            _query("cloud", CLOUD_QUERY, "Only requests with this cloud as source or target."),
-            _query("status", {"$ref": REF.format(name="Status")}, "Only requests in this status."),
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}, "Page size."),
-            _query("continuation", {"type": "string"}, "The token the previous page answered."),
+            _query(
+                "cloud", CLOUD_QUERY, "Only requests with this cloud as source or target.", example=c.CLOUD_ID_EXAMPLE
+            ),
+            _query(
+                "status",
+                {"$ref": REF.format(name="Status")},
+                "Only requests in this status.",
+                example=Status.AWAITING_APPROVAL.value,
+            ),
+            _query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
+                "Page size (sent empty, it is refused like any other value outside the range).",
+            ),
+            _query(
+                "continuation",
+                {"type": "string"},
+                "The token the previous page answered; empty, like absent, asks for the first page.",
+            ),
         ),
     ),
     Operation(
@@ -289,7 +360,9 @@ OPERATIONS: tuple[Operation, ...] = (
             500: SERVER_500,
             503: ARM_503,
         },
-        parameters=(_query("cloud", CLOUD_QUERY, "The private cloud's ARM id.", required=True),),
+        parameters=(
+            _query("cloud", CLOUD_QUERY, "The private cloud's ARM id.", required=True, example=c.CLOUD_ID_EXAMPLE),
+        ),
     ),
     Operation(
         "/clouds",
@@ -311,9 +384,11 @@ OPERATIONS: tuple[Operation, ...] = (
         parameters=(
             _query(
                 "ref",
-                {"type": "string", "maxLength": MAX_ID_LENGTH},
-                "A full ARM id, 'name' or 'resource-group/name'.",
+                # Empty or only blanks is refused (INVALID_CLOUD_REF): a search pattern for one non-blank character.
+                {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": "\\S"},
+                "A full ARM id, 'name' or 'resource-group/name'; empty or blank is refused.",
                 required=True,
+                example="pc-weu-prod",
             ),
         ),
     ),
@@ -325,7 +400,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "Start an audit run",
         "Queues a run of the audit (the worker carries it out); follow `Location`.",
         "key",
-        {202: Body("Queued.", {"application/json": c.AuditStarted}, ("Location",), ("Location",))},
+        {
+            202: Body(
+                "Queued.",
+                {"application/json": c.AuditStarted},
+                ("Location",),
+                ("Location",),
+                (Link("getAudit", "id", "runId", "Read the run: its findings once the worker has carried it out."),),
+            )
+        },
         {500: (*SERVER_500, "AUDIT_UNAVAILABLE"), 503: STORE_503},
     ),
     Operation(
@@ -350,6 +433,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "required": True,
                 "description": "The run id (a UUID), or `latest`.",
                 "schema": {"anyOf": [{"type": "string", "pattern": UUID_PATTERN}, {"const": "latest"}]},
+                "example": "latest",
             },
         ),
     ),
@@ -572,6 +656,8 @@ def build() -> dict[str, Any]:
                 "description": answer.description,
                 "content": {media: {"schema": schema(t)} for media, t in answer.media.items()},
             }
+            if answer.links:
+                response["links"] = {link.operation_id: _link(link) for link in answer.links}
             if answer.headers:
                 response["headers"] = {
                     h: {"$ref": f"#/components/headers/{h}"}
@@ -608,11 +694,12 @@ def build() -> dict[str, Any]:
             "responses": responses,
         }
         if op.request_body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {media: {"schema": schema(t)} for media, t in op.request_body.items()},
-            }
+            content = {media: {"schema": schema(t)} for media, t in op.request_body.items()}
+            if op.body_examples:
+                content["application/json"]["examples"] = op.body_examples
+            operation["requestBody"] = {"required": True, "content": content}
         paths.setdefault(op.path, {})[op.method] = operation
+    _check_links()
 
     return {
         "openapi": "3.1.0",
@@ -644,6 +731,24 @@ def build() -> dict[str, Any]:
             "securitySchemes": _security_schemes(),
         },
     }
+
+
+def _link(link: Link) -> dict[str, Any]:
+    return {
+        "operationId": link.operation_id,
+        "parameters": {link.parameter: f"$response.body#/{link.body_field}"},
+        "description": link.description,
+    }
+
+
+def _check_links() -> None:
+    """A link names an operation of this document and one of its parameters; a typo would otherwise be
+    published (validators do not resolve operationIds) and send clients nowhere."""
+    parameters = {op.operation_id: {p["name"] for p in op.parameters} for op in OPERATIONS}
+    for op in OPERATIONS:
+        for link in (link for answer in op.answers.values() for link in answer.links):
+            if link.parameter not in parameters.get(link.operation_id, set()):
+                raise ValueError(f"{op.operation_id}: link to {link.operation_id}.{link.parameter}: no such parameter")
 
 
 def _error_schema(codes: tuple[str, ...]) -> dict[str, Any]:

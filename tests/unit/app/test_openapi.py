@@ -293,3 +293,121 @@ def test_the_e2e_contract_check_refuses_what_the_document_does_not_allow() -> No
     ]:
         with pytest.raises(ContractViolation):
             check(*call)
+
+
+# ---------------------------------------------------------------------- examples the app accepts, links that lead
+
+
+def fits(schema: dict[str, Any], value: Any) -> bool:
+    """Whether `value` is valid under `schema`, a part of the document (its refs resolved in the document)."""
+    anchored = json.loads(json.dumps(schema).replace('"#/components/', f'"{URI}#/components/'))
+    return jsonschema.Draft202012Validator(anchored, registry=REGISTRY).is_valid(value)
+
+
+def parameter_examples() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{op['operationId']}.{p['name']}", p)
+        for item in DOCUMENT["paths"].values()
+        for op in item.values()
+        for p in op.get("parameters", ())
+        if "example" in p
+    ]
+
+
+def schema_examples(node: Any, where: str = "") -> list[tuple[str, dict[str, Any], Any]]:
+    """Every (where, schema, example) of a JSON Schema `examples` keyword in the document."""
+    if isinstance(node, list):
+        return [found for i, x in enumerate(node) for found in schema_examples(x, f"{where}/{i}")]
+    if not isinstance(node, dict):
+        return []
+    own = [(where, node, e) for e in node["examples"]] if isinstance(node.get("examples"), list) else []
+    return own + [found for k, v in node.items() for found in schema_examples(v, f"{where}/{k}")]
+
+
+def test_the_query_and_path_examples_are_values_the_app_accepts() -> None:
+    from interconnect.avs.ids import parse_cloud_id
+    from interconnect.channels.chat import Resolved, resolve_cloud
+
+    examples = dict(parameter_examples())
+    assert {"getRequest.id", "listRequests.cloud", "listRequests.status", "resolveCloud.ref", "getAudit.id"} <= set(
+        examples
+    )
+    for where, parameter in examples.items():
+        value = parameter["example"]
+        assert fits(parameter["schema"], value), where
+        if parameter["name"] == "cloud":
+            parse_cloud_id(value, field_name="cloud")  # raises ValidationError if refused
+        elif parameter["name"] == "status":
+            Status(value)
+        elif parameter["name"] == "id":
+            assert value == "latest" or uuid.UUID(value)
+        elif parameter["name"] == "ref":
+            named = cloud_id("pc-weu-prod", rg="rg-avs-weu")
+            assert resolve_cloud(value, [named, cloud_id("pc-weu-dr", rg="rg-avs-weu")]) == Resolved(named)
+            assert resolve_cloud(value, []).why == "unknown"  # a name, not refused as malformed: 404, not 400
+
+
+def test_empty_or_blank_values_the_app_refuses_are_refused_by_the_schema_too() -> None:
+    refused = {
+        ("resolveCloud", "ref"): ["", "  "],
+        ("listRequests", "cloud"): [""],
+        ("listLinks", "cloud"): [""],
+        ("listRequests", "status"): [""],
+        ("getTopology", "format"): [""],
+    }
+    parameters = {
+        (op["operationId"], p["name"]): p["schema"]
+        for item in DOCUMENT["paths"].values()
+        for op in item.values()
+        for p in op.get("parameters", ())
+    }
+    for key, values in refused.items():
+        assert not any(fits(parameters[key], v) for v in values), key
+    # An empty continuation asks for the first page, as absent does.
+    assert fits(parameters["listRequests", "continuation"], "")
+
+
+def test_the_submit_examples_are_requests_the_app_accepts_not_same_cloud() -> None:
+    media = SUBMIT["requestBody"]["content"]["application/json"]
+    assert media["examples"]
+    for name, example in media["examples"].items():
+        assert BODY.is_valid(example["value"]), name
+        assert submitted(example["value"]) is None, name
+    # A body made of the schema's per-property examples (what a fuzzer or a form fills in) is accepted too.
+    properties = DOCUMENT["components"]["schemas"]["SubmitBody"]["properties"]
+    body = {"action": "connect", **{k: properties[k]["examples"][0] for k in ("source", "target")}}
+    assert submitted(body) is None
+
+
+def test_every_schema_example_fits_its_schema() -> None:
+    found = schema_examples(DOCUMENT)
+    assert found
+    for where, schema, example in found:
+        assert fits({k: v for k, v in schema.items() if k != "examples"}, example), where
+
+
+def test_every_link_names_an_operation_its_parameter_and_a_field_the_answer_has() -> None:
+    operations = {op["operationId"]: op for item in DOCUMENT["paths"].values() for op in item.values()}
+    schemas = DOCUMENT["components"]["schemas"]
+
+    def fields(schema: dict[str, Any]) -> set[str]:
+        if "$ref" in schema:
+            return fields(schemas[schema["$ref"].rsplit("/", 1)[1]])
+        return set(schema.get("properties", {})) | {f for b in schema.get("anyOf", ()) for f in fields(b)}
+
+    linked = set()
+    for op in operations.values():
+        for status, response in op["responses"].items():
+            for name, link in response.get("links", {}).items():
+                target = operations[link["operationId"]]
+                (parameter, expression), *more = link["parameters"].items()
+                assert not more and parameter in {p["name"] for p in target["parameters"]}, name
+                pointer = expression.removeprefix("$response.body#/")
+                assert pointer in fields(response["content"]["application/json"]["schema"]), (name, pointer)
+                linked.add((op["operationId"], status, link["operationId"]))
+    assert {
+        ("submitRequest", "202", "getRequest"),
+        ("submitRequest", "200", "approveRequest"),
+        ("submitRequest", "202", "rejectRequest"),
+        ("startAudit", "202", "getAudit"),
+    } <= linked
