@@ -6,6 +6,7 @@ Text that came from the API is printed as text, never as rich markup (a name wit
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -34,6 +35,19 @@ def short(cloud_id: object) -> str:
     if len(parts) == 8 and parts[0].lower() == "subscriptions" and parts[2].lower() == "resourcegroups":
         return f"{parts[3]}/{parts[7]}"
     return text
+
+
+# A private cloud's ARM id inside a sentence the API wrote (an audit-trail message): shown as `rg/name`, like
+# everywhere else in a terminal; --output json keeps the API's text as it is.
+_CLOUD_ID = re.compile(
+    r"/subscriptions/[^/\s]+/resourceGroups/([^/\s]+)/providers/Microsoft\.AVS/privateClouds/([^/\s]+)",
+    re.IGNORECASE,
+)
+
+
+def short_ids(text: str) -> str:
+    """`text` with each private cloud ARM id in it shortened to `rg/name`."""
+    return _CLOUD_ID.sub(lambda m: f"{m.group(1)}/{m.group(2)}", text)
 
 
 def status_text(status: str) -> Text:
@@ -128,7 +142,7 @@ def request(view: dict[str, Any]) -> RenderableType:
                 str(e.get("at", "")),
                 status_text(str(e.get("status", ""))),
                 Text(str(e.get("actor", ""))),
-                Text(str(e.get("message") or "")),
+                Text(short_ids(str(e.get("message") or ""))),
             )
         parts.append(table)
     return Group(*parts)
@@ -142,7 +156,7 @@ def event_line(event: dict[str, Any], elapsed: float) -> Text:
         (f"  {event.get('actor', '')}", "dim"),
     )
     if event.get("message"):
-        line.append(f"  {event['message']}")
+        line.append(f"  {short_ids(str(event['message']))}")
     for reason in event.get("reasons") or []:
         line.append(f"\n          {reason.get('code', '')}: {reason.get('message', '')}", style="red")
     return line
@@ -153,7 +167,7 @@ def waiting(request_id: str, status: str, started: float) -> Text:
     text = Text.assemble(f"request {request_id}: ", status_text(status or "…"))
     text.append(f"  {duration(time.monotonic() - started)}", style="dim")
     if status == "AwaitingApproval":
-        text.append("  (awaits approval by someone else: interconnect approve <id>)", style="dim")
+        text.append(f"  (someone else approves it: interconnect approve {request_id})", style="dim")
     return text
 
 

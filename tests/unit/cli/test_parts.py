@@ -76,6 +76,18 @@ def test_an_event_line_shows_its_reasons() -> None:
     assert "[ 1m15s]" in render.event_line(rejected, 75).plain
 
 
+def test_an_event_line_shortens_the_cloud_ids_in_its_message() -> None:
+    accepted = event(1, "Accepted", "api:a", message=f"connect {cid('pc-a')} ⇄ {cid('pc-b')} requested")
+    plain = render.event_line(accepted, 0).plain
+    assert "connect rg-avs/pc-a ⇄ rg-avs/pc-b requested" in plain and "/subscriptions/" not in plain
+
+
+def test_the_spinner_names_the_request_to_approve() -> None:
+    request_id = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"
+    line = render.waiting(request_id, "AwaitingApproval", 0.0).plain
+    assert f"interconnect approve {request_id}" in line and "<id>" not in line
+
+
 def test_a_request_shows_its_trail_and_reasons() -> None:
     shown = text_of(
         render.request(
