@@ -11,6 +11,7 @@ Tokens and keys are never printed nor put in an error message.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -107,6 +108,9 @@ def entra_credential(settings: Settings) -> TokenCredential:
         ManagedIdentityCredential,
     )
 
+    # azure-identity also logs each failure as a warning, which Python's last-resort handler would print to stderr
+    # ahead of our own message carrying the same text; a handler of our own on the "azure" logger keeps it quiet.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
     tenant, client = settings.tenant_id, settings.client_id
     if settings.auth == "cli":
         return AzureCliCredential(tenant_id=tenant or "")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +325,18 @@ def test_auth_names_the_azure_identity_credential(auth: str, kind: str) -> None:
     tenant, client = "7e5d1c2a-4b1e-4c3d-9a0f-1ce1dc0c0001", "3c1a6e0d-9b2f-4e51-8d7a-1ce1dc0c00a9"
     settings = Settings(url="https://x", auth=auth, scope="api://x/.default", tenant_id=tenant, client_id=client)
     assert type(entra_credential(settings)).__name__ == kind  # made, not used: nothing is asked of Entra
+
+
+def test_an_entra_failure_is_told_once_without_azure_identitys_own_warning(tmp_path: Path) -> None:
+    # A real process: pytest's log capture would hide the warning Python's last-resort handler prints to stderr.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTERCONNECT_", "AZURE_"))}
+    env |= {"PATH": str(tmp_path), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}  # no `az` on PATH
+    argv = [sys.executable, "-m", "interconnect_cli", "--url", "http://127.0.0.1:1", "--auth", "cli"]
+    done = subprocess.run(
+        [*argv, "--scope", "api://x", "plan", "a", "b"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 7, done.stderr
+    assert done.stderr.startswith("error SIGN_IN_FAILED") and "get_token failed" not in done.stderr
 
 
 def test_an_entra_refusal_is_an_auth_failure_that_says_why() -> None:
