@@ -169,7 +169,10 @@ def handled(command: Callable[P, R]) -> Callable[P, R]:
             fail(ctx, for_http_status(exc.status), exc.code, exc.message, exc.details)
         except AuthFailed as exc:
             fail(ctx, Exit.AUTH, "SIGN_IN_FAILED", str(exc))
-        except (Unreachable, IdentityUnreachable) as exc:
+        except Unreachable as exc:
+            hint = "is the app running there? `interconnect config` shows the URL in use and where it came from"
+            fail(ctx, Exit.UNREACHABLE, "UNREACHABLE", f"{exc} ({hint})")
+        except IdentityUnreachable as exc:
             fail(ctx, Exit.UNREACHABLE, "UNREACHABLE", str(exc))
         except Interrupted as exc:
             fail(ctx, Exit.INTERRUPTED, "INTERRUPTED", str(exc))

@@ -127,6 +127,7 @@ def test_an_unreachable_app_exits_9() -> None:
         cli, ["--url", "https://app.test", "status", RID], obj={"transport": httpx.MockTransport(refuse)}
     )
     assert result.exit_code == 9 and "UNREACHABLE" in result.stderr
+    assert "https://app.test/api/requests/" in result.stderr and "interconnect config" in result.stderr
 
 
 @pytest.mark.parametrize(
