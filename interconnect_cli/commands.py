@@ -537,6 +537,13 @@ def audit_run(ctx: click.Context, wait: bool, timeout: float, interval: float) -
         s.show(render.audit(outcome.view), outcome.view)
 
 
+def with_first_audit_hint(exc: ApiError) -> ApiError:
+    """On a fresh deployment (or `make run`) no audit has run until the schedule fires: say how to start one."""
+    if exc.status == 404 and exc.code == "AUDIT_NOT_FOUND":
+        exc.message = f"{exc.message}; start one with `interconnect audit run --wait`"
+    return exc
+
+
 @audit.command("latest")
 @global_options
 @click.pass_context
@@ -544,7 +551,10 @@ def audit_run(ctx: click.Context, wait: bool, timeout: float, interval: float) -
 def audit_latest(ctx: click.Context) -> None:
     """The latest audit run: summary and findings."""
     with session(ctx) as s:
-        run = s.api.audit("latest")
+        try:
+            run = s.api.audit("latest")
+        except ApiError as exc:
+            raise with_first_audit_hint(exc) from None
         s.show(render.audit(run), run)
 
 
@@ -569,7 +579,10 @@ def audit_show(ctx: click.Context, run_id: str) -> None:
 def topology(ctx: click.Context, fmt: str, save: Path | None) -> None:
     """The latest audit's topology: json (a table in a terminal), mermaid, dot or svg (written as is)."""
     with session(ctx) as s:
-        body, _ = s.api.topology(fmt)
+        try:
+            body, _ = s.api.topology(fmt)
+        except ApiError as exc:
+            raise with_first_audit_hint(exc) from None
         if save is not None:
             save.write_bytes(body)
             if not s.json_output:

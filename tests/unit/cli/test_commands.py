@@ -198,6 +198,18 @@ def test_audit_run_wait_shows_the_run_once_the_worker_stored_it() -> None:
     assert result.exit_code == 0 and "LINK_NOT_ACTIVE" in result.stdout and "rg-avs/pc-a" in result.stdout
 
 
+@pytest.mark.parametrize("args", [("audit", "latest"), ("topology",), ("topology", "--format", "svg")])
+def test_before_the_first_audit_the_answer_says_how_to_start_one(args: tuple[str, ...]) -> None:
+    fake = FakeApi()
+    fake.on("GET", "/api/audits/latest", error(404, "AUDIT_NOT_FOUND", "no audit has run yet"))
+    fake.on("GET", "/api/topology", error(404, "AUDIT_NOT_FOUND", "no audit has run yet"))
+    shown = run(fake, *args)
+    assert shown.exit_code == 8 and "AUDIT_NOT_FOUND" in shown.stderr
+    assert "interconnect audit run --wait" in shown.stderr
+    as_json = json.loads(run(fake, "--output", "json", *args).stdout)
+    assert as_json["error"]["code"] == "AUDIT_NOT_FOUND" and "audit run" in as_json["error"]["message"]
+
+
 def test_topology_in_another_format_is_written_as_the_app_drew_it(tmp_path: Path) -> None:
     fake = FakeApi()
     fake.on(
