@@ -301,9 +301,10 @@ def cli() -> None:
 
     \b
     Settings come from flags, then INTERCONNECT_* environment variables, then the config file's profile
-    (~/.config/interconnect/config.toml). Against `make run`:
-      interconnect --url http://127.0.0.1:7071 --function-key <key> \\
-                   --demo-user alice --identity-url http://127.0.0.1:7079 plan pc-sea-01 pc-sea-02
+    (~/.config/interconnect/config.toml). Against `make run` (its printout has the same, with a function key
+    only when its host checks keys):
+      interconnect --url http://127.0.0.1:7071 --identity-url http://127.0.0.1:7079 \\
+                   --demo-user alice plan pc-sea-01 pc-sea-02
     """
 
 
