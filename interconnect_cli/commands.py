@@ -578,7 +578,11 @@ def audit_show(ctx: click.Context, run_id: str) -> None:
 @click.pass_context
 @handled
 def topology(ctx: click.Context, fmt: str, save: Path | None) -> None:
-    """The latest audit's topology: json (a table in a terminal), mermaid, dot or svg (written as is)."""
+    """The latest audit's topology: json (as tables, or the API's JSON with -o json), mermaid, dot or svg.
+
+    Mermaid, dot and svg come out as the app drew them; with -o json, inside {"format", "content"} so stdout
+    stays JSON. --save writes the drawing itself to FILE.
+    """
     with session(ctx) as s:
         try:
             body, _ = s.api.topology(fmt)
@@ -586,10 +590,18 @@ def topology(ctx: click.Context, fmt: str, save: Path | None) -> None:
             raise with_first_audit_hint(exc) from None
         if save is not None:
             save.write_bytes(body)
-            if not s.json_output:
+            if s.json_output:
+                click.echo(json.dumps({"format": fmt, "savedTo": str(save), "bytes": len(body)}, indent=2))
+            else:
                 s.err.print(f"wrote {len(body)} bytes of {fmt} to {save}")
-        elif fmt == "json" and not s.json_output:
-            s.out.print(render.topology(json.loads(body)))
+        elif fmt == "json":
+            # The API's JSON as it came with -o json (a pipeline reads it), else tables.
+            if s.json_output:
+                click.echo(body.decode("utf-8"), nl=not body.endswith(b"\n"))
+            else:
+                s.out.print(render.topology(json.loads(body)))
+        elif s.json_output:
+            click.echo(json.dumps({"format": fmt, "content": body.decode("utf-8")}, indent=2))
         else:
             click.echo(body.decode("utf-8"), nl=not body.endswith(b"\n"))
 

@@ -222,6 +222,22 @@ def test_topology_in_another_format_is_written_as_the_app_drew_it(tmp_path: Path
     assert saved.exit_code == 0 and (tmp_path / "t.dot").read_bytes() == b"digraph {}\n"
 
 
+@pytest.mark.parametrize(
+    ("fmt", "drawn"), [("svg", "<svg xmlns='http://www.w3.org/2000/svg'></svg>\n"), ("mermaid", "graph LR\n")]
+)
+def test_topology_drawings_with_output_json_come_as_json(fmt: str, drawn: str, tmp_path: Path) -> None:
+    fake = FakeApi()
+    fake.on("GET", "/api/topology", httpx.Response(200, content=drawn.encode(), headers={"content-type": "text/x"}))
+    shown = run(fake, "topology", "--format", fmt, "-o", "json")
+    assert shown.exit_code == 0 and shown.stderr == ""
+    assert json.loads(shown.stdout) == {"format": fmt, "content": drawn}
+    # --save still writes the drawing itself; stdout says what was written, as JSON.
+    target = tmp_path / f"t.{fmt}"
+    saved = run(fake, "topology", "--format", fmt, "--save", str(target), "-o", "json")
+    assert saved.exit_code == 0 and target.read_text() == drawn
+    assert json.loads(saved.stdout) == {"format": fmt, "savedTo": str(target), "bytes": len(drawn.encode())}
+
+
 def test_plan_disconnect_plans_the_removal() -> None:
     fake = FakeApi()
     resolving(fake)
