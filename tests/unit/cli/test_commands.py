@@ -238,6 +238,15 @@ def test_topology_drawings_with_output_json_come_as_json(fmt: str, drawn: str, t
     assert json.loads(saved.stdout) == {"format": fmt, "savedTo": str(target), "bytes": len(drawn.encode())}
 
 
+def test_topology_json_follows_output_not_the_terminal() -> None:
+    graph = {"takenAt": "2026-01-01T00:00:00+00:00", "nodes": [], "regions": [], "edges": []}
+    fake = FakeApi()
+    fake.on("GET", "/api/topology", ok(graph))
+    tables = run(fake, "topology")  # not a terminal here: still tables, as every command's default
+    assert tables.exit_code == 0 and "Topology" in tables.stdout and "┃ region ┃" in tables.stdout
+    assert json.loads(run(fake, "topology", "-o", "json").stdout) == graph
+
+
 def test_plan_disconnect_plans_the_removal() -> None:
     fake = FakeApi()
     resolving(fake)
