@@ -138,6 +138,20 @@ def test_bad_usage_exits_2(args: list[str]) -> None:
     assert run(FakeApi(), *args).exit_code == 2
 
 
+@pytest.mark.parametrize("args", [["status", "not-a-uuid"], ["--no-such-option", "requests"], ["nonsense"]])
+def test_a_usage_error_is_clicks_message_on_stderr_even_with_output_json(args: list[str]) -> None:
+    # As the README says: click stops before any command runs, so no JSON; stdout stays empty for a pipeline.
+    result = run(FakeApi(), "-o", "json", *args)
+    assert result.exit_code == 2 and result.stdout == "" and "Error:" in result.stderr
+
+
+def test_a_missing_setting_with_output_json_is_a_json_error_exiting_2() -> None:
+    result = CliRunner().invoke(cli, ["-o", "json", "status", RID], obj={"transport": FakeApi().transport})
+    answer = json.loads(result.stdout)
+    assert result.exit_code == 2 and answer["exitCode"] == 2 and answer["error"]["code"] == "CONFIG"
+    assert "INTERCONNECT_URL" in answer["error"]["message"]
+
+
 def test_no_url_anywhere_is_bad_usage_that_says_where_to_set_it() -> None:
     result = CliRunner().invoke(cli, ["status", RID], obj={"transport": FakeApi().transport})
     assert result.exit_code == 2 and "INTERCONNECT_URL" in result.stderr
