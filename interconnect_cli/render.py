@@ -264,11 +264,23 @@ def topology(graph: dict[str, Any]) -> RenderableType:
     return Group(regions, edges)
 
 
+# What a message names: its words, without the punctuation that lists them ("a, b", "Did you mean: a?").
+_WORD = re.compile(r"[^\s,;:?'\"()]+")
+
+
 def error(code: str, message: str, details: dict[str, Any] | None = None) -> Text:
+    """The error, and below it each candidate cloud (full id) the message does not already name.
+
+    The app's message for an unknown or ambiguous name lists the candidates as `rg/name` (full ids where two
+    share one) up to a limit; listing them again would show each twice. --output json has them all as ids.
+    """
     text = Text.assemble(("error ", "bold red"), (code, "bold red"), ": ", message)
     candidates = (details or {}).get("candidates")
     if isinstance(candidates, list) and candidates:
-        text.append("\ncandidates:")
-        for candidate in candidates:
-            text.append(f"\n  {candidate}")
+        named = {word.rstrip(".") for word in _WORD.findall(message)}
+        unnamed = [str(c) for c in candidates if str(c) not in named and short(c) not in named]
+        if unnamed:
+            text.append("\ncandidates:" if len(unnamed) == len(candidates) else "\nand also:")
+            for candidate in unnamed:
+                text.append(f"\n  {candidate}")
     return text

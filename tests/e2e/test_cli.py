@@ -168,14 +168,18 @@ def test_output_json_is_pure_json_on_stdout(cli_app: App) -> None:
     assert listed.returncode == 0 and isinstance(json.loads(listed.stdout)["value"], list)
 
 
-def test_an_ambiguous_short_name_lists_the_candidates(cli_app: App) -> None:
-    done = interconnect(cli_app, "links", "cli-twin")
+@pytest.mark.parametrize(("typed", "code"), [("cli-twin", "AMBIGUOUS_CLOUD"), ("cli-twinn", "CLOUD_NOT_FOUND")])
+def test_an_ambiguous_or_unknown_short_name_lists_the_candidates_once(cli_app: App, typed: str, code: str) -> None:
+    done = interconnect(cli_app, "links", typed)
     assert done.returncode == 8
-    assert "AMBIGUOUS_CLOUD" in done.stderr
-    for candidate in (*ids("cli-twin").values(), *ids("cli-twin", rg=OTHER_RG).values()):
-        assert candidate in done.stderr
-    as_json = interconnect(cli_app, "links", "cli-twin", "-o", "json")
-    assert json.loads(as_json.stdout)["error"]["code"] == "AMBIGUOUS_CLOUD"
+    assert code in done.stderr
+    # The app's message names each candidate (rg/name); the CLI does not list them a second time.
+    for shown in (f"{RG}/cli-twin", f"{OTHER_RG}/cli-twin"):
+        assert len(re.findall(rf"(?<![\w-]){re.escape(shown)}(?![\w-])", done.stderr)) == 1, done.stderr
+    as_json = interconnect(cli_app, "links", typed, "-o", "json")
+    error = json.loads(as_json.stdout)["error"]
+    assert error["code"] == code
+    assert set(error["details"]["candidates"]) == {*ids("cli-twin").values(), *ids("cli-twin", rg=OTHER_RG).values()}
 
 
 def test_without_credentials_the_host_refuses_and_the_cli_exits_7(cli_app: App) -> None:

@@ -117,6 +117,20 @@ def test_an_error_lists_its_candidates() -> None:
     assert "AMBIGUOUS_CLOUD: which one?" in text and cid("pc-a", "rg-b") in text
 
 
+def test_candidates_the_message_already_names_are_not_listed_again() -> None:
+    # The app's wording for an unknown name (chat's): close matches as rg/name, a full id where two share one.
+    twins = [cid("pc-sea-01", "rg-x"), cid("pc-sea-01", "rg-x").replace("/subscriptions/1111", "/subscriptions/3333")]
+    close = [cid("pc-sea-01", "rg-avs-sea"), cid("pc-sea-02", "rg-avs-sea"), *twins]
+    listed = ", ".join(["rg-avs-sea/pc-sea-01", "rg-avs-sea/pc-sea-02", *twins])
+    message = f"I know no private cloud 'pc-sea-0'. Did you mean: {listed}?"
+    text = render.error("CLOUD_NOT_FOUND", message, {"candidates": close}).plain
+    assert text == f"error CLOUD_NOT_FOUND: {message}"  # each candidate once, as the app named it
+    # Past the app's listing limit ("and 2 more"), the ones left out still show, as full ids.
+    more = [cid(f"pc-{n}") for n in range(3)]
+    text = render.error("CLOUD_NOT_FOUND", "Did you mean: rg-avs/pc-0 and 2 more?", {"candidates": more}).plain
+    assert text.count("rg-avs/pc-0") == 1 and f"and also:\n  {more[1]}\n  {more[2]}" in text
+
+
 # -- following a request ------------------------------------------------------------------------------------------
 
 
