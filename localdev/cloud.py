@@ -225,7 +225,7 @@ def cli_demo(cloud: LocalCloud) -> str:
         "--help for all):\n"
         f"  export {' '.join(env)}\n"
         f"  {cli} plan pc-weu-01 pc-weu-03   # refused: the two overlap (exit 3)\n"
-        f"  {cli} connect pc-sea-01 pc-sea-02 --ticket CHG-1003 --wait   # each step as it happens (exit 0)\n"
+        f"  {cli} connect pc-sea-01 pc-sea-03 --ticket CHG-1003 --wait   # each step as it happens (exit 0)\n"
         f"  {cli} links pc-sea-01 --output json"
     )
 
@@ -238,14 +238,16 @@ DEMO_LINKED = (
     "Microsoft.AVS/privateClouds/pc-eus-02",
 )
 
-# Two clouds of the demo fleet that may be linked (same region, no overlap, writable).
+# Two clouds of the demo fleet that may be linked (same region, no overlap, writable): the connect the printed
+# curl files. Each example links its own pair (the CLI's pc-sea-01 -> pc-sea-03, the README quick start's
+# pc-sea-01 -> pc-sea-02), so whichever a newcomer runs first, the others still find their pair unlinked.
 DEMO_SOURCE = (
     "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"
-    "Microsoft.AVS/privateClouds/pc-sea-01"
+    "Microsoft.AVS/privateClouds/pc-sea-02"
 )
 DEMO_TARGET = (
     "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-avs-southeastasia/providers/"
-    "Microsoft.AVS/privateClouds/pc-sea-02"
+    "Microsoft.AVS/privateClouds/pc-sea-03"
 )
 
 if __name__ == "__main__":

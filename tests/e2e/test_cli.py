@@ -222,6 +222,24 @@ def test_the_cli_example_make_run_prints_works_as_printed(cli_app: App) -> None:
     assert plan_code == 3 and "ADDRESS_OVERLAP" in plan_out  # the example says: refused (exit 3)
     assert connect_code == 0 and "Succeeded" in connect_out, connect_out + connect_err
     assert links_code == 0 and json.loads(links_out)["value"][0]["status"] == "Active"
+    # The README's quick start plans another pair of the demo fleet: still allowed once the printout's connect ran.
+    (readme_plan,) = [c for c in quick_start_commands() if " plan " in c]
+    plan = subprocess.run(
+        ["bash", "-c", readme_plan],
+        env={**bare_environment(), **exports},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        cwd=ROOT,
+    )
+    assert plan.returncode == 0 and "allowed: would create" in plan.stdout, plan.stdout + plan.stderr
+
+
+def quick_start_commands() -> list[str]:
+    """The CLI lines of the README's quick start, comments dropped."""
+    section = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    lines = [line.strip() for line in section.splitlines()]
+    return [line.split("  #")[0].strip() for line in lines if line.startswith(".venv/bin/interconnect")]
 
 
 def test_make_run_prints_the_cli_example_with_the_key_it_sets(cli_app: App) -> None:
