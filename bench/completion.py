@@ -76,6 +76,7 @@ class Outcome:
     lag: timedelta  # from ARM finishing to the request's terminal state
     bound: timedelta  # max(Retry-After, poll interval)
     reads: int  # GETs of the link the follow-up made
+    events: int  # entries the request's audit trail holds at its end
 
 
 def simulate(build: timedelta, retry_after: float | None, settings: Settings = PRODUCTION) -> Outcome:
@@ -114,6 +115,7 @@ def simulate(build: timedelta, retry_after: float | None, settings: Settings = P
         final.updated_at - (avs.started + build),
         max(timedelta(seconds=retry_after or 0), settings.poll_interval),
         avs.reads,
+        len(store.events(request.id)),
     )
 
 
@@ -129,7 +131,9 @@ def main() -> None:
         f"production defaults: poll interval {PRODUCTION.poll_interval.total_seconds():.0f} s, "
         f"operation timeout {PRODUCTION.operation_timeout}; simulated time"
     )
-    print(f"{'build':>8} {'Retry-After':>12} {'runs':>5} {'worst lag':>10} {'bound':>8} {'GETs':>5}  within")
+    print(
+        f"{'build':>8} {'Retry-After':>12} {'runs':>5} {'worst lag':>10} {'bound':>8} {'GETs':>5} {'events':>6}  within"
+    )
     worst = 0.0
     for minutes in args.builds:
         for raw in args.retry_after:
@@ -142,7 +146,8 @@ def main() -> None:
             worst = max(worst, out.lag / out.bound)
             print(
                 f"{minutes:>6g} m {raw:>12} {len(runs):>5} {out.lag.total_seconds():>8.0f} s "
-                f"{out.bound.total_seconds():>6.0f} s {out.reads:>5}  {'yes' if out.lag <= out.bound else 'NO'}"
+                f"{out.bound.total_seconds():>6.0f} s {out.reads:>5} {out.events:>6}  "
+                f"{'yes' if out.lag <= out.bound else 'NO'}"
             )
     print(f"worst lag/bound: {worst:.2f}")
 

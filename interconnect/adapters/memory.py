@@ -67,14 +67,16 @@ class InMemoryRequestStore:
                 raise NotFoundError(f"no request with id {request_id}", code="REQUEST_NOT_FOUND")
             return self.rows[request_id]
 
-    def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+    def save(self, request: LinkRequest, event: AuditEvent | None) -> LinkRequest:
         with self._lock:
             current = self.rows.get(request.id)
             if current is None or current.etag != request.etag:
                 raise ConflictError(f"request {request.id} changed concurrently")
-            if event.sequence == FIRST_VERSION or any(e.sequence == event.sequence for e in self.trails[request.id]):
-                raise ConflictError(f"event {event.sequence} of {request.id} exists")
-            self.trails[request.id].append(event)
+            if event is not None:
+                trail = self.trails[request.id]
+                if event.sequence == FIRST_VERSION or any(e.sequence == event.sequence for e in trail):
+                    raise ConflictError(f"event {event.sequence} of {request.id} exists")
+                trail.append(event)
             return self._stamp(request)
 
     def events(self, request_id: str) -> list[AuditEvent]:

@@ -57,7 +57,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -210,6 +210,8 @@ def to_entity(request: LinkRequest) -> dict[str, Any]:
                     "startedAt": op.started_at.isoformat(),
                     "deadline": op.deadline.isoformat(),
                     "checks": op.checks,
+                    "seen": op.seen,
+                    "recordedAt": op.recorded_at.isoformat() if op.recorded_at else None,
                 }
             ),
         }
@@ -274,6 +276,9 @@ def from_entity(entity: TableEntity) -> LinkRequest:
                 datetime.fromisoformat(raw_op["startedAt"]),
                 datetime.fromisoformat(raw_op["deadline"]),
                 raw_op["checks"],
+                # Rows written before checks were recorded only when new have neither: the next check is recorded.
+                raw_op.get("seen", ""),
+                datetime.fromisoformat(raw_op["recordedAt"]) if raw_op.get("recordedAt") else None,
             )
         )
         return LinkRequest(
@@ -746,27 +751,22 @@ class TableRequestStore:
                 raise NotFoundError(f"no request with id {shown(request_id)}", code="REQUEST_NOT_FOUND") from exc
 
     @makes_tables
-    def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+    def save(self, request: LinkRequest, event: AuditEvent | None) -> LinkRequest:
         if request.etag is None:
             raise ConflictError(f"request {request.id} was not read from the store; cannot update it safely")
-        if event.sequence == FIRST_VERSION:  # derived from the row, never written (see events())
+        if event is not None and event.sequence == FIRST_VERSION:  # derived from the row, never written
             raise ConflictError(f"event {event.sequence} of {request.id} exists")
+        guarded = {"mode": UpdateMode.REPLACE, "etag": request.etag, "match_condition": MatchConditions.IfNotModified}
+        operations: list[tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]] = [
+            ("update", to_entity(request), guarded)
+        ]
+        # Without an event (a check that saw nothing new) the row goes alone, in a transaction of one: the same
+        # If-Match, the same 412 → ConflictError.
+        if event is not None:
+            operations.append(("create", event_entity(event)))
         with translated(f"updating request {request.id}"):
             try:
-                result = self._requests.submit_transaction(
-                    [
-                        (
-                            "update",
-                            to_entity(request),
-                            {
-                                "mode": UpdateMode.REPLACE,
-                                "etag": request.etag,
-                                "match_condition": MatchConditions.IfNotModified,
-                            },
-                        ),
-                        ("create", event_entity(event)),
-                    ]
-                )
+                result = self._requests.submit_transaction(operations)
             except TableTransactionError as exc:
                 if exc.status_code in (409, 412):
                     raise ConflictError(f"request {request.id} changed concurrently") from exc

@@ -90,9 +90,9 @@ class AnnouncingStore(RequestStore):
     def ping(self) -> None:
         self._store.ping()
 
-    def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
+    def save(self, request: LinkRequest, event: AuditEvent | None) -> LinkRequest:
         saved = self._store.save(request, event)
-        if saved.callbacks and worth_telling(event):
+        if event is not None and saved.callbacks and worth_telling(event):
             for index in range(len(saved.callbacks)):
                 try:
                     self._queue.send(Delivery(saved.id, event.sequence, index).to_item())

@@ -92,6 +92,16 @@ class Operation:
     started_at: datetime
     deadline: datetime
     checks: int = 0
+    # What the last check that went into the audit trail saw, and when the trail last heard of this operation
+    # (None: not since it started). A check that sees the same again only counts itself (`checks`); see
+    # lifecycle.checked.
+    seen: str = ""
+    recorded_at: datetime | None = None
+
+    @property
+    def last_recorded(self) -> datetime:
+        """When the trail last got an event about this operation: its start, or the last recorded check."""
+        return self.recorded_at or self.started_at
 
 
 @dataclass(frozen=True)

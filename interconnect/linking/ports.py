@@ -58,8 +58,10 @@ class RequestStore(Protocol):
     def get(self, request_id: str) -> LinkRequest:
         """Raises NotFoundError, or CorruptRecordError for a row that cannot be read back."""
 
-    def save(self, request: LinkRequest, event: AuditEvent) -> LinkRequest:
-        """Write `request` only if the stored row still has `request.etag`, together with `event`.
+    def save(self, request: LinkRequest, event: AuditEvent | None) -> LinkRequest:
+        """Write `request` only if the stored row still has `request.etag`, together with `event` (atomically).
+        Without an event (a follow-up check that saw nothing new) only the row is written, under the same ETag
+        guard; its version is unchanged, so the next event still gets the next number.
 
         Raises ConflictError when another writer got there first, or when the trail holds `event.sequence`
         already (event 1 is always held: it is the request's `submitted` event).

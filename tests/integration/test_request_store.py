@@ -116,6 +116,30 @@ def test_operation_and_reasons_round_trip(store) -> None:
     assert store.events(request.id)[-1].reasons == reasons
 
 
+def test_a_check_saved_without_an_event_updates_the_row_under_its_etag_and_adds_nothing(store) -> None:
+    request = new_request()
+    store.create(request)
+    op = Operation("create", request.source, "ic-x", CLOCK(), CLOCK() + timedelta(hours=2), 1, "link ic-x is Building")
+    validating = store.save(
+        *lifecycle.transition(store.get(request.id), Status.VALIDATING, now=CLOCK(), actor="w", message="v")
+    )
+    running = store.save(
+        *lifecycle.transition(validating, Status.IN_PROGRESS, now=CLOCK(), actor="w", message="go", operation=op)
+    )
+    later = CLOCK() + timedelta(seconds=30)
+    quiet, event = lifecycle.checked(running, "link ic-x is Building", now=later, actor="w")
+    assert event is None
+    stale = store.get(request.id)
+    saved = store.save(quiet, None)
+    got = store.get(request.id)
+    assert got.operation == quiet.operation and got.operation.checks == 2 and got.updated_at == later
+    assert got.version == running.version and saved.etag == got.etag != stale.etag
+    with pytest.raises(ConflictError):  # a second delivery of the same check, from the read before: refused
+        store.save(lifecycle.checked(stale, "link ic-x is Building", now=later, actor="w")[0], None)
+    assert [e.message for e in store.events(request.id)][1:] == ["v", "go"]
+    assert store.get(request.id).operation.checks == 2
+
+
 def test_recent_lists_newest_first_by_cloud_and_status_with_paging(store) -> None:
     shared = cloud_id()
     ids = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from interconnect.avs.ids import link_name
 from interconnect.avs.resources import Link, LinkStatus
 from interconnect.errors import ArmError, DependencyError
+from interconnect.linking.lifecycle import CHECK_HEARTBEAT
 from interconnect.linking.model import Action, Requester, Status
 from interconnect.linking.queue import WorkItem
 from interconnect.linking.worker import MAX_RETRIES, retry_delay
@@ -49,6 +51,79 @@ def test_each_check_that_finds_the_link_still_building_is_recorded(world: World)
         Status.SUCCEEDED,
     ]
     assert "Building" in world.store.events(rid)[3].message
+
+
+def follow(world: World, checks: int, *, twice: bool = False) -> list[WorkItem]:
+    """Deliver the next `checks` follow-up checks at their due times, AVS not finishing meanwhile."""
+    delivered = []
+    for _ in range(checks):
+        item, at = world.queue.take()
+        assert item.kind == "check" and at is not None
+        world.clock.now = max(world.clock.now, at)
+        world.worker.handle(item)
+        if twice:
+            world.worker.handle(item)  # Service Bus delivers it again
+        delivered.append(item)
+    return delivered
+
+
+def check_events(world: World, rid: str) -> list[str]:
+    """The messages of the trail's follow-up check events (InProgress after InProgress)."""
+    return [e.message for e in world.store.events(rid) if e.previous is Status.IN_PROGRESS]
+
+
+def test_checks_that_see_the_same_state_are_counted_on_the_row_but_recorded_once(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])
+    follow(world, 5)
+    request = world.store.get(rid)
+    assert check_events(world, rid) == [f"link {link_name(world.b)} is Building"]
+    assert request.operation is not None and request.operation.checks == 5
+    assert request.updated_at == world.clock.now  # the row shows the last check, though the trail does not
+    assert [e.sequence for e in world.store.events(rid)] == [1, 2, 3, 4]
+    world.drain()
+    assert [e.sequence for e in world.store.events(rid)] == [1, 2, 3, 4, 5]
+
+
+def test_a_check_that_sees_a_different_state_is_recorded(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])
+    key = (world.a, link_name(world.b))
+    follow(world, 2)
+    world.avs.links[key] = Link(world.a, key[1], world.b, "Updating")  # a state ARM may add; not an end
+    follow(world, 2)
+    world.avs.links[key] = Link(world.a, key[1], world.b, LinkStatus.BUILDING)
+    follow(world, 2)
+    assert check_events(world, rid) == [f"link {key[1]} is {s}" for s in ("Building", "Updating", "Building")]
+    assert world.store.get(rid).operation.checks == 6  # type: ignore[union-attr]
+
+
+def test_a_long_quiet_build_gets_a_heartbeat_event_every_check_heartbeat(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])
+    poll = world.worker.poll_interval
+    follow(world, 2 * (CHECK_HEARTBEAT // poll) + 1)  # the first check, then two heartbeats' worth
+    recorded = [e for e in world.store.events(rid) if e.previous is Status.IN_PROGRESS]
+    assert len(recorded) == 3
+    first, *beats = recorded
+    assert first.message == f"link {link_name(world.b)} is Building"
+    assert [b.at - a.at for a, b in itertools.pairwise(recorded)] == [CHECK_HEARTBEAT] * 2
+    assert all(b.message.startswith(f"{first.message}; still watched, unchanged since") for b in beats)
+    assert f"unchanged since {first.at.isoformat()}" in beats[0].message
+    world.drain()
+    assert world.status(rid) is Status.SUCCEEDED
+
+
+def test_a_redelivered_check_appends_no_event_whether_or_not_it_was_recorded(world: World) -> None:
+    rid = world.submit(Action.CONNECT)
+    world.worker.handle(world.queue.take()[0])
+    delivered = follow(world, 4, twice=True)  # the first recorded, the others quiet; each delivered twice
+    trail = world.store.events(rid)
+    for item in delivered:  # and every one again, late
+        world.worker.handle(item)
+    assert world.store.events(rid) == trail and len(check_events(world, rid)) == 1
+    assert world.store.get(rid).operation.checks == 4  # type: ignore[union-attr]
+    assert len(world.queue.sent) == 1  # one next check, under one id: the broker drops its repeats
 
 
 def test_the_worker_does_not_wait_for_the_link_but_schedules_a_check(world: World) -> None:
