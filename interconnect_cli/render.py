@@ -77,7 +77,7 @@ def plan(answer: dict[str, Any], action: str, source: str, target: str) -> Rende
             head.append(f" ({answer['outcome']})")
     else:
         head.append("refused", style="bold red")
-        head.append(f": the {action} would be rejected, and nothing changed in Azure")
+        head.append(f": a {action} request would be rejected")
     parts: list[RenderableType] = [head]
     reasons = answer.get("reasons") or []
     if reasons:
