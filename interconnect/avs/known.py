@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
-from interconnect.errors import InterconnectError
+from interconnect.errors import DependencyError, InterconnectError
 
 log = logging.getLogger(__name__)
 CLOUD_CACHE_SECONDS = 300
@@ -25,7 +25,8 @@ CLOUD_CACHE_SECONDS = 300
 @dataclass
 class KnownClouds:
     """`list()`: the clouds of `subscriptions`, read through `avs` at most once every `ttl` seconds. A
-    subscription that cannot be listed is logged and left out, so one bad subscription leaves the others usable."""
+    subscription that cannot be listed is logged and left out, so one bad subscription leaves the others usable;
+    when none can be, `list()` raises DependencyError and caches nothing."""
 
     avs: AvsGateway
     subscriptions: tuple[str, ...]
@@ -44,10 +45,16 @@ class KnownClouds:
             if cached is not None and self.now() - cached[0] < self.ttl:
                 return cached[1]
             clouds: list[CloudId] = []
+            failures: list[InterconnectError] = []
             for subscription in self.subscriptions:
                 try:
                     clouds += [cloud.id for cloud in self.avs.list_clouds(subscription)]
                 except InterconnectError as exc:
                     log.warning("cannot list clouds of %s: %s", subscription, exc.message)
+                    failures.append(exc)
+            if failures and len(failures) == len(self.subscriptions):
+                # Nothing listed at all is an outage, not an empty estate: neither cached nor answered as "no
+                # such cloud", which would send a person hunting for a typo while ARM is down.
+                raise DependencyError(f"cannot list the private clouds of any subscription: {failures[-1].message}")
             self._cached = (self.now(), clouds)
             return clouds

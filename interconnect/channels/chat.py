@@ -17,12 +17,12 @@ import difflib
 import html
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from interconnect.avs.ids import CloudId, parse_cloud_id
-from interconnect.errors import ValidationError
+from interconnect.errors import DependencyError, ValidationError
 
 VERBS = ("connect", "disconnect", "plan", "status", "links", "help")
 
@@ -259,6 +259,20 @@ def resolve_cloud(ref: str, known: Sequence[CloudId]) -> Resolved | Unresolved:
     return Unresolved(
         f"I know no private cloud '{shown(ref)}'. Give a full ARM id, 'name' or 'resource-group/name'.", (), "unknown"
     )
+
+
+def resolve_listed(ref: str, list_known: Callable[[], Sequence[CloudId]]) -> Resolved | Unresolved:
+    """`resolve_cloud` against `list_known()`, the listing of the configured subscriptions. When none of them can be
+    listed (`list_known` raises DependencyError), a full id still resolves and a malformed reference is still
+    refused; only a short name, which cannot be looked up without the listing, raises the outage."""
+    try:
+        known = list_known()
+    except DependencyError:
+        result = resolve_cloud(ref, ())
+        if isinstance(result, Unresolved) and result.why == "unknown":
+            raise
+        return result
+    return resolve_cloud(ref, known)
 
 
 def _listing(clouds: Sequence[CloudId]) -> str:

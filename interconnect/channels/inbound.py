@@ -27,7 +27,7 @@ from interconnect import boundedjson
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.avs.known import KnownClouds
 from interconnect.channels import signatures
-from interconnect.channels.chat import TICKET, ChatCommand, ChatReply, Resolved, parse_command, resolve_cloud
+from interconnect.channels.chat import TICKET, ChatCommand, ChatReply, Resolved, parse_command, resolve_listed
 from interconnect.channels.config import Channels, HookSource
 from interconnect.channels.ticketmap import map_ticket
 from interconnect.errors import (
@@ -281,10 +281,9 @@ class Inbound:
 
     def _resolve(self, refs: tuple[str, ...]) -> tuple[CloudId, ...] | str:
         """The clouds named, or the reply that asks which one was meant."""
-        known = self.clouds.list()
         found = []
         for ref in refs:
-            result = resolve_cloud(ref, known)
+            result = resolve_listed(ref, self.clouds.list)
             if not isinstance(result, Resolved):
                 return result.reply
             found.append(result.cloud)

@@ -7,6 +7,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from interconnect.errors import ArmError
 from tests.factories import cloud, cloud_id
 from tests.functions.harness import FakeApp, answer, error_of, request
 
@@ -67,3 +68,14 @@ def test_the_listing_is_read_once_and_shared_with_chat(app: FakeApp) -> None:
     assert app.avs.calls.count("list_clouds") == 1
     services: Any = app.services
     assert services.inbound.clouds is services.known_clouds
+
+
+def test_with_no_subscription_listable_a_short_name_is_503_while_a_full_id_still_resolves(app: FakeApp) -> None:
+    app.avs.refuse["list_clouds"] = ArmError("ARM is down")
+    outage = resolve(app, "pc-a")
+    assert error_of(outage, 503)["code"] == "DEPENDENCY_UNAVAILABLE"  # not 404: the name may well exist
+    assert outage.headers.get("Retry-After")
+    assert answer(resolve(app, str(app.a))) == {"cloud": str(app.a)}
+    assert error_of(resolve(app, "rg-avs/.."), 400)["code"] == "INVALID_CLOUD_REF"
+    del app.avs.refuse["list_clouds"]
+    assert answer(resolve(app, "pc-a")) == {"cloud": str(app.a)}  # the outage was not cached

@@ -20,7 +20,7 @@ def resolve_cloud_ref(req: func.HttpRequest) -> func.HttpResponse:
     has it; details.candidates: close matches) or 409 AMBIGUOUS_CLOUD (details.candidates: every cloud that has
     it). Each message is what chat would answer."""
     # Imported here, as the channels' handlers import theirs: indexing the app loads no chat grammar.
-    from interconnect.channels.chat import Resolved, resolve_cloud
+    from interconnect.channels.chat import Resolved, resolve_listed
 
     ref = query_param(req, "ref", max_length=MAX_ID_LENGTH)
     if ref is None:
@@ -29,8 +29,9 @@ def resolve_cloud_ref(req: func.HttpRequest) -> func.HttpResponse:
             code="INVALID_CLOUD_REF",
             details={"parameter": "ref"},
         )
-    # A full id needs no listing to resolve, but takes the spelling the listing has (cached: avs/known.py).
-    result = resolve_cloud(ref, services().known_clouds.list())
+    # A full id needs no listing to resolve, but takes the spelling the listing has (cached: avs/known.py); with
+    # ARM down, a short name is 503 (it cannot be looked up), not 404.
+    result = resolve_listed(ref, services().known_clouds.list)
     if isinstance(result, Resolved):
         return json_response({"cloud": str(result.cloud)})
     details = {"candidates": [str(c) for c in result.candidates]}

@@ -6,7 +6,7 @@ import pytest
 
 from interconnect.adapters.memory import InMemoryAvs
 from interconnect.avs.known import KnownClouds
-from interconnect.errors import ArmError
+from interconnect.errors import ArmError, DependencyError
 from tests.factories import SUB_A, cloud, cloud_id
 
 SUB_B = "22222222-2222-2222-2222-222222222222"
@@ -33,9 +33,15 @@ def test_the_listing_is_kept_for_its_ttl_then_read_again() -> None:
     assert avs.calls.count("list_clouds") == 2
 
 
-def test_a_subscription_that_cannot_be_listed_is_logged_and_left_out(caplog: pytest.LogCaptureFixture) -> None:
+def test_when_no_subscription_can_be_listed_it_is_an_outage_and_nothing_is_cached(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     avs = InMemoryAvs()
     avs.add(cloud(cloud_id("pc-a")))
     avs.refuse["list_clouds"] = ArmError("ARM is down")
-    assert KnownClouds(avs, (SUB_A, SUB_B)).list() == []
+    known = KnownClouds(avs, (SUB_A, SUB_B))
+    with pytest.raises(DependencyError, match="ARM is down"):
+        known.list()
     assert "cannot list clouds" in caplog.text and "ARM is down" in caplog.text
+    del avs.refuse["list_clouds"]
+    assert known.list() == [cloud_id("pc-a")]  # read again at once: the failure was not cached
