@@ -80,14 +80,11 @@ class InMemoryRequestStore:
             return self._stamp(request)
 
     def events(self, request_id: str) -> list[AuditEvent]:
-        """Event 1 derived from the row unless the trail holds a status event 1 itself, as the table store
-        reads rows an older version wrote; notes on version 1 do not count."""
+        """Event 1 derived from the row, as the table store does (this store has no rows of older versions, and
+        `save` refuses event 1, so its trails never hold one)."""
         with self._lock:
-            trail = list(self.trails.get(request_id, []))
             row = self.rows.get(request_id)
-            if row is None or any(e.sequence == FIRST_VERSION and e.kind == "status" for e in trail):
-                return trail
-            return [submitted(row), *trail]
+            return [submitted(row), *self.trails.get(request_id, [])] if row is not None else []
 
     def note(self, event: AuditEvent, suffix: str) -> None:
         with self._lock:
