@@ -94,10 +94,10 @@ API_BODY_LIMIT = MAX_BODY
 MAX_QUERY = 2048  # the whole query string; every API query value is far shorter
 LOG_CAP = 200  # characters of any request-derived value in a log line
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UUID_SHAPE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Header values we store and echo: visible ASCII without quotes, spaces, '<>' or '\\', bounded.
-_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._~:/#@=+!$*(),;-]{1,200}")
-_CORRELATION_ID = re.compile(r"[A-Za-z0-9._~:/#@=+{}-]{1,100}")
+IDEMPOTENCY_KEY_SHAPE = re.compile(r"[A-Za-z0-9._~:/#@=+!$*(),;-]{1,200}")
+CORRELATION_ID_SHAPE = re.compile(r"[A-Za-z0-9._~:/#@=+{}-]{1,100}")
 # The query parameters the API reads: only these are logged with their values. Any other (`code`, the
 # function key, above all) is only counted, so no spelling of a credential reaches a log line.
 _LOGGED_PARAMS = frozenset({"cloud", "ref", "status", "limit", "continuation", "dryRun", "format"})
@@ -107,7 +107,7 @@ def correlation_id(req: func.HttpRequest) -> str:
     """The caller's `x-correlation-id` when it fits the grammar, else a fresh one: the id is advisory (a
     request is never refused over it), but whatever is kept, logged and echoed is bounded and plain."""
     given = (req.headers.get("x-correlation-id") or "").strip()
-    return given if _CORRELATION_ID.fullmatch(given) else str(uuid.uuid4())
+    return given if CORRELATION_ID_SHAPE.fullmatch(given) else str(uuid.uuid4())
 
 
 def body(req: func.HttpRequest, limit: int) -> bytes:
@@ -126,7 +126,7 @@ def idempotency_key(req: func.HttpRequest) -> str | None:
     given: str | None = req.headers.get("Idempotency-Key")
     if given is None:
         return None
-    if not _IDEMPOTENCY_KEY.fullmatch(given.strip()):
+    if not IDEMPOTENCY_KEY_SHAPE.fullmatch(given.strip()):
         raise ValidationError(
             "Idempotency-Key must be 1-200 letters, digits or . _ ~ : / # @ = + ! $ * ( ) , ; -",
             code="INVALID_IDEMPOTENCY_KEY",
@@ -141,7 +141,7 @@ def route_uuid(req: func.HttpRequest, *, what: str, code: str, also: tuple[str, 
     given = req.route_params.get("id") or ""
     if given in also:
         return given
-    if not _UUID.fullmatch(given):
+    if not UUID_SHAPE.fullmatch(given):
         raise ValidationError(
             f"the {what} in the path is not a {what} (a UUID like 0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21)",
             code=code,

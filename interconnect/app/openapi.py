@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from interconnect.app import contract as c
-from interconnect.app.http import MAX_QUERY
+from interconnect.app.http import CORRELATION_ID_SHAPE, IDEMPOTENCY_KEY_SHAPE, MAX_QUERY, UUID_SHAPE
 from interconnect.app.identity import ADMIN_ROLE, APPROVE_ROLE, REQUEST_ROLE
 from interconnect.app.openapi_v2 import DOCUMENT_V2, render_v2
 from interconnect.avs.ids import MAX_ID_LENGTH
@@ -30,9 +30,10 @@ from interconnect.linking.queries import MAX_PAGE
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 REF = "#/components/schemas/{name}"
-UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-IDEMPOTENCY_KEY_PATTERN = r"^\s*[A-Za-z0-9._~:/#@=+!$*(),;-]{1,200}\s*$"
-CORRELATION_ID_PATTERN = "^[A-Za-z0-9._~:/#@=+{}-]{1,100}$"
+# The grammars the edge checks with (http.py), anchored as JSON Schema patterns; the key is stripped first.
+UUID_PATTERN = f"^{UUID_SHAPE.pattern}$"
+IDEMPOTENCY_KEY_PATTERN = rf"^\s*{IDEMPOTENCY_KEY_SHAPE.pattern}\s*$"
+CORRELATION_ID_PATTERN = f"^{CORRELATION_ID_SHAPE.pattern}$"
 
 # What each error code means: the descriptions of the error responses are made of these.
 CODES: dict[str, str] = {

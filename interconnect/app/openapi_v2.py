@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from interconnect.app.http import UUID_SHAPE
+
 DOCUMENT_V2 = Path(__file__).with_name("openapi-v2.json")
 SCHEMAS = "#/components/schemas/"
-UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+UUID_PATTERN = f"^{UUID_SHAPE.pattern}$"  # the edge's grammar (http.py), as openapi.py anchors it
 
 # The formats a connector's schema accepts; a 3.1 format outside them becomes the pattern it stands for.
 FORMATS = frozenset(
