@@ -4,10 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
+# The browser tests' Chromium (tests/browser): Debian's package, driven by Playwright (never `playwright install`,
+# whose browser download is not a distribution package). Installed once: the target is the binary itself.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: setup run test test-unit test-integration test-e2e test-fast lint typecheck bench-intake clean
 
-setup: $(STAMP_PY) $(STAMP_NPM)
+setup: $(STAMP_PY) $(STAMP_NPM) $(CHROMIUM)
 
 # Last, the CLI (interconnect_cli/, pyproject.toml) as .venv/bin/interconnect, editable; --no-deps: its dependencies
 # came with requirements-dev.txt, which pins them as pyproject.toml does. -qq: setuptools' generic warning about
@@ -22,6 +26,11 @@ $(STAMP_PY): requirements.txt requirements-dev.txt pyproject.toml
 $(STAMP_NPM): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# fonts-dejavu-core: glyphs for the screenshots the browser tests keep (chromium alone may bring no font).
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core
 
 ## Start the local cloud (Azurite, Service Bus stand-in, ARM simulator with the demo fleet) and the app on it.
 run: setup
@@ -40,9 +49,10 @@ test-unit: setup
 test-integration: setup
 	$(PY) -m pytest tests/contract tests/integration tests/localhost
 
-## The app on the local host on the local cloud, over HTTP: end to end, under faults, and hostile input.
+## The app on the local host on the local cloud, over HTTP: end to end, under faults, and hostile input; and the
+## web console in a real headless Chromium.
 test-e2e: setup
-	$(PY) -m pytest tests/e2e tests/reliability tests/security
+	$(PY) -m pytest tests/e2e tests/reliability tests/security tests/browser
 
 ## The old name of test-unit.
 test-fast: test-unit
