@@ -211,3 +211,41 @@ def test_by_default_automation_and_the_request_role_may_disconnect_but_a_person_
     assert DEFAULT.check(Requester("api", "u1", verified_person=True), Action.DISCONNECT, clouds) != []
     assert DEFAULT.check(Requester("api", "u1", verified_person=True), Action.CONNECT, clouds) == []
     assert DEFAULT.check(Requester("slack", "T1/U1"), Action.DISCONNECT, clouds) != []
+
+
+CAROL = Requester("api", "carol", "Carol", roles=frozenset({"Links.Request"}), verified_person=True)
+SELF = replace(ALICE, roles=frozenset({"Links.Approve"}))
+
+
+@pytest.mark.parametrize(
+    ("caller", "minutes", "code"),
+    [
+        (BOB, 0, None),
+        (Requester("api", "key", "function key"), 0, "APPROVER_NOT_VERIFIED"),
+        (SELF, 0, "SELF_APPROVAL"),
+        (CAROL, 0, "NOT_AN_APPROVER"),
+        (BOB, 61, "APPROVAL_EXPIRED"),
+        # The same order as decide(): an unverified caller learns nothing about the request, not even its state.
+        (Requester("api", "key", "function key"), 61, "APPROVER_NOT_VERIFIED"),
+    ],
+)
+def test_may_decide_names_the_code_decide_refuses_with(
+    world: World, caller: Requester, minutes: int, code: str | None
+) -> None:
+    rid = waiting(world)
+    world.clock.advance(minutes=minutes)
+    assert approvals(world).may_decide(world.store.get(rid), caller) == code
+    if code is None:
+        approvals(world).decide(rid, caller, approve=True)
+        assert approvals(world).may_decide(world.store.get(rid), caller) == "NOT_AWAITING_APPROVAL"
+    else:
+        with pytest.raises((ConflictError, ForbiddenError)) as err:
+            approvals(world).decide(rid, caller, approve=True)
+        assert err.value.code == code
+        assert world.status(rid) is Status.AWAITING_APPROVAL
+
+
+def test_may_decide_refuses_a_request_that_never_waited(world: World) -> None:
+    rid = world.submit(Action.CONNECT, world.a, world.c)
+    world.drain()
+    assert approvals(world).may_decide(world.store.get(rid), BOB) == "NOT_AWAITING_APPROVAL"
