@@ -6,24 +6,11 @@ import logging
 
 import azure.functions as func
 
+from interconnect.app import api
 from interconnect.app.bootstrap import services
-from interconnect.app.http import (
-    api_caller,
-    api_url,
-    correlation_id,
-    handles_errors,
-    idempotency_key,
-    json_response,
-    query_flag,
-    query_param,
-    route_uuid,
-    uuid_route,
-)
+from interconnect.app.http import api_caller, handles_errors, json_response, query_param, route_uuid, uuid_route
 from interconnect.app.settings import SWEEP_SCHEDULE_SETTING
 from interconnect.avs.ids import MAX_ID_LENGTH, parse_cloud_id
-from interconnect.errors import ValidationError
-from interconnect.linking.model import Status
-from interconnect.linking.validation import parse_json, parse_submit
 
 bp = func.Blueprint()
 log = logging.getLogger("interconnect")
@@ -32,17 +19,7 @@ log = logging.getLogger("interconnect")
 @bp.route(route="requests", methods=["POST"])
 @handles_errors
 def submit_request(req: func.HttpRequest) -> func.HttpResponse:
-    command = parse_submit(parse_json(req.get_body()), caller=api_caller(req, services().identity))
-    key = idempotency_key(req)  # checked on a dry run too: whether a header is refused never depends on the flag
-    if query_flag(req, "dryRun"):
-        return json_response(services().queries.plan(command))
-    request, created = services().intake.submit(command, idempotency_key=key, correlation_id=correlation_id(req))
-    status_url = api_url(req, f"requests/{request.id}")
-    return json_response(
-        {"requestId": request.id, "status": request.status.value, "statusUrl": status_url},
-        202 if created else 200,
-        {"Location": status_url},
-    )
+    return api.submit(req, api_caller(req, services().identity))
 
 
 @bp.route(route="requests/{id}", methods=["GET"])
@@ -76,24 +53,7 @@ def _decide(req: func.HttpRequest, *, approve: bool) -> func.HttpResponse:
 @bp.route(route="requests", methods=["GET"])
 @handles_errors
 def list_requests(req: func.HttpRequest) -> func.HttpResponse:
-    cloud = query_param(req, "cloud", max_length=MAX_ID_LENGTH)
-    status = query_param(req, "status", max_length=40)
-    if status is not None and status not in Status.__members__.values():
-        raise ValidationError(f"status must be one of {', '.join(Status)}", code="INVALID_STATUS")
-    # A parameter sent empty (`?cloud=`) is refused like any other bad value, not read as absent.
-    given_limit = query_param(req, "limit", max_length=6)
-    try:
-        limit = int(given_limit) if given_limit is not None else 50
-    except ValueError:
-        raise ValidationError("limit must be a whole number", code="INVALID_LIMIT") from None
-    return json_response(
-        services().queries.recent(
-            cloud=parse_cloud_id(cloud, field_name="cloud") if cloud is not None else None,
-            status=Status(status) if status else None,
-            limit=limit,
-            continuation=req.params.get("continuation"),
-        )
-    )
+    return json_response(api.request_page(req))
 
 
 @bp.route(route="links", methods=["GET"])

@@ -1,0 +1,77 @@
+"""What the REST routes do once the caller is known: one body per use case, shared by the function-key routes
+(blueprints linking, audit) and the web console's bearer-only twins (blueprints/console.py), so the two can
+never answer differently. Each takes the request (for its query, body and URL) and, where who asks matters, the
+caller the route established; none establishes it itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from interconnect.app.bootstrap import services
+from interconnect.app.http import api_url, correlation_id, idempotency_key, json_response, query_flag, query_param
+from interconnect.avs.ids import MAX_ID_LENGTH, parse_cloud_id
+from interconnect.errors import NotFoundError, ValidationError
+from interconnect.linking.model import Requester, Status
+
+
+def submit(req: func.HttpRequest, caller: Requester, *, url_base: str = "requests") -> func.HttpResponse:
+    """Record and queue a request (202, or 200 for the one an Idempotency-Key already made), or plan it
+    (`?dryRun=true`). `url_base`: where the answer's status URL points (the route family the caller used)."""
+    from interconnect.linking.validation import parse_json, parse_submit
+
+    command = parse_submit(parse_json(req.get_body()), caller=caller)
+    key = idempotency_key(req)  # checked on a dry run too: whether a header is refused never depends on the flag
+    if query_flag(req, "dryRun"):
+        return json_response(services().queries.plan(command))
+    request, created = services().intake.submit(command, idempotency_key=key, correlation_id=correlation_id(req))
+    status_url = api_url(req, f"{url_base}/{request.id}")
+    return json_response(
+        {"requestId": request.id, "status": request.status.value, "statusUrl": status_url},
+        202 if created else 200,
+        {"Location": status_url},
+    )
+
+
+def request_page(req: func.HttpRequest) -> dict[str, Any]:
+    """A page of requests as `GET /api/requests` lists them, by the query's filters."""
+    cloud = query_param(req, "cloud", max_length=MAX_ID_LENGTH)
+    status = query_param(req, "status", max_length=40)
+    if status is not None and status not in Status.__members__.values():
+        raise ValidationError(f"status must be one of {', '.join(Status)}", code="INVALID_STATUS")
+    # A parameter sent empty (`?cloud=`) is refused like any other bad value, not read as absent.
+    given_limit = query_param(req, "limit", max_length=6)
+    try:
+        limit = int(given_limit) if given_limit is not None else 50
+    except ValueError:
+        raise ValidationError("limit must be a whole number", code="INVALID_LIMIT") from None
+    return services().queries.recent(
+        cloud=parse_cloud_id(cloud, field_name="cloud") if cloud is not None else None,
+        status=Status(status) if status else None,
+        limit=limit,
+        continuation=req.params.get("continuation"),
+    )
+
+
+def start_audit(req: func.HttpRequest, *, url_base: str = "audits") -> func.HttpResponse:
+    run_id = services().audits_or_fail().start()
+    url = api_url(req, f"{url_base}/{run_id}")
+    return json_response({"runId": run_id, "statusUrl": url}, 202, {"Location": url})
+
+
+def audit_run(run_id: str) -> dict[str, Any]:
+    """An audit run by id, or the latest one (`latest`)."""
+    store = services().audits_or_fail().store
+    run = store.latest() if run_id == "latest" else store.get(run_id)
+    if run is None:
+        raise NotFoundError("no audit has run yet", code="AUDIT_NOT_FOUND")
+    return run.to_view()
+
+
+def topology(req: func.HttpRequest, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    fmt = query_param(req, "format", max_length=20)
+    # Absent is json; sent empty is refused like any other format no renderer has (INVALID_FORMAT).
+    body, mimetype = services().topology("json" if fmt is None else fmt)
+    return func.HttpResponse(body, status_code=200, mimetype=mimetype, headers=headers or {})
