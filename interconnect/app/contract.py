@@ -291,14 +291,39 @@ class FactsView(Struct):
     policy: str
 
 
+class ImpactPrefix(Struct):
+    prefix: str
+    source: str  # where the prefix comes from: networkBlock, segment <name>, Global Reach, ...
+
+
+class ImpactSide(Struct):
+    cloud: CloudIdText
+    routed: list[ImpactPrefix]
+    unreadable: list[str]  # what of this side's routed space could not be read, one sentence each
+
+
+class Impact(Struct):
+    """What a disconnect cuts: each side's routed prefixes, which the other side stops reaching (linking/impact.py).
+
+    `linked` is unknown when no link between the pair was seen but a listing that could hold one was refused."""
+
+    source: ImpactSide
+    target: ImpactSide
+    linked: Literal["yes", "no", "unknown"]
+    link_status: list[str]
+    summary: str
+
+
 class Plan(Struct):
-    """The dry run (`?dryRun=true`): every rule on live facts; nothing recorded or queued."""
+    """The dry run (`?dryRun=true`): every rule on live facts; nothing recorded or queued. A disconnect's plan
+    also says what it would cut (`impact`), read live and shown only: it never changes the verdict."""
 
     allowed: bool
     would_do: Literal["reject", "noop", "create", "delete"]
     outcome: str
     reasons: list[Reason]
     facts: FactsView
+    impact: Impact | None = None
 
 
 # ---------------------------------------------------------------------------------------------- links, clouds

@@ -194,17 +194,56 @@ class Preflight:
             refusals=tuple(reads.refusals),
         )
 
+    def routes(self, source: CloudId, target: CloudId, requester: Requester) -> Facts:
+        """Both ends with their routed space, and every link at either end: what a link between them carries.
+
+        For showing (what a disconnect cuts), never for deciding: no permissions, pending requests or neighbours
+        are read, so the rules would miss what they need. Refused reads are in `refusals`, as in `gather`.
+        """
+        reads = ReadRecorder()
+        ends = {cid: self._cloud(reads, cid, deep=True) for cid in (source, target)}
+        links = self._links(reads, [end for end in ends.values() if end is not None])
+        return Facts(
+            Action.DISCONNECT,
+            source,
+            target,
+            requester,
+            ends[source],
+            ends[target],
+            tuple(links),
+            policy=self.policy,
+            refusals=tuple(reads.refusals),
+        )
+
+    def with_routes(self, facts: Facts) -> Facts:
+        """A disconnect's `facts` with each readable end's routed space read too, and those reads' refusals added.
+
+        For showing what the disconnect cuts next to its verdict. Decide on `facts` itself, not on this: a
+        disconnect's rules never read the routed space, so a segment listing ARM refuses here must not change
+        the verdict the worker will reach. A connect's ends already carry their space and are answered as given.
+        """
+        if facts.action is not Action.DISCONNECT:
+            return facts
+        reads = ReadRecorder()
+
+        def deepen(end: CloudFacts | None) -> CloudFacts | None:
+            return None if end is None else replace(end, space=self._space(reads, end.cloud))
+
+        source, target = deepen(facts.source), deepen(facts.target)
+        return replace(facts, source=source, target=target, refusals=facts.refusals + tuple(reads.refusals))
+
     def _cloud(self, reads: ReadRecorder, cloud_id: CloudId, *, deep: bool) -> CloudFacts | None:
         cloud = reads(cloud_id, "privateClouds.get", lambda: self.avs.get_cloud(cloud_id))
         if cloud is None:
             return None
-        if not deep:
-            return CloudFacts(cloud)
-        # A refused read leaves its part of the space out; the refusal itself makes the rules refuse the
+        return CloudFacts(cloud, self._space(reads, cloud)) if deep else CloudFacts(cloud)
+
+    def _space(self, reads: ReadRecorder, cloud: Cloud) -> RoutedSpace:
+        # A refused read leaves its part of the space out; the refusal itself makes the rules refuse a
         # connect, so the partial space can only add true overlaps to the verdict, never hide one.
-        segments = reads(cloud_id, "segments.list", lambda: self.avs.list_segments(cloud_id)) or []
-        reach = reads(cloud_id, "globalReach.list", lambda: self.avs.list_global_reach(cloud_id)) or []
-        return CloudFacts(cloud, routed_space(cloud, tuple(segments), tuple(reach)))
+        segments = reads(cloud.id, "segments.list", lambda: self.avs.list_segments(cloud.id)) or []
+        reach = reads(cloud.id, "globalReach.list", lambda: self.avs.list_global_reach(cloud.id)) or []
+        return routed_space(cloud, tuple(segments), tuple(reach))
 
     def _links(self, reads: ReadRecorder, ends: list[CloudFacts]) -> list[Link]:
         """Outgoing links of each end, and the incoming ones read from the clouds that hold them."""

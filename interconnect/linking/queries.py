@@ -12,7 +12,8 @@ from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import LinkStatus
 from interconnect.errors import InterconnectError, NotFoundError, ValidationError
 from interconnect.linking.facts import Preflight, ReadRecorder, facts_view
-from interconnect.linking.model import Status
+from interconnect.linking.impact import impact
+from interconnect.linking.model import Action, LinkRequest, Status
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.rules import decide
 from interconnect.linking.validation import Submit
@@ -31,13 +32,28 @@ class Queries:
         """The dry run: every rule on live facts, nothing recorded or queued."""
         facts = self.preflight.gather(command.action, command.source, command.target, command.requester)
         decision = decide(facts)
-        return {
+        answer = {
             "allowed": decision.kind != "reject",
             "wouldDo": decision.kind,
             "outcome": decision.outcome,
             "reasons": [r.to_dict() for r in decision.reasons],
             "facts": facts_view(facts),
         }
+        if command.action is Action.DISCONNECT:
+            # Read after deciding, and only shown: the verdict stays the one the worker reaches on `facts`.
+            answer["impact"] = impact(self.preflight.with_routes(facts))
+        return answer
+
+    def impact(self, request: LinkRequest | str) -> dict[str, Any] | None:
+        """What a stored disconnect (the request or its id) would cut, read live from ARM; None for a connect.
+
+        Raises NotFoundError (REQUEST_NOT_FOUND) for an id that is not stored, and DependencyError when ARM
+        cannot be reached; reads ARM refuses are stated in the view (`unreadable`), not raised.
+        """
+        stored = self.store.get(request) if isinstance(request, str) else request
+        if stored.action is not Action.DISCONNECT:
+            return None
+        return impact(self.preflight.routes(stored.source, stored.target, stored.requester))
 
     def request(self, request_id: str) -> dict[str, Any]:
         view = self.store.get(request_id).to_view()
