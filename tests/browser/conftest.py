@@ -1,0 +1,88 @@
+"""The console in a real headless Chromium: one local cloud and host per session (the e2e tier's, with the demo
+fleet loaded), one browser per session, and a fresh browser context (its own sessionStorage, so its own signed-in
+person) per page a test opens. Every page is watched: a Content-Security-Policy violation or an uncaught script
+error anywhere fails the test that saw it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
+
+from localdev import identity
+from tests.browser.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LAPTOP,
+    UI_MS,
+    BrowserLog,
+    Console,
+    demo_cloud_ids,
+    demo_fleet,
+)
+from tests.e2e.conftest import running_app
+
+expect.set_options(timeout=UI_MS)
+
+OpenPage = Callable[..., Page]
+
+
+@pytest.fixture(scope="session")
+def console() -> Iterator[Console]:
+    # The console's sign-in asks the stand-in for a token on behalf of its SPA registration; locally that is the
+    # stand-in's own client id, as `make run` sets it.
+    for app in running_app(INTERCONNECT_CONSOLE_CLIENT_ID=identity.CLIENT_ID):
+        fleet = demo_fleet()
+        app.arm.load_fleet(fleet)
+        yield Console(app, demo_cloud_ids(fleet))
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium for the browser tests")
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def browser_log() -> BrowserLog:
+    return BrowserLog()
+
+
+@pytest.fixture
+def open_page(browser: Browser, browser_log: BrowserLog) -> Iterator[OpenPage]:
+    """open_page(viewport=LAPTOP): a page in a context of its own (a separate person's browser), watched."""
+    contexts = []
+
+    def open_one(viewport: ViewportSize = LAPTOP) -> Page:
+        context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="UTC")
+        contexts.append(context)
+        page = context.new_page()
+        browser_log.watch(page)
+        return page
+
+    yield open_one
+    for context in contexts:
+        context.close()
+    # After the test: what every page of it reported.
+    violations, page_errors = browser_log.csp_violations(), browser_log.page_errors
+    for error in browser_log.errors():
+        print(f"browser console error: {error}")
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+    assert not page_errors, "uncaught errors in the console's script:\n" + "\n".join(page_errors)
+
+
+@pytest.fixture
+def page(open_page: OpenPage) -> Page:
+    """One laptop-sized page."""
+    return open_page()
