@@ -11,6 +11,11 @@ Minting is `POST /<tenant>/oauth2/v2.0/token` with JSON `{"user": "alice"}` (or 
 may override `roles`, `groups`, `audience` and `expiresIn` to make tokens the app must refuse. It listens on
 127.0.0.1 only and exists for the local cloud: anyone who can reach it can mint any demo user's token.
 `python -m localdev.identity token --user alice` prints one (see __main__.py).
+
+Browsers sign in as Entra's v2 endpoints let a single-page app do: `GET /<tenant>/oauth2/v2.0/authorize` (the
+authorization code flow with PKCE, a page with one button per demo user) and a form-encoded
+`grant_type=authorization_code` at the same token endpoint, with CORS for the console's loopback origins
+(signin.py has the rules).
 """
 
 from __future__ import annotations
@@ -31,6 +36,18 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from localdev.identity.signin import (
+    PageUser,
+    RedirectedError,
+    Registration,
+    ShownError,
+    SignIn,
+    TokenError,
+    error_page,
+    loopback_origin,
+    page_headers,
+    sign_in_page,
+)
 from localdev.procs import Service, python_module
 
 log = logging.getLogger("localdev.identity")
@@ -38,6 +55,16 @@ log = logging.getLogger("localdev.identity")
 TENANT = "7e5d1c2a-4b1e-4c3d-9a0f-1ce1dc0c0001"  # a made-up tenant id for the local cloud
 CLIENT_ID = "3c1a6e0d-9b2f-4e51-8d7a-1ce1dc0c00a9"  # the app registration of the API (made up)
 APP_ID_URI = "api://interconnect-local"
+# The console signs in with the API's own registration (one app: its SPA platform lists the console's redirect
+# URI, and it asks for a token for itself), so the console's client id is the API's. One registration is what the
+# deployment guidance sets up (infra/README.md, "Sign-in"): app roles, the assignment requirement and the tokens'
+# audience stay in one place, and no cross-app consent is needed. The app's INTERCONNECT_CONSOLE_CLIENT_ID.
+CONSOLE_CLIENT_ID = CLIENT_ID
+# What the console may ask for: the API's scope by client id or by Application ID URI ("/.default" or the
+# delegated scope by name), as Entra accepts either spelling.
+CONSOLE_SCOPES = frozenset(
+    {f"{CLIENT_ID}/.default", f"{APP_ID_URI}/.default", f"{CLIENT_ID}/Links.Access", f"{APP_ID_URI}/Links.Access"}
+)
 OPS_GROUP = "0a5e2b7c-3d41-4f6e-9b8a-1ce1dc0c0a11"  # "AVS platform operations", an Entra group
 NETWORK_GROUP = "0a5e2b7c-3d41-4f6e-9b8a-1ce1dc0c0b22"  # "Network engineering"
 
@@ -79,6 +106,11 @@ APPS = {
 }
 
 
+AUTHORIZE_PATH = f"/{TENANT}/oauth2/v2.0/authorize"
+TOKEN_PATH = f"/{TENANT}/oauth2/v2.0/token"
+MAX_BODY = 65536
+
+
 def issuer(base_url: str) -> str:
     return f"{base_url}/{TENANT}/v2.0"
 
@@ -101,20 +133,36 @@ class Authority:
         digest = hashlib.sha256(f"{numbers.n}:{numbers.e}".encode()).digest()
         return base64.urlsafe_b64encode(digest[:15]).decode().rstrip("=")
 
+    sign_in: SignIn = field(default_factory=lambda: SignIn(Registration(CONSOLE_CLIENT_ID, CONSOLE_SCOPES)))
+
     def openid_configuration(self) -> dict[str, Any]:
+        """Entra's v2 metadata fields, each listing only what the stand-in implements."""
         return {
             "issuer": issuer(self.base_url),
             "jwks_uri": f"{self.base_url}/{TENANT}/discovery/v2.0/keys",
-            "token_endpoint": f"{self.base_url}/{TENANT}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{self.base_url}{AUTHORIZE_PATH}",
+            "token_endpoint": f"{self.base_url}{TOKEN_PATH}",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["fragment"],
+            "grant_types_supported": ["authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "subject_types_supported": ["pairwise"],
+            "token_endpoint_auth_methods_supported": ["none"],  # public clients only: PKCE, no secret
             "id_token_signing_alg_values_supported": ["RS256"],
+            "request_uri_parameter_supported": False,
         }
 
     def jwks(self) -> dict[str, Any]:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
 
-    def mint(self, ask: dict[str, Any]) -> dict[str, Any]:
-        """A signed access token for `ask['user']` or `ask['app']`. Raises KeyError for an unknown name."""
+    def mint(self, ask: dict[str, Any], client_id: str | None = None) -> dict[str, Any]:
+        """A signed access token for `ask['user']` or `ask['app']`. Raises KeyError for an unknown name.
+
+        `client_id`: the application a person's token was issued to (`azp`), when the stand-in knows it (the
+        console's sign-in); the JSON path names none, as if a command-line tool had asked.
+        """
         now = int(time.time())
         lifetime = int(ask.get("expiresIn", 3600))
         claims: dict[str, Any] = {
@@ -139,7 +187,7 @@ class Authority:
                 oid=user.oid,
                 name=user.name,
                 preferred_username=user.username,
-                azp=str(uuid.UUID(int=1)),
+                azp=client_id or str(uuid.UUID(int=1)),
                 scp="Links.Access",
                 roles=list(ask.get("roles", user.roles)),
                 groups=list(ask.get("groups", user.groups)),
@@ -152,23 +200,56 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.command, self.path.split("?")[0][:200])  # never a token: they are in bodies
+        # The path only: a query (state, challenge) or a body (codes, verifiers, tokens) is never logged.
+        log.info("%s %s", self.command, self.path.split("?")[0][:200])
 
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
+    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send_bytes(status, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+    def _redirect(self, location: str) -> None:
+        self._send_bytes(
+            HTTPStatus.FOUND, b"", {"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        )
+
+    def _page(self, status: int, page: str, form_target: str | None = None) -> None:
+        self._send_bytes(status, page.encode(), page_headers(form_target))
+
+    def _body(self) -> bytes | None:
+        """The request body, or None (after answering 413) when it is larger than any this server accepts."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self.close_connection = True  # the body is left unread
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "invalid_request", "error_description": "body"})
+            return None
+        return self.rfile.read(length)
+
+    def _cors(self) -> dict[str, str]:
+        """CORS for the console's loopback origins, as Entra answers an SPA's registered redirect URI origins."""
+        origin = self.headers.get("Origin", "")
+        allowed = loopback_origin(origin) == origin
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if allowed else {"Vary": "Origin"}
+
     def do_GET(self) -> None:
         authority = self.server.authority
-        if self.path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
+        path, _, query = self.path.partition("?")
+        if path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
             self._send(HTTPStatus.OK, authority.openid_configuration())
-        elif self.path == f"/{TENANT}/discovery/v2.0/keys":
+        elif path == f"/{TENANT}/discovery/v2.0/keys":
             self._send(HTTPStatus.OK, authority.jwks())
-        elif self.path == "/users":
+        elif path == AUTHORIZE_PATH:
+            self._authorize(query)
+        elif path == "/users":
             self._send(
                 HTTPStatus.OK,
                 {
@@ -182,13 +263,91 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(HTTPStatus.NOT_FOUND, {"error": "not_found"})
 
-    def do_POST(self) -> None:
-        if self.path != f"/{TENANT}/oauth2/v2.0/token":
+    def _authorize(self, query: str) -> None:
+        sign_in = self.server.authority.sign_in
+        try:
+            request = sign_in.check(query)
+            flow = sign_in.begin(request)
+        except ShownError as exc:
+            self._page(HTTPStatus.BAD_REQUEST, error_page(exc))
+            return
+        except RedirectedError as exc:
+            self._redirect(exc.location)
+            return
+        users = [PageUser(k, u.name, u.username, u.roles) for k, u in USERS.items()]
+        page = sign_in_page(AUTHORIZE_PATH, flow, request, users)
+        self._page(HTTPStatus.OK, page, form_target=loopback_origin(request.redirect_uri))
+
+    def do_OPTIONS(self) -> None:
+        if self.path.partition("?")[0] != TOKEN_PATH:
             self._send(HTTPStatus.NOT_FOUND, {"error": "not_found"})
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        cors = self._cors()
+        if "Access-Control-Allow-Origin" not in cors:
+            self._send(
+                HTTPStatus.FORBIDDEN,
+                {"error": "origin_not_allowed", "error_description": "only the console's loopback origins"},
+                cors,
+            )
+            return
+        preflight = {
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "600",
+        }
+        self._send_bytes(HTTPStatus.NO_CONTENT, b"", {**cors, **preflight})
+
+    def do_POST(self) -> None:
+        path = self.path.partition("?")[0]
+        if path not in (TOKEN_PATH, AUTHORIZE_PATH):
+            self._send(HTTPStatus.NOT_FOUND, {"error": "not_found"})
+            return
+        body = self._body()
+        if body is None:
+            return
+        form = self.headers.get_content_type() == "application/x-www-form-urlencoded"
+        if path == AUTHORIZE_PATH:
+            self._signed_in(body if form else None)
+        elif form:
+            self._redeem(body)
+        else:
+            self._mint(body)
+
+    def _signed_in(self, body: bytes | None) -> None:
+        """The sign-in page's form: a button pressed. Answers the redirect to the console, or an error page."""
         try:
-            ask = json.loads(self.rfile.read(min(length, 65536)) or b"{}")
+            if body is None:
+                raise ShownError("invalid_request", "post the sign-in page's form (application/x-www-form-urlencoded)")
+            location = self.server.authority.sign_in.finish(_text(body), USERS)
+        except UnicodeDecodeError:
+            self._page(HTTPStatus.BAD_REQUEST, error_page(ShownError("invalid_request", "the form is not ASCII")))
+            return
+        except ShownError as exc:
+            self._page(HTTPStatus.BAD_REQUEST, error_page(exc))
+            return
+        except RedirectedError as exc:
+            self._redirect(exc.location)
+            return
+        self._redirect(location)
+
+    def _redeem(self, body: bytes) -> None:
+        """`grant_type=authorization_code`: the console trades its code (and PKCE verifier) for a token."""
+        cors = {**self._cors(), "Cache-Control": "no-store", "Pragma": "no-cache"}
+        authority = self.server.authority
+        try:
+            grant = authority.sign_in.redeem(_text(body))
+        except TokenError as exc:
+            self._send(exc.status, {"error": exc.error, "error_description": exc.description}, cors)
+            return
+        except UnicodeDecodeError:
+            self._send(HTTPStatus.BAD_REQUEST, {"error": "invalid_request", "error_description": "not ASCII"}, cors)
+            return
+        minted = authority.mint({"user": grant.user}, client_id=grant.request.client_id)
+        self._send(HTTPStatus.OK, {**minted, "scope": grant.request.granted_scope}, cors)
+
+    def _mint(self, body: bytes) -> None:
+        try:
+            ask = json.loads(body or b"{}")
             if not isinstance(ask, dict) or ("user" in ask) == ("app" in ask):
                 raise ValueError("name either a user or an app")
             self._send(HTTPStatus.OK, self.server.authority.mint(ask))
@@ -196,6 +355,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.BAD_REQUEST, {"error": "unknown_user", "users": sorted(USERS), "apps": sorted(APPS)})
         except (ValueError, TypeError) as exc:
             self._send(HTTPStatus.BAD_REQUEST, {"error": "invalid_request", "error_description": str(exc)})
+
+
+def _text(body: bytes) -> str:
+    """A form body as text. Raises UnicodeDecodeError: a form-encoded body is ASCII (anything else is escaped)."""
+    return body.decode("ascii")
 
 
 class _Server(ThreadingHTTPServer):
