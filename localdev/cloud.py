@@ -84,6 +84,8 @@ class LocalCloud:
             # Entra sign-in, played by the identity stand-in: the app verifies its tokens as it would Entra's.
             "INTERCONNECT_AUTH_ISSUER": identity.issuer(self.identity_url),
             "INTERCONNECT_AUTH_AUDIENCE": identity.audience(),
+            # The console signs people in at the stand-in (code + PKCE) with the API's own registration.
+            "INTERCONNECT_CONSOLE_CLIENT_ID": identity.CONSOLE_CLIENT_ID,
             **self.extra_settings,
         }
 
@@ -182,12 +184,34 @@ def main() -> None:
                 f'"target": "{DEMO_TARGET}", "reference": "CHG-1001"}}\'\n'
                 f"  curl -s {cloud.host_url}/api/requests/<requestId>"
             )
+            print(console_demo(cloud))
             print(sign_in_demo(cloud))
             if args.fleet == DEMO_FLEET:
                 print(cli_demo(cloud))
         print("\nCtrl-C stops everything.", flush=True)
         stop.wait()
     print("stopped")
+
+
+# What each demo user may do under the default policy (interconnect/linking/policy.py DEFAULT), by their app roles.
+DEMO_ROLES = {
+    "alice": "files connects and disconnects",
+    "bob": "approves other people's disconnects",
+    "carol": "views (and may connect: the default policy lets anyone)",
+    "dave": "files and approves disconnects (never their own)",
+}
+
+
+def console_demo(cloud: LocalCloud) -> str:
+    """Where the web console is and whom to sign in as (the identity stand-in's page shows one button each)."""
+    users = "\n".join(
+        f"  {user.name:<16} {', '.join(user.roles) or 'no role':<14} {DEMO_ROLES.get(key, '')}"
+        for key, user in identity.USERS.items()
+    )
+    return (
+        f"\nThe console: {cloud.host_url}/api/console (open it in a browser; 'Sign in with Microsoft Entra ID' leads\n"
+        f"to the identity stand-in's page, one 'Sign in as ...' button per demo user):\n{users}"
+    )
 
 
 def sign_in_demo(cloud: LocalCloud) -> str:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from localdev import identity
 from localdev.armsim import ArmSimAdmin
-from localdev.cloud import LocalCloud, sign_in_demo
+from localdev.cloud import LocalCloud, console_demo, sign_in_demo
 from localdev.procs import ROOT, free_port, wait_until
 from tests.e2e import contract
 from tests.e2e.conftest import App, load_clouds, pc, running_app
@@ -269,3 +269,12 @@ def test_the_sign_in_lines_make_run_prints_file_and_approve_a_disconnect_as_two_
         assert json.loads(replies[1])["approval"]["decidedBy"] == f"api:{BOB.oid}"
         wait_until(lambda: status() == "Succeeded", 60, interval=0.2, what="the demo disconnect to finish")
         assert len(admin.state()["links"]) == before - 1
+
+
+def test_make_run_prints_the_console_and_whom_to_sign_in_as() -> None:
+    cloud = LocalCloud(host_port=free_port())  # not started: the printout needs only its URLs
+    printed = console_demo(cloud)
+    assert f"{cloud.host_url}/api/console " in printed
+    for user in identity.USERS.values():  # each as the stand-in's page labels them, with their roles
+        assert f"  {user.name} " in printed and (", ".join(user.roles) or "no role") in printed
+    assert cloud.app_settings()["INTERCONNECT_CONSOLE_CLIENT_ID"] == identity.CONSOLE_CLIENT_ID
