@@ -133,6 +133,13 @@ param authTenantId string = tenant().tenantId
 @description('A further accepted audience, e.g. the Application ID URI api://interconnect (v1 tokens); empty: the client id only.')
 param authAudience string = ''
 
+// The web console (<app>/api/console) signs people in as a single-page app: the authorization code flow with
+// PKCE against this tenant. By default with the API's own registration, which then also lists the console's URL
+// as an SPA redirect URI (infra/README.md, "Sign-in"; Bicep cannot set it without the Graph extension).
+@maxLength(36)
+@description('Client id of the console\'s app registration (INTERCONNECT_CONSOLE_CLIENT_ID); empty: the API\'s own (authClientId).')
+param authConsoleClientId string = ''
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -249,6 +256,7 @@ module api 'app/function.bicep' = {
     // v2 tokens name the tenant's v2.0 issuer; loginEndpoint follows the cloud (public, sovereign).
     authIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
     authAudience: empty(authAudience) ? authClientId : '${authClientId},${authAudience}'
+    consoleClientId: empty(authConsoleClientId) ? authClientId : authConsoleClientId
   }
 }
 
@@ -313,6 +321,8 @@ output AZURE_FUNCTION_NAME string = api.outputs.name
 output AZURE_FUNCTION_URL string = api.outputs.uri
 output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = api.outputs.uri
+// The console's URL: the SPA redirect URI its app registration must list (infra/README.md, "Sign-in").
+output CONSOLE_URL string = '${api.outputs.uri}/api/console'
 output AZURE_CLIENT_ID string = identity.outputs.clientId
 output AZURE_APP_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

@@ -36,6 +36,8 @@ param keyVaultName string
 param subscriptions string
 param authIssuer string
 param authAudience string
+@description('Client id the web console signs in with (an SPA redirect URI of that registration is <app>/api/console).')
+param consoleClientId string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -149,6 +151,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // off, so the X-MS-CLIENT-PRINCIPAL* headers are never trusted: nothing would strip a client-sent copy.
     INTERCONNECT_AUTH_ISSUER: authIssuer
     INTERCONNECT_AUTH_AUDIENCE: authAudience
+    // The web console asks this tenant for a token in the browser (authorization code + PKCE) as this client;
+    // its data routes then verify that token like any other. The registration lists the console's URL as an
+    // SPA redirect URI (infra/README.md, "Sign-in").
+    INTERCONNECT_CONSOLE_CLIENT_ID: consoleClientId
 
     // The sweeper timer (%INTERCONNECT_SWEEP_SCHEDULE%); its singleton lease is a blob in host storage.
     INTERCONNECT_SWEEP_SCHEDULE: sweepSchedule

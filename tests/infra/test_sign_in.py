@@ -47,3 +47,24 @@ def test_app_service_authentication_stays_off_so_no_platform_header_is_ever_trus
     # and would refuse the function-key automation. The choice is documented in README, Security.
     for path in ("infra/main.bicep", "infra/app/function.bicep"):
         assert "authsettingsV2" not in (INFRA.parent / path).read_text()
+
+
+def test_the_console_signs_in_with_the_apis_registration_unless_told_otherwise() -> None:
+    assert bicep_settings()["INTERCONNECT_CONSOLE_CLIENT_ID"] == "consoleClientId"
+    main = load("infra/main.bicep")
+    api = text(main.get("module", "api").node)
+    assert "consoleClientId: empty(authConsoleClientId) ? authClientId : authConsoleClientId" in api
+    console = main.get("param", "authConsoleClientId")
+    assert "@maxLength(36)" in console.decorators and text(console.node).endswith("= ''")
+    # azd outputs the console's URL: the SPA redirect URI the registration must list.
+    assert text(main.get("output", "CONSOLE_URL").node).endswith("= '${api.outputs.uri}/api/console'")
+
+
+def test_the_guidance_registers_the_consoles_url_as_an_spa_redirect_uri() -> None:
+    # Bicep cannot create or edit the registration (no Graph extension), so the step is documented; it must name
+    # the SPA platform (a web redirect URI would make Entra refuse the browser's code redemption) and the output.
+    guide = (INFRA / "README.md").read_text().split("## Sign-in", 1)[1].split("\n## ", 1)[0]
+    assert "CONSOLE_URL=$(azd env get-value CONSOLE_URL)" in guide
+    assert '{\\"spa\\": {\\"redirectUris\\": [\\"$CONSOLE_URL\\"]}}' in guide
+    assert "https://<app>.azurewebsites.net/api/console" in guide
+    assert '--api-permissions "$SCOPE_ID=Scope"' in guide and "admin-consent" in guide
