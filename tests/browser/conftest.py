@@ -1,7 +1,7 @@
 """The console in a real headless Chromium: one local cloud and host per session (the e2e tier's, with the demo
 fleet loaded), one browser per session, and a fresh browser context (its own sessionStorage, so its own signed-in
-person) per page a test opens. Every page is watched: a Content-Security-Policy violation or an uncaught script
-error anywhere fails the test that saw it.
+person) per page a test opens. Every page is watched: a Content-Security-Policy violation, an uncaught script
+error or an answer of 500 or over anywhere fails the test that saw it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
 
-from localdev import identity
 from tests.browser.harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -31,9 +30,8 @@ OpenPage = Callable[..., Page]
 
 @pytest.fixture(scope="session")
 def console() -> Iterator[Console]:
-    # The console's sign-in asks the stand-in for a token on behalf of its SPA registration; locally that is the
-    # stand-in's own client id, as `make run` sets it.
-    for app in running_app(INTERCONNECT_CONSOLE_CLIENT_ID=identity.CLIENT_ID):
+    # The e2e tier's local cloud and host as they are (approvals on, the console's sign-in set up for the stand-in).
+    for app in running_app():
         fleet = demo_fleet()
         app.arm.load_fleet(fleet)
         yield Console(app, demo_cloud_ids(fleet))
@@ -80,6 +78,7 @@ def open_page(browser: Browser, browser_log: BrowserLog) -> Iterator[OpenPage]:
         print(f"browser console error: {error}")
     assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
     assert not page_errors, "uncaught errors in the console's script:\n" + "\n".join(page_errors)
+    assert not browser_log.server_errors, "server errors (see the host log):\n" + "\n".join(browser_log.server_errors)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from playwright.sync_api import ConsoleMessage, Error, Page, ViewportSize, expect
+from playwright.sync_api import ConsoleMessage, Error, Page, Response, ViewportSize, expect
 
 from localdev import identity
 from localdev.cloud import DEMO_FLEET
@@ -174,15 +174,22 @@ def screenshot(page: Page, test_name: str, label: str = "", docs: str | None = N
 
 @dataclass
 class BrowserLog:
-    """What the browser reported while a test ran: console messages and uncaught page errors. CSP violations are
-    reported by Chromium as console errors naming the Content Security Policy."""
+    """What the browser reported while a test ran: console messages, uncaught page errors and answers of 500 and
+    over (the app's or the stand-in's: a bug, whatever the page then shows). CSP violations are reported by
+    Chromium as console errors naming the Content Security Policy."""
 
     messages: list[tuple[str, str, str]] = field(default_factory=list)  # (type, text, page url)
     page_errors: list[str] = field(default_factory=list)
+    server_errors: list[str] = field(default_factory=list)
 
     def watch(self, page: Page) -> None:
         page.on("console", self._on_console)
         page.on("pageerror", self._on_page_error)
+        page.on("response", self._on_response)
+
+    def _on_response(self, response: Response) -> None:
+        if response.status >= 500:
+            self.server_errors.append(f"{response.status} {response.request.method} {response.url}")
 
     def _on_console(self, message: ConsoleMessage) -> None:
         self.messages.append((message.type, message.text, message.location.get("url", "")))
