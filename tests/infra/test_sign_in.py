@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import yaml
+
 from interconnect.app.identity import APP_ROLES
 from tests.infra.bicep import INFRA, load, text
 from tests.infra.sources import bicep_settings
@@ -68,3 +70,9 @@ def test_the_guidance_registers_the_consoles_url_as_an_spa_redirect_uri() -> Non
     assert '{\\"spa\\": {\\"redirectUris\\": [\\"$CONSOLE_URL\\"]}}' in guide
     assert "https://<app>.azurewebsites.net/api/console" in guide
     assert '--api-permissions "$SCOPE_ID=Scope"' in guide and "admin-consent" in guide
+
+
+def test_azd_says_where_the_console_is_and_which_step_registers_it() -> None:
+    hooks = yaml.safe_load((INFRA.parent / "azure.yaml").read_text())["hooks"]["postprovision"]
+    assert "$CONSOLE_URL" in hooks["posix"]["run"] and "$env:CONSOLE_URL" in hooks["windows"]["run"]
+    assert all("SPA redirect URI" in hook["run"] and "infra/README.md" in hook["run"] for hook in hooks.values())
