@@ -1,4 +1,4 @@
-"""Browser sign-in on the Entra stand-in: the OAuth 2.0 authorization code flow with PKCE (RFC 6749 §4.1,
+"""Browser sign-in on the Entra stand-in: the OAuth 2.0 authorization code flow with PKCE (RFC 6749 section 4.1,
 RFC 7636), as Entra's v2 endpoints run it for a single-page application.
 
 The console (interconnect/console) sends the browser to `/<tenant>/oauth2/v2.0/authorize` with its client id, its
@@ -11,9 +11,9 @@ the JSON minting path gives that user.
 
 What is registered: one public client (the API's own registration, which also carries the console's SPA redirect
 URIs; see `localdev/identity.CONSOLE_CLIENT_ID`), whose redirect URIs are `http://127.0.0.1:<any port>/api/console`
-and `http://localhost:<any port>/api/console` (loopback, any port, as RFC 8252 §7.3 lets a native or local client
-pick its port). Errors follow RFC 6749 §4.1.2.1: a bad client or redirect URI is shown on the page and never
-redirected to (an open redirector otherwise); any other error goes back to the console as
+and `http://localhost:<any port>/api/console` (loopback, any port, as RFC 8252 section 7.3 lets a local client
+pick its port). Errors follow RFC 6749 section 4.1.2.1: a bad client or redirect URI is shown on the page and
+never redirected to (an open redirector otherwise); any other error goes back to the console as
 `#error=...&error_description=...&state=...`.
 
 Not implemented, on purpose: refresh tokens (the console signs in again when its token expires), id tokens (the
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 CONSOLE_PATH = "/api/console"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 OPENID_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})  # MSAL adds these to every ask
-CODE_SECONDS = 120.0  # a code is redeemed by script right after the redirect; RFC 6749 §4.1.2 says at most 10 min
+CODE_SECONDS = 120.0  # redeemed by script right after the redirect; RFC 6749 section 4.1.2 says at most 10 min
 FLOW_SECONDS = 600.0  # how long the sign-in page's buttons stay good
 MAX_PENDING = 1000  # flows or codes held at once: a stuck client cannot grow the stand-in's memory without bound
 MAX_FORM = 16384  # bytes of a form body; the largest legitimate one is well under 2 KB
@@ -49,8 +49,8 @@ MAX_FORM = 16384  # bytes of a form body; the largest legitimate one is well und
 # RFC 6749 Appendix A: state and nonce are VSCHAR (printable ASCII); a scope token excludes space, " and \.
 _VSCHAR = re.compile(r"[\x20-\x7e]{1,512}")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
-# RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA256(verifier)) without padding, always 43 characters;
-# §4.1: a verifier is 43-128 unreserved characters.
+# RFC 7636 section 4.2: an S256 challenge is BASE64URL(SHA256(verifier)) without padding, always 43 characters;
+# section 4.1: a verifier is 43-128 unreserved characters.
 _S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 _FLOW_ID = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -66,7 +66,7 @@ class ShownError(Exception):
 
 
 class RedirectedError(Exception):
-    """A sign-in error for the client, sent to its (checked) redirect URI as RFC 6749 §4.1.2.1 says."""
+    """A sign-in error for the client, sent to its (checked) redirect URI as RFC 6749 section 4.1.2.1 says."""
 
     def __init__(self, redirect_uri: str, state: str | None, error: str, description: str) -> None:
         super().__init__(f"{error}: {description}")
@@ -77,7 +77,7 @@ class RedirectedError(Exception):
 
 
 class TokenError(Exception):
-    """A refused token request (RFC 6749 §5.2): `error` is the standard code the client branches on."""
+    """A refused token request (RFC 6749 section 5.2): `error` is the standard code the client branches on."""
 
     def __init__(self, error: str, description: str, status: int = 400) -> None:
         super().__init__(f"{error}: {description}")
@@ -150,7 +150,7 @@ def s256(verifier: str) -> str:
 
 
 def single_values(pairs: Iterable[tuple[str, str]], where: str) -> dict[str, str]:
-    """Parameters by name; one given twice is refused (RFC 6749 §3.1: MUST NOT be included more than once)."""
+    """Parameters by name; one given twice is refused (RFC 6749 section 3.1: MUST NOT be included more than once)."""
     values: dict[str, str] = {}
     for name, value in pairs:
         if name in values:
@@ -235,7 +235,7 @@ class SignIn:
             raise refuse("invalid_request", f"prompt must be one of {', '.join(sorted(_PROMPTS))}")
         if prompt == "none":  # the stand-in keeps no session, so a silent sign-in always needs the page
             raise refuse("login_required", "no one is signed in; sign in with the page (omit prompt=none)")
-        # Other parameters (login_hint, client_info, x-client-*) are ignored, as RFC 6749 §3.1 requires.
+        # Other parameters (login_hint, client_info, x-client-*) are ignored, as RFC 6749 section 3.1 requires.
         return AuthorizationRequest(client_id, redirect_uri, scopes, good_state, challenge)
 
     def _scopes(self, scope: str | None, refuse: Callable[[str, str], RedirectedError]) -> tuple[str, ...]:
@@ -307,8 +307,8 @@ class SignIn:
     def redeem(self, form: str) -> Grant:
         """The grant behind a form-encoded `grant_type=authorization_code` request. Raises TokenError.
 
-        The code is spent by any redemption that names it, even a failed one (RFC 6749 §4.1.2: used once), so a
-        stolen code raced against the console is worth one guess at a verifier nobody can guess.
+        The code is spent by any redemption that names it, even a failed one (RFC 6749 section 4.1.2: used once),
+        so a stolen code raced against the console is worth one guess at a verifier nobody can guess.
         """
         try:
             fields = single_values(parse_pairs(form), "form")
