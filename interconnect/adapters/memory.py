@@ -21,7 +21,7 @@ from interconnect.errors import (
     ValidationError,
 )
 from interconnect.linking.lifecycle import FIRST_VERSION, submitted
-from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
+from interconnect.linking.model import AuditEvent, LinkRequest, Requester, RequestSummary, Status
 from interconnect.linking.ports import Listing, RequestStore
 from interconnect.linking.quarantine import Quarantined
 from interconnect.linking.queue import DeadLetter, WorkItem
@@ -94,16 +94,29 @@ class InMemoryRequestStore:
                 self.trails[event.request_id].append(event)
 
     def recent(
-        self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
+        self,
+        *,
+        cloud: CloudId | None,
+        status: Status | None,
+        limit: int,
+        continuation: str | None,
+        requester: Requester | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Listing[LinkRequest]:
         with self._lock:
             rows = sorted(self.rows.values(), key=lambda r: r.created_at, reverse=True)
             # Like the table store's "all" listing, whose first page meets the (old) unreadable rows.
-            skipped = len(self.corrupt) if cloud is None and not continuation else 0
+            unfiltered = requester is None and since is None and until is None
+            skipped = len(self.corrupt) if cloud is None and unfiltered and not continuation else 0
         rows = [
             r
             for r in rows
-            if (cloud is None or cloud in (r.source, r.target)) and (status is None or r.status is status)
+            if (cloud is None or cloud in (r.source, r.target))
+            and (status is None or r.status is status)
+            and (requester is None or requester.is_same(r.requester))
+            and (since is None or r.created_at >= since)
+            and (until is None or r.created_at <= until)
         ]
         if continuation and not continuation.isdigit():
             raise ValidationError("continuation token is not one this API issued", code="INVALID_CONTINUATION")

@@ -6,7 +6,8 @@ Layout (table names get an optional prefix):
                   PK = request id   RK = "event-00000002"      its audit events from 2 on, numbered by row version
                   PK = request id   RK = "event-00000002-<s>"  a note, after the event it follows
     requestindex  PK = "all" | "cloud-<sha256 of cloud id>"  RK = <inverted ticks>-<request id>
-                  newest first per cloud and overall; carries a copy of the status for filtering
+                  newest first per cloud and overall (so a creation-time range is a key range); carries
+                  copies of the status and the requester for filtering (rows of older versions lack the latter)
                   PK = "keys"  RK = "continuation"          the key continuation tokens are signed with
 
 Event 1 (the request being filed) has no row: it is `lifecycle.submitted(request)`, built only from fields no
@@ -60,6 +61,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -420,8 +422,10 @@ def _cloud_partition(stored_id: str) -> str:
 
 
 # --- continuation tokens -------------------------------------------------------------------------------------
-# A token is `<body>.<mac>`, both base64url: body = {"v": 1, "q": <digest of the listing>, "pk": <next partition
-# key>, "rk": <next row key>}, mac = HMAC-SHA256 over the body's bytes with the store's continuation key. The
+# A token is `<body>.<mac>`, both base64url: body = {"v": 1 | 2, "q": <digest of the listing>, "pk", "rk"}, mac =
+# HMAC-SHA256 over the body's bytes with the store's continuation key. Version 1 holds the service's next keys
+# (the page ended where a service page did: start at them); version 2 the partition and the last row key a page
+# looked at (it ended within a service page, once it was full: start past that key, `RowKey gt`). The
 # MAC is checked (in constant time) before the body is decoded, so nothing a caller wrote is parsed; the listing
 # digest ties a token to the cloud and status it pages. The key is made once per storage account and kept in
 # the index table (see `TableRequestStore.token_key`), so every Flex instance signs and checks alike without a
@@ -434,6 +438,7 @@ MAC_BYTES = 16
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _NEXT_KEY = re.compile(r"[A-Za-z0-9!*+/=_.~-]{1,300}")
 _TOKEN_FIELDS = {"v", "q", "pk", "rk"}
+SERVICE_KEYS, AFTER_ROW = 1, 2  # the token versions: where the service said to go on, or past our own row key
 _RESTART = (
     "pass the `continuation` value of the previous page of the same listing unchanged, or leave it out "
     "to start from the newest"
@@ -444,8 +449,37 @@ def _bad_token(problem: str) -> ValidationError:
     return ValidationError(f"continuation token {problem}; {_RESTART}", code="INVALID_CONTINUATION")
 
 
-def _listing(partition: str, status: Status | None) -> str:
-    return hashlib.sha256(f"{partition}|{status.value if status else ''}".encode()).hexdigest()[:16]
+def _listing(
+    partition: str,
+    status: Status | None,
+    requester: Requester | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> str:
+    """The digest a token is tied to: every filter of the listing it pages. Without the newer filters it is
+    what earlier versions computed, so their tokens still page on."""
+    text = f"{partition}|{status.value if status else ''}"
+    if requester is not None or since is not None or until is not None:
+        text += "|" + "|".join(
+            [
+                str(requester).casefold() if requester is not None else "",
+                since.isoformat() if since is not None else "",
+                until.isoformat() if until is not None else "",
+            ]
+        )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a listing goes on: at the service's next keys, or (`after`) past a row key of its partition."""
+
+    partition: str
+    row: str
+    after: bool = False
+
+    def service_keys(self) -> dict[str, str]:
+        return {"PartitionKey": self.partition, "RowKey": self.row}
 
 
 def _b64(raw: bytes) -> str:
@@ -467,17 +501,25 @@ def _mac(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).digest()[:MAC_BYTES]
 
 
-def encode_token(next_keys: dict[str, str] | None, listing: str, key: bytes) -> str | None:
+def encode_token(next_keys: dict[str, str] | None, listing: str, key: bytes, *, after: bool = False) -> str | None:
+    """A token for `next_keys`: the service's next keys, or with `after` our partition and the last row key
+    looked at."""
     if not next_keys:
         return None
     body = json.dumps(
-        {"v": 1, "q": listing, "pk": next_keys["PartitionKey"], "rk": next_keys["RowKey"]}, separators=(",", ":")
+        {
+            "v": AFTER_ROW if after else SERVICE_KEYS,
+            "q": listing,
+            "pk": next_keys["PartitionKey"],
+            "rk": next_keys["RowKey"],
+        },
+        separators=(",", ":"),
     ).encode()
     return f"{_b64(body)}.{_b64(_mac(key, body))}"
 
 
-def decode_token(token: str | None, listing: str, key: Callable[[], bytes | None]) -> dict[str, str] | None:
-    """The service's next keys from a token this listing issued. `key` is asked only for a well-formed token
+def decode_token(token: str | None, listing: str, key: Callable[[], bytes | None]) -> Position | None:
+    """Where a token this listing issued says to go on. `key` is asked only for a well-formed token
     (it may cost a read) and answers None when no token was ever issued, so that none can be valid.
 
     Raises
@@ -507,14 +549,15 @@ def decode_token(token: str | None, listing: str, key: Callable[[], bytes | None
     if (
         not isinstance(data, dict)
         or set(data) != _TOKEN_FIELDS
-        or data["v"] != 1
+        or data["v"] not in (SERVICE_KEYS, AFTER_ROW)
+        or isinstance(data["v"], bool)
         or not all(isinstance(data[k], str) for k in ("q", "pk", "rk"))
         or not (_NEXT_KEY.fullmatch(data["pk"]) and _NEXT_KEY.fullmatch(data["rk"]))
     ):
         raise _bad_token("is not one this API issued (wrong shape)")
     if data["q"] != listing:
         raise _bad_token("was issued for another listing (another cloud or status filter)")
-    return {"PartitionKey": data["pk"], "RowKey": data["rk"]}
+    return Position(data["pk"], data["rk"], after=data["v"] == AFTER_ROW)
 
 
 def table_missing(error: BaseException | None) -> bool:
@@ -599,6 +642,29 @@ def for_endpoint(transport: RequestsTransport, url: str) -> None:
     session.trust_env = False
     # azure-core passes `verify` with every call, so the bundle goes to the transport, not the session.
     transport.connection_config.verify = found["verify"]
+
+
+# What one listing call may look through before it answers a page that is not full (with a token to go on):
+# index rows, requests read back beyond the page's own, and service round trips. A filter the service cannot
+# apply (the requester, or an index status that lags its row) can match little, and one call must stay short.
+LISTING_BUDGET = {"rows": 1000, "extra_reads": 100, "pages": 10}
+FILTERED_PAGE = 200  # index rows per service page when the requester is compared here
+
+
+@dataclass
+class _Budget:
+    limit: int
+    rows: int = 0
+    reads: int = 0
+    pages: int = 0
+
+    def spent(self, found: int) -> bool:
+        return (
+            found >= self.limit
+            or self.rows >= LISTING_BUDGET["rows"]
+            or self.reads >= self.limit + LISTING_BUDGET["extra_reads"]
+            or self.pages >= LISTING_BUDGET["pages"]
+        )
 
 
 # Index writes run on a pool the store owns, so the rows of one request go out together rather than one
@@ -793,6 +859,7 @@ class TableRequestStore:
             "target": str(request.target),
             "createdAt": request.created_at,
             "updatedAt": request.updated_at,
+            "requester": str(request.requester),  # for the requester filter; rows of older versions lack it
             "linkHolder": str(request.operation.cloud) if request.operation else "",
             "linkName": request.operation.link_name if request.operation else "",
         }
@@ -852,39 +919,103 @@ class TableRequestStore:
 
     @makes_tables
     def recent(
-        self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
+        self,
+        *,
+        cloud: CloudId | None,
+        status: Status | None,
+        limit: int,
+        continuation: str | None,
+        requester: Requester | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Listing[LinkRequest]:
+        """One partition of the index, newest first, each row read back against its request.
+
+        The service filters what the index holds: the status (a copy, which may lag its row by a transition)
+        and the creation time, a key range since row keys are inverted ticks of it. The requester is compared
+        here, on the index row's copy where it has one, else on the request read back; so is the status, on
+        the row. Service pages are read on until `limit` requests are found or one call's budget is spent
+        (LISTING_BUDGET), and the token says where the next call goes on: at the service's next keys, or past
+        the last row looked at when the page filled up part-way through a service page.
+        """
         partition = "all" if cloud is None else f"cloud-{cloud.key}"
-        listing = _listing(partition, status)
-        next_keys = decode_token(continuation, listing, self.token_key)
+        listing = _listing(partition, status, requester, since, until)
+        position = decode_token(continuation, listing, self.token_key)
+        # Our own keys are checked against the listing; the service's (version 1) are opaque, and the partition
+        # filter below keeps them within it anyway.
+        if position is not None and position.after and position.partition != partition:
+            raise _bad_token("was issued for another listing (another cloud or status filter)")
         query, params = "PartitionKey eq @pk", {"pk": partition}
         if status is not None:  # a Recording row's request may have this status; its row tells
             query = query + f" and (status eq @status or status eq '{RECORDING}')"
             params = {**params, "status": status.value}
+        # Newest first: a later creation time is a smaller key. `<ticks>-<id>` < `<ticks>.` for every id.
+        if since is not None:
+            query, params = query + " and RowKey lt @oldest", {**params, "oldest": f"{inverted_ticks(since)}."}
+        if until is not None:
+            query, params = query + " and RowKey ge @newest", {**params, "newest": inverted_ticks(until)}
+        if position is not None and position.after:
+            query, params = query + " and RowKey gt @after", {**params, "after": position.row}
+        # A requester filter is checked here, so most rows may not match: fewer, larger service pages.
+        per_page = limit if requester is None else max(limit, FILTERED_PAGE)
+        budget = _Budget(limit)
+        found: list[LinkRequest] = []
+        skipped, last_row = 0, ""
+        resume: tuple[dict[str, str], bool] | None = None
         with translated("listing requests"):
             # The Tables SDK's pager takes and gives its continuation token as a dict ({PartitionKey, RowKey}),
             # though azure-core's ItemPaged annotates it as a str, and by_page returns that pager typed as a
             # plain Iterator.
-            entities = self._index.query_entities(query, parameters=params, results_per_page=limit)
-            pages = entities.by_page(continuation_token=next_keys)  # type: ignore[arg-type]
-            page = list(next(pages, []))
-            next_page = pages.continuation_token  # type: ignore[attr-defined]
-        token = encode_token(next_page, listing, self._signing_key()) if next_page else None
-        found, skipped = [], 0
-        for row in page:
-            try:
-                request = self._request_of(row)
-            except NotFoundError:
-                continue  # discarded by intake after a failed enqueue, or a create that never wrote its row
-            except CorruptRecordError as exc:
-                skip(exc, "listing requests")
-                skipped += 1
-                continue
-            if self._index_keys(request)[1] != row["RowKey"]:
-                continue  # a repeat's stray index row; the request is listed under its own
-            if status is None or request.status is status:
-                found.append(request)
+            entities = self._index.query_entities(query, parameters=params, results_per_page=per_page)
+            start = position.service_keys() if position is not None and not position.after else None
+            pages = entities.by_page(continuation_token=start)  # type: ignore[arg-type]
+            while not budget.spent(len(found)) and budget.pages < LISTING_BUDGET["pages"]:
+                page = next(pages, None)
+                if page is None:
+                    resume = None
+                    break
+                budget.pages += 1
+                rows = list(page)
+                next_page: dict[str, str] | None = pages.continuation_token  # type: ignore[attr-defined]
+                # Where the next call goes on if this page is looked through: where the service said, or nowhere.
+                resume = (next_page, False) if next_page else None
+                for row in rows:
+                    if budget.spent(len(found)):  # full part-way through: go on past the last row looked at
+                        resume = ({"PartitionKey": partition, "RowKey": last_row}, True)
+                        break
+                    last_row = row["RowKey"]
+                    budget.rows += 1
+                    kept, bad = self._listed(row, status, requester, budget)
+                    skipped += bad
+                    if kept is not None:
+                        found.append(kept)
+                if resume is None or resume[1]:
+                    break  # the listing is looked through, or this call is
+        token = encode_token(resume[0], listing, self._signing_key(), after=resume[1]) if resume else None
         return Listing(found, token, skipped)
+
+    def _listed(
+        self, row: dict[str, Any], status: Status | None, requester: Requester | None, budget: _Budget
+    ) -> tuple[LinkRequest | None, int]:
+        """The request an index row lists if it passes the filters, and whether it was an unreadable one (1)."""
+        copied = row.get("requester")
+        if requester is not None and isinstance(copied, str) and copied.casefold() != str(requester).casefold():
+            return None, 0  # the index row's copy is enough: a request's requester never changes
+        budget.reads += 1
+        try:
+            request = self._request_of(row)
+        except NotFoundError:
+            return None, 0  # discarded by intake after a failed enqueue, or a create that never wrote its row
+        except CorruptRecordError as exc:
+            skip(exc, "listing requests")
+            return None, 1
+        if self._index_keys(request)[1] != row["RowKey"]:
+            return None, 0  # a repeat's stray index row; the request is listed under its own
+        if status is not None and request.status is not status:
+            return None, 0
+        if requester is not None and not requester.is_same(request.requester):
+            return None, 0
+        return request, 0
 
     @makes_tables
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from interconnect.avs.ids import CloudId
-from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
+from interconnect.linking.model import AuditEvent, LinkRequest, Requester, RequestSummary, Status
 from interconnect.linking.queue import DeadLetter, WorkItem
 
 T = TypeVar("T")
@@ -75,10 +75,24 @@ class RequestStore(Protocol):
         """Append a note (kind "note") after the status event it follows; the same suffix twice is one note."""
 
     def recent(
-        self, *, cloud: CloudId | None, status: Status | None, limit: int, continuation: str | None
+        self,
+        *,
+        cloud: CloudId | None,
+        status: Status | None,
+        limit: int,
+        continuation: str | None,
+        requester: Requester | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Listing[LinkRequest]:
         """Newest first; `continuation` pages on. Raises ValidationError (INVALID_CONTINUATION) for a token
-        this listing did not issue."""
+        this listing (the same filters) did not issue.
+
+        `requester` matches as `Requester.is_same` does (case-insensitively); `since` and `until` bound the
+        creation time, both inclusive. A page holds at most `limit` requests; it may hold fewer (even none)
+        while `continuation` is set, when the filters matched little of what one call may look through:
+        the listing has ended only when `continuation` is None.
+        """
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         """Requests touching `cloud` that are not terminal yet (may lag the rows by one transition).

@@ -899,3 +899,128 @@ def test_an_index_row_naming_no_valid_request_is_skipped_and_counted(
     assert [r.id for r in page.items] == [good.id] and page.skipped == 1
     stale = store.stale(CUTOFF)
     assert [s.id for s in stale.items] == [good.id] and stale.skipped == 1
+
+
+# --- filters: requester and creation time; newest first and paging stay exact -------------------------------
+
+ALICE, BOB = Requester("api", "alice", "Alice"), Requester("api", "bob", "Bob")
+
+
+def every_page(store, limit: int, **filters) -> list[list[str]]:
+    """The ids of each page, following the continuation to the end (each page within `limit`)."""
+    pages, token = [], None
+    for _ in range(200):  # a bound, not an expectation: a listing that never ends fails here
+        page = store.recent(limit=limit, continuation=token, **{"cloud": None, "status": None, **filters})
+        assert len(page.items) <= limit
+        pages.append([r.id for r in page.items])
+        token = page.continuation
+        if token is None:
+            return pages
+    raise AssertionError("the listing did not end")
+
+
+def filed(store, people: list[Requester], **changes) -> list[LinkRequest]:
+    """One request per entry of `people`, a minute apart, oldest first."""
+    made = []
+    for minutes, who in enumerate(people):
+        request = new_request(requester=who, created_at=CLOCK() + timedelta(minutes=minutes), **changes)
+        store.create(request)
+        made.append(request)
+    return made
+
+
+def test_the_requester_filter_lists_only_theirs_newest_first_in_full_pages(store) -> None:
+    made = filed(store, [ALICE, BOB, BOB, ALICE, BOB, ALICE, BOB, BOB, ALICE, ALICE, BOB])
+    alices = [r.id for r in reversed(made) if r.requester == ALICE]
+    for spelling in (ALICE, Requester("API", "ALICE"), Requester("api", "Alice", "someone else")):
+        pages = every_page(store, 2, requester=spelling)
+        assert [rid for page in pages for rid in page] == alices
+        # Full pages while more match: a filter the service cannot apply must not leave them part-empty.
+        assert all(len(page) == 2 for page in pages[:-1])
+    assert every_page(store, 50, requester=Requester("api", "carol")) == [[]]
+
+
+def test_the_requester_filter_combines_with_cloud_and_status(store) -> None:
+    shared = cloud_id()
+    made = filed(store, [ALICE, BOB, ALICE, ALICE], source=shared)
+    filed(store, [ALICE])  # another cloud
+    moved = store.get(made[2].id)
+    store.save(*lifecycle.transition(moved, Status.VALIDATING, now=CLOCK(), actor="w", message="v"))
+    assert every_page(store, 10, cloud=shared, requester=ALICE) == [[made[3].id, made[2].id, made[0].id]]
+    found = every_page(store, 10, cloud=shared, requester=ALICE, status=Status.VALIDATING)
+    assert found == [[made[2].id]]
+
+
+def test_since_and_until_bound_the_creation_time_inclusively(store) -> None:
+    made = filed(store, [ALICE] * 6)
+    at = [r.created_at for r in made]
+    ids = [r.id for r in made]
+    assert every_page(store, 10, since=at[2]) == [ids[:1:-1]]
+    assert every_page(store, 10, until=at[2]) == [ids[2::-1]]
+    assert every_page(store, 10, since=at[1], until=at[4]) == [ids[4:0:-1]]
+    assert every_page(store, 10, since=at[1] + timedelta(microseconds=1), until=at[4] - timedelta(microseconds=1)) == [
+        ids[3:1:-1]
+    ]
+    pages = every_page(store, 2, since=at[1], until=at[4], requester=ALICE)
+    assert [rid for page in pages for rid in page] == ids[4:0:-1] and all(len(p) == 2 for p in pages[:-1])
+
+
+def test_a_date_alone_as_until_takes_in_its_whole_day(store) -> None:
+    from interconnect.linking.validation import parse_listing_filter
+
+    day = CLOCK().date().isoformat()
+    late = new_request(created_at=CLOCK().replace(hour=23, minute=59, second=59, microsecond=999_999))
+    early = new_request(created_at=CLOCK().replace(hour=0, minute=0, second=0, microsecond=0))
+    before = new_request(created_at=early.created_at - timedelta(microseconds=1))
+    after = new_request(created_at=late.created_at + timedelta(microseconds=1))
+    for request in (late, early, before, after):
+        store.create(request)
+    bounds = parse_listing_filter(None, day, day)
+    assert every_page(store, 10, since=bounds.since, until=bounds.until) == [[late.id, early.id]]
+
+
+def test_a_listing_with_nothing_in_range_is_empty_and_ends(store) -> None:
+    filed(store, [ALICE] * 2)
+    assert every_page(store, 5, since=CLOCK() + timedelta(days=1)) == [[]]
+    assert every_page(store, 5, until=CLOCK() - timedelta(days=1)) == [[]]
+
+
+def test_a_filtered_listing_s_token_pages_only_that_listing(tables: TableServiceClient, table_prefix: str) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    filed(store, [ALICE] * 3)
+    token = store.recent(cloud=None, status=None, limit=1, continuation=None, requester=ALICE).continuation
+    assert token
+    assert store.recent(cloud=None, status=None, limit=1, continuation=token, requester=Requester("API", "Alice")).items
+    for filters in ({}, {"requester": BOB}, {"requester": ALICE, "since": CLOCK()}, {"until": CLOCK()}):
+        with pytest.raises(ValidationError) as caught:
+            store.recent(cloud=None, status=None, limit=1, continuation=token, **filters)
+        assert caught.value.code == "INVALID_CONTINUATION" and "another listing" in caught.value.message
+
+
+def test_index_rows_written_before_the_requester_was_copied_are_still_filtered(
+    tables: TableServiceClient, table_prefix: str
+) -> None:
+    store = TableRequestStore(tables, table_prefix)
+    made = filed(store, [ALICE, BOB, ALICE, BOB])
+    index = tables.get_table_client(store.index_table)
+    for request in made:
+        for row in index_rows(store, request.id):
+            del row["requester"]  # as an older version wrote it
+            index.update_entity(row, mode="replace")
+    assert every_page(store, 10, requester=BOB) == [[made[3].id, made[1].id]]
+    assert [[r.id for r in reversed(made) if r.requester == ALICE]] == every_page(store, 10, requester=ALICE)
+
+
+def test_a_call_that_spends_its_budget_answers_what_it_found_and_goes_on_later(
+    tables: TableServiceClient, table_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Budgets cut small, so a sparse match spans calls: every page within limit, none lost, none twice.
+    monkeypatch.setattr(tables_module, "LISTING_BUDGET", {"rows": 3, "extra_reads": 1, "pages": 2})
+    monkeypatch.setattr(tables_module, "FILTERED_PAGE", 2)
+    store = TableRequestStore(tables, table_prefix)
+    made = filed(store, [BOB, BOB, ALICE, BOB, BOB, BOB, ALICE, BOB, ALICE])
+    pages = every_page(store, 2, requester=ALICE)
+    assert [rid for page in pages for rid in page] == [r.id for r in reversed(made) if r.requester == ALICE]
+    assert [] in pages  # some call looked only at Bob's and said so with an empty page and a token
+    everything = every_page(store, 4)
+    assert [rid for page in everything for rid in page] == [r.id for r in reversed(made)]

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interconnect.adapters.tables import MAX_TOKEN_CHARS, decode_token, encode_token
+from interconnect.adapters.tables import MAX_TOKEN_CHARS, Position, decode_token, encode_token
 from interconnect.errors import ValidationError
 
 KEY, OTHER_KEY = b"k" * 32, b"o" * 32
@@ -43,7 +43,13 @@ def refused(token: str, says: str) -> None:
 def test_a_token_reads_back_as_the_position_it_was_issued_for() -> None:
     token = encode_token(NEXT, LISTING, KEY)
     assert token is not None and set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
-    assert decode_token(token, LISTING, lambda: KEY) == NEXT
+    assert decode_token(token, LISTING, lambda: KEY) == Position(NEXT["PartitionKey"], NEXT["RowKey"])
+
+
+def test_a_token_past_a_row_key_reads_back_as_that_key() -> None:
+    row = {"PartitionKey": "all", "RowKey": "2519999999999999999-0f8e3c1a-1111-4222-8333-444455556666"}
+    token = encode_token(row, LISTING, KEY, after=True)
+    assert decode_token(token, LISTING, lambda: KEY) == Position(row["PartitionKey"], row["RowKey"], after=True)
 
 
 def test_no_position_means_no_token_and_no_token_means_the_first_page() -> None:
@@ -80,7 +86,9 @@ def test_a_token_not_signed_by_this_store_is_refused(token: str, says: str) -> N
         b"\xff\xfe",
         b'{"PartitionKey": "YWxs", "RowKey": "x"}',  # the SDK's shape: not ours
         json.dumps({**GOOD, "extra": 1}).encode(),
-        json.dumps({**GOOD, "v": 2}).encode(),
+        json.dumps({**GOOD, "v": 3}).encode(),
+        json.dumps({**GOOD, "v": True}).encode(),
+        json.dumps({**GOOD, "v": "1"}).encode(),
         json.dumps({**GOOD, "pk": 5}).encode(),
         json.dumps({**GOOD, "rk": {"$gt": ""}}).encode(),
         json.dumps(GOOD).replace('"YWxs"', '"\\ud800"').encode(),  # a lone surrogate
@@ -137,7 +145,7 @@ def test_any_token_either_reads_back_or_is_invalid_continuation(token: str) -> N
     except ValidationError as exc:
         assert exc.code == "INVALID_CONTINUATION"
     else:
-        assert position is None or set(position) == {"PartitionKey", "RowKey"}
+        assert position is None or isinstance(position, Position)
 
 
 def test_before_any_token_was_issued_none_is_valid_and_garbage_costs_no_key_lookup() -> None:
