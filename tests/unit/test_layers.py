@@ -3,6 +3,7 @@
     avs        AVS vocabulary: imports only the foundation (errors, boundedjson, schema)
     linking    a request's life: may use avs
     channels   may use linking and avs          audit   may use linking and avs
+    estate     links as code (topology documents, plans): may use linking, avs and channels (cloud names)
     adapters   the only code doing I/O besides app/: never a feature's services, only its models and ports
     app        the edge: wires everything
     function_app.py  registers the blueprints of app/blueprints/: app/ and feature modules, no adapter
@@ -21,12 +22,13 @@ import interconnect
 PACKAGE = Path(interconnect.__file__).parent
 ROOT = PACKAGE.parent
 FOUNDATION = {"interconnect", "interconnect.errors", "interconnect.boundedjson", "interconnect.schema"}
-FEATURES = ("avs", "linking", "channels", "audit")
+FEATURES = ("avs", "linking", "channels", "audit", "estate")
 MAY_USE = {
     "avs": set(),
     "linking": {"avs"},
     "channels": {"linking", "avs"},
     "audit": {"linking", "avs"},
+    "estate": {"linking", "avs", "channels"},
     "adapters": set(FEATURES),
     "app": {*FEATURES, "adapters"},
 }
