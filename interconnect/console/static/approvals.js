@@ -1,0 +1,52 @@
+// The approvals inbox: disconnects waiting for this person, each with what it cuts and approve/reject.
+import { api } from "./api.js";
+import { facts, fill, h, shortId, shortName, uid, when } from "./dom.js";
+import { decide, impactView } from "./views.js";
+
+export async function approvalsPage(root, ctx) {
+  const list = h("div", { class: "inbox" }, h("p", null, "Loading…"));
+  const refresh = h("button", { type: "button", onclick: () => ctx.go("#/approvals", { reload: true }) }, "Refresh");
+  fill(root, h("h1", null, "Approvals"), h("p", null, "Disconnects waiting for your decision. ", refresh), list);
+
+  const inbox = await api("/api/console/approvals");
+  if (!ctx.alive()) return;
+  if (!inbox.canApprove) {
+    fill(list, h("p", null, "You hold no approver right, so no disconnect waits for you."));
+  } else if (!inbox.value.length) {
+    fill(list, h("p", null, "Nothing waits for your approval."));
+  } else {
+    fill(list, inbox.value.map((request) => article(request)));
+  }
+}
+
+function article(request) {
+  const headingId = uid("approval");
+  const outcome = h("div", { class: "actions" });
+  const choose = (approve) => async () => {
+    const decided = await decide(request, approve);
+    // Decided: the buttons give way to where the request now stands (announced by decide()).
+    if (decided) fill(outcome, h("p", null, `${approve ? "Approved" : "Rejected"}; status now ${decided.status}. `, requestLink(request)));
+  };
+  fill(
+    outcome,
+    h("button", { type: "button", class: "primary", onclick: choose(true) }, "Approve"),
+    h("button", { type: "button", class: "danger", onclick: choose(false) }, "Reject"),
+  );
+  const who = request.requestedBy || {};
+  return h(
+    "article",
+    { class: "card", "aria-labelledby": headingId },
+    h("h2", { id: headingId }, `Disconnect ${shortName(request.source)} and ${shortName(request.target)}`),
+    facts([
+      ["Request", requestLink(request)],
+      ["Requested by", who.display || `${who.channel}:${who.id}`],
+      ["Requested at", when(request.createdAt)],
+      ["Ticket or reference", request.reference || "none given"],
+      ["Decide before", request.approval ? when(request.approval.deadline) : ""],
+    ]),
+    impactView(request.impact, 3),
+    outcome,
+  );
+}
+
+const requestLink = (request) => h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, `Request ${shortId(request.requestId)}`);
