@@ -5,6 +5,9 @@ it rolls them every few weeks and announces a new key before signing with it. So
 every `max_age`, and refreshed early when a token names an unknown key id, but at most once per `min_refresh`:
 a stream of tokens with invented key ids cannot turn the app into a client hammering the metadata endpoint.
 Plain stdlib HTTP (as notifier.py): two small GETs, and no Azure SDK does this.
+
+The same metadata names the tenant's authorization and token endpoints, which the web console's sign-in needs
+(`endpoints()`, kept for `max_age` like the keys, and kept through a passing outage once read).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from interconnect import boundedjson
+from interconnect.console.signin import SignInEndpoints
 from interconnect.errors import DependencyError, ValidationError
 
 log = logging.getLogger("interconnect.identity")
@@ -59,6 +63,14 @@ def _get_json(url: str) -> dict[str, Any]:
     return document
 
 
+def _endpoint(metadata: dict[str, Any], name: str) -> str:
+    value = metadata.get(name)
+    usable = isinstance(value, str) and len(value) <= 2048 and value.isprintable() and _allowed(value)
+    if not (usable and urllib.parse.urlparse(str(value)).hostname):
+        raise DependencyError(f"the OpenID metadata names no usable {name}", code="SIGN_IN_UNAVAILABLE")
+    return str(value)
+
+
 class OpenIdSigningKeys:
     """`SigningKeys` over a tenant's OpenID metadata. Thread-safe: the host runs HTTP functions on threads."""
 
@@ -76,6 +88,31 @@ class OpenIdSigningKeys:
         self._keys: dict[str, RSAPublicKey] = {}  # RS256 only: the RSA keys the tenant publishes
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
+        self._endpoints: tuple[float, SignInEndpoints] | None = None
+
+    def endpoints(self) -> SignInEndpoints:
+        """The tenant's authorization and token endpoints. Raises DependencyError (SIGN_IN_UNAVAILABLE) when the
+        metadata cannot be read, or names no http(s) endpoint this app may send people to, and none is kept."""
+        with self._lock:
+            now = self.clock()
+            kept = self._endpoints
+            if kept is not None and now - kept[0] < self.max_age:
+                return kept[1]
+            try:
+                metadata = self.fetch(metadata_url(self.issuer))
+                found = SignInEndpoints(
+                    _endpoint(metadata, "authorization_endpoint"), _endpoint(metadata, "token_endpoint")
+                )
+            except DependencyError as exc:
+                if kept is not None:  # a passing outage must not stop sign-in that worked a moment ago
+                    log.warning("sign-in endpoints not refreshed: %s", exc.code)
+                    self._endpoints = (now, kept[1])
+                    return kept[1]
+                raise DependencyError(
+                    f"the tenant's sign-in endpoints cannot be read: {exc.message}", code="SIGN_IN_UNAVAILABLE"
+                ) from exc
+            self._endpoints = (now, found)
+            return found
 
     def key_for(self, kid: str) -> RSAPublicKey | None:
         with self._lock:

@@ -6,13 +6,14 @@ caller the route established; none establishes it itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
 
 from interconnect.app.bootstrap import services
 from interconnect.app.http import api_url, correlation_id, idempotency_key, json_response, query_flag, query_param
-from interconnect.avs.ids import MAX_ID_LENGTH, parse_cloud_id
+from interconnect.avs.ids import MAX_ID_LENGTH, CloudId, parse_cloud_id
 from interconnect.errors import NotFoundError, ValidationError
 from interconnect.linking.model import Requester, Status
 
@@ -35,8 +36,11 @@ def submit(req: func.HttpRequest, caller: Requester, *, url_base: str = "request
     )
 
 
-def request_page(req: func.HttpRequest) -> dict[str, Any]:
-    """A page of requests as `GET /api/requests` lists them, by the query's filters."""
+def request_page(req: func.HttpRequest, caller: Callable[[], Requester]) -> dict[str, Any]:
+    """A page of requests as `GET /api/requests` lists them, by the query's filters. `caller` says who is
+    asking, called only when a filter needs it (`requester=me`)."""
+    from interconnect.linking.validation import MAX_DATE, MAX_REQUESTER_FILTER, parse_listing_filter
+
     cloud = query_param(req, "cloud", max_length=MAX_ID_LENGTH)
     status = query_param(req, "status", max_length=40)
     if status is not None and status not in Status.__members__.values():
@@ -47,11 +51,18 @@ def request_page(req: func.HttpRequest) -> dict[str, Any]:
         limit = int(given_limit) if given_limit is not None else 50
     except ValueError:
         raise ValidationError("limit must be a whole number", code="INVALID_LIMIT") from None
+    filters = parse_listing_filter(
+        query_param(req, "requester", max_length=MAX_REQUESTER_FILTER),
+        query_param(req, "since", max_length=MAX_DATE),
+        query_param(req, "until", max_length=MAX_DATE),
+        caller=caller,
+    )
     return services().queries.recent(
         cloud=parse_cloud_id(cloud, field_name="cloud") if cloud is not None else None,
         status=Status(status) if status else None,
         limit=limit,
         continuation=req.params.get("continuation"),
+        filters=filters,
     )
 
 
@@ -75,3 +86,41 @@ def topology(req: func.HttpRequest, headers: dict[str, str] | None = None) -> fu
     # Absent is json; sent empty is refused like any other format no renderer has (INVALID_FORMAT).
     body, mimetype = services().topology("json" if fmt is None else fmt)
     return func.HttpResponse(body, status_code=200, mimetype=mimetype, headers=headers or {})
+
+
+def cloud_page(cloud_id: CloudId, *, requests: int) -> dict[str, Any]:
+    """A cloud as the console's cloud page shows it: the cloud, its links (as `GET /api/links`), its routed
+    prefixes (what a link of it carries) and its latest `requests`. Raises NotFoundError as the links do."""
+    from interconnect.avs.routed import routed_space
+    from interconnect.linking.facts import ReadRecorder
+    from interconnect.linking.impact import routed_view
+
+    s = services()
+    links = s.queries.links(cloud_id)  # reads the cloud first: a cloud that cannot be read is 404 here
+    reads = ReadRecorder()
+    cloud = reads(cloud_id, "privateClouds.get", lambda: s.avs.get_cloud(cloud_id))
+    if cloud is None:
+        raise NotFoundError(
+            f"private cloud {cloud_id} does not exist or cannot be read",
+            code="CLOUD_NOT_FOUND",
+            details={"cloud": str(cloud_id)},
+        )
+    # What the pre-flight reads for a connect (linking/facts.py); a refused read is said, never left unsaid.
+    segments = reads(cloud.id, "segments.list", lambda: s.avs.list_segments(cloud.id)) or []
+    reach = reads(cloud.id, "globalReach.list", lambda: s.avs.list_global_reach(cloud.id)) or []
+    space = routed_space(cloud, tuple(segments), tuple(reach))
+    latest = s.queries.recent(cloud=cloud.id, status=None, limit=requests, continuation=None)
+    return {
+        "cloud": {
+            "id": str(cloud.id),
+            "name": cloud.id.name,
+            "resourceGroup": cloud.id.resource_group,
+            "subscription": cloud.id.subscription,
+            "location": cloud.location,
+            "provisioningState": cloud.provisioning_state,
+        },
+        "links": links,
+        "routed": routed_view(space),
+        "unreadable": [f"{r.what} cannot be read ({r.answer})" for r in reads.refusals] + list(space.problems),
+        "requests": latest["value"],
+    }

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import azure.functions as func
     from azure.core.credentials import TokenCredential
 
+    from interconnect.adapters.signing_keys import OpenIdSigningKeys
     from interconnect.adapters.tables import TableRequestStore
     from interconnect.app.dispatch import Dispatch
     from interconnect.app.identity import SigningKeys, Verifier
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from interconnect.channels.deliveries import AnnouncingStore, Deliveries
     from interconnect.channels.inbound import Inbound
     from interconnect.channels.ports import Notifier
+    from interconnect.console.signin import SignIn, SignInMetadata
     from interconnect.linking.approvals import Approvals
     from interconnect.linking.facts import Preflight
     from interconnect.linking.intake import Intake
@@ -110,6 +112,9 @@ class Adapters(Protocol):
     def signing_keys(self) -> SigningKeys | None:
         """None: Entra sign-in is off."""
 
+    def sign_in_metadata(self) -> SignInMetadata | None:
+        """The tenant's sign-in endpoints, for the web console; None: Entra sign-in is off."""
+
     def quarantine(self) -> Quarantine | None:
         """Where the queue trigger sets aside what is no work item; None: not configured (a message that would
         go there is abandoned instead, for Service Bus to dead-letter in the end)."""
@@ -150,6 +155,10 @@ class Services:
         from interconnect.adapters.notifier import HttpNotifier
 
         return self._adapters.notifier() or HttpNotifier(self.channels)
+
+    @component
+    def sign_in_metadata(self) -> SignInMetadata | None:
+        return self._adapters.sign_in_metadata()
 
     @component
     def render_svg(self) -> SvgRenderer:
@@ -289,6 +298,17 @@ class Services:
 
         return Inbound(self.channels, self.intake, self.queries, self.approvals, self.known_clouds)
 
+    def sign_in(self) -> SignIn | None:
+        """What the web console signs people in with; None when it cannot (Entra sign-in or the console's app
+        registration, INTERCONNECT_CONSOLE_CLIENT_ID, is not configured). Reads the tenant's metadata (cached)."""
+        from interconnect.console.signin import SignIn, scope_for
+
+        rules = self.identity.rules
+        metadata = self.sign_in_metadata
+        if rules is None or metadata is None or not self.settings.console_client_id:
+            return None
+        return SignIn(metadata.endpoints(), self.settings.console_client_id, scope_for(rules.audiences))
+
     def audits_or_fail(self) -> Audits:
         audits = self.audits
         if audits is None:
@@ -337,10 +357,11 @@ class Given:
         audit_store: AuditStore | None = None,
         signing_keys: SigningKeys | None = None,
         quarantine: Quarantine | None = None,
+        sign_in_metadata: SignInMetadata | None = None,
     ) -> None:
         self._store, self._queue, self._avs = store, queue, avs
         self._notifier, self._audit_store, self._signing_keys = notifier, audit_store, signing_keys
-        self._quarantine = quarantine
+        self._quarantine, self._sign_in_metadata = quarantine, sign_in_metadata
 
     def store(self) -> RequestStore:
         return self._store
@@ -363,6 +384,9 @@ class Given:
     def quarantine(self) -> Quarantine | None:
         return self._quarantine
 
+    def sign_in_metadata(self) -> SignInMetadata | None:
+        return self._sign_in_metadata
+
 
 def wire(
     settings: Settings,
@@ -374,9 +398,11 @@ def wire(
     audit_store: AuditStore | None = None,
     signing_keys: SigningKeys | None = None,
     quarantine: Quarantine | None = None,
+    sign_in_metadata: SignInMetadata | None = None,
 ) -> Services:
     """Services over the given ports (tests pass fakes here)."""
-    return Services(settings, Given(store, queue, avs, notifier, audit_store, signing_keys, quarantine), clock)
+    given = Given(store, queue, avs, notifier, audit_store, signing_keys, quarantine, sign_in_metadata)
+    return Services(settings, given, clock)
 
 
 class SdkAdapters:
@@ -437,10 +463,18 @@ class SdkAdapters:
     def notifier(self) -> None:
         return None
 
-    def signing_keys(self) -> SigningKeys | None:
+    @component
+    def openid(self) -> OpenIdSigningKeys | None:
+        """The tenant's OpenID metadata: its signing keys and sign-in endpoints, one cache for both."""
         from interconnect.adapters.signing_keys import OpenIdSigningKeys
 
         return OpenIdSigningKeys(self.settings.auth_issuer) if self.settings.auth_issuer else None
+
+    def signing_keys(self) -> SigningKeys | None:
+        return self.openid
+
+    def sign_in_metadata(self) -> SignInMetadata | None:
+        return self.openid
 
     def quarantine(self) -> Quarantine:
         from interconnect.adapters.quarantine import TableQuarantine

@@ -430,3 +430,95 @@ class SlackActionReply(Verbatim, forbid_unknown_fields=True):
 class TeamsReply(Verbatim, forbid_unknown_fields=True):
     type: Literal["message"]
     text: str
+
+
+# --------------------------------------------------------------------------------------------------- console
+
+
+class SignInSettings(Struct):
+    """What the console's page signs a person in with: OAuth 2.0 authorization code with PKCE."""
+
+    authorization_endpoint: str
+    token_endpoint: str
+    client_id: str
+    scope: str
+
+
+class ConsoleConfig(Struct):
+    sign_in: SignInSettings
+
+
+class Me(Struct):
+    """Who is signed in, and what the policy lets them do."""
+
+    caller: str
+    name: str
+    roles: list[str]
+    can_request: bool
+    can_approve: bool
+
+
+class Viewer(Struct):
+    """What the signed-in person may do with this request: `why` is the code a decision would be refused with."""
+
+    can_decide: bool
+    why: (
+        Literal[
+            "APPROVER_NOT_VERIFIED", "NOT_AWAITING_APPROVAL", "APPROVAL_EXPIRED", "SELF_APPROVAL", "NOT_AN_APPROVER"
+        ]
+        | None
+    )
+
+
+class ConsoleRequest(LinkRequestWithEvents, kw_only=True):
+    """A request with its trail, what the viewer may do, and (a disconnect not yet under way) what it cuts."""
+
+    viewer: Viewer
+    impact: Impact | None
+    impact_error: ErrorDetail | None = None  # present when ARM could not be read for `impact` just now
+
+
+class AwaitingDecision(LinkRequestView, kw_only=True):
+    """A request awaiting this person's approval, with what it cuts."""
+
+    impact: Impact | None
+    impact_error: ErrorDetail | None = None
+
+
+class Inbox(Struct):
+    """The requests awaiting approval that the signed-in person may decide (never their own)."""
+
+    value: list[AwaitingDecision]
+    can_approve: bool
+
+
+class CloudMatch(Struct):
+    id: CloudIdText
+    name: str
+    resource_group: str
+    subscription: str
+
+
+class CloudMatches(Struct):
+    """Known clouds whose name or resource group holds the search text, at most 20."""
+
+    value: list[CloudMatch]
+
+
+class CloudSummary(Struct):
+    id: CloudIdText
+    name: str
+    resource_group: str
+    subscription: str
+    location: str
+    provisioning_state: str
+
+
+class CloudPage(Struct):
+    """A cloud: its links (as `GET /api/links`), its routed prefixes, and its latest requests."""
+
+    cloud: CloudSummary
+    links: CloudLinks
+    routed: list[ImpactPrefix]
+    unreadable: list[str]
+    requests: list[LinkRequestView]

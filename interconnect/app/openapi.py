@@ -27,6 +27,7 @@ from interconnect.app.openapi_v2 import DOCUMENT_V2, render_v2
 from interconnect.avs.ids import MAX_ID_LENGTH
 from interconnect.linking.model import Status
 from interconnect.linking.queries import MAX_PAGE
+from interconnect.linking.validation import MAX_DATE, MAX_REQUESTER_FILTER
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 REF = "#/components/schemas/{name}"
@@ -52,6 +53,8 @@ CODES: dict[str, str] = {
     "neither true nor false",
     "INVALID_STATUS": "`status` is not a request status",
     "INVALID_LIMIT": f"`limit` is not a whole number from 1 to {MAX_PAGE}",
+    "INVALID_REQUESTER": "`requester` is not `<channel>:<id>` as requests record it (e.g. api:<object id>), nor `me`",
+    "INVALID_DATE": "`since` or `until` is not an ISO 8601 date or date-time, or `since` is after `until`",
     "INVALID_CONTINUATION": "`continuation` is not a token this listing issued",
     "INVALID_FORMAT": "`format` is not json, mermaid, dot or svg",
     "INVALID_CLOUD_REF": "`ref` is missing, or no private cloud could have that name",
@@ -76,6 +79,7 @@ CODES: dict[str, str] = {
     "AUDIT_NOT_FOUND": "no audit has run yet, or none has this id",
     "CLOUD_NOT_FOUND": "the private cloud does not exist or ARM refuses to show it",
     "ARM_MALFORMED_ANSWER": "ARM's answer for the cloud is not what its API describes",
+    "ASSET_NOT_FOUND": "the console has no file of this name (or the console is not deployed)",
     # 409
     "IDEMPOTENCY_KEY_REUSED": "the Idempotency-Key was used before for a different request",
     "NOT_AWAITING_APPROVAL": "the request is not awaiting approval (`details.status`)",
@@ -97,6 +101,8 @@ CODES: dict[str, str] = {
     "DEPENDENCY_UNAVAILABLE": "Table Storage, Service Bus or ARM is unavailable; retry after `Retry-After`",
     "THROTTLED": "ARM throttled the app; retry after `Retry-After`",
     "SIGNING_KEYS_UNAVAILABLE": "the tenant's token signing keys cannot be read",
+    "CONSOLE_SIGN_IN_OFF": "the console's sign-in is not configured (Entra sign-in or INTERCONNECT_CONSOLE_CLIENT_ID)",
+    "SIGN_IN_UNAVAILABLE": "the tenant's OpenID metadata cannot be read or names no authorization or token endpoint",
     "RENDERER_UNAVAILABLE": "no Graphviz layout engine is available",
     "RENDER_FAILED": "the layout engine failed",
     "RENDER_TIMEOUT": "the layout engine ran out of time",
@@ -276,13 +282,23 @@ OPERATIONS: tuple[Operation, ...] = (
         "listRequests",
         "requests",
         "List recent requests, newest first",
-        "Optionally for one cloud (as source or target) and one status. Pass `continuation` back unchanged, with "
-        "the same `cloud` and `status`, for the next page. `skipped` counts stored rows of the page that cannot "
-        "be read back.",
+        "Optionally for one cloud (as source or target), one status, one requester and a creation-time range. "
+        "Pass `continuation` back unchanged, with the same filters, for the next page; a page may hold fewer "
+        "than `limit` (even none) while `continuation` is set, when the filters matched little of what one call "
+        "looks through, so the listing ends only when `continuation` is null. `skipped` counts stored rows of "
+        "the page that cannot be read back.",
         "key",
         {200: Body("A page of requests.", {"application/json": c.RequestPage})},
         {
-            400: ("INVALID_QUERY", "INVALID_STATUS", "INVALID_LIMIT", "INVALID_ID", "INVALID_CONTINUATION"),
+            400: (
+                "INVALID_QUERY",
+                "INVALID_STATUS",
+                "INVALID_LIMIT",
+                "INVALID_ID",
+                "INVALID_CONTINUATION",
+                "INVALID_REQUESTER",
+                "INVALID_DATE",
+            ),
             500: (*SERVER_500, "TOKEN_KEY_MISSING"),
             503: STORE_503,
         },
@@ -295,6 +311,27 @@ OPERATIONS: tuple[Operation, ...] = (
                 {"$ref": REF.format(name="Status")},
                 "Only requests in this status.",
                 example=Status.AWAITING_APPROVAL.value,
+            ),
+            _query(
+                "requester",
+                {"type": "string", "minLength": 2, "maxLength": MAX_REQUESTER_FILTER},
+                "Only requests filed by this requester: `<channel>:<id>` of a request's `requestedBy` "
+                "(`api:<Entra object id>`, `slack:T01/U02`, ...), in any letter case; `me` is the caller.",
+                example="api:0f8e3c1a-1111-4222-8333-444455556666",
+            ),
+            _query(
+                "since",
+                {"type": "string", "minLength": 1, "maxLength": MAX_DATE},
+                "Only requests created at or after this ISO 8601 date (its first instant) or date-time (UTC "
+                "unless it has an offset).",
+                example="2026-12-01",
+            ),
+            _query(
+                "until",
+                {"type": "string", "minLength": 1, "maxLength": MAX_DATE},
+                "Only requests created at or before this ISO 8601 date (all of that day) or date-time (UTC "
+                "unless it has an offset).",
+                example="2026-12-01T18:00:00Z",
             ),
             _query(
                 "limit",
@@ -593,6 +630,265 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
+
+# ----------------------------------------------------------------------------------------------------- console
+# The web console's routes: anonymous at the host (a browser never holds a function key). Its page, assets and
+# sign-in settings are public; each data route demands a bearer token before it reads anything and otherwise
+# answers as its function-key twin (app/api.py holds the shared bodies), so it is documented from that twin.
+
+BEARER_401 = ("AUTHENTICATION_REQUIRED", *TOKEN_401)
+ASSET_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "The asset's exact file name (`app.js`, `app.css`, ...); any other name is 404 ASSET_NOT_FOUND.",
+    "schema": {"type": "string", "maxLength": 100},
+    "example": "app.js",
+}
+PAGE_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options")
+AUDIT_ID_PATH = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The run id (a UUID), or `latest`.",
+    "schema": {"anyOf": [{"type": "string", "pattern": UUID_PATTERN}, {"const": "latest"}]},
+    "example": "latest",
+}
+
+
+def _twin(key_id: str) -> Operation:
+    return next(op for op in OPERATIONS if op.operation_id == key_id)
+
+
+def _signed_in(
+    path: str,
+    method: str,
+    operation_id: str,
+    summary: str,
+    description: str,
+    answers: dict[int, Body],
+    errors: dict[int, tuple[str, ...]],
+    parameters: tuple[dict[str, Any], ...] = (),
+    **more: Any,
+) -> Operation:
+    """A console data route: a bearer token or 401, then `errors`; 503 also when the signing keys cannot be read."""
+    merged = dict(errors)
+    merged[401] = (*BEARER_401, *merged.get(401, ()))
+    merged[503] = (*merged.get(503, ()), "SIGNING_KEYS_UNAVAILABLE")
+    merged[500] = merged.get(500, SERVER_500)
+    return Operation(
+        path, method, operation_id, "console", summary, description, "bearer", answers, merged, parameters, **more
+    )
+
+
+def _console_request_links() -> tuple[Link, ...]:
+    return (
+        Link("getConsoleRequest", "id", "requestId", "Follow the request to its outcome."),
+        Link("approveRequest", "id", "requestId", "Approve it when it awaits approval (not its requester)."),
+        Link("rejectRequest", "id", "requestId", "Reject it when it awaits approval (not its requester)."),
+    )
+
+
+def _console_operations() -> tuple[Operation, ...]:
+    listing = _twin("listRequests")
+    submitting = _twin("submitRequest")
+    reading = _twin("getRequest")
+    audit = _twin("getAudit")
+    topology = _twin("getTopology")
+    return (
+        Operation(
+            "/console",
+            "get",
+            "getConsolePage",
+            "console",
+            "The web console",
+            "The console's single page (it signs a person in with Entra and then calls the routes below with "
+            "their token). Served with a strict Content-Security-Policy: its own scripts and styles only.",
+            "anonymous",
+            {200: Body("The page.", {"text/html": {"type": "string"}}, PAGE_HEADERS, PAGE_HEADERS)},
+            {404: ("ASSET_NOT_FOUND",), 500: SERVER_500},
+        ),
+        Operation(
+            "/console/assets/{name}",
+            "get",
+            "getConsoleAsset",
+            "console",
+            "A script, style sheet or picture of the console",
+            "Only the files deployed with the console, by exact name. `ETag` is a hash of the content: send it "
+            "back in `If-None-Match` for 304 while it is unchanged.",
+            "anonymous",
+            {
+                200: Body(
+                    "The file.",
+                    {
+                        "text/javascript": {"type": "string"},
+                        "text/css": {"type": "string"},
+                        "image/svg+xml": {"type": "string"},
+                    },
+                    (*PAGE_HEADERS, "ETag"),
+                    (*PAGE_HEADERS, "ETag"),
+                ),
+                304: Body("Unchanged since the `If-None-Match` ETag.", {}, ("ETag",), ("ETag",)),
+            },
+            {404: ("ASSET_NOT_FOUND",), 500: SERVER_500},
+            parameters=(ASSET_NAME,),
+        ),
+        Operation(
+            "/console/config",
+            "get",
+            "getConsoleConfig",
+            "console",
+            "How the console signs people in",
+            "The tenant's authorization and token endpoints (from its OpenID metadata), the console's client id "
+            "and the scope to ask for: OAuth 2.0 authorization code with PKCE.",
+            "anonymous",
+            {200: Body("The sign-in settings.", {"application/json": c.ConsoleConfig})},
+            {500: SERVER_500, 503: ("CONSOLE_SIGN_IN_OFF", "SIGN_IN_UNAVAILABLE")},
+        ),
+        _signed_in(
+            "/console/me",
+            "get",
+            "getConsoleMe",
+            "Who is signed in",
+            "The caller as the app records them, their app roles, and whether the policy lets them file and "
+            "approve requests.",
+            {200: Body("The signed-in caller.", {"application/json": c.Me})},
+            {500: (*SERVER_500, "POLICY_INVALID")},
+        ),
+        _signed_in(
+            "/console/requests",
+            "get",
+            "listConsoleRequests",
+            "List recent requests, newest first",
+            listing.description,
+            {200: Body("A page of requests.", {"application/json": c.RequestPage})},
+            listing.errors,
+            listing.parameters,
+        ),
+        _signed_in(
+            "/console/requests",
+            "post",
+            "submitConsoleRequest",
+            "Ask for a link to be made or removed, or plan it with dryRun",
+            submitting.description + " The status URL is the console's (`/console/requests/{id}`).",
+            {
+                202: Body(
+                    "Accepted: recorded and queued.",
+                    {"application/json": c.RequestAccepted},
+                    ("Location",),
+                    ("Location",),
+                    _console_request_links(),
+                ),
+                200: Body(
+                    "The request this Idempotency-Key already made (`RequestAccepted`), or the plan of a dry run "
+                    "(`Plan`, with `impact` for a disconnect).",
+                    {"application/json": {"anyOf": [c.RequestAccepted, c.Plan]}},
+                    ("Location",),
+                ),
+            },
+            {k: v for k, v in submitting.errors.items() if k != 401},
+            submitting.parameters,
+            request_body=submitting.request_body,
+            body_examples=submitting.body_examples,
+        ),
+        _signed_in(
+            "/console/requests/{id}",
+            "get",
+            "getConsoleRequest",
+            "Read a request, its trail, and what the viewer may do with it",
+            "As `getRequest`, plus `viewer` (may the signed-in person approve or reject it, and if not, why) and, "
+            "for a disconnect not yet under way, `impact`: what it cuts, read live (null otherwise; when ARM "
+            "cannot be read just now, `impactError` says so and the rest stands).",
+            {200: Body("The request as the console shows it.", {"application/json": c.ConsoleRequest})},
+            {**reading.errors, 500: (*SERVER_500, "POLICY_INVALID")},
+            reading.parameters,
+        ),
+        _signed_in(
+            "/console/approvals",
+            "get",
+            "listConsoleApprovals",
+            "Requests awaiting my approval, with what each cuts",
+            "The disconnects awaiting approval that the signed-in person may decide: never their own, and none "
+            "for someone the policy does not name as an approver (`canApprove` false).",
+            {200: Body("The inbox.", {"application/json": c.Inbox})},
+            {500: (*SERVER_500, "POLICY_INVALID"), 503: STORE_503},
+        ),
+        _signed_in(
+            "/console/clouds",
+            "get",
+            "searchConsoleClouds",
+            "Search the known clouds by name",
+            "The private clouds of the configured subscriptions whose name or resource group contains `q` (any "
+            "case), at most 20, for search as you type.",
+            {200: Body("The matching clouds.", {"application/json": c.CloudMatches})},
+            {400: ("INVALID_QUERY",), 503: ARM_503},
+            (
+                _query(
+                    "q",
+                    {"type": "string", "maxLength": 100},
+                    "Text the name or resource group contains; absent or empty lists the first 20.",
+                    example="pc-weu",
+                ),
+            ),
+        ),
+        _signed_in(
+            "/console/cloud",
+            "get",
+            "getConsoleCloud",
+            "A cloud: its links, routed prefixes and latest requests",
+            "The cloud as ARM describes it, its links (as `listLinks`), the prefixes it routes (what any link of "
+            "it carries; `unreadable` says what could not be read) and its 20 latest requests.",
+            {200: Body("The cloud's page.", {"application/json": c.CloudPage})},
+            {
+                400: ("INVALID_QUERY", "INVALID_ID", "INVALID_CONTINUATION"),
+                404: ("CLOUD_NOT_FOUND", "ARM_MALFORMED_ANSWER"),
+                500: (*SERVER_500, "TOKEN_KEY_MISSING"),
+                503: ARM_503,
+            },
+            (_query("id", CLOUD_QUERY, "The private cloud's ARM id.", required=True, example=c.CLOUD_ID_EXAMPLE),),
+        ),
+        _signed_in(
+            "/console/audits",
+            "post",
+            "startConsoleAudit",
+            "Start an audit run",
+            _twin("startAudit").description,
+            {
+                202: Body(
+                    "Queued.",
+                    {"application/json": c.AuditStarted},
+                    ("Location",),
+                    ("Location",),
+                    (Link("getConsoleAudit", "id", "runId", "Read the run once the worker has carried it out."),),
+                )
+            },
+            _twin("startAudit").errors,
+        ),
+        _signed_in(
+            "/console/audits/{id}",
+            "get",
+            "getConsoleAudit",
+            "Read an audit run, or the latest one",
+            audit.description,
+            {200: Body("The audit run.", {"application/json": c.AuditRun})},
+            audit.errors,
+            (AUDIT_ID_PATH,),
+        ),
+        _signed_in(
+            "/console/topology",
+            "get",
+            "getConsoleTopology",
+            topology.summary,
+            topology.description + " For an `<img>`, fetch the SVG with the token and show it as a blob: URL.",
+            topology.answers,
+            topology.errors,
+            topology.parameters,
+        ),
+    )
+
+
+OPERATIONS = (*OPERATIONS, *_console_operations())
+
 TAGS = (
     ("requests", "Link requests: submit, plan, read, list, approve, reject."),
     ("links", "Live links of a private cloud."),
@@ -601,6 +897,7 @@ TAGS = (
     ("channels", "Ticketing webhooks and chat, each signed by its sender."),
     ("health", "Dependencies."),
     ("meta", "This description."),
+    ("console", "The web console: its page and assets, and what it shows a signed-in person (bearer token only)."),
 )
 
 
@@ -653,10 +950,9 @@ def build() -> dict[str, Any]:
     for op in OPERATIONS:
         responses: dict[str, Any] = {}
         for status, answer in sorted(op.answers.items()):
-            response: dict[str, Any] = {
-                "description": answer.description,
-                "content": {media: {"schema": schema(t)} for media, t in answer.media.items()},
-            }
+            response: dict[str, Any] = {"description": answer.description}
+            if answer.media:  # none: an answer without a body (304)
+                response["content"] = {media: {"schema": schema(t)} for media, t in answer.media.items()}
             if answer.links:
                 response["links"] = {link.operation_id: _link(link) for link in answer.links}
             if answer.headers:
@@ -797,6 +1093,16 @@ def _headers() -> dict[str, Any]:
             "The correlation id of this call (the caller's, or a fresh one): the handle to quote.",
             {"type": "string", "pattern": CORRELATION_ID_PATTERN},
         ),
+        **{
+            f"{name}Required": header(text, {"type": "string", "minLength": 1}, required=True)
+            for name, text in (
+                ("Content-Security-Policy", "The console's policy: its own scripts and styles only, no inline code."),
+                ("X-Content-Type-Options", "`nosniff`."),
+                ("Referrer-Policy", "`no-referrer`."),
+                ("X-Frame-Options", "`DENY`: never framed."),
+                ("ETag", "A hash of the file's content."),
+            )
+        },
     }
 
 

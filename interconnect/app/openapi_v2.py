@@ -54,6 +54,7 @@ FORMAT_PATTERNS = {"uuid": UUID_PATTERN}
 # Operations a connector has no use for, and why. Left out rather than marked `x-ms-visibility: internal`: an
 # internal operation is still part of the connector (its schemas count toward the size and schema limits, and
 # dynamic values may call it), and none of these could be called from a flow to any purpose.
+CONSOLE = "the web console's: its page, or a bearer-only twin of an operation the connector has"
 LEFT_OUT: dict[str, str] = {
     "receiveTicketHook": "signed by the ticket system over the raw body; a connector cannot sign, so always 401",
     "receiveSlackCommand": "signed by Slack; a connector cannot sign, so always 401",
@@ -62,6 +63,20 @@ LEFT_OUT: dict[str, str] = {
     "getHealth": "an anonymous probe for monitors and operators, not an action of a flow",
     "getOpenApiDocument": "the description itself",
     "getSwaggerDocument": "the description itself",
+    # The web console's own routes: its page for a browser, and bearer-only twins of the operations above.
+    "getConsolePage": CONSOLE,
+    "getConsoleAsset": CONSOLE,
+    "getConsoleConfig": CONSOLE,
+    "getConsoleMe": CONSOLE,
+    "listConsoleRequests": CONSOLE,
+    "submitConsoleRequest": CONSOLE,
+    "getConsoleRequest": CONSOLE,
+    "listConsoleApprovals": CONSOLE,
+    "searchConsoleClouds": CONSOLE,
+    "getConsoleCloud": CONSOLE,
+    "startConsoleAudit": CONSOLE,
+    "getConsoleAudit": CONSOLE,
+    "getConsoleTopology": CONSOLE,
 }
 
 # The designer's label of each parameter (x-ms-summary, title case); a path's `id` is named by its collection.
@@ -71,6 +86,9 @@ TITLES: dict[str, str] = {
     "x-correlation-id": "Correlation ID",
     "cloud": "Cloud ID",
     "status": "Status",
+    "requester": "Requester",
+    "since": "Created From",
+    "until": "Created To",
     "limit": "Page Size",
     "continuation": "Continuation Token",
     "ref": "Cloud Name or ID",

@@ -51,6 +51,7 @@ class Settings:
     teams_workflow_url: str = field(repr=False)
     auth_issuer: str = ""  # Entra sign-in: https://login.microsoftonline.com/<tenant>/v2.0 (empty: off)
     auth_audience: str = ""  # the app registration's client id and/or Application ID URI, comma-separated
+    console_client_id: str = ""  # the web console's app registration (SPA platform); empty: no console sign-in
     # How the app authenticates to ARM: "managed-identity" (Azure), or "none" for a local ARM simulator over
     # plain HTTP, which takes no token. Said outright, never inferred from what the endpoint looks like.
     arm_auth: str = "managed-identity"
@@ -106,6 +107,7 @@ class Settings:
             teams_workflow_url=get("INTERCONNECT_TEAMS_WORKFLOW_URL"),
             auth_issuer=get("INTERCONNECT_AUTH_ISSUER"),
             auth_audience=get("INTERCONNECT_AUTH_AUDIENCE"),
+            console_client_id=get("INTERCONNECT_CONSOLE_CLIENT_ID"),
             arm_auth=get("INTERCONNECT_ARM_AUTH", "managed-identity").lower(),
         )
         if settings.arm_auth not in ARM_AUTH:

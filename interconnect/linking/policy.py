@@ -86,6 +86,11 @@ class Policy:
     def may_approve(self, approver: Requester) -> bool:
         return any(names(entry, approver) for entry in self.approvers)
 
+    def may_request(self, requester: Requester) -> bool:
+        """Does some rule name `requester`, for any action and scope? (What a console offers; each request is
+        still checked against the rules for its action and clouds.)"""
+        return any(names(entry, requester) for rule in self.rules for entry in rule.requesters)
+
     def check(self, requester: Requester, action: Action, clouds: tuple[CloudId, ...]) -> list[Reason]:
         if any(rule.allows(requester, action, clouds) for rule in self.rules):
             return []

@@ -29,6 +29,7 @@ from interconnect.adapters.memory import (
 from interconnect.app.bootstrap import Services, wire
 from interconnect.app.settings import Settings
 from interconnect.channels import signatures
+from interconnect.console.signin import SignInEndpoints
 from interconnect.linking.model import AuditEvent, Callback, LinkRequest
 from interconnect.linking.queue import WorkItem
 from localdev import identity
@@ -54,6 +55,7 @@ ENV = {
     "INTERCONNECT_TEAMS_SECRETS": TEAMS_SECRET,
     "INTERCONNECT_AUTH_ISSUER": identity.issuer(IDENTITY_URL),
     "INTERCONNECT_AUTH_AUDIENCE": identity.audience(),
+    "INTERCONNECT_CONSOLE_CLIENT_ID": identity.CLIENT_ID,
     "INTERCONNECT_ARM_AUTH": "none",
 }
 
@@ -66,6 +68,22 @@ class TenantKeys:
 
     def key_for(self, kid: str) -> Any | None:
         return self.authority.key.public_key() if kid == self.authority.kid else None
+
+
+@dataclass
+class TenantMetadata:
+    """`SignInMetadata` as the tenant publishes it: the stand-in's endpoints, or `failure` raised (an outage)."""
+
+    base_url: str
+    failure: Exception | None = None
+
+    def endpoints(self) -> SignInEndpoints:
+        if self.failure is not None:
+            raise self.failure
+        return SignInEndpoints(
+            f"{self.base_url}/{identity.TENANT}/oauth2/v2.0/authorize",
+            f"{self.base_url}/{identity.TENANT}/oauth2/v2.0/token",
+        )
 
 
 @dataclass
@@ -88,6 +106,7 @@ class FakeApp:
         self.quarantine = InMemoryQuarantine()
         self.notifier = RecordingNotifier()
         self.authority = identity.Authority(IDENTITY_URL)
+        self.metadata = TenantMetadata(IDENTITY_URL)
         self.a, self.b, self.c = cloud_id("pc-a"), cloud_id("pc-b"), cloud_id("pc-c")
         self.avs.add(cloud(self.a, block="10.0.0.0/22"))
         self.avs.add(cloud(self.b, block="10.0.4.0/22"))
@@ -102,6 +121,7 @@ class FakeApp:
             audit_store=self.audit_store,
             signing_keys=TenantKeys(self.authority),
             quarantine=self.quarantine,
+            sign_in_metadata=self.metadata,
         )
 
     # -- calling the registered functions ---------------------------------------------------------------

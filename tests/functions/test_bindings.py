@@ -43,6 +43,20 @@ def trigger(name: str) -> dict:
         ("health", "health", ["GET"], "ANONYMOUS"),
         ("openapi_document", "openapi.json", ["GET"], "ANONYMOUS"),
         ("openapi_v2_document", "openapi-v2.json", ["GET"], "ANONYMOUS"),
+        # The web console: a browser never holds a function key; its data routes demand a bearer token in the app.
+        ("console_page", "console", ["GET"], "ANONYMOUS"),
+        ("console_asset", "console/assets/{name}", ["GET"], "ANONYMOUS"),
+        ("console_config", "console/config", ["GET"], "ANONYMOUS"),
+        ("console_me", "console/me", ["GET"], "ANONYMOUS"),
+        ("console_list_requests", "console/requests", ["GET"], "ANONYMOUS"),
+        ("console_submit_request", "console/requests", ["POST"], "ANONYMOUS"),
+        ("console_get_request", "console/requests/{id}", ["GET"], "ANONYMOUS"),
+        ("console_approvals", "console/approvals", ["GET"], "ANONYMOUS"),
+        ("console_clouds", "console/clouds", ["GET"], "ANONYMOUS"),
+        ("console_cloud", "console/cloud", ["GET"], "ANONYMOUS"),
+        ("console_get_audit", "console/audits/{id}", ["GET"], "ANONYMOUS"),
+        ("console_start_audit", "console/audits", ["POST"], "ANONYMOUS"),
+        ("console_topology", "console/topology", ["GET"], "ANONYMOUS"),
     ],
 )
 def test_http_routes(name: str, route: str, methods: list[str], auth: str) -> None:
@@ -101,6 +115,19 @@ def test_audit_runs_on_the_schedule_named_in_settings() -> None:
 
 def test_no_other_functions_are_registered() -> None:
     assert set(FUNCTIONS) == {
+        "console_page",
+        "console_asset",
+        "console_config",
+        "console_me",
+        "console_list_requests",
+        "console_submit_request",
+        "console_get_request",
+        "console_approvals",
+        "console_clouds",
+        "console_cloud",
+        "console_get_audit",
+        "console_start_audit",
+        "console_topology",
         "submit_request",
         "get_request",
         "list_requests",

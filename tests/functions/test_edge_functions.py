@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import pytest
 
 from interconnect.app.blueprints import apidoc
+from interconnect.console import assets
 from interconnect.errors import CorruptRecordError, DependencyError
 from interconnect.linking.model import Status
 from interconnect.linking.queue import WorkItem
@@ -119,8 +121,18 @@ def _break_everything(app: FakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
         (audits.store, "latest"),
         (services, "topology"),
         (apidoc, "document"),
+        (services.store, "get"),
+        (services, "sign_in"),
+        (assets.ASSETS, "page"),
+        (assets.ASSETS, "asset"),
     ]:
         monkeypatch.setattr(target, name, boom)
+    monkeypatch.setattr(services, "policy", _Unplanned())  # the console's `me` and inbox ask it
+
+
+class _Unplanned:
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(SECRETISH)
 
 
 RID = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"
@@ -143,6 +155,19 @@ HTTP_CALLS = [
     ("health", "GET", "health", {}),
     ("openapi_document", "GET", "openapi.json", {}),
     ("openapi_v2_document", "GET", "openapi-v2.json", {}),
+    ("console_page", "GET", "console", {}),
+    ("console_asset", "GET", "console/assets/app.js", {"name": "app.js"}),
+    ("console_config", "GET", "console/config", {}),
+    ("console_me", "GET", "console/me", {}),
+    ("console_list_requests", "GET", "console/requests", {}),
+    ("console_submit_request", "POST", "console/requests", {}),
+    ("console_get_request", "GET", f"console/requests/{RID}", {"id": RID}),
+    ("console_approvals", "GET", "console/approvals", {}),
+    ("console_clouds", "GET", "console/clouds", {}),
+    ("console_cloud", "GET", "console/cloud", {}),
+    ("console_get_audit", "GET", "console/audits/latest", {"id": "latest"}),
+    ("console_start_audit", "POST", "console/audits", {}),
+    ("console_topology", "GET", "console/topology", {}),
 ]
 
 
@@ -160,11 +185,13 @@ def test_an_unexpected_failure_is_a_500_with_a_correlation_id_and_no_exception_t
     if name == "resolve_cloud_ref":
         params = {"ref": "pc-a"}
     headers = {"x-correlation-id": "corr-500"}
-    if name in ("approve_request", "reject_request"):
+    if name == "console_cloud":
+        params = {"id": str(app.a)}
+    if name in ("approve_request", "reject_request") or name.startswith("console_"):
         headers["Authorization"] = f"Bearer {app.token(user='bob')}"
     body = (
         b'{"action": "connect", "source": "%s", "target": "%s"}' % (str(app.a).encode(), str(app.b).encode())
-        if name == "submit_request"
+        if name in ("submit_request", "console_submit_request")
         else b""
     )
     _break_everything(app, monkeypatch)

@@ -4,6 +4,7 @@
     linking    a request's life: may use avs
     channels   may use linking and avs          audit   may use linking and avs
     estate     links as code (topology documents, plans): may use linking, avs and channels (cloud names)
+    console    the web console's files, headers and sign-in settings: imports only the foundation
     adapters   the only code doing I/O besides app/: never a feature's services, only its models and ports
     app        the edge: wires everything
     function_app.py  registers the blueprints of app/blueprints/: app/ and feature modules, no adapter
@@ -22,13 +23,14 @@ import interconnect
 PACKAGE = Path(interconnect.__file__).parent
 ROOT = PACKAGE.parent
 FOUNDATION = {"interconnect", "interconnect.errors", "interconnect.boundedjson", "interconnect.schema"}
-FEATURES = ("avs", "linking", "channels", "audit", "estate")
+FEATURES = ("avs", "linking", "channels", "audit", "estate", "console")
 MAY_USE = {
     "avs": set(),
     "linking": {"avs"},
     "channels": {"linking", "avs"},
     "audit": {"linking", "avs"},
     "estate": {"linking", "avs", "channels"},
+    "console": set(),
     "adapters": set(FEATURES),
     "app": {*FEATURES, "adapters"},
 }

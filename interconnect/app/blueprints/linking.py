@@ -53,7 +53,7 @@ def _decide(req: func.HttpRequest, *, approve: bool) -> func.HttpResponse:
 @bp.route(route="requests", methods=["GET"])
 @handles_errors
 def list_requests(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(api.request_page(req))
+    return json_response(api.request_page(req, lambda: api_caller(req, services().identity)))
 
 
 @bp.route(route="links", methods=["GET"])
