@@ -154,8 +154,8 @@ def parse_requester_filter(text: str, *, caller: Callable[[], Requester] | None 
     ):
         raise ValidationError(
             "requester must be a requester as requests record it: <channel>:<id>, e.g. api:<Entra object id> or "
-            f"slack:T01/U02, at most {MAX_REQUESTER_FILTER} printable characters (a request's view shows it as "
-            "`requester`)",
+            f"slack:T01/U02, at most {MAX_REQUESTER_FILTER} printable characters (a request's `requestedBy` "
+            "channel and id)",
             code="INVALID_REQUESTER",
             details={"parameter": "requester"},
         )
