@@ -93,10 +93,7 @@ def resolve(parsed: ParsedDocument, known: Sequence[CloudId]) -> Topology:
         else TOPOLOGY_INVALID.
     """
     document = parsed.document
-    scope = Scope(
-        frozenset(s.strip().lower() for s in document.scope.subscriptions),
-        frozenset(_group(text) for text in document.scope.resource_groups),
-    )
+    scope = scope_of(parsed)
     defaults = document.defaults
     subscription = (defaults.subscription or "").strip().lower() if defaults else ""
     group = (defaults.resource_group or "") if defaults else ""
@@ -151,6 +148,14 @@ def resolve(parsed: ParsedDocument, known: Sequence[CloudId]) -> Topology:
         raise refusal(problems)
     name = document.metadata.name if document.metadata and document.metadata.name else ""
     return Topology(scope, tuple(links), name)
+
+
+def scope_of(parsed: ParsedDocument) -> Scope:
+    """The document's scope, which says what to read before its clouds can be resolved."""
+    return Scope(
+        frozenset(s.strip().lower() for s in parsed.document.scope.subscriptions),
+        frozenset(_group(text) for text in parsed.document.scope.resource_groups),
+    )
 
 
 def _group(text: str) -> tuple[str, str]:
