@@ -8,9 +8,12 @@ const LIST_REFRESH_MS = 5000;
 const POLL_MS = 2000;
 const FILTERS = ["cloud", "status", "requester", "since", "until"];
 
-function field(label, control) {
-  control.id = control.id || uid("field");
-  return h("div", { class: "field" }, h("label", { for: control.id }, label), control);
+/** A labelled control, with an optional hint the control is described by. */
+function field(label, control, hint) {
+  control.id = uid("field");
+  const hintEl = hint ? h("p", { id: `${control.id}-hint`, class: "hint" }, hint) : null;
+  if (hintEl) control.setAttribute("aria-describedby", hintEl.id);
+  return h("div", { class: "field" }, h("label", { for: control.id }, label), control, hintEl);
 }
 
 export async function requestsPage(root, ctx) {
@@ -19,7 +22,7 @@ export async function requestsPage(root, ctx) {
   cloud.show(params.get("cloud"));
   const status = h("select", null, h("option", { value: "" }, "Any status"), STATUSES.map((s) => h("option", { value: s }, s)));
   status.value = params.get("status") || "";
-  const requester = h("input", { type: "text", autocomplete: "off", "aria-describedby": "requester-hint", value: params.get("requester") || "" });
+  const requester = h("input", { type: "text", autocomplete: "off", value: params.get("requester") || "" });
   const since = h("input", { type: "date", value: params.get("since") || "" });
   const until = h("input", { type: "date", value: params.get("until") || "" });
   const results = h("div", { class: "results" });
@@ -29,13 +32,7 @@ export async function requestsPage(root, ctx) {
     { class: "filters", "aria-label": "Filters" },
     cloud.field,
     field("Status", status),
-    h(
-      "div",
-      { class: "field" },
-      h("label", { for: (requester.id = uid("requester")) }, "Requester"),
-      requester,
-      h("p", { id: "requester-hint", class: "hint" }, "me, or an id such as api:<object id> or slack:T01/U02."),
-    ),
+    field("Requester", requester, "me, or an id such as api:<object id> or slack:T01/U02."),
     field("From", since),
     field("To", until),
     h("div", { class: "field actions" }, h("button", { type: "submit", class: "primary" }, "Apply filters")),

@@ -1,7 +1,7 @@
 // Pieces more than one page shows: reasons with their overlap tables, what a disconnect cuts, the approve/reject
 // confirmation, the cloud picker and the requests table.
 import { api, ApiError } from "./api.js";
-import { announce, cloudLink, h, shortId, shortName, showError, statusBadge, table, uid, when, fill } from "./dom.js";
+import { announce, cloudLink, fill, h, section, shortId, shortName, showError, statusBadge, table, uid, when } from "./dom.js";
 
 /** Each reason's code and sentence; overlapping prefixes as a table beside the sentence. */
 export function reasonList(reasons) {
@@ -41,21 +41,14 @@ export function impactView(impact, level) {
   const side = (end) =>
     h(
       "div",
-      { class: "impact-side" },
+      null,
       h(`h${level + 1}`, null, "Routed by ", shortName(end.cloud)),
       end.routed && end.routed.length
         ? h("ul", { class: "prefixes" }, end.routed.map((r) => h("li", null, h("code", null, r.prefix), " ", h("span", { class: "muted" }, r.source))))
         : h("p", null, "No routed prefixes could be read."),
       end.unreadable && end.unreadable.length ? h("p", { class: "note" }, "Not read: ", end.unreadable.join("; ")) : null,
     );
-  const headingId = uid("impact");
-  return h(
-    "section",
-    { class: "impact", "aria-labelledby": headingId },
-    h(`h${level}`, { id: headingId }, "What this disconnect cuts"),
-    h("p", null, impact.summary),
-    h("div", { class: "sides" }, side(impact.source), side(impact.target)),
-  );
+  return section("What this disconnect cuts", level, h("p", null, impact.summary), h("div", { class: "sides" }, side(impact.source), side(impact.target)));
 }
 
 /** Ask before deciding, in a modal <dialog> (it keeps focus inside and Escape cancels). Resolves true to go on. */
@@ -68,13 +61,7 @@ export function confirmDecision(request, approve) {
       "dialog",
       { "aria-labelledby": titleId, class: "confirm" },
       h("h2", { id: titleId }, approve ? "Approve this disconnect?" : "Reject this disconnect?"),
-      h(
-        "p",
-        null,
-        approve
-          ? `The link between ${shortName(request.source)} and ${shortName(request.target)} will be removed.`
-          : `The link between ${shortName(request.source)} and ${shortName(request.target)} stays; the request ends as Rejected.`,
-      ),
+      h("p", null, `The link between ${shortName(request.source)} and ${shortName(request.target)} `, approve ? "will be removed." : "stays; the request ends as Rejected."),
       h("div", { class: "actions" }, confirm, cancel),
     );
     let answer = false;
@@ -119,25 +106,17 @@ export function cloudPicker(label, { required = false } = {}) {
     id: inputId, type: "text", list: listId, autocomplete: "off", spellcheck: "false", required, "aria-describedby": hintId,
   });
   const list = h("datalist", { id: listId });
-  const known = new Map(); // what an option shows (casefolded) -> the clouds it may mean
+  const known = new Map(); // a name, casefolded -> Map(ARM id -> cloud) of the clouds of that name seen so far
   let timer = 0;
   let asked = "";
 
-  const remember = (clouds) => {
-    const named = new Map();
-    for (const c of clouds) named.set(c.name.toLowerCase(), (named.get(c.name.toLowerCase()) || 0) + 1);
-    return clouds.map((c) => {
-      // A name two clouds share is shown with its resource group, so the choice is unambiguous.
-      const shown = named.get(c.name.toLowerCase()) > 1 ? `${c.name} (${c.resourceGroup})` : c.name;
-      known.set(shown.toLowerCase(), [c]);
-      const same = known.get(`name:${c.name.toLowerCase()}`) || [];
-      if (!same.some((s) => s.id === c.id)) known.set(`name:${c.name.toLowerCase()}`, [...same, c]);
-      return { shown, cloud: c };
-    });
-  };
   const search = async (text) => {
     const { value } = await api("/api/console/clouds", { query: { q: text } });
-    return remember(value);
+    for (const cloud of value) {
+      const key = cloud.name.toLowerCase();
+      known.set(key, (known.get(key) || new Map()).set(cloud.id, cloud));
+    }
+    return value;
   };
   input.addEventListener("input", () => {
     window.clearTimeout(timer);
@@ -148,7 +127,9 @@ export function cloudPicker(label, { required = false } = {}) {
       asked = text;
       try {
         const found = await search(text);
-        fill(list, found.map(({ shown, cloud }) => h("option", { value: shown }, `${cloud.resourceGroup} · ${cloud.subscription}`)));
+        // A name two clouds share is offered with its resource group, so each choice names one cloud.
+        const shown = (c) => (known.get(c.name.toLowerCase()).size > 1 ? `${c.name} (${c.resourceGroup})` : c.name);
+        fill(list, found.map((c) => h("option", { value: shown(c) }, `${c.resourceGroup} · ${c.subscription}`)));
       } catch {
         // Suggestions are a convenience; resolve() reports a real problem when the value is used.
       }
@@ -160,12 +141,14 @@ export function cloudPicker(label, { required = false } = {}) {
     const text = input.value.trim();
     if (!text) return null;
     if (/^\/subscriptions\//i.test(text)) return text;
-    const key = text.toLowerCase();
-    if (!known.has(key) && !known.has(`name:${key}`)) await search(text.replace(/\s*\(.*\)$/, ""));
-    const match = known.get(key) || known.get(`name:${key}`) || [];
+    const [, name, group] = /^(.*?)(?:\s*\(([^()]*)\))?$/.exec(text);
+    if (!known.has(name.toLowerCase())) await search(name);
+    const match = [...(known.get(name.toLowerCase()) || new Map()).values()].filter(
+      (c) => !group || (c.resourceGroup || "").toLowerCase() === group.toLowerCase(),
+    );
     if (match.length === 1) return match[0].id;
     if (match.length > 1) {
-      throw new ApiError("CLOUD_AMBIGUOUS", `${label}: several clouds are named ${text}; pick one from the suggestions (they show the resource group).`);
+      throw new ApiError("CLOUD_AMBIGUOUS", `${label}: several clouds are named ${name}; pick one from the suggestions (they show the resource group).`);
     }
     throw new ApiError("CLOUD_NOT_FOUND", `${label}: no known private cloud is named "${text}". Type part of its name and pick it from the suggestions, or paste its ARM id.`);
   }
@@ -174,7 +157,7 @@ export function cloudPicker(label, { required = false } = {}) {
   function show(armId) {
     if (!armId) return;
     const name = shortName(armId);
-    known.set(name.toLowerCase(), [{ id: armId, name }]);
+    known.set(name.toLowerCase(), new Map([[armId, { id: armId, name }]]));
     input.value = name;
   }
 
