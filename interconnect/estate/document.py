@@ -327,35 +327,54 @@ _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.o
 
 
 @functools.cache
-def _loader() -> type[yaml.SafeLoader]:
-    """A safe YAML loader that composes node trees (with their marks) within MAX_DEPTH, refusing anchors and
-    aliases. PyYAML is imported here, when a document is read: ~17 ms no cold start should pay."""
+def _loader() -> type[Any]:
+    """A safe YAML loader with YAML 1.2's core scalars: libyaml's (C) when PyYAML was built with it, else PyYAML's
+    own. PyYAML is imported here, when a document is read: ~17 ms that no cold start should pay."""
+    import yaml
+    from yaml.constructor import SafeConstructor
+    from yaml.resolver import BaseResolver
+
+    loader: type[Any]
+    try:
+        from yaml._yaml import CParser
+
+        class CLoader(CParser, SafeConstructor, BaseResolver):
+            def __init__(self, stream: str) -> None:
+                CParser.__init__(self, stream)
+                SafeConstructor.__init__(self)
+                BaseResolver.__init__(self)
+
+        loader = CLoader
+    except ImportError:  # pragma: no cover - the wheels PyYAML ships carry libyaml
+
+        class PyLoader(yaml.SafeLoader):
+            pass
+
+        loader = PyLoader
+    loader.yaml_implicit_resolvers = {}
+    for tag, regex, first in _CORE:
+        loader.add_implicit_resolver(tag, re.compile(regex), list(first))
+    return loader
+
+
+def _checked_events(text: str) -> None:
+    """Refuse anchors, aliases and nesting beyond MAX_DEPTH from the event stream, before any node is built
+    (composing follows aliases and recurses once per level)."""
     import yaml
 
-    class Loader(yaml.SafeLoader):
-        yaml_implicit_resolvers: dict[Any, Any] = {}
-        depth = 0
-
-        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                raise yaml.composer.ComposerError(
-                    None, None, "anchors and aliases (&name, *name) are not accepted: write each value out",
-                    event.start_mark,
-                )  # fmt: skip
-            self.depth += 1
-            try:
-                if self.depth > MAX_DEPTH:
-                    raise yaml.composer.ComposerError(
-                        None, None, f"the document nests deeper than {MAX_DEPTH} levels", event.start_mark
-                    )
-                return super().compose_node(parent, index)
-            finally:
-                self.depth -= 1
-
-    for tag, regex, first in _CORE:
-        Loader.add_implicit_resolver(tag, re.compile(regex), list(first))
-    return Loader
+    depth = 0
+    for event in yaml.parse(text, Loader=_loader()):
+        mark: Any = event.start_mark  # libyaml's marks are typed apart from PyYAML's own, and read alike
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.MarkedYAMLError(
+                None, None, "anchors and aliases (&name, *name) are not accepted: write each value out", mark
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise yaml.MarkedYAMLError(None, None, f"the document nests deeper than {MAX_DEPTH} levels", mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _read_yaml(raw: bytes) -> tuple[Any, dict[str, int]]:
@@ -365,8 +384,10 @@ def _read_yaml(raw: bytes) -> tuple[Any, dict[str, int]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise refusal([Problem(INVALID, Where(""), f"the document is not UTF-8 text (byte {exc.start})")]) from None
-    loader = _loader()(text)
+    loader = None
     try:
+        _checked_events(text)
+        loader = _loader()(text)
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -375,7 +396,8 @@ def _read_yaml(raw: bytes) -> tuple[Any, dict[str, int]]:
     except yaml.YAMLError as exc:  # the reader's: a character YAML does not allow
         raise refusal([Problem(INVALID, Where(""), f"the document is not valid YAML: {exc}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if root is None:
         return None, {}
     lines: dict[str, int] = {"": root.start_mark.line + 1}

@@ -37,7 +37,7 @@ from typing import Any, Literal
 from interconnect.avs.ids import CloudId, link_name
 from interconnect.avs.resources import Link, LinkStatus, Refusal
 from interconnect.estate.document import Where
-from interconnect.estate.topology import DeclaredLink, Topology
+from interconnect.estate.topology import DeclaredLink, Scope, Topology
 from interconnect.linking.facts import CloudFacts, Facts, Pending
 from interconnect.linking.impact import impact
 from interconnect.linking.model import Action, Reason, Requester
@@ -47,6 +47,7 @@ from interconnect.linking.rules import Decision, decide, evaluate
 HEALTHY = {LinkStatus.ACTIVE, LinkStatus.BUILDING}
 Change = Literal["connect", "repair", "disconnect"]
 FINGERPRINT_VERSION = 1
+_NO_SCOPE = Scope(frozenset(), frozenset())
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,18 @@ def plan(topology: Topology, estate: Estate, requester: Requester, policy: Polic
     """The ordered change that makes `estate` hold what `topology` declares, every step decided by the
     pre-flight rules for `requester` under `policy` on the state it would meet (see the module docstring)."""
     return _Planner(topology, estate, requester, policy).run()
+
+
+def evaluate_each(
+    estate: Estate,
+    requests: Iterable[tuple[Action, CloudId, CloudId]],
+    requester: Requester,
+    policy: Policy = DEFAULT,
+) -> list[list[Reason]]:
+    """Every pre-flight rule on each request against `estate` as it stands (no request changes it): what the
+    plan's verdicts cost at least, and the check of single requests against an estate already read."""
+    judge = _Planner(Topology(_NO_SCOPE, ()), estate, requester, policy)
+    return [evaluate(judge.facts(action, source, target)) for action, source, target in requests]
 
 
 # ------------------------------------------------------------------------------------------------- the state

@@ -97,7 +97,7 @@ def resolve(parsed: ParsedDocument, known: Sequence[CloudId]) -> Topology:
     defaults = document.defaults
     subscription = (defaults.subscription or "").strip().lower() if defaults else ""
     group = (defaults.resource_group or "") if defaults else ""
-    candidates = [c for c in dict.fromkeys(known) if not subscription or c.subscription.lower() == subscription]
+    candidates = _Known([c for c in dict.fromkeys(known) if not subscription or c.subscription.lower() == subscription])
     problems: list[Problem] = []
     seen: dict[frozenset[CloudId], DeclaredLink] = {}
     links: list[DeclaredLink] = []
@@ -163,19 +163,36 @@ def _group(text: str) -> tuple[str, str]:
     return parts[2].lower(), parts[4].lower()
 
 
-def _cloud(where: Where, ref: str, known: Sequence[CloudId], group: str, problems: list[Problem]) -> CloudId | None:
-    """The cloud `ref` names, or None with the problem recorded."""
+class _Known:
+    """The clouds short names resolve among, indexed once: a document names hundreds of them."""
+
+    def __init__(self, clouds: list[CloudId]) -> None:
+        self.clouds = clouds
+        self.ids = {c: c for c in clouds}
+        self.short: dict[str, list[CloudId]] = {}
+        for cloud in clouds:
+            self.short.setdefault(cloud.short.lower(), []).append(cloud)
+            self.short.setdefault(cloud.name.lower(), []).append(cloud)
+
+
+def _cloud(where: Where, ref: str, known: _Known, group: str, problems: list[Problem]) -> CloudId | None:
+    """The cloud `ref` names, or None with the problem recorded. What the index finds once is taken; anything
+    else is left to chat's resolver, which words why and finds close matches."""
     ref = ref.strip()
     if group and "/" not in ref:
         ref = f"{group}/{ref}"
+    if not ref.startswith("/"):
+        matches = known.short.get(ref.lower(), [])
+        if len(matches) == 1:
+            return matches[0]
     if ref.startswith("/"):
         try:
             cloud = parse_cloud_id(ref, field_name="the reference")
         except ValidationError as exc:  # INVALID_ID, saying which part is wrong (never repeating the input)
             problems.append(Problem(INVALID, where, exc.message, {"reason": exc.code}))
             return None
-        return next((c for c in known if c == cloud), cloud)
-    found = resolve_cloud(ref, known)
+        return known.ids.get(cloud, cloud)
+    found = resolve_cloud(ref, known.clouds)
     if not isinstance(found, Unresolved):
         return found.cloud
     shown = ref if len(ref) <= 120 else ref[:120] + "…"
