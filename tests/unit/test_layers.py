@@ -47,6 +47,7 @@ SERVICES = {
     "interconnect.channels.deliveries",
     "interconnect.audit.service",
     "interconnect.audit.inventory",
+    "interconnect.estate.gather",
 }
 SIDE_EFFECTS = ("azure", "azurefunctions", "subprocess", "socket", "urllib.request", "http.client")
 EDGES = ("adapters", "app")
