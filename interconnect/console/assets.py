@@ -97,7 +97,7 @@ class Assets:
 
 
 def not_modified(if_none_match: str | None, etag: str) -> bool:
-    """Does an `If-None-Match` header name `etag` (weak or strong, or `*`)? RFC 9110 §13.1.2: weak comparison."""
+    """Does an `If-None-Match` header name `etag` (weak or strong, or `*`)? RFC 9110 section 13.1.2: weak comparison."""
     if not if_none_match:
         return False
     tags = [t.strip() for t in if_none_match.split(",")]
