@@ -44,7 +44,7 @@ function article(request) {
       ["Ticket or reference", request.reference || "none given"],
       ["Decide before", request.approval ? when(request.approval.deadline) : ""],
     ]),
-    impactView(request.impact, 3),
+    impactView(request.impact, 3, request.impactError),
     outcome,
   );
 }

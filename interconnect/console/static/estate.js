@@ -161,6 +161,7 @@ export async function cloudPage(root, ctx, armId) {
     body,
     facts([
       ["Location", cloud.location],
+      ["Provisioning state", cloud.provisioningState],
       ["Resource group", cloud.resourceGroup],
       ["Subscription", cloud.subscription],
       ["ARM id", h("code", { class: "arm-id" }, cloud.id)],
@@ -184,6 +185,7 @@ export async function cloudPage(root, ctx, armId) {
       data.routed.length
         ? table(`Prefixes ${cloud.name} routes`, ["Prefix", "Where from"], data.routed.map((r) => [h("code", null, r.prefix), r.source]))
         : h("p", null, "No routed prefixes could be read."),
+      data.unreadable && data.unreadable.length ? h("p", { class: "note" }, "Not read: ", data.unreadable.join("; ")) : null,
     ),
     section(
       "Requests",

@@ -93,6 +93,7 @@ const WHY_NOT = {
   SELF_APPROVAL: "You asked for this disconnect, so someone else must approve or reject it.",
   NOT_AN_APPROVER: "You hold no approver right for this link.",
   APPROVER_NOT_VERIFIED: "Deciding needs a person verified by an Entra sign-in.",
+  APPROVAL_EXPIRED: "The time to decide has passed; the request will end as Expired.",
 };
 
 export async function requestPage(root, ctx, requestId) {
@@ -173,7 +174,7 @@ function details(view) {
       ["Approval deadline", view.approval && view.status === "AwaitingApproval" ? when(view.approval.deadline) : ""],
       ["Decided by", view.approval && view.approval.decidedBy ? [view.approval.decidedBy, " at ", when(view.approval.decidedAt)] : ""],
     ]),
-    impactView(view.impact, 2),
+    impactView(view.impact, 2, view.impactError),
     section(
       "Verdict",
       2,

@@ -36,7 +36,11 @@ function overlaps(reason) {
 }
 
 /** What a disconnect cuts: the summary, then each side's routed prefixes. `level` is the heading level. */
-export function impactView(impact, level) {
+export function impactView(impact, level, impactError) {
+  if (impactError) {
+    // The rest of the request stands; only this live read failed.
+    return section("What this disconnect cuts", level, h("p", { class: "note" }, "Could not be read just now: ", h("code", null, impactError.code), " ", impactError.message));
+  }
   if (!impact) return null;
   const side = (end) =>
     h(
