@@ -431,3 +431,28 @@ def test_audits_and_topology_answer_as_the_key_routes_do(app: FakeApp) -> None:
     svg = app.call("console_topology", signed(app, "console/topology", "carol", params={"format": "json"}))
     assert svg.status_code == 200 and answer(svg)["nodes"]
     assert svg.headers["Cache-Control"] == "no-store"
+
+
+def test_a_polled_request_reads_its_impact_from_arm_at_most_every_thirty_seconds(
+    app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interconnect.app.blueprints import console
+
+    now = [0.0]
+    monkeypatch.setattr(console, "IMPACTS", console.RecentImpacts(seconds=30, clock=lambda: now[0]))
+    request_id = awaiting(app, "dave")
+
+    def poll() -> tuple[dict[str, Any], int]:
+        before = len(app.avs.calls)
+        view = answer(
+            app.call("console_get_request", signed(app, "console/requests/x", "bob", route={"id": request_id}))
+        )
+        return view, len(app.avs.calls) - before
+
+    first, reads = poll()
+    assert reads > 0 and first["impact"]["linked"] in ("yes", "no")
+    again, reads = poll()
+    assert reads == 0 and again["impact"] == first["impact"]  # within 30 s: what was read stands
+    now[0] = 31
+    _, reads = poll()
+    assert reads > 0
