@@ -6,7 +6,8 @@ import { decide, impactView } from "./views.js";
 export async function approvalsPage(root, ctx) {
   const list = h("div", { class: "inbox" }, h("p", null, "Loading…"));
   const refresh = h("button", { type: "button", onclick: () => ctx.go("#/approvals", { reload: true }) }, "Refresh");
-  fill(root, h("h1", null, "Approvals"), h("p", null, "Disconnects waiting for your decision. ", refresh), list);
+  const heading = h("h1", { tabindex: -1 }, "Approvals");
+  fill(root, heading, h("p", null, "Disconnects waiting for your decision. ", refresh), list);
 
   const inbox = await api("/api/console/approvals");
   if (!ctx.alive()) return;
@@ -15,25 +16,24 @@ export async function approvalsPage(root, ctx) {
   } else if (!inbox.value.length) {
     fill(list, h("p", null, "Nothing waits for your approval."));
   } else {
-    fill(list, inbox.value.map((request) => article(request)));
+    // A decided disconnect leaves the inbox (decide() has announced where it now stands); focus goes back to the
+    // heading, since the button that had it is gone.
+    const decided = (card) => {
+      card.remove();
+      if (!list.querySelector("article")) fill(list, h("p", null, "Nothing else waits for your approval."));
+      heading.focus();
+    };
+    fill(list, inbox.value.map((request) => article(request, decided)));
   }
 }
 
-function article(request) {
+function article(request, decided) {
   const headingId = uid("approval");
-  const outcome = h("div", { class: "actions" });
   const choose = (approve) => async () => {
-    const decided = await decide(request, approve);
-    // Decided: the buttons give way to where the request now stands (announced by decide()).
-    if (decided) fill(outcome, h("p", null, `${approve ? "Approved" : "Rejected"}; status now ${decided.status}. `, requestLink(request)));
+    if (await decide(request, approve)) decided(card);
   };
-  fill(
-    outcome,
-    h("button", { type: "button", class: "primary", onclick: choose(true) }, "Approve"),
-    h("button", { type: "button", class: "danger", onclick: choose(false) }, "Reject"),
-  );
   const who = request.requestedBy || {};
-  return h(
+  const card = h(
     "article",
     { class: "card", "aria-labelledby": headingId },
     h("h2", { id: headingId }, `Disconnect ${shortName(request.source)} and ${shortName(request.target)}`),
@@ -45,8 +45,14 @@ function article(request) {
       ["Decide before", request.approval ? when(request.approval.deadline) : ""],
     ]),
     impactView(request.impact, 3, request.impactError),
-    outcome,
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", class: "primary", onclick: choose(true) }, "Approve"),
+      h("button", { type: "button", class: "danger", onclick: choose(false) }, "Reject"),
+    ),
   );
+  return card;
 }
 
 const requestLink = (request) => h("a", { href: `#/requests/${encodeURIComponent(request.requestId)}` }, `Request ${shortId(request.requestId)}`);
