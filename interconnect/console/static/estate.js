@@ -1,7 +1,7 @@
 // The estate: the latest audit's topology picture and findings, starting an audit; and one cloud's page.
 import { api } from "./api.js";
 import { announce, cloudLink, facts, fill, h, section, showError, table, when } from "./dom.js";
-import { requestsTable } from "./views.js";
+import { refusedReads, requestsTable } from "./views.js";
 
 const SEVERITY_ORDER = ["critical", "warning", "info"];
 const AUDIT_POLL_MS = 2000;
@@ -23,12 +23,7 @@ export async function estatePage(root, ctx) {
   const body = h("div", null, h("p", null, "Loading…"));
   fill(root, h("h1", null, "Estate"), h("div", { class: "actions" }, start, progress), body);
 
-  const show = async () => {
-    const run = await latestAudit();
-    if (!ctx.alive()) return run;
-    fill(body, run ? await auditView(run, ctx) : h("p", null, "No audit has run yet. Start one to see the estate."));
-    return run;
-  };
+  const show = async (run) => fill(body, run ? await auditView(run, ctx) : h("p", null, "No audit has run yet. Start one to see the estate."));
 
   start.addEventListener("click", async () => {
     start.disabled = true;
@@ -43,7 +38,7 @@ export async function estatePage(root, ctx) {
         try {
           const run = await latestAudit();
           if (run && run.runId === started.runId) {
-            await show();
+            await show(run);
             progress.textContent = "";
             start.disabled = false;
             announce(`Audit finished: ${run.summary.findings} findings, ${run.summary.new} new, ${run.summary.resolved} resolved.`);
@@ -66,7 +61,7 @@ export async function estatePage(root, ctx) {
     }
   });
 
-  await show();
+  await show(await latestAudit());
 }
 
 async function auditView(run, ctx) {
@@ -177,7 +172,7 @@ export async function cloudPage(root, ctx, armId) {
             links.value.map((l) => [l.name || "(unknown)", l.direction, cloudLink(l.otherCloud), l.status]),
           )
         : h("p", null, "No links in or out."),
-      links.complete ? null : h("p", { class: "note" }, `Some links could not be read: ${links.refusedReads.map((r) => JSON.stringify(r)).join("; ")}`),
+      links.complete ? null : h("p", { class: "note" }, `Some links could not be read: ${refusedReads(links.refusedReads)}`),
     ),
     section(
       "Routed prefixes",

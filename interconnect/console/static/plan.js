@@ -1,8 +1,8 @@
 // The planner: pick two clouds, check (the dry run: every rule on live facts, nothing recorded), then submit
 // with a ticket reference and follow the new request.
 import { api } from "./api.js";
-import { announce, cloudLink, facts, fill, h, section, showError, uid, clearError } from "./dom.js";
-import { cloudPicker, impactView, reasonList } from "./views.js";
+import { announce, clearError, cloudLink, facts, fill, h, section, showError, uid } from "./dom.js";
+import { cloudPicker, impactView, reasonList, refusedReads } from "./views.js";
 
 const WHAT = {
   create: "the link would be made.",
@@ -135,8 +135,8 @@ function factsView(read) {
     h("div", { class: "sides" }, end("Source", read.source), end("Target", read.target)),
     facts([
       ["Links of either cloud", read.links.map((l) => `${l.name} (${l.status})`).join(", ") || "none"],
-      ["Requests of this pair in flight", read.pendingRequests.map((p) => p.requestId.split("-")[0]).join(", ")],
-      ["Reads refused", read.refusedReads.map((r) => JSON.stringify(r)).join("; ")],
+      ["Requests in flight for these clouds", read.pendingRequests.map((p) => p.requestId.split("-")[0]).join(", ")],
+      ["Reads refused", refusedReads(read.refusedReads)],
       ["Policy", read.policy],
     ]),
   );

@@ -55,6 +55,9 @@ export function impactView(impact, level, impactError) {
   return section("What this disconnect cuts", level, h("p", null, impact.summary), h("div", { class: "sides" }, side(impact.source), side(impact.target)));
 }
 
+/** ARM reads that were refused, as a person reads them. */
+export const refusedReads = (reads) => (reads || []).map((r) => `${r.read} of ${shortName(r.cloud)}: ${r.status} ${r.armCode} ${r.armMessage}`).join("; ");
+
 /** Ask before deciding, in a modal <dialog> (it keeps focus inside and Escape cancels). Resolves true to go on. */
 export function confirmDecision(request, approve) {
   return new Promise((resolve) => {
