@@ -6,7 +6,7 @@ error or an answer of 500 or over anywhere fails the test that saw it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
@@ -20,12 +20,24 @@ from tests.browser.harness import (
     Console,
     demo_cloud_ids,
     demo_fleet,
+    screenshot,
 )
 from tests.e2e.conftest import running_app
 
 expect.set_options(timeout=UI_MS)
 
 OpenPage = Callable[..., Page]
+FAILED = pytest.StashKey[bool]()  # set on a test whose body failed, for open_page's teardown to keep its pages
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +70,7 @@ def browser_log() -> BrowserLog:
 
 
 @pytest.fixture
-def open_page(browser: Browser, browser_log: BrowserLog) -> Iterator[OpenPage]:
+def open_page(browser: Browser, browser_log: BrowserLog, request: pytest.FixtureRequest) -> Iterator[OpenPage]:
     """open_page(viewport=LAPTOP): a page in a context of its own (a separate person's browser), watched."""
     contexts = []
 
@@ -70,6 +82,10 @@ def open_page(browser: Browser, browser_log: BrowserLog) -> Iterator[OpenPage]:
         return page
 
     yield open_one
+    if request.node.stash.get(FAILED, False):  # what each page showed when the test failed
+        for number, context in enumerate(contexts):
+            for page in context.pages:
+                screenshot(page, request.node.name, f"failed-{number}")
     for context in contexts:
         context.close()
     # After the test: what every page of it reported.
