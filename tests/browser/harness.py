@@ -2,8 +2,8 @@
 identity stand-in, axe-core's accessibility check, screenshots kept as test artifacts, and a watch on the browser's
 console for Content-Security-Policy violations and uncaught errors.
 
-Elements are found only by the accessible names /work/coord/CONSOLE.md fixes (roles, labels, text), as a person
-using a screen reader would find them; never by CSS class or id.
+Elements are found only by role and accessible name, label or text (the names the console's views give them,
+interconnect/console/static/), as a person using a screen reader would find them; never by CSS class or id.
 """
 
 from __future__ import annotations

@@ -236,8 +236,10 @@ def test_every_page_passes_the_accessibility_check(
     check("plan-verdict")
     go(page, console, "estate", "Estate")
     expect(page.get_by_role("table", name="Findings")).to_contain_text("OVERLAP_ON_LINK")
+    expect(page.get_by_role("img", name=re.compile("topology", re.IGNORECASE))).to_be_visible()
     check("estate")
     go(page, console, f"clouds/{quote(console.clouds['pc-eus-01'], safe='')}", "pc-eus-01")
+    expect(page.get_by_role("heading", name="Routed prefixes", exact=True)).to_be_visible()
     check("cloud")
 
     assert not found, "\n\n".join(found.values())
