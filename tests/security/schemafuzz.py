@@ -193,11 +193,11 @@ def credentials_for(
 
 
 def fleet_values(target: Target) -> dict[str, list[str]]:
-    """The query values that name the clouds of the tier's fleet: `cloud` by ARM id, `ref` as a chat user
-    types one (name, group/name, id)."""
+    """The query values that name the clouds of the tier's fleet: `cloud` (and the console's `id`) by ARM id,
+    `ref` as a chat user types one (name, group/name, id)."""
     ids = [target.cloud_id(name) for name in target.clouds]
     first, second, *_ = target.clouds
-    return {"cloud": ids, "ref": [first, f"{target.resource_group}/{second}", ids[-1]]}
+    return {"cloud": ids, "id": ids, "ref": [first, f"{target.resource_group}/{second}", ids[-1]]}
 
 
 def base_url(schema: BaseSchema, host_url: str) -> str:

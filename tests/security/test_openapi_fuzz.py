@@ -58,7 +58,7 @@ def test_no_5xx_and_no_answer_that_breaks_the_document(tally: Tally) -> None:
     for operation in ("GET /requests/{id}", "POST /requests/{id}/approve", "GET /audits/{id}"):
         assert tally.cases[operation, "linked"] > 0, f"{operation}: no case on a resource an answer made"
     # ... and lookups met the fleet's clouds: a cloud's links and a name resolved answer 200 too.
-    for operation in ("GET /requests/{id}", "GET /links", "GET /clouds"):
+    for operation in ("GET /requests/{id}", "GET /links", "GET /clouds", "GET /console/cloud"):
         assert 200 in tally.by_operation[operation], f"{operation}: {dict(tally.by_operation[operation])}"
 
 
