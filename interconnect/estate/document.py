@@ -273,9 +273,9 @@ def _where(path: str, lines: Mapping[str, int]) -> Where:
     while probe:
         if probe in lines:
             return Where(path, lines[probe])
-        probe = re.sub(r"(?:\.[^.\[]*|\[\d+\])$", "", probe)
-        if probe == path:
-            break
+        # `a.b[2]` -> `a.b` -> `a` -> "": each pass drops the last step, a key or an index.
+        parent = re.sub(r"(?:\.[^.\[]*|\[\d+\])$", "", probe)
+        probe = parent if parent != probe else ""
     return Where(path, lines.get(""))
 
 

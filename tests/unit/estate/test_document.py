@@ -188,3 +188,44 @@ def test_a_document_the_reader_accepts_fits_the_published_schema(pairs: list[tup
     jsonschema.Draft202012Validator(json_schema()).validate(raw)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(json_schema()).validate({**raw, "links": [{"from": "a"}]})
+
+
+def test_problems_of_a_json_document_name_their_path() -> None:
+    raw = {
+        "apiVersion": "interconnect/v1",
+        "kind": "Topology",
+        "scope": {"subscriptions": ["x"]},
+        "links": [{"between": ["a"]}],
+    }
+    error = refused(json.dumps(raw))
+    assert problems(error) == [
+        ("TOPOLOGY_INVALID", "scope.subscriptions[0]", None),
+        ("TOPOLOGY_INVALID", "links[0].between", None),
+    ]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+_keys = st.sampled_from(["apiVersion", "kind", "scope", "links", "defaults", "metadata", "between", "from", "to"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_keys, _json, max_size=6), st.booleans())
+def test_any_document_is_read_or_refused_with_a_topology_error(raw: dict[str, Any], as_json: bool) -> None:
+    text = json.dumps(raw) if as_json else yaml.safe_dump(raw)
+    try:
+        parse_document(text)
+    except ValidationError as exc:
+        assert exc.code == "TOPOLOGY_INVALID" and exc.details["problems"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200) | st.binary(max_size=200))
+def test_any_text_is_read_or_refused_with_a_topology_error(text: str | bytes) -> None:
+    try:
+        parse_document(text)
+    except ValidationError as exc:
+        assert exc.code == "TOPOLOGY_INVALID"

@@ -276,3 +276,15 @@ def test_the_order_keeps_every_intermediate_state_within_the_limit_whenever_the_
         else:
             links.append(Link(step.source, "new", step.target, LinkStatus.ACTIVE))
         assert max(sum(1 for link in links if c in (link.source, link.target)) for c in [hub, *spokes]) <= LINK_LIMIT
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates())
+def test_a_document_declaring_exactly_the_estate_in_scope_plans_no_step(case: tuple[Fleet, list[CloudId], str]) -> None:
+    fleet, _, _ = case
+    managed = [
+        link for link in fleet.avs.links.values() if SUB_B not in (link.source.subscription, link.target.subscription)
+    ]
+    text = document(*[f"from: {link.source.name}\n    to: {link.target.name}" for link in managed])
+    planned = fleet.plan(text)
+    assert planned.steps == () and planned.notes == () and len(planned.stay) == len(managed)
