@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -288,3 +290,21 @@ def test_a_document_declaring_exactly_the_estate_in_scope_plans_no_step(case: tu
     text = document(*[f"from: {link.source.name}\n    to: {link.target.name}" for link in managed])
     planned = fleet.plan(text)
     assert planned.steps == () and planned.notes == () and len(planned.stay) == len(managed)
+
+
+def test_the_plan_view_is_json_and_the_benchmark_runs_small(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import topology_plan
+
+    fleet = Fleet()
+    a, b = fleet.add("a", "10.0.0.0/22"), fleet.add("b", "10.0.4.0/22")
+    fleet.link(a, b)
+    view = json.loads(json.dumps(fleet.plan(document()).to_view()))
+    assert view["summary"]["disconnect"] == 1 and view["steps"][0]["impact"]["linked"] == "yes"
+    # The benchmark asserts its own plan is allowed and its floor finds the end state clean; no time is checked.
+    monkeypatch.setattr(
+        "sys.argv", ["topology_plan", "--clouds", "20", "--links", "40", "--changes", "10", "--repeat", "1"]
+    )
+    topology_plan.main()
+    assert "ratio plan/floor" in capsys.readouterr().out
