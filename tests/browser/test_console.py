@@ -39,13 +39,14 @@ STILL_THIS_DOCUMENT = "() => { window.__stillThisDocument = true; }"
 IS_STILL_THIS_DOCUMENT = "() => window.__stillThisDocument === true"
 
 
-def plan(page: Page, source: str, target: str, action: str = "connect") -> None:
-    """Fill the planner with two cloud names as typed and ask for the dry-run verdict."""
+def plan(page: Page, source: str, target: str, action: str, verdict: str) -> None:
+    """Fill the planner with two cloud names as typed, ask for the dry-run verdict and wait for it to say
+    `verdict` ("Allowed" or "Refused"): the previous check's verdict stays on screen until the new one replaces it."""
     page.get_by_label("Source cloud", exact=True).fill(source)
     page.get_by_label("Target cloud", exact=True).fill(target)
     page.get_by_label("Action", exact=True).select_option(action)
     page.get_by_role("button", name="Check", exact=True).click()
-    expect(page.get_by_role("heading", name="Verdict", exact=True)).to_be_visible()
+    expect(page.get_by_role("region", name="Verdict", exact=True)).to_contain_text(verdict)
 
 
 def submit(page: Page, ticket: str) -> str:
@@ -82,7 +83,7 @@ def test_a_requester_sees_the_overlapping_prefixes_then_watches_a_clean_connect_
     signed_in(page, console, "alice")
     go(page, console, "plan", "Plan a link")
 
-    plan(page, "pc-weu-01", "pc-weu-03")
+    plan(page, "pc-weu-01", "pc-weu-03", "connect", "Refused")
     overlap = page.get_by_role("table", name="Overlapping prefixes")
     expect(overlap).to_be_visible()
     # Both sides' network block, side by side, each with where it comes from.
@@ -90,7 +91,7 @@ def test_a_requester_sees_the_overlapping_prefixes_then_watches_a_clean_connect_
     expect(page.get_by_text("ADDRESS_OVERLAP").first).to_be_visible()
     screenshot(page, request.node.name, "overlap")
 
-    plan(page, "pc-sea-01", "pc-sea-02")
+    plan(page, "pc-sea-01", "pc-sea-02", "connect", "Allowed")
     expect(overlap).to_have_count(0)
     page.evaluate(STILL_THIS_DOCUMENT)  # gone if anything from here on reloads the page
     request_id = submit(page, "CHG-2001")
@@ -111,7 +112,7 @@ def test_an_approver_approves_a_disconnect_from_the_inbox_and_the_requester_is_o
     # Alice holds Links.Request, which the default policy lets file a disconnect; it then waits for approval.
     alice = signed_in(open_page(), console, "alice")
     go(alice, console, "plan", "Plan a link")
-    plan(alice, "pc-eus-01", "pc-eus-02", "disconnect")
+    plan(alice, "pc-eus-01", "pc-eus-02", "disconnect", "Allowed")
     request_id = submit(alice, "CHG-2002")
     expect(alice.get_by_role("status")).to_have_text("AwaitingApproval", timeout=WORK_MS)
     alice.evaluate(STILL_THIS_DOCUMENT)
@@ -231,7 +232,7 @@ def test_every_page_passes_the_accessibility_check(
     check("approvals")
     go(page, console, "plan", "Plan a link")
     check("plan")
-    plan(page, "pc-weu-01", "pc-weu-03")
+    plan(page, "pc-weu-01", "pc-weu-03", "connect", "Refused")
     expect(page.get_by_role("table", name="Overlapping prefixes")).to_be_visible()
     check("plan-verdict")
     go(page, console, "estate", "Estate")
