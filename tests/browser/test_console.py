@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from localdev import identity
 from localdev.procs import wait_until
@@ -244,6 +244,42 @@ def test_every_page_passes_the_accessibility_check(
     check("cloud")
 
     assert not found, "\n\n".join(found.values())
+    assert console.app.call("GET", f"requests/{pages_to_check['waiting']}").body["status"] == "AwaitingApproval"
+
+
+def tab_to(page: Page, target: Locator, limit: int = 40) -> None:
+    """Press Tab until `target` has the focus: it is reachable from the keyboard, in the page's own order."""
+    for _ in range(limit):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target} not reached after {limit} presses of Tab")
+
+
+def test_the_planner_and_a_decision_work_from_the_keyboard_alone(
+    console: Console, page: Page, pages_to_check: dict[str, str]
+) -> None:
+    signed_in(page, console, "bob")
+    go(page, console, "plan", "Plan a link")
+    tab_to(page, page.get_by_label("Source cloud", exact=True))
+    page.keyboard.type("pc-weu-01")
+    tab_to(page, page.get_by_label("Target cloud", exact=True))
+    page.keyboard.type("pc-weu-03")
+    tab_to(page, page.get_by_role("button", name="Check", exact=True))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("region", name="Verdict", exact=True)).to_contain_text("Refused")
+    expect(page.get_by_role("table", name="Overlapping prefixes")).to_be_visible()
+
+    # The confirmation takes the focus and Escape leaves everything as it was.
+    go(page, console, f"requests/{pages_to_check['waiting']}", REQUEST_HEADING)
+    tab_to(page, page.get_by_role("button", name="Approve", exact=True))
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("dialog => dialog.contains(document.activeElement)"), "the focus stayed behind the dialog"
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_role("status")).to_have_text("AwaitingApproval")
     assert console.app.call("GET", f"requests/{pages_to_check['waiting']}").body["status"] == "AwaitingApproval"
 
 
