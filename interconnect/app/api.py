@@ -6,6 +6,10 @@ caller the route established; none establishes it itself.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +18,44 @@ import azure.functions as func
 from interconnect.app.bootstrap import services
 from interconnect.app.http import api_url, correlation_id, idempotency_key, json_response, query_flag, query_param
 from interconnect.avs.ids import MAX_ID_LENGTH, CloudId, parse_cloud_id
-from interconnect.errors import NotFoundError, ValidationError
-from interconnect.linking.model import Requester, Status
+from interconnect.errors import DependencyError, NotFoundError, ValidationError
+from interconnect.linking.model import Action, LinkRequest, Requester, Status
+
+log = logging.getLogger("interconnect")
+
+# Impact is read live from ARM, so only while it can still inform a decision: before anything is removed.
+BEFORE_REMOVAL = frozenset({Status.ACCEPTED, Status.VALIDATING, Status.AWAITING_APPROVAL})
+
+
+class RecentImpacts:
+    """Impacts read in the last `seconds`, by request and version. A request page polls every 2 s while a
+    disconnect awaits approval (up to an hour), and each impact is half a dozen ARM reads: without this, every open
+    page (and every script polling `GET /api/requests/{id}`) would spend the subscription's ARM read budget the
+    worker needs. A new version of the request reads again. One for both route families: the same request read
+    by the console and by a key holder is read from ARM once."""
+
+    def __init__(self, seconds: float = 30, size: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.size, self.clock = seconds, size, clock
+        self._kept: OrderedDict[tuple[str, str], tuple[float, dict[str, Any] | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, request: LinkRequest, read: Callable[[LinkRequest], dict[str, Any] | None]) -> dict[str, Any] | None:
+        key = (request.id, request.updated_at.isoformat())
+        now = self.clock()
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and now - kept[0] < self.seconds:
+                return kept[1]
+        found = read(request)  # outside the lock: ARM reads take a while; a DependencyError keeps nothing
+        with self._lock:
+            self._kept[key] = (now, found)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return found
+
+
+IMPACTS = RecentImpacts()
 
 
 def submit(req: func.HttpRequest, caller: Requester, *, url_base: str = "requests") -> func.HttpResponse:
@@ -34,6 +74,29 @@ def submit(req: func.HttpRequest, caller: Requester, *, url_base: str = "request
         202 if created else 200,
         {"Location": status_url},
     )
+
+
+def request_view(request_id: str) -> tuple[LinkRequest, dict[str, Any]]:
+    """A request as `GET /api/requests/{id}` shows it: its view, its audit trail, and for a disconnect not yet
+    under way what it cuts (`impact`, see `impact_of`). The stored request comes back too, for what the caller
+    adds (the console's `viewer`)."""
+    request = services().store.get(request_id)
+    view = services().queries.request(request_id)
+    view.update(impact_of(request))
+    return request, view
+
+
+def impact_of(request: LinkRequest) -> dict[str, Any]:
+    """`impact`: what a disconnect would cut, read live (at most RecentImpacts.seconds old) while nothing is removed
+    yet; null otherwise. When ARM cannot be read now, `impactError` says so and the rest of the answer stands (the
+    status matters more)."""
+    if request.action is not Action.DISCONNECT or request.status not in BEFORE_REMOVAL:
+        return {"impact": None}
+    try:
+        return {"impact": IMPACTS.get(request, services().queries.impact)}
+    except DependencyError as exc:
+        log.info("impact of %s not read: %s", request.id, exc.code)
+        return {"impact": None, "impactError": exc.to_dict()}
 
 
 def request_page(req: func.HttpRequest, caller: Callable[[], Requester]) -> dict[str, Any]:

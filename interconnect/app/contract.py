@@ -239,10 +239,13 @@ class AuditEventView(Struct):
     reasons: list[Reason]
 
 
-class LinkRequestWithEvents(LinkRequestView, kw_only=True):
-    """A request with its audit trail, oldest event first."""
+class LinkRequestDetail(LinkRequestView, kw_only=True):
+    """A request with its audit trail (oldest event first) and, for a disconnect not yet under way, what it cuts
+    (`impact`, read live; null otherwise)."""
 
     events: list[AuditEventView]
+    impact: Impact | None
+    impact_error: ErrorDetail | None = None  # present when ARM could not be read for `impact` just now
 
 
 class RequestPage(Struct):
@@ -470,12 +473,10 @@ class Viewer(Struct):
     )
 
 
-class ConsoleRequest(LinkRequestWithEvents, kw_only=True):
+class ConsoleRequest(LinkRequestDetail, kw_only=True):
     """A request with its trail, what the viewer may do, and (a disconnect not yet under way) what it cuts."""
 
     viewer: Viewer
-    impact: Impact | None
-    impact_error: ErrorDetail | None = None  # present when ARM could not be read for `impact` just now
 
 
 class AwaitingDecision(LinkRequestView, kw_only=True):

@@ -351,9 +351,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "getRequest",
         "requests",
         "Read a request, its outcome and its audit trail",
-        "A rejected request lists every failing rule in `reasons`; a failed one says what ARM did.",
+        "A rejected request lists every failing rule in `reasons`; a failed one says what ARM did. For a "
+        "disconnect not yet under way, `impact`: what it cuts, read live (at most 30 s old; null otherwise; when "
+        "ARM cannot be read just now, `impactError` says so and the rest stands).",
         "key",
-        {200: Body("The request with its events.", {"application/json": c.LinkRequestWithEvents})},
+        {200: Body("The request with its events.", {"application/json": c.LinkRequestDetail})},
         {400: ("INVALID_REQUEST_ID",), 404: ("REQUEST_NOT_FOUND",), 500: SERVER_500, 503: STORE_503},
         parameters=(ID_PATH,),
     ),

@@ -436,10 +436,10 @@ def test_audits_and_topology_answer_as_the_key_routes_do(app: FakeApp) -> None:
 def test_a_polled_request_reads_its_impact_from_arm_at_most_every_thirty_seconds(
     app: FakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from interconnect.app.blueprints import console
+    from interconnect.app import api
 
     now = [0.0]
-    monkeypatch.setattr(console, "IMPACTS", console.RecentImpacts(seconds=30, clock=lambda: now[0]))
+    monkeypatch.setattr(api, "IMPACTS", api.RecentImpacts(seconds=30, clock=lambda: now[0]))
     request_id = awaiting(app, "dave")
 
     def poll() -> tuple[dict[str, Any], int]:

@@ -15,9 +15,10 @@ import pytest
 from azure.functions.timer import TimerRequest  # what the host hands a timer function
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from interconnect.errors import DependencyError
 from interconnect.linking.model import Status
 from localdev import identity
-from tests.functions.harness import BASE, IDENTITY_URL, FakeApp, answer, error_of, request
+from tests.functions.harness import BASE, IDENTITY_URL, FakeApp, answer, error_of, raising, request
 
 UNKNOWN = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"
 
@@ -165,6 +166,60 @@ def test_get_request_answers_the_view(app: FakeApp) -> None:
     assert response.status_code == 200
     view = answer(response)
     assert (view["requestId"], view["status"], view["action"]) == (request_id, "Accepted", "connect")
+
+
+def get_view(app: FakeApp, request_id: str) -> dict[str, Any]:
+    view: dict[str, Any] = answer(
+        app.call("get_request", request("GET", f"requests/{request_id}", route={"id": request_id}))
+    )
+    return view
+
+
+def test_get_request_shows_what_a_disconnect_awaiting_approval_cuts(app: FakeApp) -> None:
+    request_id = awaiting_approval(app)
+    view = get_view(app, request_id)
+    assert view["status"] == "AwaitingApproval" and "impactError" not in view
+    cut = view["impact"]
+    assert (cut["source"]["cloud"], cut["target"]["cloud"]) == (str(app.a), str(app.b))
+    assert {"prefix": "10.0.0.0/22", "source": "networkBlock"} in cut["source"]["routed"]
+    assert {"prefix": "10.0.4.0/22", "source": "networkBlock"} in cut["target"]["routed"]
+    assert cut["summary"].startswith("pc-a and pc-b ")
+
+
+def test_get_request_shows_no_impact_for_a_connect(app: FakeApp) -> None:
+    request_id = answer(submit(app))["requestId"]
+    assert get_view(app, request_id)["impact"] is None
+    app.drain()
+    assert get_view(app, request_id)["impact"] is None
+
+
+def test_get_request_still_answers_when_arm_cannot_be_read_for_the_impact(
+    app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id = awaiting_approval(app)
+    monkeypatch.setattr(app.avs, "get_cloud", raising(DependencyError("ARM is down")))
+    view = get_view(app, request_id)
+    assert view["status"] == "AwaitingApproval" and view["events"]
+    assert view["impact"] is None and view["impactError"]["code"] == "DEPENDENCY_UNAVAILABLE"
+
+
+def test_a_polled_request_reads_its_impact_from_arm_once_for_both_route_families(
+    app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interconnect.app import api
+
+    now = [0.0]
+    monkeypatch.setattr(api, "IMPACTS", api.RecentImpacts(seconds=30, clock=lambda: now[0]))
+    request_id = awaiting_approval(app)
+    before = len(app.avs.calls)
+    first = get_view(app, request_id)
+    assert len(app.avs.calls) > before
+    before = len(app.avs.calls)
+    assert get_view(app, request_id)["impact"] == first["impact"]  # within 30 s: what was read stands
+    assert len(app.avs.calls) == before
+    now[0] = 31
+    get_view(app, request_id)
+    assert len(app.avs.calls) > before
 
 
 @pytest.mark.parametrize(

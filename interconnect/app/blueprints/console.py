@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
@@ -35,7 +31,7 @@ from interconnect.app.http import (
 )
 from interconnect.avs.ids import MAX_ID_LENGTH
 from interconnect.errors import DependencyError, NotFoundError, ValidationError
-from interconnect.linking.model import Action, LinkRequest, Requester, Status
+from interconnect.linking.model import LinkRequest, Requester, Status
 
 bp = func.Blueprint()
 log = logging.getLogger("interconnect")
@@ -45,37 +41,6 @@ MAX_CLOUD_MATCHES = 20
 MAX_SEARCH = 100
 CLOUD_REQUESTS = 20
 INBOX_PAGES = 5  # of 100 requests awaiting approval each: an inbox longer than that is a backlog, not an inbox
-# Impact is read live from ARM, so only while it can still inform a decision: before anything is removed.
-BEFORE_REMOVAL = frozenset({Status.ACCEPTED, Status.VALIDATING, Status.AWAITING_APPROVAL})
-
-
-class RecentImpacts:
-    """Impacts read in the last `seconds`, by request and version. A request page polls every 2 s while a
-    disconnect awaits approval (up to an hour), and each impact is half a dozen ARM reads: without this, every open
-    page would spend the subscription's ARM read budget the worker needs. A new version of the request reads again."""
-
-    def __init__(self, seconds: float = 30, size: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds, self.size, self.clock = seconds, size, clock
-        self._kept: OrderedDict[tuple[str, str], tuple[float, dict[str, Any] | None]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, request: LinkRequest, read: Callable[[LinkRequest], dict[str, Any] | None]) -> dict[str, Any] | None:
-        key = (request.id, request.updated_at.isoformat())
-        now = self.clock()
-        with self._lock:
-            kept = self._kept.get(key)
-            if kept is not None and now - kept[0] < self.seconds:
-                return kept[1]
-        found = read(request)  # outside the lock: ARM reads take a while; a DependencyError keeps nothing
-        with self._lock:
-            self._kept[key] = (now, found)
-            self._kept.move_to_end(key)
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return found
-
-
-IMPACTS = RecentImpacts()
 
 
 def _page_headers() -> dict[str, str]:
@@ -193,11 +158,9 @@ def console_submit_request(req: func.HttpRequest) -> func.HttpResponse:
 def console_get_request(req: func.HttpRequest) -> func.HttpResponse:
     caller = _caller(req)
     request_id = route_uuid(req, what="request id", code="INVALID_REQUEST_ID")  # after sign-in: 401 comes first
-    request = services().store.get(request_id)
-    view = services().queries.request(request_id)
+    request, view = api.request_view(request_id)
     why = services().approvals.may_decide(request, caller)
     view["viewer"] = {"canDecide": why is None, "why": why}
-    view.update(_impact(request))
     return json_response(view)
 
 
@@ -210,7 +173,7 @@ def console_approvals(req: func.HttpRequest) -> func.HttpResponse:
     if can_approve:  # nobody else reads what awaits approval here: a non-approver's inbox is empty, unread
         for request in _awaiting_approval():
             if services().approvals.may_decide(request, caller) is None:
-                waiting.append({**request.to_view(), **_impact(request)})
+                waiting.append({**request.to_view(), **api.impact_of(request)})
     return json_response({"value": waiting, "canApprove": can_approve})
 
 
@@ -283,16 +246,3 @@ def _awaiting_approval() -> list[LinkRequest]:
         if continuation is None:
             break
     return requests
-
-
-def _impact(request: LinkRequest) -> dict[str, Any]:
-    """`impact`: what a disconnect would cut, read live (at most RecentImpacts.seconds old) while nothing is removed
-    yet; null otherwise. When ARM cannot be read now, `impactError` says so and the rest of the answer stands (the
-    status matters more)."""
-    if request.action is not Action.DISCONNECT or request.status not in BEFORE_REMOVAL:
-        return {"impact": None}
-    try:
-        return {"impact": IMPACTS.get(request, services().queries.impact)}
-    except DependencyError as exc:
-        log.info("impact of %s not read: %s", request.id, exc.code)
-        return {"impact": None, "impactError": exc.to_dict()}

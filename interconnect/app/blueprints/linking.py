@@ -26,7 +26,7 @@ def submit_request(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 @uuid_route(what="request id", code="INVALID_REQUEST_ID")
 def get_request(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(services().queries.request(req.route_params["id"]))
+    return json_response(api.request_view(req.route_params["id"])[1])
 
 
 # Deciding needs a person signed in with Entra; a function key alone can never approve. So these two routes are

@@ -158,7 +158,7 @@ def test_a_request_view_fits_its_schema(built: LinkRequest) -> None:
     view = built.to_view()
     component("LinkRequestView").validate(view)
     event = AuditEvent(built.id, 2, NOW, "worker", "status", Status.VALIDATING, Status.ACCEPTED, "validating")
-    component("LinkRequestWithEvents").validate({**view, "events": [event.to_view()]})
+    component("LinkRequestDetail").validate({**view, "events": [event.to_view()], "impact": None})
     component("RequestPage").validate({"value": [view], "continuation": None, "skipped": 0})
 
 
