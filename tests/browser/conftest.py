@@ -1,7 +1,8 @@
-"""The console in a real headless Chromium: one local cloud and host per session (the e2e tier's, with the demo
-fleet loaded), one browser per session, and a fresh browser context (its own sessionStorage, so its own signed-in
-person) per page a test opens. Every page is watched: a Content-Security-Policy violation, an uncaught script
-error or an answer of 500 or over anywhere fails the test that saw it.
+"""The console in a real headless Chromium: one local cloud and host for the tier (the e2e tier's, with the demo
+fleet loaded; stopped when the tier is done, not kept for the rest of `make test`), one browser, and a fresh
+browser context (its own sessionStorage, so its own signed-in person) per page a test opens. Every page is watched:
+a Content-Security-Policy violation, an uncaught script error or an answer of 500 or over anywhere fails the test
+that saw it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console() -> Iterator[Console]:
     # The e2e tier's local cloud and host as they are (approvals on, the console's sign-in set up for the stand-in).
     for app in running_app():
@@ -49,13 +50,13 @@ def console() -> Iterator[Console]:
         yield Console(app, demo_cloud_ids(fleet))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium for the browser tests")
