@@ -16,7 +16,8 @@ from interconnect import boundedjson
 from interconnect.errors import TooLargeError, ValidationError
 from interconnect.linking.model import Status
 
-Kind = Literal["process", "check", "expire", "notify", "audit"]  # for "audit", request_id is the run id
+# For "audit", request_id is the run id; for "changeset" (links as code), the change set's id.
+Kind = Literal["process", "check", "expire", "notify", "audit", "changeset"]
 # A work item is a flat object of five short fields (~150 bytes); anything far larger is not one.
 MAX_MESSAGE_BYTES = 4096
 # Request and audit run ids are UUIDs; the grammar leaves room for test ids but no separator a table key
@@ -64,7 +65,7 @@ class WorkItem:
             base += f":wake:{self.waker}:{self.waker_status}"
         elif self.kind == "process" and self.attempt:
             base += f":wait:{self.attempt}"
-        elif self.kind in ("check", "notify"):
+        elif self.kind in ("check", "notify", "changeset"):
             base += f":{self.attempt}"
         return base + (f":retry:{self.retry}" if self.retry else "") + (f":{self.origin}" if self.origin else "")
 

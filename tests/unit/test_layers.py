@@ -48,6 +48,7 @@ SERVICES = {
     "interconnect.audit.service",
     "interconnect.audit.inventory",
     "interconnect.estate.gather",
+    "interconnect.estate.apply",
 }
 SIDE_EFFECTS = ("azure", "azurefunctions", "subprocess", "socket", "urllib.request", "http.client")
 EDGES = ("adapters", "app")
