@@ -7,9 +7,10 @@ param tags object
 param deploymentContainerName string
 param lockAccount bool
 
-// The app's tables. Must equal the names interconnect/adapters/tables.py, audit_tables.py and quarantine.py use
-// with an empty INTERCONNECT_TABLE_PREFIX (tests/infra checks it). The app also creates them if missing.
-// quarantine holds the queue messages the worker set aside (no work item, or a request it cannot read back).
+// The app's tables. Must equal the names interconnect/adapters/tables.py, audit_tables.py, quarantine.py and
+// topology_tables.py use with an empty INTERCONNECT_TABLE_PREFIX (tests/infra checks it). The app also creates
+// them if missing. quarantine holds the queue messages the worker set aside (no work item, or a request it cannot
+// read back); topologies the topology documents applied, one per scope, which every audit checks for drift.
 var tableNames = [
   'requests'
   'requestindex'
@@ -17,6 +18,7 @@ var tableNames = [
   'auditfindings'
   'auditinventory'
   'quarantine'
+  'topologies'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -83,7 +85,7 @@ resource lock 'Microsoft.Authorization/locks@2020-05-01' = if (lockAccount) {
   name: 'keep-audit-trail'
   properties: {
     level: 'CanNotDelete'
-    notes: 'Holds the interconnect audit trail, audit runs and set-aside queue messages (tables requests, requestindex, audits, auditfindings, auditinventory, quarantine).'
+    notes: 'Holds the interconnect audit trail, audit runs, set-aside queue messages and registered topologies (tables requests, requestindex, audits, auditfindings, auditinventory, quarantine, topologies).'
   }
 }
 

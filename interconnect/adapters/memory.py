@@ -20,6 +20,8 @@ from interconnect.errors import (
     NotFoundError,
     ValidationError,
 )
+from interconnect.estate.registry import RegisteredTopology, registration
+from interconnect.estate.topology import Scope
 from interconnect.linking.lifecycle import FIRST_VERSION, submitted
 from interconnect.linking.model import AuditEvent, LinkRequest, Requester, RequestSummary, Status
 from interconnect.linking.ports import Listing, RequestStore
@@ -346,3 +348,21 @@ class InMemoryAuditStore:
             for r in newest.values()
             if r.action.value == "connect" and r.operation is not None
         ]
+
+
+class InMemoryTopologyRegistry:
+    """`TopologyRegistry` in memory: one registration per scope, validated as the table adapter validates."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.rows: dict[str, RegisteredTopology] = {}  # by scope key
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def register(self, document: bytes, scope: Scope, *, by: Requester, fingerprint: str | None = None) -> None:
+        registered = registration(document, scope, by=by, at=self._clock(), fingerprint=fingerprint)
+        with self._lock:
+            self.rows[registered.key] = registered
+
+    def registered(self) -> list[RegisteredTopology]:
+        with self._lock:
+            return list(self.rows.values())

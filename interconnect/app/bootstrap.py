@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from interconnect.channels.inbound import Inbound
     from interconnect.channels.ports import Notifier
     from interconnect.console.signin import SignIn, SignInMetadata
+    from interconnect.estate.apply import ChangeSets
+    from interconnect.estate.gather import EstateReader
+    from interconnect.estate.ports import ChangeSetStore
+    from interconnect.estate.registry import TopologyRegistry
     from interconnect.linking.approvals import Approvals
     from interconnect.linking.facts import Preflight
     from interconnect.linking.intake import Intake
@@ -119,6 +123,12 @@ class Adapters(Protocol):
         """Where the queue trigger sets aside what is no work item; None: not configured (a message that would
         go there is abandoned instead, for Service Bus to dead-letter in the end)."""
 
+    def topology_registry(self) -> TopologyRegistry:
+        """The topology documents applied, which every audit compares with the estate (drift)."""
+
+    def changesets(self) -> ChangeSetStore:
+        """Where an apply's change sets are kept (links as code)."""
+
 
 class Services:
     """The app's services over `adapters`, each built on first use (see `component`)."""
@@ -149,6 +159,14 @@ class Services:
     @component
     def quarantine(self) -> Quarantine | None:
         return self._adapters.quarantine()
+
+    @component
+    def topology_registry(self) -> TopologyRegistry:
+        return self._adapters.topology_registry()
+
+    @component
+    def changeset_store(self) -> ChangeSetStore:
+        return self._adapters.changesets()
 
     @component
     def notifier(self) -> Notifier:
@@ -259,6 +277,7 @@ class Services:
             redrive=self.sweeper.sweep,
             chat=WebhookChatPoster(s.audit_notify_url) if s.audit_notify_url else None,
             quarantine=self.quarantine,
+            topologies=self.topology_registry,
         )
 
     @component
@@ -279,11 +298,33 @@ class Services:
         )
 
     @component
+    def changesets(self) -> ChangeSets:
+        """Links as code: starts an apply's change set and advances it from the work queue."""
+        from interconnect.estate.apply import ChangeSets
+
+        return ChangeSets(
+            self.changeset_store, self.store, self.intake, self.queue, self.clock, self.settings.poll_interval
+        )
+
+    def estate_reader(self) -> EstateReader:
+        """A reader of the estate a topology is planned on; one per plan (it counts that plan's ARM reads)."""
+        from interconnect.estate.gather import EstateReader
+
+        return EstateReader(self.avs, self.store)
+
+    @component
     def dispatch(self) -> Dispatch:
         """What the queue trigger calls: routes each work item by its kind."""
         from interconnect.app.dispatch import Dispatch
 
-        return Dispatch(self.worker, self.queue, self.clock, deliveries=self.deliveries, audits=self.audits)
+        return Dispatch(
+            self.worker,
+            self.queue,
+            self.clock,
+            deliveries=self.deliveries,
+            audits=self.audits,
+            changesets=self.changesets,
+        )
 
     @component
     def known_clouds(self) -> KnownClouds:
@@ -358,10 +399,16 @@ class Given:
         signing_keys: SigningKeys | None = None,
         quarantine: Quarantine | None = None,
         sign_in_metadata: SignInMetadata | None = None,
+        topology_registry: TopologyRegistry | None = None,
+        changesets: ChangeSetStore | None = None,
     ) -> None:
+        from interconnect.adapters.changesets import InMemoryChangeSetStore
+
         self._store, self._queue, self._avs = store, queue, avs
         self._notifier, self._audit_store, self._signing_keys = notifier, audit_store, signing_keys
         self._quarantine, self._sign_in_metadata = quarantine, sign_in_metadata
+        self._topology_registry = topology_registry
+        self._changesets = changesets or InMemoryChangeSetStore()
 
     def store(self) -> RequestStore:
         return self._store
@@ -387,6 +434,16 @@ class Given:
     def sign_in_metadata(self) -> SignInMetadata | None:
         return self._sign_in_metadata
 
+    def topology_registry(self) -> TopologyRegistry:
+        if self._topology_registry is None:
+            from interconnect.adapters.memory import InMemoryTopologyRegistry
+
+            self._topology_registry = InMemoryTopologyRegistry()
+        return self._topology_registry
+
+    def changesets(self) -> ChangeSetStore:
+        return self._changesets
+
 
 def wire(
     settings: Settings,
@@ -399,9 +456,23 @@ def wire(
     signing_keys: SigningKeys | None = None,
     quarantine: Quarantine | None = None,
     sign_in_metadata: SignInMetadata | None = None,
+    topology_registry: TopologyRegistry | None = None,
+    changesets: ChangeSetStore | None = None,
 ) -> Services:
-    """Services over the given ports (tests pass fakes here)."""
-    given = Given(store, queue, avs, notifier, audit_store, signing_keys, quarantine, sign_in_metadata)
+    """Services over the given ports (tests pass fakes here; without a topology registry or a change set store,
+    in-memory ones)."""
+    given = Given(
+        store,
+        queue,
+        avs,
+        notifier,
+        audit_store,
+        signing_keys,
+        quarantine,
+        sign_in_metadata,
+        topology_registry,
+        changesets,
+    )
     return Services(settings, given, clock)
 
 
@@ -476,11 +547,23 @@ class SdkAdapters:
     def sign_in_metadata(self) -> SignInMetadata | None:
         return self.openid
 
+    def changesets(self) -> ChangeSetStore:
+        from interconnect.adapters.changesets import TableChangeSetStore
+
+        # In the requests table, in partitions of their own (adapters/changesets.py says why); made on first use.
+        return TableChangeSetStore(self.tables.service, self.settings.table_prefix)
+
     def quarantine(self) -> Quarantine:
         from interconnect.adapters.quarantine import TableQuarantine
 
         # Its table is made when the first message is set aside (TableQuarantine.put), not here.
         return TableQuarantine(self.tables.service, self.settings.table_prefix)
+
+    def topology_registry(self) -> TopologyRegistry:
+        from interconnect.adapters.topology_tables import TableTopologyRegistry
+
+        # Its table is made when the first document is registered (TableTopologyRegistry.register), not here.
+        return TableTopologyRegistry(self.tables.service, self.settings.table_prefix)
 
 
 def build_services(settings: Settings | None = None) -> Services:

@@ -27,7 +27,10 @@ class Finding:
     def key(self) -> str:
         """Stable across runs, so a run can say which findings are new, still open or resolved."""
         subject = self.details.get("link") or self.details.get("requestId") or ""
-        return "|".join([self.code, *sorted(c.lower() for c in self.clouds), str(subject).lower()])
+        key = "|".join([self.code, *sorted(c.lower() for c in self.clouds), str(subject).lower()])
+        # A drift finding is also the document's: two documents whose scopes overlap may both report one link.
+        document = self.details.get("scopeKey")
+        return f"{key}|{document}" if document else key
 
     def to_dict(self) -> dict[str, Any]:
         return {

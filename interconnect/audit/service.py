@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from interconnect.audit.checks import cloud_findings, link_findings, record_findings
+from interconnect.audit.drift import Pending, drift
 from interconnect.audit.inventory import InventoryReader
 from interconnect.audit.model import AuditRun, Inventory, ManagedLink, Thresholds, link_key
 from interconnect.audit.ports import AuditStore, ChatPoster
+from interconnect.avs.ids import CloudId
+from interconnect.estate.registry import TopologyRegistry
+from interconnect.linking.model import Action, RequestSummary
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.quarantine import Quarantine
 from interconnect.linking.queue import WorkItem
@@ -64,6 +68,10 @@ class Audits:
     redrive: Callable[[], object] | None = None  # the sweeper: re-drives stale requests where that is safe
     chat: ChatPoster | None = None
     quarantine: Quarantine | None = None  # the worker's set-aside messages, reported as the dead letters are
+    topologies: TopologyRegistry | None = None  # documents applied, compared with the inventory (drift)
+    # The (source, target, action) of change-set steps in progress that are not filed as requests yet, so a pair
+    # a change set is about to move is not reported as drift meanwhile. None: only filed requests are known.
+    pending_changes: Callable[[], Iterable[tuple[CloudId, CloudId, Action]]] | None = None
 
     def start(self) -> str:
         run_id = str(uuid.uuid4())
@@ -83,6 +91,9 @@ class Audits:
                 f"{stale.skipped} unfinished request row(s) could not be read back (CORRUPT_RECORD; "
                 "the log names each): left out of STALE_REQUEST and never re-driven"
             )
+        registered = self.topologies.registered() if self.topologies is not None else []
+        drifted = drift(inventory, registered, self.subscriptions, self._pending())
+        problems += drifted.problems
         findings = (
             link_findings(inventory, states, started, self.thresholds)
             + cloud_findings(inventory)
@@ -94,6 +105,7 @@ class Audits:
                 started,
                 quarantined=self.quarantine.count() if self.quarantine is not None else 0,
             )
+            + drifted.findings
         )
         if self.redrive is not None:
             self.redrive()
@@ -115,6 +127,31 @@ class Audits:
         self._tell(run)
         log.info("audit %s: %d findings (%d new, %d resolved)", run_id, len(findings), len(run.new), len(run.resolved))
         return run
+
+    def _pending(self) -> Pending:
+        """Which request (or change-set step) in progress moves a pair: read per cloud, only for the pairs
+        that drifted, at most once per cloud in a run."""
+        unfinished: dict[CloudId, list[RequestSummary]] = {}
+        steps: list[tuple[CloudId, CloudId, Action]] = []
+        read_steps = False
+
+        def pending(a: CloudId, b: CloudId, action: Action) -> str | None:
+            nonlocal read_steps
+            pair = {a, b}
+            if a not in unfinished:
+                unfinished[a] = self.requests.unfinished(a)
+            for request in unfinished[a]:
+                if request.action is action and {request.source, request.target} == pair:
+                    return request.id
+            if not read_steps and self.pending_changes is not None:
+                steps.extend(self.pending_changes())
+                read_steps = True
+            for source, target, step in steps:
+                if step is action and {source, target} == pair:
+                    return "change set"
+            return None
+
+        return pending
 
     def requests_managed(self) -> list[ManagedLink]:
         return self.store.managed_links()

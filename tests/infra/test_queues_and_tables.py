@@ -16,6 +16,7 @@ import pytest
 from interconnect.adapters.audit_tables import TableAuditStore
 from interconnect.adapters.quarantine import TableQuarantine
 from interconnect.adapters.tables import TableRequestStore
+from interconnect.adapters.topology_tables import TableTopologyRegistry
 from interconnect.app.settings import Settings
 from tests.infra.bicep import ROOT, load, properties, string_value, strings_in, text
 from tests.infra.sources import bicep_settings, bindings
@@ -110,6 +111,7 @@ def test_tables_in_bicep_are_the_tables_the_adapter_uses() -> None:
     TableRequestStore(service, prefix="").ensure_tables()  # type: ignore[arg-type]
     TableAuditStore(service, prefix="").ensure_tables()  # type: ignore[arg-type]
     TableQuarantine(service, prefix="").ensure_tables()  # type: ignore[arg-type]
+    TableTopologyRegistry(service, prefix="").ensure_tables()  # type: ignore[arg-type]
     storage = load("infra/app/storage.bicep")
     declared = strings_in(storage.get("var", "tableNames").value or storage.root)
     assert sorted(declared) == sorted(service.names)
