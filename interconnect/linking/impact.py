@@ -13,6 +13,7 @@ an approver must not read "cuts 2 prefixes" when a third could not be listed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from interconnect.avs.ids import CloudId
@@ -101,3 +102,44 @@ def _summary(facts: Facts, source: dict[str, Any], target: dict[str, Any], linke
         f"the link between {a} and {b} is {' / '.join(statuses)}, so nothing routes across it now; once it is "
         f"removed they cannot reach each other ({counts}){caveat}"
     )
+
+
+# ------------------------------------------------------------------------------------------ the chat's sentence
+
+# How many of a side's prefixes a chat line names before it counts the rest: an approver reads the line on a phone.
+LISTED = 5
+# A sentence of what could not be read is an ARM message: enough of it to act on, not a page of it.
+UNREADABLE_CHARS = 160
+CUT_LINE_CHARS = 1500
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9 ._\-/:,;()'+=%]")
+_LONE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def plain(text: str) -> str:
+    """`text` with only characters no chat gives meaning to: letters, digits, spaces and `._-/:,;()'+=%`, and an
+    underscore between two letters or digits (`seg_web`); anything else is `?`. Segment names and ARM's messages
+    come from outside: in Slack mrkdwn or a Teams card, `<!here>`, `*`, a backtick or `[x](url)` would ping,
+    format or link, and a newline would forge a line of its own."""
+    text = _NOT_PLAIN.sub("?", text)
+    return _LONE_UNDERSCORE.sub("?", text)
+
+
+def cut_line(view: dict[str, Any]) -> str:
+    """What a disconnect cuts, in one line a chat can show next to Approve and Reject: the impact's summary, then
+    each side's routed prefixes (the first few, and how many more), then what could not be read. Every part from
+    outside is `plain`, so the line is safe in Slack mrkdwn, a Teams card, a ticket comment and the audit trail."""
+    line = f"What it cuts: {view['summary']}"
+    if view["linked"] != "no":
+        for side in (view["source"], view["target"]):
+            name = side["cloud"].rsplit("/", 1)[-1]
+            routed = [f"{p['prefix']} {p['source']}" for p in side["routed"]]
+            shown = ", ".join(routed[:LISTED]) + (f" and {len(routed) - LISTED} more" if len(routed) > LISTED else "")
+            line += f"; {name}: {shown or 'no routed prefix read'}"
+            line += "".join(f"; not read: {why[:UNREADABLE_CHARS]}" for why in side["unreadable"])
+    return plain(line)[:CUT_LINE_CHARS]
+
+
+def unread_line(why: str) -> str:
+    """The line said in place of `cut_line` when the routed space could not be read at all just now (ARM
+    unreachable): the approval goes ahead; the approver is told what they are not shown, and why."""
+    return plain(f"What it cuts could not be read: {why[:UNREADABLE_CHARS]}")

@@ -30,9 +30,17 @@ from typing import Unpack
 from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Link, LinkStatus
-from interconnect.errors import ArmError, ConflictError, DependencyError, NotFoundError, usable_retry_after
+from interconnect.errors import (
+    ArmError,
+    ConflictError,
+    DependencyError,
+    InterconnectError,
+    NotFoundError,
+    usable_retry_after,
+)
 from interconnect.linking import lifecycle
 from interconnect.linking.facts import Facts, Preflight
+from interconnect.linking.impact import cut_line, impact, unread_line
 from interconnect.linking.model import Action, Approval, LinkRequest, Operation, Reason, Status, StepChanges
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
@@ -154,11 +162,12 @@ class Worker:
     def _process(self, request: LinkRequest, item: WorkItem) -> None:
         if request.status is Status.ACCEPTED and request.action is Action.DISCONNECT and self.approvals:
             # Removing a link cuts traffic: a second person must approve it first (two-person rule).
+            cuts = self._cuts(request)  # read before the deadline is set, so the reads never shorten the window
             deadline = self.clock() + self.approval_timeout
             self._move(
                 request,
                 Status.AWAITING_APPROVAL,
-                f"waiting for approval by someone other than {request.requester} until {deadline.isoformat()}",
+                f"waiting for approval by someone other than {request.requester} until {deadline.isoformat()}. " + cuts,
                 approval=Approval(deadline),
             )
             self.queue.schedule(WorkItem(request.id, "expire"), deadline)
@@ -178,6 +187,17 @@ class Worker:
             # A redelivered first message after the operation started: make sure its check is queued
             # (the scheduled one keeps its message id, so the broker drops this if it is already there).
             self._schedule_check(request, self.poll_interval)
+
+    def _cuts(self, request: LinkRequest) -> str:
+        """What the disconnect cuts, as the line the approvers are told (impact.cut_line). Read once, here, as the
+        request enters AwaitingApproval: the line travels in that transition's event, so every channel's
+        announcement (and each redelivery of it) shows what was read without reading ARM again. A read that
+        fails is said in the line and never holds the approval back: the approver decides knowing it."""
+        try:
+            return cut_line(impact(self.preflight.routes(request.source, request.target, request.requester)))
+        except InterconnectError as exc:
+            log.warning("request %s: what it cuts not read: %s", request.id, exc.message, extra={"code": exc.code})
+            return unread_line(exc.message)
 
     def _held_back(self, request: LinkRequest, item: WorkItem) -> bool:
         """Decisions that touch the same cloud are taken one at a time, in the order the requests were

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from interconnect.avs.resources import Link, LinkStatus
-from interconnect.errors import ConflictError, ForbiddenError
+from interconnect.errors import ConflictError, DependencyError, ForbiddenError
 from interconnect.linking.approvals import Approvals
 from interconnect.linking.model import Action, Requester, Status
 from interconnect.linking.policy import DEFAULT, parse_policy
@@ -249,3 +249,34 @@ def test_may_decide_refuses_a_request_that_never_waited(world: World) -> None:
     rid = world.submit(Action.CONNECT, world.a, world.c)
     world.drain()
     assert approvals(world).may_decide(world.store.get(rid), BOB) == "NOT_AWAITING_APPROVAL"
+
+
+def test_the_approval_event_says_what_the_disconnect_cuts(world: World) -> None:
+    rid = waiting(world)
+    event = world.store.events(rid)[-1]
+    assert event.status is Status.AWAITING_APPROVAL
+    assert event.message.startswith("waiting for approval by someone other than ")
+    assert event.message.endswith(
+        ". What it cuts: a and b stop reaching each other (1 routed prefix of a, 1 routed prefix of b); "
+        "a: 10.0.0.0/22 networkBlock; b: 10.0.4.0/22 networkBlock"
+    )
+
+
+def test_what_it_cuts_is_read_once_not_on_a_redelivered_message(world: World) -> None:
+    rid = world.submit(Action.DISCONNECT)
+    item, _ = world.queue.take()
+    world.worker.handle(item)
+    reads = len(world.avs.calls)
+    world.worker.handle(item)  # Service Bus delivers at least once
+    assert world.status(rid) is Status.AWAITING_APPROVAL
+    assert world.avs.calls[reads:].count("get_cloud") == 0
+
+
+def test_arm_out_of_reach_never_holds_the_approval_back(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def down(cloud: object) -> None:
+        raise DependencyError("ARM <unreachable>")
+
+    monkeypatch.setattr(world.avs, "get_cloud", down)
+    rid = waiting(world)
+    assert world.store.get(rid).approval is not None
+    assert world.store.events(rid)[-1].message.endswith(". What it cuts could not be read: ARM ?unreachable?")

@@ -15,7 +15,7 @@ from interconnect.avs.resources import Link, LinkStatus, Refusal, Segment
 from interconnect.avs.routed import RoutedSpace
 from interconnect.errors import ArmError, NotFoundError
 from interconnect.linking.facts import CloudFacts, Facts
-from interconnect.linking.impact import impact
+from interconnect.linking.impact import LISTED, cut_line, impact, plain, unread_line
 from interconnect.linking.model import Action, Requester
 from interconnect.linking.queries import Queries
 from interconnect.linking.validation import Submit
@@ -194,3 +194,46 @@ def test_the_plans_fit_the_documented_plan_schema(world: World) -> None:
     for action, target in ((Action.DISCONNECT, world.b), (Action.CONNECT, world.c)):
         component("Plan").validate(queries(world).plan(Submit(action, world.a, target, ALICE)))
     component("Impact").validate(queries(world).impact(world.submit(Action.DISCONNECT)))
+
+
+# -- the chat's line ---------------------------------------------------------------------------------------------
+
+
+def test_the_cut_line_says_the_summary_then_each_sides_prefixes(world: World) -> None:
+    line = cut_line(queries(world).plan(Submit(Action.DISCONNECT, world.a, world.b, ALICE))["impact"])
+    assert line == (
+        "What it cuts: a and b stop reaching each other (2 routed prefixes of a, 2 routed prefixes of b); "
+        "a: 10.0.0.0/22 networkBlock, 192.168.10.0/24 segment web; b: 10.0.4.0/22 networkBlock, 172.16.0.0/29 "
+        "Global Reach"
+    )
+
+
+def test_the_cut_line_counts_what_it_does_not_list_and_says_what_was_not_read(world: World) -> None:
+    world.avs.segments[world.a] = [
+        Segment(f"seg_{n}", f"192.168.{n}.1/24", connected_gateway="t1") for n in range(LISTED + 2)
+    ]
+    world.avs.refuse["list_segments:b"] = ArmError("no", code="ARM_AuthorizationFailed", details={"status": 403})
+    line = cut_line(queries(world).plan(Submit(Action.DISCONNECT, world.a, world.b, ALICE))["impact"])
+    assert f"192.168.{LISTED - 2}.0/24 segment seg_{LISTED - 2} and 3 more; b: 10.0.4.0/22 networkBlock" in line
+    assert f"segment seg_{LISTED - 1}" not in line
+    assert "; not read: the NSX segments of rg-avs/b cannot be read" in line
+
+
+def test_an_unlinked_pair_is_one_sentence() -> None:
+    view = {"summary": "a and b are not linked: the disconnect cuts nothing", "linked": "no"}
+    assert cut_line(view) == "What it cuts: a and b are not linked: the disconnect cuts nothing"
+
+
+def test_outside_text_in_the_cut_line_is_plain(world: World) -> None:
+    world.avs.segments[world.a] = [Segment("<!here> *x* `y` [l](u)\n_z_ seg_ok", "192.168.10.1/24", "t1")]
+    line = cut_line(queries(world).plan(Submit(Action.DISCONNECT, world.a, world.b, ALICE))["impact"])
+    assert "segment ??here? ?x? ?y? ?l?(u)??z? seg_ok" in line
+    assert unread_line("ARM <unreachable>\n*now*") == "What it cuts could not be read: ARM ?unreachable???now?"
+
+
+@given(st.text(max_size=200))
+def test_plain_text_has_no_character_a_chat_gives_meaning_to(text: str) -> None:
+    kept = plain(text)
+    assert len(kept) == len(text)
+    assert not set(kept) & set('<>&*`~[]!@#|\\\n\r\t"')
+    assert all(c.isascii() for c in kept)
