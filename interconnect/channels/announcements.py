@@ -30,6 +30,12 @@ def summary(request: LinkRequest, event: AuditEvent) -> str:
     return line + f"\n(request {request.id})"
 
 
+def mrkdwn(text: str) -> str:
+    """`text` as Slack mrkdwn shows it literally: `&`, `<` and `>` escaped as Slack asks, so no `<!here>` or
+    `<url|label>` in a message or reference can ping or link (api.slack.com/reference/surfaces/formatting)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_message(request: LinkRequest, event: AuditEvent) -> dict[str, Any]:
     """Block Kit with a plain-text fallback (Slack shows `text` in notifications and where blocks cannot render)."""
     text = summary(request, event)
@@ -52,13 +58,15 @@ def slack_message(request: LinkRequest, event: AuditEvent) -> dict[str, Any]:
             },
         },
         {"type": "section", "fields": fields},
-        {"type": "section", "text": {"type": "mrkdwn", "text": (request.outcome or event.message)[:2900] or " "}},
+        # The message (for a disconnect awaiting approval, what it cuts: linking/impact.cut_line) is mrkdwn here.
+        {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(request.outcome or event.message)[:2900] or " "}},
         {
             "type": "context",
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"request `{request.id}`" + (f" · {request.reference}" if request.reference else ""),
+                    "text": f"request `{request.id}`"
+                    + (f" · {mrkdwn(request.reference)}" if request.reference else ""),
                 }
             ],
         },

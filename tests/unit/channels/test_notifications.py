@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 
 from interconnect.app.dispatch import Dispatch
@@ -135,3 +138,54 @@ def test_the_slack_message_has_a_plain_text_fallback_and_blocks() -> None:
     assert announcements.webhook_event(request, first)["data"]["requestId"] == rid
     card = announcements.adaptive_card(request, first)["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+
+
+# -- the approval prompt -----------------------------------------------------------------------------------------
+
+
+def test_the_approval_prompt_in_slack_and_teams_says_what_the_disconnect_cuts_in_plain_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from interconnect.adapters import notifier
+    from interconnect.avs.resources import Link, LinkStatus, Segment
+    from interconnect.channels.config import Channels
+
+    world = World(approvals=True)
+    world.avs.links[(world.a, "ab")] = Link(world.a, "ab", world.b, LinkStatus.ACTIVE)
+    # A segment name is ARM's, so from outside: it must neither ping the channel nor format nor link.
+    world.avs.segments[world.a] = [Segment("web<!channel>*b*&[x](https://evil)", "192.168.10.1/24", "t1")]
+    slack, teams = Callback("slack", "https://hooks.slack.test/r/1"), Callback("teams", "conversation-1")
+    request, _ = world.intake.submit(Submit(Action.DISCONNECT, world.a, world.b, ALICE), callbacks=(slack, teams))
+    world.worker.handle(world.queue.take()[0])
+    waiting, event = world.store.get(request.id), world.store.events(request.id)[-1]
+    assert event.status is Status.AWAITING_APPROVAL
+    sent: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(notifier, "send", lambda method, url, body, headers=None: sent.append((url, body)))
+    http = notifier.HttpNotifier(Channels(teams_workflow_url="https://teams.test/workflow"))
+    http.deliver(slack, waiting, event)
+    http.deliver(teams, waiting, event)
+    (_, message), (_, card) = sent
+
+    cut = (
+        "What it cuts: a and b stop reaching each other (2 routed prefixes of a, 1 routed prefix of b); "
+        "a: 10.0.0.0/22 networkBlock, 192.168.10.0/24 segment web??channel??b???x?(https://evil); "
+        "b: 10.0.4.0/22 networkBlock"
+    )
+    section = message["blocks"][2]["text"]  # type: ignore[index]
+    assert section["type"] == "mrkdwn" and section["text"].endswith(cut)
+    assert cut in message["text"]  # type: ignore[operator]
+    assert message["blocks"][-1]["type"] == "actions"  # type: ignore[index]  # Approve and Reject follow it
+    text_blocks = [b["text"] for b in card["attachments"][0]["content"]["body"] if b["type"] == "TextBlock"]  # type: ignore[index]
+    assert any(t.endswith(cut) for t in text_blocks)
+    for payload in (message, card):
+        flat = json.dumps(payload)
+        assert "<!channel>" not in flat and "*b*" not in flat and "[x]" not in flat and "&" not in flat
+
+
+def test_slack_mrkdwn_shows_outside_text_literally() -> None:
+    world = World()
+    rid = submit_with_callbacks(world)
+    request = replace(world.store.get(rid), outcome="done <!here> & <https://x|y>", reference="CHG<@U1>")
+    message = announcements.slack_message(request, world.store.events(rid)[0])
+    assert message["blocks"][2]["text"]["text"] == "done &lt;!here&gt; &amp; &lt;https://x|y&gt;"
+    assert message["blocks"][3]["elements"][0]["text"].endswith(" · CHG&lt;@U1&gt;")
