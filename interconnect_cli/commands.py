@@ -419,10 +419,13 @@ def disconnect(
 @click.pass_context
 @handled
 def status(ctx: click.Context, request_id: str) -> None:
-    """A request: where it stands, its outcome, its reasons and its audit trail. Exit 0 once read."""
+    """A request: where it stands, its outcome, its reasons, its audit trail and, for a disconnect not yet under
+    way, what it cuts. Exit 0 once read."""
+    from interconnect_cli.impact import with_impact
+
     with session(ctx) as s:
         view = s.api.request(request_id)
-        s.show(render.request(view), view)
+        s.show(with_impact(render.request(view), view), view)
 
 
 @cli.command()
