@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, TypedDict
 
+from interconnect.audit.drift import MISSING as TOPOLOGY_MISSING_LINK
 from interconnect.audit.model import Finding, Inventory
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.avs.resources import Link, LinkStatus
@@ -27,6 +28,7 @@ UNKNOWN_REGION = "unknown"
 UNKNOWN_STATUS = "Unknown"  # what LinkStatus.normalize says of a missing status
 LEGEND = "A link routes both ways between its two clouds only; links are not transitive."
 ARROW_NOTE = "Arrows point away from the cloud that holds the link."
+MARKS_BOTH_CLOUDS = frozenset({TOPOLOGY_MISSING_LINK})  # two-cloud findings about a link that is not there
 
 
 # --------------------------------------------------------------------------------------------------- the graph
@@ -72,7 +74,7 @@ class Graph(TypedDict):
     regions: list[Region]
     nodes: list[Node]
     edges: list[Edge]
-    findings: list[dict[str, Any]]  # Finding.to_dict() + {"attachedTo": "node" | "edge" | "graph"}
+    findings: list[dict[str, Any]]  # Finding.to_dict() + {"attachedTo": "node" | "edge" | "nodes" | "graph"}
 
 
 def _key(cloud: str) -> str:
@@ -108,11 +110,13 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> Graph:
          "nodes": [{"id", "name", "shortName", "region", "subscription", "resourceGroup", "provisioningState",
                     "external", "findings": [codes], "reaches": [node ids joined by an Active link]}],
          "edges": [{"source", "target", "name", "status", "active", "direction", "findings": [codes]}],
-         "findings": [Finding.to_dict() + {"attachedTo": "node" | "edge" | "graph"}]}
+         "findings": [Finding.to_dict() + {"attachedTo": "node" | "edge" | "nodes" | "graph"}]}
 
     An edge's `source` holds the link; `direction` says so in words ("rg/a→rg/b"). A finding naming one
     cloud attaches to its node; one naming exactly the two ends of a link attaches to that link's edges (to
-    the one it names in details.link when the pair has several); anything else stays graph-level. Clouds
+    the one it names in details.link when the pair has several); TOPOLOGY_MISSING_LINK, naming two clouds a
+    topology document joins but no link does, attaches to both their nodes ("nodes"); anything else stays
+    graph-level. Clouds
     that links point at but that were not read (outside the configured subscriptions) are nodes in region
     "unknown" with `external: true`; a link such a cloud holds towards one we read (known only from
     `externalCloudLinks`) is an edge with no name and status "Unknown". Ordering is deterministic, so the
@@ -170,6 +174,11 @@ def build_graph(inventory: Inventory, findings: Sequence[Finding]) -> Graph:
             named = [edge for edge in pair if edge["name"].lower() == str(finding.details.get("link", "")).lower()]
             for edge in named or pair:
                 _add_code(edge, finding.code)
+        elif finding.code in MARKS_BOTH_CLOUDS and len(ends) == 2 and all(key in nodes for key in ends):
+            # A declared link that is missing: no edge to mark, so both clouds the document joins are.
+            where = "nodes"
+            for key in sorted(ends):
+                _add_code(nodes[key], finding.code)
         attached.append({**finding.to_dict(), "attachedTo": where})
 
     for node in nodes.values():
