@@ -61,6 +61,12 @@ class TooLargeError(ValidationError):
     code = "TOO_LARGE"
 
 
+class UnsupportedMediaTypeError(ValidationError):
+    """The body is in a media type the route does not read; nothing of it was read."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class ForbiddenError(InterconnectError):
     """The caller is known but not allowed to do this."""
 

@@ -523,3 +523,112 @@ class CloudPage(Struct):
     routed: list[ImpactPrefix]
     unreadable: list[str]
     requests: list[LinkRequestView]
+
+
+# ------------------------------------------------------------------------------------------- links as code
+
+
+class DocumentPlace(Struct):
+    """Where the document asks for a step: the path of its entry and, in YAML, its line."""
+
+    path: str
+    line: int | None
+
+
+class TopologyStep(Struct):
+    """One request the apply would file, in order, with the pre-flight's verdict on the state it would meet."""
+
+    step: int
+    change: Literal["connect", "repair", "disconnect"]
+    action: Action
+    source: CloudIdText
+    target: CloudIdText
+    allowed: bool
+    would_do: Literal["reject", "noop", "create", "delete"]
+    holder: CloudIdText | None
+    link_name: str | None
+    outcome: str
+    reasons: list[Reason]
+    declared_at: DocumentPlace | None
+    impact: Impact | None
+
+
+class TopologyLink(Struct):
+    holder: CloudIdText
+    name: str
+    linked_cloud: CloudIdText
+    status: str
+
+
+class TopologyPlanSummary(Struct):
+    connect: int
+    repair: int
+    disconnect: int
+    stay: int
+    outside: int
+    problems: int
+
+
+class TopologyPlan(Struct):
+    """What a topology document changes, in order, each step judged on the state it meets; the end state is
+    judged again (`endState`). Planning changes nothing. `fingerprint` is what an apply must name."""
+
+    allowed: bool
+    fingerprint: Annotated[str, msgspec.Meta(pattern="^v[0-9]{1,3}:[0-9a-f]{64}$")]
+    summary: TopologyPlanSummary
+    steps: list[TopologyStep]
+    stay: list[TopologyLink]
+    outside: list[TopologyLink]
+    end_state: list[Reason]
+    notes: list[Reason]
+    reads: int  # ARM calls the plan needed
+
+
+class ChangeSetStarted(Struct):
+    """A change set started (202), or the one an Idempotency-Key already started (200)."""
+
+    change_set_id: uuid.UUID
+    status: Literal["InProgress", "Succeeded", "Failed"]
+    status_url: str
+
+
+class NothingToChange(Struct):
+    """The estate already holds what the document declares: no change set (the document is registered)."""
+
+    change_set: uuid.UUID | None  # always null here: no change set was started
+    steps: list[TopologyStep]  # always empty here
+    message: str
+    fingerprint: str
+
+
+class ChangeSetStep(Struct):
+    index: int  # the plan's step number
+    action: Action
+    source: CloudIdText
+    target: CloudIdText
+    request_id: uuid.UUID | None
+    status: Literal[
+        "Pending",
+        "Accepted",
+        "AwaitingApproval",
+        "Validating",
+        "InProgress",
+        "Succeeded",
+        "Rejected",
+        "Failed",
+        "Expired",
+    ]
+    impact: Impact | None = None
+
+
+class ChangeSetView(Struct):
+    """An apply's change set: its steps filed one at a time, in order, each through intake."""
+
+    change_set_id: uuid.UUID
+    status: Literal["InProgress", "Succeeded", "Failed"]
+    fingerprint: str
+    created_at: datetime
+    updated_at: datetime
+    requested_by: RequesterView
+    steps: list[ChangeSetStep]
+    reason: Reason | None = None

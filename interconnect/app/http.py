@@ -33,6 +33,7 @@ from interconnect.errors import (
     SignatureError,
     TooLargeError,
     TransitionError,
+    UnsupportedMediaTypeError,
     ValidationError,
 )
 from interconnect.linking.model import Requester
@@ -47,6 +48,7 @@ STATUS: dict[type[InterconnectError], int] = {
     AuthenticationError: 401,
     RenderError: 503,
     TooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
     ValidationError: 400,
     ForbiddenError: 403,
     NotFoundError: 404,

@@ -57,6 +57,16 @@ CODES: dict[str, str] = {
     "INVALID_DATE": "`since` or `until` is not an ISO 8601 date or date-time, or `since` is after `until`",
     "INVALID_CONTINUATION": "`continuation` is not a token this listing issued",
     "INVALID_FORMAT": "`format` is not json, mermaid, dot or svg",
+    "TOPOLOGY_INVALID": "the topology document does not parse or breaks its schema (`details.problems`: path, line)",
+    "TOPOLOGY_UNKNOWN_CLOUD": "a cloud the document names is not in its scope's subscriptions (`details.problems`)",
+    "TOPOLOGY_AMBIGUOUS_CLOUD": "a short cloud name matches several clouds (`details.problems`)",
+    "TOPOLOGY_OUT_OF_SCOPE": "a declared link has an end outside the document's scope (`details.problems`)",
+    "TOPOLOGY_SAME_CLOUD": "a declared link joins a cloud to itself (`details.problems`)",
+    "TOPOLOGY_DUPLICATE_LINK": "the same pair is declared twice (`details.problems`)",
+    "TOPOLOGY_SCOPE_MISMATCH": "the document's scope is not the one registered with it",
+    "INVALID_FINGERPRINT": "`fingerprint` is missing or not a plan's fingerprint (v1:<64 hex digits>)",
+    "INVALID_CHANGESET_ID": "the change set id in the path is not a UUID",
+    "CHANGESET_TOO_LARGE": "the plan has more steps than one change set can record",
     "INVALID_CLOUD_REF": "`ref` is missing, or no private cloud could have that name",
     "INVALID_PAYLOAD": "the channel's payload is not what it sends (a field's grammar, the form, the JSON)",
     "STORAGE_REFUSED_INPUT": "Table Storage refused a value sent (ids or values it cannot hold)",
@@ -80,15 +90,20 @@ CODES: dict[str, str] = {
     "CLOUD_NOT_FOUND": "the private cloud does not exist or ARM refuses to show it",
     "ARM_MALFORMED_ANSWER": "ARM's answer for the cloud is not what its API describes",
     "ASSET_NOT_FOUND": "the console has no file of this name (or the console is not deployed)",
+    "CHANGESET_NOT_FOUND": "no change set has this id",
     # 409
     "IDEMPOTENCY_KEY_REUSED": "the Idempotency-Key was used before for a different request",
     "NOT_AWAITING_APPROVAL": "the request is not awaiting approval (`details.status`)",
     "APPROVAL_EXPIRED": "the approval window has closed",
     "CONFLICT": "the request changed concurrently; read it again",
     "AMBIGUOUS_CLOUD": "several clouds have that name (`details.candidates`)",
+    "PLAN_CHANGED": "the plan is not the one reviewed: the estate or the document changed (`details.fingerprint`: "
+    "the new one, `details.plan`: the new plan)",
     # 413, 422
     "TOO_LARGE": "the body (or a value stored from it) is over its size limit (`details.limit`)",
     "MAPPING_FAILED": "the ticket lacks what the source's mapping needs (`details.missing`, `details.invalid`)",
+    "PLAN_REFUSED": "a rule refuses the plan (`details.problems`: every reason code; `details.plan`: the plan)",
+    "UNSUPPORTED_MEDIA_TYPE": "the body's Content-Type is not one this route reads (`details.accepted`)",
     # 500
     "INTERNAL": "an unexpected error; quote the x-correlation-id",
     "SETTINGS_INVALID": "a setting of the app is missing or malformed",
@@ -889,13 +904,150 @@ def _console_operations() -> tuple[Operation, ...]:
     )
 
 
-OPERATIONS = (*OPERATIONS, *_console_operations())
+TOPOLOGY_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "application/json")
+TOPOLOGY_400 = (
+    "TOPOLOGY_INVALID",
+    "TOPOLOGY_UNKNOWN_CLOUD",
+    "TOPOLOGY_AMBIGUOUS_CLOUD",
+    "TOPOLOGY_OUT_OF_SCOPE",
+    "TOPOLOGY_SAME_CLOUD",
+    "TOPOLOGY_DUPLICATE_LINK",
+)
+TOPOLOGY_DOCUMENT = {"$ref": REF.format(name="TopologyDocument")}
+TOPOLOGY_EXAMPLE = {
+    "apiVersion": "interconnect/v1",
+    "kind": "Topology",
+    "scope": {"resourceGroups": ["/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-avs-weu"]},
+    "defaults": {"subscription": "00000000-0000-0000-0000-000000000001", "resourceGroup": "rg-avs-weu"},
+    "links": [{"between": ["pc-weu-prod", "pc-weu-dr"]}],
+}
+CHANGESET_ID_PATH = {
+    **ID_PATH,
+    "description": "The change set id (a UUID, as `changeSetId` gives it).",
+}
+
+
+def _estate_operations() -> tuple[Operation, ...]:
+    """Links as code: plan a topology document, apply it, follow the change set (blueprints/estate.py)."""
+    body = {media: TOPOLOGY_DOCUMENT for media in TOPOLOGY_MEDIA}
+    media_note = (
+        "The body is the topology document (`TopologyDocument`), as YAML (`application/yaml`, `application/x-yaml`, "
+        "`text/yaml`) or JSON (`application/json`), UTF-8, at most 128 KiB; it is refused with its problems, each "
+        "with its path and (in YAML) its line, before the estate is read."
+    )
+    return (
+        Operation(
+            "/topology/plan",
+            "post",
+            "planTopology",
+            "estate",
+            "Plan a topology document: the ordered change and every rule's verdict",
+            "Reads the estate of the document's scope (`reads`: the ARM calls it took) and answers the ordered "
+            "change: links to create, repair or remove, links that stay and links outside the scope, each step "
+            "judged by every pre-flight rule on the state it would meet, and the end state judged again. An unsafe "
+            "plan answers 200 with `allowed: false` and every problem with its reason code. Changes nothing. "
+            + media_note,
+            "key",
+            {200: Body("The plan, allowed or not.", {"application/json": c.TopologyPlan})},
+            {
+                400: (*TOPOLOGY_400, "INVALID_QUERY"),
+                413: ("TOO_LARGE",),
+                415: ("UNSUPPORTED_MEDIA_TYPE",),
+                500: (*SERVER_500, "POLICY_INVALID"),
+                503: ARM_503,
+            },
+            request_body=body,
+            reads_token=True,
+            body_examples={"pair": {"summary": "Two clouds linked", "value": TOPOLOGY_EXAMPLE}},
+        ),
+        Operation(
+            "/topology/apply",
+            "post",
+            "applyTopology",
+            "estate",
+            "Apply a reviewed plan: file its steps in order through the same rules",
+            "Plans the document again: a plan whose fingerprint is not `fingerprint` (the estate or the document "
+            "changed since the review) is refused 409 PLAN_CHANGED with the new one; a plan some rule refuses is "
+            "422 PLAN_REFUSED with its problems. With nothing to change the answer is 200 (re-applying is a no-op); "
+            "otherwise a change set files the steps one at a time, each as a request (approvals, audit trail), the "
+            "next once the one before succeeded (202, `Location` to follow it). Either way the document is "
+            "registered for drift. With an `Idempotency-Key` a repeat answers 200 with the same change set. "
+            + media_note,
+            "key",
+            {
+                202: Body(
+                    "The change set started.",
+                    {"application/json": c.ChangeSetStarted},
+                    ("Location",),
+                    ("Location",),
+                    (Link("getChangeSet", "id", "changeSetId", "Follow the change set to its end."),),
+                ),
+                200: Body(
+                    "Nothing to change (`NothingToChange`), or the change set this Idempotency-Key already started.",
+                    {"application/json": {"anyOf": [c.NothingToChange, c.ChangeSetStarted]}},
+                    ("Location",),
+                ),
+            },
+            {
+                400: (
+                    *TOPOLOGY_400,
+                    "TOPOLOGY_SCOPE_MISMATCH",
+                    "INVALID_FINGERPRINT",
+                    "CHANGESET_TOO_LARGE",
+                    "INVALID_QUERY",
+                    "INVALID_IDEMPOTENCY_KEY",
+                    *STORE_400,
+                ),
+                409: ("PLAN_CHANGED", "IDEMPOTENCY_KEY_REUSED", "CONFLICT"),
+                413: ("TOO_LARGE",),
+                415: ("UNSUPPORTED_MEDIA_TYPE",),
+                422: ("PLAN_REFUSED",),
+                500: (*SERVER_500, "POLICY_INVALID"),
+                503: ARM_503,
+            },
+            parameters=(
+                _query(
+                    "fingerprint",
+                    {"type": "string", "pattern": "^v[0-9]{1,3}:[0-9a-f]{64}$"},
+                    "The `fingerprint` of the plan that was reviewed (POST /topology/plan).",
+                    required=True,
+                    example="v1:" + "0" * 64,
+                ),
+                IDEMPOTENCY_KEY,
+            ),
+            request_body=body,
+            reads_token=True,
+            body_examples={"pair": {"summary": "Two clouds linked", "value": TOPOLOGY_EXAMPLE}},
+        ),
+        Operation(
+            "/changesets/{id}",
+            "get",
+            "getChangeSet",
+            "estate",
+            "Read a change set and the progress of its steps",
+            "Each step names the request it filed (null until filed) and that request's status; a change set that "
+            "failed says which step stopped it and why (`reason`), and the steps after it were not filed.",
+            "key",
+            {200: Body("The change set.", {"application/json": c.ChangeSetView})},
+            {
+                400: ("INVALID_CHANGESET_ID",),
+                404: ("CHANGESET_NOT_FOUND",),
+                500: SERVER_500,
+                503: STORE_503,
+            },
+            parameters=(CHANGESET_ID_PATH,),
+        ),
+    )
+
+
+OPERATIONS = (*OPERATIONS, *_estate_operations(), *_console_operations())
 
 TAGS = (
     ("requests", "Link requests: submit, plan, read, list, approve, reject."),
     ("links", "Live links of a private cloud."),
     ("clouds", "Cloud names resolved to ARM ids."),
     ("audit", "Audit runs of the whole estate and its topology."),
+    ("estate", "Links as code: plan and apply a topology document, follow its change set."),
     ("channels", "Ticketing webhooks and chat, each signed by its sender."),
     ("health", "Dependencies."),
     ("meta", "This description."),
@@ -942,6 +1094,7 @@ def build() -> dict[str, Any]:
             return t
         return schema_of[id(t)]
 
+    components.update(_topology_schemas())
     closed = {"TeamsActivity", "TeamsSender", "SlackCommandForm", "SlackActionForm"}
     for name, component in components.items():
         # TypedDicts (the topology graph) come without additionalProperties: every shape here is closed.
@@ -1030,6 +1183,28 @@ def build() -> dict[str, Any]:
             "securitySchemes": _security_schemes(),
         },
     }
+
+
+def _topology_schemas() -> dict[str, Any]:
+    """The topology document's JSON Schema (estate/document.py), its definitions named Topology* here so they
+    cannot clash with the API's own shapes (`LinkEntry`, `Scope`)."""
+    from interconnect.estate.document import json_schema
+
+    definitions: dict[str, Any] = json_schema()["$defs"]
+    names = {name: name if name.startswith("Topology") else f"Topology{name}" for name in definitions}
+    text = json.dumps(definitions)
+    for name, published in names.items():
+        text = text.replace(f'"#/$defs/{name}"', f'"{REF.format(name=published)}"')
+    return {names[name]: _without_empty(schema) for name, schema in json.loads(text).items()}
+
+
+def _without_empty(schema: Any) -> Any:
+    """`required: []` and `default: []` left out: they say nothing, and Swagger 2.0 refuses an empty list."""
+    if isinstance(schema, dict):
+        return {k: _without_empty(v) for k, v in schema.items() if not (k in ("required", "default") and v == [])}
+    if isinstance(schema, list):
+        return [_without_empty(v) for v in schema]
+    return schema
 
 
 def _link(link: Link) -> dict[str, Any]:

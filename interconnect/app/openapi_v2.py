@@ -95,6 +95,8 @@ TITLES: dict[str, str] = {
     "format": "Format",
     "requests.id": "Request ID",
     "audits.id": "Audit Run ID",
+    "changesets.id": "Change Set ID",
+    "fingerprint": "Plan Fingerprint",
     "body": "Request",
 }
 # Parameters most callers leave alone: the designer shows them under "advanced".
@@ -302,10 +304,14 @@ class _Renderer:
 
     def body(self, request_body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         content: dict[str, Any] = request_body["content"]
-        if list(content) != ["application/json"]:
+        if "application/json" not in content:
             raise Swagger2Error(f"a request body of {list(content)}: only application/json is rendered")
         schema = content["application/json"]["schema"]
         description = request_body.get("description") or self.resolve(schema).get("description") or "The body."
+        if len(content) > 1:  # 2.0 has one schema per body: the JSON form stands for the others (a topology's YAML)
+            description += (
+                f" Also accepted, in the 3.1 document: {', '.join(m for m in content if m != 'application/json')}."
+            )
         return {
             "name": "body",
             "in": "body",
@@ -425,6 +431,12 @@ class _Renderer:
     def union(self, schema: dict[str, Any], branches: list[dict[str, Any]]) -> dict[str, Any]:
         """anyOf/oneOf: a nullable branch is x-nullable; several others become the closest single form."""
         outer = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
+        if outer and all(set(b) == {"required"} for b in branches):
+            # Alternatives that only say which fields go together (a topology link: `between`, or `from` and
+            # `to`): the schema beside them stands, and the description says which.
+            either = " or ".join(" and ".join(f"`{f}`" for f in b["required"]) for b in branches)
+            lead = outer.get("description", "")
+            return self.schema({**outer, "description": f"{lead} Give {either}.".strip()})
         others = [b for b in branches if b != {"type": "null"}]
         nullable = len(others) < len(branches)
         rendered = self.schema({**others[0], **outer}) if len(others) == 1 else self.closest(others, outer)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from interconnect.adapters.changesets import InMemoryChangeSetStore
 from interconnect.adapters.memory import InMemoryAvs, InMemoryRequestStore, InMemoryWorkQueue
 from interconnect.app.bootstrap import Services, component
 from interconnect.app.settings import Settings
@@ -100,6 +101,7 @@ class Recording:
             "notifier": None,
             "signing_keys": None,
             "quarantine": None,
+            "changesets": InMemoryChangeSetStore(),
         }
 
     def __getattr__(self, name: str) -> Any:
