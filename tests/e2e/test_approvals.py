@@ -82,3 +82,22 @@ def test_a_rejected_disconnect_changes_nothing(approving_app: App, linked: dict[
     done = approving_app.wait(rid)
     assert done["status"] == "Rejected" and done["reasons"][0]["code"] == "APPROVAL_REJECTED"
     assert len(approving_app.links()) == 1
+
+
+def test_a_disconnect_awaiting_approval_says_what_it_cuts(approving_app: App, linked: dict[str, str]) -> None:
+    rid = ask_disconnect(approving_app, linked, "alice")
+    shown = approving_app.call("GET", f"requests/{rid}").body
+    waiting = next(e for e in shown["events"] if e["status"] == "AwaitingApproval")
+    # Said in the approval's own event (what every channel announces), whatever the request's status is by now.
+    assert waiting["message"].endswith(
+        ". What it cuts: a and b stop reaching each other (1 routed prefix of a, 1 routed prefix of b); "
+        "a: 10.0.0.0/22 networkBlock; b: 10.0.4.0/22 networkBlock"
+    )
+    # Read live only while the disconnect may still be approved (the approval here lapses after 6 s).
+    if shown["status"] == "AwaitingApproval":
+        assert (
+            shown["impact"]["summary"]
+            == "a and b stop reaching each other (1 routed prefix of a, 1 routed prefix of b)"
+        )
+    else:
+        assert shown["status"] == "Expired" and shown["impact"] is None

@@ -229,6 +229,16 @@ def test_a_slack_disconnect_is_confirmed_then_approved_by_someone_else(chat_app:
         lambda r: r.path == confirm_url.removeprefix(sink.url) and "AwaitingApproval" in r.body.get("text", ""),
         what="the approval message",
     )
+    # The approval prompt says what the disconnect cuts, as GET /api/requests/{id} does (linking/impact.py).
+    cut = "What it cuts: pc-a and pc-b stop reaching each other ("
+    assert cut in waiting.body["text"] and cut in waiting.body["blocks"][2]["text"]["text"]
+    assert "pc-a: 10.0.0.0/22 networkBlock" in waiting.body["text"]
+    assert "pc-b: 10.0.4.0/22 networkBlock" in waiting.body["text"]
+    shown = chat_app.call("GET", f"requests/{request_id}").body
+    assert shown["status"] == "AwaitingApproval" and shown["impact"]["linked"] == "yes", shown
+    assert shown["impact"]["summary"] in waiting.body["text"]
+    assert {"prefix": "10.0.0.0/22", "source": "networkBlock"} in shown["impact"]["source"]["routed"]
+    assert {"prefix": "10.0.4.0/22", "source": "networkBlock"} in shown["impact"]["target"]["routed"]
     approve = next(e for e in waiting.body["blocks"][-1]["elements"] if e["action_id"] == "approve")
     own = click("approve", approve["value"], "U1", confirm_url)
     assert "Not done" in own.body["text"]
