@@ -46,8 +46,10 @@ class Api:
         *,
         params: dict[str, str] | None = None,
         body: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """`body` goes as JSON; `content` (a document as it was written) goes as it is, with its own type."""
         url = f"{self.base_url}/api/{path}"
         try:
             response = self.http.request(
@@ -55,6 +57,7 @@ class Api:
                 url,
                 params=params,
                 json=body,
+                content=content,
                 headers={"User-Agent": USER_AGENT, **self.credentials.headers(), **(headers or {})},
             )
         except httpx.HTTPError as exc:
@@ -124,6 +127,30 @@ class Api:
     def audit(self, run_id: str) -> dict[str, Any]:
         run: dict[str, Any] = self.json("GET", f"audits/{run_id}")
         return run
+
+    def plan_topology(self, document: bytes, content_type: str) -> dict[str, Any]:
+        plan: dict[str, Any] = self.json(
+            "POST", "topology/plan", content=document, headers={"Content-Type": content_type}
+        )
+        return plan
+
+    def apply_topology(
+        self, document: bytes, content_type: str, fingerprint: str, *, idempotency_key: str | None
+    ) -> tuple[dict[str, Any], int]:
+        """The answer and its status: 202 a change set started, 200 nothing to change (or the idempotency key's
+        earlier answer)."""
+        headers = {"Content-Type": content_type}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        response = self.call(
+            "POST", "topology/apply", params={"fingerprint": fingerprint}, content=document, headers=headers
+        )
+        answer: dict[str, Any] = body_of(response)
+        return answer, response.status_code
+
+    def changeset(self, changeset_id: str) -> dict[str, Any]:
+        view: dict[str, Any] = self.json("GET", f"changesets/{changeset_id}")
+        return view
 
     def topology(self, fmt: str) -> tuple[bytes, str]:
         response = self.call("GET", "topology", params={"format": fmt})

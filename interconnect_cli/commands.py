@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import IO, Any, ParamSpec, TypeVar
 
 import click
 import httpx
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from interconnect_cli import render
+from interconnect_cli import estate, render
 from interconnect_cli.api import TIMEOUT, Api, ApiError, Unreachable
 from interconnect_cli.auth import AuthFailed, IdentityUnreachable, credentials
 from interconnect_cli.config import AUTH_METHODS, ConfigError, Settings, resolve
@@ -187,11 +187,11 @@ def handled(command: Callable[P, R]) -> Callable[P, R]:
 class WaitLine:
     """The spinner's text, re-rendered as it spins: the status last read and the time so far."""
 
-    def __init__(self, what: str) -> None:
-        self.what, self.status, self.started = what, "", time.monotonic()
+    def __init__(self, what: str, kind: str = "request") -> None:
+        self.what, self.kind, self.status, self.started = what, kind, "", time.monotonic()
 
     def __rich__(self) -> Text:
-        return render.waiting(self.what, self.status, self.started)
+        return render.waiting(self.what, self.status, self.started, self.kind)
 
 
 @dataclass
@@ -313,23 +313,105 @@ def _plan_or_submit_args(command: Callable[P, R]) -> Callable[P, R]:
     return click.argument("source")(command)
 
 
-@cli.command(epilog=CLOUD_HELP)
-@_plan_or_submit_args
+TOPOLOGY_HELP = (
+    "With -f: the topology document (YAML or JSON, `-` for stdin; its schema is TopologyDocument in the app's "
+    "/api/openapi.json) is planned as a whole: every link to connect, repair or disconnect, in the order it would "
+    "be filed, each step's verdict and reasons, what each disconnect cuts, the links that stay and those outside "
+    "the scope. Exit 0 allowed (with --detailed-exitcode: 0 nothing to change, 10 changes), 3 refused."
+)
+
+
+@cli.command(epilog=f"{CLOUD_HELP}\n\n{TOPOLOGY_HELP}")
+@click.argument("source", required=False)
+@click.argument("target", required=False)
 @click.option("--disconnect", "action", flag_value="disconnect", help="Plan removing the link instead.")
 @click.option("--connect", "action", flag_value="connect", default=True, hidden=True)
+@click.option(
+    "-f",
+    "--file",
+    "document_file",
+    type=click.File("rb"),
+    help="Plan a topology document instead (YAML or JSON; - reads stdin).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="With -f: write the plan and its fingerprint to FILE, for `apply -f DOC --plan FILE`.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown"]),
+    default="table",
+    show_default=True,
+    help="With -f: markdown prints the plan as Markdown, for a pull-request comment.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="With -f: exit 0 only when there is nothing to change, 10 when the plan is allowed and changes links.",
+)
 @global_options
 @click.pass_context
 @handled
-def plan(ctx: click.Context, source: str, target: str, action: str) -> None:
-    """What connecting SOURCE to TARGET would do, checked on live facts; changes nothing.
+def plan(
+    ctx: click.Context,
+    source: str | None,
+    target: str | None,
+    action: str,
+    document_file: IO[bytes] | None,
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+) -> None:
+    """What connecting SOURCE to TARGET would do, or what the topology document -f FILE would change; checked on
+    live facts, changes nothing.
 
-    Exit 0 when allowed, 3 when refused (the reasons are listed).
+    \b
+      interconnect plan pc-a pc-b                 one request: exit 0 allowed, 3 refused (the reasons listed)
+      interconnect plan -f topology.yaml          the whole change a document asks for (see below)
     """
+    if document_file is not None:
+        if source or target or action == "disconnect":
+            raise click.UsageError("plan -f FILE plans the document; SOURCE, TARGET and --disconnect plan one request")
+        document = estate.read_document(document_file, getattr(document_file, "name", "-"))
+        _plan_document(ctx, document, out, fmt, detailed_exitcode)
+        return
+    if out or fmt != "table" or detailed_exitcode:
+        raise click.UsageError("--out, --format and --detailed-exitcode go with -f FILE (a topology document)")
+    if not source or not target:
+        raise click.UsageError("give SOURCE and TARGET (one request), or -f FILE (a topology document)")
     with session(ctx) as s:
         a, b = s.api.resolve_cloud(source), s.api.resolve_cloud(target)
         answer = s.api.plan(action, a, b)
         s.show(render.plan(answer, action, a, b), answer)
     ctx.exit(int(Exit.OK if answer.get("allowed") else Exit.REJECTED))
+
+
+def _plan_document(
+    ctx: click.Context, document: estate.Document, out: Path | None, fmt: str, detailed_exitcode: bool
+) -> None:
+    if fmt == "markdown" and _json_wanted(ctx):
+        raise click.UsageError("--format markdown and --output json both say what stdout holds: pick one")
+    with session(ctx) as s:
+        try:
+            answer = s.api.plan_topology(document.content, document.content_type)
+        except ApiError as exc:
+            if fmt == "markdown" and exc.status < 500 and exc.status not in (401, 403):
+                # The pull request's comment says why the document was refused; stderr and the exit say it too.
+                click.echo(estate.error_markdown(document.name, exc.code, exc.message, exc.details), nl=False)
+            raise
+        if out is not None:
+            estate.write_plan_file(out, document, answer)
+        if fmt == "markdown":
+            click.echo(estate.plan_markdown(answer, document.name), nl=False)
+        else:
+            s.show(estate.plan_view(answer, document.name), answer)
+        if out is not None and not s.json_output:
+            s.err.print(f"plan written to {out}: interconnect apply -f {document.name} --plan {out}")
+    if not answer.get("allowed"):
+        ctx.exit(int(Exit.REJECTED))
+    ctx.exit(int(Exit.CHANGES if detailed_exitcode and estate.has_changes(answer) else Exit.OK))
 
 
 def _submit(
@@ -411,6 +493,177 @@ def disconnect(
     0 Succeeded, 3 Rejected, 4 Failed, 5 Expired (nobody approved in time), 6 timed out.
     """
     _submit(ctx, "disconnect", source, target, ticket, idempotency_key, wait, timeout, interval)
+
+
+class ChangeSetId(RequestId):
+    name = "CHANGESET_ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return str(click.UUID.convert(value, param, ctx))
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a change set id (a UUID, as `apply` printed it)", param, ctx)
+
+
+CHANGESET_ID = ChangeSetId()
+
+
+@cli.command(epilog=TOPOLOGY_HELP.split(" Exit ")[0])
+@click.option(
+    "-f",
+    "--file",
+    "document_file",
+    type=click.File("rb"),
+    required=True,
+    help="The topology document (YAML or JSON; - reads stdin), byte for byte as planned.",
+)
+@click.option("--fingerprint", metavar="v1:…", help="The fingerprint of the plan that was reviewed.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The plan file `plan -f DOC --out FILE` wrote: its fingerprint, checked to be this document's.",
+)
+@click.option(
+    "--idempotency-key", metavar="KEY", help="The same key always maps to the same change set (safe re-runs)."
+)
+@click.option("--wait", is_flag=True, help="Follow the change set until it ends, each step as it happens.")
+@timing_options
+@global_options
+@click.pass_context
+@handled
+def apply(
+    ctx: click.Context,
+    document_file: IO[bytes],
+    fingerprint: str | None,
+    plan_path: Path | None,
+    idempotency_key: str | None,
+    wait: bool,
+    timeout: float,
+    interval: float,
+) -> None:
+    """Apply a topology document: the app plans it again and, when the plan is still the one reviewed (the same
+    fingerprint), files its steps in order as requests, through the same rules, approvals and audit trail.
+
+    \b
+    The reviewed plan comes from --fingerprint or --plan FILE; with neither, the document is planned here first
+    (the plan is shown) and that plan is applied. Nothing to change: exit 0 (the document is still registered,
+    so the audit reports drift from it). Without --wait: exit 0 once the change set started. With --wait: each
+    step as it happens (a disconnect awaiting approval says who approves and where), then exit 0 Succeeded, or
+    by the step that stopped it: 3 Rejected, 4 Failed, 5 Expired; 6 timed out. A refused plan exits 3; a plan
+    the estate has moved on from is PLAN_CHANGED (exit 8): plan again.
+    """
+    if fingerprint and plan_path:
+        raise click.UsageError("--fingerprint and --plan both name the reviewed plan: give one")
+    document = estate.read_document(document_file, getattr(document_file, "name", "-"))
+    with session(ctx) as s:
+        if fingerprint:
+            reviewed = estate.fingerprint(fingerprint)
+        elif plan_path is not None:
+            reviewed = estate.read_plan_file(plan_path, document)
+        else:
+            planned = s.api.plan_topology(document.content, document.content_type)
+            if not s.json_output:
+                s.out.print(estate.plan_view(planned, document.name))
+            if not planned.get("allowed"):
+                problems = [r for step in planned.get("steps") or [] for r in step.get("reasons") or []]
+                problems += planned.get("endState") or []
+                details = {"problems": problems, "plan": planned}
+                fail(ctx, Exit.REJECTED, "PLAN_REFUSED", "the plan is refused: nothing was applied", details)
+            reviewed = estate.fingerprint(str(planned.get("fingerprint", "")), "the plan's fingerprint")
+        try:
+            answer, _ = s.api.apply_topology(
+                document.content, document.content_type, reviewed, idempotency_key=idempotency_key
+            )
+        except ApiError as exc:
+            if exc.code == "PLAN_REFUSED":
+                if isinstance(exc.details.get("plan"), dict) and not s.json_output:
+                    s.out.print(estate.plan_view(exc.details["plan"], document.name))
+                fail(ctx, Exit.REJECTED, exc.code, exc.message, exc.details)
+            if exc.code == "PLAN_CHANGED":
+                now = exc.details.get("fingerprint")
+                exc.message = (
+                    f"{exc.message}; nothing was applied{f' (the plan now is {now})' if now else ''}: plan it "
+                    f"again (interconnect plan -f {document.name}) and review what changed"
+                )
+            raise
+        changeset_id = answer.get("changeSetId")
+        if not changeset_id:
+            message = str(answer.get("message") or "nothing to change")
+            s.show(Text(f"{document.name}: {message}; the estate already is as declared"), answer)
+            return
+        if not wait:
+            s.show(estate.changeset_accepted(answer, document.name), answer)
+            return
+        if not s.json_output:
+            s.out.print(estate.changeset_accepted(answer, document.name))
+        _follow_changeset(ctx, s, str(changeset_id), timeout=timeout, interval=interval)
+
+
+def _follow_changeset(ctx: click.Context, s: Session, changeset_id: str, *, timeout: float, interval: float) -> None:
+    """Each step as its status changes, then the change set where it ended; exit by the step that stopped it."""
+    console = f"{s.settings.url}/api/console"
+
+    def on_step(step: dict[str, Any], view: dict[str, Any], elapsed: float) -> None:
+        if not s.json_output:
+            s.out.print(estate.changeset_step_line(step, elapsed, estate.requester_of(view), console))
+
+    follower = Follower(s.api, Silent(), interval, timeout or None)
+    try:
+        if s.json_output:
+            outcome = follower.changeset(changeset_id, on_step)
+        else:
+            line = WaitLine(changeset_id, "change set")
+            follower.progress = LiveProgress(s.out, line)
+            with s.out.status(line, spinner="dots"):
+                outcome = follower.changeset(changeset_id, on_step)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped following change set {changeset_id}; it goes on: interconnect changeset {changeset_id} --wait"
+        ) from None
+    _finish_changeset(ctx, s, outcome, changeset_id, timeout)
+
+
+def _finish_changeset(ctx: click.Context, s: Session, outcome: Outcome, changeset_id: str, timeout: float) -> None:
+    view = outcome.view
+    if not outcome.finished:
+        if view is None and outcome.problem is not None:
+            raise outcome.problem
+        status = str((view or {}).get("status", "unknown"))
+        fail(
+            ctx,
+            Exit.TIMED_OUT,
+            "TIMED_OUT",
+            f"change set {changeset_id} is still {status} after {render.duration(timeout)}; it goes on in the app: "
+            f"interconnect changeset {changeset_id} --wait",
+            {"changeSetId": changeset_id, "status": status},
+        )
+    assert view is not None
+    s.show(estate.changeset_view(view), view)
+    if view.get("status") == "Succeeded":
+        ctx.exit(int(Exit.OK))
+    stopped = estate.failed_step(view)
+    ctx.exit(int(for_status(str(stopped.get("status"))) if stopped else Exit.FAILED))
+
+
+@cli.command()
+@click.argument("changeset_id", type=CHANGESET_ID)
+@click.option("--wait", is_flag=True, help="Follow it until it ends, each step as it happens.")
+@timing_options
+@global_options
+@click.pass_context
+@handled
+def changeset(ctx: click.Context, changeset_id: str, wait: bool, timeout: float, interval: float) -> None:
+    """A change set `apply` started: its steps, each with its request and status.
+
+    Exit 0 once read; with --wait, as `apply --wait`: 0 Succeeded, 3/4/5 by the step that stopped it, 6 timed out.
+    """
+    with session(ctx) as s:
+        if wait:
+            _follow_changeset(ctx, s, changeset_id, timeout=timeout, interval=interval)
+            return
+        view = s.api.changeset(changeset_id)
+        s.show(estate.changeset_view(view), view)
 
 
 @cli.command()

@@ -15,6 +15,9 @@ class Exit(IntEnum):
     AUTH = 7  # 401/403: no or wrong function key, no/invalid/unauthorised token, or no token could be had
     API = 8  # the API answered another error (its code and message are shown)
     UNREACHABLE = 9  # the app (or the identity provider) could not be reached: network, DNS, TLS, timeout
+    # `plan -f --detailed-exitcode`: allowed, with changes to apply. Terraform answers 2 for this, but 2 is
+    # click's usage error here, and a pipeline must never mistake a typo for "changes to review".
+    CHANGES = 10
     INTERRUPTED = 130  # Ctrl-C while waiting (the shells' 128 + SIGINT); the request goes on in the app
 
 
@@ -31,6 +34,7 @@ Exit codes:
   7  authentication failed or not allowed (401/403, or no token could be had)
   8  the API answered another error (its code and message are shown)
   9  the app or the identity provider could not be reached
+  10  plan -f --detailed-exitcode: allowed, with changes to apply (0: nothing to change)
   130  interrupted (Ctrl-C) while waiting; the request goes on"""
 
 

@@ -1,4 +1,5 @@
-"""Following a request until it ends (Succeeded, Rejected, Failed, Expired), or an audit run until it is stored.
+"""Following a request until it ends (Succeeded, Rejected, Failed, Expired), a change set until it ends
+(Succeeded, Failed), or an audit run until it is stored.
 
 The request is read every `interval` seconds; each audit-trail event not yet seen goes to `Progress.event` as it
 appears. A read that fails for a reason that may pass (the app unreachable, a 5xx, a 429) is reported and
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 
 from interconnect_cli.api import Api, ApiError, Unreachable
 from interconnect_cli.exits import TERMINAL
+
+CHANGESET_TERMINAL = ("Succeeded", "Failed")
 
 
 class Progress(Protocol):
@@ -87,6 +90,24 @@ class Follower:
             return status in TERMINAL
 
         return self._until(lambda: self.api.request(request_id), done)
+
+    def changeset(self, changeset_id: str, on_step: Callable[[dict[str, Any], dict[str, Any], float], None]) -> Outcome:
+        """Until the change set is Succeeded or Failed; `on_step(step, change set, elapsed)` gets each step whenever
+        its status changes, from the moment it is filed (a step not filed yet is only waiting its turn)."""
+        seen: dict[object, tuple[str, object]] = {}
+
+        def done(view: dict[str, Any], elapsed: float) -> bool:
+            for step in view.get("steps") or []:
+                state = (str(step.get("status", "")), step.get("requestId"))
+                key = step.get("index")
+                if seen.get(key) != state and (key in seen or step.get("requestId")):
+                    on_step(step, view, elapsed)
+                seen[key] = state
+            status = str(view.get("status", ""))
+            self.progress.status(status)
+            return status in CHANGESET_TERMINAL
+
+        return self._until(lambda: self.api.changeset(changeset_id), done)
 
     def audit(self, run_id: str) -> Outcome:
         """Until GET /api/audits/{id} answers (404 AUDIT_NOT_FOUND while the worker is still running it)."""

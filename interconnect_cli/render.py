@@ -162,11 +162,11 @@ def event_line(event: dict[str, Any], elapsed: float) -> Text:
     return line
 
 
-def waiting(request_id: str, status: str, started: float) -> Text:
+def waiting(request_id: str, status: str, started: float, kind: str = "request") -> Text:
     """The spinner's line, re-rendered as it spins: what is awaited, the status last read and the time so far."""
-    text = Text.assemble(f"request {request_id}: ", status_text(status or "…"))
+    text = Text.assemble(f"{kind} {request_id}: ", status_text(status or "…"))
     text.append(f"  {duration(time.monotonic() - started)}", style="dim")
-    if status == "AwaitingApproval":
+    if status == "AwaitingApproval" and kind == "request":
         text.append(f"  (someone else approves it: interconnect approve {request_id})", style="dim")
     return text
 
