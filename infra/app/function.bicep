@@ -139,6 +139,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // Telemetry with Entra auth (local auth is off on the component).
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    // The app's own traces, metrics and logs (interconnect/app/telemetry.py: Azure Monitor's OpenTelemetry
+    // distribution, on because the connection string above is set); the worker exports them itself, the host
+    // in OpenTelemetry mode (host.json telemetryMode) does not repeat them. Log lines as JSON objects.
+    PYTHON_ENABLE_OPENTELEMETRY: 'true'
+    INTERCONNECT_TELEMETRY: 'auto'
+    INTERCONNECT_LOG_FORMAT: 'json'
 
     // The trigger's connection (prefix ServiceBusConnection); the app's SDK sender reads the namespace too.
     ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespace

@@ -125,3 +125,43 @@ class Settings:
                 f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace (Azure, managed identity)"
             )
         return settings
+
+
+TELEMETRY_MODES = ("auto", "off")
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """Where traces and metrics go (interconnect/app/telemetry.py). Read apart from `Settings`, because the
+    edge sets telemetry up before anything else and a missing table setting must not hide the traces."""
+
+    # Azure: the Application Insights resource's connection string (holds its ingestion key: never logged).
+    appinsights_connection_string: str = field(default="", repr=False)
+    otlp_endpoint: str = ""  # local: the local cloud's OTLP/HTTP receiver, e.g. http://127.0.0.1:4318
+    service_name: str = "interconnect"
+    managed_identity_client_id: str = ""  # AZURE_CLIENT_ID, as in Settings: Entra auth for ingestion
+    # "auto": on when one of the exporters above is configured; "off": never, whatever is configured.
+    mode: str = "auto"
+    log_format: str = "text"  # "json": one JSON object per app log line (the app edge's formatter)
+
+    @property
+    def exporting(self) -> bool:
+        return self.mode != "off" and bool(self.appinsights_connection_string or self.otlp_endpoint)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TelemetrySettings:
+        env = os.environ if env is None else env
+        mode = env.get("INTERCONNECT_TELEMETRY", "").strip().lower() or "auto"
+        mode = {"on": "auto", "true": "auto", "1": "auto", "false": "off", "0": "off", "no": "off"}.get(mode, mode)
+        if mode not in TELEMETRY_MODES:
+            raise SettingsError(f"INTERCONNECT_TELEMETRY must be one of {', '.join(TELEMETRY_MODES)}; got {mode!r}")
+        log_format = env.get("INTERCONNECT_LOG_FORMAT", "").strip().lower() or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"INTERCONNECT_LOG_FORMAT must be text or json; got {log_format!r}")
+        return cls(
+            appinsights_connection_string=env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip(),
+            otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip(),
+            managed_identity_client_id=env.get("AZURE_CLIENT_ID", "").strip(),
+            mode=mode,
+            log_format=log_format,
+        )

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from interconnect.app.settings import Settings
+from interconnect.app.settings import Settings, TelemetrySettings
 from tests.infra.bicep import ROOT, load, object_keys, properties, string_value, text
 
 # Two profiles, so that a setting read only when another is absent is still seen.
@@ -23,12 +23,14 @@ AZURE_PROFILE = {
     "ServiceBusConnection__fullyQualifiedNamespace": "sb.servicebus.windows.net",
     "INTERCONNECT_TABLES_CONNECTION_STRING": "",
     "ServiceBusConnection": "",
+    "INTERCONNECT_LOG_FORMAT": "json",
 }
 LOCAL_PROFILE = {
     "INTERCONNECT_TABLES_ENDPOINT": "",
     "ServiceBusConnection__fullyQualifiedNamespace": "",
     "INTERCONNECT_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
     "ServiceBusConnection": "Endpoint=sb://127.0.0.1;SharedAccessKeyName=k;SharedAccessKey=k",
+    "INTERCONNECT_LOG_FORMAT": "text",
 }
 
 
@@ -57,12 +59,13 @@ class RecordingEnv(dict[str, str]):
 
 @functools.cache
 def code_settings() -> frozenset[str]:
-    """Every key Settings.from_env reads."""
+    """Every key Settings.from_env and TelemetrySettings.from_env read."""
     read: set[str] = set()
     for profile in (AZURE_PROFILE, LOCAL_PROFILE):
         env = RecordingEnv(profile)
         try:
             Settings.from_env(env)
+            TelemetrySettings.from_env(env)
         except Exception as exc:  # a new required setting: give it a plausible value in the profiles above
             raise AssertionError(
                 f"Settings.from_env failed on the recording env after reading {sorted(env.read)}: {exc}"

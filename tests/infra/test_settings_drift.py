@@ -30,6 +30,8 @@ PLATFORM_SETTINGS = {
     "AzureWebJobsStorage__clientId": "...the user-assigned one (the app has no system identity)",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "where the host and worker send telemetry",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Entra auth for telemetry; local auth is off on the component",
+    "PYTHON_ENABLE_OPENTELEMETRY": "the Functions host lets the Python worker export OpenTelemetry itself "
+    "(host.json telemetryMode OpenTelemetry), so its logs are not sent twice",
     "ServiceBusConnection__credential": "the Service Bus trigger extension authenticates with a managed identity",
     "ServiceBusConnection__clientId": "...the user-assigned one",
 }
@@ -42,6 +44,8 @@ LOCAL_ONLY_SETTINGS = {
     "(ServiceBusConnection__fullyQualifiedNamespace + identity instead)",
     "INTERCONNECT_TABLE_PREFIX": "isolates test runs sharing one Azurite; Azure uses the unprefixed tables "
     "storage.bicep creates",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "the local cloud's OTLP receiver; Azure exports to Application Insights "
+    "(APPLICATIONINSIGHTS_CONNECTION_STRING) instead",
 }
 
 # Settings Flex Consumption rejects or ignores (docs/functions-platform.md §2.2, "Don't set on Flex").
