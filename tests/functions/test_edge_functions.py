@@ -122,6 +122,8 @@ def _break_everything(app: FakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
         (services, "topology"),
         (apidoc, "document"),
         (services.store, "get"),
+        (services, "estate_reader"),
+        (services.changeset_store, "get"),
         (services, "sign_in"),
         (assets.ASSETS, "page"),
         (assets.ASSETS, "asset"),
@@ -140,6 +142,9 @@ RID = "0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"
 HTTP_CALLS = [
     ("submit_request", "POST", "requests", {}),
     ("get_request", "GET", f"requests/{RID}", {"id": RID}),
+    ("plan_topology", "POST", "topology/plan", {}),
+    ("apply_topology", "POST", "topology/apply", {}),
+    ("get_changeset", "GET", f"changesets/{RID}", {"id": RID}),
     ("list_requests", "GET", "requests", {}),
     ("list_links", "GET", "links", {}),
     ("resolve_cloud_ref", "GET", "clouds", {}),
@@ -187,11 +192,16 @@ def test_an_unexpected_failure_is_a_500_with_a_correlation_id_and_no_exception_t
     headers = {"x-correlation-id": "corr-500"}
     if name == "console_cloud":
         params = {"id": str(app.a)}
+    if name in ("plan_topology", "apply_topology"):
+        headers["Content-Type"] = "application/json"
+        params = {"fingerprint": "v1:" + "0" * 64} if name == "apply_topology" else {}
     if name in ("approve_request", "reject_request") or name.startswith("console_"):
         headers["Authorization"] = f"Bearer {app.token(user='bob')}"
     body = (
         b'{"action": "connect", "source": "%s", "target": "%s"}' % (str(app.a).encode(), str(app.b).encode())
         if name in ("submit_request", "console_submit_request")
+        else b'{"apiVersion": "interconnect/v1", "kind": "Topology", "scope": {"subscriptions": []}, "links": []}'
+        if name in ("plan_topology", "apply_topology")
         else b""
     )
     _break_everything(app, monkeypatch)
