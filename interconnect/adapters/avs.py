@@ -28,6 +28,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
+from interconnect.adapters.metrics import ArmCallMetering
 from interconnect.avs.ids import CloudId, check_resource_name, parse_cloud_id
 from interconnect.avs.resources import MALFORMED_ANSWER, Cloud, Link, PermissionEntry, Segment
 from interconnect.errors import (
@@ -374,6 +375,8 @@ class AvsSdkGateway:
         self._kwargs: dict[str, Any] = {
             "retry_total": retry_total,
             "per_call_policies": [SameArmOnly(self._base_url), self._pacing],
+            # Per retry: each attempt is counted with its answer, so 429s the SDK retried still show.
+            "per_retry_policies": [ArmCallMetering()],
             **client_kwargs,
         }
         if credential is None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import azure.functions as func
 
+from interconnect.adapters import metrics
 from interconnect.errors import CorruptRecordError, InterconnectError, ValidationError
 from interconnect.linking import queue as messages
 from interconnect.linking.quarantine import Quarantine, Quarantined
@@ -56,6 +57,7 @@ def set_aside(message: func.ServiceBusMessage, body: bytes, error: InterconnectE
     )
     # Raises when the quarantine cannot be written: the host then abandons the message, so it is never lost.
     quarantine.put(kept)
+    metrics.count_set_aside(error.code)
     log.error(
         "set aside message %s (delivery %s, %d bytes) in the quarantine: %s",
         kept.message_id,

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from interconnect.linking.approvals import Approvals
     from interconnect.linking.facts import Preflight
     from interconnect.linking.intake import Intake
+    from interconnect.linking.measures import Measures
     from interconnect.linking.policy import Policy
     from interconnect.linking.ports import RequestStore, WorkQueue
     from interconnect.linking.quarantine import Quarantine
@@ -236,10 +237,18 @@ class Services:
         return Queries(self.store, self.avs, self.queue, self.preflight)
 
     @component
+    def measures(self) -> Measures:
+        from interconnect.adapters.metrics import AppMeasures
+
+        # Asked for the meter at each fact: the edge switches telemetry on (app/telemetry.ensure) before it
+        # calls any service, but nothing here depends on which came first.
+        return AppMeasures()
+
+    @component
     def approvals(self) -> Approvals:
         from interconnect.linking.approvals import Approvals
 
-        return Approvals(self.announcing, self.queue, self.clock, self.policy)
+        return Approvals(self.announcing, self.queue, self.clock, self.policy, measures=self.measures)
 
     @component
     def deliveries(self) -> Deliveries:
@@ -252,7 +261,12 @@ class Services:
         from interconnect.linking.sweeper import Sweeper
 
         return Sweeper(
-            self.announcing, self.queue, self.clock, stale_after=self.settings.stale_after, quarantine=self.quarantine
+            self.announcing,
+            self.queue,
+            self.clock,
+            stale_after=self.settings.stale_after,
+            quarantine=self.quarantine,
+            measures=self.measures,
         )
 
     @component
@@ -277,6 +291,7 @@ class Services:
             redrive=self.sweeper.sweep,
             chat=WebhookChatPoster(s.audit_notify_url) if s.audit_notify_url else None,
             quarantine=self.quarantine,
+            measures=self.measures,
             topologies=self.topology_registry,
         )
 
@@ -295,6 +310,7 @@ class Services:
             operation_timeout=s.operation_timeout,
             approvals=s.approvals,
             approval_timeout=s.approval_timeout,
+            measures=self.measures,
         )
 
     @component

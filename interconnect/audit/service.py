@@ -20,6 +20,7 @@ from interconnect.audit.model import AuditRun, Inventory, ManagedLink, Threshold
 from interconnect.audit.ports import AuditStore, ChatPoster
 from interconnect.avs.ids import CloudId
 from interconnect.estate.registry import TopologyRegistry
+from interconnect.linking.measures import Measures, Unmeasured
 from interconnect.linking.model import Action, RequestSummary
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.quarantine import Quarantine
@@ -68,6 +69,7 @@ class Audits:
     redrive: Callable[[], object] | None = None  # the sweeper: re-drives stale requests where that is safe
     chat: ChatPoster | None = None
     quarantine: Quarantine | None = None  # the worker's set-aside messages, reported as the dead letters are
+    measures: Measures = field(default_factory=Unmeasured)
     topologies: TopologyRegistry | None = None  # documents applied, compared with the inventory (drift)
     # The (source, target, action) of change-set steps in progress that are not filed as requests yet, so a pair
     # a change set is about to move is not reported as drift meanwhile. None: only filed requests are known.
@@ -124,6 +126,7 @@ class Audits:
             links=len(inventory.links),
         )
         self.store.save(run, inventory)
+        self.measures.audit_findings((f.code, f.severity) for f in findings)
         self._tell(run)
         log.info("audit %s: %d findings (%d new, %d resolved)", run_id, len(findings), len(run.new), len(run.resolved))
         return run

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from interconnect.errors import ConflictError, ForbiddenError, InterconnectError
 from interconnect.linking import lifecycle
-from interconnect.linking.model import LinkRequest, Reason, Requester, Status
+from interconnect.linking.measures import Measures, Unmeasured
+from interconnect.linking.model import AuditEvent, LinkRequest, Reason, Requester, Status
 from interconnect.linking.policy import Policy
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
@@ -20,6 +21,7 @@ class Approvals:
     queue: WorkQueue
     clock: Callable[[], datetime]
     policy: Policy
+    measures: Measures = field(default_factory=Unmeasured)
 
     def may_decide(self, request: LinkRequest, approver: Requester) -> str | None:
         """None when `approver` may approve or reject `request` now; else the code `decide` would refuse with
@@ -67,22 +69,24 @@ class Approvals:
         assert request.approval is not None  # refusal() answers NOT_AWAITING_APPROVAL without one
         decided = replace(request.approval, decided_by=str(approver), decided_at=now)
         if approve:
-            updated = self.store.save(
-                *lifecycle.transition(
+            updated = self._saved(
+                request,
+                lifecycle.transition(
                     request,
                     Status.VALIDATING,
                     now=now,
                     actor=str(approver),
                     message=f"approved by {approver.describe()}",
                     approval=decided,
-                )
+                ),
             )
             # Its first message was used up when it went to wait; this one has a message id of its own.
             self.queue.send(WorkItem(request.id, "process", origin="approved"))
             return updated
         reason = Reason("APPROVAL_REJECTED", f"rejected by {approver.describe()}", {"approver": str(approver)})
-        return self.store.save(
-            *lifecycle.transition(
+        return self._saved(
+            request,
+            lifecycle.transition(
                 request,
                 Status.REJECTED,
                 now=now,
@@ -91,8 +95,13 @@ class Approvals:
                 reasons=(reason,),
                 outcome=reason.message,
                 approval=decided,
-            )
+            ),
         )
+
+    def _saved(self, before: LinkRequest, step: tuple[LinkRequest, AuditEvent]) -> LinkRequest:
+        saved = self.store.save(*step)
+        self.measures.request_moved(before, saved)
+        return saved
 
 
 def _unverified(approver: Requester) -> ForbiddenError | None:

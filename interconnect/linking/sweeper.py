@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from interconnect.errors import ConflictError, CorruptRecordError, InterconnectError, NotFoundError, ValidationError
+from interconnect.errors import (
+    ConflictError,
+    CorruptRecordError,
+    DependencyError,
+    InterconnectError,
+    NotFoundError,
+    ValidationError,
+)
 from interconnect.linking import lifecycle
 from interconnect.linking import queue as messages
+from interconnect.linking.measures import Measures, Unmeasured
 from interconnect.linking.model import Reason, Status
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.quarantine import Quarantine
@@ -31,6 +39,9 @@ from interconnect.linking.queue import DeadLetter, Kind, WorkItem, loggable
 log = logging.getLogger(__name__)
 ACTOR = "sweeper"
 MAX_DEAD_LETTERS = 500
+MAX_APPROVALS_READ = 1000  # requests awaiting approval read per pass to measure them
+# A dead letter's outcome as the metric names it (`deadLettered` there means: its request was failed).
+METRIC_OUTCOME = {"deadLettered": "failed_request"}
 # The step that re-drives a stale request, by its status; any other status is processed afresh.
 REDRIVE: dict[Status, Kind] = {Status.IN_PROGRESS: "check", Status.AWAITING_APPROVAL: "expire"}
 
@@ -42,6 +53,7 @@ class Sweeper:
     clock: Callable[[], datetime]
     stale_after: timedelta = timedelta(minutes=10)
     quarantine: Quarantine | None = None
+    measures: Measures = field(default_factory=Unmeasured)
 
     def sweep(self) -> dict[str, int]:
         """One pass. Returns counts of what it did: dead letters that failed their request, dead letters
@@ -54,6 +66,7 @@ class Sweeper:
         def on_dead_letter(letter: DeadLetter) -> bool:
             outcome = self._dead_letter(letter)
             report[outcome] += 1
+            self.measures.dead_letter(METRIC_OUTCOME.get(outcome, outcome))
             # What could not be settled stays in the dead-letter queue for a person (the audit reports it).
             return outcome == "deadLettered"
 
@@ -78,11 +91,33 @@ class Sweeper:
                 "request %s has been %s since %s: re-driven", summary.id, summary.status.value, summary.updated_at
             )
             report["redriven"] += 1
+        self._measure_approvals(now)
         if self.quarantine is not None:
             report["quarantined"] = self.quarantine.count()
             if report["quarantined"]:
                 log.warning("%d message(s) sit in the quarantine, set aside for a person", report["quarantined"])
         return report
+
+    def _measure_approvals(self, now: datetime) -> None:
+        """Report what waits for a second person (count and ages), read page by page up to MAX_APPROVALS_READ;
+        a store that cannot answer just now leaves the gauges at their last values."""
+        if isinstance(self.measures, Unmeasured):
+            return  # nothing would record them: no reads spent
+        ages: list[timedelta] = []
+        continuation: str | None = None
+        try:
+            while len(ages) < MAX_APPROVALS_READ:
+                page = self.store.recent(
+                    cloud=None, status=Status.AWAITING_APPROVAL, limit=100, continuation=continuation
+                )
+                ages += [now - r.created_at for r in page.items]
+                continuation = page.continuation
+                if continuation is None:
+                    break
+        except DependencyError as exc:
+            log.warning("approvals waiting not measured: %s", exc.message, extra={"code": exc.code})
+            return
+        self.measures.approvals_waiting(ages)
 
     def _current_check(self, request_id: str) -> int | None:
         """Raises CorruptRecordError when the request cannot be read back."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Unpack
 
@@ -41,6 +41,7 @@ from interconnect.errors import (
 from interconnect.linking import lifecycle
 from interconnect.linking.facts import Facts, Preflight
 from interconnect.linking.impact import cut_line, impact, unread_line
+from interconnect.linking.measures import Measures, Unmeasured
 from interconnect.linking.model import Action, Approval, LinkRequest, Operation, Reason, Status, StepChanges
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
@@ -87,6 +88,7 @@ class Worker:
     operation_timeout: timedelta = timedelta(hours=2)
     approvals: bool = True
     approval_timeout: timedelta = timedelta(minutes=60)
+    measures: Measures = field(default_factory=Unmeasured)
 
     def handle(self, item: WorkItem) -> None:
         """Process one step of a request (`process`, `check` or `expire`); app/dispatch.py routes it here.
@@ -394,14 +396,20 @@ class Worker:
     def _check_create(self, request: LinkRequest, operation: Operation, link: Link | None) -> None:
         status = LinkStatus.normalize(link.status) if link else None
         if link is not None and status == LinkStatus.ACTIVE:
-            self._finish(request, Status.SUCCEEDED, f"linked: {operation.cloud.short} → {link.target.short} is Active")
+            self._done(
+                request,
+                operation,
+                self._finish(
+                    request, Status.SUCCEEDED, f"linked: {operation.cloud.short} → {link.target.short} is Active"
+                ),
+            )
         elif status in (LinkStatus.FAILED, LinkStatus.DISCONNECTED, LinkStatus.DELETING):
             code = {
                 LinkStatus.FAILED: "LINK_FAILED",
                 LinkStatus.DISCONNECTED: "LINK_DISCONNECTED",
                 LinkStatus.DELETING: "LINK_DELETED",
             }[status]
-            self._finish(
+            ended = self._finish(
                 request,
                 Status.FAILED,
                 f"link {operation.link_name} ended {status}",
@@ -413,6 +421,7 @@ class Worker:
                     ),
                 ),
             )
+            self._done(request, operation, ended)
         elif not self._timed_out(request, operation):
             request = self._next_check(request, f"link {operation.link_name} is {status or 'absent'}")
             if link is None:
@@ -460,9 +469,20 @@ class Worker:
             )
             self._act(request, follow)
             return
-        self._finish(
-            request, Status.SUCCEEDED, f"unlinked: {request.source.short} and {request.target.short} no longer linked"
+        self._done(
+            request,
+            operation,
+            self._finish(
+                request,
+                Status.SUCCEEDED,
+                f"unlinked: {request.source.short} and {request.target.short} no longer linked",
+            ),
         )
+
+    def _done(self, looked: LinkRequest, operation: Operation, after: LinkRequest) -> None:
+        """Measure how long the request may have lagged ARM: the operation finished after the last look that saw
+        it running (`looked.updated_at`: that check, or the operation's start) and is recorded now."""
+        self.measures.operation_done(after, operation.verb, self.clock() - looked.updated_at)
 
     def _timed_out(self, request: LinkRequest, operation: Operation) -> bool:
         """End the request as timed out when its operation is still going at its deadline."""
@@ -523,12 +543,14 @@ class Worker:
             request, to, now=self.clock(), actor=ACTOR, message=message, reasons=reasons, outcome=outcome, **changes
         )
         saved = self.store.save(updated, event)
+        self.measures.request_moved(request, saved)
         if (request.status in UNDECIDED and to not in UNDECIDED) or (
             request.status is Status.IN_PROGRESS and to.is_terminal
         ):
             self._wake_waiters(saved)
         return saved
 
-    def _finish(self, request: LinkRequest, to: Status, outcome: str, reasons: tuple[Reason, ...] = ()) -> None:
-        self._move(request, to, outcome, reasons=reasons, outcome=outcome)
+    def _finish(self, request: LinkRequest, to: Status, outcome: str, reasons: tuple[Reason, ...] = ()) -> LinkRequest:
+        saved = self._move(request, to, outcome, reasons=reasons, outcome=outcome)
         log.info("request %s %s: %s", request.id, to.value, outcome)
+        return saved
