@@ -17,8 +17,9 @@ set's later steps are requests only once filed, so while a change set is applyin
 known here only when the app passes them in `pending` (see Audits.pending_changes).
 
 What cannot be judged is said, not guessed: a declared link whose end's links could not be read is no
-TOPOLOGY_MISSING_LINK, and a scope the audit does not read (a subscription or resource group outside
-INTERCONNECT_SUBSCRIPTIONS) is named among the run's problems, since links there are not compared.
+TOPOLOGY_MISSING_LINK, a cloud of a subscription whose listing was not read whole is not called gone, and a
+scope the audit does not read (a subscription or resource group outside INTERCONNECT_SUBSCRIPTIONS) is named
+among the run's problems, since links there are not compared.
 """
 
 from __future__ import annotations
@@ -77,17 +78,30 @@ def drift(
                 f"{entry.label} manages {', '.join(unseen)}, which this audit does not read "
                 "(INTERCONNECT_SUBSCRIPTIONS): its links there are not compared"
             )
+        unlisted = sorted(
+            {s for s in entry.scope.subscriptions | {s for s, _ in entry.scope.resource_groups}} & inventory.unlisted
+        )
+        if unlisted:
+            result.problems.append(
+                f"{entry.label}: the clouds of {', '.join(unlisted)} could not all be listed, so a cloud it names "
+                "that was not read is not reported as gone"
+            )
         try:
             topology = resolve(entry.parsed(), known)
         except (ValidationError, InterconnectError) as exc:
-            result.findings.append(_unresolvable(entry, about, _problems(exc), ()))
+            if unlisted:  # a short name may have missed a cloud that was not listed: not the document's fault
+                result.problems.append(f"{entry.label} could not be compared: {'; '.join(_problems(exc)[:LISTED])}")
+            else:
+                result.findings.append(_unresolvable(entry, about, _problems(exc), ()))
             continue
         gone = sorted(
             {
                 end
                 for link in topology.links
                 for end in (link.source, link.target)
-                if end not in inventory.clouds and end.subscription.lower() in subscriptions
+                if end not in inventory.clouds
+                and end.subscription.lower() in subscriptions
+                and end.subscription.lower() not in inventory.unlisted
             },
             key=lambda c: c.normalized,
         )

@@ -40,16 +40,17 @@ class InventoryReader:
     sleep: Callable[[float], None] = time.sleep
     _problems: list[str] = field(default_factory=list, repr=False)
     _unreadable: list[UnreadableRead] = field(default_factory=list, repr=False)
+    _unlisted: set[str] = field(default_factory=set, repr=False)
 
     def read(self, subscriptions: Iterable[str], now: datetime) -> Inventory:
-        self._problems, self._unreadable = [], []
+        self._problems, self._unreadable, self._unlisted = [], [], set()
         subscriptions = list(dict.fromkeys(s.lower() for s in subscriptions))
         records: dict[CloudId, CloudRecord] = {}
         if subscriptions:
             with ThreadPoolExecutor(len(subscriptions)) as pool:
                 for found in pool.map(self._read_subscription, subscriptions):
                     records.update(found)
-        return Inventory(now, records, tuple(self._problems), tuple(self._unreadable))
+        return Inventory(now, records, tuple(self._problems), tuple(self._unreadable), frozenset(self._unlisted))
 
     def _read_subscription(self, subscription: str) -> dict[CloudId, CloudRecord]:
         clouds = self._patiently(
@@ -58,6 +59,9 @@ class InventoryReader:
             f"/subscriptions/{subscription}",
             "privateClouds.list",
         )
+        listing = f"/subscriptions/{subscription}"
+        if clouds is None or any(r.subject == listing and r.read == "privateClouds.list" for r in self._unreadable):
+            self._unlisted.add(subscription)  # not read whole: a cloud it does not list is unknown, not gone
         if clouds is None:
             return {}
         with ThreadPoolExecutor(self.concurrency) as pool:

@@ -94,6 +94,9 @@ class Inventory:
     clouds: dict[CloudId, CloudRecord]
     problems: tuple[str, ...] = ()  # what could not be read (a subscription, a cloud's links...)
     unreadable: tuple[UnreadableRead, ...] = ()  # the same reads ARM refused or answered malformed, structured
+    # Subscriptions whose cloud listing was not read whole (refused, malformed or given up on): a cloud of theirs
+    # that is not among `clouds` may still exist.
+    unlisted: frozenset[str] = frozenset()
 
     @property
     def links(self) -> list[Link]:

@@ -20,7 +20,7 @@ from interconnect.audit.topology import build_graph
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Cloud, Link, LinkStatus
 from interconnect.avs.routed import RoutedSpace
-from interconnect.errors import ValidationError
+from interconnect.errors import ArmError, ValidationError
 from interconnect.estate.document import parse_document
 from interconnect.estate.registry import SCOPE_MISMATCH, RegisteredTopology, registration
 from interconnect.estate.topology import scope_of
@@ -298,3 +298,21 @@ def test_without_a_registry_the_audit_runs_as_before() -> None:
     service = audits(world, InMemoryTopologyRegistry())
     service.topologies = None
     assert not [f for f in service.run("r1").findings if f.code.startswith("TOPOLOGY_")]
+
+
+def test_a_cloud_of_a_subscription_not_listed_whole_is_not_called_gone() -> None:
+    unlisted = frozenset({SUB_A})
+    by_id = drift(inventory([A], [], unlisted=unlisted), [registered(document([(A, B)]))], [SUB_A])
+    assert by_id.findings == []
+    assert "could not all be listed" in by_id.problems[0]
+    data = b"apiVersion: interconnect/v1\nkind: Topology\nscope: {subscriptions: [" + SUB_A.encode()
+    data += b"]}\nlinks:\n  - between: [pc-a, pc-not-listed]\n"
+    by_name = drift(inventory([A], [], unlisted=unlisted), [registered(data)], [SUB_A])
+    assert by_name.findings == [] and "could not be compared" in by_name.problems[1]
+
+
+def test_the_reader_names_a_subscription_whose_listing_failed() -> None:
+    world = World()
+    world.avs.refuse["list_clouds"] = ArmError("no", code="ARM_AuthorizationFailed")
+    inv = InventoryReader(world.avs, concurrency=2).read([SUB_A], AT)
+    assert inv.unlisted == frozenset({SUB_A}) and inv.clouds == {}
