@@ -120,7 +120,8 @@ def has_changes(plan: dict[str, Any]) -> bool:
 
 
 def _pair(step: dict[str, Any]) -> str:
-    arrow = "↔" if step.get("change") == "disconnect" else "→"
+    # A plan's step has `change`, a change set's `action`: either way a disconnect removes the pair's links.
+    arrow = "↔" if "disconnect" in (step.get("change"), step.get("action")) else "→"
     return f"{short(step.get('source'))} {arrow} {short(step.get('target'))}"
 
 
