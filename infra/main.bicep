@@ -140,6 +140,11 @@ param authAudience string = ''
 @description('Client id of the console\'s app registration (INTERCONNECT_CONSOLE_CLIENT_ID); empty: the API\'s own (authClientId).')
 param authConsoleClientId string = ''
 
+// Alerts on what needs a person (a critical audit finding, dead-lettered or set-aside messages, a stuck request,
+// ARM refusing the app) go to this action group (app/observability.bicep).
+@description('Resource id of the Azure Monitor action group the alert rules notify; empty: alerts show in the portal only.')
+param alertActionGroupId string = ''
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -182,6 +187,19 @@ module monitoring 'app/monitoring.bicep' = {
     applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
     location: location
     tags: tags
+  }
+}
+
+module observability 'app/observability.bicep' = {
+  name: 'observability'
+  scope: rg
+  params: {
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    location: location
+    tags: tags
+    actionGroupId: alertActionGroupId
+    approvalDeadlineSeconds: approvalMinutes * 60
+    workbookName: guid(rg.id, 'interconnect-workbook')
   }
 }
 
@@ -322,6 +340,8 @@ output AZURE_FUNCTION_URL string = api.outputs.uri
 output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = api.outputs.uri
 // The console's URL: the SPA redirect URI its app registration must list (infra/README.md, "Sign-in").
+// The workbook of the app's metrics, one click from the resource group (it is listed there too).
+output WORKBOOK_URL string = '${environment().portal}/#@${tenant().tenantId}/resource${observability.outputs.workbookId}/workbook'
 output CONSOLE_URL string = '${api.outputs.uri}/api/console'
 output AZURE_CLIENT_ID string = identity.outputs.clientId
 output AZURE_APP_PRINCIPAL_ID string = identity.outputs.principalId
