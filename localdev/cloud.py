@@ -15,7 +15,7 @@ from types import FrameType
 
 import yaml
 
-from localdev import armsim, azurite, host, identity, servicebus
+from localdev import armsim, azurite, host, identity, otlp, servicebus
 from localdev.procs import ROOT, Service, free_port
 
 QUEUES = ROOT / "localdev" / "queues.json"
@@ -42,6 +42,8 @@ class LocalCloud:
     # (one process). See localdev/HOST.md.
     host_instances: str = "flex"
     identity_port: int | None = None  # None: a free port
+    # Where the telemetry sink (localdev/otlp) writes what the app exports; None: no sink, telemetry off.
+    telemetry_dir: Path | None = None
     extra_settings: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     services: list[Service] = field(default_factory=list)
@@ -49,6 +51,7 @@ class LocalCloud:
     def __post_init__(self) -> None:
         self.tables_port, self.sb_port, self.sb_admin_port, self.arm_port = (free_port() for _ in range(4))
         self.identity_port = self.identity_port or free_port()
+        self.otlp_port = free_port()
 
     def _log(self, name: str) -> Path | None:
         if self.log_dir is None:
@@ -86,7 +89,20 @@ class LocalCloud:
             "INTERCONNECT_AUTH_AUDIENCE": identity.audience(),
             # The console signs people in at the stand-in (code + PKCE) with the API's own registration.
             "INTERCONNECT_CONSOLE_CLIENT_ID": identity.CONSOLE_CLIENT_ID,
+            **self.telemetry_settings(),
             **self.extra_settings,
+        }
+
+    def telemetry_settings(self) -> dict[str, str]:
+        """With a sink: every app process exports to it over OTLP/HTTP, spans within 0.2 s (the SDK's default
+        batch delay is 5 s) and metrics every 2 s, so a person or a test sees a request's trace while it runs."""
+        if self.telemetry_dir is None:
+            return {}
+        return {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint(self.otlp_port),
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+            "INTERCONNECT_LOG_FORMAT": "json",
         }
 
     def start(self) -> LocalCloud:
@@ -98,6 +114,8 @@ class LocalCloud:
             )
             self.services.append(armsim.service(self.arm_port, self.fleet, self._log("armsim")).start())
             self.services.append(identity.service(self.identity_port, self._log("identity")).start())
+            if self.telemetry_dir is not None:
+                self.services.append(otlp.service(self.otlp_port, self.telemetry_dir, self._log("otlp")).start())
             if self.host_port is not None:
                 self.start_host()
         except BaseException:
@@ -155,6 +173,7 @@ def main() -> None:
         host_port=args.port if args.host else None,
         identity_port=args.identity_port,
         log_dir=args.data / "logs",
+        telemetry_dir=args.data / "telemetry",
     )
     stop = threading.Event()
 
@@ -185,6 +204,7 @@ def main() -> None:
                 f"  curl -s {cloud.host_url}/api/requests/<requestId>"
             )
             print(console_demo(cloud))
+            print(telemetry_demo(cloud))
             print(sign_in_demo(cloud))
             if args.fleet == DEMO_FLEET:
                 print(cli_demo(cloud))
@@ -200,6 +220,21 @@ DEMO_ROLES = {
     "carol": "views (and may connect: the default policy lets anyone)",
     "dave": "files and approves disconnects (never their own)",
 }
+
+
+def telemetry_demo(cloud: LocalCloud) -> str:
+    """Where the app's traces and metrics land, and how to follow one request."""
+    where = cloud.telemetry_dir
+    if where is None:
+        return ""
+    shown = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where
+    return (
+        f"\nTelemetry: every app process exports its spans and metrics to {otlp.endpoint(cloud.otlp_port)}, written "
+        f"as JSON lines to {shown}/spans.jsonl and metrics.jsonl (app logs are JSON lines with traceId). "
+        "Follow one request, intake to ARM to its notifications:\n"
+        "  .venv/bin/python -m localdev.otlp trace <requestId>\n"
+        "  .venv/bin/python -m localdev.otlp metrics interconnect.requests"
+    )
 
 
 def console_demo(cloud: LocalCloud) -> str:

@@ -7,13 +7,14 @@ scheduled check messages instead of blocking an invocation for minutes.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlparse
 
 from azure.core.credentials import AccessToken, TokenCredential
@@ -28,12 +29,14 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
+from interconnect.adapters import telemetry
 from interconnect.adapters.metrics import ArmCallMetering
 from interconnect.avs.ids import CloudId, check_resource_name, parse_cloud_id
 from interconnect.avs.resources import MALFORMED_ANSWER, Cloud, Link, PermissionEntry, Segment
 from interconnect.errors import (
     ArmError,
     DependencyError,
+    InterconnectError,
     MalformedAnswerError,
     ThrottledError,
     ValidationError,
@@ -357,6 +360,33 @@ def _listed(
     return _each(read, subject, _fetch(what, read, subject, call) or [], convert, partial_ok=partial_ok)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def arm_call(method: Callable[Concatenate[Any, _P], _R]) -> Callable[Concatenate[Any, _P], _R]:
+    """A client span around one gateway call to ARM (its pages and retries within): the operation and the
+    clouds it concerns by name, and the error code when it fails; never a URL, token or body."""
+    operation = method.__name__
+
+    @functools.wraps(method)
+    def traced(gateway: Any, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        clouds = [a.name for a in args if isinstance(a, CloudId)]
+        attributes = {
+            "interconnect.arm.operation": operation,
+            "interconnect.cloud.source": clouds[0] if clouds else None,
+            "interconnect.cloud.target": clouds[1] if len(clouds) > 1 else None,
+        }
+        with telemetry.span(f"ARM {operation}", "client", attributes) as span:
+            try:
+                return method(gateway, *args, **kwargs)
+            except InterconnectError as exc:
+                telemetry.fail(span, exc.code)
+                raise
+
+    return traced
+
+
 class AvsSdkGateway:
     """`AvsGateway` on azure-mgmt-avs. `credential` None sends no token (INTERCONNECT_ARM_AUTH=none)."""
 
@@ -401,6 +431,7 @@ class AvsSdkGateway:
                 )
             return self._clients[subscription]
 
+    @arm_call
     def get_cloud(self, cloud: CloudId) -> Cloud | None:
         client = self._client(cloud.subscription)
         raws = _fetch(
@@ -417,6 +448,7 @@ class AvsSdkGateway:
             raise _malformed("privateClouds.get", cloud.short, [f"the answer is about another cloud, {found.id.short}"])
         return found
 
+    @arm_call
     def list_clouds(self, subscription: str) -> list[Cloud]:
         """Every cloud of the subscription; a malformed one makes the listing a MalformedAnswerError whose
         `partial` holds the well-formed clouds (an inventory may show them, naming the others)."""
@@ -431,6 +463,7 @@ class AvsSdkGateway:
             partial_ok=True,
         )
 
+    @arm_call
     def list_links(self, cloud: CloudId) -> list[Link]:
         """The links `cloud` holds; a malformed one makes the listing a MalformedAnswerError whose `partial`
         holds the well-formed links, so a link is never silently left out of a count."""
@@ -444,6 +477,7 @@ class AvsSdkGateway:
             partial_ok=True,
         )
 
+    @arm_call
     def get_link(self, cloud: CloudId, name: str) -> Link | None:
         _url_safe(name)
         client = self._client(cloud.subscription)
@@ -459,6 +493,7 @@ class AvsSdkGateway:
         (link,) = _each("cloudLinks.get", cloud.short, raws, lambda r, i: _link_of(cloud, r, i), partial_ok=False)
         return link
 
+    @arm_call
     def list_segments(self, cloud: CloudId) -> list[Segment]:
         # No partial answer: a segment left out could hide an overlap.
         client = self._client(cloud.subscription)
@@ -471,6 +506,7 @@ class AvsSdkGateway:
             partial_ok=False,
         )
 
+    @arm_call
     def list_global_reach(self, cloud: CloudId) -> list[str]:
         client = self._client(cloud.subscription)
         return _listed(
@@ -482,6 +518,7 @@ class AvsSdkGateway:
             partial_ok=False,
         )
 
+    @arm_call
     def permissions(self, cloud: CloudId) -> list[PermissionEntry]:
         # Through send_request rather than azure-mgmt-authorization: one GET does not justify a 15 MB package.
         client = self._client(cloud.subscription)
@@ -539,6 +576,7 @@ class AvsSdkGateway:
             raise ArmError("ARM answered a nextLink on another host; not followed", code="ARM_INVALID_NEXT_LINK")
         return link
 
+    @arm_call
     def create_link(self, cloud: CloudId, name: str, target: CloudId) -> float | None:
         _url_safe(name)
         seen: dict[str, float | None] = {}
@@ -553,6 +591,7 @@ class AvsSdkGateway:
             )
         return seen.get("retry_after")
 
+    @arm_call
     def delete_link(self, cloud: CloudId, name: str) -> float | None:
         _url_safe(name)
         seen: dict[str, float | None] = {}
@@ -562,6 +601,7 @@ class AvsSdkGateway:
             )
         return seen.get("retry_after")
 
+    @arm_call
     def ping(self) -> None:
         # Any HTTP answer means ARM is reachable; a subscription-less provider path needs no fleet knowledge.
         with translated("reaching ARM"):

@@ -14,6 +14,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+from interconnect.adapters import telemetry
 from interconnect.channels import announcements
 from interconnect.channels.config import Channels, HookSource
 from interconnect.channels.signatures import sign_standard_webhook
@@ -34,13 +35,16 @@ def send(method: str, url: str, body: dict[str, Any] | bytes, headers: dict[str,
     if not is_allowed_url(url):
         raise InterconnectError("callback URL must be https", code="CALLBACK_URL_REFUSED")
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    host = urllib.parse.urlsplit(url).hostname or ""  # the host alone on a span: a path or query may hold a secret
     request = urllib.request.Request(
         url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
     )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             response.read()
+            telemetry.annotate_current({"http.response.status_code": response.status, "server.address": host})
     except urllib.error.HTTPError as err:
+        telemetry.annotate_current({"http.response.status_code": err.code, "server.address": host})
         with err:
             retry_after = err.headers.get("Retry-After")
         if err.code in (408, 429) or err.code >= 500:
@@ -60,6 +64,22 @@ class HttpNotifier:
         self._channels = channels
 
     def deliver(self, callback: Callback, request: LinkRequest, event: AuditEvent) -> None:
+        attributes = {
+            "interconnect.channel": callback.kind,
+            "interconnect.request.id": request.id,
+            "interconnect.request.action": request.action.value,
+            "interconnect.request.status": event.status.value,
+            "interconnect.cloud.source": request.source.name,
+            "interconnect.cloud.target": request.target.name,
+        }
+        with telemetry.span(f"notify {callback.kind}", "client", attributes) as span:
+            try:
+                self._deliver(callback, request, event)
+            except InterconnectError as exc:
+                telemetry.fail(span, exc.code)
+                raise
+
+    def _deliver(self, callback: Callback, request: LinkRequest, event: AuditEvent) -> None:
         if callback.kind == "slack":
             message = announcements.slack_message(request, event)
             if event.status.value == "AwaitingApproval":
@@ -114,4 +134,9 @@ class WebhookChatPoster:
         self._url = url
 
     def post(self, text: str) -> None:
-        send("POST", self._url, {"text": text})
+        with telemetry.span("notify chat", "client", {"interconnect.channel": "chat"}) as span:
+            try:
+                send("POST", self._url, {"text": text})
+            except InterconnectError as exc:
+                telemetry.fail(span, exc.code)
+                raise

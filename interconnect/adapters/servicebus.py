@@ -22,6 +22,7 @@ from azure.servicebus import (
 from azure.servicebus.amqp import AmqpMessageBodyType
 from azure.servicebus.exceptions import ServiceBusError
 
+from interconnect.adapters import telemetry
 from interconnect.errors import DependencyError, InterconnectError
 from interconnect.linking.queue import DeadLetter, WorkItem
 
@@ -54,14 +55,42 @@ def dead_letter(message: ServiceBusReceivedMessage) -> DeadLetter:
     )
 
 
-def to_message(item: WorkItem) -> ServiceBusMessage:
+def to_message(item: WorkItem, trace_context: dict[str, str] | None = None) -> ServiceBusMessage:
+    """`trace_context`: the W3C traceparent (and tracestate) the work continues, as application properties."""
+    properties: dict[str | bytes, int | float | bytes | str] = {"requestId": item.request_id}
+    properties.update(trace_context or {})
     return ServiceBusMessage(
         item.encode(),
         message_id=item.message_id,
         content_type="application/json",
         subject=item.kind,
-        application_properties={"requestId": item.request_id},
+        application_properties=properties,  # type: ignore[arg-type]
     )
+
+
+@contextmanager
+def producing(item: WorkItem, queue_name: str) -> Iterator[ServiceBusMessage]:
+    """The message for `item`, under a producer span whose context it carries: the current span's trace, or for
+    an item sent from a stored request outside it (a sweeper re-drive) the request's own (`item.trace`)."""
+    attributes = {
+        "messaging.system": "servicebus",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": queue_name,
+        "messaging.message.id": item.message_id,
+        "interconnect.request.id": item.request_id,
+        "interconnect.work.kind": item.kind,
+        "interconnect.work.attempt": item.attempt,
+        "interconnect.work.retry": item.retry,
+    }
+    stored = telemetry.parse_traceparent(item.trace)
+    with telemetry.span(f"queue send {item.kind}", "producer", attributes, parent=stored) as span:
+        # Telemetry off here: the stored context still travels, for the processes that export.
+        carried = telemetry.inject() if span is not None else ({"traceparent": stored} if stored else {})
+        try:
+            yield to_message(item, carried)
+        except InterconnectError as exc:
+            telemetry.fail(span, exc.code)
+            raise
 
 
 class ServiceBusWorkQueue:
@@ -109,17 +138,17 @@ class ServiceBusWorkQueue:
             self._sender = None
 
     def send(self, item: WorkItem) -> None:
-        with self._lock, translated(f"queueing {item.message_id}"):
+        with producing(item, self._queue_name) as message, self._lock, translated(f"queueing {item.message_id}"):
             try:
-                self._get_sender().send_messages(to_message(item))
+                self._get_sender().send_messages(message)
             except Exception:
                 self._reset()
                 raise
 
     def schedule(self, item: WorkItem, at: datetime) -> None:
-        with self._lock, translated(f"scheduling {item.message_id}"):
+        with producing(item, self._queue_name) as message, self._lock, translated(f"scheduling {item.message_id}"):
             try:
-                self._get_sender().schedule_messages(to_message(item), at)
+                self._get_sender().schedule_messages(message, at)
             except Exception:
                 self._reset()
                 raise

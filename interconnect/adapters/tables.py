@@ -61,7 +61,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -77,6 +77,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from interconnect import boundedjson
+from interconnect.adapters import telemetry
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.errors import (
     ConflictError,
@@ -193,6 +194,7 @@ def to_entity(request: LinkRequest) -> dict[str, Any]:
             "reasons": _reasons_json(request.reasons),
             "version": request.version,
             "callbacks": json.dumps([c.to_dict() for c in request.callbacks]),
+            "traceparent": request.traceparent,
             "approval": ""
             if request.approval is None
             else json.dumps(
@@ -308,6 +310,8 @@ def from_entity(entity: TableEntity) -> LinkRequest:
             version=entity["version"],
             callbacks=tuple(Callback(**c) for c in _column(entity, "callbacks", "[]")),
             etag=entity.metadata["etag"],
+            # Stored by this app, but a row is data: only a value in the W3C shape is continued.
+            traceparent=telemetry.parse_traceparent(entity.get("traceparent")) or "",
         )
 
 
@@ -591,16 +595,24 @@ def makes_tables(method: Callable[Concatenate[_Store, _P], _R]) -> Callable[Conc
     upserts of its own rows.
     """
 
+    operation = method.__name__.lstrip("_")
+    attributes = {"db.system.name": "azure.tables", "db.operation.name": operation}
+
     @functools.wraps(method)
     def first_use(store: _Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return method(store, *args, **kwargs)
-        except InterconnectError as exc:
-            if not table_missing(exc.__cause__):
+        with telemetry.span(f"table {operation}", "client", attributes) as span:
+            try:
+                try:
+                    return method(store, *args, **kwargs)
+                except InterconnectError as exc:
+                    if not table_missing(exc.__cause__):
+                        raise
+                    log.info("%s: a table is missing; creating its tables", type(store).__name__)
+                store.ensure_tables()
+                return method(store, *args, **kwargs)
+            except InterconnectError as exc:
+                telemetry.fail(span, exc.code)
                 raise
-            log.info("%s: a table is missing; creating its tables", type(store).__name__)
-        store.ensure_tables()
-        return method(store, *args, **kwargs)
 
     return first_use
 
@@ -764,6 +776,8 @@ class TableRequestStore:
         """Steps 1 and 2 of a create on entering (see the module docstring); step 3 runs while the block does
         and is waited for on leaving. A per-cloud row that could not be written is logged, not raised: the
         request is stored and found by stale(), and its first transition writes every index row."""
+        if not request.traceparent:  # the intake's trace, for work later sent from the stored request
+            request = replace(request, traceparent=telemetry.current_traceparent())
         stored = self._record(request)
         rows = [
             self._writers.submit(self._add_index_row, stored, partition)

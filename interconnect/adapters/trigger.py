@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import azure.functions as func
 
-from interconnect.adapters import metrics
+from interconnect.adapters import metrics, telemetry
 from interconnect.errors import CorruptRecordError, InterconnectError, ValidationError
 from interconnect.linking import queue as messages
 from interconnect.linking.quarantine import Quarantine, Quarantined
@@ -37,12 +37,38 @@ def receive(message: func.ServiceBusMessage, quarantine: Quarantine, handle: Cal
     except ValidationError as error:
         set_aside(message, body, error, quarantine)
         return
-    try:
-        handle(item)  # only transient errors escape: the host abandons and Service Bus redelivers
-    except CorruptRecordError as error:
-        # Its request row cannot be read back by this version, so no redelivery can help: set it aside at
-        # once for a person (the sweeper and the audit count it) instead of ten failed tries.
-        set_aside(message, body, error, quarantine)
+    properties = message.application_properties or {}
+    attributes = {
+        "messaging.system": "servicebus",
+        "messaging.operation.type": "process",
+        "messaging.message.id": messages.loggable(str(message.message_id or "")),
+        "interconnect.request.id": item.request_id,
+        "interconnect.work.kind": item.kind,
+        "interconnect.work.attempt": item.attempt,
+        "interconnect.work.retry": item.retry,
+    }
+    # The message's W3C trace context (set by whoever sent it, held to its grammar here): the work joins the
+    # request's one trace, however many messages and processes it spans.
+    with (
+        telemetry.bound(requestId=item.request_id),
+        telemetry.span(
+            f"work {item.kind}",
+            "consumer",
+            attributes,
+            parent=telemetry.parse_traceparent(properties.get("traceparent")),
+            tracestate=str(properties.get("tracestate") or ""),
+        ) as span,
+    ):
+        try:
+            handle(item)  # only transient errors escape: the host abandons and Service Bus redelivers
+        except CorruptRecordError as error:
+            # Its request row cannot be read back by this version, so no redelivery can help: set it aside at
+            # once for a person (the sweeper and the audit count it) instead of ten failed tries.
+            telemetry.fail(span, error.code)
+            set_aside(message, body, error, quarantine)
+        except InterconnectError as error:
+            telemetry.fail(span, error.code)
+            raise
 
 
 def set_aside(message: func.ServiceBusMessage, body: bytes, error: InterconnectError, quarantine: Quarantine) -> None:

@@ -68,6 +68,15 @@ def submit(req: func.HttpRequest, caller: Requester, *, url_base: str = "request
     if query_flag(req, "dryRun"):
         return json_response(services().queries.plan(command))
     request, created = services().intake.submit(command, idempotency_key=key, correlation_id=correlation_id(req))
+    from interconnect.adapters import telemetry
+
+    telemetry.note_request(
+        request.id,
+        request_action=request.action.value,
+        request_status=request.status.value,
+        cloud_source=request.source.name,
+        cloud_target=request.target.name,
+    )
     status_url = api_url(req, f"{url_base}/{request.id}")
     return json_response(
         {"requestId": request.id, "status": request.status.value, "statusUrl": status_url},

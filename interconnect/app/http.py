@@ -193,6 +193,21 @@ def capped(value: object, limit: int = LOG_CAP) -> str:
     return shown + (f"…(+{len(text) - limit})" if len(text) > limit else "")
 
 
+def route_of(url: str) -> str:
+    """The path of `url` as a route template for a span name: ids (UUIDs, and any long or odd segment) shown as
+    `{id}`, never the query, so no value a caller sent becomes a span name."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return "/"
+    segments = [
+        s if re.fullmatch(r"[a-z][a-z0-9-]{0,39}", s) and not UUID_SHAPE.fullmatch(s) else "{id}"
+        for s in path.split("/")[1:9]
+        if s
+    ]
+    return "/" + "/".join(segments)
+
+
 def loggable_url(url: str) -> str:
     """The path and query of `url` for a log line: the API's own parameters, capped; any other (`?code=` and
     whatever else) dropped and counted. The host is left out: it comes from the caller's Host header."""
@@ -248,7 +263,33 @@ def handles_errors(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        # Here, not at import: indexing the app loads no adapter (tests/unit/app/test_coldstart.py).
+        from interconnect.adapters import telemetry
+        from interconnect.app import telemetry as app_telemetry
+
         cid = correlation_id(req)
+        app_telemetry.ensure()
+        method = capped(req.method, 10)
+        route = route_of(req.url)
+        attributes = {"http.request.method": method, "http.route": route, "interconnect.correlation.id": cid}
+        with (
+            telemetry.bound(correlationId=cid),
+            telemetry.span(
+                f"HTTP {method} {route}",
+                "server",
+                attributes,
+                # A caller's W3C trace context is continued only in its exact shape; anything else starts afresh.
+                parent=telemetry.parse_traceparent(req.headers.get("traceparent")),
+                tracestate=req.headers.get("tracestate") or "",
+            ) as span,
+        ):
+            response = answered(req, cid)
+            telemetry.annotate(span, {"http.response.status_code": response.status_code})
+            if response.status_code >= 500:
+                telemetry.fail(span, f"HTTP_{response.status_code}")
+            return response
+
+    def answered(req: func.HttpRequest, cid: str) -> func.HttpResponse:
         try:
             return handler(req)
         except InterconnectError as exc:

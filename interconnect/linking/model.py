@@ -137,6 +137,7 @@ class RequestSummary:
     status: Status
     created_at: datetime
     updated_at: datetime | None = None
+    traceparent: str = ""  # the W3C trace the request was accepted in (see LinkRequest.traceparent)
 
 
 class StepChanges(TypedDict, total=False):
@@ -179,13 +180,23 @@ class LinkRequest:
     callbacks: tuple[Callback, ...] = ()
     version: int = 0  # bumped by every transition; numbers the audit events
     etag: str | None = None  # the store's concurrency token for this row, when read from a store
+    # The W3C traceparent of the request's intake, stored with it when accepted (telemetry on), so work sent
+    # later from the stored request (a sweeper re-drive) continues the same trace. Held to its grammar by the store.
+    traceparent: str = ""
 
     def with_changes(self, **changes: Unpack[RequestChanges]) -> LinkRequest:
         return replace(self, **changes)
 
     def summary(self) -> RequestSummary:
         return RequestSummary(
-            self.id, self.action, self.source, self.target, self.status, self.created_at, self.updated_at
+            self.id,
+            self.action,
+            self.source,
+            self.target,
+            self.status,
+            self.created_at,
+            self.updated_at,
+            self.traceparent,
         )
 
     def to_view(self) -> dict[str, Any]:

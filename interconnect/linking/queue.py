@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from interconnect import boundedjson
@@ -49,6 +49,9 @@ class WorkItem:
     origin: str = ""  # set by the sweeper, so a re-drive is not mistaken for a duplicate of a lost message
     waker: str = ""  # the request whose transition sent this wake-up ("" for any other item)
     waker_status: str = ""  # the status that transition reached: each transition that wakes reaches another one
+    # The request's W3C traceparent, for a message sent outside its trace (a sweeper re-drive), so the work it
+    # starts joins the request's one trace. Travels in the message's properties, never in its body or id.
+    trace: str = field(default="", compare=False)
 
     @property
     def is_wake_up(self) -> bool:

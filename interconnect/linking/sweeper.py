@@ -86,7 +86,8 @@ class Sweeper:
                 continue
             if attempt is None:
                 continue
-            self.queue.send(WorkItem(summary.id, kind, attempt, origin=f"sweep-{int(now.timestamp())}"))
+            origin = f"sweep-{int(now.timestamp())}"
+            self.queue.send(WorkItem(summary.id, kind, attempt, origin=origin, trace=summary.traceparent))
             log.warning(
                 "request %s has been %s since %s: re-driven", summary.id, summary.status.value, summary.updated_at
             )

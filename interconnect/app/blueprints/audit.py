@@ -18,7 +18,12 @@ log = logging.getLogger("interconnect")
 @bp.timer_trigger(arg_name="timer", schedule=f"%{AUDIT_SCHEDULE_SETTING}%", run_on_startup=False)
 def audit(timer: func.TimerRequest) -> None:
     # The run itself happens in the worker: a timer invocation only queues it.
-    log.info("audit run %s queued", services().audits_or_fail().start())
+    from interconnect.adapters import telemetry
+    from interconnect.app import telemetry as app_telemetry
+
+    app_telemetry.ensure()
+    with telemetry.span("timer audit"):
+        log.info("audit run %s queued", services().audits_or_fail().start())
 
 
 @bp.route(route="audits", methods=["POST"])

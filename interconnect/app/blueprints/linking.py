@@ -68,5 +68,10 @@ def list_links(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.timer_trigger(arg_name="timer", schedule=f"%{SWEEP_SCHEDULE_SETTING}%", run_on_startup=False)
 def sweep(timer: func.TimerRequest) -> None:
-    report = services().sweeper.sweep()
+    from interconnect.adapters import telemetry
+    from interconnect.app import telemetry as app_telemetry
+
+    app_telemetry.ensure()
+    with telemetry.span("timer sweep"):
+        report = services().sweeper.sweep()
     log.info("sweep: %s", report, extra={"pastDue": timer.past_due, **report})

@@ -16,4 +16,7 @@ bp = func.Blueprint()
 
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name=f"%{QUEUE_SETTING}%", connection=SERVICEBUS_CONNECTION)
 def process_work_item(msg: func.ServiceBusMessage) -> None:
+    from interconnect.app import telemetry  # not at import: indexing the app loads no adapter
+
+    telemetry.ensure()
     services().receive(msg)
