@@ -73,13 +73,14 @@ links:
 
 
 def clouds(rg: str, octet: int) -> list[dict[str, Any]]:
-    """a, b, c, d; a-d linked by hand before (not declared: the plan removes it)."""
+    """a, b, c, d, e; a-d linked by hand before (not declared: the plan removes it); e routes what a does."""
     [d] = cloud_ids(SUB, rg, "pc-d")
     return [
         pc("pc-a", f"10.{octet}.0.0/22", links=[{"target": d, "name": "a-to-d"}]),
         pc("pc-b", f"10.{octet}.4.0/22"),
         pc("pc-c", f"10.{octet}.8.0/22"),
         pc("pc-d", f"10.{octet}.12.0/22"),
+        pc("pc-e", f"10.{octet}.0.0/22"),  # pc-a's block: never to be linked to it
     ]
 
 
@@ -362,3 +363,18 @@ def test_the_readme_gitops_example_plans_a_pull_request_and_applies_the_merge(
     assert "nothing to change" in (runner.workspace / "plan.md").read_text()
     if ci == "github":
         assert runner.outputs()["exit-code"] == "0"
+
+
+def test_a_refused_plan_fails_the_pull_requests_check_and_still_comments_why(gitops_app: App, runner: Runner) -> None:
+    rg, _ = RGS["github"]
+    refused = document(rg).replace("  - between: [pc-a, pc-b]\n", "  - between: [pc-a, pc-e]\n")
+    (runner.workspace / "topology.yaml").write_text(refused)
+    before = gitops_app.links()
+    pr = runner.run(github_jobs()["plan"])
+    assert pr["plan"].returncode == 3, said(pr["plan"])  # the check fails
+    assert pr["comment"].returncode == 0, said(pr["comment"])  # `if: always()`: the comment still goes
+    markdown = (runner.workspace / "plan.md").read_text()
+    assert "### ❌ Topology plan of topology.yaml: refused" in markdown and "ADDRESS\\_OVERLAP" in markdown
+    assert (runner.recorded / "gh.args").read_text().splitlines()[3:5] == ["--body-file", "plan.md"]
+    assert runner.outputs()["exit-code"] == "3"
+    assert gitops_app.links() == before
