@@ -508,7 +508,10 @@ class ChangeSetId(RequestId):
 CHANGESET_ID = ChangeSetId()
 
 
-@cli.command(epilog=TOPOLOGY_HELP.split(" Exit ")[0])
+@cli.command(
+    epilog="The document's schema is TopologyDocument in the app's /api/openapi.json; the README's "
+    '"Links as code" has the GitOps setup (plan on a pull request, apply on merge).'
+)
 @click.option(
     "-f",
     "--file",
