@@ -78,7 +78,16 @@ def to_entity(changeset: ChangeSet) -> dict[str, Any]:
         "fingerprint": changeset.fingerprint,
         "createdAt": changeset.created_at,
         "updatedAt": changeset.updated_at,
-        "requester": json.dumps({"channel": who.channel, "id": who.id, "display": who.display}),
+        # The apply's token's roles and groups: the policy judges each step filed by them (as tables.py keeps them).
+        "requester": json.dumps(
+            {
+                "channel": who.channel,
+                "id": who.id,
+                "display": who.display,
+                "roles": sorted(who.roles),
+                "groups": sorted(who.groups),
+            }
+        ),
         "status": changeset.status.value,
         "reason": json.dumps(changeset.reason.to_dict()) if changeset.reason else "",
         "checks": changeset.checks,
@@ -119,7 +128,13 @@ def from_entity(entity: TableEntity | dict[str, Any]) -> ChangeSet:
             fingerprint=str(entity["fingerprint"]),
             created_at=_at(entity["createdAt"]),
             updated_at=_at(entity["updatedAt"]),
-            requested_by=Requester(who["channel"], who["id"], who.get("display", "")),
+            requested_by=Requester(
+                who["channel"],
+                who["id"],
+                who.get("display", ""),
+                roles=frozenset(who.get("roles", ())),
+                groups=frozenset(who.get("groups", ())),
+            ),
             steps=steps,
             status=ChangeSetStatus(entity["status"]),
             reason=Reason.from_dict(reason) if reason else None,

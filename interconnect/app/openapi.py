@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "TOPOLOGY_SAME_CLOUD": "a declared link joins a cloud to itself (`details.problems`)",
     "TOPOLOGY_DUPLICATE_LINK": "the same pair is declared twice (`details.problems`)",
     "TOPOLOGY_SCOPE_MISMATCH": "the document's scope is not the one registered with it",
+    "TOPOLOGY_SCOPE_UNREADABLE": "ARM refuses to list a subscription of the document's scope (`details.armCode`)",
     "INVALID_FINGERPRINT": "`fingerprint` is missing or not a plan's fingerprint (v1:<64 hex digits>)",
     "INVALID_CHANGESET_ID": "the change set id in the path is not a UUID",
     "CHANGESET_TOO_LARGE": "the plan has more steps than one change set can record",
@@ -907,6 +908,7 @@ def _console_operations() -> tuple[Operation, ...]:
 TOPOLOGY_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "application/json")
 TOPOLOGY_400 = (
     "TOPOLOGY_INVALID",
+    "TOPOLOGY_SCOPE_UNREADABLE",
     "TOPOLOGY_UNKNOWN_CLOUD",
     "TOPOLOGY_AMBIGUOUS_CLOUD",
     "TOPOLOGY_OUT_OF_SCOPE",

@@ -93,7 +93,9 @@ class ChangeSets:
             fingerprint=plan.fingerprint,
             created_at=now,
             updated_at=now,
-            requested_by=replace(requester, roles=frozenset(), groups=frozenset(), verified_person=False),
+            # Its roles and groups are kept: the policy judges each step by those of the token the apply came with,
+            # as it judges a request by the token it was filed with.
+            requested_by=replace(requester, verified_person=False),
             steps=tuple(ChangeStep(s.number, s.action, s.source, s.target, impact=s.impact) for s in plan.steps),
             key_digest=plan.fingerprint,
         )

@@ -23,7 +23,13 @@ from interconnect.app.http import (
     query_param,
     route_uuid,
 )
-from interconnect.errors import ConflictError, InterconnectError, UnsupportedMediaTypeError, ValidationError
+from interconnect.errors import (
+    ArmError,
+    ConflictError,
+    InterconnectError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 
 if TYPE_CHECKING:  # the planner (msgspec, YAML) loads on the first plan, not with the app (cold start)
     from interconnect.estate.changeset import ChangeSet
@@ -67,7 +73,16 @@ def _planned(req: func.HttpRequest, caller: Requester) -> tuple[bytes, Topology,
     document = body(req, MAX_DOCUMENT_BYTES)  # 413 before any parsing
     s = services()
     reader = s.estate_reader()
-    topology, plan = plan_document(document, reader, caller, s.policy, syntax=syntax)
+    try:
+        topology, plan = plan_document(document, reader, caller, s.policy, syntax=syntax)
+    except ArmError as exc:
+        # Only a subscription's listing raises (every other read is a fact of the plan): the scope the document
+        # names cannot be read, which no retry changes; the document (or the app's access) has to.
+        raise ValidationError(
+            f"a subscription of the document's scope cannot be listed: {exc.message}",
+            code="TOPOLOGY_SCOPE_UNREADABLE",
+            details={"armCode": exc.code, **{k: v for k, v in exc.details.items() if k in ("status", "armCode")}},
+        ) from exc
     return document, topology, plan, reader.reads
 
 
