@@ -1,7 +1,8 @@
 // What needs a person, as Azure Monitor alert rules sent to an action group, and a workbook of the app's metrics.
 // Both read the metrics the app exports with the Azure Monitor OpenTelemetry distro, which lands each one in the
 // Application Insights `customMetrics` table: `name` is the instrument's name, `valueSum`/`valueCount`/`valueMax`
-// the aggregate of one export interval (counters are exported as deltas), `customDimensions` its attributes. Every
+// the aggregate of one export interval (counters and histograms are exported as deltas; a counter's or a gauge's
+// value is `valueSum`, with no min or max), `customDimensions` its attributes as strings. Every
 // name and attribute used below is one interconnect/adapters/metrics.py declares (tests/infra/test_observability.py).
 param applicationInsightsName string
 param location string
@@ -86,7 +87,7 @@ customMetrics
     query: format('''
 customMetrics
 | where (name == 'interconnect.audit.findings' and tostring(customDimensions['interconnect.finding.code']) == 'STALE_REQUEST')
-    or (name == 'interconnect.approvals.age' and valueMax > {0})
+    or (name == 'interconnect.approvals.age' and valueSum > {0})
 | summarize stuck = count()
 ''', approvalDeadlineSeconds)
   }
@@ -225,7 +226,7 @@ customMetrics
     query: '''
 customMetrics
 | where name in ('interconnect.approvals.waiting', 'interconnect.approvals.age')
-| summarize value = max(valueMax) by name, bin(timestamp, 1h)
+| summarize value = max(valueSum) by name, bin(timestamp, 1h)
 '''
   }
   {

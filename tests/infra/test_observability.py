@@ -65,6 +65,10 @@ def test_every_query_reads_metrics_the_app_emits_by_attributes_they_carry(var: s
     carried = {a for n in names for a in BY_NAME[n].attributes}
     read = set(DIMENSIONS.findall(query))
     assert read <= carried, f"{sorted(read - carried)} is no attribute of {sorted(names)}"
+    # The exporter sends a counter's (delta) or a gauge's value alone, as `valueSum` with a count of 1: only a
+    # histogram has a meaningful valueCount, valueMin and valueMax.
+    if all(BY_NAME[n].kind != "histogram" for n in names):
+        assert not re.search(r"value(Max|Min|Count)", query), "a counter or gauge has only valueSum"
     # Nothing that looks like one of our names is left unchecked (a typo outside the patterns above).
     ours = set(re.findall(r"interconnect\.[a-z_.]+[a-z_]", query))
     assert ours <= set(BY_NAME) | carried
