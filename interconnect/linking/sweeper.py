@@ -188,7 +188,7 @@ class Sweeper:
                 },
             )
             try:
-                self.store.save(
+                saved = self.store.save(
                     *lifecycle.transition(
                         request,
                         Status.FAILED,
@@ -199,6 +199,7 @@ class Sweeper:
                         message=reason.message,
                     )
                 )
+                self.measures.request_moved(request, saved)
                 return "deadLettered"
             except ConflictError:
                 continue

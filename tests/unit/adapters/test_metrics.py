@@ -178,6 +178,23 @@ def test_the_sweeper_measures_approvals_waiting_and_the_oldest_age_and_each_dead
     }
 
 
+def test_a_request_the_sweeper_fails_for_its_dead_letter_is_counted_failed(recorded: Metrics) -> None:
+    world = world_with(recorded)
+    world.submit(Action.CONNECT)
+    item, _ = world.queue.take()
+    world.queue.dead.append(DeadLetter(item.message_id, item.encode().encode(), "MaxDeliveryCountExceeded", ""))
+    Sweeper(world.store, world.queue, world.clock, measures=recorded.measures).sweep()
+    assert recorded.counts("interconnect.requests") == {
+        key(
+            **{"interconnect.request.action": "connect", "interconnect.channel": "api"},
+            **{"interconnect.request.outcome": "Failed"},
+        ): 1
+    }
+    assert recorded.counts("interconnect.messages.dead_lettered") == {
+        key(**{"interconnect.dead_letter.outcome": "failed_request"}): 1
+    }
+
+
 def test_each_audit_run_counts_its_findings_by_code_and_severity(recorded: Metrics) -> None:
     world = world_with(recorded)
     world.avs.links[(world.a, "by-hand")] = Link(world.a, "by-hand", world.b, LinkStatus.FAILED)
