@@ -176,12 +176,18 @@ def span(
     from opentelemetry import trace
 
     tracer = trace.get_tracer(INSTRUMENTATION)
-    context = _parent_context(parse_traceparent(parent), parse_tracestate(tracestate)) if parent else None
+    context, links = None, None
+    if parent:
+        context = _parent_context(parse_traceparent(parent), parse_tracestate(tracestate))
+        # What was current (in Azure, the Functions host's invocation span) is linked, not lost.
+        around = trace.get_current_span().get_span_context()
+        links = [trace.Link(around)] if around.is_valid else None
     with tracer.start_as_current_span(
         name,
         context=context,
         kind=getattr(trace.SpanKind, kind.upper()),
         attributes=safe_attributes(attributes or {}),
+        links=links,
     ) as current:
         yield current
 

@@ -186,3 +186,44 @@ def test_log_lines_carry_the_invocations_ids_and_their_own_fields_as_json(in_mem
     assert (first["correlationId"], first["requestId"], first["traceId"]) == ("cid-1", "req-1", VALID.split("-")[1])
     assert len(first["spanId"]) == 16
     assert (second["correlationId"], second["requestId"], second["traceId"]) == ("", "", "")
+
+
+def test_a_message_carries_the_stored_trace_even_where_telemetry_is_off() -> None:
+    from interconnect.adapters.servicebus import producing
+    from interconnect.linking.queue import WorkItem
+
+    with producing(WorkItem("r-1", "check", trace=VALID), "q") as message:
+        assert message.application_properties == {"requestId": "r-1", "traceparent": VALID}
+    with producing(WorkItem("r-1", "check", trace="00-forged"), "q") as message:
+        assert message.application_properties == {"requestId": "r-1"}
+
+
+def test_a_message_sent_under_a_span_carries_that_span_and_a_stored_trace_wins_outside_it(in_memory: object) -> None:
+    from interconnect.adapters.servicebus import producing
+    from interconnect.linking.queue import WorkItem
+
+    with telemetry.span("work process", "consumer", parent=VALID), producing(WorkItem("r-1"), "q") as message:
+        carried = dict(message.application_properties or {})
+    producer = next(s for s in in_memory.get_finished_spans() if s.name == "queue send process")  # type: ignore[attr-defined]
+    assert carried["traceparent"] == f"00-{VALID.split('-')[1]}-{format(producer.context.span_id, '016x')}-01"
+    with telemetry.span("timer sweep"), producing(WorkItem("r-2", trace=VALID), "q") as redriven:
+        properties = redriven.application_properties or {}
+    assert str(properties["traceparent"]).split("-")[1] == VALID.split("-")[1]
+
+
+@pytest.mark.parametrize(
+    ("url", "route"),
+    [
+        ("http://h/api/requests", "/api/requests"),
+        (
+            "http://h/api/requests/0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21/approve?code=secret",
+            "/api/requests/{id}/approve",
+        ),
+        ("http://h/api/hooks/jira-prod", "/api/hooks/jira-prod"),
+        ("http://h/api/" + "A" * 300, "/api/{id}"),
+    ],
+)
+def test_a_span_is_named_by_its_route_never_by_what_the_caller_sent(url: str, route: str) -> None:
+    from interconnect.app.http import route_of
+
+    assert route_of(url) == route

@@ -246,3 +246,16 @@ def test_what_a_dead_letter_brings_is_logged_cut_and_on_one_line(caplog: pytest.
     sweeper(world).sweep()
     (line,) = [r.getMessage() for r in caplog.records if "malformed message" in r.getMessage()]
     assert "\n" not in line and "\r" not in line and "d" * 201 not in line
+
+
+def test_a_re_drive_continues_the_trace_the_request_was_accepted_in() -> None:
+    # The row keeps its intake's W3C traceparent; the re-drive carries it, so the work it starts joins that trace.
+    world = World()
+    rid = world.submit(Action.CONNECT)
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    world.store.rows[rid] = world.store.rows[rid].with_changes(traceparent=traceparent)
+    world.queue.sent.clear()  # the message was lost
+    world.clock.advance(minutes=11)
+    assert sweeper(world).sweep()["redriven"] == 1
+    ((item, _),) = world.queue.sent
+    assert item.trace == traceparent and item == WorkItem(rid, "process", origin=item.origin)  # not in its identity
