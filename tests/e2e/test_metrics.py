@@ -121,3 +121,22 @@ def test_a_known_run_shows_its_counts_in_the_local_export(measured: tuple[App, P
     # What reached the sink carries the catalogue's names and units, nothing else under our prefix.
     exported = {(p["name"], p["unit"]) for p in otlp.metrics(directory) if p["name"].startswith("interconnect.")}
     assert exported <= {(i.name, i.unit) for i in INSTRUMENTS}
+
+
+def test_a_throttled_arm_call_shows_as_the_429_it_was_though_the_sdk_retried_it(measured: tuple[App, Path]) -> None:
+    app, directory = measured
+    # ARM throttles the link's PUT once: the SDK's retry policy tries again after Retry-After and the link is made.
+    ids = load_clouds(
+        app,
+        [pc("pc-c", "10.1.0.0/22"), pc("pc-d", "10.1.4.0/22")],
+        sub=SUB,
+        rg=RG,
+        faults={"errors": [{"status": 429, "count": 1, "methods": ["PUT"], "retryAfter": 0.1}]},
+    )
+    assert app.wait(app.submit("connect", ids["pc-c"], ids["pc-d"]))["status"] == "Succeeded"
+    call, status = "interconnect.arm.call", "http.response.status_code"
+
+    def throttled_put_counted() -> bool:
+        return totals(directory, "interconnect.arm.calls").get(key(**{call: "cloudLinks.put", status: 429}), 0) == 1
+
+    wait_until(throttled_put_counted, 60, interval=0.5, what="the throttled PUT to be exported")
