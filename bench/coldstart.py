@@ -15,6 +15,11 @@ any timing, and the queue is emptied between runs so a host never starts with a 
 
     python -m bench.coldstart --runs 7
     python -m bench.coldstart --runs 7 --host-arg=--instances --host-arg=single   # every function in one process
+    python -m bench.coldstart --runs 7 --tracing   # a third kind: the app exporting its telemetry (OTLP)
+
+With `--tracing` the local cloud runs its telemetry sink and a third kind of run joins the interleaving: the app
+with OTEL_EXPORTER_OTLP_ENDPOINT set, so its first request imports the OpenTelemetry SDK and exports its spans;
+the plain app runs with INTERCONNECT_TELEMETRY=off. Their ratio is what telemetry adds to a cold start.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from localdev import otlp
 from localdev.chaos import cloud_id, pair_fleet
 from localdev.cloud import QUEUES, LocalCloud
 from localdev.procs import ROOT, free_port
@@ -153,19 +159,21 @@ def main() -> None:
         default=[],
         help="an argument for `python -m localdev.host`, e.g. --host-arg=--instances --host-arg=single",
     )
+    parser.add_argument("--tracing", action="store_true", help="also time the app exporting telemetry (OTLP)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         fleet, queues = work / "fleet.json", work / "queues.json"
-        fleet.write_text(json.dumps(pair_fleet(args.runs + 2)))
+        fleet.write_text(json.dumps(pair_fleet(2 * args.runs + 4)))
         config = json.loads(QUEUES.read_text())
         config["queues"].append({**config["queues"][0], "name": FLOOR_QUEUE})
         queues.write_text(json.dumps(config))
-        with LocalCloud(fleet=fleet, queues=queues, log_dir=work / "logs") as cloud:
-            measure(cloud, args.runs, work, args.host_arg)
+        telemetry_dir = work / "telemetry" if args.tracing else None
+        with LocalCloud(fleet=fleet, queues=queues, log_dir=work / "logs", telemetry_dir=telemetry_dir) as cloud:
+            measure(cloud, args.runs, work, args.host_arg, tracing=args.tracing)
 
 
-def measure(cloud: LocalCloud, runs: int, work: Path, host_args: list[str]) -> None:
+def measure(cloud: LocalCloud, runs: int, work: Path, host_args: list[str], *, tracing: bool = False) -> None:
     from azure.data.tables import TableServiceClient
 
     settings = cloud.app_settings()
@@ -173,15 +181,20 @@ def measure(cloud: LocalCloud, runs: int, work: Path, host_args: list[str]) -> N
         settings["INTERCONNECT_TABLES_CONNECTION_STRING"]
     ).create_table_if_not_exists(FLOOR_TABLE)
     env = {k: v for k, v in os.environ.items() if k != "LOCALHOST_FUNCTION_KEYS"} | settings
+    traced_env = env | {"INTERCONNECT_TELEMETRY": "auto"}
+    env = env | {"INTERCONNECT_TELEMETRY": "off"}  # without --tracing there is no exporter anyway
     admin = ServiceBusAdmin(cloud.sb_admin_port)
 
-    def app(i: int) -> float:
+    def app(i: int, with_env: dict[str, str] = env, what: str = "app") -> float:
         port = free_port()
         argv = [sys.executable, "-m", "localdev.host", "--port", str(port), *host_args]
         try:
-            return first_ack("app", argv, env, port, "/api/requests", connect_body(i), work / "app.log")
+            return first_ack(what, argv, with_env, port, "/api/requests", connect_body(i), work / f"{what}.log")
         finally:
             admin.reset()  # the next host starts with an empty queue, as a cold instance after a quiet spell
+
+    def traced_app(i: int) -> float:
+        return app(runs + 1 + i, traced_env, "traced-app")  # pairs of its own: the plain app's are taken
 
     def floor(i: int) -> float:
         port = free_port()
@@ -189,6 +202,8 @@ def measure(cloud: LocalCloud, runs: int, work: Path, host_args: list[str]) -> N
         return first_ack("floor", argv, env, port, "/", connect_body(i), work / "floor.log")
 
     kinds: dict[str, Callable[[int], float]] = {"app (localdev.host)": app, "floor": floor}
+    if tracing:
+        kinds["app, tracing on"] = traced_app
     for make in kinds.values():
         make(runs)  # untimed: tables made, modules in the page cache
     samples: dict[str, list[float]] = {name: [] for name in kinds}
@@ -205,6 +220,14 @@ def measure(cloud: LocalCloud, runs: int, work: Path, host_args: list[str]) -> N
     low, mid, high = summary(ratios)
     print(f"ratio of medians app/floor: {app_mid / floor_mid:.2f}x")
     print(f"ratio per run (app run i / floor run i): min {low:.2f}x  median {mid:.2f}x  max {high:.2f}x")
+    if tracing:
+        traced_mid = statistics.median(samples["app, tracing on"])
+        print(
+            f"ratio of medians app tracing on/off: {traced_mid / app_mid:.2f}x "
+            f"(+{(traced_mid - app_mid) * 1000:.0f} ms)"
+        )
+        assert cloud.telemetry_dir is not None
+        print(f"spans the traced runs exported: {len(otlp.spans(cloud.telemetry_dir))}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,12 @@ schedule (a slow answer does not delay the next send):
    the worker busy in its own process meanwhile: every one is validated against the ARM simulator.
 
     python -m bench.intake --rate 50 --count 500 --slow-rate 10 --slow-count 200
+    python -m bench.intake --tracing     # also: phase 4 against a second host exporting traces, same run
+
+With `--tracing` the local cloud also runs its telemetry sink (localdev/otlp) and a second host on it whose
+processes export every span and metric there; the first host runs with INTERCONNECT_TELEMETRY=off. Phase 4 then
+runs against each host in turn, untraced, traced, untraced, traced (half the count each time), and the traced
+host's p50 and p99 are reported as ratios to the untraced one's: what tracing costs an acknowledgement.
 
 With `--url`, phase 1 needs the cloud's settings in the environment (INTERCONNECT_TABLES_CONNECTION_STRING,
 ServiceBusConnection, INTERCONNECT_QUEUE_NAME) and is skipped without them.
@@ -41,9 +47,10 @@ from interconnect.errors import InterconnectError
 from interconnect.linking.intake import Intake
 from interconnect.linking.model import Action, Requester
 from interconnect.linking.validation import Submit
+from localdev import host, otlp
 from localdev.chaos import cloud_id, pair_fleet
 from localdev.cloud import LocalCloud
-from localdev.procs import free_port
+from localdev.procs import Service, free_port
 
 
 @dataclass
@@ -187,27 +194,59 @@ def main() -> None:
     parser.add_argument("--slow-rate", type=float, default=10.0, help="arrival rate of phases 1 and 2")
     parser.add_argument("--slow-count", type=int, default=200, help="requests in phases 1 and 2")
     parser.add_argument("--url", help="base URL of a running host (default: start a local cloud)")
+    parser.add_argument(
+        "--tracing", action="store_true", help="also measure phase 4 on a second host exporting traces (local only)"
+    )
     args = parser.parse_args()
+    if args.tracing and args.url:
+        parser.error("--tracing starts its own hosts; it cannot be used with --url")
     with tempfile.TemporaryDirectory() as tmp:
         fleet = Path(tmp) / "fleet.json"
-        fleet.write_text(json.dumps(pair_fleet(2 * WARMUP + 2 * args.slow_count + args.count)))
-        cloud = None if args.url else LocalCloud(fleet=fleet, host_port=free_port()).start()
+        fleet.write_text(json.dumps(pair_fleet(2 * WARMUP + 2 * args.slow_count + 2 * args.count + WARMUP)))
+        cloud = None
+        traced: Service | None = None
+        if not args.url:
+            cloud = LocalCloud(
+                fleet=fleet,
+                host_port=free_port(),
+                telemetry_dir=Path(tmp) / "telemetry" if args.tracing else None,
+                extra_settings={"INTERCONNECT_TELEMETRY": "off"} if args.tracing else {},
+            ).start()
         try:
             settings = dict(os.environ) if cloud is None else cloud.app_settings()
-            measure(args, args.url or cloud.host_url, settings, processes(cloud))  # type: ignore[union-attr]
+            traced_url = None
+            if cloud is not None and args.tracing:
+                port = free_port()
+                traced = host.service(port, {**settings, "INTERCONNECT_TELEMETRY": "auto"}).start(ready_timeout=30)
+                traced_url = f"http://127.0.0.1:{port}"
+            measure(args, args.url or cloud.host_url, settings, processes(cloud), traced_url)  # type: ignore[union-attr]
+            if traced is not None and cloud is not None and cloud.telemetry_dir is not None:
+                exported = len(otlp.spans(cloud.telemetry_dir))
+                print(f"traced host exported {exported} spans to {cloud.telemetry_dir} (checked it traced)")
         finally:
+            if traced is not None:
+                traced.stop()
             if cloud is not None:
                 cloud.stop()
 
 
-def measure(args: argparse.Namespace, base: str, settings: Mapping[str, str], procs: dict[str, list[int]]) -> None:
+def measure(
+    args: argparse.Namespace,
+    base: str,
+    settings: Mapping[str, str],
+    procs: dict[str, list[int]],
+    traced_base: str | None = None,
+) -> None:
     endpoint = f"{base}/api/requests"
     run_id = uuid.uuid4().hex
     # Pair offsets per phase: warm-ups, in-process, host at the slow rate, host at the rate.
     offsets = {"warmup": 0, "inprocess": 2 * WARMUP, "slow": 2 * WARMUP + args.slow_count}
     offsets["fast"] = offsets["slow"] + args.slow_count
+    offsets["traced"] = offsets["fast"] + args.count  # then WARMUP more for the traced host's own warm-up
 
-    def connect_as(phase: str, offset: int) -> Callable[[int], int]:
+    def connect_as(phase: str, offset: int, to: str | None = None) -> Callable[[int], int]:
+        url = to or endpoint
+
         def connect(i: int) -> int:
             body = {
                 "action": "connect",
@@ -216,7 +255,7 @@ def measure(args: argparse.Namespace, base: str, settings: Mapping[str, str], pr
                 "reference": f"BENCH-{i}",
             }
             headers = {"Content-Type": "application/json", "Idempotency-Key": f"bench-{run_id}-{phase}-{i}"}
-            return post(endpoint, json.dumps(body).encode(), headers)
+            return post(url, json.dumps(body).encode(), headers)
 
         return connect
 
@@ -265,7 +304,22 @@ def measure(args: argparse.Namespace, base: str, settings: Mapping[str, str], pr
         inprocess = phase("inprocess", args.slow_rate, args.slow_count, submit_as(offsets["inprocess"]))
     slow = phase("slow", args.slow_rate, args.slow_count, connect_as("slow", offsets["slow"]))
     baseline = phase("baseline", args.rate, args.count, malformed)
-    fast = phase("fast", args.rate, args.count, connect_as("fast", offsets["fast"]))
+    if traced_base is None:
+        fast = phase("fast", args.rate, args.count, connect_as("fast", offsets["fast"]))
+    else:
+        traced_endpoint = f"{traced_base}/api/requests"
+        run(args.slow_rate, WARMUP, connect_as("traced-warmup", offsets["traced"] + args.count, traced_endpoint))
+        # Alternating halves, so a busy spell of the machine falls on both hosts alike.
+        half = args.count // 2
+        untraced_halves, traced_halves = [], []
+        for n in range(2):
+            start = n * half
+            untraced_halves.append(run(args.rate, half, connect_as(f"fast{n}", offsets["fast"] + start)))
+            traced_halves.append(
+                run(args.rate, half, connect_as(f"traced{n}", offsets["traced"] + start, traced_endpoint))
+            )
+        fast, traced = merged(untraced_halves), merged(traced_halves)
+        cpu["fast"] = "  (CPU not split between the two hosts)"
 
     print(f"at {args.slow_rate:g}/s, {args.slow_count} requests each")
     if intake is not None:
@@ -283,6 +337,23 @@ def measure(args: argparse.Namespace, base: str, settings: Mapping[str, str], pr
     print(
         f"ratio host/400 at {args.rate:g}/s: p50 {fast.pct(50) / baseline.pct(50):.1f}x  "
         f"p99 {fast.pct(99) / baseline.pct(99):.1f}x"
+    )
+    if traced_base is not None:
+        print(traced.line("host, tracing on"))
+        print(
+            f"ratio tracing on/off at {args.rate:g}/s: p50 {traced.pct(50) / fast.pct(50):.2f}x  "
+            f"p99 {traced.pct(99) / fast.pct(99):.2f}x"
+        )
+
+
+def merged(results: list[Result]) -> Result:
+    """Several runs at one rate as one: latencies and statuses pooled, elapsed summed."""
+    statuses: dict[int, int] = {}
+    for result in results:
+        for status, n in result.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    return Result(
+        [x for r in results for x in r.latencies], statuses, sum(r.elapsed for r in results), results[0].offered
     )
 
 

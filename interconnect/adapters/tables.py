@@ -778,6 +778,13 @@ class TableRequestStore:
         request is stored and found by stale(), and its first transition writes every index row."""
         if not request.traceparent:  # the intake's trace, for work later sent from the stored request
             request = replace(request, traceparent=telemetry.current_traceparent())
+        # Whatever channel filed it (API, ticket hook, chat, a change set), its intake span and log lines name it.
+        telemetry.note_request(
+            request.id,
+            request_action=request.action.value,
+            cloud_source=request.source.name,
+            cloud_target=request.target.name,
+        )
         stored = self._record(request)
         rows = [
             self._writers.submit(self._add_index_row, stored, partition)

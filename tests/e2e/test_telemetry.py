@@ -134,6 +134,8 @@ def test_one_trace_covers_intake_every_work_item_every_arm_call_and_the_notifica
     (root,) = roots(mine)
     assert (root["name"], root["kind"]) == ("HTTP POST /api/hooks/cmdb", "server")
     assert root["attributes"]["http.response.status_code"] == 202
+    assert root["attributes"]["interconnect.request.id"] == request_id  # whichever channel filed it
+    assert root["attributes"]["interconnect.cloud.source"] == "pc-a"
 
     # Every worker invocation about this request is in the trace, each a consumer span under a producer span.
     about_request = [s for s in spans if s["attributes"].get("interconnect.request.id") == request_id]
