@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-from interconnect.app.settings import Settings
+from interconnect.app.settings import Settings, TelemetrySettings
 from interconnect.errors import InterconnectError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -239,7 +239,10 @@ class Services:
     @component
     def measures(self) -> Measures:
         from interconnect.adapters.metrics import AppMeasures
+        from interconnect.linking.measures import Unmeasured
 
+        if not TelemetrySettings.from_env().exporting:
+            return Unmeasured()  # nothing is exported: the sweeper then spends no reads on the approvals gauge
         # Asked for the meter at each fact: the edge switches telemetry on (app/telemetry.ensure) before it
         # calls any service, but nothing here depends on which came first.
         return AppMeasures()
