@@ -19,8 +19,9 @@ What stands in for what only exists in a CI, and nothing else:
   so the comment is checked to be the plan's Markdown.
 
 The scenario, per CI system: a pull request's plan (exit code 10: changes to review; the Markdown comment), the
-merge's apply (the plan, then the change set followed to Succeeded, the links as declared), the same apply again
-(nothing to change, nothing put to ARM), and a pull request's plan once more (exit code 0).
+merge's apply (the plan, then the change set followed to Succeeded, its disconnect approved by another person
+with the CLI while the job waits, the links as declared), the same apply again (nothing to change, nothing put to
+ARM), and a pull request's plan once more (exit code 0). A refused document fails the check and is commented.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import os
 import re
 import stat
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,8 +97,8 @@ POLICY = {"rules": [{"requesters": ["api:*"], "actions": ["connect", "disconnect
 
 @pytest.fixture(scope="module")
 def gitops_app() -> Iterator[App]:
-    # Approvals off: the disconnect the plan makes goes ahead (tests/e2e/test_approvals.py covers approvals).
-    for app in running_app(INTERCONNECT_APPROVALS="off", INTERCONNECT_POLICY=json.dumps(POLICY)):
+    # Approvals on (the default): the merge's disconnect waits for someone else, as it would in production.
+    for app in running_app(INTERCONNECT_APPROVALS="on", INTERCONNECT_POLICY=json.dumps(POLICY)):
         groups = [{"name": rg, "privateClouds": clouds(rg, octet)} for rg, octet in RGS.values()]
         app.arm.load_fleet({"settings": FAST, "subscriptions": [{"id": SUB, "resourceGroups": groups}]})
         yield app
@@ -198,6 +200,8 @@ def expand(value: str) -> str:
 
 # -- the workspace the CI would run in ----------------------------------------------------------------------------
 
+During = Callable[[subprocess.Popen[str], Callable[[], str]], None]  # (the step's process, its output so far)
+
 RECORDER = """#!/bin/sh
 # A stand-in for {name}: records its arguments (one a line) and succeeds.
 printf '%s\\n' "$@" > "$RECORDED/{name}.args"
@@ -233,27 +237,53 @@ class Runner:
         }
         return env
 
-    def run(self, job: Job) -> dict[str, subprocess.CompletedProcess[str]]:
+    def run(self, job: Job, during: dict[str, During] | None = None) -> dict[str, subprocess.CompletedProcess[str]]:
         """Each step of `job` in order, as the CI runs it; stops at the first that fails, as the CI does (a
-        step the pipeline runs `always()` - the comment - runs after a failed plan too)."""
+        step the pipeline runs `always()` - the comment - runs after a failed plan too). `during[step]` is
+        called while that step runs, with the process and its output so far (the CLI flushes each line)."""
         done: dict[str, subprocess.CompletedProcess[str]] = {}
         outputs, summary = self.workspace / ".outputs", self.workspace / ".summary"
         failed = False
         for step in job.steps:
             if failed and step.name != "comment":
                 break
-            script = self.workspace.parent / f"{step.name}.sh"
-            script.write_text(step.script)
-            done[step.name] = subprocess.run(
-                [*step.shell, str(script)],
-                cwd=self.workspace,
-                env=self.environment(job, step, outputs, summary),
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT,
-            )
+            done[step.name] = self.step(job, step, outputs, summary, (during or {}).get(step.name))
             failed = failed or done[step.name].returncode != 0
         return done
+
+    def step(
+        self, job: Job, step: Step, outputs: Path, summary: Path, during: During | None
+    ) -> subprocess.CompletedProcess[str]:
+        """One step: its script in the shell the CI uses, in the workspace, with the pipeline's environment."""
+        script = self.workspace.parent / f"{step.name}.sh"
+        script.write_text(step.script)
+        out: list[str] = []
+        err: list[str] = []
+        with subprocess.Popen(
+            [*step.shell, str(script)],
+            cwd=self.workspace,
+            env=self.environment(job, step, outputs, summary),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            readers = [
+                threading.Thread(target=lambda s, into: into.extend(iter(s.readline, "")), args=(stream, into))
+                for stream, into in ((process.stdout, out), (process.stderr, err))
+            ]
+            for reader in readers:
+                reader.start()
+            try:
+                if during is not None:
+                    during(process, lambda: "".join(out))
+                process.wait(timeout=RUN_TIMEOUT)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                for reader in readers:
+                    reader.join()
+        return subprocess.CompletedProcess(process.args, process.returncode, "".join(out), "".join(err))
 
     def outputs(self) -> dict[str, str]:
         path = self.workspace / ".outputs"
@@ -275,6 +305,17 @@ def runner(gitops_app: App, tmp_path: Path) -> Runner:
 
 def said(done: subprocess.CompletedProcess[str]) -> str:
     return f"exit {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+
+
+def approve(app: App, runner: Runner, request_id: str) -> subprocess.CompletedProcess[str]:
+    """Bob, a person with Links.Approve, approves on his own machine with the CLI."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERCONNECT_")}
+    env |= {"HOME": str(runner.workspace.parent / "home"), "XDG_CONFIG_HOME": ""}
+    return subprocess.run(
+        [str(VENV_BIN / "interconnect"), "--url", app.cloud.host_url, "--function-key", FUNCTION_KEY,
+         "--identity-url", app.cloud.identity_url, "--demo-user", "bob", "approve", request_id],
+        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+    )  # fmt: skip
 
 
 def links_in(app: App, rg: str) -> set[frozenset[str]]:
@@ -333,12 +374,30 @@ def test_the_readme_gitops_example_plans_a_pull_request_and_applies_the_merge(
         assert thread["comments"][0]["content"] == markdown
     assert links_in(gitops_app, rg) == {frozenset((a, d))}  # planning changed nothing
 
-    # The merge: plan and apply, followed to the end.
-    merged = runner.run(jobs["apply"])
+    # The merge: plan and apply, followed to the end; the disconnect waits until Bob (Links.Approve) approves it.
+    approved: list[str] = []
+
+    def bob_approves(apply: subprocess.Popen[str], output: Callable[[], str]) -> None:
+        # The job's log says the disconnect awaits approval, by whom and where: Bob takes it from there.
+        def awaiting() -> bool:
+            approved[:] = re.findall(r"approve: interconnect approve ([0-9a-f-]{36})", output())
+            return bool(approved) or apply.poll() is not None
+
+        gitops_app.wait_until(awaiting, "the job's log to say the disconnect awaits approval", timeout=RUN_TIMEOUT)
+        assert apply.poll() is None and approved, output()  # the apply still follows the change set, which waits
+        assert frozenset((a, b)) in links_in(gitops_app, rg)  # make before break: the connects went first
+        assert frozenset((a, d)) in links_in(gitops_app, rg)
+        by_bob = approve(gitops_app, runner, approved[0])
+        assert by_bob.returncode == 0, said(by_bob)
+
+    merged = runner.run(jobs["apply"], during={"apply": bob_approves})
     applied = merged["apply"]
     assert applied.returncode == 0, said(applied)
     log = "".join(done.stdout for done in merged.values())
     assert "Topology plan of topology.yaml: allowed" in log
+    flat = " ".join(log.split())
+    assert "AwaitingApproval" in flat and "someone else than Alice Requester" in flat, log
+    assert f"approve: interconnect approve {approved[0]}" in flat and "/api/console#/approvals" in flat
     assert re.search(r"Change set [0-9a-f-]{36} Succeeded", log), said(applied)
     assert re.search(r"step 3 disconnect \S+/pc-a ↔ \S+/pc-d: Succeeded", " ".join(log.split())), log
     assert links_in(gitops_app, rg) == {frozenset((a, b)), frozenset((b, c))}
