@@ -316,7 +316,7 @@ def test_a_plan_the_estate_moved_on_from_exits_8_and_says_to_plan_again(doc: Pat
 
 def test_nothing_to_change_exits_0(doc: Path) -> None:
     fake = FakeApi()
-    answer = {"changeSet": None, "steps": [], "message": "nothing to change", "fingerprint": FP}
+    answer: dict[str, Any] = {"changeSet": None, "steps": [], "message": "nothing to change", "fingerprint": FP}
     fake.on("POST", "/api/topology/apply", ok(answer))
     result = run(fake, "apply", "-f", str(doc), "--fingerprint", FP, "--wait")
     assert result.exit_code == 0 and "nothing to change" in result.stdout
