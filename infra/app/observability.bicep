@@ -2,7 +2,7 @@
 // Both read the metrics the app exports with the Azure Monitor OpenTelemetry distro, which lands each one in the
 // Application Insights `customMetrics` table: `name` is the instrument's name, `valueSum`/`valueCount`/`valueMax`
 // the aggregate of one export interval (counters and histograms are exported as deltas; a counter's or a gauge's
-// value is `valueSum`, with no min or max), `customDimensions` its attributes as strings. Every
+// value is `valueSum`, with no min or max), `customDimensions` its attributes as strings (docs/azure-monitor.md §1.1). Every
 // name and attribute used below is one interconnect/adapters/metrics.py declares (tests/infra/test_observability.py).
 param applicationInsightsName string
 param location string

@@ -10,6 +10,10 @@ Attributes are low-cardinality only: statuses, actions, channels, stable codes, 
 status codes, never a request id, a cloud id or a link name (those belong on spans, adapters/telemetry.py), since
 every distinct attribute set is a time series kept for as long as the process lives.
 
+In Azure each data point becomes a `customMetrics` row, which the alerts and the workbook
+(infra/app/observability.bicep) query: counters and histograms as deltas, a gauge as its last value
+(docs/azure-monitor.md §1).
+
 The OpenTelemetry API is not imported here at run time: the meter comes from `telemetry.meter()` (None when
 telemetry is off, and then nothing is recorded).
 """
