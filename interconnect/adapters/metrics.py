@@ -32,6 +32,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
+from interconnect.adapters import telemetry
 from interconnect.linking.measures import Measures, Unmeasured
 from interconnect.linking.model import LinkRequest, Status
 
@@ -213,8 +214,9 @@ class OtelMeasures:
 
     # -- what only the adapters see -------------------------------------------------------------------
 
-    def arm_call(self, operation: str, status: int) -> None:
-        self._arm_calls.add(1, {ARM_CALL: operation, HTTP_STATUS: status})
+    def arm_call(self, call: str, status: int) -> None:
+        """One attempt of ARM call `call` (`arm_operation`'s name for it) answered `status` (0: no answer)."""
+        self._arm_calls.add(1, {ARM_CALL: call, HTTP_STATUS: status})
 
     def set_aside(self, reason_code: str) -> None:
         self._set_aside.add(1, {REASON_CODE: bounded(reason_code)})
@@ -228,7 +230,8 @@ def count_set_aside(reason_code: str) -> None:
 
 
 def _conforms(recorder: OtelMeasures) -> Measures:
-    return recorder  # mypy holds OtelMeasures to the port
+    """Never called: mypy holds OtelMeasures to the `Measures` port here (tests pass it where a Measures goes)."""
+    return recorder
 
 
 _lock = threading.Lock()
@@ -243,8 +246,6 @@ def measures() -> OtelMeasures | Unmeasured:
     global _current
     if _current is not None:
         return _current
-    from interconnect.adapters import telemetry
-
     meter = telemetry.meter()
     if meter is None:
         return Unmeasured()
