@@ -17,8 +17,10 @@ schedule (a slow answer does not delay the next send):
 
 With `--tracing` the local cloud also runs its telemetry sink (localdev/otlp) and a second host on it whose
 processes export every span and metric there; the first host runs with INTERCONNECT_TELEMETRY=off. Phase 4 then
-runs against each host in turn, untraced, traced, untraced, traced (half the count each time), and the traced
-host's p50 and p99 are reported as ratios to the untraced one's: what tracing costs an acknowledgement.
+runs against each host in turn, untraced, traced, untraced, traced (half the count each time), and so does
+phase 2 at the slow rate; the traced host's p50 and p99 are reported as ratios to the untraced one's, with each
+host's CPU per request (the steadier figure on a shared machine): what tracing costs an acknowledgement. The two
+hosts' workers take messages from the one queue, so only the HTTP instances' CPU is each host's own.
 
 With `--url`, phase 1 needs the cloud's settings in the environment (INTERCONNECT_TABLES_CONNECTION_STRING,
 ServiceBusConnection, INTERCONNECT_QUEUE_NAME) and is skipped without them.
@@ -50,7 +52,7 @@ from interconnect.linking.validation import Submit
 from localdev import host, otlp
 from localdev.chaos import cloud_id, pair_fleet
 from localdev.cloud import LocalCloud
-from localdev.procs import Service, free_port
+from localdev.procs import Service, free_port, wait_until
 
 
 @dataclass
@@ -144,12 +146,20 @@ def processes(cloud: LocalCloud | None) -> dict[str, list[int]]:
         if svc.name != "host":
             found[svc.name] = [svc.proc.pid, *_children(svc.proc.pid)]
             continue
-        instances = _children(svc.proc.pid)
-        host_niceness = _niceness(svc.proc.pid)
-        found["host parent"] = [svc.proc.pid]
-        found["host http"] = [pid for pid in instances if _niceness(pid) == host_niceness]
-        found["host others"] = [pid for pid in instances if _niceness(pid) != host_niceness]
+        found |= {f"host {role}": pids for role, pids in host_processes(svc).items()}
     return found
+
+
+def host_processes(svc: Service) -> dict[str, list[int]]:
+    """A local host's processes: itself, its HTTP instances (at its niceness) and its other instances."""
+    assert svc.proc is not None
+    instances = _children(svc.proc.pid)
+    host_niceness = _niceness(svc.proc.pid)
+    return {
+        "parent": [svc.proc.pid],
+        "http": [pid for pid in instances if _niceness(pid) == host_niceness],
+        "others": [pid for pid in instances if _niceness(pid) != host_niceness],
+    }
 
 
 def cpu_now(procs: dict[str, list[int]]) -> dict[str, float]:
@@ -202,7 +212,7 @@ def main() -> None:
         parser.error("--tracing starts its own hosts; it cannot be used with --url")
     with tempfile.TemporaryDirectory() as tmp:
         fleet = Path(tmp) / "fleet.json"
-        fleet.write_text(json.dumps(pair_fleet(2 * WARMUP + 2 * args.slow_count + 2 * args.count + WARMUP)))
+        fleet.write_text(json.dumps(pair_fleet(3 * WARMUP + 3 * args.slow_count + 2 * args.count)))
         cloud = None
         traced: Service | None = None
         if not args.url:
@@ -215,11 +225,17 @@ def main() -> None:
         try:
             settings = dict(os.environ) if cloud is None else cloud.app_settings()
             traced_url = None
+            procs = processes(cloud)
             if cloud is not None and args.tracing:
                 port = free_port()
                 traced = host.service(port, {**settings, "INTERCONNECT_TELEMETRY": "auto"}).start(ready_timeout=30)
                 traced_url = f"http://127.0.0.1:{port}"
-            measure(args, args.url or cloud.host_url, settings, processes(cloud), traced_url)  # type: ignore[union-attr]
+                # Ready when its port opens; its other instances start right after: wait for as many as the first.
+                expected = len(procs["host http"]) + len(procs["host others"])
+                assert traced.proc is not None
+                wait_until(lambda: len(_children(traced.proc.pid)) >= expected, 30, what="the traced host's instances")
+                procs |= {f"traced {role}": pids for role, pids in host_processes(traced).items()}
+            measure(args, args.url or cloud.host_url, settings, procs, traced_url)  # type: ignore[union-attr]
             if traced is not None and cloud is not None and cloud.telemetry_dir is not None:
                 exported = len(otlp.spans(cloud.telemetry_dir))
                 print(f"traced host exported {exported} spans to {cloud.telemetry_dir} (checked it traced)")
@@ -302,24 +318,44 @@ def measure(
     if intake is not None:
         run(args.slow_rate, WARMUP, submit_as(WARMUP))
         inprocess = phase("inprocess", args.slow_rate, args.slow_count, submit_as(offsets["inprocess"]))
-    slow = phase("slow", args.slow_rate, args.slow_count, connect_as("slow", offsets["slow"]))
+    if traced_base is None:
+        slow = phase("slow", args.slow_rate, args.slow_count, connect_as("slow", offsets["slow"]))
     baseline = phase("baseline", args.rate, args.count, malformed)
     if traced_base is None:
         fast = phase("fast", args.rate, args.count, connect_as("fast", offsets["fast"]))
     else:
         traced_endpoint = f"{traced_base}/api/requests"
-        run(args.slow_rate, WARMUP, connect_as("traced-warmup", offsets["traced"] + args.count, traced_endpoint))
-        # Alternating halves, so a busy spell of the machine falls on both hosts alike.
-        half = args.count // 2
-        untraced_halves, traced_halves = [], []
-        for n in range(2):
-            start = n * half
-            untraced_halves.append(run(args.rate, half, connect_as(f"fast{n}", offsets["fast"] + start)))
-            traced_halves.append(
-                run(args.rate, half, connect_as(f"traced{n}", offsets["traced"] + start, traced_endpoint))
-            )
-        fast, traced = merged(untraced_halves), merged(traced_halves)
-        cpu["fast"] = "  (CPU not split between the two hosts)"
+        traced_offset = offsets["traced"] + args.count
+        run(args.slow_rate, WARMUP, connect_as("traced-warmup", traced_offset, traced_endpoint))
+        traced_slow_offset = traced_offset + WARMUP
+
+        def alternated(rate: float, count: int, untraced_from: int, traced_from: int) -> tuple[Result, Result]:
+            """Untraced, traced, untraced, traced: half the count each time, so a busy spell of the machine falls
+            on both hosts alike. Prints each host's CPU per request."""
+            half = count // 2
+            results: dict[str, list[Result]] = {"off": [], "on": []}
+            spent: dict[str, dict[str, float]] = {"off": {}, "on": {}}
+            for n in range(2):
+                for which, base_offset, url in (
+                    ("off", untraced_from, endpoint),
+                    ("on", traced_from, traced_endpoint),
+                ):
+                    before = cpu_now(procs)
+                    results[which].append(
+                        run(rate, half, connect_as(f"{which}{rate}-{n}", base_offset + n * half, url))
+                    )
+                    after = cpu_now(procs)
+                    for role in before:
+                        spent[which][role] = spent[which].get(role, 0.0) + after[role] - before[role]
+            for which, label in (("off", "host "), ("on", "traced ")):
+                roles = [r for r in spent[which] if r.startswith(label)]
+                per = "  ".join(f"{r} {spent[which][r] / (2 * half) * 1000:.1f}" for r in roles)
+                print(f"  at {rate:g}/s tracing {which}: CPU ms per request: {per}")
+            return merged(results["off"]), merged(results["on"])
+
+        slow, traced_slow = alternated(args.slow_rate, args.slow_count, offsets["slow"], traced_slow_offset)
+        fast, traced = alternated(args.rate, args.count, offsets["fast"], offsets["traced"])
+        cpu["fast"] = cpu["slow"] = "  (CPU per host above)"
 
     print(f"at {args.slow_rate:g}/s, {args.slow_count} requests each")
     if intake is not None:
@@ -339,11 +375,12 @@ def measure(
         f"p99 {fast.pct(99) / baseline.pct(99):.1f}x"
     )
     if traced_base is not None:
-        print(traced.line("host, tracing on"))
-        print(
-            f"ratio tracing on/off at {args.rate:g}/s: p50 {traced.pct(50) / fast.pct(50):.2f}x  "
-            f"p99 {traced.pct(99) / fast.pct(99):.2f}x"
-        )
+        for rate, off, on in ((args.slow_rate, slow, traced_slow), (args.rate, fast, traced)):
+            print(on.line(f"tracing on, {rate:g}/s"))
+            print(
+                f"ratio tracing on/off at {rate:g}/s: p50 {on.pct(50) / off.pct(50):.2f}x  "
+                f"p99 {on.pct(99) / off.pct(99):.2f}x"
+            )
 
 
 def merged(results: list[Result]) -> Result:

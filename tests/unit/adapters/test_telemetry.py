@@ -227,3 +227,23 @@ def test_a_span_is_named_by_its_route_never_by_what_the_caller_sent(url: str, ro
     from interconnect.app.http import route_of
 
     assert route_of(url) == route
+
+
+def test_in_azure_the_distribution_sets_up_traces_and_metrics() -> None:
+    # Microsoft's distribution with a connection string (to a closed local port: nothing leaves the machine) and
+    # the managed identity's client id: both providers set, telemetry switched on, the app's meter there.
+    code = (
+        "import os, json\n"
+        "os.environ['APPLICATIONINSIGHTS_CONNECTION_STRING'] = "
+        "'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/'\n"
+        "os.environ['AZURE_CLIENT_ID'] = '11111111-1111-1111-1111-111111111111'\n"
+        "from interconnect.app import telemetry\n"
+        "telemetry.ensure()\n"
+        "from interconnect.adapters import telemetry as t\n"
+        "from opentelemetry import metrics, trace\n"
+        "assert t.enabled() and t.meter() is not None\n"
+        "assert type(trace.get_tracer_provider()).__name__ == 'TracerProvider'\n"
+        "assert type(metrics.get_meter_provider()).__name__ == 'MeterProvider'\n"
+    )
+    modules = loaded_after(code)
+    assert "azure.monitor.opentelemetry" in modules
