@@ -16,11 +16,14 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from interconnect.adapters import metrics, trigger
 from interconnect.adapters.avs import AvsSdkGateway
 from interconnect.adapters.memory import InMemoryAuditStore, InMemoryQuarantine
-from interconnect.adapters.metrics import INSTRUMENTS, ArmCallMetering, OtelMeasures, arm_operation
+from interconnect.adapters.metrics import INSTRUMENTS, AppMeasures, ArmCallMetering, OtelMeasures, arm_operation
+from interconnect.app.bootstrap import wire
+from interconnect.app.settings import Settings
 from interconnect.audit.inventory import InventoryReader
 from interconnect.audit.service import Audits
 from interconnect.avs.resources import Link, LinkStatus
 from interconnect.linking.approvals import Approvals
+from interconnect.linking.measures import Unmeasured
 from interconnect.linking.model import Action, Requester, Status
 from interconnect.linking.policy import DEFAULT
 from interconnect.linking.queue import DeadLetter, WorkItem
@@ -28,6 +31,15 @@ from interconnect.linking.sweeper import Sweeper
 from tests.factories import SUB_A
 from tests.trigger_messages import delivered
 from tests.unit.world import World
+
+# Just enough settings for the app's services to be wired over in-memory ports.
+SETTINGS = {
+    "INTERCONNECT_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+    "ServiceBusConnection": "Endpoint=sb://fake.test/;SharedAccessKeyName=k;SharedAccessKey=fake",
+    "INTERCONNECT_AUTH_ISSUER": "https://login.example/tenant-1/v2.0",
+    "INTERCONNECT_AUTH_AUDIENCE": "api://interconnect",
+    "INTERCONNECT_ARM_AUTH": "none",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,13 @@ class Metrics:
     def __init__(self) -> None:
         self.reader = InMemoryMetricReader()
         self.measures = OtelMeasures(MeterProvider(metric_readers=[self.reader]).get_meter("test"))
+
+    @classmethod
+    def on(cls, reader: InMemoryMetricReader) -> Metrics:
+        """Readings of what the app records on a meter read by `reader` (no instruments of its own)."""
+        readings = cls.__new__(cls)
+        readings.reader = reader
+        return readings
 
     def points(self, name: str) -> list[Point]:
         data = self.reader.get_metrics_data()
@@ -322,3 +341,34 @@ def test_every_instrument_is_recorded_under_its_catalogued_name_unit_and_attribu
     assert set(exported) == {(i.name, i.unit) for i in INSTRUMENTS}
     for instrument in INSTRUMENTS:
         assert exported[(instrument.name, instrument.unit)] == set(instrument.attributes), instrument.name
+
+
+def test_the_app_records_on_the_meter_telemetry_gives_once_it_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "_current", None)
+    monkeypatch.setattr(metrics.telemetry, "meter", lambda: None)
+    assert isinstance(metrics.measures(), Unmeasured)  # telemetry off (or not yet on): nothing is recorded
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("app")
+    monkeypatch.setattr(metrics.telemetry, "meter", lambda: meter)
+    first = metrics.measures()
+    assert isinstance(first, OtelMeasures) and metrics.measures() is first  # instruments made once
+    AppMeasures().dead_letter("malformed")  # what the services hold: it asks at each fact
+    assert Metrics.on(reader).counts("interconnect.messages.dead_lettered") == {
+        key(**{"interconnect.dead_letter.outcome": "malformed"}): 1
+    }
+
+
+@pytest.mark.parametrize(
+    ("environment", "measured"), [({}, False), ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True)]
+)
+def test_the_services_are_measured_only_when_telemetry_exports(
+    environment: dict[str, str], measured: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING", "INTERCONNECT_TELEMETRY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    world = World()
+    services = wire(Settings.from_env(SETTINGS), world.store, world.queue, world.avs, world.clock)
+    assert isinstance(services.sweeper.measures, AppMeasures) is measured
+    assert isinstance(services.worker.measures, AppMeasures) is measured
