@@ -19,6 +19,7 @@ import base64
 import json
 import logging
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -153,13 +154,19 @@ def handler_for(sink: Sink) -> type[BaseHTTPRequestHandler]:
                 self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"")
                 return
             body = self.rfile.read(length)
-            if (self.headers.get("Content-Encoding") or "").lower() == "gzip":
-                import gzip
-
-                body = gzip.decompress(body)
             if "protobuf" not in (self.headers.get("Content-Type") or ""):
                 self._answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, b"")
                 return
+            if (self.headers.get("Content-Encoding") or "").lower() == "gzip":
+                inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip framing, inflated within MAX_BODY
+                try:
+                    body = inflate.decompress(body, MAX_BODY)
+                except zlib.error:
+                    self._answer(HTTPStatus.BAD_REQUEST, b"")
+                    return
+                if inflate.unconsumed_tail:
+                    self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"")
+                    return
             request = request_type()
             try:
                 request.ParseFromString(body)
