@@ -387,8 +387,8 @@ def arm_call(method: Callable[Concatenate[Any, _P], _R]) -> Callable[Concatenate
     return traced
 
 
-# Connections kept open to ARM: a topology plan reads 16 at a time (estate/gather.py), beside the worker's calls.
-ARM_CONNECTIONS = 32
+# Connections kept open to ARM: a topology plan reads 32 at a time (estate/gather.py), beside the worker's calls.
+ARM_CONNECTIONS = 48
 
 
 class AvsSdkGateway:

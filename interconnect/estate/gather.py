@@ -9,7 +9,7 @@ The reads are the pre-flight's, made once for the whole change instead of once p
 3. for each cloud linked to one of them that step 1 did not list: the same three reads and a GET;
 4. once the change is known: the permissions of the clouds its steps act on, and the connects accepted there.
 
-Reads run `concurrency` at a time. A read ARM refuses for good or answers malformed is kept as a `Refusal`
+Reads run `concurrency` (32) at a time. A read ARM refuses for good or answers malformed is kept as a `Refusal`
 (the rules answer "cannot be read" for the steps that needed it, as they do for a request); a transient failure
 raises DependencyError, as the pre-flight's do. `reads` counts the ARM calls made.
 """
@@ -43,7 +43,9 @@ R = TypeVar("R")
 class EstateReader:
     avs: AvsGateway
     store: RequestStore
-    concurrency: int = 16
+    # Reads in flight at once: each waits on ARM far longer than it computes, so more overlap more. On the local
+    # cloud 32 read a 100-cloud estate (366 reads) in ~1.4 s where 16 took ~1.8 s (bench/topology_plan.py --local).
+    concurrency: int = 32
     reads: int = 0  # ARM calls made, for the plan's answer and the benchmark
     _recorder: ReadRecorder = field(default_factory=ReadRecorder, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
