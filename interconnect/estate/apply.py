@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from interconnect.errors import ConflictError, DependencyError, NotFoundError
+from interconnect.errors import ConflictError, DependencyError, InterconnectError, NotFoundError
 from interconnect.estate.changeset import (
     ChangeSet,
     ChangeSetStatus,
@@ -106,7 +107,18 @@ class ChangeSets:
             if again is None:
                 raise
             return again, False
-        self._send(stored)
+        try:
+            self._send(stored)
+        except DependencyError as exc:
+            # Without its work item nothing would ever advance it: a retry with the same key sends it again
+            # (`existing`); without a key the caller's retry starts another, so this one ends here, saying why.
+            if key is None:
+                unqueued = Reason("CHANGESET_NOT_QUEUED", f"the change set could not be queued: {exc.message}")
+                with suppress(InterconnectError):
+                    self.store.save(
+                        replace(stored, status=ChangeSetStatus.FAILED, reason=unqueued, updated_at=self.clock())
+                    )
+            raise
         return stored, True
 
     # -- the work item ----------------------------------------------------------------------------------------

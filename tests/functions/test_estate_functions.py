@@ -7,13 +7,15 @@ import json
 from typing import Any
 
 import azure.functions as func
+import pytest
 
 from interconnect.avs.resources import Link
+from interconnect.errors import DependencyError
 from interconnect.estate.changeset import ChangeSetStatus
 from interconnect.estate.document import MAX_DOCUMENT_BYTES
 from interconnect.linking.model import Action, Status
 from tests.factories import SUB_A, cloud, cloud_id
-from tests.functions.harness import BASE, FakeApp, answer, error_of, request
+from tests.functions.harness import BASE, FakeApp, answer, error_of, raising, request
 
 YAML = "application/yaml"
 
@@ -218,3 +220,15 @@ def apply_request(text: str, fingerprint: str) -> func.HttpRequest:
         headers={"Content-Type": YAML},
         params={"fingerprint": fingerprint},
     )
+
+
+def test_a_change_set_that_cannot_be_queued_is_503_and_ends_failed_saying_so(
+    app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = document(("pc-a", "pc-b"))
+    fingerprint = reviewed(app, text)["fingerprint"]
+    monkeypatch.setattr(app.queue, "send", raising(DependencyError("Service Bus unavailable")))
+    assert error_of(apply(app, text, fingerprint), 503)["code"] == "DEPENDENCY_UNAVAILABLE"
+    (stored,) = app.services.changeset_store.rows.values()  # type: ignore[attr-defined]
+    assert stored.status is ChangeSetStatus.FAILED and stored.reason.code == "CHANGESET_NOT_QUEUED"
+    assert app.store.rows == {}
