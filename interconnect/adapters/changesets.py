@@ -27,9 +27,17 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, UpdateMode
 
-from interconnect.adapters.tables import MAX_STRING_CHARS, check_entity, makes_tables, readable, shown, translated
+from interconnect.adapters.tables import (
+    MAX_STRING_CHARS,
+    check_entity,
+    makes_tables,
+    readable,
+    shown,
+    skip,
+    translated,
+)
 from interconnect.avs.ids import parse_cloud_id
-from interconnect.errors import ConflictError, NotFoundError, ValidationError
+from interconnect.errors import ConflictError, CorruptRecordError, NotFoundError, ValidationError
 from interconnect.estate.changeset import ChangeSet, ChangeSetStatus, ChangeStep
 from interconnect.linking.model import Action, Reason, Requester
 
@@ -176,6 +184,21 @@ class TableChangeSetStore:
                 raise NotFoundError(f"no change set with id {shown(changeset_id)}", code="CHANGESET_NOT_FOUND") from exc
 
     @makes_tables
+    def unfinished(self) -> list[ChangeSet]:
+        # Change set partitions sort together: `changeset-` follows every request id (a UUID's second character
+        # is a hex digit, below `h`), so this key range holds change sets only.
+        query = "PartitionKey ge @lo and PartitionKey lt @hi and RowKey eq @row and status eq @status"
+        parameters = {"lo": CHANGESET_ID_PREFIX, "hi": "changeset.", "row": ROW, "status": "InProgress"}
+        found: list[ChangeSet] = []
+        with translated("listing change sets in progress"):
+            for entity in self._table.query_entities(query, parameters=parameters):
+                try:
+                    found.append(from_entity(entity))
+                except CorruptRecordError as exc:
+                    skip(exc, "listing change sets in progress")
+        return found
+
+    @makes_tables
     def save(self, changeset: ChangeSet) -> ChangeSet:
         if changeset.etag is None:
             raise ConflictError(f"change set {changeset.id} was not read from the store; cannot update it safely")
@@ -215,6 +238,9 @@ class InMemoryChangeSetStore:
         if changeset_id not in self.rows:
             raise NotFoundError(f"no change set with id {shown(changeset_id)}", code="CHANGESET_NOT_FOUND")
         return self.rows[changeset_id]
+
+    def unfinished(self) -> list[ChangeSet]:
+        return [c for c in self.rows.values() if c.status is ChangeSetStatus.IN_PROGRESS]
 
     def save(self, changeset: ChangeSet) -> ChangeSet:
         stored = self.rows.get(changeset.id)

@@ -296,6 +296,8 @@ class Services:
             quarantine=self.quarantine,
             measures=self.measures,
             topologies=self.topology_registry,
+            # Called by a run that needs it, so building the audit builds no change set service.
+            pending_changes=lambda: self.changesets.pending_steps(),
         )
 
     @component

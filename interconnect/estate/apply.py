@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
+from interconnect.avs.ids import CloudId
 from interconnect.errors import ConflictError, DependencyError, InterconnectError, NotFoundError
 from interconnect.estate.changeset import (
     ChangeSet,
@@ -39,7 +40,7 @@ from interconnect.estate.changeset import (
 from interconnect.estate.plan import Plan
 from interconnect.estate.ports import ChangeSetStore
 from interconnect.linking.intake import Intake
-from interconnect.linking.model import Reason, Requester
+from interconnect.linking.model import Action, Reason, Requester
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
 from interconnect.linking.validation import Submit
@@ -145,6 +146,15 @@ class ChangeSets:
             except ConflictError:
                 continue  # another delivery moved it on: re-read and decide again
         raise DependencyError(f"change set {item.request_id} kept changing under the worker; retrying later")
+
+    def pending_steps(self) -> list[tuple[CloudId, CloudId, Action]]:
+        """The steps of change sets in progress not filed yet: pairs about to move, which are not drift."""
+        return [
+            (step.source, step.target, step.action)
+            for changeset in self.store.unfinished()
+            for step in changeset.steps
+            if not step.filed
+        ]
 
     def give_up(self, changeset_id: str, cause: DependencyError) -> None:
         """After the last retry: the change set fails with the cause (its filed requests go on by themselves)."""

@@ -16,6 +16,10 @@ class ChangeSetStore(Protocol):
     def get(self, changeset_id: str) -> ChangeSet:
         """Raises NotFoundError (CHANGESET_NOT_FOUND), or CorruptRecordError for a row that cannot be read."""
 
+    def unfinished(self) -> list[ChangeSet]:
+        """Every change set still InProgress (the drift audit leaves the pairs they are about to move alone). One
+        that cannot be read back is logged and left out."""
+
     def save(self, changeset: ChangeSet) -> ChangeSet:
         """Write `changeset` only if the stored row still has `changeset.etag`; returns it with its new ETag.
         Raises ConflictError when another writer got there first."""

@@ -232,3 +232,14 @@ def test_a_change_set_that_cannot_be_queued_is_503_and_ends_failed_saying_so(
     (stored,) = app.services.changeset_store.rows.values()  # type: ignore[attr-defined]
     assert stored.status is ChangeSetStatus.FAILED and stored.reason.code == "CHANGESET_NOT_QUEUED"
     assert app.store.rows == {}
+
+
+def test_the_steps_a_change_set_has_not_filed_yet_are_what_the_audit_leaves_alone(app: FakeApp) -> None:
+    text = document(("pc-a", "pc-b"), ("pc-b", "pc-c"))
+    apply(app, text, reviewed(app, text)["fingerprint"])
+    assert [(str(s), str(t), a) for s, t, a in app.services.changesets.pending_steps()] == [
+        (str(app.a), str(app.b), Action.CONNECT),
+        (str(app.b), str(app.c), Action.CONNECT),
+    ]
+    app.drain()
+    assert app.services.changesets.pending_steps() == []

@@ -69,3 +69,11 @@ def test_the_row_is_invisible_to_the_request_store_sharing_its_table(
     assert requests.stale(NOW.replace(year=2030)).items == []
     with pytest.raises(NotFoundError):
         requests.get(ID)
+
+
+def test_only_change_sets_in_progress_are_listed_unfinished(store) -> None:
+    assert store.unfinished() == []
+    first = store.create(fresh())
+    other = store.create(replace(fresh(), id="0b6f5c1e-8d0a-4d8e-9a43-2f1f0c7d9e21"))
+    store.save(replace(other, status=ChangeSetStatus.SUCCEEDED))
+    assert [c.id for c in store.unfinished()] == [first.id]
