@@ -156,6 +156,20 @@ class ChangeSets:
             if not step.filed
         ]
 
+    def redrive(self, stale_after: timedelta) -> int:
+        """Send again the current work item of every change set in progress that has not moved for
+        `stale_after` (each look of a waiting one moves it, so only a lost chain is this old); returns how many.
+        The same message id as the one lost: if it was not lost after all, the broker drops the copy or the
+        handler finds it stale."""
+        before = self.clock() - stale_after
+        stale = [c for c in self.store.unfinished() if c.updated_at < before]
+        for changeset in stale:
+            log.warning(
+                "change set %s has not moved since %s; its work item is sent again", changeset.id, changeset.updated_at
+            )
+            self._send(changeset)
+        return len(stale)
+
     def give_up(self, changeset_id: str, cause: DependencyError) -> None:
         """After the last retry: the change set fails with the cause (its filed requests go on by themselves)."""
         changeset = self.store.get(changeset_id)

@@ -4,10 +4,12 @@ it as a change set the queue trigger advances step by step, and read the change 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 
 from interconnect.avs.resources import Link
 from interconnect.errors import DependencyError
@@ -243,3 +245,15 @@ def test_the_steps_a_change_set_has_not_filed_yet_are_what_the_audit_leaves_alon
     ]
     app.drain()
     assert app.services.changesets.pending_steps() == []
+
+
+def test_the_sweep_sends_a_change_set_whose_work_item_was_lost_its_item_again(app: FakeApp) -> None:
+    text = document(("pc-a", "pc-b"))
+    changeset_id = answer(apply(app, text, reviewed(app, text)["fingerprint"]))["changeSetId"]
+    app.queue.sent.clear()  # its first work item lost
+    app.queue.seen.clear()  # ... and long enough ago for the broker to have forgotten its id
+    app.clock.now += app.services.settings.stale_after + timedelta(seconds=1)
+    app.call("sweep", TimerRequest(past_due=False))
+    assert [(i.request_id, i.kind) for i in app.queued()] == [(changeset_id, "changeset")]
+    app.drain()
+    assert answer(changeset(app, changeset_id))["status"] == "Succeeded"

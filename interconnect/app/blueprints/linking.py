@@ -74,4 +74,7 @@ def sweep(timer: func.TimerRequest) -> None:
     app_telemetry.ensure()
     with telemetry.span("timer sweep"):
         report = services().sweeper.sweep()
+        # A change set whose chain of work items was lost (dead-lettered, or a crash between a save and a send)
+        # is sent its current one again; the sweeper's own pass only knows requests.
+        report["changeSetsRedriven"] = services().changesets.redrive(services().settings.stale_after)
     log.info("sweep: %s", report, extra={"pastDue": timer.past_due, **report})
