@@ -153,6 +153,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which instance: the local host's processes share one log
         }
         for name, value in vars(record).items():
             if name not in _STANDARD and name not in line:
