@@ -843,6 +843,16 @@ class TableRequestStore:
             raise ConflictError(f"request {request.id} was not read from the store; cannot update it safely")
         if event is not None and event.sequence == FIRST_VERSION:  # derived from the row, never written
             raise ConflictError(f"event {event.sequence} of {request.id} exists")
+        # The `table save` span says which request moved to which status: a trace reads as the request's story.
+        telemetry.annotate_current(
+            {
+                "interconnect.request.id": request.id,
+                "interconnect.request.action": request.action.value,
+                "interconnect.request.status": request.status.value,
+                "interconnect.cloud.source": request.source.name,
+                "interconnect.cloud.target": request.target.name,
+            }
+        )
         guarded = {"mode": UpdateMode.REPLACE, "etag": request.etag, "match_condition": MatchConditions.IfNotModified}
         operations: list[tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]] = [
             ("update", to_entity(request), guarded)
