@@ -1,17 +1,26 @@
 """Read the estate a topology is planned on, through the AVS port (and the request store, for accepted connects).
 
-The reads are the pre-flight's, made once for the whole change instead of once per request:
+The reads are the pre-flight's, made once for the whole change instead of once per request, and only where a
+verdict looks:
 
-1. one paged listing per subscription of the scope (the clouds, with their incoming links). One that cannot be
+1. one paged listing per subscription of the scope: the clouds, each with its full properties (location,
+   state, network block) and its incoming links, so no cloud of the scope needs a GET. One that cannot be
    listed stops the plan (its error is raised): without it, neither the links to remove nor the clouds to link
    could be told;
-2. for each cloud in scope: its links, NSX segments and Global Reach (its routed space);
-3. for each cloud linked to one of them that step 1 did not list: the same three reads and a GET;
-4. once the change is known: the permissions of the clouds its steps act on, and the connects accepted there.
+2. the links of each cloud in scope (which links exist, and their health, decide the change itself), and for
+   each cloud linked to one of them that step 1 did not list, a GET and its links;
+3. once the change is known: the routed space (NSX segments and Global Reach) of the clouds a verdict consults
+   - the ends of every step and, for a connect, every cloud linked or about to be linked to either end. A cloud
+   no step touches and that neighbours no connect is never judged on its routed space, so it is not read;
+4. the permissions the rules check, once per cloud: both ends of a connect (cloudLinks/write on each), the
+   cloud holding the link of a disconnect (cloudLinks/delete where it lives); and the connects accepted at
+   every step's ends (our own store, not ARM).
 
-Reads run `concurrency` (32) at a time. A read ARM refuses for good or answers malformed is kept as a `Refusal`
-(the rules answer "cannot be read" for the steps that needed it, as they do for a request); a transient failure
-raises DependencyError, as the pre-flight's do. `reads` counts the ARM calls made.
+`plan_document` plans, reads what the plan consulted and was not read yet, and plans again until the plan rests
+only on what was read (a permission refused or an accepted connect can move a step, and so its neighbours); in
+practice one round of each. Reads run `concurrency` (32) at a time. A read ARM refuses for good or answers
+malformed is kept as a `Refusal` (the rules answer "cannot be read" for the steps that needed it, as they do for
+a request); a transient failure raises DependencyError, as the pre-flight's do. `reads` counts the ARM calls made.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Cloud, Link
 from interconnect.avs.routed import routed_space
-from interconnect.estate.document import parse_document
+from interconnect.estate.document import ParsedDocument, parse_document
 from interconnect.estate.plan import Estate, Plan, plan
 from interconnect.estate.topology import Scope, Topology, resolve, scope_of
 from interconnect.linking.facts import CloudFacts, Pending, ReadRecorder
@@ -44,67 +53,101 @@ class EstateReader:
     avs: AvsGateway
     store: RequestStore
     # Reads in flight at once: each waits on ARM far longer than it computes, so more overlap more. On the local
-    # cloud 32 read a 100-cloud estate (366 reads) in ~1.4 s where 16 took ~1.8 s (bench/topology_plan.py --local).
+    # cloud 32 read a 100-cloud estate in ~1.4 s where 16 took ~1.8 s (bench/topology_plan.py --local).
     concurrency: int = 32
     reads: int = 0  # ARM calls made, for the plan's answer and the benchmark
     _recorder: ReadRecorder = field(default_factory=ReadRecorder, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _spaced: set[CloudId] = field(default_factory=set, repr=False)  # clouds whose routed space was read
+    _permitted: set[CloudId] = field(default_factory=set, repr=False)  # clouds whose permissions were read
+    _pending_of: set[CloudId] = field(default_factory=set, repr=False)  # clouds whose accepted connects were read
 
     def subscriptions(self, scope: Scope) -> list[str]:
         return sorted(scope.subscriptions | {subscription for subscription, _ in scope.resource_groups})
 
     def read(self, scope: Scope) -> Estate:
-        """Steps 1-3: every cloud of the scope's subscriptions, those in scope in depth, and their peers."""
+        """Steps 1-2: every cloud of the scope's subscriptions, the links of those in scope and of their peers.
+        No routed space yet (`deepen` reads it where a verdict needs it)."""
         self._recorder = ReadRecorder()
+        self._spaced, self._permitted, self._pending_of = set(), set(), set()
         listed: dict[CloudId, Cloud] = {}
         for subscription in self.subscriptions(scope):
             self._count()
             for cloud in self.avs.list_clouds(subscription):
                 listed[cloud.id] = cloud
         in_scope = [cloud for cloud in listed.values() if scope.covers(cloud.id)]
-        clouds, links = self._deep(in_scope)
+        links = self._links(in_scope)
         peers = {c for link in links for c in (link.source, link.target)}
-        peers |= {holder for facts in clouds.values() for holder in facts.cloud.external_links}
-        unread = sorted(peers - set(clouds), key=lambda c: c.normalized)
-        outside = [
-            listed.get(cid) or self._call(cid, "privateClouds.get", partial(self.avs.get_cloud, cid)) for cid in unread
-        ]
-        more, more_links = self._deep([cloud for cloud in outside if cloud is not None])
-        clouds |= more
+        peers |= {holder for cloud in in_scope for holder in cloud.external_links}
+        unread = sorted(peers - {cloud.id for cloud in in_scope}, key=lambda c: c.normalized)
+        outside = self._parallel(
+            unread,
+            lambda cid: listed.get(cid) or self._call(cid, "privateClouds.get", partial(self.avs.get_cloud, cid)),
+        )
+        more = [cloud for cloud in outside if cloud is not None]
+        more_links = self._links(more)
         # Short names resolve among every cloud listed, so the ones not read in depth stay known too.
-        for cid, cloud in listed.items():
-            clouds.setdefault(cid, CloudFacts(cloud))
+        clouds = {cloud.id: CloudFacts(cloud) for cloud in [*listed.values(), *more]}
         unique = {(link.source, link.name.lower()): link for link in [*links, *more_links]}
         return Estate(clouds, tuple(unique.values()), refusals=tuple(self._recorder.refusals))
 
-    def complete(self, estate: Estate, acting: Iterable[CloudId]) -> Estate:
-        """Step 4: the permissions of the clouds `acting` (a plan's step ends) and the connects accepted there."""
-        acting = sorted(set(acting) & set(estate.clouds), key=lambda c: c.normalized)
+    def deepen(self, estate: Estate, clouds: Iterable[CloudId]) -> Estate:
+        """Step 3: the routed space of `clouds` (those of the estate whose space is not read yet)."""
+        wanted = sorted((set(clouds) & set(estate.clouds)) - self._spaced, key=lambda c: c.normalized)
+        if not wanted:
+            return estate
+
+        def one(cid: CloudId) -> CloudFacts:
+            cloud = estate.clouds[cid].cloud
+            segments = self._listing(cid, "segments.list", partial(self.avs.list_segments, cid))
+            reach = self._listing(cid, "globalReach.list", partial(self.avs.list_global_reach, cid))
+            return replace(estate.clouds[cid], space=routed_space(cloud, tuple(segments), tuple(reach)))
+
+        read = self._parallel(wanted, one)
+        self._spaced |= set(wanted)
+        clouds_now = dict(estate.clouds) | {facts.id: facts for facts in read}
+        return replace(estate, clouds=clouds_now, refusals=tuple(self._recorder.refusals))
+
+    def complete(self, estate: Estate, permissions_of: Iterable[CloudId], pending_of: Iterable[CloudId] = ()) -> Estate:
+        """Step 4: the permissions of `permissions_of`, and the connects accepted at `pending_of` (and at
+        `permissions_of`); each cloud's read once however often this is called."""
+        permissions_of = set(permissions_of)
+        acting = sorted((permissions_of & set(estate.clouds)) - self._permitted, key=lambda c: c.normalized)
         found = self._parallel(
             acting, lambda cid: self._call(cid, "permissions.list", partial(self.avs.permissions, cid))
         )
+        self._permitted |= set(acting)
         clouds = dict(estate.clouds)
         for cid, permissions in zip(acting, found, strict=True):
             if permissions is not None:
                 clouds[cid] = replace(clouds[cid], permissions=tuple(permissions))
-        pending = {
+        ends = sorted((permissions_of | set(pending_of)) - self._pending_of, key=lambda c: c.normalized)
+        self._pending_of |= set(ends)
+        pending = {p.request_id: p for p in estate.pending}
+        pending |= {
             request.id: Pending(request.id, request.source, request.target)
-            for cid in acting
+            for cid in ends
             for request in self.store.unfinished(cid)
             if request.action is Action.CONNECT
         }
         refusals = tuple(self._recorder.refusals)
         return replace(estate, clouds=clouds, pending=tuple(pending.values()), refusals=refusals)
 
-    def _deep(self, clouds: Sequence[Cloud]) -> tuple[dict[CloudId, CloudFacts], list[Link]]:
-        def one(cloud: Cloud) -> tuple[CloudFacts, list[Link]]:
-            links = self._listing(cloud.id, "cloudLinks.list", partial(self.avs.list_links, cloud.id))
-            segments = self._listing(cloud.id, "segments.list", partial(self.avs.list_segments, cloud.id))
-            reach = self._listing(cloud.id, "globalReach.list", partial(self.avs.list_global_reach, cloud.id))
-            return CloudFacts(cloud, routed_space(cloud, tuple(segments), tuple(reach))), links
+    def owes(self, planned: Plan, estate: Estate) -> bool:
+        """Whether `planned` rests on a read not made: a consulted cloud's routed space, a permission a step
+        needs, the connects accepted at a step's end."""
+        ends = {cloud for step in planned.steps for cloud in (step.source, step.target)}
+        return (
+            any(cid in estate.clouds and cid not in self._spaced for cid in planned.consulted)
+            or not set(_permissions_needed(planned, estate)) & set(estate.clouds) <= self._permitted
+            or not ends <= self._pending_of
+        )
 
-        read = self._parallel(clouds, one)
-        return {facts.id: facts for facts, _ in read}, [link for _, links in read for link in links]
+    def _links(self, clouds: Sequence[Cloud]) -> list[Link]:
+        read = self._parallel(
+            clouds, lambda cloud: self._listing(cloud.id, "cloudLinks.list", partial(self.avs.list_links, cloud.id))
+        )
+        return [link for links in read for link in links]
 
     def _parallel(self, items: Sequence[T], work: Callable[[T], R]) -> list[R]:
         if len(items) <= 1:
@@ -133,18 +176,56 @@ def plan_document(
     *,
     syntax: Literal["yaml", "json"] | None = None,
 ) -> tuple[Topology, Plan]:
-    """Read a document, the estate of its scope, and plan it: a first plan tells which clouds the steps act on,
-    whose permissions and accepted connects are then read for the plan answered (the steps are the same; only
-    their verdicts may gain a reason). Changes nothing.
+    """Read a document, the estate of its scope, and plan it: a first plan on the links alone tells which steps
+    there are and which clouds their verdicts consult; their routed space, the permissions the steps need and
+    the connects accepted at their ends are read, and the plan made again until it consults nothing unread (see
+    the module docstring). Changes nothing.
 
     Raises the document's ValidationError (TOPOLOGY_*, TOO_LARGE), or DependencyError when ARM or the store
     cannot answer for now.
     """
     parsed = parse_document(data, syntax=syntax)
+    topology, _, planned = read_and_plan(parsed, reader, requester, policy)
+    return topology, planned
+
+
+def read_and_plan(
+    parsed: ParsedDocument, reader: EstateReader, requester: Requester, policy: Policy = DEFAULT
+) -> tuple[Topology, Estate, Plan]:
+    """`plan_document` on a parsed document, with the estate as read (only as deep as the plan needed)."""
     estate = reader.read(scope_of(parsed))
     topology = resolve(parsed, list(estate.clouds))
-    draft = plan(topology, estate, requester, policy)
-    acting = {cloud for step in draft.steps for cloud in (step.source, step.target)}
-    if not acting:
-        return topology, draft
-    return topology, plan(topology, reader.complete(estate, acting), requester, policy)
+    planned = plan(topology, estate, requester, policy)
+    while reader.owes(planned, estate):
+        ends = {cloud for step in planned.steps for cloud in (step.source, step.target)}
+        estate = reader.complete(estate, _permissions_needed(planned, estate), ends)
+        estate = reader.deepen(estate, _judged_on(planned, estate))
+        planned = plan(topology, estate, requester, policy)
+    return topology, estate, planned
+
+
+def _judged_on(planned: Plan, estate: Estate) -> set[CloudId]:
+    """Every cloud a verdict of `planned` may consult whatever the order: the ends of each step and, for a
+    connect, every cloud linked to either end now, by an accepted connect, or by a connect of the plan."""
+    ends = {cloud for step in planned.steps for cloud in (step.source, step.target)}
+    connecting = {
+        cloud for step in planned.steps if step.change != "disconnect" for cloud in (step.source, step.target)
+    }
+    joined = [(link.source, link.target) for link in estate.links]
+    joined += [(p.source, p.target) for p in estate.pending]
+    joined += [(s.source, s.target) for s in planned.steps if s.change != "disconnect"]
+    near = {b if a in connecting else a for a, b in joined if a in connecting or b in connecting}
+    near |= {c for cid in connecting if cid in estate.clouds for c in estate.clouds[cid].cloud.external_links}
+    return ends | near | set(planned.consulted)
+
+
+def _permissions_needed(planned: Plan, estate: Estate) -> list[CloudId]:
+    """The clouds whose permissions a step's rules check: both ends of a connect or repair (cloudLinks/write on
+    each), the holders of the links a disconnect deletes (cloudLinks/delete where they live)."""
+    needed: set[CloudId] = set()
+    for step in planned.steps:
+        if step.change == "disconnect":
+            needed |= {link.source for link in estate.links if link.joins(step.source, step.target)}
+        else:
+            needed |= {step.source, step.target}
+    return sorted(needed, key=lambda c: c.normalized)
