@@ -24,7 +24,7 @@ from interconnect.estate.registry import RegisteredTopology, registration
 from interconnect.estate.topology import Scope
 from interconnect.linking.lifecycle import FIRST_VERSION, submitted
 from interconnect.linking.model import AuditEvent, LinkRequest, Requester, RequestSummary, Status
-from interconnect.linking.ports import Listing, RequestStore
+from interconnect.linking.ports import Listing, RequestFilter, RequestStore
 from interconnect.linking.quarantine import Quarantined
 from interconnect.linking.queue import DeadLetter, WorkItem
 
@@ -95,30 +95,20 @@ class InMemoryRequestStore:
                 self.notes.add(key)
                 self.trails[event.request_id].append(event)
 
-    def recent(
-        self,
-        *,
-        cloud: CloudId | None,
-        status: Status | None,
-        limit: int,
-        continuation: str | None,
-        requester: Requester | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> Listing[LinkRequest]:
+    def recent(self, filters: RequestFilter, *, limit: int, continuation: str | None) -> Listing[LinkRequest]:
         with self._lock:
             rows = sorted(self.rows.values(), key=lambda r: r.created_at, reverse=True)
             # Like the table store's "all" listing, whose first page meets the (old) unreadable rows.
-            unfiltered = requester is None and since is None and until is None
-            skipped = len(self.corrupt) if cloud is None and unfiltered and not continuation else 0
+            unfiltered = filters.requester is None and filters.since is None and filters.until is None
+            skipped = len(self.corrupt) if filters.cloud is None and unfiltered and not continuation else 0
         rows = [
             r
             for r in rows
-            if (cloud is None or cloud in (r.source, r.target))
-            and (status is None or r.status is status)
-            and (requester is None or requester.is_same(r.requester))
-            and (since is None or r.created_at >= since)
-            and (until is None or r.created_at <= until)
+            if (filters.cloud is None or filters.cloud in (r.source, r.target))
+            and (filters.status is None or r.status is filters.status)
+            and (filters.requester is None or filters.requester.is_same(r.requester))
+            and (filters.since is None or r.created_at >= filters.since)
+            and (filters.until is None or r.created_at <= filters.until)
         ]
         if continuation and not continuation.isdigit():
             raise ValidationError("continuation token is not one this API issued", code="INVALID_CONTINUATION")

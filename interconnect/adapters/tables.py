@@ -102,7 +102,7 @@ from interconnect.linking.model import (
     RequestSummary,
     Status,
 )
-from interconnect.linking.ports import Listing
+from interconnect.linking.ports import Listing, RequestFilter
 
 if TYPE_CHECKING:
     from azure.core.pipeline.transport import RequestsTransport
@@ -453,15 +453,10 @@ def _bad_token(problem: str) -> ValidationError:
     return ValidationError(f"continuation token {problem}; {_RESTART}", code="INVALID_CONTINUATION")
 
 
-def _listing(
-    partition: str,
-    status: Status | None,
-    requester: Requester | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> str:
-    """The digest a token is tied to: every filter of the listing it pages. Without the newer filters it is
-    what earlier versions computed, so their tokens still page on."""
+def _listing(partition: str, filters: RequestFilter) -> str:
+    """The digest a token is tied to: every filter of the listing it pages (the cloud as its `partition`).
+    Without the newer filters it is what earlier versions computed, so their tokens still page on."""
+    status, requester, since, until = filters.status, filters.requester, filters.since, filters.until
     text = f"{partition}|{status.value if status else ''}"
     if requester is not None or since is not None or until is not None:
         text += "|" + "|".join(
@@ -949,17 +944,7 @@ class TableRequestStore:
             self._requests.create_entity(event_entity(event, suffix))  # a repeat of the same note is dropped
 
     @makes_tables
-    def recent(
-        self,
-        *,
-        cloud: CloudId | None,
-        status: Status | None,
-        limit: int,
-        continuation: str | None,
-        requester: Requester | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> Listing[LinkRequest]:
+    def recent(self, filters: RequestFilter, *, limit: int, continuation: str | None) -> Listing[LinkRequest]:
         """One partition of the index, newest first, each row read back against its request.
 
         The service filters what the index holds: the status (a copy, which may lag its row by a transition)
@@ -969,8 +954,9 @@ class TableRequestStore:
         (LISTING_BUDGET), and the token says where the next call goes on: at the service's next keys, or past
         the last row looked at when the page filled up part-way through a service page.
         """
-        partition = "all" if cloud is None else f"cloud-{cloud.key}"
-        listing = _listing(partition, status, requester, since, until)
+        status, requester, since, until = filters.status, filters.requester, filters.since, filters.until
+        partition = "all" if filters.cloud is None else f"cloud-{filters.cloud.key}"
+        listing = _listing(partition, filters)
         position = decode_token(continuation, listing, self.token_key)
         # Our own keys are checked against the listing; the service's (version 1) are opaque, and the partition
         # filter below keeps them within it anyway.

@@ -11,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import azure.functions as func
@@ -20,6 +21,7 @@ from interconnect.app.http import api_url, correlation_id, idempotency_key, json
 from interconnect.avs.ids import MAX_ID_LENGTH, CloudId, parse_cloud_id
 from interconnect.errors import DependencyError, NotFoundError, ValidationError
 from interconnect.linking.model import Action, LinkRequest, Requester, Status
+from interconnect.linking.ports import RequestFilter
 
 log = logging.getLogger("interconnect")
 
@@ -129,13 +131,12 @@ def request_page(req: func.HttpRequest, caller: Callable[[], Requester]) -> dict
         query_param(req, "until", max_length=MAX_DATE),
         caller=caller,
     )
-    return services().queries.recent(
+    filters = replace(
+        filters,
         cloud=parse_cloud_id(cloud, field_name="cloud") if cloud is not None else None,
         status=Status(status) if status else None,
-        limit=limit,
-        continuation=req.params.get("continuation"),
-        filters=filters,
     )
+    return services().queries.recent(filters, limit=limit, continuation=req.params.get("continuation"))
 
 
 def start_audit(req: func.HttpRequest, *, url_base: str = "audits") -> func.HttpResponse:
@@ -181,7 +182,7 @@ def cloud_page(cloud_id: CloudId, *, requests: int) -> dict[str, Any]:
     segments = reads(cloud.id, "segments.list", lambda: s.avs.list_segments(cloud.id)) or []
     reach = reads(cloud.id, "globalReach.list", lambda: s.avs.list_global_reach(cloud.id)) or []
     space = routed_space(cloud, tuple(segments), tuple(reach))
-    latest = s.queries.recent(cloud=cloud.id, status=None, limit=requests, continuation=None)
+    latest = s.queries.recent(RequestFilter(cloud=cloud.id), limit=requests, continuation=None)
     return {
         "cloud": {
             "id": str(cloud.id),

@@ -15,8 +15,8 @@ from datetime import datetime
 from interconnect.avs.ids import CloudId
 from interconnect.channels.ports import Notifier
 from interconnect.errors import DependencyError, InterconnectError
-from interconnect.linking.model import AuditEvent, LinkRequest, Requester, RequestSummary, Status
-from interconnect.linking.ports import Listing, RequestStore, WorkQueue
+from interconnect.linking.model import AuditEvent, LinkRequest, RequestSummary, Status
+from interconnect.linking.ports import Listing, RequestFilter, RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
 
 log = logging.getLogger(__name__)
@@ -73,26 +73,8 @@ class AnnouncingStore(RequestStore):
     def note(self, event: AuditEvent, suffix: str) -> None:
         self._store.note(event, suffix)
 
-    def recent(
-        self,
-        *,
-        cloud: CloudId | None,
-        status: Status | None,
-        limit: int,
-        continuation: str | None,
-        requester: Requester | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> Listing[LinkRequest]:
-        return self._store.recent(
-            cloud=cloud,
-            status=status,
-            limit=limit,
-            continuation=continuation,
-            requester=requester,
-            since=since,
-            until=until,
-        )
+    def recent(self, filters: RequestFilter, *, limit: int, continuation: str | None) -> Listing[LinkRequest]:
+        return self._store.recent(filters, limit=limit, continuation=continuation)
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:
         return self._store.unfinished(cloud)

@@ -29,6 +29,19 @@ class Listing(Generic[T]):
     skipped: int = 0
 
 
+@dataclass(frozen=True)
+class RequestFilter:
+    """What a request listing is narrowed to (None: any). `requester` matches as `Requester.is_same` does
+    (case-insensitively); `since` and `until` bound the creation time, both inclusive, in UTC. A new filter is
+    a field here: every layer from the edge to the stores passes this one value."""
+
+    cloud: CloudId | None = None  # a request touching it, as source or target
+    status: Status | None = None
+    requester: Requester | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 class RequestStore(Protocol):
     """Request rows and their append-only audit trails."""
 
@@ -74,24 +87,13 @@ class RequestStore(Protocol):
     def note(self, event: AuditEvent, suffix: str) -> None:
         """Append a note (kind "note") after the status event it follows; the same suffix twice is one note."""
 
-    def recent(
-        self,
-        *,
-        cloud: CloudId | None,
-        status: Status | None,
-        limit: int,
-        continuation: str | None,
-        requester: Requester | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> Listing[LinkRequest]:
-        """Newest first; `continuation` pages on. Raises ValidationError (INVALID_CONTINUATION) for a token
-        this listing (the same filters) did not issue.
+    def recent(self, filters: RequestFilter, *, limit: int, continuation: str | None) -> Listing[LinkRequest]:
+        """Newest first, those `filters` match; `continuation` pages on. Raises ValidationError
+        (INVALID_CONTINUATION) for a token this listing (the same filters) did not issue.
 
-        `requester` matches as `Requester.is_same` does (case-insensitively); `since` and `until` bound the
-        creation time, both inclusive. A page holds at most `limit` requests; it may hold fewer (even none)
-        while `continuation` is set, when the filters matched little of what one call may look through:
-        the listing has ended only when `continuation` is None.
+        A page holds at most `limit` requests; it may hold fewer (even none) while `continuation` is set, when
+        the filters matched little of what one call may look through: the listing has ended only when
+        `continuation` is None.
         """
 
     def unfinished(self, cloud: CloudId) -> list[RequestSummary]:

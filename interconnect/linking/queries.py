@@ -13,13 +13,12 @@ from interconnect.avs.resources import LinkStatus
 from interconnect.errors import InterconnectError, NotFoundError, ValidationError
 from interconnect.linking.facts import Preflight, ReadRecorder, facts_view
 from interconnect.linking.impact import impact
-from interconnect.linking.model import Action, LinkRequest, Status
-from interconnect.linking.ports import RequestStore, WorkQueue
+from interconnect.linking.model import Action, LinkRequest
+from interconnect.linking.ports import RequestFilter, RequestStore, WorkQueue
 from interconnect.linking.rules import decide
-from interconnect.linking.validation import ListingFilter, Submit
+from interconnect.linking.validation import Submit
 
 MAX_PAGE = 100
-NO_FILTER = ListingFilter()
 
 
 @dataclass
@@ -61,30 +60,13 @@ class Queries:
         view["events"] = [event.to_view() for event in self.store.events(request_id)]
         return view
 
-    def recent(
-        self,
-        *,
-        cloud: CloudId | None,
-        status: Status | None,
-        limit: int,
-        continuation: str | None,
-        filters: ListingFilter = NO_FILTER,
-    ) -> dict[str, Any]:
-        """A page of requests, newest first. `skipped` counts the rows of this page that could not be read
-        back (each logged with its reason); the rest are listed all the same. `filters`: the requester and
-        the creation-time bounds (`validation.parse_listing_filter`). A page may hold fewer than `limit` while
-        `continuation` is set (see `RequestStore.recent`)."""
+    def recent(self, filters: RequestFilter, *, limit: int, continuation: str | None) -> dict[str, Any]:
+        """A page of the requests `filters` match, newest first. `skipped` counts the rows of this page that
+        could not be read back (each logged with its reason); the rest are listed all the same. A page may hold
+        fewer than `limit` while `continuation` is set (see `RequestStore.recent`)."""
         if not 1 <= limit <= MAX_PAGE:  # refused, not clamped: a page of another size than asked misleads paging
             raise ValidationError(f"limit must be a whole number from 1 to {MAX_PAGE}", code="INVALID_LIMIT")
-        page = self.store.recent(
-            cloud=cloud,
-            status=status,
-            limit=limit,
-            continuation=continuation,
-            requester=filters.requester,
-            since=filters.since,
-            until=filters.until,
-        )
+        page = self.store.recent(filters, limit=limit, continuation=continuation)
         return {"value": [r.to_view() for r in page.items], "continuation": page.continuation, "skipped": page.skipped}
 
     def links(self, cloud_id: CloudId) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from interconnect.linking import lifecycle
 from interconnect.linking import queue as messages
 from interconnect.linking.measures import Measures, Unmeasured
 from interconnect.linking.model import Reason, Status
-from interconnect.linking.ports import RequestStore, WorkQueue
+from interconnect.linking.ports import RequestFilter, RequestStore, WorkQueue
 from interconnect.linking.quarantine import Quarantine
 from interconnect.linking.queue import DeadLetter, Kind, WorkItem, loggable
 
@@ -109,7 +109,7 @@ class Sweeper:
         try:
             while len(ages) < MAX_APPROVALS_READ:
                 page = self.store.recent(
-                    cloud=None, status=Status.AWAITING_APPROVAL, limit=100, continuation=continuation
+                    RequestFilter(status=Status.AWAITING_APPROVAL), limit=100, continuation=continuation
                 )
                 ages += [now - r.created_at for r in page.items]
                 continuation = page.continuation

@@ -14,6 +14,7 @@ from interconnect import boundedjson
 from interconnect.avs.ids import CloudId, parse_cloud_id
 from interconnect.errors import ValidationError
 from interconnect.linking.model import Action, Requester
+from interconnect.linking.ports import RequestFilter
 
 MAX_BODY = 64 * 1024  # an API body is a few hundred bytes; 64 KiB leaves room and no more
 MAX_REFERENCE = 200
@@ -119,15 +120,6 @@ def parse_submit(raw: dict[str, Any], *, caller: Requester) -> Submit:
     return Submit(action, source, target, requester, _text(raw, "reference", MAX_REFERENCE))
 
 
-@dataclass(frozen=True)
-class ListingFilter:
-    """The filters of a request listing beyond cloud and status, parsed. Both bounds are inclusive, in UTC."""
-
-    requester: Requester | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
 def parse_requester_filter(text: str, *, caller: Callable[[], Requester] | None = None) -> Requester:
     """A requester as requests record it (`<channel>:<id>`: `api:<Entra object id>`, `api:sp:<app id>`,
     `slack:T01/U02`, ...), compared as `Requester.is_same` compares (case-insensitively). `me` is whom `caller`
@@ -195,15 +187,16 @@ def parse_instant(text: str, *, name: str, end_of_day: bool = False) -> datetime
 
 def parse_listing_filter(
     requester: str | None, since: str | None, until: str | None, *, caller: Callable[[], Requester] | None = None
-) -> ListingFilter:
-    """The `requester`, `since` and `until` query values of a request listing (None: absent).
+) -> RequestFilter:
+    """The `requester`, `since` and `until` query values of a request listing (None: absent), as a filter of
+    any cloud and status.
 
     Raises ValidationError INVALID_REQUESTER or INVALID_DATE (also when `since` is after `until`).
     """
-    found = ListingFilter(
-        parse_requester_filter(requester, caller=caller) if requester is not None else None,
-        parse_instant(since, name="since") if since is not None else None,
-        parse_instant(until, name="until", end_of_day=True) if until is not None else None,
+    found = RequestFilter(
+        requester=parse_requester_filter(requester, caller=caller) if requester is not None else None,
+        since=parse_instant(since, name="since") if since is not None else None,
+        until=parse_instant(until, name="until", end_of_day=True) if until is not None else None,
     )
     if found.since is not None and found.until is not None and found.since > found.until:
         raise ValidationError(

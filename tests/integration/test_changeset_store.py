@@ -14,6 +14,7 @@ from interconnect.adapters.tables import TableRequestStore
 from interconnect.errors import ConflictError, NotFoundError
 from interconnect.estate.changeset import ChangeSet, ChangeSetStatus, ChangeStep, observed
 from interconnect.linking.model import Action, Reason, Requester, Status
+from interconnect.linking.ports import RequestFilter
 from tests.factories import cloud_id
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,7 @@ def test_the_row_is_invisible_to_the_request_store_sharing_its_table(
     service = TableServiceClient.from_connection_string(tables_connection_string)
     TableChangeSetStore(service, table_prefix).create(fresh())
     requests = TableRequestStore(service, table_prefix)
-    listed = requests.recent(cloud=None, status=None, limit=50, continuation=None)
+    listed = requests.recent(RequestFilter(), limit=50, continuation=None)
     assert listed.items == [] and listed.skipped == 0
     assert requests.unfinished(cloud_id("pc-a")) == []
     assert requests.stale(NOW.replace(year=2030)).items == []

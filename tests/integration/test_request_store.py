@@ -31,6 +31,7 @@ from interconnect.linking import lifecycle
 from interconnect.linking.intake import Intake, request_id_for
 from interconnect.linking.lifecycle import submitted
 from interconnect.linking.model import Action, AuditEvent, LinkRequest, Operation, Reason, Requester, Status
+from interconnect.linking.ports import RequestFilter
 from interconnect.linking.queue import WorkItem
 from interconnect.linking.validation import Submit
 from tests.factories import Clock, cloud_id, write_poisoned_request
@@ -149,13 +150,13 @@ def test_recent_lists_newest_first_by_cloud_and_status_with_paging(store) -> Non
         ids.append(request.id)
     stray = new_request()
     store.create(stray)
-    page = store.recent(cloud=shared, status=None, limit=3, continuation=None)
+    page = store.recent(RequestFilter(cloud=shared), limit=3, continuation=None)
     assert [r.id for r in page.items] == ids[::-1][:3] and page.continuation and page.skipped == 0
-    rest = store.recent(cloud=shared, status=None, limit=3, continuation=page.continuation)
+    rest = store.recent(RequestFilter(cloud=shared), limit=3, continuation=page.continuation)
     assert [r.id for r in rest.items] == ids[::-1][3:] and rest.continuation is None
     moved = store.get(ids[0])
     store.save(*lifecycle.transition(moved, Status.VALIDATING, now=CLOCK(), actor="w", message="v"))
-    only = store.recent(cloud=shared, status=Status.VALIDATING, limit=10, continuation=None)
+    only = store.recent(RequestFilter(cloud=shared, status=Status.VALIDATING), limit=10, continuation=None)
     assert [r.id for r in only.items] == [ids[0]]
 
 
@@ -165,7 +166,7 @@ def test_discard_removes_the_request_everywhere(store) -> None:
     store.discard(request.id)
     with pytest.raises(NotFoundError):
         store.get(request.id)
-    assert store.recent(cloud=request.source, status=None, limit=10, continuation=None).items == []
+    assert store.recent(RequestFilter(cloud=request.source), limit=10, continuation=None).items == []
 
 
 def test_table_store_refuses_keys_the_service_would_refuse(tables_connection_string: str, table_prefix: str) -> None:
@@ -328,7 +329,7 @@ def test_a_create_killed_at_any_call_ends_well_once_stale_has_run(
     assert sorted(r["status"] for r in index_rows(store, request.id)) == ["Accepted"] * 3
     for cloud in (request.source, request.target):
         assert [s.id for s in store.unfinished(cloud)] == [request.id]
-    listed = store.recent(cloud=None, status=None, limit=100, continuation=None).items
+    listed = store.recent(RequestFilter(), limit=100, continuation=None).items
     assert request.id in {r.id for r in listed}
 
 
@@ -391,7 +392,7 @@ def test_a_repeat_leaves_no_stray_index_row_even_when_killed(tables: TableServic
     assert [s.id for s in store.stale(CUTOFF).items].count(request.id) == 1
     assert {r["status"] for r in index_rows(store, request.id)} == {"Accepted"}
     assert len(index_rows(store, request.id)) == 3
-    listed = store.recent(cloud=request.source, status=None, limit=10, continuation=None).items
+    listed = store.recent(RequestFilter(cloud=request.source), limit=10, continuation=None).items
     assert [r.id for r in listed] == [request.id]
 
 
@@ -493,7 +494,7 @@ def test_an_intake_that_cannot_queue_takes_the_request_back_everywhere(
     store = TableRequestStore(tables, table_prefix)
     with pytest.raises(DependencyError):
         submit(store, SendFails(DependencyError("Service Bus unreachable")))
-    assert store.recent(cloud=None, status=None, limit=10, continuation=None).items == []
+    assert store.recent(RequestFilter(), limit=10, continuation=None).items == []
     index = store.service.get_table_client(store.index_table)
     assert list(index.query_entities("PartitionKey ne 'keys'")) == []
     assert store.stale(CUTOFF).items == []
@@ -513,7 +514,7 @@ def every_call(store: TableRequestStore) -> dict[str, Callable[[], object]]:
     return {
         "create": lambda: store.create(request),
         "get": lambda: store.get(request_id_for("api", None)),
-        "recent": lambda: store.recent(cloud=None, status=None, limit=5, continuation=None),
+        "recent": lambda: store.recent(RequestFilter(), limit=5, continuation=None),
         "unfinished": lambda: store.unfinished(request.source),
         "stale": lambda: store.stale(CUTOFF),
         "ping": store.ping,
@@ -552,7 +553,7 @@ def test_a_new_request_is_listed_under_its_status_across_all_clouds(store) -> No
     # Its "all" index row still says Recording (until the first transition); the listing reads the row.
     request = new_request()
     store.create(request)
-    found = store.recent(cloud=None, status=Status.ACCEPTED, limit=100, continuation=None).items
+    found = store.recent(RequestFilter(status=Status.ACCEPTED), limit=100, continuation=None).items
     assert request.id in {r.id for r in found}
 
 
@@ -589,9 +590,9 @@ def test_a_poisoned_row_cannot_be_read_but_says_why(poisoned) -> None:
 def test_listings_skip_a_poisoned_row_and_say_how_many(poisoned) -> None:
     store, shared, good, _ = poisoned
     for cloud in (None, shared):
-        page = store.recent(cloud=cloud, status=None, limit=50, continuation=None)
+        page = store.recent(RequestFilter(cloud=cloud), limit=50, continuation=None)
         assert good.id in [r.id for r in page.items] and page.skipped == 1
-    only = store.recent(cloud=None, status=Status.AWAITING_APPROVAL, limit=50, continuation=None)
+    only = store.recent(RequestFilter(status=Status.AWAITING_APPROVAL), limit=50, continuation=None)
     assert only.items == [] and only.skipped == 1
 
 
@@ -724,11 +725,11 @@ def test_a_token_pages_only_the_listing_it_was_issued_for(tables: TableServiceCl
     for minutes in range(3):
         request = new_request(source=shared, created_at=CLOCK() + timedelta(minutes=minutes))
         store.create(request)
-    token = store.recent(cloud=shared, status=None, limit=1, continuation=None).continuation
-    assert token and store.recent(cloud=shared, status=None, limit=1, continuation=token).items
+    token = store.recent(RequestFilter(cloud=shared), limit=1, continuation=None).continuation
+    assert token and store.recent(RequestFilter(cloud=shared), limit=1, continuation=token).items
     for cloud, status in ((None, None), (cloud_id(), None), (shared, Status.ACCEPTED)):
         with pytest.raises(ValidationError) as caught:
-            store.recent(cloud=cloud, status=status, limit=1, continuation=token)
+            store.recent(RequestFilter(cloud=cloud, status=status), limit=1, continuation=token)
         assert caught.value.code == "INVALID_CONTINUATION" and "another listing" in caught.value.message
 
 
@@ -744,7 +745,7 @@ def test_a_token_pages_only_the_listing_it_was_issued_for(tables: TableServiceCl
 )
 def test_a_bad_token_is_refused_before_the_service_is_asked(store, token: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        store.recent(cloud=None, status=None, limit=5, continuation=token)
+        store.recent(RequestFilter(), limit=5, continuation=token)
     assert caught.value.code == "INVALID_CONTINUATION"
     if isinstance(store, TableRequestStore):
         assert store.token_key() is None  # a refused token made no key: a 4xx writes nothing
@@ -759,12 +760,12 @@ def test_a_forged_position_within_the_listing_reaches_nothing_outside_it(
     store.create(request)
     theirs = new_request(source=other, created_at=CLOCK() - timedelta(days=1))
     store.create(theirs)
-    listing = tables_module._listing(f"cloud-{mine.key}", None)
+    listing = tables_module._listing(f"cloud-{mine.key}", RequestFilter())
     # Signed with the store's own key, as only someone who can read its tables could.
     forged = encode_token(
         {"PartitionKey": f"cloud-{other.key}", "RowKey": "0"}, listing, store.token_key(make=True) or b""
     )
-    assert store.recent(cloud=mine, status=None, limit=10, continuation=forged).items == []
+    assert store.recent(RequestFilter(cloud=mine), limit=10, continuation=forged).items == []
 
 
 def test_every_instance_signs_alike_and_another_deployment_s_tokens_are_refused(
@@ -778,16 +779,16 @@ def test_every_instance_signs_alike_and_another_deployment_s_tokens_are_refused(
     for minutes in range(2):
         request = new_request(created_at=CLOCK() + timedelta(minutes=minutes))
         first.create(request)
-    token = first.recent(cloud=None, status=None, limit=1, continuation=None).continuation
+    token = first.recent(RequestFilter(), limit=1, continuation=None).continuation
     assert token and first.token_key() is not None and first.token_key() == second.token_key()
-    assert len(second.recent(cloud=None, status=None, limit=1, continuation=token).items) == 1
+    assert len(second.recent(RequestFilter(), limit=1, continuation=token).items) == 1
     elsewhere = TableRequestStore(tables, table_prefix + "x")
     elsewhere.ensure_tables()
     with pytest.raises(ValidationError) as caught:
-        elsewhere.recent(cloud=None, status=None, limit=1, continuation=token)
+        elsewhere.recent(RequestFilter(), limit=1, continuation=token)
     assert caught.value.code == "INVALID_CONTINUATION" and "signature" in caught.value.message
     # The key row sits where no listing looks.
-    assert all(r.id != "continuation" for r in first.recent(cloud=None, status=None, limit=50, continuation=None).items)
+    assert all(r.id != "continuation" for r in first.recent(RequestFilter(), limit=50, continuation=None).items)
     assert first.stale(CLOCK() + timedelta(days=1)).skipped == 0
 
 
@@ -895,7 +896,7 @@ def test_an_index_row_naming_no_valid_request_is_skipped_and_counted(
     if request_id is not None:
         row["requestId"] = request_id
     tables.get_table_client(store.index_table).upsert_entity(row)
-    page = store.recent(cloud=None, status=None, limit=50, continuation=None)
+    page = store.recent(RequestFilter(), limit=50, continuation=None)
     assert [r.id for r in page.items] == [good.id] and page.skipped == 1
     stale = store.stale(CUTOFF)
     assert [s.id for s in stale.items] == [good.id] and stale.skipped == 1
@@ -910,7 +911,7 @@ def every_page(store, limit: int, **filters) -> list[list[str]]:
     """The ids of each page, following the continuation to the end (each page within `limit`)."""
     pages, token = [], None
     for _ in range(200):  # a bound, not an expectation: a listing that never ends fails here
-        page = store.recent(limit=limit, continuation=token, **{"cloud": None, "status": None, **filters})
+        page = store.recent(RequestFilter(**filters), limit=limit, continuation=token)
         assert len(page.items) <= limit
         pages.append([r.id for r in page.items])
         token = page.continuation
@@ -988,12 +989,12 @@ def test_a_listing_with_nothing_in_range_is_empty_and_ends(store) -> None:
 def test_a_filtered_listing_s_token_pages_only_that_listing(tables: TableServiceClient, table_prefix: str) -> None:
     store = TableRequestStore(tables, table_prefix)
     filed(store, [ALICE] * 3)
-    token = store.recent(cloud=None, status=None, limit=1, continuation=None, requester=ALICE).continuation
+    token = store.recent(RequestFilter(requester=ALICE), limit=1, continuation=None).continuation
     assert token
-    assert store.recent(cloud=None, status=None, limit=1, continuation=token, requester=Requester("API", "Alice")).items
+    assert store.recent(RequestFilter(requester=Requester("API", "Alice")), limit=1, continuation=token).items
     for filters in ({}, {"requester": BOB}, {"requester": ALICE, "since": CLOCK()}, {"until": CLOCK()}):
         with pytest.raises(ValidationError) as caught:
-            store.recent(cloud=None, status=None, limit=1, continuation=token, **filters)
+            store.recent(RequestFilter(**filters), limit=1, continuation=token)
         assert caught.value.code == "INVALID_CONTINUATION" and "another listing" in caught.value.message
 
 

@@ -32,6 +32,7 @@ from interconnect.app.http import (
 from interconnect.avs.ids import MAX_ID_LENGTH
 from interconnect.errors import DependencyError, NotFoundError, ValidationError
 from interconnect.linking.model import LinkRequest, Requester, Status
+from interconnect.linking.ports import RequestFilter
 
 bp = func.Blueprint()
 log = logging.getLogger("interconnect")
@@ -239,7 +240,7 @@ def _awaiting_approval() -> list[LinkRequest]:
     continuation: str | None = None
     for _ in range(INBOX_PAGES):
         page = services().store.recent(
-            cloud=None, status=Status.AWAITING_APPROVAL, limit=100, continuation=continuation
+            RequestFilter(status=Status.AWAITING_APPROVAL), limit=100, continuation=continuation
         )
         requests += page.items
         continuation = page.continuation
