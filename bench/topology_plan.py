@@ -5,7 +5,7 @@ disjoint, so every rule runs to the end instead of stopping at a refusal; some c
 some connects must wait for a disconnect). The document keeps 275 of the 300 links, drops 25 and adds 25.
 
 Measured in one process, each the best of --repeat runs:
-- read:   the estate read through the AVS port (EstateReader.read and .complete), with the ARM reads counted;
+- read:   the estate read through the AVS port (EstateReader.read and .fill), with the ARM reads counted;
 - plan:   parsing and resolving the document and planning it on the estate read (every rule on every step and
           again on the end state);
 - floor:  every rule once per changed link on the end state (`evaluate_each`), the least any verdict costs.
@@ -252,10 +252,11 @@ def on_local_cloud(
             faults: dict[str, Any] = {} if metered else {"throttle": {"reads": None, "writes": None, "deletes": None}}
             plan_url = f"{cloud.host_url}/api/topology/plan"
             floor_url = f"{cloud.host_url}/api/links?cloud={ids[0]}"
-            get(floor_url)  # warm: the host's first call builds the gateway, the store, the policy
-            post(plan_url, text.encode(), "application/yaml")
+            get(floor_url)  # the host's first call builds the gateway, the store, the policy
+            # The first plan the host answers, its bucket fresh: what a pipeline that plans once meets.
+            arm.set_faults(faults)
+            first, answer = post(plan_url, text.encode(), "application/yaml")
             plans, floors, arm_reads, throttled = [], [], [], []
-            answer: dict[str, Any] = {}
             for _ in range(repeat):
                 arm.set_faults(faults)
                 floors.append(get(floor_url))
@@ -271,8 +272,9 @@ def on_local_cloud(
     best, floor = min(plans), min(floors)
     meter = "ARM's read throttle, its bucket full" if metered else "no ARM throttle"
     print(f"{len(ids)} clouds, {len(pairs)} links, {len(changed)} changes, on the local cloud (ARM simulator, {meter})")
+    print(f"POST /api/topology/plan  {first * 1000:8.1f} ms the host's first plan (fresh bucket)")
     print(
-        f"POST /api/topology/plan  {best * 1000:8.1f} ms best of {repeat} "
+        f"POST /api/topology/plan  {best * 1000:8.1f} ms best of {repeat} more, each with a fresh bucket "
         f"(runs {', '.join(f'{p * 1000:.0f}' for p in plans)} ms)"
     )
     print(
@@ -290,7 +292,10 @@ def on_local_cloud(
             f"  the read bucket ({bucket.burst} reads, {bucket.refill_per_second:g}/s) alone makes "
             f"{answer['reads']} reads take at least {least:.1f} s"
         )
-    print(f"ratio plan/floor: {best / floor:.1f}x; target: the plan under 2 s ({'met' if best < 2 else 'NOT met'})")
+    print(
+        f"ratio plan/floor: {best / floor:.1f}x; target: the plan under 2 s "
+        f"(first {'met' if first < 2 else 'NOT met'}, repeated {'met' if best < 2 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ from typing import Literal, TypeVar
 
 from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
-from interconnect.avs.resources import Cloud, Link
-from interconnect.avs.routed import routed_space
+from interconnect.avs.resources import Cloud, Link, PermissionEntry
+from interconnect.avs.routed import RoutedSpace, routed_space
 from interconnect.estate.document import ParsedDocument, parse_document
 from interconnect.estate.plan import Estate, Plan, plan
 from interconnect.estate.topology import Scope, Topology, resolve, scope_of
@@ -67,7 +67,7 @@ class EstateReader:
 
     def read(self, scope: Scope) -> Estate:
         """Steps 1-2: every cloud of the scope's subscriptions, the links of those in scope and of their peers.
-        No routed space yet (`deepen` reads it where a verdict needs it)."""
+        No routed space yet (`fill` reads it where a verdict needs it)."""
         self._recorder = ReadRecorder()
         self._spaced, self._permitted, self._pending_of = set(), set(), set()
         listed: dict[CloudId, Cloud] = {}
@@ -91,45 +91,53 @@ class EstateReader:
         unique = {(link.source, link.name.lower()): link for link in [*links, *more_links]}
         return Estate(clouds, tuple(unique.values()), refusals=tuple(self._recorder.refusals))
 
-    def deepen(self, estate: Estate, clouds: Iterable[CloudId]) -> Estate:
-        """Step 3: the routed space of `clouds` (those of the estate whose space is not read yet)."""
-        wanted = sorted((set(clouds) & set(estate.clouds)) - self._spaced, key=lambda c: c.normalized)
-        if not wanted:
-            return estate
+    def fill(
+        self,
+        estate: Estate,
+        space_of: Iterable[CloudId],
+        permissions_of: Iterable[CloudId],
+        pending_of: Iterable[CloudId],
+    ) -> Estate:
+        """Steps 3-4, all in flight together: the routed space of `space_of`, the permissions of
+        `permissions_of`, the connects accepted at `pending_of`; each read at most once per estate read."""
+        known = set(estate.clouds)
+        spaces = sorted((set(space_of) & known) - self._spaced, key=lambda c: c.normalized)
+        grants = sorted((set(permissions_of) & known) - self._permitted, key=lambda c: c.normalized)
+        ends = sorted(set(pending_of) - self._pending_of, key=lambda c: c.normalized)
+        self._spaced |= set(spaces)
+        self._permitted |= set(grants)
+        self._pending_of |= set(ends)
 
-        def one(cid: CloudId) -> CloudFacts:
-            cloud = estate.clouds[cid].cloud
+        def space(cid: CloudId) -> RoutedSpace:
             segments = self._listing(cid, "segments.list", partial(self.avs.list_segments, cid))
             reach = self._listing(cid, "globalReach.list", partial(self.avs.list_global_reach, cid))
-            return replace(estate.clouds[cid], space=routed_space(cloud, tuple(segments), tuple(reach)))
+            return routed_space(estate.clouds[cid].cloud, tuple(segments), tuple(reach))
 
-        read = self._parallel(wanted, one)
-        self._spaced |= set(wanted)
-        clouds_now = dict(estate.clouds) | {facts.id: facts for facts in read}
-        return replace(estate, clouds=clouds_now, refusals=tuple(self._recorder.refusals))
+        def permissions(cid: CloudId) -> list[PermissionEntry] | None:
+            return self._call(cid, "permissions.list", partial(self.avs.permissions, cid))
 
-    def complete(self, estate: Estate, permissions_of: Iterable[CloudId], pending_of: Iterable[CloudId] = ()) -> Estate:
-        """Step 4: the permissions of `permissions_of`, and the connects accepted at `pending_of` (and at
-        `permissions_of`); each cloud's read once however often this is called."""
-        permissions_of = set(permissions_of)
-        acting = sorted((permissions_of & set(estate.clouds)) - self._permitted, key=lambda c: c.normalized)
-        found = self._parallel(
-            acting, lambda cid: self._call(cid, "permissions.list", partial(self.avs.permissions, cid))
-        )
-        self._permitted |= set(acting)
+        def accepted(cid: CloudId) -> list[Pending]:
+            return [
+                Pending(request.id, request.source, request.target)
+                for request in self.store.unfinished(cid)
+                if request.action is Action.CONNECT
+            ]
+
+        # One pool for all three, so the reads of one kind never wait for the last of another.
+        with ThreadPoolExecutor(max(1, min(self.concurrency, len(spaces) + len(grants) + len(ends)))) as pool:
+            routed = [pool.submit(space, cid) for cid in spaces]
+            granted = [pool.submit(permissions, cid) for cid in grants]
+            waiting = [pool.submit(accepted, cid) for cid in ends]
         clouds = dict(estate.clouds)
-        for cid, permissions in zip(acting, found, strict=True):
-            if permissions is not None:
-                clouds[cid] = replace(clouds[cid], permissions=tuple(permissions))
-        ends = sorted((permissions_of | set(pending_of)) - self._pending_of, key=lambda c: c.normalized)
-        self._pending_of |= set(ends)
+        for cid, space_read in zip(spaces, routed, strict=True):
+            clouds[cid] = replace(clouds[cid], space=space_read.result())
+        for cid, grant_read in zip(grants, granted, strict=True):
+            entries = grant_read.result()
+            if entries is not None:
+                clouds[cid] = replace(clouds[cid], permissions=tuple(entries))
         pending = {p.request_id: p for p in estate.pending}
-        pending |= {
-            request.id: Pending(request.id, request.source, request.target)
-            for cid in ends
-            for request in self.store.unfinished(cid)
-            if request.action is Action.CONNECT
-        }
+        for store_read in waiting:
+            pending |= {p.request_id: p for p in store_read.result()}
         refusals = tuple(self._recorder.refusals)
         return replace(estate, clouds=clouds, pending=tuple(pending.values()), refusals=refusals)
 
@@ -198,8 +206,7 @@ def read_and_plan(
     planned = plan(topology, estate, requester, policy)
     while reader.owes(planned, estate):
         ends = {cloud for step in planned.steps for cloud in (step.source, step.target)}
-        estate = reader.complete(estate, _permissions_needed(planned, estate), ends)
-        estate = reader.deepen(estate, _judged_on(planned, estate))
+        estate = reader.fill(estate, _judged_on(planned, estate), _permissions_needed(planned, estate), ends)
         planned = plan(topology, estate, requester, policy)
     return topology, estate, planned
 
