@@ -26,6 +26,7 @@ a request); a transient failure raises DependencyError, as the pre-flight's do. 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from interconnect.avs.gateway import AvsGateway
 from interconnect.avs.ids import CloudId
 from interconnect.avs.resources import Cloud, Link, PermissionEntry
 from interconnect.avs.routed import RoutedSpace, routed_space
+from interconnect.errors import ThrottledError
 from interconnect.estate.document import ParsedDocument, parse_document
 from interconnect.estate.plan import Estate, Plan, plan
 from interconnect.estate.topology import Scope, Topology, resolve, scope_of
@@ -45,6 +47,9 @@ from interconnect.linking.policy import DEFAULT, Policy
 from interconnect.linking.ports import RequestStore
 
 T = TypeVar("T")
+# Tries of a read ARM keeps throttling, each after its Retry-After: with the SDK's own retries, a read waits out
+# ~20 s of a drained bucket (a plan's share of it at 25 reads/s) before the plan answers 503 to try later.
+THROTTLED_ATTEMPTS = 5
 R = TypeVar("R")
 
 
@@ -58,6 +63,7 @@ class EstateReader:
     reads: int = 0  # ARM calls made, for the plan's answer and the benchmark
     _recorder: ReadRecorder = field(default_factory=ReadRecorder, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)  # waits out a Retry-After
     _spaced: set[CloudId] = field(default_factory=set, repr=False)  # clouds whose routed space was read
     _permitted: set[CloudId] = field(default_factory=set, repr=False)  # clouds whose permissions were read
     _pending_of: set[CloudId] = field(default_factory=set, repr=False)  # clouds whose accepted connects were read
@@ -169,11 +175,25 @@ class EstateReader:
 
     def _call(self, cloud: CloudId, read: str, call: Callable[[], T]) -> T | None:
         self._count()
-        return self._recorder(cloud, read, call)
+        return self._recorder(cloud, read, partial(self._patient, call))
 
     def _listing(self, cloud: CloudId, read: str, call: Callable[[], list[T]]) -> list[T]:
         self._count()
-        return self._recorder.listing(cloud, read, call)
+        return self._recorder.listing(cloud, read, partial(self._patient, call))
+
+    def _patient(self, call: Callable[[], T]) -> T:
+        """`call`, again after ARM's Retry-After while ARM throttles it (the SDK's own retries spent): a plan's
+        reads past the subscription's read bucket come at its refill rate, and `concurrency` readers share it, so
+        one may lose the race for a token several times over; the plan waits its turn instead of failing."""
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except ThrottledError as exc:
+                if attempt >= THROTTLED_ATTEMPTS:
+                    raise
+                attempt += 1
+                self.sleep(exc.retry_after if exc.retry_after is not None else 1.0)
 
 
 def plan_document(

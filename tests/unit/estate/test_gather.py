@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from interconnect.adapters.memory import InMemoryRequestStore
 from interconnect.avs.ids import CloudId
-from interconnect.avs.resources import PermissionEntry
-from interconnect.errors import ArmError
-from interconnect.estate.gather import EstateReader, plan_document
+from interconnect.avs.resources import PermissionEntry, Segment
+from interconnect.errors import ArmError, ThrottledError
+from interconnect.estate.gather import THROTTLED_ATTEMPTS, EstateReader, plan_document
 from tests.unit.estate.fleet import API, SUB_A, SUB_B, Fleet, document
 from tests.unit.estate.test_plan import estates
 
@@ -112,3 +113,31 @@ def test_the_plan_on_the_estate_read_as_deep_as_it_needs_is_the_plan_on_the_whol
     at_scope = {link for link in whole.outside if SUB_A in (link.source.subscription, link.target.subscription)}
     assert at_scope <= set(planned.outside) <= set(whole.outside)
     assert set(planned.consulted) == set(whole.consulted)
+
+
+def test_a_read_arm_throttles_waits_its_turn_and_one_it_keeps_throttling_fails_the_plan_for_a_retry() -> None:
+    fleet = Fleet()
+    fleet.add("a", "10.0.0.0/22")
+    fleet.add("b", "10.0.4.0/22")
+    slept: list[float] = []
+    throttled = ThrottledError("slow down", retry_after=0.5)
+    real = fleet.avs.list_segments
+    left = [2]
+
+    def segments(cid: CloudId) -> list[Segment]:
+        if left[0]:
+            left[0] -= 1
+            raise throttled
+        return real(cid)
+
+    fleet.avs.list_segments = segments  # type: ignore[method-assign]
+    estate_reader = EstateReader(fleet.avs, InMemoryRequestStore(), sleep=slept.append)
+    _, planned = plan_document(document("between: [a, b]"), estate_reader, API)
+    assert planned.allowed and slept == [0.5, 0.5]
+    assert estate_reader.reads == 1 + 3 * 2 + 2  # a read retried is one read of the plan
+
+    left[0] = THROTTLED_ATTEMPTS
+    with pytest.raises(ThrottledError):
+        plan_document(
+            document("between: [a, b]"), EstateReader(fleet.avs, InMemoryRequestStore(), sleep=slept.append), API
+        )
