@@ -1,8 +1,9 @@
 // The console's shell: sign-in state, the header, and hash routing (#/requests, #/requests/<id>, #/approvals,
 // #/plan, #/estate, #/clouds/<ARM id>). Each page renders into a fresh container; leaving a page stops its timers
 // and makes its late answers land nowhere.
-import { api, sessionEndedError } from "./api.js";
+import { api } from "./api.js";
 import * as auth from "./auth.js";
+import { sessionEndedError } from "./errors.js";
 import { announce, clearError, fill, h, showError } from "./dom.js";
 import { approvalsPage } from "./approvals.js";
 import { cloudPage, estatePage } from "./estate.js";

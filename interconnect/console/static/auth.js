@@ -1,7 +1,7 @@
 // Sign-in: OAuth 2.0 authorization code with PKCE (S256), the answer in the URL fragment (response_mode=fragment)
 // so the one-time code never reaches a server log or the Functions host (which reads `?code=` as a function key).
 // The access token lives in sessionStorage: this tab only, gone when it closes, never sent unless we add it.
-import { ApiError, readError } from "./api.js";
+import { ApiError, readError } from "./errors.js";
 
 const TOKEN = "interconnect.console.token"; // {accessToken, expiresAt (ms)}
 const PENDING = "interconnect.console.signIn"; // {state, verifier, route}: what this tab started

@@ -1,6 +1,7 @@
 // Pieces more than one page shows: reasons with their overlap tables, what a disconnect cuts, the approve/reject
 // confirmation, the cloud picker and the requests table.
-import { api, ApiError } from "./api.js";
+import { api } from "./api.js";
+import { ApiError } from "./errors.js";
 import { announce, cloudLink, fill, h, section, shortId, shortName, showError, statusBadge, table, uid, when } from "./dom.js";
 
 /** Each reason's code and sentence; overlapping prefixes as a table beside the sentence. */
