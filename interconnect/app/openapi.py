@@ -171,40 +171,55 @@ class Operation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _parameter(
+    where: str, name: str, schema: dict[str, Any], description: str, *, required: bool, example: Any = None
+) -> dict[str, Any]:
+    """A Parameter Object `in` the query, the path or a header."""
+    # The example is the parameter's, not the schema's: the 2.0 rendering has no place for one on a parameter.
+    parameter = {"name": name, "in": where, "required": required, "description": description, "schema": schema}
+    return parameter if example is None else {**parameter, "example": example}
+
+
 def _query(
     name: str, schema: dict[str, Any], description: str, *, required: bool = False, example: Any = None
 ) -> dict[str, Any]:
-    # The example is the parameter's, not the schema's: the 2.0 rendering has no place for one on a parameter.
-    parameter = {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
-    return parameter if example is None else {**parameter, "example": example}
+    return _parameter("query", name, schema, description, required=required, example=example)
+
+
+def _path(name: str, schema: dict[str, Any], description: str, *, example: Any = None) -> dict[str, Any]:
+    return _parameter("path", name, schema, description, required=True, example=example)
+
+
+def _header(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return _parameter("header", name, schema, description, required=False)
 
 
 # Examples are values the app accepts (tests/unit/app/test_openapi.py holds each to the app's own parsers), so a
 # call made of them ("try it", a schema fuzzer's example case) reaches the handler's logic, not a 400.
 REQUEST_ID_EXAMPLE = "3f2b8c1e-5d4a-4b6f-9c7e-1a2b3c4d5e6f"
 CLOUD_QUERY = {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": c.CLOUD_ID_INPUT}
-ID_PATH = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "description": "The request id (a UUID, as `requestId` gives it).",
-    "schema": {"type": "string", "pattern": UUID_PATTERN},
-    "example": REQUEST_ID_EXAMPLE,
-}
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "The same key always maps to the same request: a repeat answers 200 with it and queues nothing.",
-    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
-}
-CORRELATION_ID = {
-    "name": "x-correlation-id",
-    "in": "header",
-    "required": False,
-    "description": "Recorded with a request and echoed on errors; one outside this grammar is replaced by a fresh one.",
-    "schema": {"type": "string"},
-}
+ID_PATH = _path(
+    "id",
+    {"type": "string", "pattern": UUID_PATTERN},
+    "The request id (a UUID, as `requestId` gives it).",
+    example=REQUEST_ID_EXAMPLE,
+)
+AUDIT_ID_PATH = _path(
+    "id",
+    {"anyOf": [{"type": "string", "pattern": UUID_PATTERN}, {"const": "latest"}]},
+    "The run id (a UUID), or `latest`.",
+    example="latest",
+)
+IDEMPOTENCY_KEY = _header(
+    "Idempotency-Key",
+    {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    "The same key always maps to the same request: a repeat answers 200 with it and queues nothing.",
+)
+CORRELATION_ID = _header(
+    "x-correlation-id",
+    {"type": "string"},
+    "Recorded with a request and echoed on errors; one outside this grammar is replaced by a fresh one.",
+)
 
 
 def _request_links(when: str) -> tuple[Link, ...]:
@@ -482,16 +497,7 @@ OPERATIONS: tuple[Operation, ...] = (
             500: (*SERVER_500, "AUDIT_UNAVAILABLE"),
             503: STORE_503,
         },
-        parameters=(
-            {
-                "name": "id",
-                "in": "path",
-                "required": True,
-                "description": "The run id (a UUID), or `latest`.",
-                "schema": {"anyOf": [{"type": "string", "pattern": UUID_PATTERN}, {"const": "latest"}]},
-                "example": "latest",
-            },
-        ),
+        parameters=(AUDIT_ID_PATH,),
     ),
     Operation(
         "/topology",
@@ -557,15 +563,7 @@ OPERATIONS: tuple[Operation, ...] = (
             500: SERVER_500,
             503: STORE_503,
         },
-        parameters=(
-            {
-                "name": "source",
-                "in": "path",
-                "required": True,
-                "description": "The configured hook source's name (INTERCONNECT_HOOKS).",
-                "schema": {"type": "string"},
-            },
-        ),
+        parameters=(_path("source", {"type": "string"}, "The configured hook source's name (INTERCONNECT_HOOKS)."),),
         request_body={"application/json": {"type": "object", "description": "The ticket system's payload."}},
     ),
     Operation(
@@ -655,23 +653,13 @@ OPERATIONS: tuple[Operation, ...] = (
 # answers as its function-key twin (app/api.py holds the shared bodies), so it is documented from that twin.
 
 BEARER_401 = ("AUTHENTICATION_REQUIRED", *TOKEN_401)
-ASSET_NAME = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "description": "The asset's exact file name (`app.js`, `app.css`, ...); any other name is 404 ASSET_NOT_FOUND.",
-    "schema": {"type": "string", "maxLength": 100},
-    "example": "app.js",
-}
+ASSET_NAME = _path(
+    "name",
+    {"type": "string", "maxLength": 100},
+    "The asset's exact file name (`app.js`, `app.css`, ...); any other name is 404 ASSET_NOT_FOUND.",
+    example="app.js",
+)
 PAGE_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options")
-AUDIT_ID_PATH = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "description": "The run id (a UUID), or `latest`.",
-    "schema": {"anyOf": [{"type": "string", "pattern": UUID_PATTERN}, {"const": "latest"}]},
-    "example": "latest",
-}
 
 
 def _twin(key_id: str) -> Operation:
