@@ -24,7 +24,7 @@ from interconnect_cli.api import TIMEOUT, Api, ApiError, Unreachable
 from interconnect_cli.auth import AuthFailed, IdentityUnreachable, credentials
 from interconnect_cli.config import AUTH_METHODS, ConfigError, Settings, resolve
 from interconnect_cli.exits import HELP, Exit, for_http_status, for_status
-from interconnect_cli.follow import Follower, Outcome, Progress, Silent
+from interconnect_cli.follow import Follower, Outcome, Silent
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -228,22 +228,35 @@ class Interrupted(Exception):
     """Ctrl-C while following: only the following stops; the request (or audit run) goes on in the app."""
 
 
-def follow_request(s: Session, request_id: str, *, timeout: float, interval: float) -> Outcome:
+def _follow(
+    s: Session,
+    what: str,
+    kind: str,
+    resume: str,
+    follow: Callable[[Follower], Outcome],
+    *,
+    timeout: float,
+    interval: float,
+) -> Outcome:
+    """`follow` a request or change set (`kind` `what`) to its end, with a spinner unless the output is JSON;
+    Ctrl-C stops only the following, saying the command that `resume`s it."""
+    follower = Follower(s.api, Silent(), interval, timeout or None)
     try:
         if s.json_output:
-            return Follower(s.api, Silent(), interval, timeout or None).request(request_id)
-        line = WaitLine(request_id)
-        progress: Progress = LiveProgress(s.out, line)
+            return follow(follower)
+        line = WaitLine(what, kind)
+        follower.progress = LiveProgress(s.out, line)
         with s.out.status(line, spinner="dots"):
-            return Follower(s.api, progress, interval, timeout or None).request(request_id)
+            return follow(follower)
     except KeyboardInterrupt:
-        raise Interrupted(
-            f"stopped following request {request_id}; it goes on: interconnect wait {request_id}"
-        ) from None
+        raise Interrupted(f"stopped following {kind} {what}; it goes on: {resume}") from None
 
 
-def finish(ctx: click.Context, s: Session, outcome: Outcome, request_id: str, timeout: float) -> None:
-    """Show where the request ended and exit with its code (6 when it had not ended by the deadline)."""
+def _ended_view(
+    ctx: click.Context, outcome: Outcome, what: str, kind: str, id_key: str, resume: str, timeout: float
+) -> dict[str, Any]:
+    """The view where a request or change set (`kind` `what`, `id_key` in the error's details) ended; exit 6
+    TIMED_OUT, saying the command that `resume`s following, when it had not ended by the deadline."""
     view = outcome.view
     if not outcome.finished:
         if view is None and outcome.problem is not None:
@@ -253,11 +266,23 @@ def finish(ctx: click.Context, s: Session, outcome: Outcome, request_id: str, ti
             ctx,
             Exit.TIMED_OUT,
             "TIMED_OUT",
-            f"request {request_id} is still {status} after {render.duration(timeout)}; it goes on in the app: "
-            f"interconnect wait {request_id}",
-            {"requestId": request_id, "status": status},
+            f"{kind} {what} is still {status} after {render.duration(timeout)}; it goes on in the app: {resume}",
+            {id_key: what, "status": status},
         )
     assert view is not None
+    return view
+
+
+def follow_request(s: Session, request_id: str, *, timeout: float, interval: float) -> Outcome:
+    resume = f"interconnect wait {request_id}"
+    return _follow(
+        s, request_id, "request", resume, lambda f: f.request(request_id), timeout=timeout, interval=interval
+    )
+
+
+def finish(ctx: click.Context, s: Session, outcome: Outcome, request_id: str, timeout: float) -> None:
+    """Show where the request ended and exit with its code (6 when it had not ended by the deadline)."""
+    view = _ended_view(ctx, outcome, request_id, "request", "requestId", f"interconnect wait {request_id}", timeout)
     status = str(view.get("status", ""))
     if s.json_output:
         click.echo(json.dumps(view, indent=2))
@@ -611,37 +636,17 @@ def _follow_changeset(ctx: click.Context, s: Session, changeset_id: str, *, time
         if not s.json_output:
             s.out.print(estate.changeset_step_line(step, elapsed, estate.requester_of(view), console))
 
-    follower = Follower(s.api, Silent(), interval, timeout or None)
-    try:
-        if s.json_output:
-            outcome = follower.changeset(changeset_id, on_step)
-        else:
-            line = WaitLine(changeset_id, "change set")
-            follower.progress = LiveProgress(s.out, line)
-            with s.out.status(line, spinner="dots"):
-                outcome = follower.changeset(changeset_id, on_step)
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"stopped following change set {changeset_id}; it goes on: interconnect changeset {changeset_id} --wait"
-        ) from None
-    _finish_changeset(ctx, s, outcome, changeset_id, timeout)
-
-
-def _finish_changeset(ctx: click.Context, s: Session, outcome: Outcome, changeset_id: str, timeout: float) -> None:
-    view = outcome.view
-    if not outcome.finished:
-        if view is None and outcome.problem is not None:
-            raise outcome.problem
-        status = str((view or {}).get("status", "unknown"))
-        fail(
-            ctx,
-            Exit.TIMED_OUT,
-            "TIMED_OUT",
-            f"change set {changeset_id} is still {status} after {render.duration(timeout)}; it goes on in the app: "
-            f"interconnect changeset {changeset_id} --wait",
-            {"changeSetId": changeset_id, "status": status},
-        )
-    assert view is not None
+    resume = f"interconnect changeset {changeset_id} --wait"
+    outcome = _follow(
+        s,
+        changeset_id,
+        "change set",
+        resume,
+        lambda f: f.changeset(changeset_id, on_step),
+        timeout=timeout,
+        interval=interval,
+    )
+    view = _ended_view(ctx, outcome, changeset_id, "change set", "changeSetId", resume, timeout)
     s.show(estate.changeset_view(view), view)
     if view.get("status") == "Succeeded":
         ctx.exit(int(Exit.OK))
