@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,9 @@ from click.testing import CliRunner, Result
 from interconnect_cli.commands import cli
 from tests.unit.cli.fakeapp import RID, FakeApi, cid, error, event, ok, view
 
+pytestmark = pytest.mark.usefixtures("clean_environment")
+
 KEY = "unit-test-function-key"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No developer's INTERCONNECT_* settings or config file leak into a test."""
-    for name in list(os.environ):
-        if name.startswith("INTERCONNECT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
 
 
 def run(fake: FakeApi, *args: str, key: bool = True) -> Result:
