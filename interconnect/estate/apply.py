@@ -104,7 +104,7 @@ class ChangeSets:
         try:
             stored = self.store.create(changeset)
         except ConflictError:
-            again = self.existing(requester, key or "", plan.fingerprint) if key else None
+            again = self.existing(requester, key, plan.fingerprint) if key else None
             if again is None:
                 raise
             return again, False
