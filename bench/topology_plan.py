@@ -35,7 +35,8 @@ ends of a connect, the holder of a removed link: 53), each once. That is 346 ARM
 (~55-70 x 429, waited out): the 96 reads past the 250 of burst come at 25/s, 3.8 s whatever the app does, so
 this estate cannot be planned under 2 s on one subscription's bucket; that takes at most ~275 reads (a plan
 whose changes neighbour fewer clouds, or its clouds over several subscriptions, each with its own bucket).
-A second plan right after the first, without a quiet spell, meets a drained bucket: 346 reads at 25/s, ~14 s (arithmetic, not measured).
+A second plan right after the first, without a quiet spell, meets a drained bucket: 346 reads at 25/s,
+~14 s (arithmetic, not measured).
 """
 
 from __future__ import annotations
