@@ -56,7 +56,10 @@ class Estate:
 
     `clouds`: every cloud of the scope and every cloud linked to one of them, as read (a linked cloud missing
     here is taken to route nothing, as the pre-flight takes a peer that is not found: read it, or record why it
-    could not be, in `refusals`; `unread_peers` names them). `links`: every link any of them holds.
+    could not be, in `refusals`; `unread_peers` names them). `links`: every link any of them holds. Only the
+    clouds a verdict consults (`Plan.consulted`) need their routed space and only the clouds a step's rules check
+    their permissions: a gatherer may leave the others' empty (estate/gather.py does, and plans again until the
+    plan consults nothing it left empty).
     """
 
     clouds: Mapping[CloudId, CloudFacts]
