@@ -18,9 +18,11 @@ verdict looks:
 
 `plan_document` plans, reads what the plan consulted and was not read yet, and plans again until the plan rests
 only on what was read (a permission refused or an accepted connect can move a step, and so its neighbours); in
-practice one round of each. Reads run `concurrency` (32) at a time. A read ARM refuses for good or answers
-malformed is kept as a `Refusal` (the rules answer "cannot be read" for the steps that needed it, as they do for
-a request); a transient failure raises DependencyError, as the pre-flight's do. `reads` counts the ARM calls made.
+practice one round. Reads run `concurrency` (32) at a time. A read ARM refuses for good or answers malformed
+is kept as a `Refusal` (the rules answer "cannot be read" for the steps that needed it, as they do for a
+request); a read ARM throttles waits out its Retry-After (THROTTLED_ATTEMPTS tries); any other transient failure
+raises DependencyError, as the pre-flight's do. `reads` counts the reads made (a read retried counts once; the
+SDK's and our retries show in ARM's own log).
 """
 
 from __future__ import annotations
