@@ -3,10 +3,10 @@
 The reads are the pre-flight's, made once for the whole change instead of once per request, and only where a
 verdict looks:
 
-1. one paged listing per subscription of the scope: the clouds, each with its full properties (location,
-   state, network block) and its incoming links, so no cloud of the scope needs a GET. One that cannot be
-   listed stops the plan (its error is raised): without it, neither the links to remove nor the clouds to link
-   could be told;
+1. one paged listing per subscription of the scope, all in flight together: the clouds, each with its full
+   properties (location, state, network block) and its incoming links, so no cloud of the scope needs a GET.
+   One that cannot be listed stops the plan (its error is raised): without it, neither the links to remove nor
+   the clouds to link could be told;
 2. the links of each cloud in scope (which links exist, and their health, decide the change itself), and for
    each cloud linked to one of them that step 1 did not list, a GET and its links;
 3. once the change is known: the routed space (NSX segments and Global Reach) of the clouds a verdict consults
@@ -78,11 +78,13 @@ class EstateReader:
         No routed space yet (`fill` reads it where a verdict needs it)."""
         self._recorder = ReadRecorder()
         self._spaced, self._permitted, self._pending_of = set(), set(), set()
-        listed: dict[CloudId, Cloud] = {}
-        for subscription in self.subscriptions(scope):
+
+        def listing(subscription: str) -> list[Cloud]:
             self._count()
-            for cloud in self.avs.list_clouds(subscription):
-                listed[cloud.id] = cloud
+            return self.avs.list_clouds(subscription)
+
+        # The subscriptions' listings together: an estate spread over several waits for one round trip, not N.
+        listed = {cloud.id: cloud for clouds in self._parallel(self.subscriptions(scope), listing) for cloud in clouds}
         in_scope = [cloud for cloud in listed.values() if scope.covers(cloud.id)]
         links = self._links(in_scope)
         peers = {c for link in links for c in (link.source, link.target)}
