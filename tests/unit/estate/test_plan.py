@@ -307,4 +307,26 @@ def test_the_plan_view_is_json_and_the_benchmark_runs_small(
         "sys.argv", ["topology_plan", "--clouds", "20", "--links", "40", "--changes", "10", "--repeat", "1"]
     )
     topology_plan.main()
-    assert "ratio plan/floor" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # By default both estates: all clouds in one subscription, and spread over four (one listing each).
+    assert out.count("ratio plan/floor") == 2
+    assert "20 clouds in 1 subscription(s)" in out and "ARM reads to plan: " in out
+    assert "20 clouds in 4 subscription(s)" in out and "(4 listing(s), " in out
+
+
+def test_the_benchmark_spreads_the_same_estate_over_the_subscriptions_asked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import topology_plan
+
+    small = ["--clouds", "9", "--links", "12", "--changes", "4", "--repeat", "1"]
+    monkeypatch.setattr("sys.argv", ["topology_plan", *small, "--subscriptions", "3"])
+    topology_plan.main()
+    out = capsys.readouterr().out
+    assert out.count("ratio plan/floor") == 1 and "9 clouds in 3 subscription(s)" in out and "(3 listing(s), " in out
+    # Round-robin over the subscriptions, and otherwise the same clouds and links as on one subscription.
+    one, _, one_pairs = topology_plan.build(9, 12, 7)
+    spread, ids, pairs = topology_plan.build(9, 12, 7, subscriptions=3)
+    assert pairs == one_pairs and [cid.name for cid in ids] == [cid.name for cid in one.clouds]
+    assert [cid.subscription for cid in ids[:4]] == [*topology_plan.subscription_ids(3), ids[0].subscription]
+    assert len(topology_plan.fleet_of(spread)["subscriptions"]) == 3
