@@ -91,8 +91,7 @@ def request_view(request_id: str) -> tuple[LinkRequest, dict[str, Any]]:
     """A request as `GET /api/requests/{id}` shows it: its view, its audit trail, and for a disconnect not yet
     under way what it cuts (`impact`, see `impact_of`). The stored request comes back too, for what the caller
     adds (the console's `viewer`)."""
-    request = services().store.get(request_id)
-    view = services().queries.request(request_id)
+    request, view = services().queries.read(request_id)
     view.update(impact_of(request))
     return request, view
 

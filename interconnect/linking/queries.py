@@ -56,9 +56,14 @@ class Queries:
         return impact(self.preflight.routes(stored.source, stored.target, stored.requester))
 
     def request(self, request_id: str) -> dict[str, Any]:
-        view = self.store.get(request_id).to_view()
+        return self.read(request_id)[1]
+
+    def read(self, request_id: str) -> tuple[LinkRequest, dict[str, Any]]:
+        """The stored request and its view with its audit trail (`events`), from one read of the row."""
+        request = self.store.get(request_id)
+        view = request.to_view()
         view["events"] = [event.to_view() for event in self.store.events(request_id)]
-        return view
+        return request, view
 
     def recent(self, filters: RequestFilter, *, limit: int, continuation: str | None) -> dict[str, Any]:
         """A page of the requests `filters` match, newest first. `skipped` counts the rows of this page that
