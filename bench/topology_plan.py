@@ -11,32 +11,40 @@ Measured in one process, each the best of --repeat runs:
 - floor:  every rule once per changed link on the end state (`evaluate_each`), the least any verdict costs.
 The ratio plan/floor is what ordering, intermediate states, the end-state pass and the fingerprint add.
 
-    python -m bench.topology_plan [--clouds 100] [--links 300] [--changes 50] [--repeat 5]
+    python -m bench.topology_plan [--clouds 100] [--links 300] [--changes 50] [--repeat 5] [--subscriptions N]
 
-`--local` measures the same estate and document on the local cloud instead (localdev: the Functions host, the
-ARM simulator over HTTP through the real SDK, Azurite): the answer time of `POST /api/topology/plan` - the host's
-first plan, then the best of --repeat more -, the ARM reads it needed (its `reads`, and the simulator's call
-log: GETs including the SDK's retries, and the 429s among them), and as the floor in the same run the answer
-time of one cloud read through the same host and SDK (`GET /api/links?cloud=`: the cloud and its links). The
-read bucket is reset before every measured call by loading the simulator's faults again (`ArmSimAdmin.
-set_faults`, which makes fresh buckets: 250 reads of burst, 25/s refill per subscription, ARM's own numbers), so
-each plan, the first included, meets ARM's read throttle as a pipeline's only plan after a quiet spell would.
+`--subscriptions N` spreads the clouds round-robin over N subscriptions (the document's scope lists all N); the
+clouds, links and changes are otherwise the same. By default both estates are measured: all 100 clouds in one
+subscription, and spread over 4 (25 each) - as real estates of 100 AVS clouds are, AVS host quota being per
+subscription and region, and ARM metering reads per subscription.
 
-    python -m bench.topology_plan --local [--repeat 3] [--no-throttle]
+`--local` measures the same estates and document on the local cloud instead (localdev: the Functions host, the
+ARM simulator over HTTP through the real SDK, Azurite), a fresh local cloud per estate: the answer time of
+`POST /api/topology/plan` - the host's first plan, then the best of --repeat more -, the ARM reads it needed (its
+`reads`, and the simulator's call log: GETs including the SDK's retries, the 429s among them, and the reads each
+subscription's bucket served), and as the floor in the same run the answer time of one cloud read through the
+same host and SDK (`GET /api/links?cloud=`: the cloud and its links). The read buckets are reset before every
+measured call by loading the simulator's faults again (`ArmSimAdmin.set_faults`, which makes fresh buckets: 250
+reads of burst, 25/s refill per subscription, ARM's own numbers), so each plan, the first included, meets ARM's
+read throttle as a pipeline's only plan after a quiet spell would.
 
-What it showed (2 shared cores, other work running; times vary by ~15%). The plan reads only what its verdicts
-look at (interconnect/estate/gather.py): one listing (each cloud's full properties, so no GET per cloud), the
-links of every cloud in scope (which links exist and how healthy decides the change), the routed space of the
-clouds a step consults (its ends and, for a connect, every cloud linked to either end: 96 of the 100 here, as
-25 connects among 42 clouds of degree ~6 neighbour nearly everything), the permissions the rules check (both
-ends of a connect, the holder of a removed link: 53), each once. That is 346 ARM reads, down from 366 (1 +
-100 + 2 x 96 + 53). Without ARM's throttle it answers in ~1.35 s repeated, ~2.0 s as the host's first plan
-(the SDK's models load on the first ARM call). With the read bucket fresh: ~4.3 s first, ~4.2 s repeated
-(~55-70 x 429, waited out): the 96 reads past the 250 of burst come at 25/s, 3.8 s whatever the app does, so
-this estate cannot be planned under 2 s on one subscription's bucket; that takes at most ~275 reads (a plan
-whose changes neighbour fewer clouds, or its clouds over several subscriptions, each with its own bucket).
-A second plan right after the first, without a quiet spell, meets a drained bucket: 346 reads at 25/s,
-~14 s (arithmetic, not measured).
+    python -m bench.topology_plan --local [--repeat 3] [--no-throttle] [--subscriptions N]
+
+What it showed (2 shared cores, load average ~1.9-2.3 from other work; times vary by ~15-30%). The plan reads
+only what its verdicts look at (interconnect/estate/gather.py): one listing per subscription (each cloud's full
+properties, so no GET per cloud; the listings in flight together), the links of every cloud in scope (which
+links exist and how healthy decides the change), the routed space of the clouds a step consults (its ends and,
+for a connect, every cloud linked to either end: 96 of the 100 here, as 25 connects among 42 clouds of degree
+~6 neighbour nearly everything), the permissions the rules check (both ends of a connect, the holder of a
+removed link: 53), each once: 346 ARM reads on one subscription, 349 on four (3 more listings).
+
+- One subscription: ~4.2-5.3 s first, ~4.0-4.1 s repeated (~70-80 x 429, waited out); floor ~7-9 ms. The 96
+  reads past the 250 of burst come at 25/s, 3.8 s whatever the app does, so this estate cannot be planned under
+  2 s on one subscription's bucket (a plan of at most ~275 reads can). A second plan right after the first,
+  without a quiet spell, meets a drained bucket: 346 reads at 25/s, ~14 s (arithmetic, not measured).
+- Four subscriptions (85-89 reads each, well inside each burst): ~1.1-1.9 s first, ~0.8-1.2 s repeated, no 429;
+  floor ~7-9 ms, ratio ~120-170x. Without ARM's throttle (--no-throttle) the same: ~1.1 s first, ~0.7 s
+  repeated, so the throttle costs this estate nothing; the first plan's extra is the SDK's models loading.
 """
 
 from __future__ import annotations
