@@ -36,7 +36,6 @@ from interconnect.avs.resources import MALFORMED_ANSWER, Cloud, Link, Permission
 from interconnect.errors import (
     ArmError,
     DependencyError,
-    InterconnectError,
     MalformedAnswerError,
     ThrottledError,
     ValidationError,
@@ -377,12 +376,8 @@ def arm_call(method: Callable[Concatenate[Any, _P], _R]) -> Callable[Concatenate
             "interconnect.cloud.source": clouds[0] if clouds else None,
             "interconnect.cloud.target": clouds[1] if len(clouds) > 1 else None,
         }
-        with telemetry.span(f"ARM {operation}", "client", attributes) as span:
-            try:
-                return method(gateway, *args, **kwargs)
-            except InterconnectError as exc:
-                telemetry.fail(span, exc.code)
-                raise
+        with telemetry.span(f"ARM {operation}", "client", attributes):
+            return method(gateway, *args, **kwargs)
 
     return traced
 

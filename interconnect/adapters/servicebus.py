@@ -86,11 +86,7 @@ def producing(item: WorkItem, queue_name: str) -> Iterator[ServiceBusMessage]:
     with telemetry.span(f"queue send {item.kind}", "producer", attributes, parent=stored) as span:
         # Telemetry off here: the stored context still travels, for the processes that export.
         carried = telemetry.inject() if span is not None else ({"traceparent": stored} if stored else {})
-        try:
-            yield to_message(item, carried)
-        except InterconnectError as exc:
-            telemetry.fail(span, exc.code)
-            raise
+        yield to_message(item, carried)
 
 
 class ServiceBusWorkQueue:

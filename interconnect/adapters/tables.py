@@ -595,19 +595,15 @@ def makes_tables(method: Callable[Concatenate[_Store, _P], _R]) -> Callable[Conc
 
     @functools.wraps(method)
     def first_use(store: _Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with telemetry.span(f"table {operation}", "client", attributes) as span:
+        with telemetry.span(f"table {operation}", "client", attributes):
             try:
-                try:
-                    return method(store, *args, **kwargs)
-                except InterconnectError as exc:
-                    if not table_missing(exc.__cause__):
-                        raise
-                    log.info("%s: a table is missing; creating its tables", type(store).__name__)
-                store.ensure_tables()
                 return method(store, *args, **kwargs)
             except InterconnectError as exc:
-                telemetry.fail(span, exc.code)
-                raise
+                if not table_missing(exc.__cause__):
+                    raise
+                log.info("%s: a table is missing; creating its tables", type(store).__name__)
+            store.ensure_tables()
+            return method(store, *args, **kwargs)
 
     return first_use
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
+from interconnect.errors import InterconnectError
+
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter
     from opentelemetry.trace import Span
@@ -169,7 +171,11 @@ def span(
     tracestate: str = "",
 ) -> Iterator[Span | None]:
     """A span around the block, current while it runs; None when telemetry is off. `parent`: a (validated)
-    traceparent to continue instead of the current span, as a consumer continues its message's trace."""
+    traceparent to continue instead of the current span, as a consumer continues its message's trace.
+
+    An exception leaving the block marks the span failed by its error code (`fail`), or by its type when it
+    carries none, and goes on. The SDK's own handling is off: it would set the status to the exception's message
+    and record its text and traceback as an event, and a message may quote what came from outside."""
     if not _State.on:
         yield None
         return
@@ -188,8 +194,17 @@ def span(
         kind=getattr(trace.SpanKind, kind.upper()),
         attributes=safe_attributes(attributes or {}),
         links=links,
+        record_exception=False,
+        set_status_on_exception=False,
     ) as current:
-        yield current
+        try:
+            yield current
+        except InterconnectError as exc:
+            fail(current, exc.code)
+            raise
+        except Exception as exc:
+            fail(current, type(exc).__name__)
+            raise
 
 
 def annotate(current: Span | None, attributes: Mapping[str, object]) -> None:

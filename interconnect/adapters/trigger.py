@@ -66,9 +66,6 @@ def receive(message: func.ServiceBusMessage, quarantine: Quarantine, handle: Cal
             # once for a person (the sweeper and the audit count it) instead of ten failed tries.
             telemetry.fail(span, error.code)
             set_aside(message, body, error, quarantine)
-        except InterconnectError as error:
-            telemetry.fail(span, error.code)
-            raise
 
 
 def set_aside(message: func.ServiceBusMessage, body: bytes, error: InterconnectError, quarantine: Quarantine) -> None:

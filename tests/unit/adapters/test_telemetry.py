@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from interconnect.adapters import telemetry
 from interconnect.app import telemetry as app_telemetry
 from interconnect.app.settings import TelemetrySettings
-from interconnect.errors import SettingsError
+from interconnect.errors import DependencyError, SettingsError
 from tests.unit.app.test_coldstart import loaded_after
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -164,6 +164,27 @@ def test_a_bad_parent_starts_a_fresh_trace(in_memory: object) -> None:
         pass
     (span,) = in_memory.get_finished_spans()  # type: ignore[attr-defined]
     assert span.parent is None
+
+
+def test_a_failure_marks_every_span_it_leaves_by_its_code_never_by_its_message(in_memory: object) -> None:
+    secret_quote = "answer quoted sig=c2VjcmV0LXNpZ25hdHVyZQ"
+    with (
+        pytest.raises(DependencyError),
+        telemetry.span("work process", "consumer"),
+        telemetry.span("ARM get_cloud", "client"),
+    ):
+        raise DependencyError(f"ARM refused: {secret_quote}", code="ARM_THROTTLED")
+    with pytest.raises(KeyError), telemetry.span("notify chat", "client"):
+        raise KeyError(secret_quote)
+    finished = {s.name: s for s in in_memory.get_finished_spans()}  # type: ignore[attr-defined]
+    assert {name: (s.status.status_code.name, s.status.description) for name, s in finished.items()} == {
+        "ARM get_cloud": ("ERROR", "ARM_THROTTLED"),
+        "work process": ("ERROR", "ARM_THROTTLED"),
+        "notify chat": ("ERROR", "KeyError"),
+    }
+    for span in finished.values():
+        assert not span.events  # no exception event: its message and traceback would quote the text
+        assert secret_quote not in json.dumps(span.to_json())
 
 
 def test_log_lines_carry_the_invocations_ids_and_their_own_fields_as_json(in_memory: object) -> None:
