@@ -39,7 +39,7 @@ from interconnect.estate.changeset import (
 )
 from interconnect.estate.plan import Plan
 from interconnect.estate.ports import ChangeSetStore
-from interconnect.linking.intake import Intake
+from interconnect.linking.intake import Intake, keyed_id
 from interconnect.linking.model import Action, Reason, Requester
 from interconnect.linking.ports import RequestStore, WorkQueue
 from interconnect.linking.queue import WorkItem
@@ -54,9 +54,7 @@ _KEY_NAMESPACE = uuid.UUID("0c1f9a52-3e7b-4d8a-b6f1-5d2e8c4a9b70")
 
 def changeset_id_for(requester: Requester, key: str | None) -> str:
     """The same key from the same caller always names the same change set."""
-    if not key:
-        return str(uuid.uuid4())
-    return str(uuid.uuid5(_KEY_NAMESPACE, f"{str(requester).casefold()}\n{key}"))
+    return keyed_id(_KEY_NAMESPACE, str(requester).casefold(), key)
 
 
 @dataclass

@@ -21,11 +21,17 @@ log = logging.getLogger(__name__)
 _KEY_NAMESPACE = uuid.UUID("6f1c1f3e-5a0e-4c55-9d0f-3b7a4c2e8d11")
 
 
-def request_id_for(channel: str, idempotency_key: str | None) -> str:
-    """The same key from the same channel always maps to the same request."""
+def keyed_id(namespace: uuid.UUID, sender: str, idempotency_key: str | None) -> str:
+    """The same key from the same sender always names the same thing (a UUIDv5 in `namespace`); no key, a new
+    one each time."""
     if not idempotency_key:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_KEY_NAMESPACE, f"{channel}\n{idempotency_key}"))
+    return str(uuid.uuid5(namespace, f"{sender}\n{idempotency_key}"))
+
+
+def request_id_for(channel: str, idempotency_key: str | None) -> str:
+    """The same key from the same channel always maps to the same request."""
+    return keyed_id(_KEY_NAMESPACE, channel, idempotency_key)
 
 
 @dataclass
